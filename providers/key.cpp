@@ -1,0 +1,40 @@
+#include <cstdarg>
+
+#include "providers/provider.hpp"
+
+namespace hwca::provider {
+
+Key Key::copy() const {
+  Key k;
+  k.signer = signer;
+  k.rsa = rsa;
+  if (pub && EVP_PKEY_up_ref(pub.get()) == 1) k.pub.reset(pub.get());
+  return k;
+}
+
+namespace {
+
+void vraise(const ProvCtx* ctx, int reason, const char* fmt, ...) {
+  va_list args;
+  va_start(args, fmt);
+  if (ctx != nullptr && ctx->new_error != nullptr && ctx->vset_error != nullptr) {
+    ctx->new_error(ctx->handle);
+    ctx->vset_error(ctx->handle, reason, fmt, args);
+  } else {
+    ERR_new();
+    ERR_vset_error(ERR_LIB_PROV, reason, fmt, args);
+  }
+  va_end(args);
+}
+
+}  // namespace
+
+void raise(const ProvCtx* ctx, int reason, const std::string& message) {
+  vraise(ctx, reason, "%s", message.c_str());
+}
+
+void raise(const ProvCtx* ctx, const Error& error) {
+  raise(ctx, error.kind == ErrorKind::usage ? kReasonUsage : kReasonToken, error.message);
+}
+
+}  // namespace hwca::provider

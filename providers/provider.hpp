@@ -1,0 +1,79 @@
+// The hwca OpenSSL 3 provider: shared declarations for its operation files.
+// Every dispatch function is a C callback: no exception may leave one; failures raise an
+// OpenSSL error naming the cause and return 0.
+#pragma once
+
+#include <openssl/core.h>
+#include <openssl/core_dispatch.h>
+#include <openssl/core_names.h>
+
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "common/ossl.hpp"
+#include "common/result.hpp"
+#include "tokens/keystore.hpp"
+
+namespace hwca::provider {
+
+inline constexpr const char* kName = "hwca";
+inline constexpr const char* kProps = "provider=hwca";
+
+// Names of the provider's own parameters (store ctx params and openssl.cnf section keys).
+inline constexpr const char* kParamPinSource = "pin-source";
+inline constexpr const char* kParamPkcs11Module = "pkcs11-module";
+
+struct ProvCtx {
+  const OSSL_CORE_HANDLE* handle = nullptr;
+  OSSL_LIB_CTX* libctx = nullptr;  // the library context this instance lives in
+  std::string pkcs11_module;       // from the provider's config section, may be empty
+  std::string pin_source;          // from the provider's config section, may be empty
+  bool owns_tokens = false;        // loaded as a module: shut the tokens down in teardown
+  OSSL_FUNC_core_new_error_fn* new_error = nullptr;
+  OSSL_FUNC_core_set_error_debug_fn* set_error_debug = nullptr;
+  OSSL_FUNC_core_vset_error_fn* vset_error = nullptr;
+};
+
+// A key as the provider holds it: the public half (default provider) and, for keys loaded
+// from a store, the signer that reaches the private half in the device.
+struct Key {
+  std::shared_ptr<tokens::Signer> signer;  // null for a public key imported for comparison
+  ossl::Ptr<EVP_PKEY> pub;
+  bool rsa = false;
+
+  Key copy() const;
+};
+
+enum Reason { kReasonToken = 1, kReasonUsage = 2, kReasonInternal = 3 };
+
+// Raise an OpenSSL error from this provider with a one-line message.
+void raise(const ProvCtx* ctx, int reason, const std::string& message);
+void raise(const ProvCtx* ctx, const Error& error);
+
+// Run a dispatch function's body; an exception becomes an OpenSSL error and `on_error`.
+template <typename F>
+auto guarded(const ProvCtx* ctx, decltype(std::declval<F>()()) on_error, F&& body) {
+  try {
+    return body();
+  } catch (const std::exception& e) {
+    raise(ctx, kReasonInternal, e.what());
+  } catch (...) {
+    raise(ctx, kReasonInternal, "unexpected failure");
+  }
+  return on_error;
+}
+
+// Provider initialisation; `owns_tokens` when loaded as a module (teardown closes tokens).
+int init(const OSSL_CORE_HANDLE* handle, const OSSL_DISPATCH* in, const OSSL_DISPATCH** out,
+         void** provctx, bool owns_tokens);
+
+}  // namespace hwca::provider
+
+extern "C" {
+extern const OSSL_DISPATCH hwca_rsa_keymgmt_functions[];
+extern const OSSL_DISPATCH hwca_ec_keymgmt_functions[];
+extern const OSSL_DISPATCH hwca_rsa_signature_functions[];
+extern const OSSL_DISPATCH hwca_ecdsa_signature_functions[];
+extern const OSSL_DISPATCH hwca_store_functions[];
+}

@@ -1,0 +1,177 @@
+// STORE for key URIs (pkcs11: now; every scheme the tokens registry knows). Loading a
+// private key hands OpenSSL a reference to a provider Key, which KEYMGMT load turns back
+// into a key; type=public yields the public key as SubjectPublicKeyInfo DER.
+#include <openssl/core_object.h>
+#include <openssl/params.h>
+
+#include <cstring>
+
+#include "common/uri.hpp"
+#include "providers/provider.hpp"
+#include "tokens/registry.hpp"
+
+using hwca::provider::guarded;
+using hwca::provider::Key;
+using hwca::provider::ProvCtx;
+namespace ossl = hwca::ossl;
+namespace tokens = hwca::tokens;
+
+namespace {
+
+struct StoreCtx {
+  ProvCtx* prov = nullptr;
+  std::string uri;
+  std::string pin_source;  // from set_ctx_params, else the provider config
+  std::string module;
+  bool done = false;
+};
+
+// A PIN prompt through OpenSSL's passphrase callback (the openssl command's -passin or its
+// terminal prompt; the hwca command's --pin-source).
+hwca::PinCallback prompt_through(OSSL_PASSPHRASE_CALLBACK* cb, void* cbarg) {
+  if (cb == nullptr) return {};
+  return [cb, cbarg](const std::string& prompt) -> hwca::Result<hwca::SecureString> {
+    char buf[257];
+    size_t len = 0;
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_utf8_string(OSSL_PASSPHRASE_PARAM_INFO, const_cast<char*>(prompt.c_str()), 0),
+        OSSL_PARAM_END};
+    if (cb(buf, sizeof buf - 1, &len, params, cbarg) != 1 || len == 0) {
+      OPENSSL_cleanse(buf, sizeof buf);
+      return hwca::fail(hwca::ErrorKind::auth, prompt + " was not given");
+    }
+    hwca::SecureString pin(std::string_view(buf, len));
+    OPENSSL_cleanse(buf, sizeof buf);
+    return pin;
+  };
+}
+
+int load_public(StoreCtx* ctx, EVP_PKEY* pub, OSSL_CALLBACK* object_cb, void* object_cbarg) {
+  unsigned char* der = nullptr;
+  int len = i2d_PUBKEY(pub, &der);
+  if (len <= 0) return 0;
+  int type = OSSL_OBJECT_PKEY;
+  const char* data_type = EVP_PKEY_is_a(pub, "RSA") ? "RSA" : "EC";
+  OSSL_PARAM params[] = {
+      OSSL_PARAM_int(OSSL_OBJECT_PARAM_TYPE, &type),
+      OSSL_PARAM_utf8_string(OSSL_OBJECT_PARAM_DATA_TYPE, const_cast<char*>(data_type), 0),
+      OSSL_PARAM_utf8_string(OSSL_OBJECT_PARAM_DATA_STRUCTURE,
+                             const_cast<char*>("SubjectPublicKeyInfo"), 0),
+      OSSL_PARAM_octet_string(OSSL_OBJECT_PARAM_DATA, der, static_cast<size_t>(len)),
+      OSSL_PARAM_END};
+  int ok = object_cb(params, object_cbarg);
+  OPENSSL_free(der);
+  (void)ctx;
+  return ok;
+}
+
+int load(StoreCtx* ctx, OSSL_CALLBACK* object_cb, void* object_cbarg,
+         OSSL_PASSPHRASE_CALLBACK* pw_cb, void* pw_cbarg) {
+  ctx->done = true;  // one object per URI, whatever happens
+  tokens::OpenOptions options;
+  options.module = ctx->module;
+  options.pin_source = ctx->pin_source;
+  options.pin_prompt = prompt_through(pw_cb, pw_cbarg);
+  auto store = tokens::open_store(ctx->uri, options);
+  if (!store) {
+    hwca::provider::raise(ctx->prov, store.error());
+    return 0;
+  }
+  auto uri = hwca::parse_uri(ctx->uri);
+  bool want_public = uri && uri->path_attr("type") == "public";
+  if (want_public) {
+    hwca::Uri as_private = *uri;
+    for (auto& [k, v] : as_private.path) {
+      if (k == "type") v = "private";
+    }
+    auto pub = (*store)->get_public_key(hwca::format_uri(as_private));
+    if (!pub) {
+      hwca::provider::raise(ctx->prov, pub.error());
+      return 0;
+    }
+    return load_public(ctx, pub->get(), object_cb, object_cbarg);
+  }
+  auto signer = (*store)->create_signer(ctx->uri);
+  if (!signer) {
+    hwca::provider::raise(ctx->prov, signer.error());
+    return 0;
+  }
+  Key key;
+  key.signer = *signer;
+  key.rsa = EVP_PKEY_is_a((*signer)->public_key(), "RSA") == 1;
+  EVP_PKEY_up_ref((*signer)->public_key());
+  key.pub.reset((*signer)->public_key());
+  Key* ref = &key;
+  int type = OSSL_OBJECT_PKEY;
+  const char* data_type = key.rsa ? "RSA" : "EC";
+  OSSL_PARAM params[] = {
+      OSSL_PARAM_int(OSSL_OBJECT_PARAM_TYPE, &type),
+      OSSL_PARAM_utf8_string(OSSL_OBJECT_PARAM_DATA_TYPE, const_cast<char*>(data_type), 0),
+      OSSL_PARAM_octet_string(OSSL_OBJECT_PARAM_REFERENCE, &ref, sizeof ref), OSSL_PARAM_END};
+  return object_cb(params, object_cbarg);
+}
+
+extern "C" void* hwca_store_open(void* provctx, const char* uri) {
+  auto* prov = static_cast<ProvCtx*>(provctx);
+  return guarded(prov, static_cast<void*>(nullptr), [&]() -> void* {
+    auto* ctx = new StoreCtx();
+    ctx->prov = prov;
+    ctx->uri = uri;
+    ctx->pin_source = prov->pin_source;
+    ctx->module = prov->pkcs11_module;
+    return ctx;
+  });
+}
+
+const OSSL_PARAM kSettable[] = {
+    OSSL_PARAM_utf8_string(hwca::provider::kParamPinSource, nullptr, 0),
+    OSSL_PARAM_utf8_string(hwca::provider::kParamPkcs11Module, nullptr, 0),
+    OSSL_PARAM_int(OSSL_STORE_PARAM_EXPECT, nullptr), OSSL_PARAM_END};
+
+extern "C" const OSSL_PARAM* hwca_store_settable_ctx_params(void*) { return kSettable; }
+
+extern "C" int hwca_store_set_ctx_params(void* vctx, const OSSL_PARAM params[]) {
+  auto* ctx = static_cast<StoreCtx*>(vctx);
+  return guarded(ctx->prov, 0, [&] {
+    const char* s = nullptr;
+    const OSSL_PARAM* p = OSSL_PARAM_locate_const(params, hwca::provider::kParamPinSource);
+    if (p != nullptr) {
+      if (OSSL_PARAM_get_utf8_string_ptr(p, &s) != 1) return 0;
+      ctx->pin_source = s;
+    }
+    p = OSSL_PARAM_locate_const(params, hwca::provider::kParamPkcs11Module);
+    if (p != nullptr) {
+      if (OSSL_PARAM_get_utf8_string_ptr(p, &s) != 1) return 0;
+      ctx->module = s;
+    }
+    return 1;
+  });
+}
+
+extern "C" int hwca_store_load(void* vctx, OSSL_CALLBACK* object_cb, void* object_cbarg,
+                               OSSL_PASSPHRASE_CALLBACK* pw_cb, void* pw_cbarg) {
+  auto* ctx = static_cast<StoreCtx*>(vctx);
+  if (ctx->done) return 0;
+  return guarded(ctx->prov, 0,
+                 [&] { return load(ctx, object_cb, object_cbarg, pw_cb, pw_cbarg); });
+}
+
+extern "C" int hwca_store_eof(void* vctx) { return static_cast<StoreCtx*>(vctx)->done ? 1 : 0; }
+
+extern "C" int hwca_store_close(void* vctx) {
+  delete static_cast<StoreCtx*>(vctx);
+  return 1;
+}
+
+#define HWCA_FN(id, fn) {id, reinterpret_cast<void (*)()>(fn)}
+
+}  // namespace
+
+extern "C" const OSSL_DISPATCH hwca_store_functions[] = {
+    HWCA_FN(OSSL_FUNC_STORE_OPEN, hwca_store_open),
+    HWCA_FN(OSSL_FUNC_STORE_SETTABLE_CTX_PARAMS, hwca_store_settable_ctx_params),
+    HWCA_FN(OSSL_FUNC_STORE_SET_CTX_PARAMS, hwca_store_set_ctx_params),
+    HWCA_FN(OSSL_FUNC_STORE_LOAD, hwca_store_load),
+    HWCA_FN(OSSL_FUNC_STORE_EOF, hwca_store_eof),
+    HWCA_FN(OSSL_FUNC_STORE_CLOSE, hwca_store_close),
+    {0, nullptr}};

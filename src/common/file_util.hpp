@@ -1,0 +1,20 @@
+// Files written whole or not at all.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include <sys/types.h>
+
+#include "common/result.hpp"
+
+namespace hwca {
+
+// Write to a temporary file in the same folder, fsync, then rename over `path`, so a reader
+// sees the old file or the new one and never a part. `mode` applies from creation (0600 for
+// anything secret), not after.
+Status write_file_atomic(const std::string& path, std::string_view data, mode_t mode);
+
+Result<std::string> read_file(const std::string& path, size_t max_bytes = 16 << 20);
+
+}  // namespace hwca

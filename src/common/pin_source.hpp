@@ -1,0 +1,28 @@
+// Where a PIN or key password comes from: "env:NAME", "file:PATH", or a terminal prompt.
+// A PIN never comes from argv, and no function here logs or echoes it.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "common/result.hpp"
+#include "common/secure_string.hpp"
+
+namespace hwca {
+
+// Read a PIN from a source spec: "env:NAME" or "file:PATH". A PIN file must be a regular
+// file not readable or writable by group or others; one trailing newline is removed.
+Result<SecureString> read_pin_source(std::string_view spec);
+
+// Check a spec's syntax without reading it (for argument validation).
+Status check_pin_source_syntax(std::string_view spec);
+
+// Prompt on the controlling terminal without echo. Fails (ErrorKind::auth) when there is no
+// terminal, with a message telling how to supply the PIN instead.
+Result<SecureString> prompt_pin(const std::string& prompt);
+
+// A callback that supplies a PIN for a prompt such as "PIN for token 'ca'".
+using PinCallback = std::function<Result<SecureString>(const std::string& prompt)>;
+
+}  // namespace hwca

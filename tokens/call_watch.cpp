@@ -1,0 +1,134 @@
+#include "tokens/call_watch.hpp"
+
+#include <unistd.h>
+
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace hwca::tokens {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Entry {
+  bool in_use = false;
+  Clock::time_point start;
+  const char* what = nullptr;
+  std::string device;
+};
+
+std::chrono::milliseconds initial_timeout() {
+  if (const char* env = std::getenv("HWCA_TOKEN_TIMEOUT")) {
+    char* end = nullptr;
+    double seconds = std::strtod(env, &end);
+    if (end != env && *end == '\0' && seconds > 0) {
+      return std::chrono::milliseconds(static_cast<long long>(seconds * 1000));
+    }
+  }
+  return std::chrono::seconds(30);
+}
+
+void default_handler(const std::string& message) {
+  std::fprintf(stderr, "hwca: %s\n", message.c_str());
+  std::fflush(stderr);
+  ::_exit(5);
+}
+
+struct Watchdog {
+  std::mutex mu;
+  std::condition_variable wake;
+  std::vector<Entry> entries;
+  std::chrono::milliseconds timeout = initial_timeout();
+  StuckHandler handler = default_handler;
+  std::thread thread;
+  pid_t owner = 0;  // the process the thread runs in (a fork loses it)
+  bool stopping = false;
+
+  void ensure_thread() {  // mu held
+    if (thread.joinable() && owner == ::getpid()) return;
+    if (thread.joinable()) thread.detach();  // belonged to the parent before fork
+    stopping = false;
+    owner = ::getpid();
+    thread = std::thread([this] { run(); });
+  }
+
+  void run() {
+    std::unique_lock lock(mu);
+    while (!stopping) {
+      wake.wait_for(lock, std::chrono::milliseconds(100));
+      auto now = Clock::now();
+      for (const auto& e : entries) {
+        if (!e.in_use || now - e.start < timeout) continue;
+        std::string message = e.device + " did not answer " + e.what + " within " +
+                              std::to_string(timeout.count() / 1000.0).substr(0, 4) +
+                              " s; giving up (is the device stopped or unreachable?)";
+        auto h = handler;
+        lock.unlock();
+        h(message);
+        lock.lock();
+        break;
+      }
+    }
+  }
+};
+
+Watchdog& dog() {
+  static auto* instance = new Watchdog();  // never destroyed: outlives static destructors
+  return *instance;
+}
+
+}  // namespace
+
+CallWatch::CallWatch(const char* what, const std::string& device) {
+  auto& d = dog();
+  std::lock_guard lock(d.mu);
+  d.ensure_thread();
+  size_t i = 0;
+  while (i < d.entries.size() && d.entries[i].in_use) ++i;
+  if (i == d.entries.size()) d.entries.emplace_back();
+  Entry& e = d.entries[i];
+  e.in_use = true;
+  e.start = Clock::now();
+  e.what = what;
+  e.device = device;
+  slot_ = static_cast<int>(i);
+}
+
+CallWatch::~CallWatch() {
+  auto& d = dog();
+  std::lock_guard lock(d.mu);
+  d.entries[static_cast<size_t>(slot_)].in_use = false;
+}
+
+void set_call_timeout(std::chrono::milliseconds timeout) {
+  std::lock_guard lock(dog().mu);
+  dog().timeout = timeout;
+}
+
+std::chrono::milliseconds call_timeout() {
+  std::lock_guard lock(dog().mu);
+  return dog().timeout;
+}
+
+void set_stuck_handler(StuckHandler handler) {
+  std::lock_guard lock(dog().mu);
+  dog().handler = handler ? std::move(handler) : StuckHandler(default_handler);
+}
+
+void stop_call_watchdog() {
+  auto& d = dog();
+  std::unique_lock lock(d.mu);
+  if (!d.thread.joinable()) return;
+  d.stopping = true;
+  d.wake.notify_all();
+  std::thread t = std::move(d.thread);
+  lock.unlock();
+  if (d.owner == ::getpid()) t.join();
+  else t.detach();
+}
+
+}  // namespace hwca::tokens

@@ -1,0 +1,118 @@
+// The key-store interface every backend implements (PKCS#11 now, TPM 2.0 next).
+// Four methods; extra abilities are separate interfaces a backend may also implement.
+// Keys are named by URI (pkcs11:..., tpm2:...); private keys never leave the store.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "common/ossl.hpp"
+#include "common/pin_source.hpp"
+#include "common/result.hpp"
+
+namespace hwca::tokens {
+
+enum class KeyType { ec_p256, ec_p384, rsa_2048, rsa_3072, rsa_4096 };
+
+Result<KeyType> parse_key_type(std::string_view name);  // "ec-p256", "rsa-3072", ...
+const char* key_type_name(KeyType type);
+bool is_rsa(KeyType type);
+int key_bits(KeyType type);
+
+// How a signature is made from a digest computed on the host.
+enum class SigScheme { ecdsa, rsa_pkcs1, rsa_pss };
+
+struct SignRequest {
+  SigScheme scheme = SigScheme::ecdsa;
+  std::string digest;                  // "SHA256", "SHA384", "SHA512" (names as OpenSSL's)
+  std::span<const uint8_t> hash;       // the digest, hash.size() == size of `digest`
+  int pss_salt_len = 0;                // bytes, for rsa_pss; already resolved (not -1/-2)
+  std::string mgf1_digest;             // for rsa_pss; empty means `digest`
+};
+
+// Makes signatures with one private key held by the store. Thread-safe.
+class Signer {
+ public:
+  virtual ~Signer() = default;
+  // The public half, as an OpenSSL key of the default provider.
+  virtual EVP_PKEY* public_key() const = 0;
+  // ECDSA signatures come back DER-encoded (ECDSA-Sig-Value); RSA ones as the raw block.
+  virtual Result<std::vector<uint8_t>> sign(const SignRequest& request) = 0;
+  // The URI the key was opened with (for messages; carries no PIN).
+  virtual std::string describe() const = 0;
+};
+
+struct CreateKeyRequest {
+  std::string uri;  // names the token and the new key's label (object=) and/or id (id=)
+  KeyType type = KeyType::ec_p256;
+};
+
+struct KeyInfo {
+  std::string uri;    // a URI that names exactly this key
+  std::string label;
+  std::string id_hex;
+  std::string type;   // "ec-p256", "rsa-3072", ... ("rsa-1024" for a key hwca would not make)
+};
+
+// The type name of a public key as in KeyInfo::type.
+std::string key_type_of(const EVP_PKEY* pkey);
+
+class KeyStore {
+ public:
+  virtual ~KeyStore() = default;
+  virtual Result<ossl::Ptr<EVP_PKEY>> get_public_key(const std::string& uri) = 0;
+  virtual Result<KeyInfo> create_key(const CreateKeyRequest& request) = 0;
+  virtual Result<std::shared_ptr<Signer>> create_signer(const std::string& uri) = 0;
+  virtual void close() = 0;
+};
+
+// --- optional abilities -------------------------------------------------------------
+
+struct TokenInfo {
+  std::string uri;  // pkcs11:token=...;manufacturer=...;serial=...;model=...
+  std::string label, manufacturer, model, serial;
+  unsigned long slot_id = 0;
+  std::vector<std::string> flags;  // "login-required", "user-pin-locked", ...
+};
+
+class TokenLister {
+ public:
+  virtual ~TokenLister() = default;
+  virtual Result<std::vector<TokenInfo>> list_tokens() = 0;
+};
+
+class KeyLister {
+ public:
+  virtual ~KeyLister() = default;
+  virtual Result<std::vector<KeyInfo>> list_keys(const std::string& token_uri) = 0;
+};
+
+// Attributes of a private key as the device reports them.
+struct KeyAttributes {
+  KeyInfo key;
+  int bits = 0;
+  std::vector<std::pair<std::string, bool>> flags;  // ("sensitive", true), ...
+  std::string public_pem;
+};
+
+class KeyInspector {
+ public:
+  virtual ~KeyInspector() = default;
+  virtual Result<KeyAttributes> inspect_key(const std::string& uri) = 0;
+};
+
+// --- opening a store ----------------------------------------------------------------
+
+struct OpenOptions {
+  std::string module;                    // PKCS#11 module path (--module); may be empty
+  std::string pin_source;                // --pin-source env:NAME|file:PATH; may be empty
+  PinCallback pin_prompt;                // asked when no source gives the PIN; may be empty
+  std::chrono::milliseconds timeout{30000};  // bound on any wait for the device
+};
+
+}  // namespace hwca::tokens

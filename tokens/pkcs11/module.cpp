@@ -1,0 +1,238 @@
+#include "tokens/pkcs11/module.hpp"
+
+#include <dlfcn.h>
+#include <libp11.h>
+#include <sys/stat.h>
+
+#include <cstdlib>
+#include <cstring>
+
+#include "tokens/call_watch.hpp"
+
+namespace hwca::tokens::pkcs11 {
+namespace {
+
+constexpr const char* kP11KitProxy = "/usr/lib/x86_64-linux-gnu/p11-kit-proxy.so";
+
+std::mutex& cache_mutex() {
+  static auto* mu = new std::mutex();
+  return *mu;
+}
+std::map<std::string, std::shared_ptr<Module>>& cache() {
+  static auto* modules = new std::map<std::string, std::shared_ptr<Module>>();
+  return *modules;
+}
+
+std::string trimmed(const unsigned char* field, size_t size) {
+  std::string s(reinterpret_cast<const char*>(field), size);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\0')) s.pop_back();
+  return s;
+}
+
+std::string str(const char* s) { return s != nullptr ? s : ""; }
+
+std::vector<std::string> token_flags(const PKCS11_TOKEN* t) {
+  std::vector<std::string> f;
+  if (t->loginRequired) f.emplace_back("login-required");
+  if (!t->userPinSet) f.emplace_back("user-pin-not-initialized");
+  if (t->userPinCountLow) f.emplace_back("user-pin-count-low");
+  if (t->userPinFinalTry) f.emplace_back("user-pin-final-try");
+  if (t->userPinLocked) f.emplace_back("user-pin-locked");
+  if (t->userPinToBeChanged) f.emplace_back("user-pin-to-be-changed");
+  if (t->readOnly) f.emplace_back("write-protected");
+  return f;
+}
+
+}  // namespace
+
+std::string resolve_module_path(const Pkcs11Uri& uri, const std::string& option) {
+  if (uri.module_path) return *uri.module_path;
+  if (!option.empty()) return option;
+  if (const char* env = std::getenv("HWCA_PKCS11_MODULE"); env != nullptr && *env != '\0') {
+    return env;
+  }
+  return kP11KitProxy;
+}
+
+Result<std::shared_ptr<Module>> Module::open(const std::string& path) {
+  std::lock_guard lock(cache_mutex());
+  if (auto it = cache().find(path); it != cache().end()) return it->second;
+  std::shared_ptr<Module> module(new Module());
+  if (auto ok = module->load(path); !ok) return tl::unexpected(ok.error());
+  cache()[path] = module;
+  return module;
+}
+
+void Module::close_all() {
+  std::map<std::string, std::shared_ptr<Module>> modules;
+  {
+    std::lock_guard lock(cache_mutex());
+    modules.swap(cache());
+  }
+  for (auto& [path, module] : modules) module->unload();
+}
+
+Module::~Module() { unload(); }
+
+Status Module::load(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    return fail(ErrorKind::not_found,
+                "PKCS#11 module " + path + " does not exist (choose one with --module, "
+                "HWCA_PKCS11_MODULE or module-path= in the URI)");
+  }
+  // Our own handle on the module first: dlerror() says why a load fails, which libp11 hides.
+  dl_ = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (dl_ == nullptr) {
+    return fail(ErrorKind::not_found, "cannot load PKCS#11 module " + path + ": " + str(dlerror()));
+  }
+  auto get_list = reinterpret_cast<CK_C_GetFunctionList>(::dlsym(dl_, "C_GetFunctionList"));
+  if (get_list == nullptr || get_list(&fn_) != CKR_OK || fn_ == nullptr) {
+    unload();
+    return fail(ErrorKind::not_found, path + " is not a PKCS#11 module (no C_GetFunctionList)");
+  }
+  // Initialise our handle too: most modules share one state and answer
+  // CKR_CRYPTOKI_ALREADY_INITIALIZED to the second caller, but p11-kit's proxy gives every
+  // C_GetFunctionList caller its own instance, which unload() then finalises.
+  {
+    CK_C_INITIALIZE_ARGS args{};
+    args.flags = CKF_OS_LOCKING_OK;
+    CallWatch watch("C_Initialize", "PKCS#11 module " + path);
+    CK_RV rv = fn_->C_Initialize(&args);
+    we_initialized_ = rv == CKR_OK;
+    if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED) {
+      fn_ = nullptr;
+      unload();
+      return rv_error("PKCS#11 module " + path + " failed to initialise", rv);
+    }
+  }
+  path_ = path;
+  ctx_ = PKCS11_CTX_new();
+  if (ctx_ == nullptr) return fail(ErrorKind::internal, "out of memory creating a libp11 context");
+  {
+    CallWatch watch("C_Initialize", "PKCS#11 module " + path);
+    if (PKCS11_CTX_load(ctx_, path.c_str()) != 0) {
+      ERR_clear_error();
+      PKCS11_CTX_free(ctx_);
+      ctx_ = nullptr;
+      unload();
+      return fail(ErrorKind::device, "PKCS#11 module " + path + " failed to initialise");
+    }
+  }
+  if (fn_->C_GetInfo(&library_) != CKR_OK) library_ = CK_INFO{};
+  CallWatch watch("C_GetSlotList", "PKCS#11 module " + path);
+  if (PKCS11_enumerate_slots(ctx_, &slots_, &nslots_) != 0) {
+    ERR_clear_error();
+    unload();
+    return fail(ErrorKind::device, "cannot list the slots of PKCS#11 module " + path);
+  }
+  return {};
+}
+
+void Module::unload() {
+  std::map<CK_SLOT_ID, std::shared_ptr<Token>> tokens;
+  {
+    std::lock_guard lock(mu_);
+    tokens.swap(open_tokens_);
+  }
+  for (auto& [id, token] : tokens) token->close();
+  if (ctx_ != nullptr) {
+    if (slots_ != nullptr) PKCS11_release_all_slots(ctx_, slots_, nslots_);
+    slots_ = nullptr;
+    nslots_ = 0;
+    PKCS11_CTX_unload(ctx_);
+    PKCS11_CTX_free(ctx_);
+    ctx_ = nullptr;
+  }
+  // After libp11's C_Finalize this is a no-op (CKR_CRYPTOKI_NOT_INITIALIZED) for modules
+  // with one shared state, and closes our own instance of a per-caller proxy.
+  if (fn_ != nullptr && we_initialized_) fn_->C_Finalize(nullptr);
+  we_initialized_ = false;
+  fn_ = nullptr;
+  if (dl_ != nullptr) ::dlclose(dl_);
+  dl_ = nullptr;
+}
+
+std::vector<TokenInfo> Module::tokens() {
+  std::lock_guard lock(mu_);
+  std::vector<TokenInfo> out;
+  for (unsigned i = 0; i < nslots_; ++i) {
+    PKCS11_SLOT* slot = &slots_[i];
+    if (slot->token == nullptr || !slot->token->initialized) continue;
+    TokenInfo t;
+    t.label = str(slot->token->label);
+    t.manufacturer = str(slot->token->manufacturer);
+    t.model = str(slot->token->model);
+    t.serial = str(slot->token->serialnr);
+    t.slot_id = PKCS11_get_slotid_from_slot(slot);
+    t.flags = token_flags(slot->token);
+    t.uri = token_uri(t.label, t.manufacturer, t.serial, t.model);
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+Result<std::shared_ptr<Token>> Module::find_token(const Pkcs11Uri& uri) {
+  std::string lib_manufacturer = trimmed(library_.manufacturerID, sizeof library_.manufacturerID);
+  std::string lib_description =
+      trimmed(library_.libraryDescription, sizeof library_.libraryDescription);
+  std::string lib_version = std::to_string(library_.libraryVersion.major) + "." +
+                            std::to_string(library_.libraryVersion.minor);
+  auto library_matches = [&] {
+    return (!uri.library_manufacturer || *uri.library_manufacturer == lib_manufacturer) &&
+           (!uri.library_description || *uri.library_description == lib_description) &&
+           (!uri.library_version || *uri.library_version == lib_version ||
+            *uri.library_version == std::to_string(library_.libraryVersion.major));
+  };
+
+  std::lock_guard lock(mu_);
+  std::vector<PKCS11_SLOT*> matches;
+  std::string present;
+  for (unsigned i = 0; i < nslots_; ++i) {
+    PKCS11_SLOT* slot = &slots_[i];
+    if (slot->token == nullptr || !slot->token->initialized) continue;
+    const PKCS11_TOKEN* t = slot->token;
+    if (!present.empty()) present += ", ";
+    present += "'" + str(t->label) + "'";
+    if (uri.token && *uri.token != str(t->label)) continue;
+    if (uri.manufacturer && *uri.manufacturer != str(t->manufacturer)) continue;
+    if (uri.serial && *uri.serial != str(t->serialnr)) continue;
+    if (uri.model && *uri.model != str(t->model)) continue;
+    if (uri.slot_description && *uri.slot_description != str(slot->description)) continue;
+    if (uri.slot_manufacturer && *uri.slot_manufacturer != str(slot->manufacturer)) continue;
+    if (uri.slot_id && *uri.slot_id != PKCS11_get_slotid_from_slot(slot)) continue;
+    if (!library_matches()) continue;
+    matches.push_back(slot);
+  }
+  if (matches.empty()) {
+    return fail(ErrorKind::not_found,
+                "no token in " + path_ + " matches the URI (tokens present: " +
+                    (present.empty() ? std::string("none") : present) + ")");
+  }
+  if (matches.size() > 1) {
+    std::string which;
+    for (auto* slot : matches) {
+      if (!which.empty()) which += ", ";
+      which += "'" + str(slot->token->label) + "' (serial " + str(slot->token->serialnr) + ")";
+    }
+    return fail(ErrorKind::conflict, std::to_string(matches.size()) +
+                                         " tokens match the URI: " + which +
+                                         "; add token= or serial= to choose one");
+  }
+  PKCS11_SLOT* slot = matches.front();
+  CK_SLOT_ID id = PKCS11_get_slotid_from_slot(slot);
+  if (auto it = open_tokens_.find(id); it != open_tokens_.end()) return it->second;
+  TokenInfo info;
+  info.label = str(slot->token->label);
+  info.manufacturer = str(slot->token->manufacturer);
+  info.model = str(slot->token->model);
+  info.serial = str(slot->token->serialnr);
+  info.slot_id = id;
+  info.flags = token_flags(slot->token);
+  info.uri = token_uri(info.label, info.manufacturer, info.serial, info.model);
+  auto token = std::make_shared<Token>(this, slot, id, std::move(info));
+  open_tokens_[id] = token;
+  return token;
+}
+
+}  // namespace hwca::tokens::pkcs11

@@ -1,0 +1,24 @@
+// The PKCS#11 C API (p11-kit's header), for files inside tokens/pkcs11/ only.
+#pragma once
+
+#include <p11-kit/pkcs11.h>
+
+#include <string>
+
+#include "common/result.hpp"
+
+namespace hwca::tokens::pkcs11 {
+
+// "CKR_PIN_INCORRECT" for CKR_PIN_INCORRECT; "CKR_0x..." for codes without a name.
+std::string rv_name(CK_RV rv);
+
+// The error kind a return value belongs to (auth for PIN errors, device for the rest...).
+ErrorKind rv_kind(CK_RV rv);
+
+// True when `rv` means the session or the token is gone (removed, closed, broken).
+bool rv_token_gone(CK_RV rv);
+
+// "what failed: CKR_NAME" with the kind of rv.
+tl::unexpected<Error> rv_error(const std::string& what, CK_RV rv);
+
+}  // namespace hwca::tokens::pkcs11

@@ -1,0 +1,142 @@
+#include "tokens/pkcs11/pkcs11_keystore.hpp"
+
+#include <openssl/pem.h>
+
+#include "tokens/pkcs11/keygen.hpp"
+#include "tokens/pkcs11/objects.hpp"
+#include "tokens/pkcs11/signer.hpp"
+#include "tokens/registry.hpp"
+
+namespace hwca::tokens {
+
+void register_pkcs11_backend() {
+  register_backend(
+      "pkcs11",
+      [](const std::string& uri, const OpenOptions& options)
+          -> Result<std::shared_ptr<KeyStore>> {
+        auto parsed = pkcs11::parse_pkcs11_uri(uri);
+        if (!parsed) return tl::unexpected(parsed.error());
+        auto module = pkcs11::Module::open(pkcs11::resolve_module_path(*parsed, options.module));
+        if (!module) return tl::unexpected(module.error());
+        return std::make_shared<pkcs11::Pkcs11KeyStore>(*module, options);
+      },
+      [] { pkcs11::Module::close_all(); });
+}
+
+namespace pkcs11 {
+namespace {
+
+std::string to_pem(EVP_PKEY* pkey) {
+  ossl::Ptr<BIO> bio(BIO_new(BIO_s_mem()));
+  if (!bio || PEM_write_bio_PUBKEY(bio.get(), pkey) != 1) return {};
+  char* data = nullptr;
+  long len = BIO_get_mem_data(bio.get(), &data);
+  return std::string(data, static_cast<size_t>(len));
+}
+
+}  // namespace
+
+Result<Pkcs11KeyStore::Resolved> Pkcs11KeyStore::open_token(const std::string& text) {
+  auto uri = parse_pkcs11_uri(text);
+  if (!uri) return tl::unexpected(uri.error());
+  std::string path = resolve_module_path(*uri, options_.module);
+  if (path != module_->path()) {
+    return fail(ErrorKind::usage, "the URI names module " + path + " but this store serves " +
+                                      module_->path());
+  }
+  auto token = module_->find_token(*uri);
+  if (!token) return tl::unexpected(token.error());
+  PinSources pins{options_.pin_source, uri->pin_source.value_or(""), uri->has_pin_value,
+                  options_.pin_prompt};
+  if (auto ok = (*token)->ensure_login(pins); !ok) return tl::unexpected(ok.error());
+  return Resolved{std::move(*uri), std::move(*token)};
+}
+
+Result<ossl::Ptr<EVP_PKEY>> Pkcs11KeyStore::get_public_key(const std::string& uri) {
+  auto signer = create_signer(uri);
+  if (!signer) return tl::unexpected(signer.error());
+  if (EVP_PKEY_up_ref((*signer)->public_key()) != 1) {
+    return fail(ErrorKind::internal, "cannot reference a public key");
+  }
+  return ossl::Ptr<EVP_PKEY>((*signer)->public_key());
+}
+
+Result<std::shared_ptr<Signer>> Pkcs11KeyStore::create_signer(const std::string& uri) {
+  auto r = open_token(uri);
+  if (!r) return tl::unexpected(r.error());
+  if (r->uri.type && *r->uri.type != "private") {
+    return fail(ErrorKind::usage, "a signing key URI must name a private key, not type=" +
+                                      *r->uri.type);
+  }
+  auto lease = r->token->session();
+  if (!lease) return tl::unexpected(lease.error());
+  auto key = find_key(*r->token, lease->get(), r->uri, CKO_PRIVATE_KEY);
+  if (!key) return tl::unexpected(key.error());
+  if (key->key_type != CKK_RSA && key->key_type != CKK_EC) {
+    return fail(ErrorKind::usage, "key '" + key->label + "' is neither RSA nor EC");
+  }
+  auto pub = read_public_key(*r->token, lease->get(), *key);
+  if (!pub) return tl::unexpected(pub.error());
+  std::string name = key_uri(r->token->info().uri, key->label, key->id);
+  return std::make_shared<Pkcs11Signer>(r->token, std::move(*key), std::move(*pub), name);
+}
+
+Result<KeyInfo> Pkcs11KeyStore::create_key(const CreateKeyRequest& request) {
+  auto r = open_token(request.uri);
+  if (!r) return tl::unexpected(r.error());
+  return generate_key_pair(*r->token, r->uri, request.type);
+}
+
+Result<std::vector<TokenInfo>> Pkcs11KeyStore::list_tokens() { return module_->tokens(); }
+
+Result<std::vector<KeyInfo>> Pkcs11KeyStore::list_keys(const std::string& token_uri) {
+  auto r = open_token(token_uri);
+  if (!r) return tl::unexpected(r.error());
+  auto lease = r->token->session();
+  if (!lease) return tl::unexpected(lease.error());
+  auto keys = find_all_keys(*r->token, lease->get(), CKO_PRIVATE_KEY);
+  if (!keys) return tl::unexpected(keys.error());
+  std::vector<KeyInfo> out;
+  for (const auto& k : *keys) {
+    KeyInfo info;
+    info.label = k.label;
+    info.id_hex = hex(k.id);
+    info.uri = key_uri(r->token->info().uri, k.label, k.id);
+    auto pub = read_public_key(*r->token, lease->get(), k);
+    info.type = pub ? key_type_of(pub->get()) : (k.key_type == CKK_RSA ? "rsa" : "ec");
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+Result<KeyAttributes> Pkcs11KeyStore::inspect_key(const std::string& uri) {
+  auto r = open_token(uri);
+  if (!r) return tl::unexpected(r.error());
+  auto lease = r->token->session();
+  if (!lease) return tl::unexpected(lease.error());
+  auto key = find_key(*r->token, lease->get(), r->uri, CKO_PRIVATE_KEY);
+  if (!key) return tl::unexpected(key.error());
+  auto pub = read_public_key(*r->token, lease->get(), *key);
+  if (!pub) return tl::unexpected(pub.error());
+  KeyAttributes out;
+  out.key.label = key->label;
+  out.key.id_hex = hex(key->id);
+  out.key.uri = key_uri(r->token->info().uri, key->label, key->id);
+  out.key.type = key_type_of(pub->get());
+  out.bits = EVP_PKEY_get_bits(pub->get());
+  out.public_pem = to_pem(pub->get());
+  const std::pair<const char*, CK_ATTRIBUTE_TYPE> attrs[] = {
+      {"sensitive", CKA_SENSITIVE},           {"extractable", CKA_EXTRACTABLE},
+      {"always-sensitive", CKA_ALWAYS_SENSITIVE}, {"never-extractable", CKA_NEVER_EXTRACTABLE},
+      {"local", CKA_LOCAL},                   {"private", CKA_PRIVATE},
+      {"token", CKA_TOKEN}};
+  for (const auto& [name, type] : attrs) {
+    auto value = get_bool(*r->token, lease->get(), key->handle, type);
+    if (!value) return tl::unexpected(value.error());
+    out.flags.emplace_back(name, *value);
+  }
+  return out;
+}
+
+}  // namespace pkcs11
+}  // namespace hwca::tokens

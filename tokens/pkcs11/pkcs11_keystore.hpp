@@ -1,0 +1,40 @@
+// The PKCS#11 key store: KeyStore plus the optional TokenLister, KeyLister and KeyInspector.
+// A light view (module + options); the module, tokens, logins and sessions it uses are
+// shared by the whole process.
+#pragma once
+
+#include <memory>
+
+#include "tokens/keystore.hpp"
+#include "tokens/pkcs11/module.hpp"
+#include "tokens/pkcs11/pkcs11_uri.hpp"
+
+namespace hwca::tokens::pkcs11 {
+
+class Pkcs11KeyStore : public KeyStore, public TokenLister, public KeyLister, public KeyInspector {
+ public:
+  Pkcs11KeyStore(std::shared_ptr<Module> module, OpenOptions options)
+      : module_(std::move(module)), options_(std::move(options)) {}
+
+  Result<ossl::Ptr<EVP_PKEY>> get_public_key(const std::string& uri) override;
+  Result<KeyInfo> create_key(const CreateKeyRequest& request) override;
+  Result<std::shared_ptr<Signer>> create_signer(const std::string& uri) override;
+  void close() override {}
+
+  Result<std::vector<TokenInfo>> list_tokens() override;
+  Result<std::vector<KeyInfo>> list_keys(const std::string& token_uri) override;
+  Result<KeyAttributes> inspect_key(const std::string& uri) override;
+
+ private:
+  struct Resolved {
+    Pkcs11Uri uri;
+    std::shared_ptr<Token> token;
+  };
+  // Parse the URI, find its token in this module and log in.
+  Result<Resolved> open_token(const std::string& uri);
+
+  std::shared_ptr<Module> module_;
+  OpenOptions options_;
+};
+
+}  // namespace hwca::tokens::pkcs11

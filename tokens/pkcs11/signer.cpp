@@ -1,0 +1,104 @@
+#include "tokens/pkcs11/signer.hpp"
+
+#include "tokens/call_watch.hpp"
+#include "tokens/sig_encoding.hpp"
+
+namespace hwca::tokens::pkcs11 {
+namespace {
+
+struct PssMechanism {
+  CK_MECHANISM_TYPE hash;
+  CK_RSA_PKCS_MGF_TYPE mgf;
+};
+
+Result<PssMechanism> pss_mechanism(const std::string& digest) {
+  switch (signing_digest_size(digest)) {
+    case 32: return PssMechanism{CKM_SHA256, CKG_MGF1_SHA256};
+    case 48: return PssMechanism{CKM_SHA384, CKG_MGF1_SHA384};
+    case 64: return PssMechanism{CKM_SHA512, CKG_MGF1_SHA512};
+    default: return fail(ErrorKind::usage, "unsupported digest '" + digest + "' for RSA-PSS");
+  }
+}
+
+const char* mechanism_name(CK_MECHANISM_TYPE m) {
+  switch (m) {
+    case CKM_ECDSA: return "CKM_ECDSA";
+    case CKM_RSA_PKCS: return "CKM_RSA_PKCS";
+    case CKM_RSA_PKCS_PSS: return "CKM_RSA_PKCS_PSS";
+    default: return "mechanism";
+  }
+}
+
+}  // namespace
+
+Pkcs11Signer::Pkcs11Signer(std::shared_ptr<Token> token, KeyObject key, ossl::Ptr<EVP_PKEY> pub,
+                           std::string uri)
+    : token_(std::move(token)), key_(std::move(key)), pub_(std::move(pub)), uri_(std::move(uri)) {
+  int bits = EVP_PKEY_get_bits(pub_.get());
+  max_sig_ = key_.key_type == CKK_EC ? 2 * static_cast<size_t>((bits + 7) / 8)
+                                     : static_cast<size_t>((bits + 7) / 8);
+}
+
+Result<std::vector<uint8_t>> Pkcs11Signer::sign(const SignRequest& req) {
+  if (signing_digest_size(req.digest) != req.hash.size()) {
+    return fail(ErrorKind::usage, "digest '" + req.digest + "' is not supported for signing "
+                                  "or does not match the hash length");
+  }
+  bool ec = key_.key_type == CKK_EC;
+  if (ec != (req.scheme == SigScheme::ecdsa)) {
+    return fail(ErrorKind::usage, "the signature scheme does not fit " + uri_);
+  }
+  CK_MECHANISM mech{CKM_ECDSA, nullptr, 0};
+  CK_RSA_PKCS_PSS_PARAMS pss{};
+  std::vector<uint8_t> prefixed;  // DigestInfo for PKCS#1 v1.5
+  std::span<const uint8_t> data = req.hash;
+  if (req.scheme == SigScheme::rsa_pkcs1) {
+    auto di = digest_info(req.digest, req.hash);
+    if (!di) return tl::unexpected(di.error());
+    prefixed = std::move(*di);
+    data = prefixed;
+    mech.mechanism = CKM_RSA_PKCS;
+  } else if (req.scheme == SigScheme::rsa_pss) {
+    auto hash = pss_mechanism(req.digest);
+    auto mgf = pss_mechanism(req.mgf1_digest.empty() ? req.digest : req.mgf1_digest);
+    if (!hash) return tl::unexpected(hash.error());
+    if (!mgf) return tl::unexpected(mgf.error());
+    pss.hashAlg = hash->hash;
+    pss.mgf = mgf->mgf;
+    pss.sLen = static_cast<CK_ULONG>(req.pss_salt_len);
+    mech = CK_MECHANISM{CKM_RSA_PKCS_PSS, &pss, sizeof pss};
+  }
+
+  auto lease = token_->session();
+  if (!lease) return tl::unexpected(lease.error());
+  std::vector<uint8_t> sig(max_sig_);
+  CK_ULONG sig_len = sig.size();
+  CK_RV rv;
+  {
+    CallWatch watch("C_Sign", token_->describe());
+    CK_FUNCTION_LIST* fn = token_->fn();
+    rv = fn->C_SignInit(lease->get(), &mech, key_.handle);
+    if (rv == CKR_OK) {
+      rv = fn->C_Sign(lease->get(), const_cast<CK_BYTE*>(data.data()), data.size(), sig.data(),
+                      &sig_len);
+    }
+  }
+  if (rv != CKR_OK) {
+    if (rv_token_gone(rv) || rv == CKR_OPERATION_ACTIVE) lease->mark_broken();
+    std::string what = std::string(mechanism_name(mech.mechanism)) + " signature with " + uri_;
+    if (rv == CKR_MECHANISM_INVALID || rv == CKR_MECHANISM_PARAM_INVALID) {
+      return fail(ErrorKind::device, token_->describe() + " does not support " + what + " (" +
+                                         rv_name(rv) + ")");
+    }
+    if (rv_token_gone(rv)) {
+      return fail(ErrorKind::device, token_->describe() + " is gone or broken (" + rv_name(rv) +
+                                         "); " + what + " failed");
+    }
+    return rv_error(what + " failed", rv);
+  }
+  sig.resize(sig_len);
+  if (ec) return ecdsa_raw_to_der(sig);
+  return sig;
+}
+
+}  // namespace hwca::tokens::pkcs11

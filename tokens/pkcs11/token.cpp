@@ -1,0 +1,151 @@
+#include "tokens/pkcs11/token.hpp"
+
+#include <libp11.h>
+
+#include "common/ossl.hpp"
+#include "tokens/call_watch.hpp"
+#include "tokens/pkcs11/module.hpp"
+
+namespace hwca::tokens::pkcs11 {
+namespace {
+
+constexpr size_t kMaxSessions = 16;
+
+// The CK_RV libp11 left in the OpenSSL error queue, or CKR_GENERAL_ERROR.
+CK_RV libp11_rv() {
+  CK_RV rv = CKR_GENERAL_ERROR;
+  unsigned long e;
+  while ((e = ERR_get_error()) != 0) {
+    if (ERR_GET_LIB(e) == ERR_get_CKR_code()) rv = ERR_GET_REASON(e);
+  }
+  return rv;
+}
+
+}  // namespace
+
+Status check_pin_flags(CK_FLAGS flags, const std::string& device) {
+  if ((flags & CKF_USER_PIN_LOCKED) != 0) {
+    return fail(ErrorKind::auth, "the user PIN of " + device +
+                                     " is locked; the security officer must reset it");
+  }
+  if ((flags & CKF_USER_PIN_FINAL_TRY) != 0) {
+    return fail(ErrorKind::auth, "the user PIN of " + device +
+                                     " has one try left; hwca will not risk locking it. Check "
+                                     "the PIN by hand (pkcs11-tool --login --test) first");
+  }
+  if ((flags & CKF_USER_PIN_TO_BE_CHANGED) != 0) {
+    return fail(ErrorKind::auth, "the user PIN of " + device +
+                                     " must be changed before use (pkcs11-tool --change-pin)");
+  }
+  if ((flags & CKF_USER_PIN_INITIALIZED) == 0) {
+    return fail(ErrorKind::auth, "the user PIN of " + device + " has not been set (initialise "
+                                 "it with pkcs11-tool --init-pin or softhsm2-util)");
+  }
+  return {};
+}
+
+Token::Token(Module* module, PKCS11_slot_st* slot, CK_SLOT_ID slot_id, TokenInfo info)
+    : module_(module),
+      slot_(slot),
+      slot_id_(slot_id),
+      info_(std::move(info)),
+      describe_("token '" + info_.label + "' (serial " + info_.serial + ")"),
+      pool_(module->fn(), slot_id, describe_, kMaxSessions) {}
+
+CK_FUNCTION_LIST* Token::fn() const { return module_->fn(); }
+
+std::chrono::milliseconds Token::call_timeout_ms() { return call_timeout(); }
+
+Result<CK_FLAGS> Token::fresh_flags() {
+  CK_TOKEN_INFO ti{};
+  CK_RV rv;
+  {
+    CallWatch watch("C_GetTokenInfo", describe_);
+    rv = fn()->C_GetTokenInfo(slot_id_, &ti);
+  }
+  if (rv != CKR_OK) return rv_error("cannot read the state of " + describe_, rv);
+  return ti.flags;
+}
+
+Status Token::ensure_login(const PinSources& pins) {
+  std::lock_guard lock(login_mu_);
+  if (logged_in_) return {};
+  if (login_refused_) return tl::unexpected(*login_refused_);
+
+  auto flags = fresh_flags();
+  if (!flags) return tl::unexpected(flags.error());
+  if ((*flags & CKF_LOGIN_REQUIRED) == 0) {
+    logged_in_ = true;
+    return {};
+  }
+  // Another part of this process may have logged in already (login state is per process).
+  {
+    auto lease = session();
+    if (!lease) return tl::unexpected(lease.error());
+    CK_SESSION_INFO si{};
+    CallWatch watch("C_GetSessionInfo", describe_);
+    if (fn()->C_GetSessionInfo(lease->get(), &si) == CKR_OK &&
+        (si.state == CKS_RO_USER_FUNCTIONS || si.state == CKS_RW_USER_FUNCTIONS)) {
+      logged_in_ = true;
+      return {};
+    }
+  }
+  if (auto ok = check_pin_flags(*flags, describe_); !ok) return ok;
+
+  if (pins.uri_has_pin_value) {
+    return fail(ErrorKind::auth, "the key URI carries pin-value; hwca takes a PIN only from "
+                                 "pin-source=, --pin-source or a prompt, never from a URI that "
+                                 "may end up in argv or logs");
+  }
+  Result<SecureString> pin = fail(ErrorKind::auth, "");
+  if (!pins.option.empty()) {
+    pin = read_pin_source(pins.option);
+  } else if (!pins.uri.empty()) {
+    pin = read_pin_source(pins.uri);
+  } else if (pins.prompt) {
+    pin = pins.prompt("PIN for " + describe_);
+  } else {
+    pin = fail(ErrorKind::auth, describe_ + " needs a PIN: give --pin-source env:NAME or "
+                                            "file:PATH, or pin-source= in the URI");
+  }
+  if (!pin) return tl::unexpected(pin.error());
+
+  int rc;
+  {
+    std::lock_guard libp11_lock(module_->libp11_mutex());
+    CallWatch watch("C_Login", describe_);
+    rc = PKCS11_login(slot_, 0, pin->c_str());
+  }
+  if (rc != 0) {
+    CK_RV rv = libp11_rv();
+    if (rv == CKR_USER_ALREADY_LOGGED_IN) {
+      logged_in_ = true;
+      return {};
+    }
+    std::string why = rv == CKR_PIN_INCORRECT
+                          ? describe_ + " rejected the PIN (CKR_PIN_INCORRECT); not retrying, "
+                                        "check the PIN source"
+                          : "login to " + describe_ + " failed: " + rv_name(rv);
+    login_refused_ = Error{rv_kind(rv) == ErrorKind::device && rv != CKR_PIN_INCORRECT
+                               ? ErrorKind::device
+                               : ErrorKind::auth,
+                           why};
+    return tl::unexpected(*login_refused_);
+  }
+  ERR_clear_error();
+  logged_in_ = true;
+  return {};
+}
+
+Result<CK_SESSION_HANDLE> Token::open_rw_session() {
+  CK_SESSION_HANDLE h = CK_INVALID_HANDLE;
+  CK_RV rv;
+  {
+    CallWatch watch("C_OpenSession", describe_);
+    rv = fn()->C_OpenSession(slot_id_, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr, &h);
+  }
+  if (rv != CKR_OK) return rv_error("cannot open a read-write session on " + describe_, rv);
+  return h;
+}
+
+}  // namespace hwca::tokens::pkcs11

@@ -1,0 +1,67 @@
+// One token (a slot with a token present) in a loaded module: its identity, its login
+// state and its session pool. Shared by every key and signer in the process.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "common/pin_source.hpp"
+#include "tokens/keystore.hpp"
+#include "tokens/pkcs11/pkcs11_api.hpp"
+#include "tokens/pkcs11/session_pool.hpp"
+
+struct PKCS11_slot_st;
+
+namespace hwca::tokens::pkcs11 {
+
+class Module;
+
+// Where the PIN may come from for one operation, in the order they are tried.
+struct PinSources {
+  std::string option;       // --pin-source
+  std::string uri;          // the URI's pin-source attribute
+  bool uri_has_pin_value = false;
+  PinCallback prompt;       // terminal or OpenSSL passphrase callback; may be empty
+};
+
+class Token {
+ public:
+  Token(Module* module, PKCS11_slot_st* slot, CK_SLOT_ID slot_id, TokenInfo info);
+
+  const TokenInfo& info() const { return info_; }
+  CK_SLOT_ID slot_id() const { return slot_id_; }
+  CK_FUNCTION_LIST* fn() const;
+  // "token 'label' (serial S)", for messages.
+  const std::string& describe() const { return describe_; }
+
+  // Log in once for the whole process. Checks the token's PIN flags first; a PIN the token
+  // rejected is never tried again (the error is kept and returned).
+  Status ensure_login(const PinSources& pins);
+
+  Result<SessionLease> session() { return pool_.acquire(call_timeout_ms()); }
+  // A read-write session outside the pool (key generation); closed when the lease ends.
+  Result<CK_SESSION_HANDLE> open_rw_session();
+
+  void close() { pool_.close_all(); }
+
+ private:
+  static std::chrono::milliseconds call_timeout_ms();
+  Result<CK_FLAGS> fresh_flags();
+
+  Module* module_;
+  PKCS11_slot_st* slot_;
+  CK_SLOT_ID slot_id_;
+  TokenInfo info_;
+  std::string describe_;
+  SessionPool pool_;
+  std::mutex login_mu_;
+  bool logged_in_ = false;
+  std::optional<Error> login_refused_;
+};
+
+// Check a token's flags before a login; pure logic (unit-tested without a device).
+Status check_pin_flags(CK_FLAGS flags, const std::string& device);
+
+}  // namespace hwca::tokens::pkcs11
