@@ -34,7 +34,7 @@ void raise(const ProvCtx* ctx, int reason, const std::string& message) {
 }
 
 void raise(const ProvCtx* ctx, const Error& error) {
-  raise(ctx, error.kind == ErrorKind::usage ? kReasonUsage : kReasonToken, error.message);
+  raise(ctx, kReasonKindBase + static_cast<int>(error.kind), error.message);
 }
 
 }  // namespace hwca::provider

@@ -28,11 +28,18 @@ const OSSL_ALGORITHM kStore[] = {
     {"pkcs11", kProps, hwca_store_functions, "keys in PKCS#11 tokens by RFC 7512 URI"},
     {nullptr, nullptr, nullptr, nullptr}};
 
-const OSSL_ITEM kReasons[] = {
-    {kReasonToken, const_cast<char*>("token error")},
-    {kReasonUsage, const_cast<char*>("bad request")},
-    {kReasonInternal, const_cast<char*>("internal error")},
-    {0, nullptr}};
+#define HWCA_REASON(kind, text) \
+  {static_cast<unsigned long>(kReasonKindBase + static_cast<int>(ErrorKind::kind)), \
+   const_cast<char*>(text)}
+const OSSL_ITEM kReasons[] = {HWCA_REASON(usage, "bad request"),
+                              HWCA_REASON(not_found, "not found"),
+                              HWCA_REASON(auth, "authentication failed"),
+                              HWCA_REASON(device, "token error"),
+                              HWCA_REASON(conflict, "conflict"),
+                              HWCA_REASON(io, "i/o error"),
+                              HWCA_REASON(internal, "internal error"),
+                              {0, nullptr}};
+#undef HWCA_REASON
 
 const OSSL_PARAM kGettable[] = {
     OSSL_PARAM_utf8_ptr(OSSL_PROV_PARAM_NAME, nullptr, 0),

@@ -45,7 +45,12 @@ struct Key {
   Key copy() const;
 };
 
-enum Reason { kReasonToken = 1, kReasonUsage = 2, kReasonInternal = 3 };
+// Reason codes: kReasonKindBase + hwca::ErrorKind, so that a caller of OpenSSL (the CA core)
+// gets back the kind of failure, not only its text.
+inline constexpr int kReasonKindBase = 0x100;
+inline constexpr int kReasonUsage = kReasonKindBase + static_cast<int>(ErrorKind::usage);
+inline constexpr int kReasonToken = kReasonKindBase + static_cast<int>(ErrorKind::device);
+inline constexpr int kReasonInternal = kReasonKindBase + static_cast<int>(ErrorKind::internal);
 
 // Raise an OpenSSL error from this provider with a one-line message.
 void raise(const ProvCtx* ctx, int reason, const std::string& message);

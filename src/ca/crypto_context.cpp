@@ -1,0 +1,119 @@
+#include "ca/crypto_context.hpp"
+
+#include <openssl/core_names.h>
+#include <openssl/params.h>
+#include <openssl/ui.h>
+
+#include <optional>
+
+#include "providers/provider_init.h"
+
+namespace hwca::ca {
+namespace {
+
+constexpr const char* kProviderName = "hwca";
+constexpr int kReasonKindBase = 0x100;  // as providers/provider.hpp
+
+// OpenSSL hands our prompt callback to the provider's STORE as its passphrase callback.
+int ui_read(UI* ui, UI_STRING* uis) {
+  auto* prompt = static_cast<const PinCallback*>(UI_get0_user_data(ui));
+  if (prompt == nullptr || !*prompt) return 0;
+  switch (UI_get_string_type(uis)) {
+    case UIT_PROMPT:
+    case UIT_VERIFY: {
+      std::string text = UI_get0_output_string(uis) != nullptr ? UI_get0_output_string(uis) : "PIN";
+      while (!text.empty() && (text.back() == ':' || text.back() == ' ')) text.pop_back();
+      auto pin = (*prompt)(text);
+      if (!pin) return 0;
+      return UI_set_result(ui, uis, pin->c_str()) == 0 ? 1 : 0;
+    }
+    default:
+      return 1;
+  }
+}
+
+struct UiMethod {
+  UI_METHOD* method = UI_create_method("hwca PIN prompt");
+  UiMethod() { UI_method_set_reader(method, ui_read); }
+  ~UiMethod() { UI_destroy_method(method); }
+};
+
+// The provider's own error (its message and kind) if it raised one, else OpenSSL's queue.
+Error provider_error(ErrorKind fallback, const std::string& context) {
+  std::optional<Error> ours;
+  std::string all;
+  unsigned long code;
+  const char* data = nullptr;
+  int flags = 0;
+  while ((code = ERR_get_error_all(nullptr, nullptr, nullptr, &data, &flags)) != 0) {
+    int reason = ERR_GET_REASON(code);
+    bool has_text = (flags & ERR_TXT_STRING) != 0 && data != nullptr && *data != '\0';
+    if (!ours && reason > kReasonKindBase && reason < kReasonKindBase + 16 && has_text) {
+      ours = Error{static_cast<ErrorKind>(reason - kReasonKindBase), data};
+    }
+    const char* text = ERR_reason_error_string(code);
+    if (!all.empty()) all += "; ";
+    all += text != nullptr ? text : "error " + std::to_string(reason);
+    if (has_text) all += std::string(" (") + data + ")";
+  }
+  if (ours) return *ours;
+  return Error{fallback, context + ": " + (all.empty() ? "no detail from OpenSSL" : all)};
+}
+
+}  // namespace
+
+Result<std::unique_ptr<CryptoContext>> CryptoContext::create() {
+  std::unique_ptr<CryptoContext> ctx(new CryptoContext());
+  ctx->libctx_ = OSSL_LIB_CTX_new();
+  if (ctx->libctx_ == nullptr ||
+      OSSL_PROVIDER_add_builtin(ctx->libctx_, kProviderName, hwca_provider_init) != 1) {
+    return fail(ErrorKind::internal, "cannot create an OpenSSL library context: " +
+                                         ossl::take_errors());
+  }
+  ctx->default_ = OSSL_PROVIDER_load(ctx->libctx_, "default");
+  ctx->hwca_ = OSSL_PROVIDER_load(ctx->libctx_, kProviderName);
+  if (ctx->default_ == nullptr || ctx->hwca_ == nullptr) {
+    return fail(ErrorKind::internal, "cannot load the OpenSSL providers: " + ossl::take_errors());
+  }
+  return ctx;
+}
+
+CryptoContext::~CryptoContext() {
+  if (hwca_ != nullptr) OSSL_PROVIDER_unload(hwca_);
+  if (default_ != nullptr) OSSL_PROVIDER_unload(default_);
+  OSSL_LIB_CTX_free(libctx_);
+}
+
+Result<ossl::Ptr<EVP_PKEY>> CryptoContext::load_private_key(const std::string& uri,
+                                                            const KeyLoadOptions& options) const {
+  std::string pin_source = options.pin_source;
+  std::string module = options.module;
+  OSSL_PARAM params[3];
+  size_t n = 0;
+  if (!pin_source.empty()) {
+    params[n++] = OSSL_PARAM_construct_utf8_string("pin-source", pin_source.data(), 0);
+  }
+  if (!module.empty()) {
+    params[n++] = OSSL_PARAM_construct_utf8_string("pkcs11-module", module.data(), 0);
+  }
+  params[n] = OSSL_PARAM_construct_end();
+
+  UiMethod ui;
+  PinCallback prompt = options.prompt;
+  ERR_clear_error();
+  ossl::Ptr<OSSL_STORE_CTX> store(OSSL_STORE_open_ex(uri.c_str(), libctx_, "provider=hwca",
+                                                     ui.method, &prompt, params, nullptr,
+                                                     nullptr));
+  if (!store) return tl::unexpected(provider_error(ErrorKind::usage, "cannot open key " + uri));
+  OSSL_STORE_expect(store.get(), OSSL_STORE_INFO_PKEY);
+  while (OSSL_STORE_eof(store.get()) == 0) {
+    ossl::Ptr<OSSL_STORE_INFO> info(OSSL_STORE_load(store.get()));
+    if (!info) break;
+    if (OSSL_STORE_INFO_get_type(info.get()) == OSSL_STORE_INFO_PKEY) {
+      return ossl::Ptr<EVP_PKEY>(OSSL_STORE_INFO_get1_PKEY(info.get()));
+    }
+  }
+  return tl::unexpected(provider_error(ErrorKind::device, "cannot load key " + uri));
+}
+
+}  // namespace hwca::ca

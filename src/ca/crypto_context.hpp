@@ -1,0 +1,43 @@
+// The CA core's view of keys: an OpenSSL library context holding the hwca provider (built
+// in) beside the default provider. Keys are loaded by URI through OSSL_STORE and come back
+// as plain EVP_PKEYs that X509_sign, X509_REQ_sign, X509_CRL_sign and TLS use as they are.
+// Nothing here knows PKCS#11 or TPM.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "common/ossl.hpp"
+#include "common/pin_source.hpp"
+#include "common/result.hpp"
+
+namespace hwca::ca {
+
+struct KeyLoadOptions {
+  std::string pin_source;  // env:NAME or file:PATH; empty: the URI's pin-source or a prompt
+  std::string module;      // PKCS#11 module; empty: module-path=, HWCA_PKCS11_MODULE, p11-kit
+  PinCallback prompt;      // asked when no source gives the PIN; empty: no prompt
+};
+
+class CryptoContext {
+ public:
+  static Result<std::unique_ptr<CryptoContext>> create();
+  ~CryptoContext();
+  CryptoContext(const CryptoContext&) = delete;
+  CryptoContext& operator=(const CryptoContext&) = delete;
+
+  OSSL_LIB_CTX* libctx() const { return libctx_; }
+
+  // Load the private key a URI names. Load each key once and share the EVP_PKEY: it is
+  // thread-safe for signing.
+  Result<ossl::Ptr<EVP_PKEY>> load_private_key(const std::string& uri,
+                                               const KeyLoadOptions& options) const;
+
+ private:
+  CryptoContext() = default;
+  OSSL_LIB_CTX* libctx_ = nullptr;
+  OSSL_PROVIDER* hwca_ = nullptr;
+  OSSL_PROVIDER* default_ = nullptr;
+};
+
+}  // namespace hwca::ca

@@ -1,0 +1,28 @@
+// What every hwca subcommand shares: global options and how failures are reported.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <string>
+
+#include "common/result.hpp"
+#include "tokens/keystore.hpp"
+
+namespace hwca::cli {
+
+struct Context {
+  std::string module;      // --module
+  std::string pin_source;  // --pin-source, else env HWCA_PIN_SOURCE
+  double timeout = 0;      // --timeout seconds; 0: HWCA_TOKEN_TIMEOUT or 30 s
+
+  tokens::OpenOptions open_options() const;
+};
+
+// Print "hwca: <message>" on stderr and give the exit code for the error's kind.
+int report(const Error& error);
+
+// Subcommands (one file each). Each callback sets `exit_code`.
+void set_token_command(CLI::App& app, Context& ctx, int& exit_code);
+void set_key_command(CLI::App& app, Context& ctx, int& exit_code);
+
+}  // namespace hwca::cli

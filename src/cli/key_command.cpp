@@ -1,0 +1,92 @@
+// hwca key generate | list | show
+#include <iomanip>
+#include <iostream>
+
+#include "cli/context.hpp"
+#include "tokens/registry.hpp"
+
+namespace hwca::cli {
+namespace {
+
+struct KeyArgs {
+  std::string key;
+  std::string type = "ec-p256";
+  std::string token;
+};
+
+int generate(const Context& ctx, const KeyArgs& args) {
+  auto type = tokens::parse_key_type(args.type);
+  if (!type) return report(type.error());
+  auto store = tokens::open_store(args.key, ctx.open_options());
+  if (!store) return report(store.error());
+  auto info = (*store)->create_key({args.key, *type});
+  if (!info) return report(info.error());
+  std::cout << "generated " << info->type << " key '" << info->label << "' (id " << info->id_hex
+            << ") inside the token; it cannot be exported\n"
+            << info->uri << "\n";
+  return 0;
+}
+
+int list(const Context& ctx, const KeyArgs& args) {
+  auto store = tokens::open_store(args.token, ctx.open_options());
+  if (!store) return report(store.error());
+  auto* lister = tokens::ability<tokens::KeyLister>(*store);
+  if (lister == nullptr) return report({ErrorKind::usage, "this store cannot list keys"});
+  auto keys = lister->list_keys(args.token);
+  if (!keys) return report(keys.error());
+  std::cout << std::left << std::setw(20) << "LABEL" << std::setw(10) << "TYPE" << "URI\n";
+  for (const auto& k : *keys) {
+    std::cout << std::left << std::setw(20) << k.label << std::setw(10) << k.type << k.uri
+              << "\n";
+  }
+  return 0;
+}
+
+int show(const Context& ctx, const KeyArgs& args) {
+  auto store = tokens::open_store(args.key, ctx.open_options());
+  if (!store) return report(store.error());
+  auto* inspector = tokens::ability<tokens::KeyInspector>(*store);
+  if (inspector == nullptr) return report({ErrorKind::usage, "this store cannot show keys"});
+  auto a = inspector->inspect_key(args.key);
+  if (!a) return report(a.error());
+  std::cout << "uri:                " << a->key.uri << "\n"
+            << "label:              " << a->key.label << "\n"
+            << "id:                 " << a->key.id_hex << "\n"
+            << "type:               " << a->key.type << " (" << a->bits << " bits)\n";
+  for (const auto& [name, value] : a->flags) {
+    std::cout << std::left << std::setw(20) << (name + ":") << (value ? "yes" : "no") << "\n";
+  }
+  std::cout << a->public_pem;
+  return 0;
+}
+
+}  // namespace
+
+void set_key_command(CLI::App& app, Context& ctx, int& exit_code) {
+  static KeyArgs args;
+  auto* key = app.add_subcommand("key", "make and inspect keys inside a token");
+  key->require_subcommand(1);
+
+  auto* gen = key->add_subcommand(
+      "generate", "generate a key pair inside the token (sensitive, never extractable)");
+  gen->add_option("--key", args.key,
+                  "URI of the new key: its token and object=LABEL (id= optional, else random)")
+      ->required()
+      ->type_name("URI");
+  gen->add_option("--type", args.type, "ec-p256 (default), ec-p384, rsa-2048, rsa-3072, rsa-4096")
+      ->type_name("TYPE");
+  gen->callback([&] { exit_code = generate(ctx, args); });
+
+  auto* ls = key->add_subcommand("list", "list the private keys in a token");
+  ls->add_option("--token", args.token, "URI of the token, e.g. pkcs11:token=ca")
+      ->required()
+      ->type_name("URI");
+  ls->callback([&] { exit_code = list(ctx, args); });
+
+  auto* sh = key->add_subcommand(
+      "show", "show a key's type, size, protection attributes and public key");
+  sh->add_option("--key", args.key, "URI of the key")->required()->type_name("URI");
+  sh->callback([&] { exit_code = show(ctx, args); });
+}
+
+}  // namespace hwca::cli
