@@ -111,6 +111,7 @@ class KeyInspector {
 struct OpenOptions {
   std::string module;                    // PKCS#11 module path (--module); may be empty
   std::string pin_source;                // --pin-source env:NAME|file:PATH; may be empty
+  std::string default_pin_source;        // $HWCA_PIN_SOURCE: used after the URI's pin-source
   PinCallback pin_prompt;                // asked when no source gives the PIN; may be empty
   std::chrono::milliseconds timeout{30000};  // bound on any wait for the device
 };

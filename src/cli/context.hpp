@@ -12,7 +12,7 @@ namespace hwca::cli {
 
 struct Context {
   std::string module;      // --module
-  std::string pin_source;  // --pin-source, else env HWCA_PIN_SOURCE
+  std::string pin_source;  // --pin-source
   double timeout = 0;      // --timeout seconds; 0: HWCA_TOKEN_TIMEOUT or 30 s
 
   tokens::OpenOptions open_options() const;

@@ -1,4 +1,5 @@
 // hwca: a certificate authority whose keys stay in hardware.
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -14,6 +15,7 @@ tokens::OpenOptions Context::open_options() const {
   tokens::OpenOptions o;
   o.module = module;
   o.pin_source = pin_source;
+  if (const char* env = std::getenv("HWCA_PIN_SOURCE")) o.default_pin_source = env;
   o.pin_prompt = prompt_pin;
   return o;
 }
@@ -27,6 +29,9 @@ int report(const Error& error) {
 
 int main(int argc, char** argv) {
   using namespace hwca;
+  // A remote token (p11-kit-client) that drops its connection must give an error, not kill
+  // the process with SIGPIPE.
+  std::signal(SIGPIPE, SIG_IGN);
   cli::Context ctx;
   int exit_code = 0;
   CLI::App app{"hwca: a certificate authority whose keys stay in hardware (PKCS#11 tokens).\n"
@@ -41,7 +46,7 @@ int main(int argc, char** argv) {
       ->type_name("PATH");
   app.add_option("--pin-source", ctx.pin_source,
                  "where the PIN is read from: env:NAME or file:PATH (mode 0600); default "
-                 "$HWCA_PIN_SOURCE, the URI's pin-source, else a prompt")
+                 "the URI's pin-source, $HWCA_PIN_SOURCE, else a prompt")
       ->type_name("SOURCE")
       ->check([](const std::string& s) {
         auto ok = check_pin_source_syntax(s);
@@ -58,9 +63,6 @@ int main(int argc, char** argv) {
   cli::set_key_command(app, ctx, exit_code);
 
   app.parse_complete_callback([&] {
-    if (ctx.pin_source.empty()) {
-      if (const char* env = std::getenv("HWCA_PIN_SOURCE")) ctx.pin_source = env;
-    }
     if (ctx.timeout > 0) {
       tokens::set_call_timeout(std::chrono::milliseconds(static_cast<long long>(ctx.timeout * 1000)));
     }

@@ -8,6 +8,8 @@
 #include <fstream>
 #include <stdexcept>
 
+#include "common/uri.hpp"
+
 namespace hwca::test {
 
 int run(const std::string& command) {
@@ -45,7 +47,7 @@ SoftHsmToken::~SoftHsmToken() {
 }
 
 std::string SoftHsmToken::key_uri(const std::string& object) const {
-  return "pkcs11:token=" + label_ + ";object=" + object;
+  return "pkcs11:token=" + percent_encode(label_) + ";object=" + percent_encode(object);
 }
 
 }  // namespace hwca::test

@@ -22,7 +22,7 @@ class SoftHsmToken {
   const std::string& pin_file() const { return pin_file_; }
   std::string pin_source() const { return "file:" + pin_file_; }
   static std::string module() { return HWCA_SOFTHSM_MODULE; }
-  // "pkcs11:token=<label>;object=<object>"
+  // "pkcs11:token=<label>;object=<object>", percent-encoded
   std::string key_uri(const std::string& object) const;
 
  private:

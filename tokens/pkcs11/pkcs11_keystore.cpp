@@ -46,8 +46,8 @@ Result<Pkcs11KeyStore::Resolved> Pkcs11KeyStore::open_token(const std::string& t
   }
   auto token = module_->find_token(*uri);
   if (!token) return tl::unexpected(token.error());
-  PinSources pins{options_.pin_source, uri->pin_source.value_or(""), uri->has_pin_value,
-                  options_.pin_prompt};
+  PinSources pins{options_.pin_source, uri->pin_source.value_or(""),
+                  options_.default_pin_source, uri->has_pin_value, options_.pin_prompt};
   if (auto ok = (*token)->ensure_login(pins); !ok) return tl::unexpected(ok.error());
   return Resolved{std::move(*uri), std::move(*token)};
 }

@@ -102,6 +102,8 @@ Status Token::ensure_login(const PinSources& pins) {
     pin = read_pin_source(pins.option);
   } else if (!pins.uri.empty()) {
     pin = read_pin_source(pins.uri);
+  } else if (!pins.fallback.empty()) {
+    pin = read_pin_source(pins.fallback);
   } else if (pins.prompt) {
     pin = pins.prompt("PIN for " + describe_);
   } else {
@@ -133,6 +135,26 @@ Status Token::ensure_login(const PinSources& pins) {
     return tl::unexpected(*login_refused_);
   }
   ERR_clear_error();
+  // libp11's login covers our sessions when the module keeps one state per process (the
+  // usual case). A proxy that gives each C_GetFunctionList caller its own instance
+  // (p11-kit-client to a remote token) needs the same, accepted PIN on our instance too.
+  {
+    auto lease = session();
+    if (!lease) return tl::unexpected(lease.error());
+    CK_SESSION_INFO si{};
+    CallWatch watch("C_Login", describe_);
+    CK_RV rv = fn()->C_GetSessionInfo(lease->get(), &si);
+    if (rv == CKR_OK && si.state != CKS_RO_USER_FUNCTIONS && si.state != CKS_RW_USER_FUNCTIONS) {
+      rv = fn()->C_Login(lease->get(), CKU_USER,
+                         reinterpret_cast<CK_UTF8CHAR*>(const_cast<char*>(pin->c_str())),
+                         pin->size());
+      if (rv == CKR_USER_ALREADY_LOGGED_IN) rv = CKR_OK;
+    }
+    if (rv != CKR_OK) {
+      login_refused_ = Error{rv_kind(rv), "login to " + describe_ + " failed: " + rv_name(rv)};
+      return tl::unexpected(*login_refused_);
+    }
+  }
   logged_in_ = true;
   return {};
 }

@@ -22,6 +22,7 @@ class Module;
 struct PinSources {
   std::string option;       // --pin-source
   std::string uri;          // the URI's pin-source attribute
+  std::string fallback;     // a default source ($HWCA_PIN_SOURCE)
   bool uri_has_pin_value = false;
   PinCallback prompt;       // terminal or OpenSSL passphrase callback; may be empty
 };

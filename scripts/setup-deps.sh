@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Install what hwca needs to build and test, from Debian 12's packages. Runs apt-get only
+# when something is missing. Needs root (or sudo) for the install itself.
+set -euo pipefail
+
+# Build: compiler, CMake, Ninja, pkg-config, libraries and headers.
+BUILD_PACKAGES=(
+  g++ cmake ninja-build pkg-config
+  libssl-dev libp11-dev libp11-kit-dev libcli11-dev libexpected-dev libgtest-dev
+)
+# Run and test: OpenSSL's command line, SoftHSM2, p11-kit (proxy, client and server),
+# opensc's pkcs11-tool, GnuTLS's certtool.
+RUN_PACKAGES=(
+  openssl softhsm2 libsofthsm2 p11-kit p11-kit-modules opensc gnutls-bin
+)
+
+missing=()
+for p in "${BUILD_PACKAGES[@]}" "${RUN_PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+echo "setup-deps: installing ${missing[*]}"
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null; then SUDO="sudo"; else
+    echo "setup-deps: missing packages (${missing[*]}) and not root; run as root" >&2
+    exit 1
+  fi
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
