@@ -35,11 +35,12 @@ Result<std::vector<unsigned char>> simple(const std::string& digest, int pkey_ni
   return encode(alg.get());
 }
 
-// An AlgorithmIdentifier for a hash with absent parameters (RFC 4055 allows absent or NULL;
-// OpenSSL writes absent).
+// A hash AlgorithmIdentifier inside RSASSA-PSS parameters, with NULL parameters: RFC 4055
+// allows NULL or absent; OpenSSL writes NULL, and the CA/Browser Forum's Baseline
+// Requirements fix the exact PSS encodings with NULL.
 X509_ALGOR* hash_algor(int nid) {
   X509_ALGOR* a = X509_ALGOR_new();
-  if (a != nullptr && X509_ALGOR_set0(a, OBJ_nid2obj(nid), V_ASN1_UNDEF, nullptr) != 1) {
+  if (a != nullptr && X509_ALGOR_set0(a, OBJ_nid2obj(nid), V_ASN1_NULL, nullptr) != 1) {
     X509_ALGOR_free(a);
     return nullptr;
   }

@@ -14,13 +14,16 @@ namespace {
 
 constexpr size_t kMaxPinLength = 256;
 
+// Remove one trailing "\n" or "\r\n".
 void strip_newline(SecureString& pin) {
-  if (!pin.empty() && pin.view().back() == '\n') pin.pop_back();
+  if (pin.empty() || pin.view().back() != '\n') return;
+  pin.pop_back();
   if (!pin.empty() && pin.view().back() == '\r') pin.pop_back();
 }
 
 Result<SecureString> read_pin_file(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  // O_NONBLOCK: a FIFO in place of the file must be refused below, not waited on.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
   if (fd < 0) {
     int err = errno;
     return fail(err == ENOENT ? ErrorKind::not_found : ErrorKind::io,
@@ -31,6 +34,7 @@ Result<SecureString> read_pin_file(const std::string& path) {
     ::close(fd);
     return fail(ErrorKind::usage, "PIN file " + path + " is not a regular file");
   }
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
   if ((st.st_mode & 077) != 0) {
     ::close(fd);
     char mode[8];
@@ -66,8 +70,9 @@ Result<SecureString> read_pin_file(const std::string& path) {
 Status check_pin_source_syntax(std::string_view spec) {
   if (spec.starts_with("env:") && spec.size() > 4) return {};
   if (spec.starts_with("file:") && spec.size() > 5) return {};
-  return fail(ErrorKind::usage, "bad PIN source '" + std::string(spec) +
-                                    "': expected env:NAME or file:PATH");
+  // The value itself is not repeated: it may be a PIN typed where a source was expected.
+  return fail(ErrorKind::usage, "bad PIN source: expected env:NAME or file:PATH (a PIN itself "
+                                "is never accepted on the command line)");
 }
 
 Result<SecureString> read_pin_source(std::string_view spec) {
