@@ -32,12 +32,12 @@ fi
 
 say "SoftHSM2 token '$label' in $state/tokens"
 if ! "$hwca" token list 2>/dev/null | grep -q "^token '$label'"; then
-  # Random PINs, kept only in 0600 files (never on a command line of hwca).
+  # Random PINs, kept only in 0600 files: never on a command line.
   openssl rand -hex 12 > "$state/user.pin"
   openssl rand -hex 12 > "$state/so.pin"
-  softhsm2-util --init-token --free --label "$label" \
-    --pin "$(cat "$state/user.pin")" --so-pin "$(cat "$state/so.pin")" >/dev/null
-  echo "created the token; PINs are in $state/user.pin and $state/so.pin (mode 0600)"
+  "$hwca" --pin-source "file:$state/user.pin" token init --label "$label" \
+    --so-pin-source "file:$state/so.pin"
+  echo "PINs are in $state/user.pin and $state/so.pin (mode 0600)"
 else
   echo "reusing the token"
 fi

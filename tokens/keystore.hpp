@@ -92,6 +92,21 @@ class KeyLister {
   virtual Result<std::vector<KeyInfo>> list_keys(const std::string& token_uri) = 0;
 };
 
+// Initialise a fresh token (SoftHSM2 and other tokens that can be set up by software; real
+// HSMs usually come with their vendor's tools for this).
+struct TokenInitRequest {
+  std::string label;
+  std::string so_pin_source;    // env:NAME or file:PATH: the security officer's PIN
+  std::string user_pin_source;  // env:NAME or file:PATH: the user PIN to set
+};
+
+class TokenInitializer {
+ public:
+  virtual ~TokenInitializer() = default;
+  // Uses the first slot holding an uninitialised token; returns the new token.
+  virtual Result<TokenInfo> init_token(const TokenInitRequest& request) = 0;
+};
+
 // Attributes of a private key as the device reports them.
 struct KeyAttributes {
   KeyInfo key;

@@ -32,6 +32,27 @@ int list_tokens(const Context& ctx) {
   return 0;
 }
 
+struct InitArgs {
+  std::string label;
+  std::string so_pin_source;
+};
+
+int init_token(const Context& ctx, const InitArgs& args) {
+  if (ctx.pin_source.empty()) {
+    return report({ErrorKind::usage, "give the new user PIN with --pin-source env:NAME|file:PATH"});
+  }
+  auto store = tokens::open_store("pkcs11:", ctx.open_options());
+  if (!store) return report(store.error());
+  auto* init = tokens::ability<tokens::TokenInitializer>(*store);
+  if (init == nullptr) return report({ErrorKind::usage, "this store cannot initialise tokens"});
+  auto token = init->init_token({args.label, args.so_pin_source, ctx.pin_source});
+  if (!token) return report(token.error());
+  std::cout << "initialised token '" << token->label << "' (serial " << token->serial
+            << ") and set its user PIN\n"
+            << token->uri << "\n";
+  return 0;
+}
+
 }  // namespace
 
 void set_token_command(CLI::App& app, Context& ctx, int& exit_code) {
@@ -39,6 +60,19 @@ void set_token_command(CLI::App& app, Context& ctx, int& exit_code) {
   token->require_subcommand(1);
   auto* list = token->add_subcommand("list", "list initialised tokens with their URIs and flags");
   list->callback([&] { exit_code = list_tokens(ctx); });
+
+  static InitArgs init_args;
+  auto* init = token->add_subcommand(
+      "init", "initialise a fresh token (e.g. SoftHSM2's free slot) and set its user PIN, "
+              "read from --pin-source");
+  init->add_option("--label", init_args.label, "label of the new token (1-32 characters)")
+      ->required()
+      ->type_name("LABEL");
+  init->add_option("--so-pin-source", init_args.so_pin_source,
+                   "where the security officer PIN is read from: env:NAME or file:PATH")
+      ->required()
+      ->type_name("SOURCE");
+  init->callback([&] { exit_code = init_token(ctx, init_args); });
 }
 
 }  // namespace hwca::cli

@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 
 #include "tokens/call_watch.hpp"
 
@@ -151,6 +152,84 @@ void Module::unload() {
   fn_ = nullptr;
   if (dl_ != nullptr) ::dlclose(dl_);
   dl_ = nullptr;
+}
+
+Result<TokenInfo> Module::init_token(const std::string& label, const SecureString& so_pin,
+                                    const SecureString& user_pin) {
+  std::lock_guard lock(mu_);
+  if (!open_tokens_.empty()) {
+    return fail(ErrorKind::internal, "tokens are in use; initialise a token in its own process");
+  }
+  PKCS11_SLOT* free_slot = nullptr;
+  for (unsigned i = 0; i < nslots_; ++i) {
+    PKCS11_SLOT* slot = &slots_[i];
+    if (slot->token == nullptr) continue;
+    if (slot->token->initialized && str(slot->token->label) == label) {
+      return fail(ErrorKind::conflict, "a token labelled '" + label + "' already exists in " +
+                                           path_ + "; choose another label");
+    }
+    if (!slot->token->initialized && free_slot == nullptr) free_slot = slot;
+  }
+  if (free_slot == nullptr) {
+    return fail(ErrorKind::not_found, "no uninitialised token in " + path_ +
+                                          " (SoftHSM2 always offers one; a hardware token "
+                                          "is initialised with its vendor's tools)");
+  }
+  {
+    CallWatch watch("C_InitToken", "PKCS#11 module " + path_);
+    if (PKCS11_init_token(free_slot->token, so_pin.c_str(), label.c_str()) != 0) {
+      return rv_error("initialising token '" + label + "' failed", take_libp11_rv());
+    }
+  }
+  // Some modules (SoftHSM2) move a token to a new slot when it is initialised, which
+  // libp11 0.4.12 does not follow well: find it and set the user PIN with direct calls.
+  CK_ULONG count = 0;
+  std::vector<CK_SLOT_ID> ids;
+  CK_RV rv = fn_->C_GetSlotList(CK_TRUE, nullptr, &count);
+  if (rv == CKR_OK) {
+    ids.resize(count);
+    rv = fn_->C_GetSlotList(CK_TRUE, ids.data(), &count);
+    ids.resize(count);
+  }
+  if (rv != CKR_OK) return rv_error("cannot list the slots of " + path_, rv);
+  std::optional<CK_SLOT_ID> slot_id;
+  CK_TOKEN_INFO ti{};
+  for (CK_SLOT_ID id : ids) {
+    if (fn_->C_GetTokenInfo(id, &ti) == CKR_OK && (ti.flags & CKF_TOKEN_INITIALIZED) != 0 &&
+        trimmed(ti.label, sizeof ti.label) == label) {
+      slot_id = id;
+      break;
+    }
+  }
+  if (!slot_id) return fail(ErrorKind::device, "the new token '" + label + "' vanished");
+  std::string device = "token '" + label + "'";
+  CallWatch watch("C_InitPIN", device);
+  CK_SESSION_HANDLE session = CK_INVALID_HANDLE;
+  rv = fn_->C_OpenSession(*slot_id, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr,
+                          &session);
+  if (rv != CKR_OK) return rv_error("cannot open a session on the new " + device, rv);
+  auto utf8 = [](const SecureString& s) {
+    return reinterpret_cast<CK_UTF8CHAR*>(const_cast<char*>(s.c_str()));
+  };
+  rv = fn_->C_Login(session, CKU_SO, utf8(so_pin), so_pin.size());
+  if (rv == CKR_OK) {
+    rv = fn_->C_InitPIN(session, utf8(user_pin), user_pin.size());
+    fn_->C_Logout(session);
+    if (rv != CKR_OK) {
+      fn_->C_CloseSession(session);
+      return rv_error("setting the user PIN of the new " + device + " failed", rv);
+    }
+  }
+  fn_->C_CloseSession(session);
+  if (rv != CKR_OK) return rv_error("security officer login to the new " + device + " failed", rv);
+  TokenInfo info;
+  info.label = label;
+  info.manufacturer = trimmed(ti.manufacturerID, sizeof ti.manufacturerID);
+  info.model = trimmed(ti.model, sizeof ti.model);
+  info.serial = trimmed(ti.serialNumber, sizeof ti.serialNumber);
+  info.slot_id = *slot_id;
+  info.uri = token_uri(info.label, info.manufacturer, info.serial, info.model);
+  return info;
 }
 
 std::vector<TokenInfo> Module::tokens() {

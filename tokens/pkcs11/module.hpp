@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "common/secure_string.hpp"
 #include "tokens/keystore.hpp"
 #include "tokens/pkcs11/pkcs11_api.hpp"
 #include "tokens/pkcs11/pkcs11_uri.hpp"
@@ -35,6 +36,11 @@ class Module {
   std::vector<TokenInfo> tokens();
   // The one token the URI selects; an error names the candidates when none or several match.
   Result<std::shared_ptr<Token>> find_token(const Pkcs11Uri& uri);
+
+  // Initialise the first uninitialised token as `label`, set its user PIN (libp11
+  // PKCS11_init_token, an SO login and PKCS11_init_pin), and return it.
+  Result<TokenInfo> init_token(const std::string& label, const SecureString& so_pin,
+                               const SecureString& user_pin);
 
   // libp11 is not thread-safe for discovery and login: hold this around such calls.
   std::mutex& libp11_mutex() { return mu_; }

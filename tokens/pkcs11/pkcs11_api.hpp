@@ -18,6 +18,10 @@ ErrorKind rv_kind(CK_RV rv);
 // True when `rv` means the session or the token is gone (removed, closed, broken).
 bool rv_token_gone(CK_RV rv);
 
+// The CK_RV libp11 left in the OpenSSL error queue (CKR_GENERAL_ERROR if none); the queue
+// is emptied.
+CK_RV take_libp11_rv();
+
 // "what failed: CKR_NAME" with the kind of rv.
 tl::unexpected<Error> rv_error(const std::string& what, CK_RV rv);
 

@@ -89,6 +89,17 @@ Result<KeyInfo> Pkcs11KeyStore::create_key(const CreateKeyRequest& request) {
 
 Result<std::vector<TokenInfo>> Pkcs11KeyStore::list_tokens() { return module_->tokens(); }
 
+Result<TokenInfo> Pkcs11KeyStore::init_token(const TokenInitRequest& request) {
+  if (request.label.empty() || request.label.size() > 32) {
+    return fail(ErrorKind::usage, "a token label must have 1 to 32 characters");
+  }
+  auto so_pin = read_pin_source(request.so_pin_source);
+  if (!so_pin) return tl::unexpected(so_pin.error());
+  auto user_pin = read_pin_source(request.user_pin_source);
+  if (!user_pin) return tl::unexpected(user_pin.error());
+  return module_->init_token(request.label, *so_pin, *user_pin);
+}
+
 Result<std::vector<KeyInfo>> Pkcs11KeyStore::list_keys(const std::string& token_uri) {
   auto r = open_token(token_uri);
   if (!r) return tl::unexpected(r.error());

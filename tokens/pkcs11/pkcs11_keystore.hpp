@@ -11,7 +11,11 @@
 
 namespace hwca::tokens::pkcs11 {
 
-class Pkcs11KeyStore : public KeyStore, public TokenLister, public KeyLister, public KeyInspector {
+class Pkcs11KeyStore : public KeyStore,
+                       public TokenLister,
+                       public TokenInitializer,
+                       public KeyLister,
+                       public KeyInspector {
  public:
   Pkcs11KeyStore(std::shared_ptr<Module> module, OpenOptions options)
       : module_(std::move(module)), options_(std::move(options)) {}
@@ -22,6 +26,7 @@ class Pkcs11KeyStore : public KeyStore, public TokenLister, public KeyLister, pu
   void close() override {}
 
   Result<std::vector<TokenInfo>> list_tokens() override;
+  Result<TokenInfo> init_token(const TokenInitRequest& request) override;
   Result<std::vector<KeyInfo>> list_keys(const std::string& token_uri) override;
   Result<KeyAttributes> inspect_key(const std::string& uri) override;
 

@@ -1,3 +1,5 @@
+#include <libp11.h>
+
 #include <cstdio>
 
 #include "tokens/pkcs11/pkcs11_api.hpp"
@@ -97,6 +99,15 @@ bool rv_token_gone(CK_RV rv) {
   return rv == CKR_DEVICE_REMOVED || rv == CKR_TOKEN_NOT_PRESENT || rv == CKR_DEVICE_ERROR ||
          rv == CKR_SESSION_CLOSED || rv == CKR_SESSION_HANDLE_INVALID ||
          rv == CKR_TOKEN_NOT_RECOGNIZED || rv == CKR_CRYPTOKI_NOT_INITIALIZED;
+}
+
+CK_RV take_libp11_rv() {
+  CK_RV rv = CKR_GENERAL_ERROR;
+  unsigned long e;
+  while ((e = ERR_get_error()) != 0) {
+    if (ERR_GET_LIB(e) == ERR_get_CKR_code()) rv = ERR_GET_REASON(e);
+  }
+  return rv;
 }
 
 tl::unexpected<Error> rv_error(const std::string& what, CK_RV rv) {

@@ -11,16 +11,6 @@ namespace {
 
 constexpr size_t kMaxSessions = 16;
 
-// The CK_RV libp11 left in the OpenSSL error queue, or CKR_GENERAL_ERROR.
-CK_RV libp11_rv() {
-  CK_RV rv = CKR_GENERAL_ERROR;
-  unsigned long e;
-  while ((e = ERR_get_error()) != 0) {
-    if (ERR_GET_LIB(e) == ERR_get_CKR_code()) rv = ERR_GET_REASON(e);
-  }
-  return rv;
-}
-
 }  // namespace
 
 Status check_pin_flags(CK_FLAGS flags, const std::string& device) {
@@ -119,7 +109,7 @@ Status Token::ensure_login(const PinSources& pins) {
     rc = PKCS11_login(slot_, 0, pin->c_str());
   }
   if (rc != 0) {
-    CK_RV rv = libp11_rv();
+    CK_RV rv = take_libp11_rv();
     if (rv == CKR_USER_ALREADY_LOGGED_IN) {
       logged_in_ = true;
       return {};
