@@ -78,9 +78,9 @@ Result<std::vector<unsigned char>> rsa_pss_algorithm_id(const std::string& diges
   X509_ALGOR_free(mgf_param);
   if (ok) {
     pss->maskGenAlgorithm = X509_ALGOR_new();
-    ok = pss->maskGenAlgorithm != nullptr &&
-         X509_ALGOR_set0(pss->maskGenAlgorithm, OBJ_nid2obj(NID_mgf1), V_ASN1_SEQUENCE, packed) ==
-             1;
+    ok =
+        pss->maskGenAlgorithm != nullptr &&
+        X509_ALGOR_set0(pss->maskGenAlgorithm, OBJ_nid2obj(NID_mgf1), V_ASN1_SEQUENCE, packed) == 1;
     if (ok) packed = nullptr;
   }
   ASN1_STRING_free(packed);

@@ -12,11 +12,12 @@ using hwca::provider::ProvCtx;
 namespace {
 
 void* keymgmt_new(void* provctx, bool rsa) {
-  return hwca::provider::guarded(static_cast<ProvCtx*>(provctx), static_cast<void*>(nullptr), [&]() -> void* {
-    auto* key = new Key();
-    key->rsa = rsa;
-    return key;
-  });
+  return hwca::provider::guarded(static_cast<ProvCtx*>(provctx), static_cast<void*>(nullptr),
+                                 [&]() -> void* {
+                                   auto* key = new Key();
+                                   key->rsa = rsa;
+                                   return key;
+                                 });
 }
 extern "C" void* hwca_rsa_keymgmt_new(void* provctx) { return keymgmt_new(provctx, true); }
 extern "C" void* hwca_ec_keymgmt_new(void* provctx) { return keymgmt_new(provctx, false); }
@@ -27,9 +28,8 @@ void* keymgmt_load(const void* reference, size_t size, bool rsa) {
   if (reference == nullptr || size != sizeof(Key*)) return nullptr;
   const Key* from = *static_cast<const Key* const*>(reference);
   if (from == nullptr || from->rsa != rsa) return nullptr;
-  return hwca::provider::guarded(nullptr, static_cast<void*>(nullptr), [&]() -> void* {
-    return new Key(from->copy());
-  });
+  return hwca::provider::guarded(nullptr, static_cast<void*>(nullptr),
+                                 [&]() -> void* { return new Key(from->copy()); });
 }
 extern "C" void* hwca_rsa_keymgmt_load(const void* ref, size_t size) {
   return keymgmt_load(ref, size, true);
@@ -40,17 +40,15 @@ extern "C" void* hwca_ec_keymgmt_load(const void* ref, size_t size) {
 
 extern "C" void* hwca_keymgmt_dup(const void* keydata, int) {
   const Key* from = static_cast<const Key*>(keydata);
-  return hwca::provider::guarded(nullptr, static_cast<void*>(nullptr), [&]() -> void* {
-    return new Key(from->copy());
-  });
+  return hwca::provider::guarded(nullptr, static_cast<void*>(nullptr),
+                                 [&]() -> void* { return new Key(from->copy()); });
 }
 
 extern "C" int hwca_keymgmt_has(const void* keydata, int selection) {
   const Key* key = static_cast<const Key*>(keydata);
   if (key == nullptr) return 0;
   if ((selection & OSSL_KEYMGMT_SELECT_PRIVATE_KEY) != 0 && !key->signer) return 0;
-  if ((selection & (OSSL_KEYMGMT_SELECT_PUBLIC_KEY | OSSL_KEYMGMT_SELECT_DOMAIN_PARAMETERS)) !=
-          0 &&
+  if ((selection & (OSSL_KEYMGMT_SELECT_PUBLIC_KEY | OSSL_KEYMGMT_SELECT_DOMAIN_PARAMETERS)) != 0 &&
       !key->pub) {
     return 0;
   }
@@ -106,15 +104,13 @@ const OSSL_PARAM kRsaTypes[] = {OSSL_PARAM_BN(OSSL_PKEY_PARAM_RSA_N, nullptr, 0)
 const OSSL_PARAM kEcTypes[] = {
     OSSL_PARAM_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, nullptr, 0),
     OSSL_PARAM_octet_string(OSSL_PKEY_PARAM_PUB_KEY, nullptr, 0),
-    OSSL_PARAM_utf8_string(OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT, nullptr, 0),
-    OSSL_PARAM_END};
+    OSSL_PARAM_utf8_string(OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT, nullptr, 0), OSSL_PARAM_END};
 
 extern "C" const OSSL_PARAM* hwca_rsa_keymgmt_io_types(int selection) {
   return (selection & OSSL_KEYMGMT_SELECT_PUBLIC_KEY) != 0 ? kRsaTypes : nullptr;
 }
 extern "C" const OSSL_PARAM* hwca_ec_keymgmt_io_types(int selection) {
-  return (selection & (OSSL_KEYMGMT_SELECT_PUBLIC_KEY | OSSL_KEYMGMT_SELECT_DOMAIN_PARAMETERS)) !=
-                 0
+  return (selection & (OSSL_KEYMGMT_SELECT_PUBLIC_KEY | OSSL_KEYMGMT_SELECT_DOMAIN_PARAMETERS)) != 0
              ? kEcTypes
              : nullptr;
 }
@@ -163,7 +159,8 @@ extern "C" const char* hwca_ec_keymgmt_query_operation_name(int operation_id) {
   return operation_id == OSSL_OP_SIGNATURE ? "ECDSA" : "EC";
 }
 
-#define HWCA_FN(id, fn) {id, reinterpret_cast<void (*)()>(fn)}
+#define HWCA_FN(id, fn) \
+  { id, reinterpret_cast<void (*)()>(fn) }
 
 }  // namespace
 

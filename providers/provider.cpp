@@ -11,12 +11,11 @@
 namespace hwca::provider {
 namespace {
 
-const OSSL_ALGORITHM kKeymgmt[] = {
-    {"RSA:rsaEncryption:1.2.840.113549.1.1.1", kProps, hwca_rsa_keymgmt_functions,
-     "RSA keys held in a PKCS#11 token"},
-    {"EC:id-ecPublicKey:1.2.840.10045.2.1", kProps, hwca_ec_keymgmt_functions,
-     "EC keys held in a PKCS#11 token"},
-    {nullptr, nullptr, nullptr, nullptr}};
+const OSSL_ALGORITHM kKeymgmt[] = {{"RSA:rsaEncryption:1.2.840.113549.1.1.1", kProps,
+                                    hwca_rsa_keymgmt_functions, "RSA keys held in a PKCS#11 token"},
+                                   {"EC:id-ecPublicKey:1.2.840.10045.2.1", kProps,
+                                    hwca_ec_keymgmt_functions, "EC keys held in a PKCS#11 token"},
+                                   {nullptr, nullptr, nullptr, nullptr}};
 
 const OSSL_ALGORITHM kSignature[] = {
     {"RSA:rsaEncryption:1.2.840.113549.1.1.1", kProps, hwca_rsa_signature_functions,
@@ -28,32 +27,34 @@ const OSSL_ALGORITHM kStore[] = {
     {"pkcs11", kProps, hwca_store_functions, "keys in PKCS#11 tokens by RFC 7512 URI"},
     {nullptr, nullptr, nullptr, nullptr}};
 
-#define HWCA_REASON(kind, text) \
-  {static_cast<unsigned long>(kReasonKindBase + static_cast<int>(ErrorKind::kind)), \
-   const_cast<char*>(text)}
-const OSSL_ITEM kReasons[] = {HWCA_REASON(usage, "bad request"),
-                              HWCA_REASON(not_found, "not found"),
-                              HWCA_REASON(auth, "authentication failed"),
-                              HWCA_REASON(device, "token error"),
-                              HWCA_REASON(conflict, "conflict"),
-                              HWCA_REASON(io, "i/o error"),
-                              HWCA_REASON(internal, "internal error"),
-                              {0, nullptr}};
+#define HWCA_REASON(kind, text)                                                      \
+  {                                                                                  \
+    static_cast<unsigned long>(kReasonKindBase + static_cast<int>(ErrorKind::kind)), \
+        const_cast<char*>(text)                                                      \
+  }
+const OSSL_ITEM kReasons[] = {
+    HWCA_REASON(usage, "bad request"),          HWCA_REASON(not_found, "not found"),
+    HWCA_REASON(auth, "authentication failed"), HWCA_REASON(device, "token error"),
+    HWCA_REASON(conflict, "conflict"),          HWCA_REASON(io, "i/o error"),
+    HWCA_REASON(internal, "internal error"),    {0, nullptr}};
 #undef HWCA_REASON
 
-const OSSL_PARAM kGettable[] = {
-    OSSL_PARAM_utf8_ptr(OSSL_PROV_PARAM_NAME, nullptr, 0),
-    OSSL_PARAM_utf8_ptr(OSSL_PROV_PARAM_VERSION, nullptr, 0),
-    OSSL_PARAM_utf8_ptr(OSSL_PROV_PARAM_BUILDINFO, nullptr, 0),
-    OSSL_PARAM_int(OSSL_PROV_PARAM_STATUS, nullptr), OSSL_PARAM_END};
+const OSSL_PARAM kGettable[] = {OSSL_PARAM_utf8_ptr(OSSL_PROV_PARAM_NAME, nullptr, 0),
+                                OSSL_PARAM_utf8_ptr(OSSL_PROV_PARAM_VERSION, nullptr, 0),
+                                OSSL_PARAM_utf8_ptr(OSSL_PROV_PARAM_BUILDINFO, nullptr, 0),
+                                OSSL_PARAM_int(OSSL_PROV_PARAM_STATUS, nullptr), OSSL_PARAM_END};
 
 extern "C" const OSSL_ALGORITHM* hwca_query(void*, int operation_id, int* no_cache) {
   *no_cache = 0;
   switch (operation_id) {
-    case OSSL_OP_KEYMGMT: return kKeymgmt;
-    case OSSL_OP_SIGNATURE: return kSignature;
-    case OSSL_OP_STORE: return kStore;
-    default: return nullptr;
+    case OSSL_OP_KEYMGMT:
+      return kKeymgmt;
+    case OSSL_OP_SIGNATURE:
+      return kSignature;
+    case OSSL_OP_STORE:
+      return kStore;
+    default:
+      return nullptr;
   }
 }
 
@@ -103,14 +104,23 @@ int init(const OSSL_CORE_HANDLE* handle, const OSSL_DISPATCH* in, const OSSL_DIS
     OSSL_FUNC_core_get_libctx_fn* get_libctx = nullptr;
     for (; in != nullptr && in->function_id != 0; ++in) {
       switch (in->function_id) {
-        case OSSL_FUNC_CORE_GET_PARAMS: get_params = OSSL_FUNC_core_get_params(in); break;
-        case OSSL_FUNC_CORE_GET_LIBCTX: get_libctx = OSSL_FUNC_core_get_libctx(in); break;
-        case OSSL_FUNC_CORE_NEW_ERROR: ctx->new_error = OSSL_FUNC_core_new_error(in); break;
+        case OSSL_FUNC_CORE_GET_PARAMS:
+          get_params = OSSL_FUNC_core_get_params(in);
+          break;
+        case OSSL_FUNC_CORE_GET_LIBCTX:
+          get_libctx = OSSL_FUNC_core_get_libctx(in);
+          break;
+        case OSSL_FUNC_CORE_NEW_ERROR:
+          ctx->new_error = OSSL_FUNC_core_new_error(in);
+          break;
         case OSSL_FUNC_CORE_SET_ERROR_DEBUG:
           ctx->set_error_debug = OSSL_FUNC_core_set_error_debug(in);
           break;
-        case OSSL_FUNC_CORE_VSET_ERROR: ctx->vset_error = OSSL_FUNC_core_vset_error(in); break;
-        default: break;
+        case OSSL_FUNC_CORE_VSET_ERROR:
+          ctx->vset_error = OSSL_FUNC_core_vset_error(in);
+          break;
+        default:
+          break;
       }
     }
     if (get_libctx != nullptr) {
@@ -121,8 +131,7 @@ int init(const OSSL_CORE_HANDLE* handle, const OSSL_DISPATCH* in, const OSSL_DIS
       char* module = nullptr;
       char* pin_source = nullptr;
       OSSL_PARAM params[] = {OSSL_PARAM_utf8_ptr(kParamPkcs11Module, &module, 0),
-                             OSSL_PARAM_utf8_ptr(kParamPinSource, &pin_source, 0),
-                             OSSL_PARAM_END};
+                             OSSL_PARAM_utf8_ptr(kParamPinSource, &pin_source, 0), OSSL_PARAM_END};
       if (get_params(handle, params) == 1) {
         if (module != nullptr) ctx->pkcs11_module = module;
         if (pin_source != nullptr) ctx->pin_source = pin_source;

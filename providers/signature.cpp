@@ -41,9 +41,12 @@ Result<std::string> canonical_digest(const char* name) {
   int nid = md ? EVP_MD_get_type(md.get()) : NID_undef;
   ERR_clear_error();
   switch (nid) {
-    case NID_sha256: return std::string("SHA256");
-    case NID_sha384: return std::string("SHA384");
-    case NID_sha512: return std::string("SHA512");
+    case NID_sha256:
+      return std::string("SHA256");
+    case NID_sha384:
+      return std::string("SHA384");
+    case NID_sha512:
+      return std::string("SHA512");
     default:
       return hwca::fail(ErrorKind::usage, std::string("digest '") + name +
                                               "' is not supported by hwca (use SHA-256, "
@@ -96,10 +99,14 @@ int set_params(SigCtx* ctx, const OSSL_PARAM params[]) {
     int len = 0;
     if (p->data_type == OSSL_PARAM_UTF8_STRING) {
       const char* s = static_cast<const char*>(p->data);
-      if (std::strcmp(s, OSSL_PKEY_RSA_PSS_SALT_LEN_DIGEST) == 0) len = RSA_PSS_SALTLEN_DIGEST;
-      else if (std::strcmp(s, OSSL_PKEY_RSA_PSS_SALT_LEN_MAX) == 0) len = RSA_PSS_SALTLEN_MAX;
-      else if (std::strcmp(s, OSSL_PKEY_RSA_PSS_SALT_LEN_AUTO) == 0) len = RSA_PSS_SALTLEN_AUTO;
-      else len = std::atoi(s);
+      if (std::strcmp(s, OSSL_PKEY_RSA_PSS_SALT_LEN_DIGEST) == 0)
+        len = RSA_PSS_SALTLEN_DIGEST;
+      else if (std::strcmp(s, OSSL_PKEY_RSA_PSS_SALT_LEN_MAX) == 0)
+        len = RSA_PSS_SALTLEN_MAX;
+      else if (std::strcmp(s, OSSL_PKEY_RSA_PSS_SALT_LEN_AUTO) == 0)
+        len = RSA_PSS_SALTLEN_AUTO;
+      else
+        len = std::atoi(s);
     } else if (OSSL_PARAM_get_int(p, &len) != 1) {
       return 0;
     }
@@ -123,8 +130,10 @@ Result<int> resolved_salt(const SigCtx* ctx) {
   int em_len = (EVP_PKEY_get_bits(ctx->key.pub.get()) - 1 + 7) / 8;
   int max = em_len - hlen - 2;
   int len = ctx->salt_len;
-  if (len == RSA_PSS_SALTLEN_DIGEST) len = hlen;
-  else if (len == RSA_PSS_SALTLEN_AUTO || len == RSA_PSS_SALTLEN_MAX) len = max;
+  if (len == RSA_PSS_SALTLEN_DIGEST)
+    len = hlen;
+  else if (len == RSA_PSS_SALTLEN_AUTO || len == RSA_PSS_SALTLEN_MAX)
+    len = max;
   if (len < 0 || len > max) {
     return hwca::fail(ErrorKind::usage, "RSA-PSS salt length " + std::to_string(len) +
                                             " does not fit this key and digest");
@@ -159,13 +168,15 @@ int sign_hash(SigCtx* ctx, unsigned char* sig, size_t* siglen, size_t sigsize,
     return 1;
   }
   if (ctx->digest.empty()) {  // pre-hashed input without a digest name: infer it
-    const char* by_len = hash_len == 32 ? "SHA256" : hash_len == 48 ? "SHA384"
-                         : hash_len == 64 ? "SHA512" : nullptr;
+    const char* by_len = hash_len == 32   ? "SHA256"
+                         : hash_len == 48 ? "SHA384"
+                         : hash_len == 64 ? "SHA512"
+                                          : nullptr;
     if (by_len == nullptr) return fail_with(ctx, "cannot tell the digest of the input");
     ctx->digest = by_len;
   }
   hwca::tokens::SignRequest req;
-  req.scheme = !ctx->rsa ? hwca::tokens::SigScheme::ecdsa
+  req.scheme = !ctx->rsa  ? hwca::tokens::SigScheme::ecdsa
                : ctx->pss ? hwca::tokens::SigScheme::rsa_pss
                           : hwca::tokens::SigScheme::rsa_pkcs1;
   req.digest = ctx->digest;
@@ -195,8 +206,8 @@ int verify_hash(SigCtx* ctx, const unsigned char* sig, size_t siglen, const unsi
     if (!md || EVP_PKEY_CTX_set_signature_md(pctx.get(), md.get()) != 1) return 0;
   }
   if (ctx->rsa) {
-    if (EVP_PKEY_CTX_set_rsa_padding(pctx.get(), ctx->pss ? RSA_PKCS1_PSS_PADDING
-                                                          : RSA_PKCS1_PADDING) != 1) {
+    if (EVP_PKEY_CTX_set_rsa_padding(pctx.get(),
+                                     ctx->pss ? RSA_PKCS1_PSS_PADDING : RSA_PKCS1_PADDING) != 1) {
       return 0;
     }
     if (ctx->pss) {
@@ -212,8 +223,7 @@ int verify_hash(SigCtx* ctx, const unsigned char* sig, size_t siglen, const unsi
   return EVP_PKEY_verify(pctx.get(), sig, siglen, hash, hash_len) == 1 ? 1 : 0;
 }
 
-int digest_start(SigCtx* ctx, const char* mdname, void* provkey, const OSSL_PARAM params[],
-                 Op op) {
+int digest_start(SigCtx* ctx, const char* mdname, void* provkey, const OSSL_PARAM params[], Op op) {
   if (start(ctx, provkey, params, op) != 1) return 0;
   if (set_digest(ctx, mdname != nullptr && *mdname != '\0' ? mdname : "SHA256") != 1) return 0;
   ossl::Ptr<EVP_MD> md(EVP_MD_fetch(nullptr, ctx->digest.c_str(), ossl::kDefaultProps));
@@ -300,8 +310,7 @@ extern "C" int hwca_sig_digest_sign_init(void* vctx, const char* mdname, void* k
 extern "C" int hwca_sig_digest_verify_init(void* vctx, const char* mdname, void* key,
                                            const OSSL_PARAM params[]) {
   auto* ctx = static_cast<SigCtx*>(vctx);
-  return guarded(ctx->prov, 0,
-                 [&] { return digest_start(ctx, mdname, key, params, Op::verify); });
+  return guarded(ctx->prov, 0, [&] { return digest_start(ctx, mdname, key, params, Op::verify); });
 }
 
 extern "C" int hwca_sig_digest_update(void* vctx, const unsigned char* data, size_t len) {
@@ -345,8 +354,8 @@ int get_algorithm_id(SigCtx* ctx, OSSL_PARAM* p) {
   } else {
     auto salt = resolved_salt(ctx);
     if (!salt) return fail_with(ctx, salt.error());
-    der = hwca::provider::rsa_pss_algorithm_id(
-        ctx->digest, ctx->mgf1.empty() ? ctx->digest : ctx->mgf1, *salt);
+    der = hwca::provider::rsa_pss_algorithm_id(ctx->digest,
+                                               ctx->mgf1.empty() ? ctx->digest : ctx->mgf1, *salt);
   }
   if (!der) return fail_with(ctx, der.error());
   return OSSL_PARAM_set_octet_string(p, der->data(), der->size());
@@ -364,8 +373,8 @@ extern "C" int hwca_sig_get_ctx_params(void* vctx, OSSL_PARAM params[]) {
     if (p != nullptr) {
       int mode = ctx->pss ? RSA_PKCS1_PSS_PADDING : RSA_PKCS1_PADDING;
       int ok = p->data_type == OSSL_PARAM_UTF8_STRING
-                   ? OSSL_PARAM_set_utf8_string(p, ctx->pss ? OSSL_PKEY_RSA_PAD_MODE_PSS
-                                                            : OSSL_PKEY_RSA_PAD_MODE_PKCSV15)
+                   ? OSSL_PARAM_set_utf8_string(
+                         p, ctx->pss ? OSSL_PKEY_RSA_PAD_MODE_PSS : OSSL_PKEY_RSA_PAD_MODE_PKCSV15)
                    : OSSL_PARAM_set_int(p, mode);
       if (ok != 1) return 0;
     }
@@ -378,8 +387,7 @@ extern "C" int hwca_sig_get_ctx_params(void* vctx, OSSL_PARAM params[]) {
     }
     p = OSSL_PARAM_locate(params, OSSL_SIGNATURE_PARAM_MGF1_DIGEST);
     if (p != nullptr &&
-        OSSL_PARAM_set_utf8_string(p, (ctx->mgf1.empty() ? ctx->digest : ctx->mgf1).c_str()) !=
-            1) {
+        OSSL_PARAM_set_utf8_string(p, (ctx->mgf1.empty() ? ctx->digest : ctx->mgf1).c_str()) != 1) {
       return 0;
     }
     return 1;
@@ -402,20 +410,23 @@ const OSSL_PARAM kRsaGettable[] = {
     OSSL_PARAM_utf8_string(OSSL_SIGNATURE_PARAM_DIGEST, nullptr, 0),
     OSSL_PARAM_utf8_string(OSSL_SIGNATURE_PARAM_PAD_MODE, nullptr, 0),
     OSSL_PARAM_utf8_string(OSSL_SIGNATURE_PARAM_PSS_SALTLEN, nullptr, 0),
-    OSSL_PARAM_utf8_string(OSSL_SIGNATURE_PARAM_MGF1_DIGEST, nullptr, 0), OSSL_PARAM_END};
+    OSSL_PARAM_utf8_string(OSSL_SIGNATURE_PARAM_MGF1_DIGEST, nullptr, 0),
+    OSSL_PARAM_END};
 const OSSL_PARAM kRsaSettable[] = {
     OSSL_PARAM_utf8_string(OSSL_SIGNATURE_PARAM_DIGEST, nullptr, 0),
     OSSL_PARAM_utf8_string(OSSL_SIGNATURE_PARAM_PROPERTIES, nullptr, 0),
     OSSL_PARAM_utf8_string(OSSL_SIGNATURE_PARAM_PAD_MODE, nullptr, 0),
     OSSL_PARAM_utf8_string(OSSL_SIGNATURE_PARAM_PSS_SALTLEN, nullptr, 0),
-    OSSL_PARAM_utf8_string(OSSL_SIGNATURE_PARAM_MGF1_DIGEST, nullptr, 0), OSSL_PARAM_END};
+    OSSL_PARAM_utf8_string(OSSL_SIGNATURE_PARAM_MGF1_DIGEST, nullptr, 0),
+    OSSL_PARAM_END};
 
 extern "C" const OSSL_PARAM* hwca_ecdsa_sig_gettable(void*, void*) { return kEcdsaGettable; }
 extern "C" const OSSL_PARAM* hwca_ecdsa_sig_settable(void*, void*) { return kEcdsaSettable; }
 extern "C" const OSSL_PARAM* hwca_rsa_sig_gettable(void*, void*) { return kRsaGettable; }
 extern "C" const OSSL_PARAM* hwca_rsa_sig_settable(void*, void*) { return kRsaSettable; }
 
-#define HWCA_FN(id, fn) {id, reinterpret_cast<void (*)()>(fn)}
+#define HWCA_FN(id, fn) \
+  { id, reinterpret_cast<void (*)()>(fn) }
 #define HWCA_SIG_COMMON                                                               \
   HWCA_FN(OSSL_FUNC_SIGNATURE_FREECTX, hwca_sig_freectx),                             \
       HWCA_FN(OSSL_FUNC_SIGNATURE_DUPCTX, hwca_sig_dupctx),                           \
@@ -435,11 +446,15 @@ extern "C" const OSSL_PARAM* hwca_rsa_sig_settable(void*, void*) { return kRsaSe
 }  // namespace
 
 extern "C" const OSSL_DISPATCH hwca_rsa_signature_functions[] = {
-    HWCA_FN(OSSL_FUNC_SIGNATURE_NEWCTX, hwca_rsa_sig_newctx), HWCA_SIG_COMMON,
+    HWCA_FN(OSSL_FUNC_SIGNATURE_NEWCTX, hwca_rsa_sig_newctx),
+    HWCA_SIG_COMMON,
     HWCA_FN(OSSL_FUNC_SIGNATURE_GETTABLE_CTX_PARAMS, hwca_rsa_sig_gettable),
-    HWCA_FN(OSSL_FUNC_SIGNATURE_SETTABLE_CTX_PARAMS, hwca_rsa_sig_settable), {0, nullptr}};
+    HWCA_FN(OSSL_FUNC_SIGNATURE_SETTABLE_CTX_PARAMS, hwca_rsa_sig_settable),
+    {0, nullptr}};
 
 extern "C" const OSSL_DISPATCH hwca_ecdsa_signature_functions[] = {
-    HWCA_FN(OSSL_FUNC_SIGNATURE_NEWCTX, hwca_ecdsa_sig_newctx), HWCA_SIG_COMMON,
+    HWCA_FN(OSSL_FUNC_SIGNATURE_NEWCTX, hwca_ecdsa_sig_newctx),
+    HWCA_SIG_COMMON,
     HWCA_FN(OSSL_FUNC_SIGNATURE_GETTABLE_CTX_PARAMS, hwca_ecdsa_sig_gettable),
-    HWCA_FN(OSSL_FUNC_SIGNATURE_SETTABLE_CTX_PARAMS, hwca_ecdsa_sig_settable), {0, nullptr}};
+    HWCA_FN(OSSL_FUNC_SIGNATURE_SETTABLE_CTX_PARAMS, hwca_ecdsa_sig_settable),
+    {0, nullptr}};

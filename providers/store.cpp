@@ -152,8 +152,7 @@ extern "C" int hwca_store_load(void* vctx, OSSL_CALLBACK* object_cb, void* objec
                                OSSL_PASSPHRASE_CALLBACK* pw_cb, void* pw_cbarg) {
   auto* ctx = static_cast<StoreCtx*>(vctx);
   if (ctx->done) return 0;
-  return guarded(ctx->prov, 0,
-                 [&] { return load(ctx, object_cb, object_cbarg, pw_cb, pw_cbarg); });
+  return guarded(ctx->prov, 0, [&] { return load(ctx, object_cb, object_cbarg, pw_cb, pw_cbarg); });
 }
 
 extern "C" int hwca_store_eof(void* vctx) { return static_cast<StoreCtx*>(vctx)->done ? 1 : 0; }
@@ -163,7 +162,8 @@ extern "C" int hwca_store_close(void* vctx) {
   return 1;
 }
 
-#define HWCA_FN(id, fn) {id, reinterpret_cast<void (*)()>(fn)}
+#define HWCA_FN(id, fn) \
+  { id, reinterpret_cast<void (*)()>(fn) }
 
 }  // namespace
 

@@ -127,8 +127,10 @@ void stop_call_watchdog() {
   d.wake.notify_all();
   std::thread t = std::move(d.thread);
   lock.unlock();
-  if (d.owner == ::getpid()) t.join();
-  else t.detach();
+  if (d.owner == ::getpid())
+    t.join();
+  else
+    t.detach();
 }
 
 }  // namespace hwca::tokens

@@ -8,17 +8,23 @@ Result<KeyType> parse_key_type(std::string_view name) {
   if (name == "rsa-2048") return KeyType::rsa_2048;
   if (name == "rsa-3072") return KeyType::rsa_3072;
   if (name == "rsa-4096") return KeyType::rsa_4096;
-  return fail(ErrorKind::usage, "unknown key type '" + std::string(name) +
-                                    "' (expected ec-p256, ec-p384, rsa-2048, rsa-3072 or rsa-4096)");
+  return fail(ErrorKind::usage,
+              "unknown key type '" + std::string(name) +
+                  "' (expected ec-p256, ec-p384, rsa-2048, rsa-3072 or rsa-4096)");
 }
 
 const char* key_type_name(KeyType type) {
   switch (type) {
-    case KeyType::ec_p256: return "ec-p256";
-    case KeyType::ec_p384: return "ec-p384";
-    case KeyType::rsa_2048: return "rsa-2048";
-    case KeyType::rsa_3072: return "rsa-3072";
-    case KeyType::rsa_4096: return "rsa-4096";
+    case KeyType::ec_p256:
+      return "ec-p256";
+    case KeyType::ec_p384:
+      return "ec-p384";
+    case KeyType::rsa_2048:
+      return "rsa-2048";
+    case KeyType::rsa_3072:
+      return "rsa-3072";
+    case KeyType::rsa_4096:
+      return "rsa-4096";
   }
   return "unknown";
 }
@@ -27,11 +33,16 @@ bool is_rsa(KeyType type) { return type != KeyType::ec_p256 && type != KeyType::
 
 int key_bits(KeyType type) {
   switch (type) {
-    case KeyType::ec_p256: return 256;
-    case KeyType::ec_p384: return 384;
-    case KeyType::rsa_2048: return 2048;
-    case KeyType::rsa_3072: return 3072;
-    case KeyType::rsa_4096: return 4096;
+    case KeyType::ec_p256:
+      return 256;
+    case KeyType::ec_p384:
+      return 384;
+    case KeyType::rsa_2048:
+      return 2048;
+    case KeyType::rsa_3072:
+      return 3072;
+    case KeyType::rsa_4096:
+      return 4096;
   }
   return 0;
 }

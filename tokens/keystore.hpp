@@ -29,10 +29,10 @@ enum class SigScheme { ecdsa, rsa_pkcs1, rsa_pss };
 
 struct SignRequest {
   SigScheme scheme = SigScheme::ecdsa;
-  std::string digest;                  // "SHA256", "SHA384", "SHA512" (names as OpenSSL's)
-  std::span<const uint8_t> hash;       // the digest, hash.size() == size of `digest`
-  int pss_salt_len = 0;                // bytes, for rsa_pss; already resolved (not -1/-2)
-  std::string mgf1_digest;             // for rsa_pss; empty means `digest`
+  std::string digest;             // "SHA256", "SHA384", "SHA512" (names as OpenSSL's)
+  std::span<const uint8_t> hash;  // the digest, hash.size() == size of `digest`
+  int pss_salt_len = 0;           // bytes, for rsa_pss; already resolved (not -1/-2)
+  std::string mgf1_digest;        // for rsa_pss; empty means `digest`
 };
 
 // Makes signatures with one private key held by the store. Thread-safe.
@@ -53,10 +53,10 @@ struct CreateKeyRequest {
 };
 
 struct KeyInfo {
-  std::string uri;    // a URI that names exactly this key
+  std::string uri;  // a URI that names exactly this key
   std::string label;
   std::string id_hex;
-  std::string type;   // "ec-p256", "rsa-3072", ... ("rsa-1024" for a key hwca would not make)
+  std::string type;  // "ec-p256", "rsa-3072", ... ("rsa-1024" for a key hwca would not make)
 };
 
 // The type name of a public key as in KeyInfo::type.
@@ -124,10 +124,10 @@ class KeyInspector {
 // --- opening a store ----------------------------------------------------------------
 
 struct OpenOptions {
-  std::string module;                    // PKCS#11 module path (--module); may be empty
-  std::string pin_source;                // --pin-source env:NAME|file:PATH; may be empty
-  std::string default_pin_source;        // $HWCA_PIN_SOURCE: used after the URI's pin-source
-  PinCallback pin_prompt;                // asked when no source gives the PIN; may be empty
+  std::string module;                        // PKCS#11 module path (--module); may be empty
+  std::string pin_source;                    // --pin-source env:NAME|file:PATH; may be empty
+  std::string default_pin_source;            // $HWCA_PIN_SOURCE: used after the URI's pin-source
+  PinCallback pin_prompt;                    // asked when no source gives the PIN; may be empty
   std::chrono::milliseconds timeout{30000};  // bound on any wait for the device
 };
 

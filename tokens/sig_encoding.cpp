@@ -18,14 +18,19 @@ int digest_nid(const std::string& digest) {
 
 size_t signing_digest_size(const std::string& digest) {
   switch (digest_nid(digest)) {
-    case NID_sha256: return 32;
-    case NID_sha384: return 48;
-    case NID_sha512: return 64;
-    default: return 0;
+    case NID_sha256:
+      return 32;
+    case NID_sha384:
+      return 48;
+    case NID_sha512:
+      return 64;
+    default:
+      return 0;
   }
 }
 
-Result<std::vector<uint8_t>> ecdsa_rs_to_der(std::span<const uint8_t> r, std::span<const uint8_t> s) {
+Result<std::vector<uint8_t>> ecdsa_rs_to_der(std::span<const uint8_t> r,
+                                             std::span<const uint8_t> s) {
   ossl::Ptr<ECDSA_SIG> sig(ECDSA_SIG_new());
   BIGNUM* br = BN_bin2bn(r.data(), static_cast<int>(r.size()), nullptr);
   BIGNUM* bs = BN_bin2bn(s.data(), static_cast<int>(s.size()), nullptr);

@@ -12,7 +12,8 @@ namespace hwca::tokens {
 
 // r||s (each half the same length) -> DER ECDSA-Sig-Value.
 Result<std::vector<uint8_t>> ecdsa_raw_to_der(std::span<const uint8_t> raw);
-Result<std::vector<uint8_t>> ecdsa_rs_to_der(std::span<const uint8_t> r, std::span<const uint8_t> s);
+Result<std::vector<uint8_t>> ecdsa_rs_to_der(std::span<const uint8_t> r,
+                                             std::span<const uint8_t> s);
 
 // DER DigestInfo (RFC 8017 9.2) for PKCS#1 v1.5 signing of a pre-computed hash.
 Result<std::vector<uint8_t>> digest_info(const std::string& digest, std::span<const uint8_t> hash);

@@ -67,8 +67,8 @@ Result<std::unique_ptr<CryptoContext>> CryptoContext::create() {
   ctx->libctx_ = OSSL_LIB_CTX_new();
   if (ctx->libctx_ == nullptr ||
       OSSL_PROVIDER_add_builtin(ctx->libctx_, kProviderName, hwca_provider_init) != 1) {
-    return fail(ErrorKind::internal, "cannot create an OpenSSL library context: " +
-                                         ossl::take_errors());
+    return fail(ErrorKind::internal,
+                "cannot create an OpenSSL library context: " + ossl::take_errors());
   }
   ctx->default_ = OSSL_PROVIDER_load(ctx->libctx_, "default");
   ctx->hwca_ = OSSL_PROVIDER_load(ctx->libctx_, kProviderName);
@@ -102,8 +102,7 @@ Result<ossl::Ptr<EVP_PKEY>> CryptoContext::load_private_key(const std::string& u
   PinCallback prompt = options.prompt;
   ERR_clear_error();
   ossl::Ptr<OSSL_STORE_CTX> store(OSSL_STORE_open_ex(uri.c_str(), libctx_, "provider=hwca",
-                                                     ui.method, &prompt, params, nullptr,
-                                                     nullptr));
+                                                     ui.method, &prompt, params, nullptr, nullptr));
   if (!store) return tl::unexpected(provider_error(ErrorKind::usage, "cannot open key " + uri));
   OSSL_STORE_expect(store.get(), OSSL_STORE_INFO_PKEY);
   while (OSSL_STORE_eof(store.get()) == 0) {

@@ -34,10 +34,10 @@ int list(const Context& ctx, const KeyArgs& args) {
   if (lister == nullptr) return report({ErrorKind::usage, "this store cannot list keys"});
   auto keys = lister->list_keys(args.token);
   if (!keys) return report(keys.error());
-  std::cout << std::left << std::setw(20) << "LABEL" << std::setw(10) << "TYPE" << "URI\n";
+  std::cout << std::left << std::setw(20) << "LABEL" << std::setw(10) << "TYPE"
+            << "URI\n";
   for (const auto& k : *keys) {
-    std::cout << std::left << std::setw(20) << k.label << std::setw(10) << k.type << k.uri
-              << "\n";
+    std::cout << std::left << std::setw(20) << k.label << std::setw(10) << k.type << k.uri << "\n";
   }
   return 0;
 }
@@ -83,8 +83,8 @@ void set_key_command(CLI::App& app, Context& ctx, int& exit_code) {
       ->type_name("URI");
   ls->callback([&] { exit_code = list(ctx, args); });
 
-  auto* sh = key->add_subcommand(
-      "show", "show a key's type, size, protection attributes and public key");
+  auto* sh =
+      key->add_subcommand("show", "show a key's type, size, protection attributes and public key");
   sh->add_option("--key", args.key, "URI of the key")->required()->type_name("URI");
   sh->callback([&] { exit_code = show(ctx, args); });
 }

@@ -34,10 +34,11 @@ int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
   cli::Context ctx;
   int exit_code = 0;
-  CLI::App app{"hwca: a certificate authority whose keys stay in hardware (PKCS#11 tokens).\n"
-               "Keys are named by RFC 7512 URIs, e.g. 'pkcs11:token=ca;object=root'.\n"
-               "PINs come from --pin-source, the URI's pin-source, or a terminal prompt.",
-               "hwca"};
+  CLI::App app{
+      "hwca: a certificate authority whose keys stay in hardware (PKCS#11 tokens).\n"
+      "Keys are named by RFC 7512 URIs, e.g. 'pkcs11:token=ca;object=root'.\n"
+      "PINs come from --pin-source, the URI's pin-source, or a terminal prompt.",
+      "hwca"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("hwca ") + HWCA_VERSION);
   app.add_option("--module", ctx.module,
@@ -56,15 +57,17 @@ int main(int argc, char** argv) {
                  "seconds a token may take to answer one call (default $HWCA_TOKEN_TIMEOUT or 30)")
       ->check(CLI::PositiveNumber)
       ->type_name("SECONDS");
-  app.footer("Exit codes: 0 ok, 1 internal, 2 usage, 3 not found, 4 PIN/auth, 5 device, "
-             "6 conflict, 7 file i/o (docs/cli.md).");
+  app.footer(
+      "Exit codes: 0 ok, 1 internal, 2 usage, 3 not found, 4 PIN/auth, 5 device, "
+      "6 conflict, 7 file i/o (docs/cli.md).");
 
   cli::set_token_command(app, ctx, exit_code);
   cli::set_key_command(app, ctx, exit_code);
 
   app.parse_complete_callback([&] {
     if (ctx.timeout > 0) {
-      tokens::set_call_timeout(std::chrono::milliseconds(static_cast<long long>(ctx.timeout * 1000)));
+      tokens::set_call_timeout(
+          std::chrono::milliseconds(static_cast<long long>(ctx.timeout * 1000)));
     }
   });
 

@@ -63,8 +63,9 @@ void set_token_command(CLI::App& app, Context& ctx, int& exit_code) {
 
   static InitArgs init_args;
   auto* init = token->add_subcommand(
-      "init", "initialise a fresh token (e.g. SoftHSM2's free slot) and set its user PIN, "
-              "read from --pin-source");
+      "init",
+      "initialise a fresh token (e.g. SoftHSM2's free slot) and set its user PIN, "
+      "read from --pin-source");
   init->add_option("--label", init_args.label, "label of the new token (1-32 characters)")
       ->required()
       ->type_name("LABEL");

@@ -1,10 +1,10 @@
 // Files written whole or not at all.
 #pragma once
 
+#include <sys/types.h>
+
 #include <string>
 #include <string_view>
-
-#include <sys/types.h>
 
 #include "common/result.hpp"
 

@@ -1,9 +1,6 @@
 // RAII for OpenSSL objects and helpers for its error queue.
 #pragma once
 
-#include <memory>
-#include <string>
-
 #include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/ec.h>
@@ -13,13 +10,16 @@
 #include <openssl/store.h>
 #include <openssl/x509.h>
 
+#include <memory>
+#include <string>
+
 namespace hwca::ossl {
 
 template <typename T>
 struct Deleter;
-#define HWCA_OSSL_DELETER(T, fn) \
-  template <>                    \
-  struct Deleter<T> {            \
+#define HWCA_OSSL_DELETER(T, fn)           \
+  template <>                              \
+  struct Deleter<T> {                      \
     void operator()(T* p) const { fn(p); } \
   }
 HWCA_OSSL_DELETER(EVP_PKEY, EVP_PKEY_free);

@@ -60,7 +60,8 @@ Result<SecureString> read_pin_file(const std::string& path) {
   ::close(fd);
   OPENSSL_cleanse(buf, sizeof buf);
   strip_newline(pin);
-  if (pin.size() > kMaxPinLength) return fail(ErrorKind::usage, "PIN file " + path + " is too long");
+  if (pin.size() > kMaxPinLength)
+    return fail(ErrorKind::usage, "PIN file " + path + " is too long");
   if (pin.empty()) return fail(ErrorKind::auth, "PIN file " + path + " is empty");
   return pin;
 }
@@ -71,8 +72,9 @@ Status check_pin_source_syntax(std::string_view spec) {
   if (spec.starts_with("env:") && spec.size() > 4) return {};
   if (spec.starts_with("file:") && spec.size() > 5) return {};
   // The value itself is not repeated: it may be a PIN typed where a source was expected.
-  return fail(ErrorKind::usage, "bad PIN source: expected env:NAME or file:PATH (a PIN itself "
-                                "is never accepted on the command line)");
+  return fail(ErrorKind::usage,
+              "bad PIN source: expected env:NAME or file:PATH (a PIN itself "
+              "is never accepted on the command line)");
 }
 
 Result<SecureString> read_pin_source(std::string_view spec) {
@@ -92,8 +94,9 @@ Result<SecureString> read_pin_source(std::string_view spec) {
 Result<SecureString> prompt_pin(const std::string& prompt) {
   int fd = ::open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
   if (fd < 0) {
-    return fail(ErrorKind::auth, prompt + " is needed and there is no terminal to ask on; "
-                                          "give --pin-source env:NAME or file:PATH");
+    return fail(ErrorKind::auth, prompt +
+                                     " is needed and there is no terminal to ask on; "
+                                     "give --pin-source env:NAME or file:PATH");
   }
   struct termios old {};
   bool restore = ::tcgetattr(fd, &old) == 0;

@@ -2,21 +2,20 @@
 #pragma once
 
 #include <string>
-#include <utility>
-
 #include <tl/expected.hpp>
+#include <utility>
 
 namespace hwca {
 
 // What kind of failure this is; the CLI maps each kind to an exit code (docs/cli.md).
 enum class ErrorKind {
-  usage = 2,        // bad arguments or malformed input (URI, file contents)
-  not_found = 3,    // module, token, key or file missing
-  auth = 4,         // PIN missing, wrong, locked or not usable
-  device = 5,       // the token/TPM failed, timed out or lacks a mechanism
-  conflict = 6,     // ambiguous match or object already exists
-  io = 7,           // local file could not be read or written
-  internal = 1,     // a bug or an unexpected library failure
+  usage = 2,      // bad arguments or malformed input (URI, file contents)
+  not_found = 3,  // module, token, key or file missing
+  auth = 4,       // PIN missing, wrong, locked or not usable
+  device = 5,     // the token/TPM failed, timed out or lacks a mechanism
+  conflict = 6,   // ambiguous match or object already exists
+  io = 7,         // local file could not be read or written
+  internal = 1,   // a bug or an unexpected library failure
 };
 
 struct Error {

@@ -1,10 +1,10 @@
 // A string for secrets (PINs, auth values): wiped when destroyed, never copied implicitly.
 #pragma once
 
+#include <openssl/crypto.h>
+
 #include <string>
 #include <string_view>
-
-#include <openssl/crypto.h>
 
 namespace hwca {
 

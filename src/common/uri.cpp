@@ -12,8 +12,8 @@ bool is_unreserved(unsigned char c) {
 
 // Characters RFC 7512 allows unencoded in a path value (pk11-pchar) besides unreserved.
 bool is_path_char(unsigned char c) {
-  return is_unreserved(c) || std::string_view(":[]@!$'()*+,=&").find(static_cast<char>(c)) !=
-                                 std::string_view::npos;
+  return is_unreserved(c) ||
+         std::string_view(":[]@!$'()*+,=&").find(static_cast<char>(c)) != std::string_view::npos;
 }
 
 // ... and in a query value (pk11-qchar).
@@ -52,8 +52,8 @@ Result<std::string> decode(std::string_view raw, std::string_view name, bool que
     } else if (query ? is_query_char(c) : is_path_char(c)) {
       out.push_back(static_cast<char>(c));
     } else {
-      std::string shown = std::isprint(c) != 0 ? std::string(1, static_cast<char>(c))
-                                               : "byte " + std::to_string(c);
+      std::string shown =
+          std::isprint(c) != 0 ? std::string(1, static_cast<char>(c)) : "byte " + std::to_string(c);
       return fail(ErrorKind::usage, "URI attribute '" + std::string(name) +
                                         "' holds a character that must be percent-encoded: '" +
                                         shown + "'");
@@ -128,8 +128,9 @@ Result<Uri> parse_uri(std::string_view text) {
   Uri uri;
   uri.scheme = uri_scheme(text);
   if (uri.scheme.empty()) {
-    return fail(ErrorKind::usage, "not a key URI (expected scheme:attributes, e.g. "
-                                  "pkcs11:token=ca;object=root)");
+    return fail(ErrorKind::usage,
+                "not a key URI (expected scheme:attributes, e.g. "
+                "pkcs11:token=ca;object=root)");
   }
   std::string_view rest = text.substr(uri.scheme.size() + 1);
   size_t q = rest.find('?');
@@ -147,10 +148,12 @@ std::string percent_encode(std::string_view value, bool query) {
   static const char* hex = "0123456789ABCDEF";
   std::string out;
   for (unsigned char c : value) {
-    bool plain = query ? (is_unreserved(c) || std::string_view(":[]@!$'()*+,/|").find(
-                                                  static_cast<char>(c)) != std::string_view::npos)
-                       : (is_unreserved(c) || std::string_view(":[]@!$'()*+,").find(
-                                                  static_cast<char>(c)) != std::string_view::npos);
+    bool plain =
+        query
+            ? (is_unreserved(c) || std::string_view(":[]@!$'()*+,/|").find(static_cast<char>(c)) !=
+                                       std::string_view::npos)
+            : (is_unreserved(c) || std::string_view(":[]@!$'()*+,").find(static_cast<char>(c)) !=
+                                       std::string_view::npos);
     if (plain) {
       out.push_back(static_cast<char>(c));
     } else {

@@ -14,9 +14,9 @@
 namespace hwca {
 
 struct Uri {
-  std::string scheme;                                       // lower case, without ':'
-  std::vector<std::pair<std::string, std::string>> path;    // decoded values, in order
-  std::vector<std::pair<std::string, std::string>> query;   // decoded values, in order
+  std::string scheme;                                      // lower case, without ':'
+  std::vector<std::pair<std::string, std::string>> path;   // decoded values, in order
+  std::vector<std::pair<std::string, std::string>> query;  // decoded values, in order
 
   std::optional<std::string> path_attr(std::string_view name) const;
   std::optional<std::string> query_attr(std::string_view name) const;

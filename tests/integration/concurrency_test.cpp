@@ -33,18 +33,17 @@ void run_threads(tokens::KeyType type, int threads, int per_thread) {
         size_t len = 0;
         std::vector<unsigned char> sig(1024);
         len = sig.size();
-        bool ok = EVP_DigestSignInit_ex(sctx.get(), nullptr, "SHA256", (*ctx)->libctx(), nullptr,
-                                        key->get(), nullptr) == 1 &&
-                  EVP_DigestSign(sctx.get(), sig.data(), &len,
-                                 reinterpret_cast<const unsigned char*>(msg.data()),
-                                 msg.size()) == 1;
+        bool ok =
+            EVP_DigestSignInit_ex(sctx.get(), nullptr, "SHA256", (*ctx)->libctx(), nullptr,
+                                  key->get(), nullptr) == 1 &&
+            EVP_DigestSign(sctx.get(), sig.data(), &len,
+                           reinterpret_cast<const unsigned char*>(msg.data()), msg.size()) == 1;
         ossl::Ptr<EVP_MD_CTX> vctx(EVP_MD_CTX_new());
         ok = ok &&
              EVP_DigestVerifyInit_ex(vctx.get(), nullptr, "SHA256", nullptr, ossl::kDefaultProps,
                                      pub.get(), nullptr) == 1 &&
              EVP_DigestVerify(vctx.get(), sig.data(), len,
-                              reinterpret_cast<const unsigned char*>(msg.data()),
-                              msg.size()) == 1;
+                              reinterpret_cast<const unsigned char*>(msg.data()), msg.size()) == 1;
         (ok ? good : bad)++;
       }
     });

@@ -33,8 +33,8 @@ TEST_P(KeyAttributes, PrivateKeyIsSensitiveNeverExtractableAndLocal) {
 
   std::vector<unsigned char> value;
   if (tokens::is_rsa(type)) {
-    for (CK_ATTRIBUTE_TYPE secret : {CKA_PRIVATE_EXPONENT, CKA_PRIME_1, CKA_PRIME_2,
-                                     CKA_EXPONENT_1, CKA_EXPONENT_2, CKA_COEFFICIENT}) {
+    for (CK_ATTRIBUTE_TYPE secret : {CKA_PRIVATE_EXPONENT, CKA_PRIME_1, CKA_PRIME_2, CKA_EXPONENT_1,
+                                     CKA_EXPONENT_2, CKA_COEFFICIENT}) {
       EXPECT_EQ(p11.get_attribute(s, key, secret, &value), CKR_ATTRIBUTE_SENSITIVE)
           << "attribute 0x" << std::hex << secret;
     }
@@ -51,8 +51,7 @@ TEST_P(KeyAttributes, PrivateKeyIsSensitiveNeverExtractableAndLocal) {
   p11.close_session(s);
 }
 
-INSTANTIATE_TEST_SUITE_P(AllTypes, KeyAttributes, ::testing::ValuesIn(kAllTypes),
-                         type_test_name);
+INSTANTIATE_TEST_SUITE_P(AllTypes, KeyAttributes, ::testing::ValuesIn(kAllTypes), type_test_name);
 
 }  // namespace
 }  // namespace hwca::test

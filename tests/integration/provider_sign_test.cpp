@@ -28,8 +28,8 @@ class ProviderSign : public ::testing::TestWithParam<tokens::KeyType> {
     auto ctx = ca::CryptoContext::create();
     ASSERT_TRUE(ctx) << ctx.error().message;
     ctx_ = std::move(*ctx);
-    std::string label = std::string("sign-") +
-                        ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::string label =
+        std::string("sign-") + ::testing::UnitTest::GetInstance()->current_test_info()->name();
     uri_ = make_key(label, GetParam());
     auto key = ctx_->load_private_key(uri_, {g_token->pin_source(), "", {}});
     ASSERT_TRUE(key) << key.error().message;
@@ -43,8 +43,8 @@ class ProviderSign : public ::testing::TestWithParam<tokens::KeyType> {
     const unsigned char msg[] = "to be signed by a key that never leaves the token";
     ossl::Ptr<EVP_MD_CTX> mctx(EVP_MD_CTX_new());
     EVP_PKEY_CTX* pctx = nullptr;
-    ASSERT_EQ(EVP_DigestSignInit_ex(mctx.get(), &pctx, digest, ctx_->libctx(), nullptr,
-                                    key_.get(), nullptr),
+    ASSERT_EQ(EVP_DigestSignInit_ex(mctx.get(), &pctx, digest, ctx_->libctx(), nullptr, key_.get(),
+                                    nullptr),
               1)
         << ossl::take_errors();
     if (pss) {
@@ -141,23 +141,21 @@ TEST_P(ProviderSign, SelfSignedCertificateAndCrlVerifyAndKeyMatchesCertificate) 
 }
 
 TEST_P(ProviderSign, AnotherKeyDoesNotMatch) {
-  ossl::Ptr<EVP_PKEY> other(tokens::is_rsa(GetParam()) ? EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA",
-                                                                          size_t{2048})
-                                                      : EVP_PKEY_Q_keygen(nullptr, nullptr, "EC",
-                                                                          "P-256"));
+  ossl::Ptr<EVP_PKEY> other(tokens::is_rsa(GetParam())
+                                ? EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", size_t{2048})
+                                : EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"));
   ASSERT_TRUE(other);
   EXPECT_NE(EVP_PKEY_eq(key_.get(), other.get()), 1);
   ERR_clear_error();
 }
 
-INSTANTIATE_TEST_SUITE_P(AllTypes, ProviderSign, ::testing::ValuesIn(kAllTypes),
-                         type_test_name);
+INSTANTIATE_TEST_SUITE_P(AllTypes, ProviderSign, ::testing::ValuesIn(kAllTypes), type_test_name);
 
 TEST(ProviderLoad, MissingKeyFailsWithNotFound) {
   auto ctx = ca::CryptoContext::create();
   ASSERT_TRUE(ctx);
-  auto key = (*ctx)->load_private_key(g_token->key_uri("no-such-key"),
-                                      {g_token->pin_source(), "", {}});
+  auto key =
+      (*ctx)->load_private_key(g_token->key_uri("no-such-key"), {g_token->pin_source(), "", {}});
   ASSERT_FALSE(key);
   EXPECT_EQ(key.error().kind, ErrorKind::not_found) << key.error().message;
   EXPECT_NE(key.error().message.find("no-such-key"), std::string::npos) << key.error().message;

@@ -1,9 +1,9 @@
 // A token that goes away or stops answering. The token is served by p11-kit's server (a
 // real remote PKCS#11 token over a Unix socket, backed by the test's SoftHSM2 token) and
 // reached through p11-kit-client.so; killing or stopping the server is the fault.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -142,8 +142,8 @@ TEST(TokenFault, CommandAgainstAStoppedTokenExitsWithOneLineAndCode5) {
   server.stop();
   std::string err = g_token->dir() + "/cli.err";
   std::string cmd = std::string("HWCA_TOKEN_TIMEOUT=1.5 ") + HWCA_BIN + " --module " +
-                    kClientModule + " --pin-source " + g_token->pin_source() +
-                    " key show --key '" + g_token->key_uri("fault-cli") + "' >/dev/null 2>" + err;
+                    kClientModule + " --pin-source " + g_token->pin_source() + " key show --key '" +
+                    g_token->key_uri("fault-cli") + "' >/dev/null 2>" + err;
   auto start = std::chrono::steady_clock::now();
   int rc = run(cmd);
   auto elapsed = std::chrono::steady_clock::now() - start;

@@ -61,8 +61,8 @@ CK_SESSION_HANDLE RawPkcs11::open_session(CK_SLOT_ID slot, bool rw) {
 }
 
 void RawPkcs11::login(CK_SESSION_HANDLE s, const std::string& pin) {
-  CK_RV rv = fn_->C_Login(s, CKU_USER, reinterpret_cast<CK_UTF8CHAR*>(const_cast<char*>(pin.data())),
-                          pin.size());
+  CK_RV rv = fn_->C_Login(
+      s, CKU_USER, reinterpret_cast<CK_UTF8CHAR*>(const_cast<char*>(pin.data())), pin.size());
   if (rv != CKR_USER_ALREADY_LOGGED_IN) check(rv, "C_Login");
 }
 

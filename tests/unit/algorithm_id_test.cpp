@@ -3,8 +3,6 @@
 // signature settings on a software key.
 #include "providers/algorithm_id.hpp"
 
-#include "common/ossl.hpp"
-
 #include <gtest/gtest.h>
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
@@ -15,6 +13,8 @@
 #include <memory>
 #include <string>
 #include <vector>
+
+#include "common/ossl.hpp"
 
 namespace {
 

@@ -3,8 +3,6 @@
 // the digest sizes hwca signs with.
 #include "tokens/sig_encoding.hpp"
 
-#include "common/ossl.hpp"
-
 #include <gtest/gtest.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
@@ -13,6 +11,8 @@
 #include <memory>
 #include <string>
 #include <vector>
+
+#include "common/ossl.hpp"
 
 namespace {
 
@@ -110,8 +110,7 @@ bool verifies(EVP_PKEY* key, const char* md, const Bytes& msg, const Bytes& sig)
 // DER signature -> r||s, each padded to `half` bytes; also reports the unpadded sizes.
 Bytes to_raw(const Bytes& der, int half, int* r_len, int* s_len) {
   const unsigned char* p = der.data();
-  hwca::ossl::Ptr<ECDSA_SIG> sig(
-      d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(der.size())));
+  hwca::ossl::Ptr<ECDSA_SIG> sig(d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(der.size())));
   if (!sig) return {};
   Bytes raw(2 * static_cast<size_t>(half));
   const BIGNUM* r = ECDSA_SIG_get0_r(sig.get());

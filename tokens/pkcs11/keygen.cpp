@@ -106,25 +106,33 @@ Result<KeyInfo> generate_key_pair(Token& token, const Pkcs11Uri& uri, KeyType ty
   CK_BYTE exponent[] = {0x01, 0x00, 0x01};
   std::string ec_params = ec_params_der(type);
 
-  std::vector<CK_ATTRIBUTE> pub{
-      {CKA_CLASS, &pub_class, sizeof pub_class}, {CKA_KEY_TYPE, &kt, sizeof kt},
-      {CKA_TOKEN, &yes, sizeof yes},             {CKA_PRIVATE, &no, sizeof no},
-      {CKA_VERIFY, &yes, sizeof yes},            {CKA_ENCRYPT, &no, sizeof no},
-      {CKA_WRAP, &no, sizeof no},                {CKA_LABEL, label.data(), label.size()},
-      {CKA_ID, id.data(), id.size()}};
+  std::vector<CK_ATTRIBUTE> pub{{CKA_CLASS, &pub_class, sizeof pub_class},
+                                {CKA_KEY_TYPE, &kt, sizeof kt},
+                                {CKA_TOKEN, &yes, sizeof yes},
+                                {CKA_PRIVATE, &no, sizeof no},
+                                {CKA_VERIFY, &yes, sizeof yes},
+                                {CKA_ENCRYPT, &no, sizeof no},
+                                {CKA_WRAP, &no, sizeof no},
+                                {CKA_LABEL, label.data(), label.size()},
+                                {CKA_ID, id.data(), id.size()}};
   if (is_rsa(type)) {
     pub.push_back({CKA_MODULUS_BITS, &modulus_bits, sizeof modulus_bits});
     pub.push_back({CKA_PUBLIC_EXPONENT, exponent, sizeof exponent});
   } else {
     pub.push_back({CKA_EC_PARAMS, ec_params.data(), ec_params.size()});
   }
-  std::vector<CK_ATTRIBUTE> priv{
-      {CKA_CLASS, &priv_class, sizeof priv_class}, {CKA_KEY_TYPE, &kt, sizeof kt},
-      {CKA_TOKEN, &yes, sizeof yes},               {CKA_PRIVATE, &yes, sizeof yes},
-      {CKA_SENSITIVE, &yes, sizeof yes},           {CKA_EXTRACTABLE, &no, sizeof no},
-      {CKA_SIGN, &yes, sizeof yes},                {CKA_DECRYPT, &no, sizeof no},
-      {CKA_UNWRAP, &no, sizeof no},                {CKA_DERIVE, &no, sizeof no},
-      {CKA_LABEL, label.data(), label.size()},     {CKA_ID, id.data(), id.size()}};
+  std::vector<CK_ATTRIBUTE> priv{{CKA_CLASS, &priv_class, sizeof priv_class},
+                                 {CKA_KEY_TYPE, &kt, sizeof kt},
+                                 {CKA_TOKEN, &yes, sizeof yes},
+                                 {CKA_PRIVATE, &yes, sizeof yes},
+                                 {CKA_SENSITIVE, &yes, sizeof yes},
+                                 {CKA_EXTRACTABLE, &no, sizeof no},
+                                 {CKA_SIGN, &yes, sizeof yes},
+                                 {CKA_DECRYPT, &no, sizeof no},
+                                 {CKA_UNWRAP, &no, sizeof no},
+                                 {CKA_DERIVE, &no, sizeof no},
+                                 {CKA_LABEL, label.data(), label.size()},
+                                 {CKA_ID, id.data(), id.size()}};
   CK_MECHANISM mech{is_rsa(type) ? CKM_RSA_PKCS_KEY_PAIR_GEN : CKM_EC_KEY_PAIR_GEN, nullptr, 0};
   CK_OBJECT_HANDLE pub_h = CK_INVALID_HANDLE, priv_h = CK_INVALID_HANDLE;
   CK_RV rv;

@@ -78,9 +78,9 @@ Module::~Module() { unload(); }
 Status Module::load(const std::string& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) {
-    return fail(ErrorKind::not_found,
-                "PKCS#11 module " + path + " does not exist (choose one with --module, "
-                "HWCA_PKCS11_MODULE or module-path= in the URI)");
+    return fail(ErrorKind::not_found, "PKCS#11 module " + path +
+                                          " does not exist (choose one with --module, "
+                                          "HWCA_PKCS11_MODULE or module-path= in the URI)");
   }
   // Our own handle on the module first: dlerror() says why a load fails, which libp11 hides.
   dl_ = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
@@ -155,7 +155,7 @@ void Module::unload() {
 }
 
 Result<TokenInfo> Module::init_token(const std::string& label, const SecureString& so_pin,
-                                    const SecureString& user_pin) {
+                                     const SecureString& user_pin) {
   std::lock_guard lock(mu_);
   if (!open_tokens_.empty()) {
     return fail(ErrorKind::internal, "tokens are in use; initialise a token in its own process");
@@ -205,8 +205,8 @@ Result<TokenInfo> Module::init_token(const std::string& label, const SecureStrin
   std::string device = "token '" + label + "'";
   CallWatch watch("C_InitPIN", device);
   CK_SESSION_HANDLE session = CK_INVALID_HANDLE;
-  rv = fn_->C_OpenSession(*slot_id, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr,
-                          &session);
+  rv =
+      fn_->C_OpenSession(*slot_id, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr, &session);
   if (rv != CKR_OK) return rv_error("cannot open a session on the new " + device, rv);
   auto utf8 = [](const SecureString& s) {
     return reinterpret_cast<CK_UTF8CHAR*>(const_cast<char*>(s.c_str()));
@@ -284,9 +284,9 @@ Result<std::shared_ptr<Token>> Module::find_token(const Pkcs11Uri& uri) {
     matches.push_back(slot);
   }
   if (matches.empty()) {
-    return fail(ErrorKind::not_found,
-                "no token in " + path_ + " matches the URI (tokens present: " +
-                    (present.empty() ? std::string("none") : present) + ")");
+    return fail(ErrorKind::not_found, "no token in " + path_ +
+                                          " matches the URI (tokens present: " +
+                                          (present.empty() ? std::string("none") : present) + ")");
   }
   if (matches.size() > 1) {
     std::string which;
@@ -294,9 +294,8 @@ Result<std::shared_ptr<Token>> Module::find_token(const Pkcs11Uri& uri) {
       if (!which.empty()) which += ", ";
       which += "'" + str(slot->token->label) + "' (serial " + str(slot->token->serialnr) + ")";
     }
-    return fail(ErrorKind::conflict, std::to_string(matches.size()) +
-                                         " tokens match the URI: " + which +
-                                         "; add token= or serial= to choose one");
+    return fail(ErrorKind::conflict, std::to_string(matches.size()) + " tokens match the URI: " +
+                                         which + "; add token= or serial= to choose one");
   }
   PKCS11_SLOT* slot = matches.front();
   CK_SLOT_ID id = PKCS11_get_slotid_from_slot(slot);

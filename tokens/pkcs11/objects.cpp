@@ -10,10 +10,14 @@ namespace {
 
 const char* class_name(CK_OBJECT_CLASS cls) {
   switch (cls) {
-    case CKO_PRIVATE_KEY: return "private key";
-    case CKO_PUBLIC_KEY: return "public key";
-    case CKO_CERTIFICATE: return "certificate";
-    default: return "object";
+    case CKO_PRIVATE_KEY:
+      return "private key";
+    case CKO_PUBLIC_KEY:
+      return "public key";
+    case CKO_CERTIFICATE:
+      return "certificate";
+    default:
+      return "object";
   }
 }
 
@@ -88,8 +92,8 @@ Result<ossl::Ptr<EVP_PKEY>> rsa_public(const std::string& n, const std::string& 
     return fail(ErrorKind::internal, "cannot build an RSA public key");
   }
   auto key = from_params("RSA", bld);
-  if (!key) return fail(ErrorKind::device, "the token's RSA public key is invalid: " +
-                                               ossl::take_errors());
+  if (!key)
+    return fail(ErrorKind::device, "the token's RSA public key is invalid: " + ossl::take_errors());
   return key;
 }
 
@@ -121,14 +125,13 @@ Result<ossl::Ptr<EVP_PKEY>> ec_public(const std::string& params_der, const std::
   OSSL_PARAM_BLD* bld = OSSL_PARAM_BLD_new();
   if (bld == nullptr ||
       OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, group, 0) != 1 ||
-      OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, raw.data(), raw.size()) !=
-          1) {
+      OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, raw.data(), raw.size()) != 1) {
     OSSL_PARAM_BLD_free(bld);
     return fail(ErrorKind::internal, "cannot build an EC public key");
   }
   auto key = from_params("EC", bld);
-  if (!key) return fail(ErrorKind::device, "the token's EC public key is invalid: " +
-                                               ossl::take_errors());
+  if (!key)
+    return fail(ErrorKind::device, "the token's EC public key is invalid: " + ossl::take_errors());
   return key;
 }
 
@@ -209,8 +212,10 @@ Result<ossl::Ptr<EVP_PKEY>> read_public_key(Token& token, CK_SESSION_HANDLE s,
                                             const KeyObject& priv) {
   // 1. The public key object with the same id (or, without an id, the same label).
   Pkcs11Uri match;
-  if (!priv.id.empty()) match.id = priv.id;
-  else match.object = priv.label;
+  if (!priv.id.empty())
+    match.id = priv.id;
+  else
+    match.object = priv.label;
   if (match.selects_object()) {
     auto pub = find_key(token, s, match, CKO_PUBLIC_KEY);
     if (pub) {

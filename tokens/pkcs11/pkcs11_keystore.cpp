@@ -12,8 +12,7 @@ namespace hwca::tokens {
 void register_pkcs11_backend() {
   register_backend(
       "pkcs11",
-      [](const std::string& uri, const OpenOptions& options)
-          -> Result<std::shared_ptr<KeyStore>> {
+      [](const std::string& uri, const OpenOptions& options) -> Result<std::shared_ptr<KeyStore>> {
         auto parsed = pkcs11::parse_pkcs11_uri(uri);
         if (!parsed) return tl::unexpected(parsed.error());
         auto module = pkcs11::Module::open(pkcs11::resolve_module_path(*parsed, options.module));
@@ -41,13 +40,13 @@ Result<Pkcs11KeyStore::Resolved> Pkcs11KeyStore::open_token(const std::string& t
   if (!uri) return tl::unexpected(uri.error());
   std::string path = resolve_module_path(*uri, options_.module);
   if (path != module_->path()) {
-    return fail(ErrorKind::usage, "the URI names module " + path + " but this store serves " +
-                                      module_->path());
+    return fail(ErrorKind::usage,
+                "the URI names module " + path + " but this store serves " + module_->path());
   }
   auto token = module_->find_token(*uri);
   if (!token) return tl::unexpected(token.error());
-  PinSources pins{options_.pin_source, uri->pin_source.value_or(""),
-                  options_.default_pin_source, uri->has_pin_value, options_.pin_prompt};
+  PinSources pins{options_.pin_source, uri->pin_source.value_or(""), options_.default_pin_source,
+                  uri->has_pin_value, options_.pin_prompt};
   if (auto ok = (*token)->ensure_login(pins); !ok) return tl::unexpected(ok.error());
   return Resolved{std::move(*uri), std::move(*token)};
 }
@@ -65,8 +64,8 @@ Result<std::shared_ptr<Signer>> Pkcs11KeyStore::create_signer(const std::string&
   auto r = open_token(uri);
   if (!r) return tl::unexpected(r.error());
   if (r->uri.type && *r->uri.type != "private") {
-    return fail(ErrorKind::usage, "a signing key URI must name a private key, not type=" +
-                                      *r->uri.type);
+    return fail(ErrorKind::usage,
+                "a signing key URI must name a private key, not type=" + *r->uri.type);
   }
   auto lease = r->token->session();
   if (!lease) return tl::unexpected(lease.error());
@@ -137,9 +136,12 @@ Result<KeyAttributes> Pkcs11KeyStore::inspect_key(const std::string& uri) {
   out.bits = EVP_PKEY_get_bits(pub->get());
   out.public_pem = to_pem(pub->get());
   const std::pair<const char*, CK_ATTRIBUTE_TYPE> attrs[] = {
-      {"sensitive", CKA_SENSITIVE},           {"extractable", CKA_EXTRACTABLE},
-      {"always-sensitive", CKA_ALWAYS_SENSITIVE}, {"never-extractable", CKA_NEVER_EXTRACTABLE},
-      {"local", CKA_LOCAL},                   {"private", CKA_PRIVATE},
+      {"sensitive", CKA_SENSITIVE},
+      {"extractable", CKA_EXTRACTABLE},
+      {"always-sensitive", CKA_ALWAYS_SENSITIVE},
+      {"never-extractable", CKA_NEVER_EXTRACTABLE},
+      {"local", CKA_LOCAL},
+      {"private", CKA_PRIVATE},
       {"token", CKA_TOKEN}};
   for (const auto& [name, type] : attrs) {
     auto value = get_bool(*r->token, lease->get(), key->handle, type);

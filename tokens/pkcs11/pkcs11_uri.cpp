@@ -24,17 +24,28 @@ Result<Pkcs11Uri> parse_pkcs11_uri(std::string_view text) {
   }
   Pkcs11Uri out;
   for (const auto& [name, value] : uri->path) {
-    if (name == "token") out.token = value;
-    else if (name == "manufacturer") out.manufacturer = value;
-    else if (name == "serial") out.serial = value;
-    else if (name == "model") out.model = value;
-    else if (name == "slot-description") out.slot_description = value;
-    else if (name == "slot-manufacturer") out.slot_manufacturer = value;
-    else if (name == "library-manufacturer") out.library_manufacturer = value;
-    else if (name == "library-description") out.library_description = value;
-    else if (name == "library-version") out.library_version = value;
-    else if (name == "object") out.object = value;
-    else if (name == "id") out.id = value;
+    if (name == "token")
+      out.token = value;
+    else if (name == "manufacturer")
+      out.manufacturer = value;
+    else if (name == "serial")
+      out.serial = value;
+    else if (name == "model")
+      out.model = value;
+    else if (name == "slot-description")
+      out.slot_description = value;
+    else if (name == "slot-manufacturer")
+      out.slot_manufacturer = value;
+    else if (name == "library-manufacturer")
+      out.library_manufacturer = value;
+    else if (name == "library-description")
+      out.library_description = value;
+    else if (name == "library-version")
+      out.library_version = value;
+    else if (name == "object")
+      out.object = value;
+    else if (name == "id")
+      out.id = value;
     else if (name == "slot-id") {
       auto slot = parse_slot_id(value);
       if (!slot) return tl::unexpected(slot.error());
@@ -42,8 +53,10 @@ Result<Pkcs11Uri> parse_pkcs11_uri(std::string_view text) {
     } else if (name == "type") {
       if (value != "public" && value != "private" && value != "cert" && value != "secret-key" &&
           value != "data") {
-        return fail(ErrorKind::usage, "URI attribute 'type' must be public, private, cert, "
-                                      "secret-key or data, not '" + value + "'");
+        return fail(ErrorKind::usage,
+                    "URI attribute 'type' must be public, private, cert, "
+                    "secret-key or data, not '" +
+                        value + "'");
       }
       out.type = value;
     } else if (!name.starts_with("x-")) {
@@ -51,10 +64,14 @@ Result<Pkcs11Uri> parse_pkcs11_uri(std::string_view text) {
     }
   }
   for (const auto& [name, value] : uri->query) {
-    if (name == "module-path") out.module_path = value;
-    else if (name == "module-name") out.module_name = value;
-    else if (name == "pin-source") out.pin_source = value;
-    else if (name == "pin-value") out.has_pin_value = true;
+    if (name == "module-path")
+      out.module_path = value;
+    else if (name == "module-name")
+      out.module_name = value;
+    else if (name == "pin-source")
+      out.pin_source = value;
+    else if (name == "pin-value")
+      out.has_pin_value = true;
     else if (!name.starts_with("x-")) {
       return fail(ErrorKind::usage, "unknown pkcs11 URI query attribute '" + name + "'");
     }
@@ -74,8 +91,9 @@ std::string hex(const std::string& bytes) {
 
 std::string token_uri(const std::string& label, const std::string& manufacturer,
                       const std::string& serial, const std::string& model) {
-  Uri uri{"pkcs11", {{"model", model}, {"manufacturer", manufacturer}, {"serial", serial},
-                     {"token", label}}, {}};
+  Uri uri{"pkcs11",
+          {{"model", model}, {"manufacturer", manufacturer}, {"serial", serial}, {"token", label}},
+          {}};
   return format_uri(uri);
 }
 

@@ -34,8 +34,7 @@ Result<Pkcs11Uri> parse_pkcs11_uri(std::string_view text);
 // object in it (label and id), suitable for `hwca key ...` commands.
 std::string token_uri(const std::string& label, const std::string& manufacturer,
                       const std::string& serial, const std::string& model);
-std::string key_uri(const std::string& token_uri, const std::string& label,
-                    const std::string& id);
+std::string key_uri(const std::string& token_uri, const std::string& label, const std::string& id);
 
 std::string hex(const std::string& bytes);
 

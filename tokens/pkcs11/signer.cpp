@@ -13,19 +13,27 @@ struct PssMechanism {
 
 Result<PssMechanism> pss_mechanism(const std::string& digest) {
   switch (signing_digest_size(digest)) {
-    case 32: return PssMechanism{CKM_SHA256, CKG_MGF1_SHA256};
-    case 48: return PssMechanism{CKM_SHA384, CKG_MGF1_SHA384};
-    case 64: return PssMechanism{CKM_SHA512, CKG_MGF1_SHA512};
-    default: return fail(ErrorKind::usage, "unsupported digest '" + digest + "' for RSA-PSS");
+    case 32:
+      return PssMechanism{CKM_SHA256, CKG_MGF1_SHA256};
+    case 48:
+      return PssMechanism{CKM_SHA384, CKG_MGF1_SHA384};
+    case 64:
+      return PssMechanism{CKM_SHA512, CKG_MGF1_SHA512};
+    default:
+      return fail(ErrorKind::usage, "unsupported digest '" + digest + "' for RSA-PSS");
   }
 }
 
 const char* mechanism_name(CK_MECHANISM_TYPE m) {
   switch (m) {
-    case CKM_ECDSA: return "CKM_ECDSA";
-    case CKM_RSA_PKCS: return "CKM_RSA_PKCS";
-    case CKM_RSA_PKCS_PSS: return "CKM_RSA_PKCS_PSS";
-    default: return "mechanism";
+    case CKM_ECDSA:
+      return "CKM_ECDSA";
+    case CKM_RSA_PKCS:
+      return "CKM_RSA_PKCS";
+    case CKM_RSA_PKCS_PSS:
+      return "CKM_RSA_PKCS_PSS";
+    default:
+      return "mechanism";
   }
 }
 
@@ -41,8 +49,9 @@ Pkcs11Signer::Pkcs11Signer(std::shared_ptr<Token> token, KeyObject key, ossl::Pt
 
 Result<std::vector<uint8_t>> Pkcs11Signer::sign(const SignRequest& req) {
   if (signing_digest_size(req.digest) != req.hash.size()) {
-    return fail(ErrorKind::usage, "digest '" + req.digest + "' is not supported for signing "
-                                  "or does not match the hash length");
+    return fail(ErrorKind::usage, "digest '" + req.digest +
+                                      "' is not supported for signing "
+                                      "or does not match the hash length");
   }
   bool ec = key_.key_type == CKK_EC;
   if (ec != (req.scheme == SigScheme::ecdsa)) {
@@ -87,8 +96,8 @@ Result<std::vector<uint8_t>> Pkcs11Signer::sign(const SignRequest& req) {
     if (rv_token_gone(rv) || rv == CKR_OPERATION_ACTIVE) lease->mark_broken();
     std::string what = std::string(mechanism_name(mech.mechanism)) + " signature with " + uri_;
     if (rv == CKR_MECHANISM_INVALID || rv == CKR_MECHANISM_PARAM_INVALID) {
-      return fail(ErrorKind::device, token_->describe() + " does not support " + what + " (" +
-                                         rv_name(rv) + ")");
+      return fail(ErrorKind::device,
+                  token_->describe() + " does not support " + what + " (" + rv_name(rv) + ")");
     }
     if (rv_token_gone(rv)) {
       return fail(ErrorKind::device, token_->describe() + " is gone or broken (" + rv_name(rv) +

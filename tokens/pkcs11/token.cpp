@@ -15,8 +15,8 @@ constexpr size_t kMaxSessions = 16;
 
 Status check_pin_flags(CK_FLAGS flags, const std::string& device) {
   if ((flags & CKF_USER_PIN_LOCKED) != 0) {
-    return fail(ErrorKind::auth, "the user PIN of " + device +
-                                     " is locked; the security officer must reset it");
+    return fail(ErrorKind::auth,
+                "the user PIN of " + device + " is locked; the security officer must reset it");
   }
   if ((flags & CKF_USER_PIN_FINAL_TRY) != 0) {
     return fail(ErrorKind::auth, "the user PIN of " + device +
@@ -28,8 +28,9 @@ Status check_pin_flags(CK_FLAGS flags, const std::string& device) {
                                      " must be changed before use (pkcs11-tool --change-pin)");
   }
   if ((flags & CKF_USER_PIN_INITIALIZED) == 0) {
-    return fail(ErrorKind::auth, "the user PIN of " + device + " has not been set (initialise "
-                                 "it with pkcs11-tool --init-pin or softhsm2-util)");
+    return fail(ErrorKind::auth, "the user PIN of " + device +
+                                     " has not been set (initialise "
+                                     "it with pkcs11-tool --init-pin or softhsm2-util)");
   }
   return {};
 }
@@ -83,9 +84,10 @@ Status Token::ensure_login(const PinSources& pins) {
   if (auto ok = check_pin_flags(*flags, describe_); !ok) return ok;
 
   if (pins.uri_has_pin_value) {
-    return fail(ErrorKind::auth, "the key URI carries pin-value; hwca takes a PIN only from "
-                                 "pin-source=, --pin-source or a prompt, never from a URI that "
-                                 "may end up in argv or logs");
+    return fail(ErrorKind::auth,
+                "the key URI carries pin-value; hwca takes a PIN only from "
+                "pin-source=, --pin-source or a prompt, never from a URI that "
+                "may end up in argv or logs");
   }
   Result<SecureString> pin = fail(ErrorKind::auth, "");
   if (!pins.option.empty()) {
@@ -97,8 +99,9 @@ Status Token::ensure_login(const PinSources& pins) {
   } else if (pins.prompt) {
     pin = pins.prompt("PIN for " + describe_);
   } else {
-    pin = fail(ErrorKind::auth, describe_ + " needs a PIN: give --pin-source env:NAME or "
-                                            "file:PATH, or pin-source= in the URI");
+    pin = fail(ErrorKind::auth, describe_ +
+                                    " needs a PIN: give --pin-source env:NAME or "
+                                    "file:PATH, or pin-source= in the URI");
   }
   if (!pin) return tl::unexpected(pin.error());
 
@@ -115,13 +118,14 @@ Status Token::ensure_login(const PinSources& pins) {
       return {};
     }
     std::string why = rv == CKR_PIN_INCORRECT
-                          ? describe_ + " rejected the PIN (CKR_PIN_INCORRECT); not retrying, "
-                                        "check the PIN source"
+                          ? describe_ +
+                                " rejected the PIN (CKR_PIN_INCORRECT); not retrying, "
+                                "check the PIN source"
                           : "login to " + describe_ + " failed: " + rv_name(rv);
-    login_refused_ = Error{rv_kind(rv) == ErrorKind::device && rv != CKR_PIN_INCORRECT
-                               ? ErrorKind::device
-                               : ErrorKind::auth,
-                           why};
+    login_refused_ =
+        Error{rv_kind(rv) == ErrorKind::device && rv != CKR_PIN_INCORRECT ? ErrorKind::device
+                                                                          : ErrorKind::auth,
+              why};
     return tl::unexpected(*login_refused_);
   }
   ERR_clear_error();
