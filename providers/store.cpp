@@ -38,7 +38,10 @@ hwca::PinCallback prompt_through(OSSL_PASSPHRASE_CALLBACK* cb, void* cbarg) {
         OSSL_PARAM_END};
     if (cb(buf, sizeof buf - 1, &len, params, cbarg) != 1 || len == 0) {
       OPENSSL_cleanse(buf, sizeof buf);
-      return hwca::fail(hwca::ErrorKind::auth, prompt + " was not given");
+      return hwca::fail(hwca::ErrorKind::auth,
+                        prompt +
+                            " is needed and none was given: use --pin-source "
+                            "env:NAME|file:PATH, pin-source= in the URI, or a terminal");
     }
     hwca::SecureString pin(std::string_view(buf, len));
     OPENSSL_cleanse(buf, sizeof buf);

@@ -102,7 +102,8 @@ Result<ossl::Ptr<EVP_PKEY>> CryptoContext::load_private_key(const std::string& u
   PinCallback prompt = options.prompt;
   ERR_clear_error();
   ossl::Ptr<OSSL_STORE_CTX> store(OSSL_STORE_open_ex(uri.c_str(), libctx_, "provider=hwca",
-                                                     ui.method, &prompt, params, nullptr, nullptr));
+                                                     prompt ? ui.method : nullptr, &prompt, params,
+                                                     nullptr, nullptr));
   if (!store) return tl::unexpected(provider_error(ErrorKind::usage, "cannot open key " + uri));
   OSSL_STORE_expect(store.get(), OSSL_STORE_INFO_PKEY);
   while (OSSL_STORE_eof(store.get()) == 0) {
