@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Usage errors found while parsing the command line follow the same rule as every other
+# error (docs/cli.md): exit 2 and exactly one line on stderr starting "hwca: " that names
+# the problem. Every case runs (in a subshell) and the failures are counted.
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh"
+
+failures=0
+check() { (expect_fail "$@") || failures=$((failures + 1)); }
+
+check 2 "subcommand" hwca
+check 2 "frob" hwca frob
+check 2 "subcommand" hwca key
+check 2 "frob" hwca key frob
+check 2 "--key" hwca key generate
+check 2 "--key" hwca key show
+check 2 "--token" hwca key list
+check 2 "--frob" hwca key show --key "$(key_uri k)" --frob
+check 2 "--frob" hwca --frob token list
+check 2 "bad PIN source" hwca --pin-source bogus token list
+check 2 "--timeout" hwca --timeout 0 token list
+((failures == 0)) || fail "$failures of 11 usage errors are not one 'hwca: ' line"
+echo "ok: usage errors are one 'hwca: ' line and exit 2"

@@ -1,0 +1,254 @@
+# Shared setup for the hwca command-line tests; every test script sources this file.
+#
+# Each script gets a fresh SoftHSM2 token in its own temporary folder (removed on exit),
+# a PIN file of mode 0600, and these helpers:
+#   hwca ARGS...            the hwca command ($HWCA_BIN)
+#   hwca_pin ARGS...        hwca with --pin-source file:$PIN_FILE
+#   ossl SUBCMD ARGS...     openssl with the hwca provider (and the default one) loaded
+#   expect_fail CODE TEXT CMD...   CMD exits with CODE; for hwca, stderr is one line "hwca: ..."
+#   expect_ossl_fail TEXT CMD...   an openssl CMD fails and its stderr contains TEXT
+#   fail MSG                stop the test with MSG
+# Every stderr captured here is kept in $STDERR_LOG; on exit the test fails if a PIN is in it.
+# Exit code 77 means "skipped" (a tool the test needs is missing).
+set -euo pipefail
+
+: "${HWCA_BIN:?HWCA_BIN must name the hwca binary}"
+: "${HWCA_PROVIDER_DIR:?HWCA_PROVIDER_DIR must name the folder holding hwca.so}"
+
+SOFTHSM_MODULE=/usr/lib/softhsm/libsofthsm2.so
+# find_lib NAME: NAME in the system's library folders (empty if absent).
+find_lib() {
+  local f
+  for f in /usr/lib/*/"$1" /usr/lib/*/pkcs11/"$1" /usr/lib64/"$1" /usr/lib/"$1"; do
+    [[ -e $f ]] && { printf '%s' "$f"; return 0; }
+  done
+  return 0
+}
+: "${TOKEN:=ca}"  # a script may choose another label before sourcing this file
+PIN=hwca-user-4731
+SO_PIN=hwca-so-9052
+WRONG_PIN=wrong-pin-5288
+ARGV_PIN=argv-pin-3390  # stands for a PIN wrongly put in argv; the real PIN never is
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/hwca-cli.XXXXXXXX")
+STDERR_LOG=$WORK/stderr.log
+: >"$STDERR_LOG"
+
+fail() { echo "FAIL: $*" | cat -v >&2; exit 1; }  # cat -v: no raw control characters
+skip() { echo "SKIP: $*" >&2; exit 77; }
+
+_cleanup() {
+  local rc=$?
+  if [[ $rc == 0 ]] && grep -qF -e "$PIN" -e "$SO_PIN" -e "$WRONG_PIN" -e "$ARGV_PIN" "$STDERR_LOG"; then
+    echo "FAIL: a PIN appeared on stderr:" >&2
+    grep -F -e "$PIN" -e "$SO_PIN" -e "$WRONG_PIN" -e "$ARGV_PIN" "$STDERR_LOG" | sed 's/^/  /' >&2
+    rc=1
+  fi
+  rm -rf "$WORK"
+  exit "$rc"
+}
+trap _cleanup EXIT
+
+need() {
+  local tool
+  for tool in "$@"; do
+    command -v "$tool" >/dev/null || [[ -e $tool ]] || skip "$tool is not installed"
+  done
+}
+need openssl softhsm2-util "$SOFTHSM_MODULE"
+[[ -x $HWCA_BIN ]] || fail "HWCA_BIN=$HWCA_BIN is not executable"
+[[ -f $HWCA_PROVIDER_DIR/hwca.so ]] || fail "no hwca.so in HWCA_PROVIDER_DIR=$HWCA_PROVIDER_DIR"
+
+# write_softhsm_conf FILE [EXTRA-LINE...]: a SoftHSM2 configuration using $WORK/tokens.
+write_softhsm_conf() {
+  local file=$1
+  shift
+  printf '%s\n' "directories.tokendir = $WORK/tokens" "objectstore.backend = file" \
+    "log.level = ERROR" "slots.removable = false" "$@" >"$file"
+}
+
+mkdir -m 700 "$WORK/tokens"
+write_softhsm_conf "$WORK/softhsm2.conf"
+export SOFTHSM2_CONF=$WORK/softhsm2.conf
+export HWCA_PKCS11_MODULE=$SOFTHSM_MODULE
+unset HWCA_PIN_SOURCE HWCA_TOKEN_TIMEOUT OPENSSL_CONF
+cd "$WORK"
+
+# init_token LABEL: initialise a free SoftHSM slot as token LABEL with $PIN / $SO_PIN.
+init_token() {
+  softhsm2-util --init-token --free --label "$1" --pin "$PIN" --so-pin "$SO_PIN" >/dev/null
+}
+init_token "$TOKEN"
+
+PIN_FILE=$WORK/pin
+(umask 077 && printf '%s\n' "$PIN" >"$PIN_FILE")
+[[ $(stat -c %a "$PIN_FILE") == 600 ]] || fail "the PIN file is not mode 0600"
+
+# uri_escape TEXT: percent-encode TEXT for a pkcs11: URI query value.
+uri_escape() {
+  local s=$1 out="" c i
+  for ((i = 0; i < ${#s}; i++)); do
+    c=${s:i:1}
+    case $c in
+      [a-zA-Z0-9._~/:-]) out+=$c ;;
+      *) out+=$(printf '%%%02X' "'$c") ;;
+    esac
+  done
+  printf '%s' "$out"
+}
+PIN_QUERY="pin-source=file:$(uri_escape "$PIN_FILE")"
+
+# key_uri LABEL: the key's URI without a PIN source; key_uri_pin LABEL: with ?pin-source.
+key_uri() { printf 'pkcs11:token=%s;object=%s' "$TOKEN" "$1"; }
+key_uri_pin() { printf 'pkcs11:token=%s;object=%s?%s' "$TOKEN" "$1" "$PIN_QUERY"; }
+
+# _logged CMD...: run CMD, pass its stderr through and keep a copy in $STDERR_LOG.
+_logged() {
+  local rc=0 err=$WORK/.last.err
+  "$@" 2>"$err" || rc=$?
+  cat "$err" >>"$STDERR_LOG"
+  cat "$err" >&2
+  return "$rc"
+}
+
+hwca() { _logged "$HWCA_BIN" "$@"; }
+hwca_pin() { _logged "$HWCA_BIN" --pin-source "file:$PIN_FILE" "$@"; }
+
+PROVIDER_ARGS=(-provider-path "$HWCA_PROVIDER_DIR" -provider hwca -provider default)
+ossl() {
+  local sub=$1
+  shift
+  case $sub in
+    req | x509 | pkey | pkeyutl | dgst | ca | cms | storeutl | list | genpkey | verify)
+      _logged openssl "$sub" "${PROVIDER_ARGS[@]}" "$@" ;;
+    *) _logged openssl "$sub" "$@" ;;
+  esac
+}
+
+# expect_fail CODE TEXT CMD...: CMD must exit with CODE and print TEXT on stderr. When CMD
+# runs hwca, stderr must be exactly one line starting "hwca: ", without control characters. Lines matching
+# $EXPECT_FAIL_IGNORE (an ERE; noise from a third-party module) are left out of the checks.
+expect_fail() {
+  local code=$1 text=$2 rc=0 arg is_hwca=0
+  shift 2
+  for arg in "$@"; do
+    [[ $arg == hwca || $arg == hwca_pin || $arg == "$HWCA_BIN" ]] && is_hwca=1
+  done
+  "$@" >"$WORK/.fail.out" 2>"$WORK/.fail.err" || rc=$?
+  cat "$WORK/.fail.err" >>"$STDERR_LOG"
+  if [[ -n ${EXPECT_FAIL_IGNORE:-} ]]; then
+    grep -Ev "$EXPECT_FAIL_IGNORE" "$WORK/.fail.err" >"$WORK/.fail.err2" || true
+  else
+    cp "$WORK/.fail.err" "$WORK/.fail.err2"
+  fi
+  local err
+  err=$(cat "$WORK/.fail.err2")
+  [[ $rc == "$code" ]] || fail "'$*' exited $rc, expected $code; stderr: $err"
+  if ((is_hwca)); then
+    local lines
+    lines=$(wc -l <"$WORK/.fail.err2")
+    [[ $lines == 1 && -n $err ]] || fail "'$*': stderr has $lines lines, expected one: $err"
+    [[ $err == "hwca: "* ]] || fail "'$*': stderr does not start with 'hwca: ': $err"
+    [[ $err != *[[:cntrl:]]* ]] || fail "'$*': stderr holds control characters: $(cat -A <<<"$err")"
+  fi
+  [[ $err == *"$text"* ]] || fail "'$*': stderr lacks '$text': $err"
+  LAST_ERR=$err
+}
+
+# expect_ossl_fail TEXT CMD...: an openssl command must fail with TEXT in its stderr.
+expect_ossl_fail() {
+  local text=$1 rc=0
+  shift
+  "$@" >"$WORK/.fail.out" 2>"$WORK/.fail.err" || rc=$?
+  cat "$WORK/.fail.err" >>"$STDERR_LOG"
+  LAST_ERR=$(cat "$WORK/.fail.err")
+  [[ $rc != 0 ]] || fail "'$*' succeeded, expected a failure with '$text'"
+  [[ $LAST_ERR == *"$text"* ]] || fail "'$*': stderr lacks '$text': $LAST_ERR"
+}
+
+# assert_contains TEXT NEEDLE [WHAT]
+assert_contains() {
+  [[ $1 == *"$2"* ]] || fail "${3:-output} lacks '$2': $1"
+}
+
+# pub_digest: SHA-256 of the DER SubjectPublicKeyInfo of the PEM public key on stdin.
+pub_digest() { openssl pkey -pubin -outform DER | openssl dgst -sha256 -r | cut -d' ' -f1; }
+
+# show_pem_digest URI: digest of the public key `hwca key show` prints.
+show_pem_digest() {
+  local out
+  out=$(hwca_pin key show --key "$1")
+  sed -n '/-----BEGIN PUBLIC KEY-----/,/-----END PUBLIC KEY-----/p' <<<"$out" | pub_digest
+}
+
+# csr_verifies FILE: `openssl req -verify` accepts FILE's self-signature. (OpenSSL 3.0 exits
+# 0 even when the signature is bad, so the message is checked.)
+csr_verifies() {
+  local out
+  out=$(openssl req -verify -noout -in "$1" 2>&1) || fail "req -verify $1: $out"
+  [[ $out == *"verify OK"* && $out != *failure* ]] || fail "CSR $1 does not verify: $out"
+}
+
+# Minimal OpenSSL configuration: CA extensions for self-signed certificates, leaf
+# extensions for issued ones (so that GnuTLS and OpenSSL see v3 certificates).
+OSSL_CNF=$WORK/openssl.cnf
+cat >"$OSSL_CNF" <<'EOF'
+[req]
+distinguished_name = dn
+x509_extensions = v3_ca
+prompt = no
+[dn]
+CN = unused
+[v3_ca]
+basicConstraints = critical, CA:TRUE
+keyUsage = critical, keyCertSign, cRLSign
+subjectKeyIdentifier = hash
+[v3_leaf]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+authorityKeyIdentifier = keyid
+subjectKeyIdentifier = hash
+EOF
+
+# gen_key TYPE LABEL: `hwca key generate`; checks the output names the new key.
+gen_key() {
+  local out
+  out=$(hwca_pin key generate --key "$(key_uri "$2")" --type "$1")
+  assert_contains "$out" "generated $1 key '$2'" "key generate"
+  assert_contains "$out" "token=$TOKEN;object=$2;id=" "key generate"
+}
+
+# check_protected LABEL TYPE BITS: `hwca key show` reports a non-extractable token key.
+check_protected() {
+  local out flag
+  out=$(hwca_pin key show --key "$(key_uri "$1")")
+  assert_contains "$out" "type:               $2 ($3 bits)" "key show $1"
+  for flag in "sensitive:          yes" "extractable:        no" "always-sensitive:   yes" \
+    "never-extractable:  yes" "local:              yes"; do
+    grep -qxF -- "$flag" <<<"$out" || fail "key show $1 lacks '$flag': $out"
+  done
+}
+
+# make_ca LABEL CA-PEM [openssl req options...]: self-signed CA certificate with the token
+# key (through the provider); `openssl verify` must accept it.
+make_ca() {
+  local label=$1 ca=$2
+  shift 2
+  ossl req -x509 -config "$OSSL_CNF" -key "$(key_uri_pin "$label")" -subj "/CN=hwca test $label" \
+    -days 2 -out "$ca" "$@"
+  openssl verify -CAfile "$ca" "$ca" >/dev/null || fail "openssl verify rejects $ca"
+}
+
+# issue_leaf LABEL CA-PEM LEAF-PEM [openssl x509 options...]: a leaf key made by plain
+# openssl, its CSR signed with the token key; the chain must verify with stock openssl.
+issue_leaf() {
+  local label=$1 ca=$2 leaf=$3
+  shift 3
+  openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$leaf.key"
+  openssl req -new -config "$OSSL_CNF" -key "$leaf.key" -subj /CN=leaf.example -out "$leaf.csr"
+  ossl x509 -req -in "$leaf.csr" -CA "$ca" -CAkey "$(key_uri_pin "$label")" -set_serial 2 \
+    -days 1 -extfile "$OSSL_CNF" -extensions v3_leaf -out "$leaf" "$@"
+  local out
+  out=$(openssl verify -CAfile "$ca" "$leaf" 2>&1) || fail "stock openssl rejects $leaf: $out"
+  [[ $out == "$leaf: OK" ]] || fail "openssl verify $leaf: $out"
+}
