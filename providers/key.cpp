@@ -1,5 +1,6 @@
 #include <cstdarg>
 
+#include "common/text.hpp"
 #include "providers/provider.hpp"
 
 namespace hwca::provider {
@@ -30,7 +31,7 @@ void vraise(const ProvCtx* ctx, int reason, const char* fmt, ...) {
 }  // namespace
 
 void raise(const ProvCtx* ctx, int reason, const std::string& message) {
-  vraise(ctx, reason, "%s", message.c_str());
+  vraise(ctx, reason, "%s", printable(message).c_str());
 }
 
 void raise(const ProvCtx* ctx, const Error& error) {

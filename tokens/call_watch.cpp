@@ -1,5 +1,7 @@
 #include "tokens/call_watch.hpp"
 
+#include "common/text.hpp"
+
 #include <unistd.h>
 
 #include <condition_variable>
@@ -33,7 +35,7 @@ std::chrono::milliseconds initial_timeout() {
 }
 
 void default_handler(const std::string& message) {
-  std::fprintf(stderr, "hwca: %s\n", message.c_str());
+  std::fprintf(stderr, "hwca: %s\n", printable(message).c_str());
   std::fflush(stderr);
   ::_exit(5);
 }

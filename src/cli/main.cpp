@@ -6,6 +6,7 @@
 
 #include "cli/context.hpp"
 #include "common/pin_source.hpp"
+#include "common/text.hpp"
 #include "tokens/call_watch.hpp"
 #include "tokens/registry.hpp"
 
@@ -21,9 +22,49 @@ tokens::OpenOptions Context::open_options() const {
 }
 
 int report(const Error& error) {
-  std::fprintf(stderr, "hwca: %s\n", error.message.c_str());
+  std::fprintf(stderr, "hwca: %s\n", printable(error.message).c_str());
   return static_cast<int>(error.kind);
 }
+
+namespace {
+
+// One line for a command-line mistake: "hwca: <subcommand>: <what> (see ... --help)".
+int report_parse_error(CLI::App& app, const CLI::ParseError& e, int argc, char** argv) {
+  CLI::App* deepest = &app;
+  std::string path = "hwca";
+  for (;;) {
+    auto chosen = deepest->get_subcommands();
+    if (chosen.empty()) break;
+    deepest = chosen.front();
+    path += " " + deepest->get_name();
+  }
+  std::string what = e.what();
+  // An unknown word where a command was required: name it and list the commands.
+  if (dynamic_cast<const CLI::RequiredError*>(&e) != nullptr &&
+      what.find("subcommand") != std::string::npos) {
+    std::string commands;
+    for (const auto* sub : deepest->get_subcommands({})) {
+      commands += (commands.empty() ? "" : ", ") + sub->get_name();
+    }
+    std::string unknown;
+    for (int i = 1; i < argc; ++i) {
+      std::string word = argv[i];
+      if (word.empty() || word[0] == '-' || word == deepest->get_name()) continue;
+      if (path.find(" " + word) == std::string::npos) {
+        unknown = word;
+        break;
+      }
+    }
+    what = (unknown.empty() ? "a command is needed" : "unknown command '" + unknown + "'") +
+           " (one of: " + commands + ")";
+  }
+  std::string where = path == "hwca" ? "" : path.substr(5) + ": ";
+  std::fprintf(stderr, "hwca: %s%s (see %s --help)\n", where.c_str(), printable(what).c_str(),
+               path.c_str());
+  return static_cast<int>(ErrorKind::usage);
+}
+
+}  // namespace
 
 }  // namespace hwca::cli
 
@@ -55,7 +96,13 @@ int main(int argc, char** argv) {
       });
   app.add_option("--timeout", ctx.timeout,
                  "seconds a token may take to answer one call (default $HWCA_TOKEN_TIMEOUT or 30)")
-      ->check(CLI::PositiveNumber)
+      ->check([](const std::string& s) {
+        char* end = nullptr;
+        double v = std::strtod(s.c_str(), &end);
+        return end != s.c_str() && *end == '\0' && v > 0 && v <= 3600
+                   ? std::string()
+                   : std::string("must be a number of seconds between 0 and 3600");
+      })
       ->type_name("SECONDS");
   app.footer(
       "Exit codes: 0 ok, 1 internal, 2 usage, 3 not found, 4 PIN/auth, 5 device, "
@@ -73,12 +120,19 @@ int main(int argc, char** argv) {
 
   try {
     app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    std::printf("%s\n", e.what());
+    return 0;
   } catch (const CLI::ParseError& e) {
-    int rc = app.exit(e);
+    int rc = cli::report_parse_error(app, e, argc, argv);
     tokens::shutdown_all();
-    return rc == 0 ? 0 : static_cast<int>(ErrorKind::usage);
+    return rc;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "hwca: unexpected failure: %s\n", e.what());
+    std::fprintf(stderr, "hwca: unexpected failure: %s\n", printable(e.what()).c_str());
     tokens::shutdown_all();
     return static_cast<int>(ErrorKind::internal);
   }

@@ -2,6 +2,8 @@
 
 #include <openssl/rand.h>
 
+#include <algorithm>
+
 #include "tokens/call_watch.hpp"
 #include "tokens/pkcs11/objects.hpp"
 
@@ -23,11 +25,20 @@ Status check_mechanism(Token& token, KeyType type) {
   const char* mname = is_rsa(type) ? "CKM_RSA_PKCS_KEY_PAIR_GEN" : "CKM_EC_KEY_PAIR_GEN";
   CK_MECHANISM_INFO info{};
   CK_RV rv;
+  bool listed = false;
   {
-    CallWatch watch("C_GetMechanismInfo", token.describe());
-    rv = token.fn()->C_GetMechanismInfo(token.slot_id(), m, &info);
+    CallWatch watch("C_GetMechanismList", token.describe());
+    CK_ULONG count = 0;
+    rv = token.fn()->C_GetMechanismList(token.slot_id(), nullptr, &count);
+    std::vector<CK_MECHANISM_TYPE> mechanisms(count);
+    if (rv == CKR_OK)
+      rv = token.fn()->C_GetMechanismList(token.slot_id(), mechanisms.data(), &count);
+    if (rv != CKR_OK) return rv_error("cannot list the mechanisms of " + token.describe(), rv);
+    mechanisms.resize(count);
+    listed = std::find(mechanisms.begin(), mechanisms.end(), m) != mechanisms.end();
+    if (listed) rv = token.fn()->C_GetMechanismInfo(token.slot_id(), m, &info);
   }
-  if (rv == CKR_MECHANISM_INVALID) {
+  if (!listed || rv == CKR_MECHANISM_INVALID) {
     return fail(ErrorKind::device, token.describe() + " cannot generate " + key_type_name(type) +
                                        " keys (no " + mname + ")");
   }

@@ -208,6 +208,20 @@ Result<std::vector<KeyObject>> find_all_keys(Token& token, CK_SESSION_HANDLE s,
   return out;
 }
 
+Result<ossl::Ptr<EVP_PKEY>> public_key_of(Token& token, CK_SESSION_HANDLE s, const KeyObject& pub) {
+  if (pub.key_type == CKK_RSA) {
+    auto n = get_bytes(token, s, pub.handle, CKA_MODULUS);
+    auto e = get_bytes(token, s, pub.handle, CKA_PUBLIC_EXPONENT);
+    if (n && e) return rsa_public(*n, *e);
+  } else if (pub.key_type == CKK_EC) {
+    auto params = get_bytes(token, s, pub.handle, CKA_EC_PARAMS);
+    auto point = get_bytes(token, s, pub.handle, CKA_EC_POINT);
+    if (params && point) return ec_public(*params, *point);
+  }
+  return fail(ErrorKind::device, "public key '" + pub.label + "' in " + token.describe() +
+                                     " lacks its key attributes");
+}
+
 Result<ossl::Ptr<EVP_PKEY>> read_public_key(Token& token, CK_SESSION_HANDLE s,
                                             const KeyObject& priv) {
   // 1. The public key object with the same id (or, without an id, the same label).
@@ -218,17 +232,9 @@ Result<ossl::Ptr<EVP_PKEY>> read_public_key(Token& token, CK_SESSION_HANDLE s,
     match.object = priv.label;
   if (match.selects_object()) {
     auto pub = find_key(token, s, match, CKO_PUBLIC_KEY);
-    if (pub) {
-      if (priv.key_type == CKK_RSA) {
-        auto n = get_bytes(token, s, pub->handle, CKA_MODULUS);
-        auto e = get_bytes(token, s, pub->handle, CKA_PUBLIC_EXPONENT);
-        if (n && e) return rsa_public(*n, *e);
-      } else if (priv.key_type == CKK_EC) {
-        auto params = get_bytes(token, s, pub->handle, CKA_EC_PARAMS);
-        auto point = get_bytes(token, s, pub->handle, CKA_EC_POINT);
-        if (params && point) return ec_public(*params, *point);
-      }
-    } else if (pub.error().kind != ErrorKind::not_found) {
+    if (pub && pub->key_type == priv.key_type) {
+      if (auto key = public_key_of(token, s, *pub)) return key;
+    } else if (!pub && pub.error().kind != ErrorKind::not_found) {
       return tl::unexpected(pub.error());
     }
   }

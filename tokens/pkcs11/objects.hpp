@@ -38,6 +38,9 @@ Result<bool> get_bool(Token& token, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj,
 CK_RV probe_attribute(Token& token, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj,
                       CK_ATTRIBUTE_TYPE type);
 
+// The key held by a public key object (RSA modulus and exponent, or EC parameters and point).
+Result<ossl::Ptr<EVP_PKEY>> public_key_of(Token& token, CK_SESSION_HANDLE s, const KeyObject& pub);
+
 // The public key for a private key: its public key object (same id, else same label), or a
 // certificate with the same id, or for RSA the private object's own modulus and exponent.
 Result<ossl::Ptr<EVP_PKEY>> read_public_key(Token& token, CK_SESSION_HANDLE s,

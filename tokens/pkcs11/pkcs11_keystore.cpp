@@ -35,7 +35,7 @@ std::string to_pem(EVP_PKEY* pkey) {
 
 }  // namespace
 
-Result<Pkcs11KeyStore::Resolved> Pkcs11KeyStore::open_token(const std::string& text) {
+Result<Pkcs11KeyStore::Resolved> Pkcs11KeyStore::open_token(const std::string& text, bool login) {
   auto uri = parse_pkcs11_uri(text);
   if (!uri) return tl::unexpected(uri.error());
   std::string path = resolve_module_path(*uri, options_.module);
@@ -47,11 +47,24 @@ Result<Pkcs11KeyStore::Resolved> Pkcs11KeyStore::open_token(const std::string& t
   if (!token) return tl::unexpected(token.error());
   PinSources pins{options_.pin_source, uri->pin_source.value_or(""), options_.default_pin_source,
                   uri->has_pin_value, options_.pin_prompt};
-  if (auto ok = (*token)->ensure_login(pins); !ok) return tl::unexpected(ok.error());
+  if (login) {
+    if (auto ok = (*token)->ensure_login(pins); !ok) return tl::unexpected(ok.error());
+  }
   return Resolved{std::move(*uri), std::move(*token)};
 }
 
 Result<ossl::Ptr<EVP_PKEY>> Pkcs11KeyStore::get_public_key(const std::string& uri) {
+  // A public key object readable without a login (hwca makes them CKA_PRIVATE false) needs
+  // no PIN; otherwise log in and take the private key's public half.
+  {
+    auto r = open_token(uri, /*login=*/false);
+    if (!r) return tl::unexpected(r.error());
+    auto lease = r->token->session();
+    if (!lease) return tl::unexpected(lease.error());
+    auto pub = find_key(*r->token, lease->get(), r->uri, CKO_PUBLIC_KEY);
+    if (pub) return public_key_of(*r->token, lease->get(), *pub);
+    if (pub.error().kind != ErrorKind::not_found) return tl::unexpected(pub.error());
+  }
   auto signer = create_signer(uri);
   if (!signer) return tl::unexpected(signer.error());
   if (EVP_PKEY_up_ref((*signer)->public_key()) != 1) {

@@ -35,8 +35,8 @@ class Pkcs11KeyStore : public KeyStore,
     Pkcs11Uri uri;
     std::shared_ptr<Token> token;
   };
-  // Parse the URI, find its token in this module and log in.
-  Result<Resolved> open_token(const std::string& uri);
+  // Parse the URI, find its token in this module and (unless told not to) log in.
+  Result<Resolved> open_token(const std::string& uri, bool login = true);
 
   std::shared_ptr<Module> module_;
   OpenOptions options_;

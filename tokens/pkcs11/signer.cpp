@@ -95,7 +95,10 @@ Result<std::vector<uint8_t>> Pkcs11Signer::sign(const SignRequest& req) {
   if (rv != CKR_OK) {
     if (rv_token_gone(rv) || rv == CKR_OPERATION_ACTIVE) lease->mark_broken();
     std::string what = std::string(mechanism_name(mech.mechanism)) + " signature with " + uri_;
-    if (rv == CKR_MECHANISM_INVALID || rv == CKR_MECHANISM_PARAM_INVALID) {
+    // Some tokens answer CKR_ARGUMENTS_BAD to parameters they do not support (SoftHSM2 and
+    // an MGF1 hash that differs from the message hash).
+    if (rv == CKR_MECHANISM_INVALID || rv == CKR_MECHANISM_PARAM_INVALID ||
+        rv == CKR_ARGUMENTS_BAD) {
       return fail(ErrorKind::device,
                   token_->describe() + " does not support " + what + " (" + rv_name(rv) + ")");
     }

@@ -9,7 +9,7 @@
 #   expect_ossl_fail TEXT CMD...   an openssl CMD fails and its stderr contains TEXT
 #   fail MSG                stop the test with MSG
 # Every stderr captured here is kept in $STDERR_LOG; on exit the test fails if a PIN is in it.
-# Exit code 77 means "skipped" (a tool the test needs is missing).
+# A tool the test needs that is missing is a failure (scripts/setup-deps.sh installs them).
 set -euo pipefail
 
 : "${HWCA_BIN:?HWCA_BIN must name the hwca binary}"
@@ -35,7 +35,7 @@ STDERR_LOG=$WORK/stderr.log
 : >"$STDERR_LOG"
 
 fail() { echo "FAIL: $*" | cat -v >&2; exit 1; }  # cat -v: no raw control characters
-skip() { echo "SKIP: $*" >&2; exit 77; }
+skip() { fail "$* (scripts/setup-deps.sh installs every tool the tests need)"; }
 
 _cleanup() {
   local rc=$?

@@ -1,0 +1,13 @@
+// Text that is safe to print on one line: user input (URIs, paths, labels) reaches error
+// messages, and must not split them or send escape sequences to a terminal.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace hwca {
+
+// Control characters (and DEL) become "\xNN"; everything else is kept.
+std::string printable(std::string_view text);
+
+}  // namespace hwca
