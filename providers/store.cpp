@@ -110,7 +110,10 @@ int load(StoreCtx* ctx, OSSL_CALLBACK* object_cb, void* object_cbarg,
   OSSL_PARAM params[] = {
       OSSL_PARAM_int(OSSL_OBJECT_PARAM_TYPE, &type),
       OSSL_PARAM_utf8_string(OSSL_OBJECT_PARAM_DATA_TYPE, const_cast<char*>(data_type), 0),
-      OSSL_PARAM_octet_string(OSSL_OBJECT_PARAM_REFERENCE, &ref, sizeof ref), OSSL_PARAM_END};
+      // The reference is the pointer itself; KEYMGMT load copies the key it points to.
+      OSSL_PARAM_octet_string(OSSL_OBJECT_PARAM_REFERENCE, &ref,
+                              sizeof ref),  // NOLINT(bugprone-sizeof-expression)
+      OSSL_PARAM_END};
   return object_cb(params, object_cbarg);
 }
 

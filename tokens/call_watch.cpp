@@ -1,7 +1,5 @@
 #include "tokens/call_watch.hpp"
 
-#include "common/text.hpp"
-
 #include <unistd.h>
 
 #include <condition_variable>
@@ -10,6 +8,8 @@
 #include <mutex>
 #include <thread>
 #include <vector>
+
+#include "common/text.hpp"
 
 namespace hwca::tokens {
 namespace {
@@ -65,8 +65,10 @@ struct Watchdog {
       auto now = Clock::now();
       for (const auto& e : entries) {
         if (!e.in_use || now - e.start < timeout) continue;
-        std::string message = e.device + " did not answer " + e.what + " within " +
-                              std::to_string(timeout.count() / 1000.0).substr(0, 4) +
+        char seconds[32];
+        std::snprintf(seconds, sizeof seconds, "%.1f",
+                      static_cast<double>(timeout.count()) / 1000.0);
+        std::string message = e.device + " did not answer " + e.what + " within " + seconds +
                               " s; giving up (is the device stopped or unreachable?)";
         auto h = handler;
         lock.unlock();

@@ -9,6 +9,8 @@
 #include <fstream>
 #include <random>
 
+#include "common/text.hpp"
+
 namespace hwca {
 namespace {
 
@@ -25,13 +27,13 @@ Status write_file_atomic(const std::string& path, std::string_view data, mode_t 
   std::string tmp = path + ".tmp." + std::to_string(rd());
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
   if (fd < 0) {
-    return fail(ErrorKind::io, "cannot create " + tmp + ": " + std::strerror(errno));
+    return fail(ErrorKind::io, "cannot create " + tmp + ": " + error_text(errno));
   }
   auto abandon = [&](const char* what) {
     int err = errno;
     ::close(fd);
     ::unlink(tmp.c_str());
-    return fail(ErrorKind::io, std::string(what) + " " + path + ": " + std::strerror(err));
+    return fail(ErrorKind::io, std::string(what) + " " + path + ": " + error_text(err));
   };
   if (::fchmod(fd, mode) != 0) return abandon("cannot set the mode of");
   size_t done = 0;
@@ -45,12 +47,12 @@ Status write_file_atomic(const std::string& path, std::string_view data, mode_t 
   if (::close(fd) != 0) {
     int err = errno;
     ::unlink(tmp.c_str());
-    return fail(ErrorKind::io, "cannot close " + tmp + ": " + std::strerror(err));
+    return fail(ErrorKind::io, "cannot close " + tmp + ": " + error_text(err));
   }
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     int err = errno;
     ::unlink(tmp.c_str());
-    return fail(ErrorKind::io, "cannot replace " + path + ": " + std::strerror(err));
+    return fail(ErrorKind::io, "cannot replace " + path + ": " + error_text(err));
   }
   int dfd = ::open(dir_of(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd >= 0) {
@@ -65,7 +67,7 @@ Result<std::string> read_file(const std::string& path, size_t max_bytes) {
   if (!in) {
     int err = errno;
     return fail(err == ENOENT ? ErrorKind::not_found : ErrorKind::io,
-                "cannot read " + path + ": " + std::strerror(err));
+                "cannot read " + path + ": " + error_text(err));
   }
   std::string out;
   char buf[8192];

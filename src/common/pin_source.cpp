@@ -9,6 +9,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "common/text.hpp"
+
 namespace hwca {
 namespace {
 
@@ -27,7 +29,7 @@ Result<SecureString> read_pin_file(const std::string& path) {
   if (fd < 0) {
     int err = errno;
     return fail(err == ENOENT ? ErrorKind::not_found : ErrorKind::io,
-                "cannot open PIN file " + path + ": " + std::strerror(err));
+                "cannot open PIN file " + path + ": " + error_text(err));
   }
   struct stat st {};
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -51,7 +53,7 @@ Result<SecureString> read_pin_file(const std::string& path) {
       int err = errno;
       ::close(fd);
       OPENSSL_cleanse(buf, sizeof buf);
-      return fail(ErrorKind::io, "cannot read PIN file " + path + ": " + std::strerror(err));
+      return fail(ErrorKind::io, "cannot read PIN file " + path + ": " + error_text(err));
     }
     if (n == 0) break;
     for (ssize_t i = 0; i < n; ++i) pin.push_back(buf[i]);

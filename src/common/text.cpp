@@ -1,5 +1,7 @@
 #include "common/text.hpp"
 
+#include <cstring>
+
 namespace hwca {
 
 std::string printable(std::string_view text) {
@@ -16,6 +18,11 @@ std::string printable(std::string_view text) {
     }
   }
   return out;
+}
+
+std::string error_text(int err) {
+  char buf[256];
+  return strerror_r(err, buf, sizeof buf);  // the GNU version returns the text
 }
 
 }  // namespace hwca

@@ -10,4 +10,7 @@ namespace hwca {
 // Control characters (and DEL) become "\xNN"; everything else is kept.
 std::string printable(std::string_view text);
 
+// strerror() that is safe to call from several threads.
+std::string error_text(int err);
+
 }  // namespace hwca
