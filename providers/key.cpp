@@ -5,6 +5,25 @@
 
 namespace hwca::provider {
 
+const EVP_MD* ProvCtx::digest(const std::string& canonical_name) {
+  std::call_once(digests_once_, [this] {
+    sha256_ = EVP_MD_fetch(libctx, "SHA256", nullptr);
+    sha384_ = EVP_MD_fetch(libctx, "SHA384", nullptr);
+    sha512_ = EVP_MD_fetch(libctx, "SHA512", nullptr);
+    ERR_clear_error();
+  });
+  if (canonical_name == "SHA256") return sha256_;
+  if (canonical_name == "SHA384") return sha384_;
+  if (canonical_name == "SHA512") return sha512_;
+  return nullptr;
+}
+
+ProvCtx::~ProvCtx() {
+  EVP_MD_free(sha256_);
+  EVP_MD_free(sha384_);
+  EVP_MD_free(sha512_);
+}
+
 Key Key::copy() const {
   Key k;
   k.signer = signer;

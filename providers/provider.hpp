@@ -8,6 +8,7 @@
 #include <openssl/core_names.h>
 
 #include <memory>
+#include <mutex>
 #include <string>
 #include <utility>
 
@@ -33,6 +34,17 @@ struct ProvCtx {
   OSSL_FUNC_core_new_error_fn* new_error = nullptr;
   OSSL_FUNC_core_set_error_debug_fn* set_error_debug = nullptr;
   OSSL_FUNC_core_vset_error_fn* vset_error = nullptr;
+
+  // The digests hwca signs with ("SHA256", "SHA384", "SHA512"), fetched once from this
+  // instance's library context (whichever provider offers them there); null if unknown.
+  const EVP_MD* digest(const std::string& canonical_name);
+  ~ProvCtx();
+
+ private:
+  std::once_flag digests_once_;
+  EVP_MD* sha256_ = nullptr;
+  EVP_MD* sha384_ = nullptr;
+  EVP_MD* sha512_ = nullptr;
 };
 
 // A key as the provider holds it: the public half (default provider) and, for keys loaded

@@ -35,9 +35,18 @@ struct SigCtx {
   std::string mgf1;  // empty: same as digest
 };
 
-// The canonical name of a digest hwca signs with, or an error for any other.
-Result<std::string> canonical_digest(const char* name) {
-  ossl::Ptr<EVP_MD> md(EVP_MD_fetch(nullptr, name, ossl::kDefaultProps));
+// The canonical name of a digest hwca signs with, or an error for any other. The usual
+// spellings are recognised directly; others (OIDs, aliases) through a fetch.
+Result<std::string> canonical_digest(ProvCtx* prov, const char* name) {
+  for (const char* canonical : {"SHA256", "SHA384", "SHA512"}) {
+    const char* bits = canonical + 3;  // "256"...
+    if (OPENSSL_strcasecmp(name, canonical) == 0 ||
+        (OPENSSL_strncasecmp(name, "SHA-", 4) == 0 && std::strcmp(name + 4, bits) == 0) ||
+        (OPENSSL_strncasecmp(name, "SHA2-", 5) == 0 && std::strcmp(name + 5, bits) == 0)) {
+      return std::string(canonical);
+    }
+  }
+  ossl::Ptr<EVP_MD> md(EVP_MD_fetch(prov != nullptr ? prov->libctx : nullptr, name, nullptr));
   int nid = md ? EVP_MD_get_type(md.get()) : NID_undef;
   ERR_clear_error();
   switch (nid) {
@@ -64,7 +73,7 @@ int fail_with(SigCtx* ctx, const std::string& message) {
 }
 
 int set_digest(SigCtx* ctx, const char* name) {
-  auto d = canonical_digest(name);
+  auto d = canonical_digest(ctx->prov, name);
   if (!d) return fail_with(ctx, d.error());
   ctx->digest = *d;
   return 1;
@@ -117,7 +126,7 @@ int set_params(SigCtx* ctx, const OSSL_PARAM params[]) {
   if (p != nullptr) {
     const char* name = nullptr;
     if (OSSL_PARAM_get_utf8_string_ptr(p, &name) != 1) return 0;
-    auto d = canonical_digest(name);
+    auto d = canonical_digest(ctx->prov, name);
     if (!d) return fail_with(ctx, d.error());
     ctx->mgf1 = *d;
   }
@@ -202,8 +211,8 @@ int verify_hash(SigCtx* ctx, const unsigned char* sig, size_t siglen, const unsi
       EVP_PKEY_CTX_new_from_pkey(nullptr, ctx->key.pub.get(), ossl::kDefaultProps));
   if (!pctx || EVP_PKEY_verify_init(pctx.get()) != 1) return 0;
   if (!ctx->digest.empty()) {
-    ossl::Ptr<EVP_MD> md(EVP_MD_fetch(nullptr, ctx->digest.c_str(), ossl::kDefaultProps));
-    if (!md || EVP_PKEY_CTX_set_signature_md(pctx.get(), md.get()) != 1) return 0;
+    const EVP_MD* md = ctx->prov->digest(ctx->digest);
+    if (md == nullptr || EVP_PKEY_CTX_set_signature_md(pctx.get(), md) != 1) return 0;
   }
   if (ctx->rsa) {
     if (EVP_PKEY_CTX_set_rsa_padding(pctx.get(),
@@ -212,10 +221,9 @@ int verify_hash(SigCtx* ctx, const unsigned char* sig, size_t siglen, const unsi
     }
     if (ctx->pss) {
       int salt = ctx->salt_len == RSA_PSS_SALTLEN_MAX ? RSA_PSS_SALTLEN_AUTO : ctx->salt_len;
-      ossl::Ptr<EVP_MD> mgf(EVP_MD_fetch(
-          nullptr, (ctx->mgf1.empty() ? ctx->digest : ctx->mgf1).c_str(), ossl::kDefaultProps));
-      if (EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx.get(), salt) != 1 || !mgf ||
-          EVP_PKEY_CTX_set_rsa_mgf1_md(pctx.get(), mgf.get()) != 1) {
+      const EVP_MD* mgf = ctx->prov->digest(ctx->mgf1.empty() ? ctx->digest : ctx->mgf1);
+      if (EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx.get(), salt) != 1 || mgf == nullptr ||
+          EVP_PKEY_CTX_set_rsa_mgf1_md(pctx.get(), mgf) != 1) {
         return 0;
       }
     }
@@ -226,9 +234,9 @@ int verify_hash(SigCtx* ctx, const unsigned char* sig, size_t siglen, const unsi
 int digest_start(SigCtx* ctx, const char* mdname, void* provkey, const OSSL_PARAM params[], Op op) {
   if (start(ctx, provkey, params, op) != 1) return 0;
   if (set_digest(ctx, mdname != nullptr && *mdname != '\0' ? mdname : "SHA256") != 1) return 0;
-  ossl::Ptr<EVP_MD> md(EVP_MD_fetch(nullptr, ctx->digest.c_str(), ossl::kDefaultProps));
+  const EVP_MD* md = ctx->prov->digest(ctx->digest);
   if (!ctx->mdctx) ctx->mdctx.reset(EVP_MD_CTX_new());
-  if (!md || !ctx->mdctx || EVP_DigestInit_ex2(ctx->mdctx.get(), md.get(), nullptr) != 1) {
+  if (md == nullptr || !ctx->mdctx || EVP_DigestInit_ex2(ctx->mdctx.get(), md, nullptr) != 1) {
     return fail_with(ctx, Error{ErrorKind::internal, "cannot start the digest"});
   }
   return 1;

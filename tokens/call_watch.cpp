@@ -18,6 +18,7 @@ using Clock = std::chrono::steady_clock;
 
 struct Entry {
   bool in_use = false;
+  bool reported = false;  // the stuck handler has been told about this call
   Clock::time_point start;
   const char* what = nullptr;
   std::string device;
@@ -47,14 +48,14 @@ struct Watchdog {
   std::chrono::milliseconds timeout = initial_timeout();
   StuckHandler handler = default_handler;
   std::thread thread;
-  pid_t owner = 0;  // the process the thread runs in (a fork loses it)
+  bool running = false;  // false again in a forked child, which has no watchdog thread
   bool stopping = false;
 
   void ensure_thread() {  // mu held
-    if (thread.joinable() && owner == ::getpid()) return;
-    if (thread.joinable()) thread.detach();  // belonged to the parent before fork
+    if (running) return;
+    if (thread.joinable()) thread.detach();  // the parent's, before a fork
     stopping = false;
-    owner = ::getpid();
+    running = true;
     thread = std::thread([this] { run(); });
   }
 
@@ -63,8 +64,9 @@ struct Watchdog {
     while (!stopping) {
       wake.wait_for(lock, std::chrono::milliseconds(100));
       auto now = Clock::now();
-      for (const auto& e : entries) {
-        if (!e.in_use || now - e.start < timeout) continue;
+      for (auto& e : entries) {
+        if (!e.in_use || e.reported || now - e.start < timeout) continue;
+        e.reported = true;
         char seconds[32];
         std::snprintf(seconds, sizeof seconds, "%.1f",
                       static_cast<double>(timeout.count()) / 1000.0);
@@ -81,7 +83,17 @@ struct Watchdog {
 };
 
 Watchdog& dog() {
-  static auto* instance = new Watchdog();  // never destroyed: outlives static destructors
+  static auto* instance = [] {
+    auto* d = new Watchdog();  // never destroyed: outlives static destructors
+    // Hold the lock across fork() so the child gets it in a known state, and tell the child
+    // that it has no watchdog thread (threads do not survive fork).
+    ::pthread_atfork([] { dog().mu.lock(); }, [] { dog().mu.unlock(); },
+                     [] {
+                       dog().running = false;
+                       dog().mu.unlock();
+                     });
+    return d;
+  }();
   return *instance;
 }
 
@@ -96,6 +108,7 @@ CallWatch::CallWatch(const char* what, const std::string& device) {
   if (i == d.entries.size()) d.entries.emplace_back();
   Entry& e = d.entries[i];
   e.in_use = true;
+  e.reported = false;
   e.start = Clock::now();
   e.what = what;
   e.device = device;
@@ -130,11 +143,14 @@ void stop_call_watchdog() {
   d.stopping = true;
   d.wake.notify_all();
   std::thread t = std::move(d.thread);
+  bool ours = d.running;  // false in a forked child: the thread is the parent's
+  d.running = false;
   lock.unlock();
-  if (d.owner == ::getpid())
+  if (ours) {
     t.join();
-  else
+  } else {
     t.detach();
+  }
 }
 
 }  // namespace hwca::tokens

@@ -39,12 +39,11 @@ Result<std::vector<uint8_t>> ecdsa_rs_to_der(std::span<const uint8_t> r,
     BN_free(bs);
     return fail(ErrorKind::internal, "cannot encode an ECDSA signature");
   }
-  int len = i2d_ECDSA_SIG(sig.get(), nullptr);
-  std::vector<uint8_t> out(static_cast<size_t>(len > 0 ? len : 0));
-  unsigned char* p = out.data();
-  if (len <= 0 || i2d_ECDSA_SIG(sig.get(), &p) != len) {
-    return fail(ErrorKind::internal, "cannot encode an ECDSA signature");
-  }
+  unsigned char* der = nullptr;  // one encoding pass: OpenSSL allocates the buffer
+  int len = i2d_ECDSA_SIG(sig.get(), &der);
+  if (len <= 0) return fail(ErrorKind::internal, "cannot encode an ECDSA signature");
+  std::vector<uint8_t> out(der, der + len);
+  OPENSSL_free(der);
   return out;
 }
 
