@@ -272,7 +272,7 @@ Result<std::shared_ptr<Token>> Module::find_token(const Pkcs11Uri& uri) {
     if (slot->token == nullptr || !slot->token->initialized) continue;
     const PKCS11_TOKEN* t = slot->token;
     if (!present.empty()) present += ", ";
-    present += "'" + str(t->label) + "'";
+    present.append("'").append(str(t->label)).append("'");
     if (uri.token && *uri.token != str(t->label)) continue;
     if (uri.manufacturer && *uri.manufacturer != str(t->manufacturer)) continue;
     if (uri.serial && *uri.serial != str(t->serialnr)) continue;
@@ -292,7 +292,8 @@ Result<std::shared_ptr<Token>> Module::find_token(const Pkcs11Uri& uri) {
     std::string which;
     for (auto* slot : matches) {
       if (!which.empty()) which += ", ";
-      which += "'" + str(slot->token->label) + "' (serial " + str(slot->token->serialnr) + ")";
+      which.append("'").append(str(slot->token->label)).append("' (serial ");
+      which.append(str(slot->token->serialnr)).append(")");
     }
     return fail(ErrorKind::conflict, std::to_string(matches.size()) + " tokens match the URI: " +
                                          which + "; add token= or serial= to choose one");
