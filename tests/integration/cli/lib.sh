@@ -55,7 +55,7 @@ need() {
     command -v "$tool" >/dev/null || [[ -e $tool ]] || skip "$tool is not installed"
   done
 }
-need openssl softhsm2-util "$SOFTHSM_MODULE"
+need openssl softhsm2-util p11tool "$SOFTHSM_MODULE"
 [[ -x $HWCA_BIN ]] || fail "HWCA_BIN=$HWCA_BIN is not executable"
 [[ -f $HWCA_PROVIDER_DIR/hwca.so ]] || fail "no hwca.so in HWCA_PROVIDER_DIR=$HWCA_PROVIDER_DIR"
 
@@ -187,6 +187,22 @@ csr_verifies() {
   local out
   out=$(openssl req -verify -noout -in "$1" 2>&1) || fail "req -verify $1: $out"
   [[ $out == *"verify OK"* && $out != *failure* ]] || fail "CSR $1 does not verify: $out"
+}
+
+# checked_csr LABEL: LABEL.csr, made by openssl with the token key through the provider; its
+# self-signature verifies, and its public key is the one `hwca key show` prints and the one
+# GnuTLS's p11tool reads from the token (independent of hwca's code).
+checked_csr() {
+  local label=$1 csr_key gnutls_key
+  ossl req -new -config "$OSSL_CNF" -key "$(key_uri_pin "$label")" -subj "/CN=$label" \
+    -out "$label.csr"
+  csr_verifies "$label.csr"
+  csr_key=$(openssl req -in "$label.csr" -pubkey -noout | pub_digest)
+  [[ $csr_key == "$(show_pem_digest "$(key_uri "$label")")" ]] ||
+    fail "$label: the CSR's public key differs from the one 'hwca key show' prints"
+  gnutls_key=$(p11tool --provider "$SOFTHSM_MODULE" \
+    --export "pkcs11:token=$TOKEN;object=$label;type=public" | pub_digest)
+  [[ $gnutls_key == "$csr_key" ]] || fail "$label: p11tool reads another public key"
 }
 
 # Minimal OpenSSL configuration: CA extensions for self-signed certificates, leaf
