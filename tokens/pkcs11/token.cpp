@@ -70,16 +70,11 @@ Status Token::ensure_login(const PinSources& pins) {
     return {};
   }
   // Another part of this process may have logged in already (login state is per process).
-  {
-    auto lease = session();
-    if (!lease) return tl::unexpected(lease.error());
-    CK_SESSION_INFO si{};
-    CallWatch watch("C_GetSessionInfo", describe_);
-    if (fn()->C_GetSessionInfo(lease->get(), &si) == CKR_OK &&
-        (si.state == CKS_RO_USER_FUNCTIONS || si.state == CKS_RW_USER_FUNCTIONS)) {
-      logged_in_ = true;
-      return {};
-    }
+  auto already = sessions_logged_in();
+  if (!already) return tl::unexpected(already.error());
+  if (*already) {
+    logged_in_ = true;
+    return {};
   }
   if (auto ok = check_pin_flags(*flags, describe_); !ok) return ok;
 
@@ -123,34 +118,39 @@ Status Token::ensure_login(const PinSources& pins) {
                                 "check the PIN source"
                           : "login to " + describe_ + " failed: " + rv_name(rv);
     login_refused_ =
-        Error{rv_kind(rv) == ErrorKind::device && rv != CKR_PIN_INCORRECT ? ErrorKind::device
-                                                                          : ErrorKind::auth,
-              why};
+        Error{rv_kind(rv) == ErrorKind::device ? ErrorKind::device : ErrorKind::auth, why};
     return tl::unexpected(*login_refused_);
   }
   ERR_clear_error();
   // libp11's login covers our sessions when the module keeps one state per process (the
   // usual case). A proxy that gives each C_GetFunctionList caller its own instance
   // (p11-kit-client to a remote token) needs the same, accepted PIN on our instance too.
-  {
+  auto covered = sessions_logged_in();
+  if (!covered) return tl::unexpected(covered.error());
+  if (!*covered) {
     auto lease = session();
     if (!lease) return tl::unexpected(lease.error());
-    CK_SESSION_INFO si{};
     CallWatch watch("C_Login", describe_);
-    CK_RV rv = fn()->C_GetSessionInfo(lease->get(), &si);
-    if (rv == CKR_OK && si.state != CKS_RO_USER_FUNCTIONS && si.state != CKS_RW_USER_FUNCTIONS) {
-      rv = fn()->C_Login(lease->get(), CKU_USER,
-                         reinterpret_cast<CK_UTF8CHAR*>(const_cast<char*>(pin->c_str())),
-                         pin->size());
-      if (rv == CKR_USER_ALREADY_LOGGED_IN) rv = CKR_OK;
-    }
-    if (rv != CKR_OK) {
+    CK_RV rv =
+        fn()->C_Login(lease->get(), CKU_USER,
+                      reinterpret_cast<CK_UTF8CHAR*>(const_cast<char*>(pin->c_str())), pin->size());
+    if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN) {
       login_refused_ = Error{rv_kind(rv), "login to " + describe_ + " failed: " + rv_name(rv)};
       return tl::unexpected(*login_refused_);
     }
   }
   logged_in_ = true;
   return {};
+}
+
+Result<bool> Token::sessions_logged_in() {
+  auto lease = session();
+  if (!lease) return tl::unexpected(lease.error());
+  CK_SESSION_INFO si{};
+  CallWatch watch("C_GetSessionInfo", describe_);
+  CK_RV rv = fn()->C_GetSessionInfo(lease->get(), &si);
+  if (rv != CKR_OK) return rv_error("cannot read a session's state on " + describe_, rv);
+  return si.state == CKS_RO_USER_FUNCTIONS || si.state == CKS_RW_USER_FUNCTIONS;
 }
 
 Result<CK_SESSION_HANDLE> Token::open_rw_session() {

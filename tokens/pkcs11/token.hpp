@@ -50,6 +50,8 @@ class Token {
  private:
   static std::chrono::milliseconds call_timeout_ms();
   Result<CK_FLAGS> fresh_flags();
+  // Whether this process's sessions (hwca's own function list) are logged in as the user.
+  Result<bool> sessions_logged_in();
 
   Module* module_;
   PKCS11_slot_st* slot_;
