@@ -1,0 +1,213 @@
+#include "ca/audit_log.hpp"
+
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <ctime>
+#include <sstream>
+
+#include "common/text.hpp"
+
+namespace hwca::ca {
+namespace {
+
+const std::string kGenesis(64, '0');
+
+std::string utc_now() {
+  std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+// Closes a descriptor (and so drops its flock) when it goes out of scope.
+struct Fd {
+  int fd;
+  ~Fd() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+Result<std::string> read_all(int fd, const std::string& path) {
+  std::string out;
+  char buf[65536];
+  off_t offset = 0;
+  for (;;) {
+    ssize_t n = ::pread(fd, buf, sizeof buf, offset);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return fail(ErrorKind::io, "cannot read " + path + ": " + error_text(errno));
+    if (n == 0) return out;
+    out.append(buf, static_cast<size_t>(n));
+    offset += n;
+  }
+}
+
+struct Tail {
+  size_t lines = 0;
+  std::string head = kGenesis;
+  size_t complete_bytes = 0;  // bytes up to and including the last '\n'
+};
+
+// Walk and check the whole chain of `text`.
+Result<Tail> walk(const std::string& text, const std::string& path) {
+  Tail t;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t end = text.find('\n', pos);
+    size_t number = t.lines + 1;
+    std::string where = path + " line " + std::to_string(number);
+    if (end == std::string::npos) {
+      return fail(ErrorKind::conflict, where +
+                                           " is incomplete (a write torn by a crash); "
+                                           "the next append removes it");
+    }
+    std::string_view line(text.data() + pos, end - pos);
+    auto j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded() || !j.is_object()) {
+      return fail(ErrorKind::conflict, where + " is not a JSON object: the log was altered");
+    }
+    if (!j.contains("seq") || !j["seq"].is_number_unsigned() || j["seq"].get<size_t>() != number) {
+      return fail(ErrorKind::conflict, where +
+                                           " has the wrong sequence number: a line was "
+                                           "removed, added or moved");
+    }
+    if (!j.contains("prev") || !j["prev"].is_string() || j["prev"].get<std::string>() != t.head) {
+      return fail(ErrorKind::conflict, where +
+                                           " does not carry the hash of the line before "
+                                           "it: the log was altered");
+    }
+    if (!j.contains("event") || !j["event"].is_string()) {
+      return fail(ErrorKind::conflict, where + " names no event");
+    }
+    t.head = sha256_hex(line);
+    t.lines = number;
+    pos = end + 1;
+    t.complete_bytes = pos;
+  }
+  return t;
+}
+
+// The end of the chain without reading the whole file: the last complete line's sequence
+// number and hash, and the size of a torn tail after it. Reads backwards in growing chunks.
+Result<Tail> read_tail(int fd, const std::string& path, size_t* torn) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return fail(ErrorKind::io, "cannot stat " + path);
+  const size_t size = static_cast<size_t>(st.st_size);
+  Tail t;
+  *torn = 0;
+  for (size_t chunk = 4096;; chunk *= 4) {
+    size_t len = std::min(chunk, size);
+    std::string buf(len, '\0');
+    size_t got = 0;
+    while (got < len) {
+      ssize_t n = ::pread(fd, buf.data() + got, len - got, static_cast<off_t>(size - len + got));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return fail(ErrorKind::io, "cannot read " + path + ": " + error_text(errno));
+      got += static_cast<size_t>(n);
+    }
+    size_t last_nl = buf.rfind('\n');
+    if (last_nl == std::string::npos && len < size) continue;  // need more
+    *torn = last_nl == std::string::npos ? len : len - last_nl - 1;
+    t.complete_bytes = size - *torn;
+    if (t.complete_bytes == 0) return t;  // nothing complete yet: the genesis
+    size_t start = last_nl == 0 ? std::string::npos : buf.rfind('\n', last_nl - 1);
+    if (start == std::string::npos && len < size) continue;  // the line starts further back
+    start = start == std::string::npos ? 0 : start + 1;
+    std::string_view line(buf.data() + start, last_nl - start);
+    auto j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded() || !j.is_object() || !j.contains("seq") ||
+        !j["seq"].is_number_unsigned()) {
+      return fail(ErrorKind::conflict,
+                  "the last line of audit log " + path + " is damaged; run 'hwca audit verify'");
+    }
+    t.lines = j["seq"].get<size_t>();
+    t.head = sha256_hex(line);
+    return t;
+  }
+}
+
+}  // namespace
+
+std::string sha256_hex(std::string_view text) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(text.data(), text.size(), md, &len, EVP_sha256(), nullptr);
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < len; ++i) {
+    out.push_back(digits[md[i] >> 4]);
+    out.push_back(digits[md[i] & 15]);
+  }
+  return out;
+}
+
+Result<std::string> AuditLog::append(const std::string& event, const nlohmann::json& data) {
+  Fd f{::open(path_.c_str(), O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600)};
+  if (f.fd < 0)
+    return fail(ErrorKind::io, "cannot open audit log " + path_ + ": " + error_text(errno));
+  while (::flock(f.fd, LOCK_EX) != 0) {
+    if (errno != EINTR) {
+      return fail(ErrorKind::io, "cannot lock audit log " + path_ + ": " + error_text(errno));
+    }
+  }
+  size_t torn = 0;
+  auto tail = read_tail(f.fd, path_, &torn);
+  if (!tail) return tl::unexpected(tail.error());
+
+  std::string lines;
+  auto add = [&](const std::string& ev, const nlohmann::json& d) {
+    nlohmann::json j = {{"seq", tail->lines + 1},
+                        {"time", utc_now()},
+                        {"event", ev},
+                        {"prev", tail->head},
+                        {"data", d}};
+    std::string line = j.dump();  // keys sorted, no whitespace: one canonical line
+    tail->head = sha256_hex(line);
+    tail->lines += 1;
+    lines += line + "\n";
+  };
+  if (torn > 0) {
+    // A line torn by a crash was never confirmed: drop it, and say so in the chain.
+    if (::ftruncate(f.fd, static_cast<off_t>(tail->complete_bytes)) != 0) {
+      return fail(ErrorKind::io, "cannot repair audit log " + path_ + ": " + error_text(errno));
+    }
+    add("audit.torn-line-removed", {{"bytes", torn}});
+  }
+  add(event, data);
+  size_t done = 0;
+  while (done < lines.size()) {
+    ssize_t n = ::write(f.fd, lines.data() + done, lines.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      return fail(ErrorKind::io, "cannot write audit log " + path_ + ": " + error_text(errno));
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (::fsync(f.fd) != 0) {
+    return fail(ErrorKind::io, "cannot sync audit log " + path_ + ": " + error_text(errno));
+  }
+  return tail->head;
+}
+
+Result<AuditLog::Summary> AuditLog::verify(const std::string& path) {
+  Fd f{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
+  if (f.fd < 0) {
+    return fail(errno == ENOENT ? ErrorKind::not_found : ErrorKind::io,
+                "cannot open audit log " + path + ": " + error_text(errno));
+  }
+  ::flock(f.fd, LOCK_SH);  // a consistent view while appends go on
+  auto text = read_all(f.fd, path);
+  if (!text) return tl::unexpected(text.error());
+  auto tail = walk(*text, path);
+  if (!tail) return tl::unexpected(tail.error());
+  return Summary{tail->lines, tail->head};
+}
+
+}  // namespace hwca::ca

@@ -1,0 +1,43 @@
+// The audit log: append-only, one JSON object per line, each line carrying the SHA-256 of
+// the line before it, so that a changed, removed or reordered line breaks the chain.
+//
+//   {"data":{...},"event":"cert.issued","prev":"<64 hex>","seq":7,"time":"2026-11-28T12:00:00Z"}
+//
+// Appends from several processes are serialised with flock(); each append is one write()
+// followed by fsync() before it returns, so a recorded event survives a crash. A crash can
+// at worst leave a torn last line (never confirmed to anyone); the next append removes it
+// and records that it did. Callers put no PIN and no key material in `data`.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "common/result.hpp"
+
+namespace hwca::ca {
+
+class AuditLog {
+ public:
+  explicit AuditLog(std::string path) : path_(std::move(path)) {}
+
+  // Append one event; returns the SHA-256 (hex) of the line written. The file is created
+  // with mode 0600 if absent.
+  Result<std::string> append(const std::string& event, const nlohmann::json& data);
+
+  struct Summary {
+    size_t lines = 0;
+    std::string head;  // hash of the last line (64 zeros for an empty log)
+  };
+  // Check the whole chain. An error names the first line that breaks it and how.
+  static Result<Summary> verify(const std::string& path);
+
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// SHA-256 of `text` as lower-case hex.
+std::string sha256_hex(std::string_view text);
+
+}  // namespace hwca::ca
