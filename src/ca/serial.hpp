@@ -1,0 +1,33 @@
+// Certificate serial numbers: 20 random octets from OpenSSL's CSPRNG with the top bit clear,
+// so the number is positive and its DER content is exactly 20 octets (RFC 5280 4.1.2.2
+// allows at most 20; the CA/Browser Forum asks for at least 64 random bits; this has 158).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+
+#include "common/ossl.hpp"
+#include "common/result.hpp"
+
+namespace hwca::ca {
+
+class Serial {
+ public:
+  static constexpr size_t kOctets = 20;
+
+  static Result<Serial> random();
+  // From lower-case or upper-case hex of exactly the content octets (as `hex()` writes).
+  static Result<Serial> from_hex(const std::string& hex);
+
+  const std::array<uint8_t, kOctets>& octets() const { return octets_; }
+  std::string hex() const;  // lower case, 40 digits: the form stored and shown
+  ossl::Ptr<ASN1_INTEGER> to_asn1() const;
+
+  bool operator==(const Serial& other) const { return octets_ == other.octets_; }
+
+ private:
+  std::array<uint8_t, kOctets> octets_{};
+};
+
+}  // namespace hwca::ca
