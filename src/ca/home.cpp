@@ -1,0 +1,197 @@
+#include "ca/home.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+#include <yaml-cpp/yaml.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <set>
+
+#include "common/file_util.hpp"
+#include "common/text.hpp"
+#include "common/uri.hpp"
+
+namespace hwca::ca {
+namespace {
+
+constexpr const char* kConfigFile = "config.yaml";
+
+bool safe_relative(const std::string& p) {
+  return !p.empty() && p[0] != '/' && p.find("..") == std::string::npos;
+}
+
+Result<std::string> scalar(const YAML::Node& node, const std::string& where) {
+  if (!node.IsScalar()) return fail(ErrorKind::usage, where + " must be a string");
+  return node.as<std::string>();
+}
+
+Status check(const Config& c, const std::string& source) {
+  for (const auto& [name, ca] : c.cas) {
+    std::string where = source + ": CA '" + printable(name) + "'";
+    if (!valid_ca_name(name)) {
+      return fail(ErrorKind::usage, where + ": a CA name is 1-64 of a-z, 0-9 and '-'");
+    }
+    auto uri = parse_uri(ca.key);
+    if (!uri) return fail(ErrorKind::usage, where + ": key: " + uri.error().message);
+    if (uri->query_attr("pin-value")) {
+      return fail(ErrorKind::usage, where +
+                                        ": the key URI carries pin-value; a PIN never goes "
+                                        "in the configuration (use pin-source=)");
+    }
+    if (!safe_relative(ca.cert)) {
+      return fail(ErrorKind::usage, where + ": cert must be a path inside the home");
+    }
+    if (!ca.parent.empty() && c.cas.count(ca.parent) == 0) {
+      return fail(ErrorKind::usage,
+                  where + ": parent '" + printable(ca.parent) + "' is not defined");
+    }
+  }
+  for (const auto& [name, ca] : c.cas) {  // no cycles in the parent chain
+    std::set<std::string> seen{name};
+    for (std::string p = ca.parent; !p.empty(); p = c.cas.at(p).parent) {
+      if (!seen.insert(p).second) {
+        return fail(ErrorKind::usage, source + ": CA '" + name + "' is its own ancestor");
+      }
+    }
+  }
+  if (!safe_relative(c.database) || !safe_relative(c.audit_log)) {
+    return fail(ErrorKind::usage, source + ": database and auditLog must be paths inside the home");
+  }
+  return {};
+}
+
+}  // namespace
+
+bool valid_ca_name(const std::string& name) {
+  if (name.empty() || name.size() > 64 || name[0] == '-') return false;
+  for (char c : name) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
+  }
+  return true;
+}
+
+Result<Config> parse_config(const std::string& text, const std::string& source) {
+  Config c;
+  try {
+    YAML::Node root = YAML::Load(text);
+    if (root.IsNull()) return c;
+    if (!root.IsMap()) return fail(ErrorKind::usage, source + " must be a mapping");
+    for (const auto& item : root) {
+      std::string key = item.first.as<std::string>();
+      if (key == "database") {
+        auto v = scalar(item.second, source + ": database");
+        if (!v) return tl::unexpected(v.error());
+        c.database = *v;
+      } else if (key == "auditLog") {
+        auto v = scalar(item.second, source + ": auditLog");
+        if (!v) return tl::unexpected(v.error());
+        c.audit_log = *v;
+      } else if (key == "cas") {
+        if (item.second.IsNull()) continue;
+        if (!item.second.IsMap()) return fail(ErrorKind::usage, source + ": cas must be a mapping");
+        for (const auto& ca : item.second) {
+          std::string name = ca.first.as<std::string>();
+          std::string where = source + ": CA '" + printable(name) + "'";
+          if (!ca.second.IsMap()) return fail(ErrorKind::usage, where + " must be a mapping");
+          CaEntry e;
+          for (const auto& field : ca.second) {
+            std::string f = field.first.as<std::string>();
+            auto v = scalar(field.second, where + ": " + f);
+            if (!v) return tl::unexpected(v.error());
+            if (f == "key")
+              e.key = *v;
+            else if (f == "cert")
+              e.cert = *v;
+            else if (f == "parent")
+              e.parent = *v;
+            else
+              return fail(ErrorKind::usage, where + ": unknown field '" + printable(f) + "'");
+          }
+          if (e.key.empty() || e.cert.empty()) {
+            return fail(ErrorKind::usage, where + " needs key and cert");
+          }
+          c.cas[name] = e;
+        }
+      } else {
+        return fail(ErrorKind::usage, source + ": unknown key '" + printable(key) + "'");
+      }
+    }
+  } catch (const YAML::Exception& e) {
+    return fail(ErrorKind::usage,
+                source + " line " + std::to_string(e.mark.line + 1) + ": " + e.msg);
+  }
+  if (auto ok = check(c, source); !ok) return tl::unexpected(ok.error());
+  return c;
+}
+
+std::string emit_config(const Config& c) {
+  YAML::Emitter out;
+  out << YAML::BeginMap;
+  out << YAML::Key << "database" << YAML::Value << c.database;
+  out << YAML::Key << "auditLog" << YAML::Value << c.audit_log;
+  out << YAML::Key << "cas" << YAML::Value << YAML::BeginMap;
+  for (const auto& [name, ca] : c.cas) {
+    out << YAML::Key << name << YAML::Value << YAML::BeginMap;
+    out << YAML::Key << "key" << YAML::Value << ca.key;
+    out << YAML::Key << "cert" << YAML::Value << ca.cert;
+    if (!ca.parent.empty()) out << YAML::Key << "parent" << YAML::Value << ca.parent;
+    out << YAML::EndMap;
+  }
+  out << YAML::EndMap << YAML::EndMap;
+  return std::string("# hwca CA home: the CAs and their key URIs. No private key is kept here.\n") +
+         out.c_str() + "\n";
+}
+
+std::string default_home() {
+  if (::geteuid() == 0) return "/var/lib/hwca";
+  const char* xdg = std::getenv("XDG_DATA_HOME");
+  if (xdg != nullptr && *xdg == '/') return std::string(xdg) + "/hwca";
+  const char* home = std::getenv("HOME");
+  return std::string(home != nullptr ? home : ".") + "/.local/share/hwca";
+}
+
+std::string resolve_home(const std::string& option) {
+  if (!option.empty()) return option;
+  const char* env = std::getenv("HWCA_HOME");
+  if (env != nullptr && *env != '\0') return env;
+  return default_home();
+}
+
+Result<Home> Home::open(const std::string& dir, bool create) {
+  Home h;
+  h.dir_ = dir;
+  std::string config_path = h.path(kConfigFile);
+  struct stat st {};
+  if (::stat(dir.c_str(), &st) != 0) {
+    if (!create) {
+      return fail(ErrorKind::not_found, "no CA home at " + dir +
+                                            " (make one with 'hwca ca init', "
+                                            "or choose it with --home or HWCA_HOME)");
+    }
+    if (::mkdir(dir.c_str(), 0700) != 0) {
+      return fail(ErrorKind::io, "cannot create CA home " + dir + ": " + error_text(errno));
+    }
+  } else if (!S_ISDIR(st.st_mode)) {
+    return fail(ErrorKind::usage, "CA home " + dir + " is not a folder");
+  }
+  auto text = read_file(config_path, 1 << 20);
+  if (!text) {
+    if (text.error().kind != ErrorKind::not_found || !create) return tl::unexpected(text.error());
+    if (auto ok = h.save(Config{}); !ok) return tl::unexpected(ok.error());
+    return h;
+  }
+  auto config = parse_config(*text, config_path);
+  if (!config) return tl::unexpected(config.error());
+  h.config_ = std::move(*config);
+  return h;
+}
+
+Status Home::save(const Config& config) {
+  if (auto ok = check(config, path(kConfigFile)); !ok) return ok;
+  if (auto ok = write_file_atomic(path(kConfigFile), emit_config(config), 0600); !ok) return ok;
+  config_ = config;
+  return {};
+}
+
+}  // namespace hwca::ca

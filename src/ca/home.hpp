@@ -1,0 +1,57 @@
+// The CA home: the folder holding a CA's state. It never holds a private key.
+//
+//   <home>/config.yaml     the CAs (name, key URI, certificate, parent) and file names
+//   <home>/cas/<name>/     each CA's certificate (cert.pem) and chain (chain.pem)
+//   <home>/issuance.db     the issuance database (issuance_store.hpp)
+//   <home>/audit.log       the hash-chained audit log (audit_log.hpp)
+//
+// The home is `--home DIR`, else $HWCA_HOME, else /var/lib/hwca for root and
+// $XDG_DATA_HOME/hwca (default ~/.local/share/hwca) for other users.
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "common/result.hpp"
+
+namespace hwca::ca {
+
+struct CaEntry {
+  std::string key;     // key URI (pkcs11:..., later tpm2:...); never a pin-value
+  std::string cert;    // certificate file, relative to the home
+  std::string parent;  // name of the issuing CA; empty for a root
+};
+
+struct Config {
+  std::map<std::string, CaEntry> cas;
+  std::string database = "issuance.db";
+  std::string audit_log = "audit.log";
+};
+
+// Parse and check config.yaml text; `source` names it in errors ("<home>/config.yaml").
+Result<Config> parse_config(const std::string& text, const std::string& source);
+std::string emit_config(const Config& config);
+
+// A CA name: 1-64 of a-z, 0-9 and '-', starting with a letter or digit.
+bool valid_ca_name(const std::string& name);
+
+std::string default_home();
+std::string resolve_home(const std::string& option);
+
+class Home {
+ public:
+  // Open the home at `dir`; with `create`, make it (mode 0700) and an empty config.
+  static Result<Home> open(const std::string& dir, bool create);
+
+  const std::string& dir() const { return dir_; }
+  const Config& config() const { return config_; }
+  std::string path(const std::string& relative) const { return dir_ + "/" + relative; }
+  // Replace config.yaml atomically (mode 0600) and keep `config` as the current one.
+  Status save(const Config& config);
+
+ private:
+  std::string dir_;
+  Config config_;
+};
+
+}  // namespace hwca::ca
