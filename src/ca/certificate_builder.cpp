@@ -1,0 +1,136 @@
+#include "ca/certificate_builder.hpp"
+
+#include <openssl/x509v3.h>
+
+namespace hwca::ca {
+namespace {
+
+Status add_basic_constraints(X509* x, const CertificateSpec& spec) {
+  BASIC_CONSTRAINTS* bc = BASIC_CONSTRAINTS_new();
+  if (bc == nullptr) return fail(ErrorKind::internal, "out of memory");
+  bc->ca = spec.ca ? 0xff : 0;
+  if (spec.ca && spec.path_len) {
+    bc->pathlen = ASN1_INTEGER_new();
+    if (bc->pathlen == nullptr || ASN1_INTEGER_set(bc->pathlen, *spec.path_len) != 1) {
+      BASIC_CONSTRAINTS_free(bc);
+      return fail(ErrorKind::internal, "cannot encode the path length");
+    }
+  }
+  int ok = X509_add1_ext_i2d(x, NID_basic_constraints, bc, 1, X509V3_ADD_REPLACE);
+  BASIC_CONSTRAINTS_free(bc);
+  if (ok != 1) return fail(ErrorKind::internal, "cannot add basicConstraints");
+  return {};
+}
+
+Status add_key_usage(X509* x, const std::vector<int>& bits) {
+  if (bits.empty()) return {};
+  ASN1_BIT_STRING* ku = ASN1_BIT_STRING_new();
+  bool ok = ku != nullptr;
+  for (int bit : bits) ok = ok && ASN1_BIT_STRING_set_bit(ku, bit, 1) == 1;
+  ok = ok && X509_add1_ext_i2d(x, NID_key_usage, ku, 1, X509V3_ADD_REPLACE) == 1;
+  ASN1_BIT_STRING_free(ku);
+  if (!ok) return fail(ErrorKind::internal, "cannot add keyUsage");
+  return {};
+}
+
+Status add_ext_key_usage(X509* x, const std::vector<int>& nids) {
+  if (nids.empty()) return {};
+  EXTENDED_KEY_USAGE* eku = sk_ASN1_OBJECT_new_null();
+  bool ok = eku != nullptr;
+  for (int nid : nids) ok = ok && sk_ASN1_OBJECT_push(eku, OBJ_nid2obj(nid)) > 0;
+  ok = ok && X509_add1_ext_i2d(x, NID_ext_key_usage, eku, 0, X509V3_ADD_REPLACE) == 1;
+  sk_ASN1_OBJECT_free(eku);  // the objects are OpenSSL's static ones
+  if (!ok) return fail(ErrorKind::internal, "cannot add extendedKeyUsage");
+  return {};
+}
+
+// subjectKeyIdentifier: SHA-1 of the subjectPublicKey bits (RFC 5280 4.2.1.2, method 1);
+// authorityKeyIdentifier: the issuer's subjectKeyIdentifier (not on self-signed roots).
+Status add_key_identifiers(X509* x, const CertificateSpec& spec, OSSL_LIB_CTX* libctx) {
+  ossl::Ptr<EVP_MD> sha1(EVP_MD_fetch(libctx, "SHA1", nullptr));
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (!sha1 || X509_pubkey_digest(x, sha1.get(), md, &len) != 1) {
+    return fail(ErrorKind::internal, "cannot compute the subject key identifier");
+  }
+  ASN1_OCTET_STRING* ski = ASN1_OCTET_STRING_new();
+  bool ok = ski != nullptr && ASN1_OCTET_STRING_set(ski, md, static_cast<int>(len)) == 1 &&
+            X509_add1_ext_i2d(x, NID_subject_key_identifier, ski, 0, X509V3_ADD_REPLACE) == 1;
+  ASN1_OCTET_STRING_free(ski);
+  if (!ok) return fail(ErrorKind::internal, "cannot add subjectKeyIdentifier");
+  if (spec.issuer == nullptr) return {};
+  const ASN1_OCTET_STRING* issuer_ski = X509_get0_subject_key_id(const_cast<X509*>(spec.issuer));
+  if (issuer_ski == nullptr) {
+    return fail(ErrorKind::usage, "the issuing CA's certificate has no subjectKeyIdentifier");
+  }
+  AUTHORITY_KEYID* akid = AUTHORITY_KEYID_new();
+  ok = akid != nullptr && (akid->keyid = ASN1_OCTET_STRING_dup(issuer_ski)) != nullptr &&
+       X509_add1_ext_i2d(x, NID_authority_key_identifier, akid, 0, X509V3_ADD_REPLACE) == 1;
+  AUTHORITY_KEYID_free(akid);
+  if (!ok) return fail(ErrorKind::internal, "cannot add authorityKeyIdentifier");
+  return {};
+}
+
+}  // namespace
+
+std::string signing_digest(const EVP_PKEY* key) {
+  if (EVP_PKEY_is_a(key, "EC") && EVP_PKEY_get_bits(key) > 256) return "SHA384";
+  return "SHA256";
+}
+
+Result<ossl::Ptr<X509>> build_certificate(const CertificateSpec& spec, OSSL_LIB_CTX* libctx) {
+  if (spec.subject == nullptr || spec.subject_key == nullptr || spec.issuer_key == nullptr) {
+    return fail(ErrorKind::internal, "incomplete certificate specification");
+  }
+  if (spec.not_after <= spec.not_before) {
+    return fail(ErrorKind::usage, "the validity period is empty");
+  }
+  ossl::Ptr<X509> x(X509_new_ex(libctx, nullptr));
+  auto serial = spec.serial.to_asn1();
+  const X509_NAME* issuer_name =
+      spec.issuer != nullptr ? X509_get_subject_name(spec.issuer) : spec.subject;
+  if (!x || !serial || X509_set_version(x.get(), X509_VERSION_3) != 1 ||
+      X509_set_serialNumber(x.get(), serial.get()) != 1 ||
+      X509_set_subject_name(x.get(), spec.subject) != 1 ||
+      X509_set_issuer_name(x.get(), issuer_name) != 1 ||
+      ASN1_TIME_set(X509_getm_notBefore(x.get()), spec.not_before) == nullptr ||
+      ASN1_TIME_set(X509_getm_notAfter(x.get()), spec.not_after) == nullptr ||
+      X509_set_pubkey(x.get(), spec.subject_key) != 1) {
+    return fail(ErrorKind::internal, "cannot assemble the certificate: " + ossl::take_errors());
+  }
+  if (auto ok = add_basic_constraints(x.get(), spec); !ok) return tl::unexpected(ok.error());
+  if (auto ok = add_key_usage(x.get(), spec.key_usage_bits); !ok) return tl::unexpected(ok.error());
+  if (auto ok = add_ext_key_usage(x.get(), spec.ext_key_usage); !ok) {
+    return tl::unexpected(ok.error());
+  }
+  if (auto ok = add_key_identifiers(x.get(), spec, libctx); !ok) return tl::unexpected(ok.error());
+
+  ossl::Ptr<EVP_MD_CTX> mctx(EVP_MD_CTX_new());
+  std::string digest = signing_digest(spec.issuer_key);
+  if (!mctx ||
+      EVP_DigestSignInit_ex(mctx.get(), nullptr, digest.c_str(), libctx, nullptr, spec.issuer_key,
+                            nullptr) != 1 ||
+      X509_sign_ctx(x.get(), mctx.get()) <= 0) {
+    return fail(ErrorKind::device, "signing the certificate failed: " + ossl::take_errors());
+  }
+  if (X509_verify(x.get(), spec.issuer_key) != 1) {
+    return fail(ErrorKind::device, "the token returned a signature that does not verify");
+  }
+  return x;
+}
+
+std::string fingerprint_sha256(const X509* cert) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (X509_digest(cert, EVP_sha256(), md, &len) != 1) return {};
+  static const char* digits = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned int i = 0; i < len; ++i) {
+    if (i > 0) out.push_back(':');
+    out.push_back(digits[md[i] >> 4]);
+    out.push_back(digits[md[i] & 15]);
+  }
+  return out;
+}
+
+}  // namespace hwca::ca

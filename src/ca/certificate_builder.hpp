@@ -1,0 +1,41 @@
+// Builds and signs X.509 v3 certificates with plain OpenSSL APIs; the issuer's key is an
+// EVP_PKEY that may live in a token (through the hwca provider). Only what the spec says
+// goes in: this is the one place certificates are assembled.
+#pragma once
+
+#include <ctime>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ca/serial.hpp"
+#include "common/ossl.hpp"
+#include "common/result.hpp"
+
+namespace hwca::ca {
+
+struct CertificateSpec {
+  const X509_NAME* subject = nullptr;
+  EVP_PKEY* subject_key = nullptr;  // the public key to certify
+  const X509* issuer = nullptr;     // null: self-signed (issuer name = subject)
+  EVP_PKEY* issuer_key = nullptr;   // signs the certificate
+  Serial serial;
+  std::time_t not_before = 0;
+  std::time_t not_after = 0;
+  bool ca = false;                  // basicConstraints, always critical
+  std::optional<int> path_len;      // only with ca
+  std::vector<int> key_usage_bits;  // keyUsage bit numbers (0 digitalSignature, 5 keyCertSign,
+                                    // 6 cRLSign, ...), critical
+  std::vector<int> ext_key_usage;   // NIDs (NID_server_auth, ...), not critical
+};
+
+// The digest hwca signs with for a key: SHA-384 for P-384, else SHA-256.
+std::string signing_digest(const EVP_PKEY* key);
+
+// Assemble, sign in `libctx` and check the signature with the issuer's public key.
+Result<ossl::Ptr<X509>> build_certificate(const CertificateSpec& spec, OSSL_LIB_CTX* libctx);
+
+// Hex SHA-256 fingerprint of a certificate's DER, colon-separated upper case (as openssl).
+std::string fingerprint_sha256(const X509* cert);
+
+}  // namespace hwca::ca
