@@ -13,6 +13,7 @@ struct Context {
   std::string module;      // --module
   std::string pin_source;  // --pin-source
   double timeout = 0;      // --timeout seconds; 0: HWCA_TOKEN_TIMEOUT or 30 s
+  std::string home;        // --home; empty: HWCA_HOME or the default (src/ca/home.hpp)
 
   tokens::OpenOptions open_options() const;
 };
@@ -23,5 +24,6 @@ int report(const Error& error);
 // Subcommands (one file each). Each callback sets `exit_code`.
 void set_token_command(CLI::App& app, Context& ctx, int& exit_code);
 void set_key_command(CLI::App& app, Context& ctx, int& exit_code);
+void set_ca_command(CLI::App& app, Context& ctx, int& exit_code);
 
 }  // namespace hwca::cli

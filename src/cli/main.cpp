@@ -81,6 +81,7 @@ int main(int argc, char** argv) {
       "PINs come from --pin-source, the URI's pin-source, or a terminal prompt.",
       "hwca"};
   app.require_subcommand(1);
+  app.fallthrough();  // global options may also follow the subcommand
   app.set_version_flag("--version", std::string("hwca ") + HWCA_VERSION);
   app.add_option("--module", ctx.module,
                  "PKCS#11 module (.so); default: module-path= in the URI, $HWCA_PKCS11_MODULE, "
@@ -94,6 +95,10 @@ int main(int argc, char** argv) {
         auto ok = check_pin_source_syntax(s);
         return ok ? std::string() : ok.error().message;
       });
+  app.add_option("--home", ctx.home,
+                 "the CA home folder (config, certificates, database, audit log); default "
+                 "$HWCA_HOME, else /var/lib/hwca for root, ~/.local/share/hwca otherwise")
+      ->type_name("DIR");
   app.add_option("--timeout", ctx.timeout,
                  "seconds a token may take to answer one call (default $HWCA_TOKEN_TIMEOUT or 30)")
       ->check([](const std::string& s) {
@@ -110,6 +115,7 @@ int main(int argc, char** argv) {
 
   cli::set_token_command(app, ctx, exit_code);
   cli::set_key_command(app, ctx, exit_code);
+  cli::set_ca_command(app, ctx, exit_code);
 
   app.parse_complete_callback([&] {
     if (ctx.timeout > 0) {

@@ -26,6 +26,13 @@ help_mentions "key generate" "Usage: hwca key generate" --help "--key URI" REQUI
   "--type TYPE" object=LABEL ec-p256 ec-p384 rsa-2048 rsa-3072 rsa-4096
 help_mentions "key list" "Usage: hwca key list" --help "--token URI" REQUIRED
 help_mentions "key show" "Usage: hwca key show" --help "--key URI" REQUIRED
+help_mentions "" "--home DIR" HWCA_HOME ca
+help_mentions "token init" "Usage: hwca token init" --help "--label LABEL" "--so-pin-source SOURCE"
+help_mentions "ca" "Usage: hwca ca" --help init list show
+help_mentions "ca init" "Usage: hwca ca init" --help "--name NAME" "--key URI" "--generate TYPE" \
+  "--subject DN" --days "--parent NAME" "--path-len N"
+help_mentions "ca list" "Usage: hwca ca list" --help
+help_mentions "ca show" "Usage: hwca ca show" --help --pem
 [[ $(hwca --version) == "hwca "[0-9]* ]] || fail "hwca --version: $(hwca --version)"
 
 # Usage errors exit 2 (the format of their message is checked in cli_none_usage_errors.sh).

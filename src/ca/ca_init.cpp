@@ -1,0 +1,181 @@
+#include "ca/ca_init.hpp"
+
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "ca/audit_log.hpp"
+#include "ca/certificate_builder.hpp"
+#include "ca/dn.hpp"
+#include "common/file_util.hpp"
+#include "common/text.hpp"
+
+namespace hwca::ca {
+namespace {
+
+constexpr std::time_t kBackdate = 5 * 60;  // NotBefore five minutes back, as kubeadm
+
+std::string to_pem(const X509* x) {
+  ossl::Ptr<BIO> bio(BIO_new(BIO_s_mem()));
+  if (!bio || PEM_write_bio_X509(bio.get(), const_cast<X509*>(x)) != 1) return {};
+  char* data = nullptr;
+  long len = BIO_get_mem_data(bio.get(), &data);
+  return std::string(data, static_cast<size_t>(len));
+}
+
+std::time_t not_after_of(const X509* x) {
+  std::tm tm{};
+  ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm);
+  return timegm(&tm);
+}
+
+Status make_dir(const std::string& path) {
+  if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) {
+    return fail(ErrorKind::io, "cannot create " + path + ": " + error_text(errno));
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<ossl::Ptr<X509>> load_ca_cert(const Home& home, const std::string& name) {
+  auto it = home.config().cas.find(name);
+  if (it == home.config().cas.end()) {
+    return fail(ErrorKind::not_found,
+                "no CA named '" + printable(name) + "' in " + home.dir() + " (see 'hwca ca list')");
+  }
+  std::string path = home.path(it->second.cert);
+  auto text = read_file(path, 1 << 20);
+  if (!text) return tl::unexpected(text.error());
+  ossl::Ptr<BIO> bio(BIO_new_mem_buf(text->data(), static_cast<int>(text->size())));
+  ossl::Ptr<X509> x(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+  if (!x) {
+    ERR_clear_error();
+    return fail(ErrorKind::usage, path + " does not hold a PEM certificate");
+  }
+  return x;
+}
+
+Result<std::string> read_ca_chain_pem(const Home& home, const std::string& name) {
+  std::string out;
+  for (std::string n = name; !n.empty();) {
+    auto cert = load_ca_cert(home, n);
+    if (!cert) return tl::unexpected(cert.error());
+    out += to_pem(cert->get());
+    n = home.config().cas.at(n).parent;
+  }
+  return out;
+}
+
+Result<InitCaResult> init_ca(Home& home, const CryptoContext& crypto, const InitCaRequest& req) {
+  if (!valid_ca_name(req.name)) {
+    return fail(ErrorKind::usage,
+                "a CA name is 1-64 of a-z, 0-9 and '-', not '" + printable(req.name) + "'");
+  }
+  if (home.config().cas.count(req.name) != 0) {
+    return fail(ErrorKind::conflict,
+                "a CA named '" + req.name + "' already exists in " + home.dir());
+  }
+  if (req.days <= 0) return fail(ErrorKind::usage, "--days must be positive");
+  if (req.path_len && *req.path_len < 0) return fail(ErrorKind::usage, "--path-len must be >= 0");
+  auto subject = parse_dn(req.subject);
+  if (!subject) return tl::unexpected(subject.error());
+
+  std::time_t now = std::time(nullptr);
+  CertificateSpec spec;
+  spec.not_before = now - kBackdate;
+  spec.not_after = now + static_cast<std::time_t>(req.days) * 86400;
+  spec.ca = true;
+  spec.key_usage_bits = {0, 5, 6};  // digitalSignature, keyCertSign, cRLSign
+  spec.path_len = req.path_len;
+
+  ossl::Ptr<X509> parent_cert;
+  ossl::Ptr<EVP_PKEY> parent_key;
+  if (!req.parent.empty()) {
+    auto pc = load_ca_cert(home, req.parent);
+    if (!pc) return tl::unexpected(pc.error());
+    parent_cert = std::move(*pc);
+    if (X509_cmp_time(X509_get0_notAfter(parent_cert.get()), nullptr) <= 0) {
+      return fail(ErrorKind::usage, "CA '" + req.parent + "' has expired");
+    }
+    long parent_len = X509_get_pathlen(parent_cert.get());
+    if (parent_len == 0) {
+      return fail(ErrorKind::usage, "CA '" + req.parent +
+                                        "' has path length 0: it cannot "
+                                        "sign another CA");
+    }
+    if (!spec.path_len) spec.path_len = 0;
+    if (parent_len > 0 && *spec.path_len >= parent_len) {
+      return fail(ErrorKind::usage,
+                  "--path-len must be below the parent's (" + std::to_string(parent_len) + ")");
+    }
+    spec.not_after = std::min(spec.not_after, not_after_of(parent_cert.get()));
+    auto pk = crypto.load_private_key(home.config().cas.at(req.parent).key, req.key_options);
+    if (!pk) return wrap(pk.error(), "the key of CA '" + req.parent + "'");
+    parent_key = std::move(*pk);
+  }
+  auto key = crypto.load_private_key(req.key_uri, req.key_options);
+  if (!key) return tl::unexpected(key.error());
+  auto serial = Serial::random();
+  if (!serial) return tl::unexpected(serial.error());
+
+  spec.subject = subject->get();
+  spec.subject_key = key->get();
+  spec.issuer = parent_cert.get();
+  spec.issuer_key = parent_key ? parent_key.get() : key->get();
+  spec.serial = *serial;
+  auto cert = build_certificate(spec, crypto.libctx());
+  if (!cert) return tl::unexpected(cert.error());
+
+  // Write the files, then the configuration (the commit point), then the audit line.
+  std::string folder = "cas/" + req.name;
+  CaEntry entry{req.key_uri, folder + "/cert.pem", req.parent};
+  std::string chain = to_pem(cert->get());
+  if (!req.parent.empty()) {
+    auto parents = read_ca_chain_pem(home, req.parent);
+    if (!parents) return tl::unexpected(parents.error());
+    chain += *parents;
+  }
+  if (auto ok = make_dir(home.path("cas")); !ok) return tl::unexpected(ok.error());
+  if (auto ok = make_dir(home.path(folder)); !ok) return tl::unexpected(ok.error());
+  auto cleanup = [&] {
+    ::unlink(home.path(folder + "/cert.pem").c_str());
+    ::unlink(home.path(folder + "/chain.pem").c_str());
+    ::rmdir(home.path(folder).c_str());
+  };
+  if (auto ok = write_file_atomic(home.path(entry.cert), to_pem(cert->get()), 0644); !ok) {
+    cleanup();
+    return tl::unexpected(ok.error());
+  }
+  if (auto ok = write_file_atomic(home.path(folder + "/chain.pem"), chain, 0644); !ok) {
+    cleanup();
+    return tl::unexpected(ok.error());
+  }
+  Config before = home.config();
+  Config after = before;
+  after.cas[req.name] = entry;
+  if (auto ok = home.save(after); !ok) {
+    cleanup();
+    return tl::unexpected(ok.error());
+  }
+  AuditLog audit(home.path(after.audit_log));
+  nlohmann::json data = {{"ca", req.name},
+                         {"subject", dn_text(subject->get())},
+                         {"serial", serial->hex()},
+                         {"key", req.key_uri},
+                         {"parent", req.parent},
+                         {"not_after", spec.not_after},
+                         {"sha256", fingerprint_sha256(cert->get())},
+                         {"requester", req.requester}};
+  if (auto ok = audit.append("ca.created", data); !ok) {
+    (void)home.save(before);
+    cleanup();
+    return wrap(ok.error(), "CA not created");
+  }
+  return InitCaResult{entry, std::move(*cert)};
+}
+
+}  // namespace hwca::ca

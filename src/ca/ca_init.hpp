@@ -1,0 +1,39 @@
+// Creating a CA: a self-signed root, or an intermediate signed by a CA of the same home.
+// The key is already in a token; it is used through the provider and never written.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "ca/crypto_context.hpp"
+#include "ca/home.hpp"
+#include "common/ossl.hpp"
+
+namespace hwca::ca {
+
+struct InitCaRequest {
+  std::string name;
+  std::string key_uri;
+  std::string subject;          // "/CN=..." or "CN=...,O=..."
+  int days = 3650;              // clipped to the parent's notAfter
+  std::string parent;           // empty: a self-signed root
+  std::optional<int> path_len;  // default: none for a root, 0 for an intermediate
+  KeyLoadOptions key_options;
+  std::string requester;  // for the audit log ("cli:uid=0")
+};
+
+struct InitCaResult {
+  CaEntry entry;
+  ossl::Ptr<X509> cert;
+};
+
+// Builds the certificate, writes cas/<name>/cert.pem and chain.pem, adds the CA to
+// config.yaml and appends "ca.created" to the audit log. On failure nothing is left behind
+// in the home (a key generated beforehand stays in its token).
+Result<InitCaResult> init_ca(Home& home, const CryptoContext& crypto, const InitCaRequest& req);
+
+// A CA's certificate, or its chain (the certificate, then its parents), from the home.
+Result<ossl::Ptr<X509>> load_ca_cert(const Home& home, const std::string& name);
+Result<std::string> read_ca_chain_pem(const Home& home, const std::string& name);
+
+}  // namespace hwca::ca

@@ -1,0 +1,175 @@
+// hwca ca init | list | show
+#include <unistd.h>
+
+#include <iomanip>
+#include <iostream>
+
+#include "ca/ca_init.hpp"
+#include "ca/certificate_builder.hpp"
+#include "ca/dn.hpp"
+#include "cli/context.hpp"
+#include "tokens/registry.hpp"
+
+namespace hwca::cli {
+namespace {
+
+struct CaArgs {
+  std::string name, key, generate, subject, parent;
+  int days = 3650;
+  int path_len = -1;
+  bool pem = false;
+};
+
+ca::KeyLoadOptions key_options(const Context& ctx) {
+  ca::KeyLoadOptions o;
+  o.pin_source = ctx.pin_source;
+  if (o.pin_source.empty()) {
+    if (const char* env = std::getenv("HWCA_PIN_SOURCE")) o.pin_source = env;
+  }
+  o.module = ctx.module;
+  o.prompt = prompt_pin;
+  return o;
+}
+
+std::string time_text(const ASN1_TIME* t) {
+  ossl::Ptr<BIO> bio(BIO_new(BIO_s_mem()));
+  ASN1_TIME_print(bio.get(), t);
+  char* data = nullptr;
+  long len = BIO_get_mem_data(bio.get(), &data);
+  return std::string(data, static_cast<size_t>(len));
+}
+
+int init(const Context& ctx, const CaArgs& args) {
+  auto home = ca::Home::open(ca::resolve_home(ctx.home), /*create=*/true);
+  if (!home) return report(home.error());
+  if (!args.generate.empty()) {
+    auto type = tokens::parse_key_type(args.generate);
+    if (!type) return report(type.error());
+    auto store = tokens::open_store(args.key, ctx.open_options());
+    if (!store) return report(store.error());
+    auto made = (*store)->create_key({args.key, *type});
+    if (!made) return report(made.error());
+    std::cout << "generated " << made->type << " key '" << made->label << "' in the token\n";
+  }
+  auto crypto = ca::CryptoContext::create();
+  if (!crypto) return report(crypto.error());
+  ca::InitCaRequest req;
+  req.name = args.name;
+  req.key_uri = args.key;
+  req.subject = args.subject;
+  req.days = args.days;
+  req.parent = args.parent;
+  if (args.path_len >= 0) req.path_len = args.path_len;
+  req.key_options = key_options(ctx);
+  req.requester = "cli:uid=" + std::to_string(::getuid());
+  auto made = ca::init_ca(*home, **crypto, req);
+  if (!made) return report(made.error());
+  std::cout << (args.parent.empty() ? "root" : "intermediate") << " CA '" << args.name
+            << "' created: " << ca::dn_text(X509_get_subject_name(made->cert.get())) << "\n"
+            << "certificate: " << home->path(made->entry.cert) << "\n";
+  return 0;
+}
+
+int list(const Context& ctx) {
+  auto home = ca::Home::open(ca::resolve_home(ctx.home), false);
+  if (!home) return report(home.error());
+  std::cout << std::left << std::setw(16) << "NAME" << std::setw(16) << "PARENT" << std::setw(26)
+            << "NOT AFTER"
+            << "SUBJECT\n";
+  for (const auto& [name, entry] : home->config().cas) {
+    auto cert = ca::load_ca_cert(*home, name);
+    if (!cert) return report(cert.error());
+    std::cout << std::left << std::setw(16) << name << std::setw(16)
+              << (entry.parent.empty() ? "-" : entry.parent) << std::setw(26)
+              << time_text(X509_get0_notAfter(cert->get()))
+              << ca::dn_text(X509_get_subject_name(cert->get())) << "\n";
+  }
+  return 0;
+}
+
+int show(const Context& ctx, const CaArgs& args) {
+  auto home = ca::Home::open(ca::resolve_home(ctx.home), false);
+  if (!home) return report(home.error());
+  if (args.pem) {
+    auto chain = ca::read_ca_chain_pem(*home, args.name);
+    if (!chain) return report(chain.error());
+    std::cout << *chain;
+    return 0;
+  }
+  auto cert = ca::load_ca_cert(*home, args.name);
+  if (!cert) return report(cert.error());
+  const auto& entry = home->config().cas.at(args.name);
+  X509* x = cert->get();
+  auto line = [](const std::string& label, const std::string& value) {
+    std::cout << std::left << std::setw(19) << (label + ":") << value << "\n";
+  };
+  line("name", args.name);
+  line("subject", ca::dn_text(X509_get_subject_name(x)));
+  line("issuer", ca::dn_text(X509_get_issuer_name(x)));
+  line("parent", entry.parent.empty() ? "- (root)" : entry.parent);
+  line("not before", time_text(X509_get0_notBefore(x)));
+  line("not after", time_text(X509_get0_notAfter(x)));
+  long path_len = X509_get_pathlen(x);
+  line("path length", path_len < 0 ? "unlimited" : std::to_string(path_len));
+  line("sha256", ca::fingerprint_sha256(x));
+  line("certificate", home->path(entry.cert));
+  line("key", entry.key);
+  // The key's protection, as the token reports it.
+  auto store = tokens::open_store(entry.key, ctx.open_options());
+  if (!store) return report(store.error());
+  auto* inspector = tokens::ability<tokens::KeyInspector>(*store);
+  if (inspector == nullptr) return 0;
+  auto attrs = inspector->inspect_key(entry.key);
+  if (!attrs) return report(attrs.error());
+  line("key type", attrs->key.type);
+  for (const auto& [flag, value] : attrs->flags) line(flag, value ? "yes" : "no");
+  return 0;
+}
+
+}  // namespace
+
+void set_ca_command(CLI::App& app, Context& ctx, int& exit_code) {
+  static CaArgs args;
+  auto* ca = app.add_subcommand("ca", "create and inspect CAs whose keys stay in a token");
+  ca->require_subcommand(1);
+
+  auto* init_cmd = ca->add_subcommand(
+      "init", "create a root CA (self-signed) or, with --parent, an intermediate CA");
+  init_cmd->add_option("--name", args.name, "name of the CA in the home (a-z, 0-9, '-')")
+      ->required()
+      ->type_name("NAME");
+  init_cmd->add_option("--key", args.key, "URI of the CA's key in the token")
+      ->required()
+      ->type_name("URI");
+  init_cmd
+      ->add_option("--generate", args.generate,
+                   "first generate the key in the token: ec-p256, ec-p384, rsa-2048, "
+                   "rsa-3072 or rsa-4096 (without it an existing key is adopted)")
+      ->type_name("TYPE");
+  init_cmd->add_option("--subject", args.subject, "subject, e.g. /CN=kubernetes or CN=x,O=y")
+      ->required()
+      ->type_name("DN");
+  init_cmd->add_option("--days", args.days,
+                       "validity in days (default 3650; an intermediate's "
+                       "ends no later than its parent's)");
+  init_cmd->add_option("--parent", args.parent, "the CA that signs this one (an intermediate)")
+      ->type_name("NAME");
+  init_cmd
+      ->add_option("--path-len", args.path_len,
+                   "basicConstraints pathLenConstraint (default: none for a root, 0 for an "
+                   "intermediate)")
+      ->type_name("N");
+  init_cmd->callback([&] { exit_code = init(ctx, args); });
+
+  auto* list_cmd = ca->add_subcommand("list", "list the CAs of the home");
+  list_cmd->callback([&] { exit_code = list(ctx); });
+
+  auto* show_cmd = ca->add_subcommand(
+      "show", "show a CA: subject, validity, fingerprint, key URI and the key's attributes");
+  show_cmd->add_option("name", args.name, "the CA's name")->required()->type_name("NAME");
+  show_cmd->add_flag("--pem", args.pem,
+                     "print only the certificate in PEM, followed by its parents");
+  show_cmd->callback([&] { exit_code = show(ctx, args); });
+}
+
+}  // namespace hwca::cli
