@@ -1,0 +1,74 @@
+// The issuance database: every certificate the CA signs is recorded here before it is handed
+// out, together with its revocation state; CRL numbers are kept here too. This is the
+// interface; SqliteIssuanceStore (one CA host) implements it, a PostgreSQL store (several CA
+// instances) will sit beside it.
+//
+// Serials are the lower-case hex of the serial's content octets, as in the certificate
+// ("01ab"); lookups also accept upper case. A serial is unique per CA, not across CAs.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/result.hpp"
+
+namespace hwca::ca {
+
+struct IssuedCert {
+  std::string serial;  // lower-case hex of the serial's content octets, as in the certificate
+  std::string ca;
+  std::string profile;
+  std::string subject;            // one-line RFC 2253 text
+  std::vector<std::string> sans;  // "DNS:a.example", "IP:10.0.0.1", ... in certificate order
+  int64_t not_before = 0;         // Unix seconds
+  int64_t not_after = 0;          // Unix seconds
+  std::string requester;          // who asked, e.g. "cli:uid=0"
+  std::vector<uint8_t> der;       // the certificate
+  bool revoked = false;
+  int64_t revoked_at = 0;     // Unix seconds
+  int revocation_reason = 0;  // RFC 5280 CRLReason code
+
+  bool operator==(const IssuedCert&) const = default;
+};
+
+// RFC 5280 CRLReason: 0-10, 7 is unused.
+inline bool valid_crl_reason(int reason) { return reason >= 0 && reason <= 10 && reason != 7; }
+
+class IssuanceStore {
+ public:
+  virtual ~IssuanceStore() = default;
+
+  virtual Result<bool> serial_exists(const std::string& ca, const std::string& serial) = 0;
+
+  // All or nothing, in one transaction, durable (committed and synced) when it returns. A
+  // serial that CA already used (stored, or twice in the batch) fails the whole batch with
+  // ErrorKind::conflict and records nothing.
+  virtual Status record(const std::vector<IssuedCert>& batch) = 0;
+
+  // The certificate with this serial, from any CA; ErrorKind::conflict if several CAs used
+  // it (then ask for the CA and use the overload below).
+  virtual Result<std::optional<IssuedCert>> find(const std::string& serial) = 0;
+  virtual Result<std::optional<IssuedCert>> find(const std::string& ca,
+                                                 const std::string& serial) = 0;
+
+  // Certificates of one CA (or all) whose not_after is before `expiring_before` (or all),
+  // ordered by not_after, then serial, then CA.
+  virtual Result<std::vector<IssuedCert>> list(const std::optional<std::string>& ca,
+                                               const std::optional<int64_t>& expiring_before) = 0;
+
+  // Unknown certificate: not_found; already revoked: conflict; a reason that is not a
+  // CRLReason (0-10 except 7): usage. Durable when it returns.
+  virtual Status revoke(const std::string& ca, const std::string& serial, int reason,
+                        int64_t when) = 0;
+
+  // The CA's revoked certificates for a CRL, ordered by revocation time then serial; `der`
+  // is left empty.
+  virtual Result<std::vector<IssuedCert>> revoked(const std::string& ca) = 0;
+
+  // 1, 2, 3... per CA, atomically incremented and durable when it returns.
+  virtual Result<uint64_t> next_crl_number(const std::string& ca) = 0;
+};
+
+}  // namespace hwca::ca

@@ -1,0 +1,71 @@
+// The issuance database in one SQLite file, for a CA on one host.
+//
+// The file and its -wal and -shm companions are created with mode 0600 (its folder must
+// exist). The connection runs in WAL mode with synchronous=FULL, so a write is synced when
+// it returns, and with a persistent WAL (the -wal and -shm files stay after closing), so a
+// database whose file and folder were made read-only can still be read. Several processes
+// may write at once: each write waits up to busy_timeout_ms for another's lock, then fails.
+// Opening checks the file (PRAGMA quick_check) and its schema version (user_version).
+//
+// One object may be shared between threads (calls are serialised). Do not carry an open
+// store across fork(): open a new one in the child.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "ca/issuance_store.hpp"
+
+struct sqlite3;
+
+namespace hwca::ca {
+
+class SqliteIssuanceStore : public IssuanceStore {
+ public:
+  struct Options {
+    bool read_only = false;      // SQLITE_OPEN_READONLY: never creates nor changes the file
+    int busy_timeout_ms = 5000;  // how long a write waits for another process's lock
+  };
+
+  static Result<std::unique_ptr<SqliteIssuanceStore>> open(const std::string& path);
+  static Result<std::unique_ptr<SqliteIssuanceStore>> open(const std::string& path,
+                                                           const Options& options);
+
+  SqliteIssuanceStore(const SqliteIssuanceStore&) = delete;
+  SqliteIssuanceStore& operator=(const SqliteIssuanceStore&) = delete;
+  ~SqliteIssuanceStore() override = default;
+
+  Result<bool> serial_exists(const std::string& ca, const std::string& serial) override;
+  Status record(const std::vector<IssuedCert>& batch) override;
+  Result<std::optional<IssuedCert>> find(const std::string& serial) override;
+  Result<std::optional<IssuedCert>> find(const std::string& ca, const std::string& serial) override;
+  Result<std::vector<IssuedCert>> list(const std::optional<std::string>& ca,
+                                       const std::optional<int64_t>& expiring_before) override;
+  Status revoke(const std::string& ca, const std::string& serial, int reason,
+                int64_t when) override;
+  Result<std::vector<IssuedCert>> revoked(const std::string& ca) override;
+  Result<uint64_t> next_crl_number(const std::string& ca) override;
+
+  const std::string& path() const { return path_; }
+
+ private:
+  struct Close {
+    void operator()(sqlite3* db) const;
+  };
+  using Db = std::unique_ptr<sqlite3, Close>;
+
+  SqliteIssuanceStore(std::string path, Db db, const Options& options);
+  Status prepare();  // check the file, apply the settings, create or check the schema
+  Status writable() const;
+  tl::unexpected<Error> db_error(int rc, const std::string& doing) const;
+  Result<std::vector<IssuedCert>> query(const char* sql, const std::string* ca,
+                                        const std::string* serial, const int64_t* before);
+
+  std::string path_;
+  Db db_;
+  Options options_;
+  std::mutex mu_;
+};
+
+}  // namespace hwca::ca
