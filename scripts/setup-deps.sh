@@ -7,7 +7,7 @@ set -euo pipefail
 BUILD_PACKAGES=(
   g++ cmake ninja-build pkg-config
   libssl-dev libp11-dev libp11-kit-dev libcli11-dev libexpected-dev libgtest-dev
-  nlohmann-json3-dev libyaml-cpp-dev
+  nlohmann-json3-dev libyaml-cpp-dev libsqlite3-dev
 )
 # Run and test: OpenSSL's command line, SoftHSM2, p11-kit (proxy, client and server),
 # opensc's pkcs11-tool, GnuTLS's certtool.
