@@ -115,11 +115,7 @@ int show(const Context& ctx, const CaArgs& args) {
   line("certificate", home->path(entry.cert));
   line("key", entry.key);
   // The key's protection, as the token reports it.
-  auto store = tokens::open_store(entry.key, ctx.open_options());
-  if (!store) return report(store.error());
-  auto* inspector = tokens::ability<tokens::KeyInspector>(*store);
-  if (inspector == nullptr) return 0;
-  auto attrs = inspector->inspect_key(entry.key);
+  auto attrs = inspect_key(ctx, entry.key);
   if (!attrs) return report(attrs.error());
   line("key type", attrs->key.type);
   for (const auto& [flag, value] : attrs->flags) line(flag, value ? "yes" : "no");

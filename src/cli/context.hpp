@@ -21,6 +21,9 @@ struct Context {
 // Print "hwca: <message>" on stderr and give the exit code for the error's kind.
 int report(const Error& error);
 
+// A key's attributes as its store reports them (hwca key show, hwca ca show).
+Result<tokens::KeyAttributes> inspect_key(const Context& ctx, const std::string& uri);
+
 // Subcommands (one file each). Each callback sets `exit_code`.
 void set_token_command(CLI::App& app, Context& ctx, int& exit_code);
 void set_key_command(CLI::App& app, Context& ctx, int& exit_code);

@@ -43,11 +43,7 @@ int list(const Context& ctx, const KeyArgs& args) {
 }
 
 int show(const Context& ctx, const KeyArgs& args) {
-  auto store = tokens::open_store(args.key, ctx.open_options());
-  if (!store) return report(store.error());
-  auto* inspector = tokens::ability<tokens::KeyInspector>(*store);
-  if (inspector == nullptr) return report({ErrorKind::usage, "this store cannot show keys"});
-  auto a = inspector->inspect_key(args.key);
+  auto a = inspect_key(ctx, args.key);
   if (!a) return report(a.error());
   std::cout << "uri:                " << a->key.uri << "\n"
             << "label:              " << a->key.label << "\n"

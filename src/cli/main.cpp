@@ -26,6 +26,14 @@ int report(const Error& error) {
   return static_cast<int>(error.kind);
 }
 
+Result<tokens::KeyAttributes> inspect_key(const Context& ctx, const std::string& uri) {
+  auto store = tokens::open_store(uri, ctx.open_options());
+  if (!store) return tl::unexpected(store.error());
+  auto* inspector = tokens::ability<tokens::KeyInspector>(*store);
+  if (inspector == nullptr) return fail(ErrorKind::usage, "this key store cannot show keys");
+  return inspector->inspect_key(uri);
+}
+
 namespace {
 
 // One line for a command-line mistake: "hwca: <subcommand>: <what> (see ... --help)".

@@ -11,6 +11,8 @@
 #include <sstream>
 #include <vector>
 
+#include "support/temp_dir.hpp"
+
 namespace {
 
 using hwca::ErrorKind;
@@ -18,13 +20,8 @@ using hwca::ca::AuditLog;
 
 class AuditLogTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/hwca-audit-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    path_ = dir_ + "/audit.log";
-  }
-  void TearDown() override { std::system(("rm -rf '" + dir_ + "'").c_str()); }
+  hwca::test::TempDir dir_{"hwca-audit"};
+  std::string path_ = dir_.file("audit.log");
 
   std::vector<std::string> lines() {
     std::ifstream in(path_);
@@ -45,8 +42,6 @@ class AuditLogTest : public ::testing::Test {
     ASSERT_TRUE(log.append("cert.issued", {{"serial", "01ab"}, {"profile", "server"}}));
     ASSERT_TRUE(log.append("cert.revoked", {{"serial", "01ab"}}));
   }
-
-  std::string dir_, path_;
 };
 
 TEST_F(AuditLogTest, ChainOfAppendsVerifiesAndHeadIsTheLastLinesHash) {

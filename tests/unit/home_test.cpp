@@ -8,6 +8,8 @@
 #include <cstdlib>
 #include <fstream>
 
+#include "support/temp_dir.hpp"
+
 namespace {
 
 using hwca::ErrorKind;
@@ -95,13 +97,8 @@ TEST(Config, CaNames) {
 
 class HomeTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/hwca-home-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    parent_ = tmpl;
-  }
-  void TearDown() override { std::system(("rm -rf '" + parent_ + "'").c_str()); }
-  std::string parent_;
+  hwca::test::TempDir tmp_{"hwca-home"};
+  std::string parent_ = tmp_.path();
 };
 
 TEST_F(HomeTest, CreatedPrivateAndReopened) {

@@ -11,6 +11,8 @@
 #include <filesystem>
 #include <string>
 
+#include "support/temp_dir.hpp"
+
 namespace {
 
 using hwca::ErrorKind;
@@ -18,17 +20,8 @@ using hwca::read_pin_source;
 
 class PinFile : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "hwca-pin-test-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override {
-    if (!dir_.empty()) {
-      std::error_code ec;
-      std::filesystem::remove_all(dir_, ec);
-    }
-  }
+  hwca::test::TempDir tmp_{"hwca-pin-test"};
+  std::string dir_ = tmp_.path();
 
   // Write `content` to dir/name with exactly `mode` (umask does not apply).
   std::string write(const std::string& name, const std::string& content, mode_t mode) {
@@ -50,8 +43,6 @@ class PinFile : public ::testing::Test {
     EXPECT_TRUE(pin.has_value()) << path << ": " << (pin ? "" : pin.error().message);
     return pin ? std::string(pin->view()) : std::string("<error>");
   }
-
-  std::string dir_;
 };
 
 TEST(PinSourceEnv, ReadsASetVariable) {

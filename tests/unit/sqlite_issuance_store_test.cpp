@@ -18,6 +18,8 @@
 #include <functional>
 #include <random>
 
+#include "support/temp_dir.hpp"
+
 namespace {
 
 using hwca::ErrorKind;
@@ -83,16 +85,9 @@ bool obey_file_modes() {
 
 class SqliteIssuanceStoreTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/hwca-issuance-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    path_ = dir_ + "/issued.db";
-  }
-  void TearDown() override {
-    ::chmod(dir_.c_str(), 0700);
-    std::system(("rm -rf '" + dir_ + "'").c_str());
-  }
+  hwca::test::TempDir tmp_{"hwca-issuance"};
+  std::string dir_ = tmp_.path();
+  std::string path_ = tmp_.file("issued.db");
 
   std::unique_ptr<SqliteIssuanceStore> open_store() {
     auto s = SqliteIssuanceStore::open(path_);
@@ -114,8 +109,6 @@ class SqliteIssuanceStoreTest : public ::testing::Test {
     EXPECT_NE(s.error().message.find(words), std::string::npos) << s.error().message;
     EXPECT_EQ(s.error().message.find('\n'), std::string::npos) << s.error().message;
   }
-
-  std::string dir_, path_;
 };
 
 TEST_F(SqliteIssuanceStoreTest, EveryFieldRoundTrips) {
