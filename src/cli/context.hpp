@@ -28,5 +28,6 @@ Result<tokens::KeyAttributes> inspect_key(const Context& ctx, const std::string&
 void set_token_command(CLI::App& app, Context& ctx, int& exit_code);
 void set_key_command(CLI::App& app, Context& ctx, int& exit_code);
 void set_ca_command(CLI::App& app, Context& ctx, int& exit_code);
+void set_audit_command(CLI::App& app, Context& ctx, int& exit_code);
 
 }  // namespace hwca::cli

@@ -124,6 +124,7 @@ int main(int argc, char** argv) {
   cli::set_token_command(app, ctx, exit_code);
   cli::set_key_command(app, ctx, exit_code);
   cli::set_ca_command(app, ctx, exit_code);
+  cli::set_audit_command(app, ctx, exit_code);
 
   app.parse_complete_callback([&] {
     if (ctx.timeout > 0) {

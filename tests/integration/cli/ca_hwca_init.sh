@@ -69,4 +69,10 @@ after=$(cd "$HWCA_HOME" && find . -type f | sort | xargs sha256sum)
 [[ $before == "$after" ]] || fail "a refused request changed the home"
 expect_fail 3 "no CA home" env HWCA_HOME="$WORK/nohome" "$HWCA_BIN" ca list
 
+# The audit chain verifies, and an edited line is found.
+out=$(hwca audit verify)
+assert_contains "$out" "2 events, the hash chain is intact" "audit verify"
+sed -i '1s/"ca":"root"/"ca":"r00t"/' "$HWCA_HOME/audit.log"
+expect_fail 6 "line 2 does not carry the hash of the line before it" hwca audit verify
+
 echo "ok: root and intermediate CAs in the token, verified by openssl and GnuTLS"

@@ -33,6 +33,7 @@ help_mentions "ca init" "Usage: hwca ca init" --help "--name NAME" "--key URI" "
   "--subject DN" --days "--parent NAME" "--path-len N"
 help_mentions "ca list" "Usage: hwca ca list" --help
 help_mentions "ca show" "Usage: hwca ca show" --help --pem
+help_mentions "audit verify" "Usage: hwca audit verify" --help
 [[ $(hwca --version) == "hwca "[0-9]* ]] || fail "hwca --version: $(hwca --version)"
 
 # Usage errors exit 2 (the format of their message is checked in cli_none_usage_errors.sh).
