@@ -14,6 +14,7 @@
 
 #include "common/ossl.hpp"
 #include "common/result.hpp"
+#include "providers/provider_init.h"
 #include "tokens/keystore.hpp"
 
 namespace hwca::provider {
@@ -22,14 +23,16 @@ inline constexpr const char* kName = "hwca";
 inline constexpr const char* kProps = "provider=hwca";
 
 // Names of the provider's own parameters (store ctx params and openssl.cnf section keys).
-inline constexpr const char* kParamPinSource = "pin-source";
-inline constexpr const char* kParamPkcs11Module = "pkcs11-module";
+inline constexpr const char* kParamPinSource = HWCA_PARAM_PIN_SOURCE;
+inline constexpr const char* kParamDefaultPinSource = HWCA_PARAM_DEFAULT_PIN_SOURCE;
+inline constexpr const char* kParamPkcs11Module = HWCA_PARAM_PKCS11_MODULE;
 
 struct ProvCtx {
   const OSSL_CORE_HANDLE* handle = nullptr;
   OSSL_LIB_CTX* libctx = nullptr;  // the library context this instance lives in
   std::string pkcs11_module;       // from the provider's config section, may be empty
-  std::string pin_source;          // from the provider's config section, may be empty
+  std::string pin_source;          // from the provider's config section: a default, used
+                                   // after the URI's pin-source; may be empty
   bool owns_tokens = false;        // loaded as a module: shut the tokens down in teardown
   OSSL_FUNC_core_new_error_fn* new_error = nullptr;
   OSSL_FUNC_core_set_error_debug_fn* set_error_debug = nullptr;
@@ -59,7 +62,7 @@ struct Key {
 
 // Reason codes: kReasonKindBase + hwca::ErrorKind, so that a caller of OpenSSL (the CA core)
 // gets back the kind of failure, not only its text.
-inline constexpr int kReasonKindBase = 0x100;
+inline constexpr int kReasonKindBase = HWCA_REASON_KIND_BASE;
 inline constexpr int kReasonUsage = kReasonKindBase + static_cast<int>(ErrorKind::usage);
 inline constexpr int kReasonToken = kReasonKindBase + static_cast<int>(ErrorKind::device);
 inline constexpr int kReasonInternal = kReasonKindBase + static_cast<int>(ErrorKind::internal);

@@ -21,7 +21,8 @@ namespace {
 struct StoreCtx {
   ProvCtx* prov = nullptr;
   std::string uri;
-  std::string pin_source;  // from set_ctx_params, else the provider config
+  std::string pin_source;          // the caller's, before the URI's (set_ctx_params)
+  std::string default_pin_source;  // after the URI's: set_ctx_params, else the provider config
   std::string module;
   bool done = false;
 };
@@ -74,6 +75,7 @@ int load(StoreCtx* ctx, OSSL_CALLBACK* object_cb, void* object_cbarg,
   tokens::OpenOptions options;
   options.module = ctx->module;
   options.pin_source = ctx->pin_source;
+  options.default_pin_source = ctx->default_pin_source;
   options.pin_prompt = prompt_through(pw_cb, pw_cbarg);
   auto store = tokens::open_store(ctx->uri, options);
   if (!store) {
@@ -123,7 +125,7 @@ extern "C" void* hwca_store_open(void* provctx, const char* uri) {
     auto* ctx = new StoreCtx();
     ctx->prov = prov;
     ctx->uri = uri;
-    ctx->pin_source = prov->pin_source;
+    ctx->default_pin_source = prov->pin_source;
     ctx->module = prov->pkcs11_module;
     return ctx;
   });
@@ -131,6 +133,7 @@ extern "C" void* hwca_store_open(void* provctx, const char* uri) {
 
 const OSSL_PARAM kSettable[] = {
     OSSL_PARAM_utf8_string(hwca::provider::kParamPinSource, nullptr, 0),
+    OSSL_PARAM_utf8_string(hwca::provider::kParamDefaultPinSource, nullptr, 0),
     OSSL_PARAM_utf8_string(hwca::provider::kParamPkcs11Module, nullptr, 0),
     OSSL_PARAM_int(OSSL_STORE_PARAM_EXPECT, nullptr), OSSL_PARAM_END};
 
@@ -144,6 +147,11 @@ extern "C" int hwca_store_set_ctx_params(void* vctx, const OSSL_PARAM params[]) 
     if (p != nullptr) {
       if (OSSL_PARAM_get_utf8_string_ptr(p, &s) != 1) return 0;
       ctx->pin_source = s;
+    }
+    p = OSSL_PARAM_locate_const(params, hwca::provider::kParamDefaultPinSource);
+    if (p != nullptr) {
+      if (OSSL_PARAM_get_utf8_string_ptr(p, &s) != 1) return 0;
+      ctx->default_pin_source = s;
     }
     p = OSSL_PARAM_locate_const(params, hwca::provider::kParamPkcs11Module);
     if (p != nullptr) {

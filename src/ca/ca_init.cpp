@@ -171,7 +171,13 @@ Result<InitCaResult> init_ca(Home& home, const CryptoContext& crypto, const Init
                          {"sha256", fingerprint_sha256(cert->get())},
                          {"requester", req.requester}};
   if (auto ok = audit.append("ca.created", data); !ok) {
-    (void)home.save(before);
+    // Unrecorded, the CA must not exist: take it out of the configuration again.
+    if (auto undo = home.save(before); !undo) {
+      return fail(ok.error().kind, "CA '" + req.name + "' is in " + home.path("config.yaml") +
+                                       " but its creation could not be audited (" +
+                                       ok.error().message + ") nor undone (" +
+                                       undo.error().message + "); remove it by hand");
+    }
     cleanup();
     return wrap(ok.error(), "CA not created");
   }

@@ -12,7 +12,7 @@ namespace hwca::ca {
 namespace {
 
 constexpr const char* kProviderName = "hwca";
-constexpr int kReasonKindBase = 0x100;  // as providers/provider.hpp
+constexpr int kReasonKindBase = HWCA_REASON_KIND_BASE;
 
 // OpenSSL hands our prompt callback to the provider's STORE as its passphrase callback.
 int ui_read(UI* ui, UI_STRING* uis) {
@@ -87,14 +87,15 @@ CryptoContext::~CryptoContext() {
 Result<ossl::Ptr<EVP_PKEY>> CryptoContext::load_private_key(const std::string& uri,
                                                             const KeyLoadOptions& options) const {
   std::string pin_source = options.pin_source;
+  std::string default_pin_source = options.default_pin_source;
   std::string module = options.module;
-  OSSL_PARAM params[3];
+  OSSL_PARAM params[4];
   size_t n = 0;
-  if (!pin_source.empty()) {
-    params[n++] = OSSL_PARAM_construct_utf8_string("pin-source", pin_source.data(), 0);
-  }
-  if (!module.empty()) {
-    params[n++] = OSSL_PARAM_construct_utf8_string("pkcs11-module", module.data(), 0);
+  for (auto& [name, value] :
+       {std::pair<const char*, std::string*>{HWCA_PARAM_PIN_SOURCE, &pin_source},
+        {HWCA_PARAM_DEFAULT_PIN_SOURCE, &default_pin_source},
+        {HWCA_PARAM_PKCS11_MODULE, &module}}) {
+    if (!value->empty()) params[n++] = OSSL_PARAM_construct_utf8_string(name, value->data(), 0);
   }
   params[n] = OSSL_PARAM_construct_end();
 

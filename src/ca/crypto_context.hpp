@@ -14,9 +14,10 @@
 namespace hwca::ca {
 
 struct KeyLoadOptions {
-  std::string pin_source;  // env:NAME or file:PATH; empty: the URI's pin-source or a prompt
-  std::string module;      // PKCS#11 module; empty: module-path=, HWCA_PKCS11_MODULE, p11-kit
-  PinCallback prompt;      // asked when no source gives the PIN; empty: no prompt
+  std::string pin_source;          // env:NAME or file:PATH, before the URI's pin-source
+  std::string default_pin_source;  // after the URI's pin-source ($HWCA_PIN_SOURCE)
+  std::string module;  // PKCS#11 module; empty: module-path=, HWCA_PKCS11_MODULE, p11-kit
+  PinCallback prompt;  // asked when no source gives the PIN; empty: no prompt
 };
 
 class CryptoContext {

@@ -20,17 +20,6 @@ struct CaArgs {
   bool pem = false;
 };
 
-ca::KeyLoadOptions key_options(const Context& ctx) {
-  ca::KeyLoadOptions o;
-  o.pin_source = ctx.pin_source;
-  if (o.pin_source.empty()) {
-    if (const char* env = std::getenv("HWCA_PIN_SOURCE")) o.pin_source = env;
-  }
-  o.module = ctx.module;
-  o.prompt = prompt_pin;
-  return o;
-}
-
 std::string time_text(const ASN1_TIME* t) {
   ossl::Ptr<BIO> bio(BIO_new(BIO_s_mem()));
   ASN1_TIME_print(bio.get(), t);
@@ -43,11 +32,7 @@ int init(const Context& ctx, const CaArgs& args) {
   auto home = ca::Home::open(ca::resolve_home(ctx.home), /*create=*/true);
   if (!home) return report(home.error());
   if (!args.generate.empty()) {
-    auto type = tokens::parse_key_type(args.generate);
-    if (!type) return report(type.error());
-    auto store = tokens::open_store(args.key, ctx.open_options());
-    if (!store) return report(store.error());
-    auto made = (*store)->create_key({args.key, *type});
+    auto made = generate_key(ctx, args.key, args.generate);
     if (!made) return report(made.error());
     std::cout << "generated " << made->type << " key '" << made->label << "' in the token\n";
   }
@@ -60,7 +45,7 @@ int init(const Context& ctx, const CaArgs& args) {
   req.days = args.days;
   req.parent = args.parent;
   if (args.path_len >= 0) req.path_len = args.path_len;
-  req.key_options = key_options(ctx);
+  req.key_options = ctx.key_load_options();
   req.requester = "cli:uid=" + std::to_string(::getuid());
   auto made = ca::init_ca(*home, **crypto, req);
   if (!made) return report(made.error());

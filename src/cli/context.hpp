@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 #include <string>
 
+#include "ca/crypto_context.hpp"
 #include "common/result.hpp"
 #include "tokens/keystore.hpp"
 
@@ -15,11 +16,18 @@ struct Context {
   double timeout = 0;      // --timeout seconds; 0: HWCA_TOKEN_TIMEOUT or 30 s
   std::string home;        // --home; empty: HWCA_HOME or the default (src/ca/home.hpp)
 
+  // The options for the token layer and for keys loaded through the provider; both read
+  // $HWCA_PIN_SOURCE as the default after the URI's pin-source.
   tokens::OpenOptions open_options() const;
+  ca::KeyLoadOptions key_load_options() const;
 };
 
 // Print "hwca: <message>" on stderr and give the exit code for the error's kind.
 int report(const Error& error);
+
+// Generate a key in the token the URI names (hwca key generate, hwca ca init --generate).
+Result<tokens::KeyInfo> generate_key(const Context& ctx, const std::string& uri,
+                                     const std::string& type);
 
 // A key's attributes as its store reports them (hwca key show, hwca ca show).
 Result<tokens::KeyAttributes> inspect_key(const Context& ctx, const std::string& uri);

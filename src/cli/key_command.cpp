@@ -15,11 +15,7 @@ struct KeyArgs {
 };
 
 int generate(const Context& ctx, const KeyArgs& args) {
-  auto type = tokens::parse_key_type(args.type);
-  if (!type) return report(type.error());
-  auto store = tokens::open_store(args.key, ctx.open_options());
-  if (!store) return report(store.error());
-  auto info = (*store)->create_key({args.key, *type});
+  auto info = generate_key(ctx, args.key, args.type);
   if (!info) return report(info.error());
   std::cout << "generated " << info->type << " key '" << info->label << "' (id " << info->id_hex
             << ") inside the token; it cannot be exported\n"

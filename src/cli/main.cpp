@@ -12,13 +12,40 @@
 
 namespace hwca::cli {
 
+namespace {
+
+std::string env_pin_source() {
+  const char* env = std::getenv("HWCA_PIN_SOURCE");
+  return env != nullptr ? env : "";
+}
+
+}  // namespace
+
 tokens::OpenOptions Context::open_options() const {
   tokens::OpenOptions o;
   o.module = module;
   o.pin_source = pin_source;
-  if (const char* env = std::getenv("HWCA_PIN_SOURCE")) o.default_pin_source = env;
+  o.default_pin_source = env_pin_source();
   o.pin_prompt = prompt_pin;
   return o;
+}
+
+ca::KeyLoadOptions Context::key_load_options() const {
+  ca::KeyLoadOptions o;
+  o.module = module;
+  o.pin_source = pin_source;
+  o.default_pin_source = env_pin_source();
+  o.prompt = prompt_pin;
+  return o;
+}
+
+Result<tokens::KeyInfo> generate_key(const Context& ctx, const std::string& uri,
+                                     const std::string& type) {
+  auto t = tokens::parse_key_type(type);
+  if (!t) return tl::unexpected(t.error());
+  auto store = tokens::open_store(uri, ctx.open_options());
+  if (!store) return tl::unexpected(store.error());
+  return (*store)->create_key({uri, *t});
 }
 
 int report(const Error& error) {

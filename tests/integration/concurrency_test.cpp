@@ -14,7 +14,7 @@ void run_threads(tokens::KeyType type, int threads, int per_thread) {
   auto ctx = ca::CryptoContext::create();
   ASSERT_TRUE(ctx);
   std::string uri = make_key(std::string("threads-") + tokens::key_type_name(type), type);
-  auto key = (*ctx)->load_private_key(uri, {g_token->pin_source(), "", {}});
+  auto key = (*ctx)->load_private_key(uri, key_options());
   ASSERT_TRUE(key) << key.error().message;
   unsigned char* der = nullptr;
   int der_len = i2d_PUBKEY(key->get(), &der);

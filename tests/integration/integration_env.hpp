@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "ca/crypto_context.hpp"
 #include "support/softhsm_token.hpp"
 #include "tokens/keystore.hpp"
 
@@ -13,6 +14,9 @@ extern SoftHsmToken* g_token;
 
 // Options that give the token's PIN through its 0600 PIN file.
 tokens::OpenOptions open_options();
+
+// Options that load keys through the provider with the token's PIN file.
+ca::KeyLoadOptions key_options();
 
 // Generate a key in the shared token with hwca's key store; returns its URI.
 std::string make_key(const std::string& label, tokens::KeyType type);

@@ -27,6 +27,12 @@ tokens::OpenOptions open_options() {
   return o;
 }
 
+ca::KeyLoadOptions key_options() {
+  ca::KeyLoadOptions o;
+  o.pin_source = g_token->pin_source();
+  return o;
+}
+
 std::string make_key(const std::string& label, tokens::KeyType type) {
   std::string uri = g_token->key_uri(label);
   auto store = tokens::open_store(uri, open_options());

@@ -31,7 +31,7 @@ class ProviderSign : public ::testing::TestWithParam<tokens::KeyType> {
     std::string label =
         std::string("sign-") + ::testing::UnitTest::GetInstance()->current_test_info()->name();
     uri_ = make_key(label, GetParam());
-    auto key = ctx_->load_private_key(uri_, {g_token->pin_source(), "", {}});
+    auto key = ctx_->load_private_key(uri_, key_options());
     ASSERT_TRUE(key) << key.error().message;
     key_ = std::move(*key);
     pub_ = public_copy(key_.get());
@@ -154,8 +154,7 @@ INSTANTIATE_TEST_SUITE_P(AllTypes, ProviderSign, ::testing::ValuesIn(kAllTypes),
 TEST(ProviderLoad, MissingKeyFailsWithNotFound) {
   auto ctx = ca::CryptoContext::create();
   ASSERT_TRUE(ctx);
-  auto key =
-      (*ctx)->load_private_key(g_token->key_uri("no-such-key"), {g_token->pin_source(), "", {}});
+  auto key = (*ctx)->load_private_key(g_token->key_uri("no-such-key"), key_options());
   ASSERT_FALSE(key);
   EXPECT_EQ(key.error().kind, ErrorKind::not_found) << key.error().message;
   EXPECT_NE(key.error().message.find("no-such-key"), std::string::npos) << key.error().message;

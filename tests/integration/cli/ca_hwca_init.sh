@@ -75,4 +75,10 @@ assert_contains "$out" "2 events, the hash chain is intact" "audit verify"
 sed -i '1s/"ca":"root"/"ca":"r00t"/' "$HWCA_HOME/audit.log"
 expect_fail 6 "line 2 does not carry the hash of the line before it" hwca audit verify
 
+# PIN precedence when loading a CA key: the URI's pin-source comes before $HWCA_PIN_SOURCE
+# (a wrong PIN there would be refused and never retried).
+(umask 077 && printf '%s\n' "$WRONG_PIN" >"$WORK/wrong-pin")
+HWCA_PIN_SOURCE="file:$WORK/wrong-pin" hwca ca init --name pin-order --key "$(key_uri_pin root)" \
+  --subject /CN=pin-order >/dev/null || fail "the URI's pin-source did not come before HWCA_PIN_SOURCE"
+
 echo "ok: root and intermediate CAs in the token, verified by openssl and GnuTLS"
