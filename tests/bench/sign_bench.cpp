@@ -66,8 +66,10 @@ int run_bench(const Options& opt, SoftHsmToken& token) {
     std::fprintf(stderr, "generating %s in the token...\n", tokens::key_type_name(type));
     auto info = (*store)->create_key(tokens::CreateKeyRequest{k.uri, type});
     if (!info) throw std::runtime_error("create_key: " + info.error().message);
-    auto pkey = (*ctx)->load_private_key(
-        k.uri, hwca::ca::KeyLoadOptions{token.pin_source(), token.module(), {}});
+    hwca::ca::KeyLoadOptions options;
+    options.pin_source = token.pin_source();
+    options.module = token.module();
+    auto pkey = (*ctx)->load_private_key(k.uri, options);
     if (!pkey) throw std::runtime_error("load_private_key: " + pkey.error().message);
     k.provider_key = std::move(*pkey);
     keys.push_back(std::move(k));
