@@ -149,6 +149,10 @@ std::string sha256_hex(std::string_view text) {
 }
 
 Result<std::string> AuditLog::append(const std::string& event, const nlohmann::json& data) {
+  return append_all({Event{event, data}});
+}
+
+Result<std::string> AuditLog::append_all(const std::vector<Event>& events) {
   Fd f{::open(path_.c_str(), O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600)};
   if (f.fd < 0)
     return fail(ErrorKind::io, "cannot open audit log " + path_ + ": " + error_text(errno));
@@ -180,7 +184,7 @@ Result<std::string> AuditLog::append(const std::string& event, const nlohmann::j
     }
     add("audit.torn-line-removed", {{"bytes", torn}});
   }
-  add(event, data);
+  for (const auto& e : events) add(e.event, e.data);
   size_t done = 0;
   while (done < lines.size()) {
     ssize_t n = ::write(f.fd, lines.data() + done, lines.size() - done);

@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "common/result.hpp"
 
@@ -23,6 +24,13 @@ class AuditLog {
   // Append one event; returns the SHA-256 (hex) of the line written. The file is created
   // with mode 0600 if absent.
   Result<std::string> append(const std::string& event, const nlohmann::json& data);
+
+  // Append several events with one write and one fsync (a batch of issued certificates).
+  struct Event {
+    std::string event;
+    nlohmann::json data;
+  };
+  Result<std::string> append_all(const std::vector<Event>& events);
 
   struct Summary {
     size_t lines = 0;

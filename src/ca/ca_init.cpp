@@ -16,22 +16,6 @@
 namespace hwca::ca {
 namespace {
 
-constexpr std::time_t kBackdate = 5 * 60;  // NotBefore five minutes back, as kubeadm
-
-std::string to_pem(const X509* x) {
-  ossl::Ptr<BIO> bio(BIO_new(BIO_s_mem()));
-  if (!bio || PEM_write_bio_X509(bio.get(), const_cast<X509*>(x)) != 1) return {};
-  char* data = nullptr;
-  long len = BIO_get_mem_data(bio.get(), &data);
-  return std::string(data, static_cast<size_t>(len));
-}
-
-std::time_t not_after_of(const X509* x) {
-  std::tm tm{};
-  ASN1_TIME_to_tm(X509_get0_notAfter(x), &tm);
-  return timegm(&tm);
-}
-
 Status make_dir(const std::string& path) {
   if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) {
     return fail(ErrorKind::io, "cannot create " + path + ": " + error_text(errno));
@@ -64,7 +48,7 @@ Result<std::string> read_ca_chain_pem(const Home& home, const std::string& name)
   for (std::string n = name; !n.empty();) {
     auto cert = load_ca_cert(home, n);
     if (!cert) return tl::unexpected(cert.error());
-    out += to_pem(cert->get());
+    out += cert_pem(cert->get());
     n = home.config().cas.at(n).parent;
   }
   return out;
@@ -86,7 +70,7 @@ Result<InitCaResult> init_ca(Home& home, const CryptoContext& crypto, const Init
 
   std::time_t now = std::time(nullptr);
   CertificateSpec spec;
-  spec.not_before = now - kBackdate;
+  spec.not_before = now - kBackdateSeconds;
   spec.not_after = now + static_cast<std::time_t>(req.days) * 86400;
   spec.ca = true;
   spec.key_usage_bits = {0, 5, 6};  // digitalSignature, keyCertSign, cRLSign
@@ -112,7 +96,7 @@ Result<InitCaResult> init_ca(Home& home, const CryptoContext& crypto, const Init
       return fail(ErrorKind::usage,
                   "--path-len must be below the parent's (" + std::to_string(parent_len) + ")");
     }
-    spec.not_after = std::min(spec.not_after, not_after_of(parent_cert.get()));
+    spec.not_after = std::min(spec.not_after, unix_time(X509_get0_notAfter(parent_cert.get())));
     auto pk = crypto.load_private_key(home.config().cas.at(req.parent).key, req.key_options);
     if (!pk) return wrap(pk.error(), "the key of CA '" + req.parent + "'");
     parent_key = std::move(*pk);
@@ -130,10 +114,24 @@ Result<InitCaResult> init_ca(Home& home, const CryptoContext& crypto, const Init
   auto cert = build_certificate(spec, crypto.libctx());
   if (!cert) return tl::unexpected(cert.error());
 
-  // Write the files, then the configuration (the commit point), then the audit line.
+  // Record the certificate (it exists once signed), write the files, then the
+  // configuration (the commit point), then the audit line.
+  if (req.store != nullptr) {
+    IssuedCert row;
+    row.serial = serial->hex();
+    row.ca = req.parent.empty() ? req.name : req.parent;
+    row.profile = req.parent.empty() ? "root-ca" : "intermediate-ca";
+    row.subject = dn_text(subject->get());
+    row.not_before = spec.not_before;
+    row.not_after = spec.not_after;
+    row.requester = req.requester;
+    row.der = cert_der(cert->get());
+    if (row.der.empty()) return fail(ErrorKind::internal, "cannot encode the CA certificate");
+    if (auto ok = req.store->record({row}); !ok) return wrap(ok.error(), "CA not created");
+  }
   std::string folder = "cas/" + req.name;
   CaEntry entry{req.key_uri, folder + "/cert.pem", req.parent};
-  std::string chain = to_pem(cert->get());
+  std::string chain = cert_pem(cert->get());
   if (!req.parent.empty()) {
     auto parents = read_ca_chain_pem(home, req.parent);
     if (!parents) return tl::unexpected(parents.error());
@@ -146,7 +144,7 @@ Result<InitCaResult> init_ca(Home& home, const CryptoContext& crypto, const Init
     ::unlink(home.path(folder + "/chain.pem").c_str());
     ::rmdir(home.path(folder).c_str());
   };
-  if (auto ok = write_file_atomic(home.path(entry.cert), to_pem(cert->get()), 0644); !ok) {
+  if (auto ok = write_file_atomic(home.path(entry.cert), cert_pem(cert->get()), 0644); !ok) {
     cleanup();
     return tl::unexpected(ok.error());
   }

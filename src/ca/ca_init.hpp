@@ -7,6 +7,7 @@
 
 #include "ca/crypto_context.hpp"
 #include "ca/home.hpp"
+#include "ca/issuance_store.hpp"
 #include "common/ossl.hpp"
 
 namespace hwca::ca {
@@ -20,6 +21,9 @@ struct InitCaRequest {
   std::optional<int> path_len;  // default: none for a root, 0 for an intermediate
   KeyLoadOptions key_options;
   std::string requester;  // for the audit log ("cli:uid=0")
+  // Records the new CA's certificate (under its parent; a root under itself), so that a
+  // parent can revoke it. Null: not recorded (tests of the certificate alone).
+  IssuanceStore* store = nullptr;
 };
 
 struct InitCaResult {

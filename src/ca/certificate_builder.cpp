@@ -1,5 +1,6 @@
 #include "ca/certificate_builder.hpp"
 
+#include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
 namespace hwca::ca {
@@ -41,6 +42,17 @@ Status add_ext_key_usage(X509* x, const std::vector<int>& nids) {
   ok = ok && X509_add1_ext_i2d(x, NID_ext_key_usage, eku, 0, X509V3_ADD_REPLACE) == 1;
   sk_ASN1_OBJECT_free(eku);  // the objects are OpenSSL's static ones
   if (!ok) return fail(ErrorKind::internal, "cannot add extendedKeyUsage");
+  return {};
+}
+
+Status add_sans(X509* x, const std::vector<San>& sans, const X509_NAME* subject) {
+  if (sans.empty()) return {};
+  auto names = to_general_names(sans);
+  if (!names) return tl::unexpected(names.error());
+  int critical = X509_NAME_entry_count(subject) == 0 ? 1 : 0;  // RFC 5280 4.2.1.6
+  int ok = X509_add1_ext_i2d(x, NID_subject_alt_name, *names, critical, X509V3_ADD_REPLACE);
+  GENERAL_NAMES_free(*names);
+  if (ok != 1) return fail(ErrorKind::internal, "cannot add subjectAltName");
   return {};
 }
 
@@ -103,6 +115,7 @@ Result<ossl::Ptr<X509>> build_certificate(const CertificateSpec& spec, OSSL_LIB_
   if (auto ok = add_ext_key_usage(x.get(), spec.ext_key_usage); !ok) {
     return tl::unexpected(ok.error());
   }
+  if (auto ok = add_sans(x.get(), spec.sans, spec.subject); !ok) return tl::unexpected(ok.error());
   if (auto ok = add_key_identifiers(x.get(), spec, libctx); !ok) return tl::unexpected(ok.error());
 
   ossl::Ptr<EVP_MD_CTX> mctx(EVP_MD_CTX_new());
@@ -117,6 +130,29 @@ Result<ossl::Ptr<X509>> build_certificate(const CertificateSpec& spec, OSSL_LIB_
     return fail(ErrorKind::device, "the token returned a signature that does not verify");
   }
   return x;
+}
+
+std::string cert_pem(const X509* cert) {
+  ossl::Ptr<BIO> bio(BIO_new(BIO_s_mem()));
+  if (!bio || PEM_write_bio_X509(bio.get(), const_cast<X509*>(cert)) != 1) return {};
+  char* data = nullptr;
+  long len = BIO_get_mem_data(bio.get(), &data);
+  return std::string(data, static_cast<size_t>(len));
+}
+
+std::vector<uint8_t> cert_der(const X509* cert) {
+  unsigned char* der = nullptr;
+  int len = i2d_X509(cert, &der);
+  if (len <= 0) return {};
+  std::vector<uint8_t> out(der, der + len);
+  OPENSSL_free(der);
+  return out;
+}
+
+std::time_t unix_time(const ASN1_TIME* t) {
+  std::tm tm{};
+  if (ASN1_TIME_to_tm(t, &tm) != 1) return 0;
+  return timegm(&tm);
 }
 
 std::string fingerprint_sha256(const X509* cert) {

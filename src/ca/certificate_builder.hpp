@@ -3,16 +3,22 @@
 // goes in: this is the one place certificates are assembled.
 #pragma once
 
+#include <cstdint>
 #include <ctime>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "ca/san.hpp"
 #include "ca/serial.hpp"
 #include "common/ossl.hpp"
 #include "common/result.hpp"
 
 namespace hwca::ca {
+
+// NotBefore is set this far back, so that clocks a little behind accept a new certificate
+// (as kubeadm does).
+inline constexpr std::time_t kBackdateSeconds = 5 * 60;
 
 struct CertificateSpec {
   const X509_NAME* subject = nullptr;
@@ -27,6 +33,7 @@ struct CertificateSpec {
   std::vector<int> key_usage_bits;  // keyUsage bit numbers (0 digitalSignature, 5 keyCertSign,
                                     // 6 cRLSign, ...), critical
   std::vector<int> ext_key_usage;   // NIDs (NID_server_auth, ...), not critical
+  std::vector<San> sans;            // subjectAltName, critical only if the subject is empty
 };
 
 // The digest hwca signs with for a key: SHA-384 for P-384, else SHA-256.
@@ -34,6 +41,13 @@ std::string signing_digest(const EVP_PKEY* key);
 
 // Assemble, sign in `libctx` and check the signature with the issuer's public key.
 Result<ossl::Ptr<X509>> build_certificate(const CertificateSpec& spec, OSSL_LIB_CTX* libctx);
+
+// An ASN1_TIME (notBefore, notAfter, ...) as Unix seconds.
+std::time_t unix_time(const ASN1_TIME* t);
+
+// A certificate in PEM, and in DER (empty if it cannot be encoded).
+std::string cert_pem(const X509* cert);
+std::vector<uint8_t> cert_der(const X509* cert);
 
 // Hex SHA-256 fingerprint of a certificate's DER, colon-separated upper case (as openssl).
 std::string fingerprint_sha256(const X509* cert);

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <set>
 
+#include "ca/profile_yaml.hpp"
 #include "common/file_util.hpp"
 #include "common/text.hpp"
 #include "common/uri.hpp"
@@ -113,6 +114,11 @@ Result<Config> parse_config(const std::string& text, const std::string& source) 
           }
           c.cas[name] = e;
         }
+      } else if (key == "profiles") {
+        auto profiles = parse_profiles(item.second, source);
+        if (!profiles) return tl::unexpected(profiles.error());
+        c.profiles = std::move(*profiles);
+        if (!item.second.IsNull()) c.profiles_yaml = YAML::Dump(item.second);
       } else {
         return fail(ErrorKind::usage, source + ": unknown key '" + printable(key) + "'");
       }
@@ -138,7 +144,11 @@ std::string emit_config(const Config& c) {
     if (!ca.parent.empty()) out << YAML::Key << "parent" << YAML::Value << ca.parent;
     out << YAML::EndMap;
   }
-  out << YAML::EndMap << YAML::EndMap;
+  out << YAML::EndMap;
+  if (!c.profiles_yaml.empty()) {
+    out << YAML::Key << "profiles" << YAML::Value << YAML::Load(c.profiles_yaml);
+  }
+  out << YAML::EndMap;
   return std::string("# hwca CA home: the CAs and their key URIs. No private key is kept here.\n") +
          out.c_str() + "\n";
 }

@@ -1,6 +1,7 @@
 // The CA home: the folder holding a CA's state. It never holds a private key.
 //
-//   <home>/config.yaml     the CAs (name, key URI, certificate, parent) and file names
+//   <home>/config.yaml     the CAs (name, key URI, certificate, parent), file names and
+//                          the home's own certificate profiles
 //   <home>/cas/<name>/     each CA's certificate (cert.pem) and chain (chain.pem)
 //   <home>/issuance.db     the issuance database (issuance_store.hpp)
 //   <home>/audit.log       the hash-chained audit log (audit_log.hpp)
@@ -12,6 +13,7 @@
 #include <map>
 #include <string>
 
+#include "ca/profile.hpp"
 #include "common/result.hpp"
 
 namespace hwca::ca {
@@ -26,6 +28,8 @@ struct Config {
   std::map<std::string, CaEntry> cas;
   std::string database = "issuance.db";
   std::string audit_log = "audit.log";
+  std::map<std::string, Profile> profiles;  // the home's own (profile_yaml.hpp)
+  std::string profiles_yaml;                // their text, written back as it was read
 };
 
 // Parse and check config.yaml text; `source` names it in errors ("<home>/config.yaml").

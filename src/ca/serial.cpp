@@ -39,14 +39,28 @@ Result<Serial> Serial::from_hex(const std::string& hex) {
   return s;
 }
 
-std::string Serial::hex() const {
+namespace {
+
+std::string to_hex(const uint8_t* data, size_t len) {
   static const char* digits = "0123456789abcdef";
   std::string out;
-  for (uint8_t b : octets_) {
-    out.push_back(digits[b >> 4]);
-    out.push_back(digits[b & 15]);
+  for (size_t i = 0; i < len; ++i) {
+    out.push_back(digits[data[i] >> 4]);
+    out.push_back(digits[data[i] & 15]);
   }
   return out;
+}
+
+}  // namespace
+
+std::string Serial::hex() const { return to_hex(octets_.data(), octets_.size()); }
+
+std::string serial_hex(const ASN1_INTEGER* serial) {
+  const uint8_t* data = ASN1_STRING_get0_data(serial);
+  auto len = static_cast<size_t>(ASN1_STRING_length(serial));
+  // The content octets carry a leading zero when the magnitude's top bit is set.
+  std::string pad = len > 0 && (data[0] & 0x80) != 0 ? "00" : "";
+  return pad + to_hex(data, len);
 }
 
 ossl::Ptr<ASN1_INTEGER> Serial::to_asn1() const {

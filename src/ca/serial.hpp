@@ -30,4 +30,8 @@ class Serial {
   std::array<uint8_t, kOctets> octets_{};
 };
 
+// The lower-case hex of a certificate's serial content octets (as stored and shown), for
+// any positive serial.
+std::string serial_hex(const ASN1_INTEGER* serial);
+
 }  // namespace hwca::ca

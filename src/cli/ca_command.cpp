@@ -1,6 +1,4 @@
 // hwca ca init | list | show
-#include <unistd.h>
-
 #include <iomanip>
 #include <iostream>
 
@@ -46,7 +44,10 @@ int init(const Context& ctx, const CaArgs& args) {
   req.parent = args.parent;
   if (args.path_len >= 0) req.path_len = args.path_len;
   req.key_options = ctx.key_load_options();
-  req.requester = "cli:uid=" + std::to_string(::getuid());
+  req.requester = cli_requester();
+  auto store = open_issuance_store(*home, false);
+  if (!store) return report(store.error());
+  req.store = store->get();
   auto made = ca::init_ca(*home, **crypto, req);
   if (!made) return report(made.error());
   std::cout << (args.parent.empty() ? "root" : "intermediate") << " CA '" << args.name

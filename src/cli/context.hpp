@@ -5,6 +5,8 @@
 #include <string>
 
 #include "ca/crypto_context.hpp"
+#include "ca/home.hpp"
+#include "ca/sqlite_issuance_store.hpp"
 #include "common/result.hpp"
 #include "tokens/keystore.hpp"
 
@@ -32,10 +34,19 @@ Result<tokens::KeyInfo> generate_key(const Context& ctx, const std::string& uri,
 // A key's attributes as its store reports them (hwca key show, hwca ca show).
 Result<tokens::KeyAttributes> inspect_key(const Context& ctx, const std::string& uri);
 
+// The home's issuance database (read-only for commands that only look).
+Result<std::unique_ptr<ca::SqliteIssuanceStore>> open_issuance_store(const ca::Home& home,
+                                                                     bool read_only);
+
+// Who is asking, for the database and the audit log: "cli:uid=<uid>".
+std::string cli_requester();
+
 // Subcommands (one file each). Each callback sets `exit_code`.
 void set_token_command(CLI::App& app, Context& ctx, int& exit_code);
 void set_key_command(CLI::App& app, Context& ctx, int& exit_code);
 void set_ca_command(CLI::App& app, Context& ctx, int& exit_code);
 void set_audit_command(CLI::App& app, Context& ctx, int& exit_code);
+void set_sign_command(CLI::App& app, Context& ctx, int& exit_code);
+void set_cert_command(CLI::App& app, Context& ctx, int& exit_code);
 
 }  // namespace hwca::cli

@@ -1,4 +1,6 @@
 // hwca: a certificate authority whose keys stay in hardware.
+#include <unistd.h>
+
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -60,6 +62,15 @@ Result<tokens::KeyAttributes> inspect_key(const Context& ctx, const std::string&
   if (inspector == nullptr) return fail(ErrorKind::usage, "this key store cannot show keys");
   return inspector->inspect_key(uri);
 }
+
+Result<std::unique_ptr<ca::SqliteIssuanceStore>> open_issuance_store(const ca::Home& home,
+                                                                     bool read_only) {
+  ca::SqliteIssuanceStore::Options options;
+  options.read_only = read_only;
+  return ca::SqliteIssuanceStore::open(home.path(home.config().database), options);
+}
+
+std::string cli_requester() { return "cli:uid=" + std::to_string(::getuid()); }
 
 namespace {
 
@@ -152,6 +163,8 @@ int main(int argc, char** argv) {
   cli::set_key_command(app, ctx, exit_code);
   cli::set_ca_command(app, ctx, exit_code);
   cli::set_audit_command(app, ctx, exit_code);
+  cli::set_sign_command(app, ctx, exit_code);
+  cli::set_cert_command(app, ctx, exit_code);
 
   app.parse_complete_callback([&] {
     if (ctx.timeout > 0) {

@@ -1,6 +1,7 @@
 #include "common/text.hpp"
 
 #include <cstring>
+#include <ctime>
 
 namespace hwca {
 
@@ -23,6 +24,15 @@ std::string printable(std::string_view text) {
 std::string error_text(int err) {
   char buf[256];
   return strerror_r(err, buf, sizeof buf);  // the GNU version returns the text
+}
+
+std::string utc_text(long long unix_seconds) {
+  auto t = static_cast<std::time_t>(unix_seconds);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%SZ", &tm);
+  return buf;
 }
 
 }  // namespace hwca

@@ -13,4 +13,7 @@ std::string printable(std::string_view text);
 // strerror() that is safe to call from several threads.
 std::string error_text(int err);
 
+// A Unix time as "2026-11-28 12:00:00Z" (UTC).
+std::string utc_text(long long unix_seconds);
+
 }  // namespace hwca

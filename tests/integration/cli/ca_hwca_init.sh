@@ -55,7 +55,7 @@ assert_contains "$show" "path length:       unlimited" "ca show"
 ! grep -rq -e "$PIN" -e "PRIVATE KEY" "$HWCA_HOME" || fail "a PIN or a private key is in the home"
 
 # Bad requests: one line, the right code, the home unchanged.
-before=$(cd "$HWCA_HOME" && find . -type f | sort | xargs sha256sum)
+before=$(home_state)
 expect_fail 6 "already exists" hwca_pin ca init --name root --key "$(key_uri root)" --subject /CN=x
 expect_fail 3 "no CA named 'nosuch'" hwca_pin ca init --name x --key "$(key_uri root)" --subject /CN=x --parent nosuch
 expect_fail 2 "path length 0" hwca_pin ca init --name x --key "$(key_uri root)" --subject /CN=x --parent k8s
@@ -65,8 +65,8 @@ expect_fail 2 "--days" hwca_pin ca init --name x --key "$(key_uri root)" --subje
 expect_fail 3 "no private key object=missing" hwca_pin ca init --name x --key "$(key_uri missing)" --subject /CN=x
 expect_fail 4 "pin-value" hwca ca init --name x --key "$(key_uri root)?pin-value=$ARGV_PIN" --subject /CN=x
 expect_fail 3 "no CA named 'nosuch'" hwca_pin ca show nosuch
-after=$(cd "$HWCA_HOME" && find . -type f | sort | xargs sha256sum)
-[[ $before == "$after" ]] || fail "a refused request changed the home"
+after=$(home_state)
+[[ $before == "$after" ]] || fail "a refused request changed the home: $(diff <(echo "$before") <(echo "$after") | tr "\n" " ")"
 expect_fail 3 "no CA home" env HWCA_HOME="$WORK/nohome" "$HWCA_BIN" ca list
 
 # The audit chain verifies, and an edited line is found.

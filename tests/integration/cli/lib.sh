@@ -268,3 +268,10 @@ issue_leaf() {
   out=$(openssl verify -CAfile "$ca" "$leaf" 2>&1) || fail "stock openssl rejects $leaf: $out"
   [[ $out == "$leaf: OK" ]] || fail "openssl verify $leaf: $out"
 }
+
+# home_state: a digest line per file of $HWCA_HOME, to show a refused request changed
+# nothing. SQLite's -shm file is left out: it is a shared-memory index that any connection,
+# even one that only reads, may rewrite; it holds no state of its own.
+home_state() {
+  (cd "$HWCA_HOME" && find . -type f ! -name '*-shm' | sort | xargs sha256sum)
+}

@@ -1,0 +1,207 @@
+#include "ca/issuer.hpp"
+
+#include "ca/ca_init.hpp"
+#include "ca/certificate_builder.hpp"
+#include "ca/csr.hpp"
+#include "ca/dn.hpp"
+#include "ca/request_policy.hpp"
+#include "ca/serial.hpp"
+#include "common/text.hpp"
+
+namespace hwca::ca {
+namespace {
+
+constexpr std::time_t kDay = 86400;
+constexpr int kSerialAttempts = 4;
+
+nlohmann::json issued_event(const IssuedCertificate& c) {
+  return {{"ca", c.record.ca},
+          {"serial", c.record.serial},
+          {"profile", c.record.profile},
+          {"subject", c.record.subject},
+          {"sans", c.record.sans},
+          {"not_before", c.record.not_before},
+          {"not_after", c.record.not_after},
+          {"sha256", fingerprint_sha256(c.cert.get())},
+          {"requester", c.record.requester}};
+}
+
+}  // namespace
+
+void audit_rejection(AuditLog& audit, const std::string& ca, const SignRequest& request,
+                     const Error& why) {
+  nlohmann::json data = {{"ca", ca},
+                         {"profile", request.profile},
+                         {"source", request.source},
+                         {"csr_sha256", sha256_hex(request.csr)},
+                         {"reason", why.message},
+                         {"requester", request.requester}};
+  (void)audit.append("cert.rejected", data);
+}
+
+Result<std::unique_ptr<Issuer>> Issuer::open(const Home& home, const CryptoContext& crypto,
+                                             IssuanceStore& store, const std::string& ca,
+                                             const KeyLoadOptions& key_options) {
+  std::unique_ptr<Issuer> is(new Issuer(home, crypto, store));
+  is->name_ = ca;
+  auto cert = load_ca_cert(home, ca);
+  if (!cert) return tl::unexpected(cert.error());
+  is->cert_ = std::move(*cert);
+  is->ca_not_before_ = unix_time(X509_get0_notBefore(is->cert_.get()));
+  is->ca_not_after_ = unix_time(X509_get0_notAfter(is->cert_.get()));
+  std::time_t now = std::time(nullptr);
+  if (now >= is->ca_not_after_) {
+    return fail(ErrorKind::conflict,
+                "CA '" + ca + "' expired on " + utc_text(is->ca_not_after_) + "; it signs nothing");
+  }
+  if (now < is->ca_not_before_) {
+    return fail(ErrorKind::conflict,
+                "CA '" + ca + "' is not valid before " + utc_text(is->ca_not_before_));
+  }
+  const CaEntry& entry = home.config().cas.at(ca);
+  // A CA is also revoked when any CA above it is: walk up the chain.
+  for (std::string child = ca, parent = entry.parent; !parent.empty();
+       child = parent, parent = home.config().cas.at(parent).parent) {
+    auto child_cert = load_ca_cert(home, child);
+    if (!child_cert) return tl::unexpected(child_cert.error());
+    auto row = store.find(parent, serial_hex(X509_get0_serialNumber(child_cert->get())));
+    if (!row) return tl::unexpected(row.error());
+    if (*row && (*row)->revoked) {
+      return fail(ErrorKind::conflict, "CA '" + child + "' was revoked by '" + parent + "' on " +
+                                           utc_text((*row)->revoked_at) + "; " +
+                                           (child == ca ? "it" : "CA '" + ca + "'") +
+                                           " signs nothing");
+    }
+  }
+  auto key = crypto.load_private_key(entry.key, key_options);
+  if (!key) return wrap(key.error(), "the key of CA '" + ca + "'");
+  if (EVP_PKEY_eq(X509_get0_pubkey(is->cert_.get()), key->get()) != 1) {
+    ERR_clear_error();
+    return fail(ErrorKind::conflict, "the key " + entry.key + " is not the key of CA '" + ca +
+                                         "' (its public key differs from the certificate's)");
+  }
+  is->key_ = std::move(*key);
+  return is;
+}
+
+Result<IssuedCertificate> Issuer::prepare(const SignRequest& request, std::time_t now) {
+  auto profile = find_profile(home_.config().profiles, request.profile);
+  if (!profile) return tl::unexpected(profile.error());
+  auto req = parse_csr(request.csr, request.source, crypto_.libctx());
+  if (!req) return tl::unexpected(req.error());
+  auto approved = apply_profile(*profile, req->get());
+  if (!approved) return wrap(approved.error(), request.source);
+
+  CertificateSpec spec;
+  spec.ca = profile->ca;
+  spec.path_len = profile->path_len;
+  if (profile->ca) {
+    long ca_len = X509_get_pathlen(cert_.get());
+    if (ca_len == 0) {
+      return fail(ErrorKind::usage, "CA '" + name_ + "' has path length 0: it cannot sign a CA");
+    }
+    if (ca_len > 0 && (!spec.path_len || *spec.path_len >= ca_len)) {
+      return fail(ErrorKind::usage, "profile '" + profile->name +
+                                        "' needs a path length below CA '" + name_ + "''s (" +
+                                        std::to_string(ca_len) + ")");
+    }
+  }
+  int days = request.days.value_or(profile->default_days);
+  if (days <= 0) return fail(ErrorKind::usage, "--days must be positive");
+  if (days > profile->max_days) {
+    return fail(ErrorKind::usage, std::to_string(days) + " days is more than profile '" +
+                                      profile->name + "' allows (" +
+                                      std::to_string(profile->max_days) + ")");
+  }
+  IssuedCertificate out;
+  spec.not_before = std::max(now - kBackdateSeconds, ca_not_before_);
+  spec.not_after = now + static_cast<std::time_t>(days) * kDay;
+  if (spec.not_after > ca_not_after_) {
+    if (request.days) {
+      return fail(ErrorKind::usage,
+                  std::to_string(days) + " days would outlive CA '" + name_ +
+                      "', which expires on " + utc_text(ca_not_after_) + " (at most " +
+                      std::to_string((ca_not_after_ - now) / kDay) + " days are left)");
+    }
+    spec.not_after = ca_not_after_;
+    out.clipped = true;
+  }
+  spec.subject = approved->subject.get();
+  spec.subject_key = approved->key;
+  spec.issuer = cert_.get();
+  spec.issuer_key = key_.get();
+  spec.key_usage_bits = approved->key_usage;
+  spec.ext_key_usage = profile->ext_key_usage;
+  spec.sans = approved->sans;
+  for (int attempt = 0;; ++attempt) {
+    auto serial = Serial::random();
+    if (!serial) return tl::unexpected(serial.error());
+    auto used = store_.serial_exists(name_, serial->hex());
+    if (!used) return tl::unexpected(used.error());
+    if (!*used) {
+      spec.serial = *serial;
+      break;
+    }
+    if (attempt + 1 == kSerialAttempts) {
+      return fail(ErrorKind::internal, "no unused serial number after several tries");
+    }
+  }
+  auto cert = build_certificate(spec, crypto_.libctx());
+  if (!cert) return tl::unexpected(cert.error());
+
+  IssuedCert& r = out.record;
+  r.serial = spec.serial.hex();
+  r.ca = name_;
+  r.profile = profile->name;
+  r.subject = dn_text(spec.subject);
+  for (const auto& san : approved->sans) r.sans.push_back(san.text());
+  r.not_before = spec.not_before;
+  r.not_after = spec.not_after;
+  r.requester = request.requester;
+  r.der = cert_der(cert->get());
+  if (r.der.empty()) return fail(ErrorKind::internal, "cannot encode the certificate");
+  out.cert = std::move(*cert);
+  return out;
+}
+
+Result<IssuedCertificate> Issuer::issue(const SignRequest& request) {
+  auto batch = issue_batch({request});
+  if (!batch) return tl::unexpected(batch.error());
+  return std::move(batch->front());
+}
+
+Result<std::vector<IssuedCertificate>> Issuer::issue_batch(
+    const std::vector<SignRequest>& requests) {
+  std::vector<IssuedCertificate> out;
+  out.reserve(requests.size());
+  std::time_t now = std::time(nullptr);
+  for (const auto& request : requests) {
+    auto made = prepare(request, now);
+    if (!made) {
+      // A token failure is not the request's fault, but it is still a refusal to record.
+      audit_rejection(audit_, name_, request, made.error());
+      return tl::unexpected(made.error());
+    }
+    out.push_back(std::move(*made));
+  }
+  // The commit point: once recorded (and synced), the certificates exist.
+  std::vector<IssuedCert> rows;
+  rows.reserve(out.size());
+  for (const auto& c : out) rows.push_back(c.record);
+  if (auto ok = store_.record(rows); !ok) {
+    return wrap(ok.error(), "nothing issued: the issuance database did not record it");
+  }
+  std::vector<AuditLog::Event> events;
+  events.reserve(out.size());
+  for (const auto& c : out) events.push_back({"cert.issued", issued_event(c)});
+  if (auto ok = audit_.append_all(events); !ok) {
+    // Recorded but not audited: withhold the certificates; the database keeps them, so
+    // 'hwca cert list' shows them and they can be revoked.
+    return wrap(ok.error(),
+                "certificates recorded in the database but not audited, so not "
+                "handed out (revoke them: 'hwca cert list')");
+  }
+  return out;
+}
+
+}  // namespace hwca::ca

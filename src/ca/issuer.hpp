@@ -1,0 +1,77 @@
+// Issuing certificates from a CA of the home. Every request goes the same way:
+//
+//   parse and verify the CSR -> apply the profile -> serial (random, unused) and validity
+//   -> sign through the provider (the key stays in its token) -> record in the issuance
+//   database (committed and synced) -> audit "cert.issued" -> hand out.
+//
+// Nothing is handed out before its record is durable: if recording fails, the certificate
+// is dropped. A refused request is audited as "cert.rejected" with its reason. A batch
+// shares one database transaction and one audit write, and is all or nothing.
+#pragma once
+
+#include <ctime>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ca/audit_log.hpp"
+#include "ca/crypto_context.hpp"
+#include "ca/home.hpp"
+#include "ca/issuance_store.hpp"
+#include "ca/profile.hpp"
+#include "common/ossl.hpp"
+
+namespace hwca::ca {
+
+struct SignRequest {
+  std::string csr;     // PEM or DER
+  std::string source;  // names the request in errors ("req.pem")
+  std::string profile;
+  std::optional<int> days;  // default: the profile's (then cut to the CA's end if need be)
+  std::string requester;    // who asked ("cli:uid=0"), for the database and the audit log
+};
+
+struct IssuedCertificate {
+  IssuedCert record;
+  ossl::Ptr<X509> cert;
+  bool clipped = false;  // notAfter was cut to the CA's
+};
+
+class Issuer {
+ public:
+  // CA `ca` of the home, ready to sign: its certificate must be valid now and not revoked
+  // by its parent, and its key must be in the token and match the certificate.
+  static Result<std::unique_ptr<Issuer>> open(const Home& home, const CryptoContext& crypto,
+                                              IssuanceStore& store, const std::string& ca,
+                                              const KeyLoadOptions& key_options);
+
+  Result<IssuedCertificate> issue(const SignRequest& request);
+  // All or nothing; safe to call from several threads at once.
+  Result<std::vector<IssuedCertificate>> issue_batch(const std::vector<SignRequest>& requests);
+
+  const std::string& ca_name() const { return name_; }
+  const X509* ca_cert() const { return cert_.get(); }
+
+ private:
+  Issuer(const Home& home, const CryptoContext& crypto, IssuanceStore& store)
+      : home_(home), crypto_(crypto), store_(store), audit_(home.path(home.config().audit_log)) {}
+  Result<IssuedCertificate> prepare(const SignRequest& request, std::time_t now);
+
+  const Home& home_;
+  const CryptoContext& crypto_;
+  IssuanceStore& store_;
+  AuditLog audit_;
+  std::string name_;
+  ossl::Ptr<X509> cert_;
+  ossl::Ptr<EVP_PKEY> key_;
+  std::time_t ca_not_before_ = 0;
+  std::time_t ca_not_after_ = 0;
+};
+
+// Audit a request refused before or while it was examined ("cert.rejected"). Best effort:
+// the refusal itself is what the caller reports.
+void audit_rejection(AuditLog& audit, const std::string& ca, const SignRequest& request,
+                     const Error& why);
+
+}  // namespace hwca::ca

@@ -1,0 +1,34 @@
+// Profiles written in a home's config.yaml (under `profiles:`), e.g.
+//
+//   profiles:
+//     web:
+//       base: server               # start from a built-in profile (optional)
+//       description: public web servers
+//       keyUsage: [digitalSignature, keyEncipherment]
+//       extKeyUsage: [serverAuth]
+//       sans: [dns]                # dns, ip, email, uri
+//       requireSan: true
+//       allowWildcard: true
+//       maxSans: 20
+//       subject: {attributes: [CN, O], requireCommonName: true}
+//       days: 90                   # default validity
+//       maxDays: 90
+//       keys: {rsa: true, rsaMinBits: 3072, ecCurves: [P-256]}
+//       ca: false                  # true for a CA profile (with pathLen)
+#pragma once
+
+#include <yaml-cpp/yaml.h>
+
+#include <map>
+#include <string>
+
+#include "ca/profile.hpp"
+#include "common/result.hpp"
+
+namespace hwca::ca {
+
+// The `profiles:` node; `source` names the file in errors.
+Result<std::map<std::string, Profile>> parse_profiles(const YAML::Node& node,
+                                                      const std::string& source);
+
+}  // namespace hwca::ca

@@ -1,0 +1,151 @@
+// hwca cert list | show: what the issuance database holds.
+#include <iomanip>
+#include <iostream>
+
+#include "ca/certificate_builder.hpp"
+#include "cli/context.hpp"
+#include "common/text.hpp"
+
+namespace hwca::cli {
+namespace {
+
+struct CertArgs {
+  std::string ca, expiring, serial;
+  bool pem = false;
+};
+
+// "30d", "12h", "2w" or a plain number of days, in seconds.
+Result<int64_t> parse_duration(const std::string& text) {
+  size_t used = 0;
+  long long n = -1;
+  try {
+    n = std::stoll(text, &used);
+  } catch (const std::exception&) {
+  }
+  std::string unit = used < text.size() ? text.substr(used) : "d";
+  int64_t scale = unit == "d" ? 86400 : unit == "h" ? 3600 : unit == "w" ? 7 * 86400 : 0;
+  if (n < 0 || scale == 0 || n > 100000) {
+    return fail(ErrorKind::usage, "--expiring takes a duration such as 30d, 12h or 2w, not '" +
+                                      printable(text) + "'");
+  }
+  return static_cast<int64_t>(n) * scale;
+}
+
+// Serials as shown (lower-case hex); colons and upper case are accepted.
+std::string normal_serial(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    if (c == ':') continue;
+    out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  }
+  return out;
+}
+
+std::string status_of(const ca::IssuedCert& c, int64_t now) {
+  if (c.revoked) return "revoked";
+  return c.not_after <= now ? "expired" : "valid";
+}
+
+int list(const Context& ctx, const CertArgs& args) {
+  auto home = ca::Home::open(ca::resolve_home(ctx.home), false);
+  if (!home) return report(home.error());
+  if (!args.ca.empty() && home->config().cas.count(args.ca) == 0) {
+    return report(Error{ErrorKind::not_found, "no CA named '" + printable(args.ca) + "' in " +
+                                                  home->dir() + " (see 'hwca ca list')"});
+  }
+  int64_t now = std::time(nullptr);
+  std::optional<int64_t> before;
+  if (!args.expiring.empty()) {
+    auto d = parse_duration(args.expiring);
+    if (!d) return report(d.error());
+    before = now + *d;
+  }
+  auto store = open_issuance_store(*home, true);
+  if (!store) return report(store.error());
+  auto certs = (*store)->list(args.ca.empty() ? std::nullopt : std::optional(args.ca), before);
+  if (!certs) return report(certs.error());
+  std::cout << std::left << std::setw(42) << "SERIAL" << std::setw(14) << "CA" << std::setw(17)
+            << "PROFILE" << std::setw(9) << "STATUS" << std::setw(22) << "NOT AFTER"
+            << "SUBJECT\n";
+  for (const auto& c : *certs) {
+    std::cout << std::left << std::setw(42) << c.serial << std::setw(14) << c.ca << std::setw(17)
+              << c.profile << std::setw(9) << status_of(c, now) << std::setw(22)
+              << utc_text(c.not_after) << printable(c.subject) << "\n";
+  }
+  return 0;
+}
+
+int show(const Context& ctx, const CertArgs& args) {
+  auto home = ca::Home::open(ca::resolve_home(ctx.home), false);
+  if (!home) return report(home.error());
+  auto store = open_issuance_store(*home, true);
+  if (!store) return report(store.error());
+  std::string serial = normal_serial(args.serial);
+  auto found = args.ca.empty() ? (*store)->find(serial) : (*store)->find(args.ca, serial);
+  if (!found) return report(found.error());
+  if (!*found) {
+    return report(
+        Error{ErrorKind::not_found, "no certificate with serial " + printable(args.serial) +
+                                        (args.ca.empty() ? "" : " issued by CA '" + args.ca + "'") +
+                                        " (see 'hwca cert list')"});
+  }
+  const ca::IssuedCert& c = **found;
+  const unsigned char* p = c.der.data();
+  ossl::Ptr<X509> x(d2i_X509(nullptr, &p, static_cast<long>(c.der.size())));
+  if (!x) {
+    return report(Error{ErrorKind::io, "the database holds a damaged certificate for " + serial});
+  }
+  if (args.pem) {
+    std::cout << ca::cert_pem(x.get());
+    return 0;
+  }
+  int64_t now = std::time(nullptr);
+  auto line = [](const std::string& label, const std::string& value) {
+    std::cout << std::left << std::setw(14) << (label + ":") << value << "\n";
+  };
+  line("serial", c.serial);
+  line("ca", c.ca);
+  line("profile", c.profile);
+  line("subject", printable(c.subject));
+  std::string sans;
+  for (const auto& s : c.sans) sans += (sans.empty() ? "" : ", ") + s;
+  line("sans", sans.empty() ? "-" : printable(sans));
+  line("not before", utc_text(c.not_before));
+  line("not after", utc_text(c.not_after));
+  line("status", status_of(c, now));
+  if (c.revoked) {
+    line("revoked at", utc_text(c.revoked_at));
+    line("reason code", std::to_string(c.revocation_reason));
+  }
+  line("requester", printable(c.requester));
+  line("sha256", ca::fingerprint_sha256(x.get()));
+  return 0;
+}
+
+}  // namespace
+
+void set_cert_command(CLI::App& app, Context& ctx, int& exit_code) {
+  static CertArgs args;
+  auto* cert = app.add_subcommand("cert", "look up certificates in the issuance database");
+  cert->require_subcommand(1);
+
+  auto* list_cmd = cert->add_subcommand(
+      "list", "list issued certificates, soonest to expire first (expired ones included)");
+  list_cmd->add_option("--ca", args.ca, "only this CA's")->type_name("NAME");
+  list_cmd
+      ->add_option("--expiring", args.expiring,
+                   "only those whose notAfter is within this time from now: 30d, 12h, 2w")
+      ->type_name("DURATION");
+  list_cmd->callback([&] { exit_code = list(ctx, args); });
+
+  auto* show_cmd = cert->add_subcommand("show", "show one certificate's record");
+  show_cmd->add_option("serial", args.serial, "the serial, in hex (colons allowed)")
+      ->required()
+      ->type_name("SERIAL");
+  show_cmd->add_option("--ca", args.ca, "the issuing CA, if several used this serial")
+      ->type_name("NAME");
+  show_cmd->add_flag("--pem", args.pem, "print only the certificate in PEM");
+  show_cmd->callback([&] { exit_code = show(ctx, args); });
+}
+
+}  // namespace hwca::cli

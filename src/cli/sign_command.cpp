@@ -1,0 +1,133 @@
+// hwca sign: issue one certificate from a CSR under a profile.
+#include <unistd.h>
+
+#include <iostream>
+#include <iterator>
+
+#include "ca/ca_init.hpp"
+#include "ca/certificate_builder.hpp"
+#include "ca/csr.hpp"
+#include "ca/issuer.hpp"
+#include "cli/context.hpp"
+#include "common/file_util.hpp"
+#include "common/text.hpp"
+
+namespace hwca::cli {
+namespace {
+
+struct SignArgs {
+  std::string ca, profile, csr, out;
+  int days = 0;
+  bool chain = false;
+};
+
+Result<std::string> read_csr(const std::string& path) {
+  if (path != "-") return read_file(path, ca::kMaxCsrBytes + 1);
+  std::string data(std::istreambuf_iterator<char>(std::cin), {});
+  return data;
+}
+
+// Refuse early what would make a certificate impossible to hand out after it was issued.
+Status check_out(const std::string& out) {
+  if (out.empty()) return {};
+  auto slash = out.rfind('/');
+  std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : out.substr(0, slash);
+  if (::access(dir.c_str(), W_OK) != 0) {
+    return fail(errno == ENOENT ? ErrorKind::not_found : ErrorKind::io,
+                "cannot write " + out + ": " + error_text(errno));
+  }
+  return {};
+}
+
+int sign(const Context& ctx, const SignArgs& args) {
+  auto home = ca::Home::open(ca::resolve_home(ctx.home), false);
+  if (!home) return report(home.error());
+  ca::AuditLog audit(home->path(home->config().audit_log));
+  ca::SignRequest request;
+  request.source = args.csr == "-" ? "standard input" : args.csr;
+  request.profile = args.profile;
+  if (args.days != 0) request.days = args.days;
+  request.requester = cli_requester();
+  auto refuse = [&](const Error& e) {
+    ca::audit_rejection(audit, args.ca, request, e);
+    return report(e);
+  };
+  auto csr = read_csr(args.csr);
+  if (!csr) return refuse(csr.error());
+  request.csr = std::move(*csr);
+  if (auto ok = check_out(args.out); !ok) return report(ok.error());
+
+  auto store = open_issuance_store(*home, false);
+  if (!store) return refuse(store.error());
+  auto crypto = ca::CryptoContext::create();
+  if (!crypto) return report(crypto.error());
+  auto issuer = ca::Issuer::open(*home, **crypto, **store, args.ca, ctx.key_load_options());
+  if (!issuer) return refuse(issuer.error());
+  auto issued = (*issuer)->issue(request);
+  if (!issued) return report(issued.error());  // audited by the issuer
+
+  std::string pem = ca::cert_pem(issued->cert.get());
+  if (args.chain) {
+    auto parents = ca::read_ca_chain_pem(*home, args.ca);
+    if (!parents) return report(parents.error());
+    pem += *parents;
+  }
+  const auto& r = issued->record;
+  if (issued->clipped) {
+    std::cerr << "hwca: note: notAfter cut to CA '" << args.ca << "''s end, "
+              << utc_text(r.not_after) << "\n";
+  }
+  if (args.out.empty()) {
+    std::cout << pem << std::flush;
+    if (!std::cout) {
+      return report(Error{ErrorKind::io, "certificate " + r.serial +
+                                             " was issued and recorded, but standard output "
+                                             "failed; 'hwca cert show " +
+                                             r.serial + " --pem' prints it"});
+    }
+    return 0;
+  }
+  if (auto ok = write_file_atomic(args.out, pem, 0644); !ok) {
+    return report(Error{ok.error().kind, "certificate " + r.serial +
+                                             " was issued and recorded, but " + ok.error().message +
+                                             "; 'hwca cert show " + r.serial +
+                                             " --pem' prints it"});
+  }
+  std::cout << "issued " << r.serial << " (" << r.profile << ") to " << printable(r.subject)
+            << ", valid until " << utc_text(r.not_after) << ": " << args.out << "\n";
+  return 0;
+}
+
+}  // namespace
+
+void set_sign_command(CLI::App& app, Context& ctx, int& exit_code) {
+  static SignArgs args;
+  auto* cmd = app.add_subcommand(
+      "sign",
+      "issue a certificate for a CSR under a profile (server, client, peer, intermediate-ca or "
+      "one of the home's own); the CA's key signs in its token, the certificate is recorded "
+      "in the issuance database and audited before it is written");
+  cmd->add_option("--ca", args.ca, "the issuing CA (see 'hwca ca list')")
+      ->required()
+      ->type_name("NAME");
+  cmd->add_option("--profile", args.profile,
+                  "what the certificate may hold: server, client, peer, intermediate-ca, or a "
+                  "profile of the home's config.yaml")
+      ->required()
+      ->type_name("NAME");
+  cmd->add_option("--csr", args.csr, "the request, PEM or DER ('-': standard input)")
+      ->required()
+      ->type_name("FILE");
+  cmd->add_option("--days", args.days,
+                  "validity in days (default the profile's; at most the profile's maximum, and "
+                  "never past the CA's own end)")
+      ->type_name("N")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--out", args.out,
+                  "write the certificate here (atomically, mode 0644); default standard output")
+      ->type_name("FILE");
+  cmd->add_flag("--chain", args.chain, "follow the certificate with the CA's chain");
+  cmd->callback([&] { exit_code = sign(ctx, args); });
+}
+
+}  // namespace hwca::cli
