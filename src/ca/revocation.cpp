@@ -1,0 +1,163 @@
+// Revocation reasons, serials as users type them, and revoking a certificate; the CRL itself
+// is built in crl.cpp.
+#include "ca/revocation.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <ctime>
+
+#include "ca/audit_log.hpp"
+#include "common/text.hpp"
+
+namespace hwca::ca {
+namespace {
+
+// RFC 5280 5.3.1, indexed by code; 7 is unused.
+constexpr std::array<const char*, 11> kReasonNames = {
+    "unspecified",   "keyCompromise",        "cACompromise",    "affiliationChanged",
+    "superseded",    "cessationOfOperation", "certificateHold", nullptr,
+    "removeFromCRL", "privilegeWithdrawn",   "aACompromise"};
+
+// The reasons a certificate may be revoked with (removeFromCRL only appears in delta CRLs).
+bool revocation_reason(int reason) { return valid_crl_reason(reason) && reason != 8; }
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
+}
+
+std::string valid_reasons() {
+  std::string out;
+  for (int code = 0; code < static_cast<int>(kReasonNames.size()); ++code) {
+    if (!revocation_reason(code)) continue;
+    out += (out.empty() ? "" : ", ") + std::string(kReasonNames[static_cast<size_t>(code)]);
+  }
+  return out + " (or their numbers 0-6, 9, 10)";
+}
+
+std::string utc_text(int64_t when) {
+  std::time_t t = static_cast<std::time_t>(when);
+  std::tm tm{};
+  char buf[32];
+  if (gmtime_r(&t, &tm) == nullptr ||
+      std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) {
+    return std::to_string(when);
+  }
+  return buf;
+}
+
+}  // namespace
+
+Result<int> parse_crl_reason(const std::string& text) {
+  int code = -1;
+  if (!text.empty() && text.size() <= 2 &&
+      std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    code = std::stoi(text);
+  } else {
+    for (size_t i = 0; i < kReasonNames.size(); ++i) {
+      if (kReasonNames[i] != nullptr && lower(text) == lower(kReasonNames[i])) {
+        code = static_cast<int>(i);
+      }
+    }
+  }
+  if (code == 8) {
+    return fail(ErrorKind::usage,
+                "revocation reason removeFromCRL (8) belongs in delta CRLs, which hwca does not "
+                "issue; use one of: " +
+                    valid_reasons());
+  }
+  if (!revocation_reason(code)) {
+    return fail(ErrorKind::usage,
+                "'" + printable(text) +
+                    "' is not an RFC 5280 revocation reason; use one of: " + valid_reasons());
+  }
+  return code;
+}
+
+std::string crl_reason_name(int reason) {
+  if (reason >= 0 && reason < static_cast<int>(kReasonNames.size()) &&
+      kReasonNames[static_cast<size_t>(reason)] != nullptr) {
+    return kReasonNames[static_cast<size_t>(reason)];
+  }
+  return "reason " + std::to_string(reason);
+}
+
+Result<std::string> normalise_serial(const std::string& text) {
+  std::string hex;
+  std::string_view rest = text;
+  if (rest.size() > 2 && rest[0] == '0' && (rest[1] == 'x' || rest[1] == 'X'))
+    rest.remove_prefix(2);
+  bool ok = !rest.empty() && rest.front() != ':' && rest.back() != ':';
+  for (size_t i = 0; ok && i < rest.size(); ++i) {
+    char c = static_cast<char>(std::tolower(static_cast<unsigned char>(rest[i])));
+    if (c == ':') {
+      ok = rest[i - 1] != ':';
+    } else if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')) {
+      hex.push_back(c);
+    } else {
+      ok = false;
+    }
+  }
+  if (!ok) {
+    return fail(ErrorKind::usage, "serial '" + printable(text) +
+                                      "' is not a serial number in hex (e.g. 3a7f01 or 3A:7F:01)");
+  }
+  // The DER content octets of the positive number: no leading zero octets, whole octets, and
+  // one zero octet in front when the first bit is set.
+  size_t first = hex.find_first_not_of('0');
+  hex = first == std::string::npos ? "0" : hex.substr(first);
+  if (hex.size() % 2 != 0) hex.insert(0, "0");
+  if (hex[0] >= '8') hex.insert(0, "00");
+  if (hex.size() > 40) {
+    return fail(ErrorKind::usage,
+                "serial '" + printable(text) + "' is longer than the 20 octets RFC 5280 allows");
+  }
+  return hex;
+}
+
+Status revoke_certificate(Home& home, IssuanceStore& store, const std::string& ca,
+                          const std::string& serial, int reason, const std::string& requester) {
+  if (!revocation_reason(reason)) {
+    return fail(ErrorKind::usage, "revocation reason " + std::to_string(reason) +
+                                      " is not one of: " + valid_reasons());
+  }
+  if (home.config().cas.count(ca) == 0) {
+    return fail(ErrorKind::not_found,
+                "no CA named '" + printable(ca) + "' in " + home.dir() + " (see 'hwca ca list')");
+  }
+  auto key = normalise_serial(serial);
+  if (!key) return tl::unexpected(key.error());
+  auto found = store.find(ca, *key);
+  if (!found) return tl::unexpected(found.error());
+  if (!found->has_value()) {
+    return fail(ErrorKind::not_found,
+                "no certificate with serial " + *key + " issued by CA '" + printable(ca) + "'");
+  }
+  const IssuedCert& cert = **found;
+  if (cert.revoked) {
+    return fail(ErrorKind::conflict, "certificate " + *key + " of CA '" + printable(ca) +
+                                         "' was already revoked at " + utc_text(cert.revoked_at) +
+                                         " (" + crl_reason_name(cert.revocation_reason) + ")");
+  }
+  const auto now = static_cast<int64_t>(std::time(nullptr));
+  if (auto ok = store.revoke(ca, *key, reason, now); !ok) {
+    return wrap(ok.error(), "certificate " + *key + " of CA '" + ca + "' not revoked");
+  }
+  AuditLog audit(home.path(home.config().audit_log));
+  nlohmann::json data = {{"ca", ca},
+                         {"serial", *key},
+                         {"subject", cert.subject},
+                         {"reason", crl_reason_name(reason)},
+                         {"requester", requester}};
+  if (auto ok = audit.append("cert.revoked", data); !ok) {
+    // The revocation stands (it is the safe side) and will be in the next CRL.
+    return wrap(ok.error(), "certificate " + *key + " of CA '" + ca +
+                                "' is revoked in the issuance database, but the audit log did "
+                                "not record it");
+  }
+  return {};
+}
+
+}  // namespace hwca::ca
