@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# hwca quickstart: a CA key made inside a local SoftHSM2 token, used through hwca's OpenSSL
-# provider to sign, and the results checked with the stock openssl command.
+# hwca quickstart: a root CA whose key is made inside a local SoftHSM2 token issues a server
+# and a client certificate; the results are checked with the stock openssl and certtool.
 # Works on a fresh Debian 12 machine as root (installs what is missing, builds, runs).
 # State (token, PIN files, certificates) goes to ./state (or $HWCA_STATE); re-running reuses
 # the token and key.
@@ -44,51 +44,61 @@ fi
 export HWCA_PIN_SOURCE="file:$state/user.pin"
 
 key_uri="pkcs11:token=$label;object=quickstart-ca"
-say "CA key inside the token: $key_uri"
-if ! "$hwca" key show --key "$key_uri" >/dev/null 2>&1; then
-  "$hwca" key generate --key "$key_uri" --type ec-p256
+export HWCA_HOME="$state/home"
+say "A root CA whose key is generated inside the token: $key_uri"
+if ! "$hwca" ca show quickstart-root >/dev/null 2>&1; then
+  "$hwca" ca init --name quickstart-root --key "$key_uri" --generate ec-p256 \
+    --subject "/CN=hwca quickstart root CA/O=hwca"
+else
+  echo "reusing CA 'quickstart-root' in $HWCA_HOME"
 fi
-"$hwca" key show --key "$key_uri" | sed -n '1,11p'
+"$hwca" ca show quickstart-root
 
-# openssl reaches the key through the provider module; the PIN through pin-source.
+say "A server and a client certificate, issued by the CA (signed inside the token)"
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$state/server.key" 2>/dev/null
+openssl req -new -key "$state/server.key" -subj "/CN=server.example" \
+  -addext "subjectAltName=DNS:server.example,IP:127.0.0.1" -out "$state/server.csr"
+"$hwca" sign --ca quickstart-root --profile server --csr "$state/server.csr" --out "$state/server.pem"
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$state/client.key" 2>/dev/null
+openssl req -new -key "$state/client.key" -subj "/CN=alice/O=example" -out "$state/client.csr"
+"$hwca" sign --ca quickstart-root --profile client --csr "$state/client.csr" --out "$state/client.pem"
+"$hwca" ca show quickstart-root --pem > "$state/ca.pem"
+
+say "Checked with the stock openssl command and GnuTLS's certtool (no provider)"
+openssl verify -CAfile "$state/ca.pem" "$state/server.pem" "$state/client.pem"
+openssl x509 -in "$state/server.pem" -noout -subject -ext subjectAltName,keyUsage,extendedKeyUsage
+cat "$state/server.pem" "$state/ca.pem" | certtool --verify-chain | grep "Chain verification output"
+
+say "The issuance database and the audit log"
+"$hwca" cert list --ca quickstart-root
+"$hwca" audit verify
+
+# openssl reaches the same key through the provider module; the PIN through pin-source.
 pin_path=$(printf '%s' "$state/user.pin" | sed 's/ /%20/g')
 ossl_key="$key_uri?pin-source=file:$pin_path"
 prov=(-provider-path "$provider_dir" -provider hwca -provider default)
-
-say "A self-signed CA certificate, signed inside the token"
-openssl req -new -x509 "${prov[@]}" -key "$ossl_key" -sha256 -days 3650 \
-  -subj "/CN=hwca quickstart CA" -addext "basicConstraints=critical,CA:TRUE" \
-  -addext "keyUsage=critical,keyCertSign,cRLSign,digitalSignature" -out "$state/ca.pem"
-openssl x509 -in "$state/ca.pem" -noout -subject -enddate
-
-say "A certificate request signed by the token key"
+say "The stock openssl command signs with the token key through hwca's provider"
 openssl req -new "${prov[@]}" -key "$ossl_key" -subj "/CN=signed in the token" -out "$state/token.csr"
 openssl req -in "$state/token.csr" -noout -verify
-
-say "A server certificate for a software key, issued by the token-held CA key"
-openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$state/server.key" 2>/dev/null
-openssl req -new -key "$state/server.key" -subj "/CN=server.example" -out "$state/server.csr"
-openssl x509 -req "${prov[@]}" -in "$state/server.csr" -CA "$state/ca.pem" -CAkey "$ossl_key" \
-  -CAcreateserial -days 30 -sha256 \
-  -extfile <(printf 'subjectAltName=DNS:server.example\nextendedKeyUsage=serverAuth\n') \
-  -out "$state/server.pem" 2>/dev/null
-
-say "Checked with the stock openssl command (no provider)"
-openssl verify -CAfile "$state/ca.pem" "$state/server.pem"
 
 cat <<DONE
 
 Done. What happened:
-  - a SoftHSM2 token '$label' holds an EC P-256 CA key that was generated inside it and
-    cannot be exported (sensitive, never extractable: see 'hwca key show' above);
-  - OpenSSL signed a CA certificate, a request and a server certificate with that key
-    through hwca's provider ($provider_dir/hwca.so); the key never left the token;
-  - 'openssl verify' accepted the chain.
+  - a SoftHSM2 token '$label' holds the EC P-256 key of root CA 'quickstart-root'; the key
+    was generated inside the token and cannot be exported ('hwca ca show' above);
+  - 'hwca sign' issued a server and a client certificate under the built-in profiles: the
+    key signed inside the token, each certificate was recorded in the issuance database and
+    the hash-chained audit log before it was written out;
+  - 'openssl verify' and 'certtool --verify-chain' accepted them;
+  - the stock openssl command signed a request with the same key through hwca's provider
+    ($provider_dir/hwca.so).
 Files in $state:
-  ca.pem (CA certificate), server.pem + server.key (server), token.csr (request signed in
-  the token), softhsm2.conf + tokens/ (the token), user.pin + so.pin (PINs, mode 0600).
+  home/ (the CA home: config.yaml, cas/, issuance.db, audit.log), ca.pem, server.pem +
+  server.key, client.pem + client.key, token.csr, softhsm2.conf + tokens/ (the token),
+  user.pin + so.pin (PINs, mode 0600).
 Try:
-  export SOFTHSM2_CONF=$SOFTHSM2_CONF HWCA_PKCS11_MODULE=$HWCA_PKCS11_MODULE HWCA_PIN_SOURCE=$HWCA_PIN_SOURCE
-  $hwca key list --token pkcs11:token=$label
-  openssl req -new ${prov[*]} -key '$ossl_key' -subj /CN=x
+  export SOFTHSM2_CONF=$SOFTHSM2_CONF HWCA_PKCS11_MODULE=$HWCA_PKCS11_MODULE HWCA_PIN_SOURCE=$HWCA_PIN_SOURCE HWCA_HOME=$HWCA_HOME
+  $hwca cert list
+  $hwca cert show <serial>
+  $hwca sign --ca quickstart-root --profile peer --csr <your.csr>
 DONE

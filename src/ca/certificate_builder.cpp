@@ -126,7 +126,13 @@ Result<ossl::Ptr<X509>> build_certificate(const CertificateSpec& spec, OSSL_LIB_
       X509_sign_ctx(x.get(), mctx.get()) <= 0) {
     return fail(ErrorKind::device, "signing the certificate failed: " + ossl::take_errors());
   }
-  if (X509_verify(x.get(), spec.issuer_key) != 1) {
+  // An RSA signature is checked before it leaves: a faulty RSA-CRT signature would give
+  // away the CA's private key (Lenstra), and the check costs a few percent of the signing.
+  // ECDSA is not re-checked: checking costs as much host CPU as the token's signature, and
+  // a bad one (random nonce) gives no such handle on the key; relying parties reject it
+  // (docs/security.md).
+  if (EVP_PKEY_is_a(spec.issuer_key, "RSA") && X509_verify(x.get(), spec.issuer_key) != 1) {
+    ERR_clear_error();
     return fail(ErrorKind::device, "the token returned a signature that does not verify");
   }
   return x;

@@ -6,6 +6,7 @@
 #include "ca/certificate_builder.hpp"
 #include "ca/dn.hpp"
 #include "cli/context.hpp"
+#include "cli/table.hpp"
 #include "tokens/registry.hpp"
 
 namespace hwca::cli {
@@ -59,17 +60,15 @@ int init(const Context& ctx, const CaArgs& args) {
 int list(const Context& ctx) {
   auto home = ca::Home::open(ca::resolve_home(ctx.home), false);
   if (!home) return report(home.error());
-  std::cout << std::left << std::setw(16) << "NAME" << std::setw(16) << "PARENT" << std::setw(26)
-            << "NOT AFTER"
-            << "SUBJECT\n";
+  std::vector<Row> rows;
   for (const auto& [name, entry] : home->config().cas) {
     auto cert = ca::load_ca_cert(*home, name);
     if (!cert) return report(cert.error());
-    std::cout << std::left << std::setw(16) << name << std::setw(16)
-              << (entry.parent.empty() ? "-" : entry.parent) << std::setw(26)
-              << time_text(X509_get0_notAfter(cert->get()))
-              << ca::dn_text(X509_get_subject_name(cert->get())) << "\n";
+    rows.push_back({name, entry.parent.empty() ? "-" : entry.parent,
+                    time_text(X509_get0_notAfter(cert->get())),
+                    ca::dn_text(X509_get_subject_name(cert->get()))});
   }
+  print_table(std::cout, {"NAME", "PARENT", "NOT AFTER", "SUBJECT"}, rows);
   return 0;
 }
 

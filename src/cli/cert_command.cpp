@@ -4,6 +4,7 @@
 
 #include "ca/certificate_builder.hpp"
 #include "cli/context.hpp"
+#include "cli/table.hpp"
 #include "common/text.hpp"
 
 namespace hwca::cli {
@@ -64,14 +65,12 @@ int list(const Context& ctx, const CertArgs& args) {
   if (!store) return report(store.error());
   auto certs = (*store)->list(args.ca.empty() ? std::nullopt : std::optional(args.ca), before);
   if (!certs) return report(certs.error());
-  std::cout << std::left << std::setw(42) << "SERIAL" << std::setw(14) << "CA" << std::setw(17)
-            << "PROFILE" << std::setw(9) << "STATUS" << std::setw(22) << "NOT AFTER"
-            << "SUBJECT\n";
+  std::vector<Row> rows;
   for (const auto& c : *certs) {
-    std::cout << std::left << std::setw(42) << c.serial << std::setw(14) << c.ca << std::setw(17)
-              << c.profile << std::setw(9) << status_of(c, now) << std::setw(22)
-              << utc_text(c.not_after) << printable(c.subject) << "\n";
+    rows.push_back({c.serial, c.ca, c.profile, status_of(c, now), utc_text(c.not_after),
+                    printable(c.subject)});
   }
+  print_table(std::cout, {"SERIAL", "CA", "PROFILE", "STATUS", "NOT AFTER", "SUBJECT"}, rows);
   return 0;
 }
 
