@@ -86,6 +86,14 @@ std::string curve_of(const EVP_PKEY* key) {
 
 }  // namespace
 
+Profile plain_profile() {
+  Profile p;
+  p.key_usage = {kDigitalSignature};
+  p.subject_attributes = leaf_subject();
+  p.max_sans = 0;
+  return p;
+}
+
 const std::map<std::string, Profile>& builtin_profiles() {
   static const std::map<std::string, Profile> profiles = make_builtins();
   return profiles;

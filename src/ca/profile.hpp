@@ -46,6 +46,10 @@ inline constexpr int kMaxDaysLimit = 36500;
 
 const std::map<std::string, Profile>& builtin_profiles();
 
+// Where a home profile without `base:` starts: a leaf with digitalSignature, the subject
+// attributes CN, O, OU, C, ST and L, no extended key usage and no SANs.
+Profile plain_profile();
+
 // The profile called `name`: a home's own, else a built-in one.
 Result<Profile> find_profile(const std::map<std::string, Profile>& user, const std::string& name);
 

@@ -191,7 +191,7 @@ Result<std::map<std::string, Profile>> parse_profiles(const YAML::Node& node,
                   where + " is built in; choose another name (base: " + name + " starts from it)");
     }
     if (!entry.second.IsMap()) return fail(ErrorKind::usage, where + " must be a mapping");
-    Profile p;
+    Profile p = plain_profile();
     if (const YAML::Node base = entry.second["base"]) {
       auto it = base.IsScalar() ? builtin_profiles().find(base.as<std::string>())
                                 : builtin_profiles().end();
