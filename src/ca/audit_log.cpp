@@ -56,7 +56,8 @@ struct Tail {
 };
 
 // Walk and check the whole chain of `text`.
-Result<Tail> walk(const std::string& text, const std::string& path) {
+Result<Tail> walk(const std::string& text, const std::string& path,
+                  const AuditLog::Visitor& visit) {
   Tail t;
   size_t pos = 0;
   while (pos < text.size()) {
@@ -88,6 +89,7 @@ Result<Tail> walk(const std::string& text, const std::string& path) {
     }
     t.head = sha256_hex(line);
     t.lines = number;
+    if (visit) visit(j);
     pos = end + 1;
     t.complete_bytes = pos;
   }
@@ -200,7 +202,7 @@ Result<std::string> AuditLog::append_all(const std::vector<Event>& events) {
   return tail->head;
 }
 
-Result<AuditLog::Summary> AuditLog::verify(const std::string& path) {
+Result<AuditLog::Summary> AuditLog::verify(const std::string& path, const Visitor& visit) {
   Fd f{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
   if (f.fd < 0) {
     return fail(errno == ENOENT ? ErrorKind::not_found : ErrorKind::io,
@@ -209,7 +211,7 @@ Result<AuditLog::Summary> AuditLog::verify(const std::string& path) {
   ::flock(f.fd, LOCK_SH);  // a consistent view while appends go on
   auto text = read_all(f.fd, path);
   if (!text) return tl::unexpected(text.error());
-  auto tail = walk(*text, path);
+  auto tail = walk(*text, path, visit);
   if (!tail) return tl::unexpected(tail.error());
   return Summary{tail->lines, tail->head};
 }

@@ -9,6 +9,7 @@
 // and records that it did. Callers put no PIN and no key material in `data`.
 #pragma once
 
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -36,8 +37,10 @@ class AuditLog {
     size_t lines = 0;
     std::string head;  // hash of the last line (64 zeros for an empty log)
   };
-  // Check the whole chain. An error names the first line that breaks it and how.
-  static Result<Summary> verify(const std::string& path);
+  // Check the whole chain. An error names the first line that breaks it and how. `visit`,
+  // if given, sees each line's object in order (after its link was checked).
+  using Visitor = std::function<void(const nlohmann::json& line)>;
+  static Result<Summary> verify(const std::string& path, const Visitor& visit = {});
 
   const std::string& path() const { return path_; }
 
