@@ -37,17 +37,6 @@ std::string valid_reasons() {
   return out + " (or their numbers 0-6, 9, 10)";
 }
 
-std::string utc_text(int64_t when) {
-  std::time_t t = static_cast<std::time_t>(when);
-  std::tm tm{};
-  char buf[32];
-  if (gmtime_r(&t, &tm) == nullptr ||
-      std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) {
-    return std::to_string(when);
-  }
-  return buf;
-}
-
 }  // namespace
 
 Result<int> parse_crl_reason(const std::string& text) {

@@ -1,0 +1,150 @@
+// hwca revoke | hwca crl
+#include <unistd.h>
+
+#include <cerrno>
+#include <iostream>
+
+#include "ca/ca_init.hpp"
+#include "ca/revocation.hpp"
+#include "cli/context.hpp"
+#include "common/file_util.hpp"
+#include "common/text.hpp"
+
+namespace hwca::cli {
+namespace {
+
+struct RevokeArgs {
+  std::string ca, serial, reason = "unspecified";
+};
+
+struct CrlArgs {
+  std::string ca, out;
+  int days = ca::kDefaultCrlDays;
+  bool der = false;
+};
+
+// The home, with CA `name` in it: an unknown CA is refused before the issuance database is
+// opened (and so never created by a mistyped name).
+Result<ca::Home> home_with_ca(const Context& ctx, const std::string& name) {
+  auto home = ca::Home::open(ca::resolve_home(ctx.home), /*create=*/false);
+  if (!home) return tl::unexpected(home.error());
+  if (auto cert = ca::load_ca_cert(*home, name); !cert) return tl::unexpected(cert.error());
+  return home;
+}
+
+int revoke(const Context& ctx, const RevokeArgs& args) {
+  auto reason = ca::parse_crl_reason(args.reason);
+  if (!reason) return report(reason.error());
+  auto serial = ca::normalise_serial(args.serial);
+  if (!serial) return report(serial.error());
+  auto home = home_with_ca(ctx, args.ca);
+  if (!home) return report(home.error());
+  auto store = open_issuance_store(*home, /*read_only=*/false);
+  if (!store) return report(store.error());
+  if (auto ok = ca::revoke_certificate(*home, **store, args.ca, *serial, *reason, cli_requester());
+      !ok) {
+    return report(ok.error());
+  }
+  std::cout << "revoked " << *serial << " (" << ca::crl_reason_name(*reason) << ")\n";
+  return 0;
+}
+
+// Refuse before signing what would keep the CRL from being handed out.
+Status check_output(const CrlArgs& args) {
+  if (args.out.empty()) {
+    if (args.der && ::isatty(STDOUT_FILENO) == 1) {
+      return fail(ErrorKind::usage, "--der writes binary: give --out FILE or redirect the output");
+    }
+    return {};
+  }
+  auto slash = args.out.rfind('/');
+  std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : args.out.substr(0, slash);
+  if (::access(dir.c_str(), W_OK) != 0) {
+    return fail(errno == ENOENT ? ErrorKind::not_found : ErrorKind::io,
+                "cannot write " + args.out + ": " + error_text(errno));
+  }
+  return {};
+}
+
+int crl(const Context& ctx, const CrlArgs& args) {
+  if (auto ok = check_output(args); !ok) return report(ok.error());
+  auto home = home_with_ca(ctx, args.ca);
+  if (!home) return report(home.error());
+  auto store = open_issuance_store(*home, /*read_only=*/false);
+  if (!store) return report(store.error());
+  auto crypto = ca::CryptoContext::create();
+  if (!crypto) return report(crypto.error());
+  auto made = ca::publish_crl(*home, **store, **crypto, args.ca, ctx.key_load_options(), args.days,
+                              cli_requester());
+  if (!made) return report(made.error());
+  auto data = ca::encode_crl(made->crl.get(), args.der);
+  if (!data) return report(data.error());
+  const std::string what = "CRL #" + std::to_string(made->number) + " of CA '" + args.ca + "'";
+  if (args.out.empty()) {
+    std::cout << *data << std::flush;
+    if (!std::cout) {
+      return report(Error{ErrorKind::io, what + " was signed and audited, but standard output "
+                                                "failed; run 'hwca crl' again for a new one"});
+    }
+    return 0;
+  }
+  if (auto ok = write_file_atomic(args.out, *data, 0644); !ok) {
+    return report(Error{ok.error().kind, what + " was signed and audited, but " +
+                                             ok.error().message +
+                                             "; run 'hwca crl' again for a new one"});
+  }
+  std::cout << what << ": " << made->entries << " revoked, next update "
+            << utc_text(made->next_update) << ", written to " << args.out << "\n";
+  return 0;
+}
+
+}  // namespace
+
+void set_revoke_command(CLI::App& app, Context& ctx, int& exit_code) {
+  static RevokeArgs revoke_args;
+  auto* revoke_cmd = app.add_subcommand(
+      "revoke",
+      "revoke a certificate the CA issued: marked in the issuance database and audited; the "
+      "CA's next CRL ('hwca crl') lists it");
+  revoke_cmd->add_option("--ca", revoke_args.ca, "the CA that issued it (see 'hwca ca list')")
+      ->required()
+      ->type_name("NAME");
+  revoke_cmd
+      ->add_option("serial", revoke_args.serial,
+                   "the certificate's serial number in hex, with or without colons, any case "
+                   "(as 'hwca cert list' or 'openssl x509 -serial' print it)")
+      ->required()
+      ->type_name("SERIAL");
+  revoke_cmd
+      ->add_option("--reason", revoke_args.reason,
+                   "RFC 5280 reason, by name (any case) or number: unspecified (0, the default), "
+                   "keyCompromise (1), cACompromise (2), affiliationChanged (3), superseded (4), "
+                   "cessationOfOperation (5), certificateHold (6), privilegeWithdrawn (9), "
+                   "aACompromise (10)")
+      ->type_name("REASON");
+  revoke_cmd->callback([&] { exit_code = revoke(ctx, revoke_args); });
+
+  static CrlArgs crl_args;
+  auto* crl_cmd = app.add_subcommand(
+      "crl",
+      "sign a new CRL (X.509 v2) of everything the CA revoked, with its key in the token: "
+      "the next CRL number, authorityKeyIdentifier, a reason code per entry; audited");
+  crl_cmd->add_option("--ca", crl_args.ca, "the CA whose CRL this is (see 'hwca ca list')")
+      ->required()
+      ->type_name("NAME");
+  crl_cmd
+      ->add_option("--days", crl_args.days,
+                   "days until nextUpdate, when relying parties expect the next CRL (default 7; "
+                   "never past the CA certificate's end)")
+      ->type_name("N")
+      ->check(CLI::Range(1, 3650));
+  crl_cmd
+      ->add_option("--out", crl_args.out,
+                   "write the CRL here (atomically, mode 0644) and print a summary; default: "
+                   "the CRL alone on standard output")
+      ->type_name("FILE");
+  crl_cmd->add_flag("--der", crl_args.der, "DER instead of PEM");
+  crl_cmd->callback([&] { exit_code = crl(ctx, crl_args); });
+}
+
+}  // namespace hwca::cli
