@@ -168,4 +168,23 @@ cp "$HWCA_HOME/config.yaml" "$WORK/fresh/"
 HWCA_HOME=$WORK/fresh expect_fail 3 "no CA named 'nosuch'" hwca revoke --ca nosuch 01
 [[ ! -e $WORK/fresh/issuance.db ]] || fail "revoking under an unknown CA created a database"
 
+# An intermediate's certificate is recorded under its parent: revoking it there stops it
+# from signing, and a relying party checking every CRL of the chain refuses its leaves.
+hwca_pin ca init --name sub --key "$(key_uri sub)" --generate ec-p256 \
+  --subject "/CN=hwca crl test sub" --parent root >/dev/null
+sub=$HWCA_HOME/cas/sub/cert.pem
+hwca_pin sign --ca sub --profile server --csr c.csr --out c-sub.pem >/dev/null
+out=$(hwca revoke --ca root "$(openssl x509 -in "$sub" -noout -serial | cut -d= -f2)" \
+  --reason cACompromise)
+assert_contains "$out" "(cACompromise)" "hwca revoke of the intermediate"
+expect_fail 6 "revoked" hwca_pin sign --ca sub --profile server --csr c.csr --out c-sub2.pem
+hwca_pin crl --ca root --out root.crl >/dev/null
+hwca_pin crl --ca sub --out sub.crl >/dev/null
+out=$(openssl verify -crl_check -CAfile "$root" -untrusted "$sub" -CRLfile sub.crl c-sub.pem 2>&1) ||
+  fail "the leaf of sub is refused by sub's own CRL: $out"
+expect_ossl_fail "certificate revoked" openssl verify -crl_check_all -CAfile "$root" \
+  -untrusted "$sub" -CRLfile root.crl -CRLfile sub.crl c-sub.pem
+[[ $(openssl crl -in root.crl -noout -text) == *"CA Compromise"* ]] ||
+  fail "root.crl does not give the intermediate's reason"
+
 echo "ok: revocations and CRLs signed in the token, checked by openssl and GnuTLS"
