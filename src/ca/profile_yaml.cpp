@@ -110,21 +110,24 @@ Status parse_field(const std::string& key, const YAML::Node& value, const std::s
     HWCA_TRY(names, strings(value, at));
     p.key_usage.clear();
     for (const auto& n : *names) {
-      HWCA_TRY(bit, key_usage_bit(n));
+      auto bit = key_usage_bit(n);
+      if (!bit) return wrap(bit.error(), at);
       p.key_usage.push_back(*bit);
     }
   } else if (key == "extKeyUsage") {
     HWCA_TRY(names, strings(value, at));
     p.ext_key_usage.clear();
     for (const auto& n : *names) {
-      HWCA_TRY(nid, ext_key_usage_nid(n));
+      auto nid = ext_key_usage_nid(n);
+      if (!nid) return wrap(nid.error(), at);
       p.ext_key_usage.push_back(*nid);
     }
   } else if (key == "sans") {
     HWCA_TRY(names, strings(value, at));
     p.san_types.clear();
     for (const auto& n : *names) {
-      HWCA_TRY(t, parse_san_type(n));
+      auto t = parse_san_type(n);
+      if (!t) return wrap(t.error(), at);
       p.san_types.insert(*t);
     }
   } else if (key == "requireSan") {
@@ -208,7 +211,9 @@ Result<std::map<std::string, Profile>> parse_profiles(const YAML::Node& node,
         return tl::unexpected(ok.error());
       }
     }
-    if (!p.ca) p.path_len.reset();
+    // A CA base turned into a leaf drops the base's path length; a pathLen written
+    // without ca: true is refused by check_profile.
+    if (!p.ca && !entry.second["pathLen"]) p.path_len.reset();
     if (auto ok = check_profile(p, where); !ok) return tl::unexpected(ok.error());
     out[name] = p;
   }
