@@ -60,20 +60,22 @@ inline ossl::Ptr<EVP_PKEY> rsa_public_of_size(int bits) {
   return ossl::Ptr<EVP_PKEY>(key);
 }
 
-// A name from (attribute, value) pairs, each its own RDN; `set` -1 appends a new RDN, 0
-// adds the value to the last RDN (a multi-valued RDN, "CN=a+O=b").
+// A name from (attribute, value) entries, each its own RDN unless `join` adds it to the RDN
+// before it (a multi-valued RDN, "CN=a+O=b"). `type` MBSTRING_UTF8 lets OpenSSL choose the
+// string type and enforce the attribute's length limit (as `openssl req -subj` does);
+// V_ASN1_UTF8STRING writes the value as it is (as a request made by other means may).
 struct NameEntry {
   std::string attribute;
   std::string value;
-  int set = -1;
+  bool join = false;
+  int type = MBSTRING_UTF8;
 };
 inline ossl::Ptr<X509_NAME> name_of(const std::vector<NameEntry>& entries) {
   ossl::Ptr<X509_NAME> name(X509_NAME_new());
   for (const auto& e : entries) {
-    int loc = e.set == 0 ? X509_NAME_entry_count(name.get()) - 1 : -1;
-    if (X509_NAME_add_entry_by_txt(name.get(), e.attribute.c_str(), MBSTRING_UTF8,
+    if (X509_NAME_add_entry_by_txt(name.get(), e.attribute.c_str(), e.type,
                                    reinterpret_cast<const unsigned char*>(e.value.data()),
-                                   static_cast<int>(e.value.size()), loc, e.set) != 1) {
+                                   static_cast<int>(e.value.size()), -1, e.join ? -1 : 0) != 1) {
       throw std::runtime_error("cannot add " + e.attribute + "=" + e.value);
     }
   }
