@@ -23,12 +23,18 @@ std::time_t time_of(const ASN1_TIME* t) {
 }
 
 // The INTEGER whose DER content octets are the store's hex (exactly those octets: the store
-// keeps what the certificate carries).
+// keeps what the certificate carries); null if the hex is not whole octets.
 ossl::Ptr<ASN1_INTEGER> serial_integer(const std::string& hex) {
-  if (hex.empty() || hex.size() % 2 != 0 || hex.size() > 2 * 126) return nullptr;
+  constexpr size_t kMaxOctets = 126;  // a one-octet DER length
+  if (hex.empty() || hex.size() % 2 != 0 || hex.size() / 2 > kMaxOctets) return nullptr;
+  auto nibble = [](char c) {
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+  };
   std::vector<unsigned char> der = {V_ASN1_INTEGER, static_cast<unsigned char>(hex.size() / 2)};
   for (size_t i = 0; i < hex.size(); i += 2) {
-    der.push_back(static_cast<unsigned char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
+    int hi = nibble(hex[i]), lo = nibble(hex[i + 1]);
+    if (hi < 0 || lo < 0) return nullptr;
+    der.push_back(static_cast<unsigned char>(hi * 16 + lo));
   }
   const unsigned char* p = der.data();
   return ossl::Ptr<ASN1_INTEGER>(d2i_ASN1_INTEGER(nullptr, &p, static_cast<long>(der.size())));
