@@ -7,8 +7,11 @@
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
+#include <cstdio>
 #include <memory>
 #include <stdexcept>
+
+#include "tokens/registry.hpp"
 
 namespace hwca::bench {
 
@@ -34,6 +37,31 @@ const char* group_name(tokens::KeyType t) {
 std::string openssl_errors() {
   std::string s = ossl::take_errors();
   return s.empty() ? "no detail from OpenSSL" : s;
+}
+
+BenchKey generate_key(const test::SoftHsmToken& token, tokens::KeyType type,
+                      const std::string& label) {
+  BenchKey k;
+  k.type = type;
+  k.rsa = tokens::is_rsa(type);
+  k.label = label;
+  k.uri = token.key_uri(label);
+  tokens::OpenOptions oo;
+  oo.module = token.module();
+  oo.pin_source = token.pin_source();
+  auto store = tokens::open_store(k.uri, oo);
+  if (!store) throw std::runtime_error("open_store: " + store.error().message);
+  std::fprintf(stderr, "generating %s in the token...\n", tokens::key_type_name(type));
+  auto info = (*store)->create_key(tokens::CreateKeyRequest{k.uri, type});
+  if (!info) throw std::runtime_error("create_key: " + info.error().message);
+  return k;
+}
+
+ca::KeyLoadOptions key_load_options(const test::SoftHsmToken& token) {
+  ca::KeyLoadOptions options;
+  options.pin_source = token.pin_source();
+  options.module = token.module();
+  return options;
 }
 
 ossl::Ptr<EVP_PKEY> read_public_key(RawPkcs11& raw, CK_SESSION_HANDLE s, const BenchKey& key) {

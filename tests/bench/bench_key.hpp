@@ -8,8 +8,10 @@
 #include <string>
 #include <vector>
 
+#include "ca/crypto_context.hpp"
 #include "common/ossl.hpp"
 #include "support/raw_pkcs11.hpp"
+#include "support/softhsm_token.hpp"
 #include "tokens/keystore.hpp"
 
 namespace hwca::bench {
@@ -24,6 +26,13 @@ struct BenchKey {
   ossl::Ptr<EVP_PKEY> provider_key;  // signs in the token through the hwca provider
   ossl::Ptr<EVP_PKEY> public_key;    // default provider, read from the token by RawPkcs11
 };
+
+// A new key `label` of `type`, generated in the token through hwca's key store (as
+// `hwca key generate` does); the keys are left empty.
+BenchKey generate_key(const test::SoftHsmToken& token, tokens::KeyType type,
+                      const std::string& label);
+// How hwca loads the token's keys (its module and PIN file).
+ca::KeyLoadOptions key_load_options(const test::SoftHsmToken& token);
 
 // The public key object's attributes, read by the bare client, as a default-provider key.
 ossl::Ptr<EVP_PKEY> read_public_key(test::RawPkcs11& raw, CK_SESSION_HANDLE s, const BenchKey& key);

@@ -13,15 +13,15 @@ double median(std::vector<double> v) {
   return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
+}  // namespace
+
 std::string fmt(int decimals, double v) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
   return buf;
 }
 
-}  // namespace
-
-void print_table(const std::vector<Row>& rows, bool markdown) {
+void print_table(const std::vector<Row>& rows, bool markdown, const Headings& headings) {
   auto med = [](const std::vector<double>& v, int decimals) {
     return v.empty() ? std::string("-") : fmt(decimals, median(v));
   };
@@ -36,14 +36,18 @@ void print_table(const std::vector<Row>& rows, bool markdown) {
     }
     return q.empty() ? std::string("-") : fmt(2, median(q));
   };
-  std::vector<std::vector<std::string>> table{{"key", "threads", "raw sig/s", "provider sig/s",
-                                               "ratio", "paired", "raw cpu us/sig",
-                                               "provider cpu us/sig", "cpu ratio"}};
+  std::vector<std::vector<std::string>> table{{headings.key, "threads", "raw sig/s", headings.rate,
+                                               "ratio", "paired", "raw cpu us/sig", headings.cpu,
+                                               "cpu ratio"}};
   for (const auto& r : rows) {
     table.push_back({r.key, std::to_string(r.threads), med(r.raw, 0), med(r.provider, 0),
                      ratio(r.provider, r.raw), paired(r.provider, r.raw), med(r.raw_cpu, 1),
                      med(r.provider_cpu, 1), ratio(r.raw_cpu, r.provider_cpu)});
   }
+  print_cells(table, markdown);
+}
+
+void print_cells(const std::vector<std::vector<std::string>>& table, bool markdown) {
   const size_t ncol = table.front().size();
   if (markdown) {
     for (size_t row = 0; row < table.size(); ++row) {

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "bench/bench_key.hpp"
+#include "bench/bench_main.hpp"
 #include "bench/bench_options.hpp"
 #include "bench/bench_report.hpp"
 #include "bench/bench_run.hpp"
@@ -37,7 +38,6 @@
 #include "support/raw_pkcs11.hpp"
 #include "support/softhsm_token.hpp"
 #include "tokens/keystore.hpp"
-#include "tokens/registry.hpp"
 
 namespace hwca::bench {
 namespace {
@@ -53,23 +53,8 @@ int run_bench(const Options& opt, SoftHsmToken& token) {
   // Keys: generated in the token through hwca's key store, loaded through the provider.
   std::vector<BenchKey> keys;
   for (tokens::KeyType type : opt.types) {
-    BenchKey k;
-    k.type = type;
-    k.rsa = tokens::is_rsa(type);
-    k.label = std::string("bench-") + tokens::key_type_name(type);
-    k.uri = token.key_uri(k.label);
-    tokens::OpenOptions oo;
-    oo.module = token.module();
-    oo.pin_source = token.pin_source();
-    auto store = tokens::open_store(k.uri, oo);
-    if (!store) throw std::runtime_error("open_store: " + store.error().message);
-    std::fprintf(stderr, "generating %s in the token...\n", tokens::key_type_name(type));
-    auto info = (*store)->create_key(tokens::CreateKeyRequest{k.uri, type});
-    if (!info) throw std::runtime_error("create_key: " + info.error().message);
-    hwca::ca::KeyLoadOptions options;
-    options.pin_source = token.pin_source();
-    options.module = token.module();
-    auto pkey = (*ctx)->load_private_key(k.uri, options);
+    BenchKey k = generate_key(token, type, std::string("bench-") + tokens::key_type_name(type));
+    auto pkey = (*ctx)->load_private_key(k.uri, key_load_options(token));
     if (!pkey) throw std::runtime_error("load_private_key: " + pkey.error().message);
     k.provider_key = std::move(*pkey);
     keys.push_back(std::move(k));
@@ -134,7 +119,7 @@ int run_bench(const Options& opt, SoftHsmToken& token) {
                        "%-9s threads=%d round %d %-8s %8.0f sig/s  %7.1f us cpu/sig  %4.2f cores"
                        "  (%llu in %.2f s; %llu made, %zu checked; on cpu %s)\n",
                        row.key.c_str(), nthreads, round, path_name(path), r.rate, r.cpu_us,
-                       r.cpu_busy, static_cast<unsigned long long>(r.signatures), r.seconds,
+                       r.cpu_busy, static_cast<unsigned long long>(r.units), r.seconds,
                        static_cast<unsigned long long>(r.made), r.verified, r.cpus.c_str());
           for (const auto& f : r.failures) {
             std::fprintf(stderr, "FAIL: %s %s\n", row.key.c_str(), f.c_str());
@@ -157,34 +142,11 @@ int run_bench(const Options& opt, SoftHsmToken& token) {
 }  // namespace hwca::bench
 
 int main(int argc, char** argv) {
-  hwca::bench::Options opt;
-  try {
-    opt = hwca::bench::parse_options(argc, argv);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "hwca_sign_bench: %s\n", e.what());
-    hwca::bench::usage(stderr);
-    hwca::tokens::shutdown_all();
-    return 2;
-  }
-  if (opt.help) {
-    hwca::bench::usage(stdout);
-    hwca::tokens::shutdown_all();
-    return 0;
-  }
-  int status = 2;
-  try {
-    hwca::test::SoftHsmToken token("hwca-bench");
-    try {
-      status = hwca::bench::run_bench(opt, token);
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "hwca_sign_bench: %s\n", e.what());
-      status = 2;
-    }
-    // Before the token folder goes and before static destructors: close hwca's sessions.
-    hwca::tokens::shutdown_all();
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "hwca_sign_bench: %s\n", e.what());
-    hwca::tokens::shutdown_all();
-  }
-  return status;
+  using hwca::bench::Options;
+  return hwca::bench::bench_main<Options>("hwca_sign_bench", argc, argv, hwca::bench::parse_options,
+                                          hwca::bench::usage, [](const Options& opt) {
+                                            hwca::test::SoftHsmToken token("hwca-bench");
+                                            hwca::bench::CloseTokensOnExit close_tokens;
+                                            return hwca::bench::run_bench(opt, token);
+                                          });
 }

@@ -18,9 +18,10 @@ int run(const std::string& command) {
   return WEXITSTATUS(status);
 }
 
-SoftHsmToken::SoftHsmToken(const std::string& label) : label_(label) {
-  char tmpl[] = "/tmp/hwca-softhsm-XXXXXX";
-  if (::mkdtemp(tmpl) == nullptr) throw std::runtime_error("mkdtemp failed");
+SoftHsmToken::SoftHsmToken(const std::string& label, const std::string& parent) : label_(label) {
+  std::string tmpl = parent + "/hwca-softhsm-XXXXXX";
+  if (::mkdtemp(tmpl.data()) == nullptr)
+    throw std::runtime_error("mkdtemp in " + parent + " failed");
   dir_ = tmpl;
   std::string tokens = dir_ + "/tokens";
   ::mkdir(tokens.c_str(), 0700);

@@ -9,9 +9,9 @@ namespace hwca::test {
 
 class SoftHsmToken {
  public:
-  // Creates the folder, softhsm2.conf, the token and a PIN file (mode 0600), and points
-  // SOFTHSM2_CONF and HWCA_PKCS11_MODULE of this process at them.
-  explicit SoftHsmToken(const std::string& label = "hwca-test");
+  // Creates the folder (in `parent`), softhsm2.conf, the token and a PIN file (mode 0600),
+  // and points SOFTHSM2_CONF and HWCA_PKCS11_MODULE of this process at them.
+  explicit SoftHsmToken(const std::string& label = "hwca-test", const std::string& parent = "/tmp");
   ~SoftHsmToken();
   SoftHsmToken(const SoftHsmToken&) = delete;
   SoftHsmToken& operator=(const SoftHsmToken&) = delete;

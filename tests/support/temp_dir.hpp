@@ -1,4 +1,5 @@
-// A fresh folder under /tmp for one test, removed (with everything in it) afterwards.
+// A fresh folder (under /tmp unless told) for one test, removed (with everything in it)
+// afterwards.
 #pragma once
 
 #include <sys/stat.h>
@@ -12,9 +13,11 @@ namespace hwca::test {
 
 class TempDir {
  public:
-  explicit TempDir(const std::string& prefix = "hwca-test") {
-    std::string tmpl = "/tmp/" + prefix + "-XXXXXX";
-    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+  explicit TempDir(const std::string& prefix = "hwca-test", const std::string& parent = "/tmp") {
+    std::string tmpl = parent + "/" + prefix + "-XXXXXX";
+    if (::mkdtemp(tmpl.data()) == nullptr) {
+      throw std::runtime_error("mkdtemp in " + parent + " failed");
+    }
     path_ = tmpl;
   }
   ~TempDir() {
