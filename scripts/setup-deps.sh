@@ -10,9 +10,11 @@ BUILD_PACKAGES=(
   nlohmann-json3-dev libyaml-cpp-dev libsqlite3-dev
 )
 # Run and test: OpenSSL's command line, SoftHSM2, p11-kit (proxy, client and server),
-# opensc's pkcs11-tool, GnuTLS's certtool.
+# opensc's pkcs11-tool, GnuTLS's certtool, libp11's pkcs11 engine for openssl (the
+# comparison in tests/bench/process_bench.sh).
 RUN_PACKAGES=(
   openssl softhsm2 libsofthsm2 p11-kit p11-kit-modules opensc gnutls-bin
+  libengine-pkcs11-openssl
 )
 
 missing=()
