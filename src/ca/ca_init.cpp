@@ -10,6 +10,7 @@
 #include "ca/audit_log.hpp"
 #include "ca/certificate_builder.hpp"
 #include "ca/dn.hpp"
+#include "ca/serial.hpp"
 #include "common/file_util.hpp"
 #include "common/text.hpp"
 
@@ -54,6 +55,52 @@ Result<std::string> read_ca_chain_pem(const Home& home, const std::string& name)
   return out;
 }
 
+Status check_ca_usable(const Home& home, IssuanceStore* store, const std::string& name,
+                       const X509* cert) {
+  const std::time_t now = std::time(nullptr);
+  const std::time_t not_before = unix_time(X509_get0_notBefore(cert));
+  const std::time_t not_after = unix_time(X509_get0_notAfter(cert));
+  if (now >= not_after) {
+    return fail(ErrorKind::conflict,
+                "CA '" + name + "' expired on " + utc_text(not_after) + "; it signs nothing");
+  }
+  if (now < not_before) {
+    return fail(ErrorKind::conflict,
+                "CA '" + name + "' is not valid before " + utc_text(not_before));
+  }
+  if (store == nullptr) return {};
+  // A CA is also revoked when any CA above it is: walk up the chain.
+  for (std::string child = name, parent = home.config().cas.at(name).parent; !parent.empty();
+       child = parent, parent = home.config().cas.at(parent).parent) {
+    auto child_cert = load_ca_cert(home, child);
+    if (!child_cert) return tl::unexpected(child_cert.error());
+    auto row = store->find(parent, serial_hex(X509_get0_serialNumber(child_cert->get())));
+    if (!row) return tl::unexpected(row.error());
+    if (*row && (*row)->revoked) {
+      return fail(ErrorKind::conflict, "CA '" + child + "' was revoked by '" + parent + "' on " +
+                                           utc_text((*row)->revoked_at) + "; " +
+                                           (child == name ? "it" : "CA '" + name + "'") +
+                                           " signs nothing");
+    }
+  }
+  return {};
+}
+
+Result<ossl::Ptr<EVP_PKEY>> load_ca_key(const Home& home, const CryptoContext& crypto,
+                                        const std::string& name, const X509* cert,
+                                        const KeyLoadOptions& options) {
+  const std::string& uri = home.config().cas.at(name).key;
+  auto key = crypto.load_private_key(uri, options);
+  if (!key) return wrap(key.error(), "the key of CA '" + name + "'");
+  if (EVP_PKEY_eq(X509_get0_pubkey(cert), key->get()) != 1) {
+    ERR_clear_error();
+    return fail(ErrorKind::conflict, "the key " + uri + " is not the key of CA '" + name +
+                                         "' (its public key differs from the certificate " +
+                                         home.path(home.config().cas.at(name).cert) + ")");
+  }
+  return key;
+}
+
 Result<InitCaResult> init_ca(Home& home, const CryptoContext& crypto, const InitCaRequest& req) {
   if (!valid_ca_name(req.name)) {
     return fail(ErrorKind::usage,
@@ -82,8 +129,8 @@ Result<InitCaResult> init_ca(Home& home, const CryptoContext& crypto, const Init
     auto pc = load_ca_cert(home, req.parent);
     if (!pc) return tl::unexpected(pc.error());
     parent_cert = std::move(*pc);
-    if (X509_cmp_time(X509_get0_notAfter(parent_cert.get()), nullptr) <= 0) {
-      return fail(ErrorKind::usage, "CA '" + req.parent + "' has expired");
+    if (auto ok = check_ca_usable(home, req.store, req.parent, parent_cert.get()); !ok) {
+      return tl::unexpected(ok.error());
     }
     long parent_len = X509_get_pathlen(parent_cert.get());
     if (parent_len == 0) {
@@ -97,8 +144,8 @@ Result<InitCaResult> init_ca(Home& home, const CryptoContext& crypto, const Init
                   "--path-len must be below the parent's (" + std::to_string(parent_len) + ")");
     }
     spec.not_after = std::min(spec.not_after, unix_time(X509_get0_notAfter(parent_cert.get())));
-    auto pk = crypto.load_private_key(home.config().cas.at(req.parent).key, req.key_options);
-    if (!pk) return wrap(pk.error(), "the key of CA '" + req.parent + "'");
+    auto pk = load_ca_key(home, crypto, req.parent, parent_cert.get(), req.key_options);
+    if (!pk) return tl::unexpected(pk.error());
     parent_key = std::move(*pk);
   }
   auto key = crypto.load_private_key(req.key_uri, req.key_options);

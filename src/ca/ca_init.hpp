@@ -40,4 +40,15 @@ Result<InitCaResult> init_ca(Home& home, const CryptoContext& crypto, const Init
 Result<ossl::Ptr<X509>> load_ca_cert(const Home& home, const std::string& name);
 Result<std::string> read_ca_chain_pem(const Home& home, const std::string& name);
 
+// Whether CA `name`, whose certificate is `cert`, may sign now: the certificate is valid now,
+// and neither it nor any CA above it was revoked (looked up in `store`; null: not checked).
+// ErrorKind::conflict otherwise.
+Status check_ca_usable(const Home& home, IssuanceStore* store, const std::string& name,
+                       const X509* cert);
+
+// CA `name`'s key from its token, checked to be the key of its certificate `cert`.
+Result<ossl::Ptr<EVP_PKEY>> load_ca_key(const Home& home, const CryptoContext& crypto,
+                                        const std::string& name, const X509* cert,
+                                        const KeyLoadOptions& options);
+
 }  // namespace hwca::ca

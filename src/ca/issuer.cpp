@@ -49,37 +49,11 @@ Result<std::unique_ptr<Issuer>> Issuer::open(const Home& home, const CryptoConte
   is->cert_ = std::move(*cert);
   is->ca_not_before_ = unix_time(X509_get0_notBefore(is->cert_.get()));
   is->ca_not_after_ = unix_time(X509_get0_notAfter(is->cert_.get()));
-  std::time_t now = std::time(nullptr);
-  if (now >= is->ca_not_after_) {
-    return fail(ErrorKind::conflict,
-                "CA '" + ca + "' expired on " + utc_text(is->ca_not_after_) + "; it signs nothing");
+  if (auto ok = check_ca_usable(home, &store, ca, is->cert_.get()); !ok) {
+    return tl::unexpected(ok.error());
   }
-  if (now < is->ca_not_before_) {
-    return fail(ErrorKind::conflict,
-                "CA '" + ca + "' is not valid before " + utc_text(is->ca_not_before_));
-  }
-  const CaEntry& entry = home.config().cas.at(ca);
-  // A CA is also revoked when any CA above it is: walk up the chain.
-  for (std::string child = ca, parent = entry.parent; !parent.empty();
-       child = parent, parent = home.config().cas.at(parent).parent) {
-    auto child_cert = load_ca_cert(home, child);
-    if (!child_cert) return tl::unexpected(child_cert.error());
-    auto row = store.find(parent, serial_hex(X509_get0_serialNumber(child_cert->get())));
-    if (!row) return tl::unexpected(row.error());
-    if (*row && (*row)->revoked) {
-      return fail(ErrorKind::conflict, "CA '" + child + "' was revoked by '" + parent + "' on " +
-                                           utc_text((*row)->revoked_at) + "; " +
-                                           (child == ca ? "it" : "CA '" + ca + "'") +
-                                           " signs nothing");
-    }
-  }
-  auto key = crypto.load_private_key(entry.key, key_options);
-  if (!key) return wrap(key.error(), "the key of CA '" + ca + "'");
-  if (EVP_PKEY_eq(X509_get0_pubkey(is->cert_.get()), key->get()) != 1) {
-    ERR_clear_error();
-    return fail(ErrorKind::conflict, "the key " + entry.key + " is not the key of CA '" + ca +
-                                         "' (its public key differs from the certificate's)");
-  }
+  auto key = load_ca_key(home, crypto, ca, is->cert_.get(), key_options);
+  if (!key) return tl::unexpected(key.error());
   is->key_ = std::move(*key);
   return is;
 }

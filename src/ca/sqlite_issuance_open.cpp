@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
+#include <thread>
 #include <utility>
 
 #include "ca/sqlite_issuance_store.hpp"
@@ -207,6 +209,18 @@ Status SqliteIssuanceStore::prepare() {
   int one = 1;  // keep -wal and -shm after closing: readers need them if the folder turns read-only
   sqlite3_file_control(db, "main", SQLITE_FCNTL_PERSIST_WAL, &one);
 
+  // While another process creates the schema (switching the file to WAL), SQLite may answer
+  // SQLITE_BUSY at once, without its busy handler: try again until the busy timeout.
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(options_.busy_timeout_ms);
+  auto retry_busy = [&](auto&& attempt) {
+    for (;;) {
+      int rc = attempt();
+      if ((rc & 0xff) != SQLITE_BUSY || std::chrono::steady_clock::now() >= deadline) return rc;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  };
+
   auto read_int = [&](const char* sql) -> Result<int64_t> {
     Stmt s(db, sql);
     int rc = s.step();
@@ -219,12 +233,24 @@ Status SqliteIssuanceStore::prepare() {
               "SELECT (SELECT application_id FROM pragma_application_id), "
               "(SELECT user_version FROM pragma_user_version), "
               "(SELECT count(*) FROM sqlite_schema)");
-  if (int rc = header.step(); rc != SQLITE_ROW) return db_error(rc, "read");
+  if (int rc = retry_busy([&] {
+        header.reset();
+        return header.step();
+      });
+      rc != SQLITE_ROW) {
+    return db_error(rc, "read");
+  }
   const int64_t app = header.int64(0), version = header.int64(1), tables = header.int64(2);
   header.reset();
 
   Stmt check(db, "PRAGMA quick_check");
-  if (int rc = check.step(); rc != SQLITE_ROW) return db_error(rc, "check");
+  if (int rc = retry_busy([&] {
+        check.reset();
+        return check.step();
+      });
+      rc != SQLITE_ROW) {
+    return db_error(rc, "check");
+  }
   if (std::string first = check.text(0); first != "ok") {
     // "*** in database main ***\nPage 57: btreeInitPage() returns error code 11"
     const std::string prefix = "*** in database main ***\n";
@@ -250,15 +276,17 @@ Status SqliteIssuanceStore::prepare() {
   // journal_size_limit: the WAL shrinks back after a checkpoint, and to nothing on closing.
   for (const char* setting : {"PRAGMA synchronous = FULL", "PRAGMA foreign_keys = ON",
                               "PRAGMA journal_size_limit = 67108864"}) {
-    if (int rc = sqlite3_exec(db, setting, nullptr, nullptr, nullptr); rc != SQLITE_OK) {
-      return db_error(rc, "configure");
-    }
+    int rc = retry_busy([&] { return sqlite3_exec(db, setting, nullptr, nullptr, nullptr); });
+    if (rc != SQLITE_OK) return db_error(rc, "configure");
   }
   if (version == kSchemaVersion) return {};  // WAL mode is kept in the file
   if (auto w = writable(); !w) return w;
 
   Stmt wal(db, "PRAGMA journal_mode = WAL");
-  int rc = wal.step();
+  int rc = retry_busy([&] {
+    wal.reset();
+    return wal.step();
+  });
   if (rc != SQLITE_ROW) return db_error(rc, "configure");
   if (wal.text(0) != "wal") {
     return fail(ErrorKind::io, "issuance database " + shown +
