@@ -16,12 +16,6 @@ namespace {
 
 constexpr int kMaxCrlDays = 3650;
 
-std::time_t time_of(const ASN1_TIME* t) {
-  std::tm tm{};
-  if (ASN1_TIME_to_tm(t, &tm) != 1) return 0;
-  return timegm(&tm);
-}
-
 // The INTEGER whose DER content octets are the store's hex (exactly those octets: the store
 // keeps what the certificate carries); null if the hex is not whole octets.
 ossl::Ptr<ASN1_INTEGER> serial_integer(const std::string& hex) {
@@ -100,7 +94,7 @@ Result<CrlResult> publish_crl(Home& home, IssuanceStore& store, const CryptoCont
   if (!ca_cert) return tl::unexpected(ca_cert.error());
   const X509* cert = ca_cert->get();
   const std::time_t now = std::time(nullptr);
-  const std::time_t not_after = time_of(X509_get0_notAfter(cert));
+  const std::time_t not_after = unix_time(X509_get0_notAfter(cert));
   if (not_after <= now) {
     return fail(ErrorKind::usage, "CA '" + ca + "' has expired: it cannot publish a CRL");
   }
@@ -112,16 +106,8 @@ Result<CrlResult> publish_crl(Home& home, IssuanceStore& store, const CryptoCont
   if (!revoked) return wrap(revoked.error(), "no CRL for CA '" + ca + "'");
   auto number = store.next_crl_number(ca);
   if (!number) return wrap(number.error(), "no CRL for CA '" + ca + "'");
-  const std::string& key_uri = home.config().cas.at(ca).key;
-  auto key = crypto.load_private_key(key_uri, options);
-  if (!key) return wrap(key.error(), "the key of CA '" + ca + "'");
-  EVP_PKEY* ca_public = X509_get0_pubkey(cert);
-  if (ca_public == nullptr || EVP_PKEY_eq(ca_public, key->get()) != 1) {
-    ERR_clear_error();
-    return fail(ErrorKind::usage, "the key " + key_uri + " of CA '" + ca +
-                                      "' does not match its certificate " +
-                                      home.path(home.config().cas.at(ca).cert));
-  }
+  auto key = load_ca_key(home, crypto, ca, cert, options);
+  if (!key) return tl::unexpected(key.error());
 
   ossl::Ptr<X509_CRL> crl(X509_CRL_new_ex(crypto.libctx(), nullptr));
   ASN1_TIME* last = ASN1_TIME_set(nullptr, now);
@@ -150,7 +136,7 @@ Result<CrlResult> publish_crl(Home& home, IssuanceStore& store, const CryptoCont
     return fail(ErrorKind::device,
                 "signing the CRL of CA '" + ca + "' failed: " + ossl::take_errors());
   }
-  if (X509_CRL_verify(crl.get(), ca_public) != 1) {
+  if (X509_CRL_verify(crl.get(), X509_get0_pubkey(cert)) != 1) {
     ERR_clear_error();
     return fail(ErrorKind::device, "the token returned a signature for the CRL of CA '" + ca +
                                        "' that does not verify with its certificate");

@@ -418,10 +418,10 @@ TEST_F(RevocationCrl, ACaKeyThatDoesNotMatchItsCertificateSignsNothing) {
   const size_t lines = audit_lines(audit_path());
   auto crl = publish(7);
   ASSERT_FALSE(crl);
-  EXPECT_EQ(crl.error().kind, ErrorKind::usage);
+  EXPECT_EQ(crl.error().kind, ErrorKind::conflict);
   EXPECT_NE(crl.error().message.find("the key " + other +
-                                     " of CA 'root' does not match its "
-                                     "certificate " +
+                                     " is not the key of CA 'root' (its public key differs "
+                                     "from the certificate " +
                                      home_->path("cas/root/cert.pem")),
             std::string::npos)
       << crl.error().message;
