@@ -130,6 +130,12 @@ Status revoke_certificate(Home& home, IssuanceStore& store, const std::string& c
                                          "' was already revoked at " + utc_text(cert.revoked_at) +
                                          " (" + crl_reason_name(cert.revocation_reason) + ")");
   }
+  if (cert.profile == "root-ca") {
+    // A root's own record: a CRL signed by the root cannot revoke the root.
+    return fail(ErrorKind::usage, "certificate " + *key + " is root CA '" + printable(ca) +
+                                      "' itself; a root cannot revoke itself: take it out of "
+                                      "the trust stores instead");
+  }
   const auto now = static_cast<int64_t>(std::time(nullptr));
   if (auto ok = store.revoke(ca, *key, reason, now); !ok) {
     return wrap(ok.error(), "certificate " + *key + " of CA '" + ca + "' not revoked");

@@ -143,8 +143,10 @@ grep '"event":"crl.published"' "$log" | tail -1 | grep -q '"number":3' ||
   fail "the last crl.published line is not CRL #3"
 
 # Bad requests: one line, the right code, nothing changed in the home.
-before=$(cd "$HWCA_HOME" && find . -type f ! -name '*-shm' | sort | xargs sha256sum)
+before=$(home_state)
 expect_fail 3 "no CA named 'nosuch'" hwca revoke --ca nosuch "$serial_c"
+root_serial=$(openssl x509 -in "$HWCA_HOME/cas/root/cert.pem" -noout -serial | cut -d= -f2)
+expect_fail 2 "a root cannot revoke itself" hwca revoke --ca root "$root_serial"
 expect_fail 3 "see 'hwca ca list'" hwca_pin crl --ca nosuch
 expect_fail 3 "no certificate with serial 0badbeef issued by CA 'root'" hwca revoke --ca root 0BADBEEF
 expect_fail 6 "certificate $(lower "$serial_a") of CA 'root' was already revoked at" \
@@ -158,7 +160,7 @@ expect_fail 2 "not a serial number in hex" hwca revoke --ca root "zz:01"
 expect_fail 2 "--days" hwca_pin crl --ca root --days 0
 expect_fail 2 "--days" hwca_pin crl --ca root --days 3651
 expect_fail 3 "cannot write $WORK/nodir/crl.pem" hwca_pin crl --ca root --out "$WORK/nodir/crl.pem"
-after=$(cd "$HWCA_HOME" && find . -type f ! -name '*-shm' | sort | xargs sha256sum)
+after=$(home_state)
 [[ $before == "$after" ]] || fail "a refused request changed the home"
 leaf_ok c crl2.pem  # c stays valid
 
