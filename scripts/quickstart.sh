@@ -69,6 +69,10 @@ openssl verify -CAfile "$state/ca.pem" "$state/server.pem" "$state/client.pem"
 openssl x509 -in "$state/server.pem" -noout -subject -ext subjectAltName,keyUsage,extendedKeyUsage
 cat "$state/server.pem" "$state/ca.pem" | certtool --verify-chain | grep "Chain verification output"
 
+say "A CRL signed in the token; the server certificate checks against it"
+"$hwca" crl --ca quickstart-root --out "$state/crl.pem"
+openssl verify -crl_check -CAfile "$state/ca.pem" -CRLfile "$state/crl.pem" "$state/server.pem"
+
 say "The issuance database and the audit log"
 "$hwca" cert list --ca quickstart-root
 "$hwca" audit verify
@@ -89,16 +93,18 @@ Done. What happened:
   - 'hwca sign' issued a server and a client certificate under the built-in profiles: the
     key signed inside the token, each certificate was recorded in the issuance database and
     the hash-chained audit log before it was written out;
-  - 'openssl verify' and 'certtool --verify-chain' accepted them;
+  - 'openssl verify' and 'certtool --verify-chain' accepted them, and 'hwca crl' published
+    a CRL signed in the token;
   - the stock openssl command signed a request with the same key through hwca's provider
     ($provider_dir/hwca.so).
 Files in $state:
-  home/ (the CA home: config.yaml, cas/, issuance.db, audit.log), ca.pem, server.pem +
+  home/ (the CA home: config.yaml, cas/, issuance.db, audit.log), ca.pem, crl.pem, server.pem +
   server.key, client.pem + client.key, token.csr, softhsm2.conf + tokens/ (the token),
   user.pin + so.pin (PINs, mode 0600).
 Try:
   export SOFTHSM2_CONF=$SOFTHSM2_CONF HWCA_PKCS11_MODULE=$HWCA_PKCS11_MODULE HWCA_PIN_SOURCE=$HWCA_PIN_SOURCE HWCA_HOME=$HWCA_HOME
   $hwca cert list
   $hwca cert show <serial>
+  $hwca revoke --ca quickstart-root <serial> --reason superseded
   $hwca sign --ca quickstart-root --profile peer --csr <your.csr>
 DONE
