@@ -11,10 +11,10 @@ BUILD_PACKAGES=(
 )
 # Run and test: OpenSSL's command line, SoftHSM2, p11-kit (proxy, client and server),
 # opensc's pkcs11-tool, GnuTLS's certtool, libp11's pkcs11 engine for openssl (the
-# comparison in tests/bench/process_bench.sh).
+# comparison in tests/bench/process_bench.sh), sqlite3 (tests that alter the database).
 RUN_PACKAGES=(
   openssl softhsm2 libsofthsm2 p11-kit p11-kit-modules opensc gnutls-bin
-  libengine-pkcs11-openssl
+  libengine-pkcs11-openssl sqlite3
 )
 
 missing=()

@@ -31,7 +31,8 @@ CertKey audited_cert(const nlohmann::json& line) {
 
 // Every audited certificate must be in the database; a recorded one without its line was
 // never handed out (a run stopped between recording and auditing): a note, not a failure.
-int cross_check(const ca::Home& home, const std::set<CertKey>& audited) {
+int cross_check(const ca::Home& home, const std::set<CertKey>& audited,
+                const std::set<CertKey>& revoked) {
   if (::access(home.path(home.config().database).c_str(), F_OK) != 0 && audited.empty()) {
     return 0;
   }
@@ -39,8 +40,21 @@ int cross_check(const ca::Home& home, const std::set<CertKey>& audited) {
   if (!store) return report(store.error());
   auto rows = (*store)->list(std::nullopt, std::nullopt);
   if (!rows) return report(rows.error());
-  std::set<CertKey> recorded;
-  for (const auto& r : *rows) recorded.insert({r.ca, r.serial});
+  std::set<CertKey> recorded, recorded_revoked;
+  for (const auto& r : *rows) {
+    recorded.insert({r.ca, r.serial});
+    if (r.revoked) recorded_revoked.insert({r.ca, r.serial});
+  }
+  // Un-revoking a certificate in the database would bring a compromised key back to life.
+  for (const auto& r : revoked) {
+    if (recorded_revoked.count(r) == 0) {
+      return report(Error{ErrorKind::conflict,
+                          "the audit log records the revocation of certificate " + r.second +
+                              " of CA '" + r.first +
+                              "', but the issuance database does not show it revoked: the "
+                              "database was altered"});
+    }
+  }
   for (const auto& a : audited) {
     if (recorded.count(a) == 0) {
       return report(Error{ErrorKind::conflict,
@@ -70,14 +84,21 @@ int verify(const Context& ctx) {
   auto home = ca::Home::open(ca::resolve_home(ctx.home), /*create=*/false);
   if (!home) return report(home.error());
   std::string path = home->path(home->config().audit_log);
-  std::set<CertKey> audited;
+  std::set<CertKey> audited, revoked;
   auto summary = ca::AuditLog::verify(path, [&](const nlohmann::json& line) {
     if (auto key = audited_cert(line); !key.second.empty()) audited.insert(key);
+    if (line["event"] == "cert.revoked" && line.contains("data")) {
+      const auto& d = line["data"];
+      if (d.contains("ca") && d["ca"].is_string() && d.contains("serial") &&
+          d["serial"].is_string()) {
+        revoked.insert({d["ca"].get<std::string>(), d["serial"].get<std::string>()});
+      }
+    }
   });
   if (!summary) return report(summary.error());
   std::cout << "audit log " << path << ": " << summary->lines
             << " events, the hash chain is intact\nhead: " << summary->head << "\n";
-  return cross_check(*home, audited);
+  return cross_check(*home, audited, revoked);
 }
 
 }  // namespace
@@ -88,7 +109,7 @@ void set_audit_command(CLI::App& app, Context& ctx, int& exit_code) {
   auto* verify_cmd = audit->add_subcommand(
       "verify",
       "check the audit log's hash chain (exit 6 naming the first line that breaks it) and "
-      "that every certificate it records is in the issuance database");
+      "that every certificate and revocation it records is in the issuance database");
   verify_cmd->callback([&] { exit_code = verify(ctx); });
 }
 
