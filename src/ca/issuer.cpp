@@ -163,7 +163,11 @@ Result<std::vector<IssuedCertificate>> Issuer::issue_batch(
   rows.reserve(out.size());
   for (const auto& c : out) rows.push_back(c.record);
   if (auto ok = store_.record(rows); !ok) {
-    return wrap(ok.error(), "nothing issued: the issuance database did not record it");
+    // Signed but not recorded, so never handed out: each request was refused.
+    Error why{ok.error().kind,
+              "nothing issued: the issuance database did not record it: " + ok.error().message};
+    for (const auto& request : requests) audit_rejection(audit_, name_, request, why);
+    return tl::unexpected(why);
   }
   std::vector<AuditLog::Event> events;
   events.reserve(out.size());

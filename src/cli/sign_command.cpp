@@ -55,7 +55,7 @@ int sign(const Context& ctx, const SignArgs& args) {
   auto csr = read_csr(args.csr);
   if (!csr) return refuse(csr.error());
   request.csr = std::move(*csr);
-  if (auto ok = check_out(args.out); !ok) return report(ok.error());
+  if (auto ok = check_out(args.out); !ok) return refuse(ok.error());
 
   auto store = open_issuance_store(*home, false);
   if (!store) return refuse(store.error());
