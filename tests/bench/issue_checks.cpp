@@ -16,12 +16,23 @@ std::vector<std::string> check_samples(const BenchCa& ca, const std::vector<Csr>
   const X509* ca_cert = ca.issuer->ca_cert();
   EVP_PKEY* ca_key = X509_get0_pubkey(ca_cert);
   for (const auto& s : samples) {
-    X509* cert = s.cert.cert.get();
     const std::string& serial = s.cert.record.serial;
     auto fail = [&](const std::string& why) {
       failures.push_back("certificate " + serial + " (request " + std::to_string(s.csr) +
                          "): " + why);
     };
+    // The checks read the certificate as it was recorded and handed out: its DER.
+    if (ca::cert_der(s.cert.cert.get()) != s.cert.record.der) {
+      fail("the certificate handed out differs from its record's DER");
+    }
+    const unsigned char* p = s.cert.record.der.data();
+    ossl::Ptr<X509> parsed(d2i_X509(nullptr, &p, static_cast<long>(s.cert.record.der.size())));
+    if (!parsed) {
+      fail("its DER does not parse");
+      ERR_clear_error();
+      continue;
+    }
+    X509* cert = parsed.get();
     if (X509_verify(cert, ca_key) != 1) fail("its signature does not verify with the CA's key");
     if (X509_NAME_cmp(X509_get_issuer_name(cert), X509_get_subject_name(ca_cert)) != 0) {
       fail("its issuer is not the CA's subject");
@@ -37,7 +48,7 @@ std::vector<std::string> check_samples(const BenchCa& ca, const std::vector<Csr>
       fail("looking it up in the store: " + row.error().message);
     } else if (!*row) {
       fail("it is not in the store");
-    } else if ((*row)->der != ca::cert_der(cert)) {
+    } else if ((*row)->der != s.cert.record.der) {
       fail("the store holds another DER for it");
     }
     ERR_clear_error();

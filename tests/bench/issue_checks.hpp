@@ -11,8 +11,9 @@
 
 namespace hwca::bench {
 
-// Each sampled certificate verifies with the CA certificate's key (X509_verify), names the
-// CA as its issuer, carries its request's public key, and is in the store as handed out.
+// Each sampled certificate, read back from the DER it was recorded with, verifies with the
+// CA certificate's key (X509_verify), names the CA as its issuer, carries its request's
+// public key and its record's serial, and is in the store as handed out.
 std::vector<std::string> check_samples(const BenchCa& ca, const std::vector<Csr>& csrs,
                                        const std::vector<IssueSample>& samples);
 
