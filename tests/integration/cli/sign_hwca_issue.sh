@@ -512,7 +512,8 @@ db=$HWCA_HOME/issuance.db
 if [[ $(id -u) == 0 ]]; then
   need chattr
   chattr +i "$db" || fail "chattr +i $db failed (CAP_LINUX_IMMUTABLE?)"
-  trap 'chattr -i "$db" 2>/dev/null; _cleanup' EXIT
+  # (set +e: `(exit rc)` hands lib.sh's _cleanup the status without ending the trap)
+  trap 'rc=$?; set +e; chattr -i "$db" 2>/dev/null; (exit "$rc"); _cleanup' EXIT
 else
   chmod 0400 "$db"
 fi
@@ -520,6 +521,7 @@ refused 7 "issuance database $db is read-only" --ca sub --profile server --csr s
   --out "$WORK/ro.pem"
 [[ ! -e $WORK/ro.pem ]] || fail "a certificate was written with a read-only database"
 if [[ $(id -u) == 0 ]]; then chattr -i "$db"; else chmod 0600 "$db"; fi
+trap _cleanup EXIT
 
 # A corrupt database: a page in its middle overwritten.
 cp -p "$db" "$WORK/db.backup"
