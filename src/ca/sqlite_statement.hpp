@@ -45,6 +45,7 @@ class Stmt {
   }
   int step() { return rc_ != SQLITE_OK ? rc_ : sqlite3_step(s_.get()); }
   void reset() {
+    if (!s_) return;  // the statement did not prepare: step() keeps returning why
     sqlite3_reset(s_.get());
     sqlite3_clear_bindings(s_.get());
   }
