@@ -56,8 +56,14 @@ der_hex() {
 }
 
 # has_der CERT HEX WHAT / lacks_der: the certificate's DER holds (or not) these bytes.
-has_der() { der_hex "$1" && [[ ${DER_CACHE[$1]} == *"$2"* ]] || fail "$1: $3 (DER lacks $2)"; }
-lacks_der() { der_hex "$1" && [[ ${DER_CACHE[$1]} != *"$2"* ]] || fail "$1: $3 (DER holds $2)"; }
+has_der() {
+  der_hex "$1"
+  [[ ${DER_CACHE[$1]} == *"$2"* ]] || fail "$1: $3 (DER lacks $2)"
+}
+lacks_der() {
+  der_hex "$1"
+  [[ ${DER_CACHE[$1]} != *"$2"* ]] || fail "$1: $3 (DER holds $2)"
+}
 
 # spki_sha1 PUBKEY-PEM: RFC 5280 4.2.1.2 method (1), the SHA-1 of the subjectPublicKey BIT
 # STRING's value (without tag, length and unused-bits octet), computed with openssl alone.
@@ -385,7 +391,7 @@ refused 2 "holds a PEM \"CERTIFICATE\", not a \"CERTIFICATE REQUEST\"" \
 # The last octet of an RSA CSR's signature flipped.
 openssl req -in srv-rsa.csr -outform DER -out badsig.der
 last=$(tail -c 1 badsig.der | od -An -tu1 | tr -d ' ')
-printf "\\x$(printf %02x $((last ^ 1)))" | dd of=badsig.der bs=1 seek=$(($(stat -c %s badsig.der) - 1)) \
+printf '%b' "\\x$(printf %02x $((last ^ 1)))" | dd of=badsig.der bs=1 seek=$(($(stat -c %s badsig.der) - 1)) \
   conv=notrunc status=none
 ! openssl req -in badsig.der -inform DER -verify -noout 2>&1 | grep -q "verify OK" ||
   fail "openssl still verifies the damaged CSR"
@@ -513,6 +519,7 @@ if [[ $(id -u) == 0 ]]; then
   need chattr
   chattr +i "$db" || fail "chattr +i $db failed (CAP_LINUX_IMMUTABLE?)"
   # (set +e: `(exit rc)` hands lib.sh's _cleanup the status without ending the trap)
+  # shellcheck disable=SC2154  # rc is set in the trap itself
   trap 'rc=$?; set +e; chattr -i "$db" 2>/dev/null; (exit "$rc"); _cleanup' EXIT
 else
   chmod 0400 "$db"
