@@ -40,6 +40,10 @@ class IssuanceStore {
  public:
   virtual ~IssuanceStore() = default;
 
+  // Whether writes can succeed (a read-only database says so here, before a CA key is used
+  // to sign something that could not be recorded).
+  virtual Status writable() const = 0;
+
   virtual Result<bool> serial_exists(const std::string& ca, const std::string& serial) = 0;
 
   // All or nothing, in one transaction, durable (committed and synced) when it returns. A

@@ -52,6 +52,7 @@ Result<std::unique_ptr<Issuer>> Issuer::open(const Home& home, const CryptoConte
   if (auto ok = check_ca_usable(home, &store, ca, is->cert_.get()); !ok) {
     return tl::unexpected(ok.error());
   }
+  if (auto ok = store.writable(); !ok) return tl::unexpected(ok.error());
   auto key = load_ca_key(home, crypto, ca, is->cert_.get(), key_options);
   if (!key) return tl::unexpected(key.error());
   is->key_ = std::move(*key);

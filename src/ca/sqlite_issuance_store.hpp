@@ -36,6 +36,7 @@ class SqliteIssuanceStore : public IssuanceStore {
   SqliteIssuanceStore& operator=(const SqliteIssuanceStore&) = delete;
   ~SqliteIssuanceStore() override = default;
 
+  Status writable() const override;
   Result<bool> serial_exists(const std::string& ca, const std::string& serial) override;
   Status record(const std::vector<IssuedCert>& batch) override;
   Result<std::optional<IssuedCert>> find(const std::string& serial) override;
@@ -57,7 +58,6 @@ class SqliteIssuanceStore : public IssuanceStore {
 
   SqliteIssuanceStore(std::string path, Db db, const Options& options);
   Status prepare();  // check the file, apply the settings, create or check the schema
-  Status writable() const;
   tl::unexpected<Error> db_error(int rc, const std::string& doing) const;
   Result<std::vector<IssuedCert>> query(const char* sql, const std::string* ca,
                                         const std::string* serial, const int64_t* before);

@@ -48,6 +48,7 @@ class Timed {
 class TimedStore : public ca::IssuanceStore {
  public:
   explicit TimedStore(ca::IssuanceStore& inner) : inner_(inner) {}
+  Status writable() const override { return inner_.writable(); }
   Result<bool> serial_exists(const std::string& ca, const std::string& serial) override {
     Timed t(kSerial);
     return inner_.serial_exists(ca, serial);
