@@ -42,9 +42,11 @@ Result<std::string> pem_body(std::string_view text, const std::string& source) {
   }
   char* rest = nullptr;
   long rest_len = BIO_get_mem_data(bio.get(), &rest);
-  if (!only_space(std::string_view(rest, static_cast<size_t>(rest_len)))) {
+  std::string_view after(rest, static_cast<size_t>(rest_len));
+  if (after.find("-----BEGIN ") != std::string_view::npos) {
     return fail(ErrorKind::usage, source + " holds more than one request");
   }
+  if (!only_space(after)) return fail(ErrorKind::usage, source + " has text after the request");
   return der;
 }
 

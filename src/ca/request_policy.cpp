@@ -3,6 +3,7 @@
 #include <openssl/x509v3.h>
 
 #include <algorithm>
+#include <cctype>
 
 #include "common/text.hpp"
 
@@ -91,7 +92,17 @@ Status take_sans(const Profile& p, const X509_EXTENSION* ext, std::vector<San>& 
                                         san_type_name(san->type) +
                                         " SANs (allowed: " + allowed_types(p) + ")");
     }
-    if (std::find(out.begin(), out.end(), *san) == out.end()) out.push_back(std::move(*san));
+    // DNS names compare without regard to ASCII case (RFC 4343); the rest exactly.
+    auto same = [&](const San& other) {
+      if (other.type != san->type) return false;
+      if (san->type != SanType::dns) return other.value == san->value;
+      return std::equal(other.value.begin(), other.value.end(), san->value.begin(),
+                        san->value.end(), [](char x, char y) {
+                          return std::tolower(static_cast<unsigned char>(x)) ==
+                                 std::tolower(static_cast<unsigned char>(y));
+                        });
+    };
+    if (std::none_of(out.begin(), out.end(), same)) out.push_back(std::move(*san));
   }
   return {};
 }

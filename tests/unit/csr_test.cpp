@@ -126,7 +126,7 @@ TEST_F(CsrTest, GarbageIsRefused) {
 TEST_F(CsrTest, BytesAfterTheRequestAreRefused) {
   expect_refused(der + std::string(1, '\0'), "has bytes after the request");
   expect_refused(der + der, "has bytes after the request");
-  expect_refused(pem + "trailing text\n", "req.pem");
+  expect_refused(pem + "trailing text\n", "req.pem has text after the request");
 }
 
 TEST_F(CsrTest, TwoRequestsAreRefused) {

@@ -193,7 +193,7 @@ TEST_F(RequestPolicyTest, AtMostMaxSansAreTaken) {
 TEST_F(RequestPolicyTest, DuplicateSansAreDropped) {
   auto req = with_subject({{"CN", "a"}},
                           "DNS:a.example,IP:10.0.0.1,DNS:a.example,IP:2001:db8::1,"
-                          "IP:2001:DB8:0:0:0:0:0:1,IP:10.0.0.1");
+                          "IP:2001:DB8:0:0:0:0:0:1,IP:10.0.0.1,DNS:A.Example");
   Approved a = approve(builtin("server"), req.get());
   const std::vector<San> want = {
       {SanType::dns, "a.example"}, {SanType::ip, "10.0.0.1"}, {SanType::ip, "2001:db8::1"}};
