@@ -27,10 +27,11 @@ ossl::Ptr<EVP_PKEY> new_p256_key() {
 Csr make_csr(int i) {
   ossl::Ptr<EVP_PKEY> key = new_p256_key();
   ossl::Ptr<X509_REQ> req(X509_REQ_new());
+  if (!req) openssl_failed("X509_REQ_new");
   std::string cn = "client-" + std::to_string(i) + ".bench.example";
   std::string sans = "DNS:" + cn + ",DNS:alt-" + std::to_string(i) + ".bench.example";
   X509_NAME* name = X509_REQ_get_subject_name(req.get());
-  if (!req || X509_REQ_set_version(req.get(), X509_REQ_VERSION_1) != 1 ||
+  if (X509_REQ_set_version(req.get(), X509_REQ_VERSION_1) != 1 ||
       X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
                                  reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1,
                                  0) != 1 ||

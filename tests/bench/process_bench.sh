@@ -31,7 +31,7 @@
 # command or a check failed; 2 for a usage error. The ratio never fails the run.
 set -euo pipefail
 
-usage() { sed -n '4,11p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; }
 n=100
 rounds=4
 parent=${TMPDIR:-/tmp}
@@ -127,11 +127,12 @@ run_openssl() {
       >/dev/null 2>>openssl.err || fail "openssl x509 failed: $(tail -3 openssl.err)"
   done
 }
-# timed PATH ROUND: run the path's N commands; prints "wall user sys" in seconds.
+# timed PATH ROUND: run the path's N commands; prints "wall user sys" in seconds (their
+# own messages still go to stderr).
 timed() {
-  local TIMEFORMAT='%3R %3U %3S' t
-  t=$({ time "run_$1" "$2" >/dev/null; } 2>&1) || exit 1
-  printf '%s\n' "$t"
+  local TIMEFORMAT='%3R %3U %3S'
+  { time "run_$1" "$2" >/dev/null 2>&3; } 3>&2 2>"$WORK/time.txt" || exit 1
+  cat "$WORK/time.txt"
 }
 
 fs=$(df -PT "$WORK" | awk 'NR == 2 { print $2 " (" $1 " on " $7 ")" }')
