@@ -83,6 +83,50 @@ Status add_key_identifiers(X509* x, const CertificateSpec& spec, OSSL_LIB_CTX* l
   return {};
 }
 
+// Copy a SubjectPublicKeyInfo into the certificate without decoding the key. Falls back to
+// X509_set_pubkey for algorithm parameters other than none, NULL, an OID or a SEQUENCE.
+Status set_public_key(X509* x, const CertificateSpec& spec) {
+  const ASN1_OBJECT* alg = nullptr;
+  const unsigned char* bits = nullptr;
+  int len = 0;
+  X509_ALGOR* algor = nullptr;
+  if (spec.subject_spki != nullptr &&
+      X509_PUBKEY_get0_param(nullptr, &bits, &len, &algor, spec.subject_spki) == 1) {
+    int ptype = V_ASN1_UNDEF;
+    const void* pval = nullptr;
+    X509_ALGOR_get0(&alg, &ptype, &pval, algor);
+    void* param = nullptr;
+    bool known = true;
+    if (ptype == V_ASN1_OBJECT) {
+      param = OBJ_dup(static_cast<const ASN1_OBJECT*>(pval));
+    } else if (ptype == V_ASN1_SEQUENCE) {
+      param = ASN1_STRING_dup(static_cast<const ASN1_STRING*>(pval));
+    } else {
+      known = ptype == V_ASN1_UNDEF || ptype == V_ASN1_NULL;
+    }
+    if (known) {
+      ASN1_OBJECT* alg_copy = OBJ_dup(alg);
+      auto* bits_copy = static_cast<unsigned char*>(OPENSSL_memdup(bits, static_cast<size_t>(len)));
+      if (alg_copy != nullptr && bits_copy != nullptr &&
+          X509_PUBKEY_set0_param(X509_get_X509_PUBKEY(x), alg_copy, ptype, param, bits_copy, len) ==
+              1) {
+        return {};
+      }
+      ASN1_OBJECT_free(alg_copy);
+      OPENSSL_free(bits_copy);
+      if (ptype == V_ASN1_OBJECT) ASN1_OBJECT_free(static_cast<ASN1_OBJECT*>(param));
+      if (ptype == V_ASN1_SEQUENCE) ASN1_STRING_free(static_cast<ASN1_STRING*>(param));
+      return fail(ErrorKind::internal, "cannot set the public key: " + ossl::take_errors());
+    }
+    if (ptype == V_ASN1_OBJECT) ASN1_OBJECT_free(static_cast<ASN1_OBJECT*>(param));
+    if (ptype == V_ASN1_SEQUENCE) ASN1_STRING_free(static_cast<ASN1_STRING*>(param));
+  }
+  if (X509_set_pubkey(x, spec.subject_key) != 1) {
+    return fail(ErrorKind::internal, "cannot set the public key: " + ossl::take_errors());
+  }
+  return {};
+}
+
 }  // namespace
 
 std::string signing_digest(const EVP_PKEY* key) {
@@ -106,10 +150,10 @@ Result<ossl::Ptr<X509>> build_certificate(const CertificateSpec& spec, OSSL_LIB_
       X509_set_subject_name(x.get(), spec.subject) != 1 ||
       X509_set_issuer_name(x.get(), issuer_name) != 1 ||
       ASN1_TIME_set(X509_getm_notBefore(x.get()), spec.not_before) == nullptr ||
-      ASN1_TIME_set(X509_getm_notAfter(x.get()), spec.not_after) == nullptr ||
-      X509_set_pubkey(x.get(), spec.subject_key) != 1) {
+      ASN1_TIME_set(X509_getm_notAfter(x.get()), spec.not_after) == nullptr) {
     return fail(ErrorKind::internal, "cannot assemble the certificate: " + ossl::take_errors());
   }
+  if (auto ok = set_public_key(x.get(), spec); !ok) return tl::unexpected(ok.error());
   if (auto ok = add_basic_constraints(x.get(), spec); !ok) return tl::unexpected(ok.error());
   if (auto ok = add_key_usage(x.get(), spec.key_usage_bits); !ok) return tl::unexpected(ok.error());
   if (auto ok = add_ext_key_usage(x.get(), spec.ext_key_usage); !ok) {

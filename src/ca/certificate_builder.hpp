@@ -23,8 +23,11 @@ inline constexpr std::time_t kBackdateSeconds = 5 * 60;
 struct CertificateSpec {
   const X509_NAME* subject = nullptr;
   EVP_PKEY* subject_key = nullptr;  // the public key to certify
-  const X509* issuer = nullptr;     // null: self-signed (issuer name = subject)
-  EVP_PKEY* issuer_key = nullptr;   // signs the certificate
+  // The same key as a request carries it: copied field by field when given. Cheaper than
+  // re-encoding subject_key, which OpenSSL 3.0 decodes again (docs/performance.md).
+  const X509_PUBKEY* subject_spki = nullptr;
+  const X509* issuer = nullptr;    // null: self-signed (issuer name = subject)
+  EVP_PKEY* issuer_key = nullptr;  // signs the certificate
   Serial serial;
   std::time_t not_before = 0;
   std::time_t not_after = 0;

@@ -103,6 +103,7 @@ Result<IssuedCertificate> Issuer::prepare(const SignRequest& request, std::time_
   }
   spec.subject = approved->subject.get();
   spec.subject_key = approved->key;
+  spec.subject_spki = X509_REQ_get_X509_PUBKEY(req->get());
   spec.issuer = cert_.get();
   spec.issuer_key = key_.get();
   spec.key_usage_bits = approved->key_usage;
