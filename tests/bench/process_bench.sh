@@ -50,7 +50,7 @@ done
   { echo "process_bench.sh: -n and -r need whole numbers above 0" >&2; exit 2; }
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
-HWCA_BIN=${HWCA_BIN:-$root/build/bin/hwca}
+HWCA_BIN=$(realpath -m "${HWCA_BIN:-$root/build/bin/hwca}")  # the script changes folder
 SOFTHSM_MODULE=/usr/lib/softhsm/libsofthsm2.so
 fail() { echo "FAIL: $*" >&2; exit 1; }
 [[ -x $HWCA_BIN ]] || fail "HWCA_BIN=$HWCA_BIN is not executable (build hwca first)"
