@@ -59,7 +59,14 @@ Result<std::unique_ptr<Issuer>> Issuer::open(const Home& home, const CryptoConte
   return is;
 }
 
-Result<IssuedCertificate> Issuer::prepare(const SignRequest& request, std::time_t now) {
+struct Issuer::Checked {
+  ossl::Ptr<X509_REQ> req;
+  Approved approved;     // owns the subject the spec points to
+  CertificateSpec spec;  // everything but the issuer's key
+  IssuedCertificate out;
+};
+
+Result<Issuer::Checked> Issuer::check(const SignRequest& request, std::time_t now) {
   auto profile = find_profile(home_.config().profiles, request.profile);
   if (!profile) return tl::unexpected(profile.error());
   auto req = parse_csr(request.csr, request.source, crypto_.libctx());
@@ -67,7 +74,8 @@ Result<IssuedCertificate> Issuer::prepare(const SignRequest& request, std::time_
   auto approved = apply_profile(*profile, req->get());
   if (!approved) return wrap(approved.error(), request.source);
 
-  CertificateSpec spec;
+  Checked c;
+  CertificateSpec& spec = c.spec;
   spec.ca = profile->ca;
   spec.path_len = profile->path_len;
   if (profile->ca) {
@@ -88,7 +96,7 @@ Result<IssuedCertificate> Issuer::prepare(const SignRequest& request, std::time_
                                       profile->name + "' allows (" +
                                       std::to_string(profile->max_days) + ")");
   }
-  IssuedCertificate out;
+  IssuedCertificate& out = c.out;
   spec.not_before = std::max(now - kBackdateSeconds, ca_not_before_);
   spec.not_after = now + static_cast<std::time_t>(days) * kDay;
   if (spec.not_after > ca_not_after_) {
@@ -122,9 +130,6 @@ Result<IssuedCertificate> Issuer::prepare(const SignRequest& request, std::time_
       return fail(ErrorKind::internal, "no unused serial number after several tries");
     }
   }
-  auto cert = build_certificate(spec, crypto_.libctx());
-  if (!cert) return tl::unexpected(cert.error());
-
   IssuedCert& r = out.record;
   r.serial = spec.serial.hex();
   r.ca = name_;
@@ -134,10 +139,18 @@ Result<IssuedCertificate> Issuer::prepare(const SignRequest& request, std::time_
   r.not_before = spec.not_before;
   r.not_after = spec.not_after;
   r.requester = request.requester;
-  r.der = cert_der(cert->get());
-  if (r.der.empty()) return fail(ErrorKind::internal, "cannot encode the certificate");
-  out.cert = std::move(*cert);
-  return out;
+  c.req = std::move(*req);
+  c.approved = std::move(*approved);
+  return c;
+}
+
+Result<IssuedCertificate> Issuer::sign(Checked& c) {
+  auto cert = build_certificate(c.spec, crypto_.libctx());
+  if (!cert) return tl::unexpected(cert.error());
+  c.out.record.der = cert_der(cert->get());
+  if (c.out.record.der.empty()) return fail(ErrorKind::internal, "cannot encode the certificate");
+  c.out.cert = std::move(*cert);
+  return std::move(c.out);
 }
 
 Result<IssuedCertificate> Issuer::issue(const SignRequest& request) {
@@ -151,11 +164,23 @@ Result<std::vector<IssuedCertificate>> Issuer::issue_batch(
   std::vector<IssuedCertificate> out;
   out.reserve(requests.size());
   std::time_t now = std::time(nullptr);
+  // Every request is checked before the token signs anything: a bad one in a batch leaves
+  // no signed certificate behind.
+  std::vector<Checked> checked;
+  checked.reserve(requests.size());
   for (const auto& request : requests) {
-    auto made = prepare(request, now);
+    auto c = check(request, now);
+    if (!c) {
+      audit_rejection(audit_, name_, request, c.error());
+      return tl::unexpected(c.error());
+    }
+    checked.push_back(std::move(*c));
+  }
+  for (size_t i = 0; i < checked.size(); ++i) {
+    auto made = sign(checked[i]);
     if (!made) {
       // A token failure is not the request's fault, but it is still a refusal to record.
-      audit_rejection(audit_, name_, request, made.error());
+      audit_rejection(audit_, name_, requests[i], made.error());
       return tl::unexpected(made.error());
     }
     out.push_back(std::move(*made));

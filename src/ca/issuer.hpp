@@ -56,7 +56,9 @@ class Issuer {
  private:
   Issuer(const Home& home, const CryptoContext& crypto, IssuanceStore& store)
       : home_(home), crypto_(crypto), store_(store), audit_(home.path(home.config().audit_log)) {}
-  Result<IssuedCertificate> prepare(const SignRequest& request, std::time_t now);
+  struct Checked;  // a request that passed every check, with its certificate's contents
+  Result<Checked> check(const SignRequest& request, std::time_t now);
+  Result<IssuedCertificate> sign(Checked& checked);
 
   const Home& home_;
   const CryptoContext& crypto_;

@@ -2,7 +2,6 @@
 #include <unistd.h>
 
 #include <iostream>
-#include <iterator>
 
 #include "ca/ca_init.hpp"
 #include "ca/certificate_builder.hpp"
@@ -23,7 +22,10 @@ struct SignArgs {
 
 Result<std::string> read_csr(const std::string& path) {
   if (path != "-") return read_file(path, ca::kMaxCsrBytes + 1);
-  std::string data(std::istreambuf_iterator<char>(std::cin), {});
+  // At most one byte past the limit: parse_csr then says it is too large.
+  std::string data(ca::kMaxCsrBytes + 1, '\0');
+  std::cin.read(data.data(), static_cast<std::streamsize>(data.size()));
+  data.resize(static_cast<size_t>(std::cin.gcount()));
   return data;
 }
 
