@@ -16,22 +16,21 @@ namespace {
 
 constexpr int kMaxCrlDays = 3650;
 
-// The INTEGER whose DER content octets are the store's hex (exactly those octets: the store
-// keeps what the certificate carries); null if the hex is not whole octets.
+// The INTEGER a stored serial names (lower-case hex of the content octets, positive);
+// null if the text is not that.
 ossl::Ptr<ASN1_INTEGER> serial_integer(const std::string& hex) {
-  constexpr size_t kMaxOctets = 126;  // a one-octet DER length
-  if (hex.empty() || hex.size() % 2 != 0 || hex.size() / 2 > kMaxOctets) return nullptr;
-  auto nibble = [](char c) {
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-  };
-  std::vector<unsigned char> der = {V_ASN1_INTEGER, static_cast<unsigned char>(hex.size() / 2)};
-  for (size_t i = 0; i < hex.size(); i += 2) {
-    int hi = nibble(hex[i]), lo = nibble(hex[i + 1]);
-    if (hi < 0 || lo < 0) return nullptr;
-    der.push_back(static_cast<unsigned char>(hi * 16 + lo));
+  constexpr size_t kMaxOctets = 126;
+  if (hex.empty() || hex.size() % 2 != 0 || hex.size() / 2 > kMaxOctets ||
+      hex.find_first_not_of("0123456789abcdef") != std::string::npos) {
+    return nullptr;
   }
-  const unsigned char* p = der.data();
-  return ossl::Ptr<ASN1_INTEGER>(d2i_ASN1_INTEGER(nullptr, &p, static_cast<long>(der.size())));
+  BIGNUM* raw = nullptr;
+  if (BN_hex2bn(&raw, hex.c_str()) != static_cast<int>(hex.size())) {
+    BN_free(raw);
+    return nullptr;
+  }
+  ossl::Ptr<BIGNUM> bn(raw);
+  return ossl::Ptr<ASN1_INTEGER>(BN_to_ASN1_INTEGER(bn.get(), nullptr));
 }
 
 // One CRL entry: serial, revocationDate, and reasonCode unless the reason is unspecified.
