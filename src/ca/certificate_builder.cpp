@@ -209,13 +209,10 @@ std::string fingerprint_sha256(const X509* cert) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   if (X509_digest(cert, EVP_sha256(), md, &len) != 1) return {};
-  static const char* digits = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned int i = 0; i < len; ++i) {
-    if (i > 0) out.push_back(':');
-    out.push_back(digits[md[i] >> 4]);
-    out.push_back(digits[md[i] & 15]);
-  }
+  char* text = OPENSSL_buf2hexstr(md, static_cast<long>(len));  // "AB:CD:..."
+  if (text == nullptr) return {};
+  std::string out(text);
+  OPENSSL_free(text);
   return out;
 }
 

@@ -176,12 +176,16 @@ Result<std::vector<IssuedCertificate>> Issuer::issue_batch(
     }
     checked.push_back(std::move(*c));
   }
-  for (size_t i = 0; i < checked.size(); ++i) {
-    auto made = sign(checked[i]);
+  // Past this point a failure drops the whole batch, signed certificates included (none
+  // was recorded or handed out): every request of it is audited as refused.
+  auto refuse_all = [&](const Error& why) {
+    for (const auto& request : requests) audit_rejection(audit_, name_, request, why);
+    return tl::unexpected(why);
+  };
+  for (auto& c : checked) {
+    auto made = sign(c);
     if (!made) {
-      // A token failure is not the request's fault, but it is still a refusal to record.
-      audit_rejection(audit_, name_, requests[i], made.error());
-      return tl::unexpected(made.error());
+      return refuse_all(Error{made.error().kind, "nothing issued: " + made.error().message});
     }
     out.push_back(std::move(*made));
   }
@@ -190,11 +194,9 @@ Result<std::vector<IssuedCertificate>> Issuer::issue_batch(
   rows.reserve(out.size());
   for (const auto& c : out) rows.push_back(c.record);
   if (auto ok = store_.record(rows); !ok) {
-    // Signed but not recorded, so never handed out: each request was refused.
-    Error why{ok.error().kind,
-              "nothing issued: the issuance database did not record it: " + ok.error().message};
-    for (const auto& request : requests) audit_rejection(audit_, name_, request, why);
-    return tl::unexpected(why);
+    return refuse_all(
+        Error{ok.error().kind,
+              "nothing issued: the issuance database did not record it: " + ok.error().message});
   }
   std::vector<AuditLog::Event> events;
   events.reserve(out.size());

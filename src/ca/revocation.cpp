@@ -73,39 +73,6 @@ std::string crl_reason_name(int reason) {
   return "reason " + std::to_string(reason);
 }
 
-Result<std::string> normalise_serial(const std::string& text) {
-  std::string hex;
-  std::string_view rest = text;
-  if (rest.size() > 2 && rest[0] == '0' && (rest[1] == 'x' || rest[1] == 'X'))
-    rest.remove_prefix(2);
-  bool ok = !rest.empty() && rest.front() != ':' && rest.back() != ':';
-  for (size_t i = 0; ok && i < rest.size(); ++i) {
-    char c = static_cast<char>(std::tolower(static_cast<unsigned char>(rest[i])));
-    if (c == ':') {
-      ok = rest[i - 1] != ':';
-    } else if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')) {
-      hex.push_back(c);
-    } else {
-      ok = false;
-    }
-  }
-  if (!ok) {
-    return fail(ErrorKind::usage, "serial '" + printable(text) +
-                                      "' is not a serial number in hex (e.g. 3a7f01 or 3A:7F:01)");
-  }
-  // The DER content octets of the positive number: no leading zero octets, whole octets, and
-  // one zero octet in front when the first bit is set.
-  size_t first = hex.find_first_not_of('0');
-  hex = first == std::string::npos ? "0" : hex.substr(first);
-  if (hex.size() % 2 != 0) hex.insert(0, "0");
-  if (hex[0] >= '8') hex.insert(0, "00");
-  if (hex.size() > 40) {
-    return fail(ErrorKind::usage,
-                "serial '" + printable(text) + "' is longer than the 20 octets RFC 5280 allows");
-  }
-  return hex;
-}
-
 Status revoke_certificate(Home& home, IssuanceStore& store, const std::string& ca,
                           const std::string& serial, int reason, const std::string& requester) {
   if (!revocation_reason(reason)) {

@@ -13,6 +13,7 @@
 #include "ca/crypto_context.hpp"
 #include "ca/home.hpp"
 #include "ca/issuance_store.hpp"
+#include "ca/serial.hpp"
 #include "common/ossl.hpp"
 #include "common/result.hpp"
 
@@ -26,11 +27,6 @@ Result<int> parse_crl_reason(const std::string& text);
 
 // The RFC 5280 name of a CRLReason code ("keyCompromise"); "reason N" if it is none.
 std::string crl_reason_name(int reason);
-
-// A serial as a user types it ("3A:7F:01", "3a7f01", "0x3a7f01"): hex digits, optionally
-// separated by colons. Returns the form the issuance store keys on: the lower-case hex of the
-// DER content octets of that positive number ("80" becomes "0080", "0001" becomes "01").
-Result<std::string> normalise_serial(const std::string& text);
 
 // Mark the certificate `serial` of CA `ca` revoked now, with `reason`, then append
 // "cert.revoked" {ca, serial, subject, reason, requester} to the audit log. The CA must be in

@@ -2,6 +2,11 @@
 
 #include <openssl/rand.h>
 
+#include <cctype>
+#include <string_view>
+
+#include "common/text.hpp"
+
 namespace hwca::ca {
 
 Result<Serial> Serial::random() {
@@ -39,34 +44,53 @@ Result<Serial> Serial::from_hex(const std::string& hex) {
   return s;
 }
 
-namespace {
-
-std::string to_hex(const uint8_t* data, size_t len) {
-  static const char* digits = "0123456789abcdef";
-  std::string out;
-  for (size_t i = 0; i < len; ++i) {
-    out.push_back(digits[data[i] >> 4]);
-    out.push_back(digits[data[i] & 15]);
-  }
-  return out;
-}
-
-}  // namespace
-
-std::string Serial::hex() const { return to_hex(octets_.data(), octets_.size()); }
+std::string Serial::hex() const { return hex_text(octets_.data(), octets_.size()); }
 
 std::string serial_hex(const ASN1_INTEGER* serial) {
   const uint8_t* data = ASN1_STRING_get0_data(serial);
   auto len = static_cast<size_t>(ASN1_STRING_length(serial));
   // The content octets carry a leading zero when the magnitude's top bit is set.
   std::string pad = len > 0 && (data[0] & 0x80) != 0 ? "00" : "";
-  return pad + to_hex(data, len);
+  return pad + hex_text(data, len);
 }
 
 ossl::Ptr<ASN1_INTEGER> Serial::to_asn1() const {
   ossl::Ptr<BIGNUM> bn(BN_bin2bn(octets_.data(), static_cast<int>(octets_.size()), nullptr));
   if (!bn) return nullptr;
   return ossl::Ptr<ASN1_INTEGER>(BN_to_ASN1_INTEGER(bn.get(), nullptr));
+}
+
+Result<std::string> normalise_serial(const std::string& text) {
+  std::string hex;
+  std::string_view rest = text;
+  if (rest.size() > 2 && rest[0] == '0' && (rest[1] == 'x' || rest[1] == 'X'))
+    rest.remove_prefix(2);
+  bool ok = !rest.empty() && rest.front() != ':' && rest.back() != ':';
+  for (size_t i = 0; ok && i < rest.size(); ++i) {
+    char c = static_cast<char>(std::tolower(static_cast<unsigned char>(rest[i])));
+    if (c == ':') {
+      ok = rest[i - 1] != ':';
+    } else if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')) {
+      hex.push_back(c);
+    } else {
+      ok = false;
+    }
+  }
+  if (!ok) {
+    return fail(ErrorKind::usage, "serial '" + printable(text) +
+                                      "' is not a serial number in hex (e.g. 3a7f01 or 3A:7F:01)");
+  }
+  // The DER content octets of the positive number: no leading zero octets, whole octets, and
+  // one zero octet in front when the first bit is set.
+  size_t first = hex.find_first_not_of('0');
+  hex = first == std::string::npos ? "0" : hex.substr(first);
+  if (hex.size() % 2 != 0) hex.insert(0, "0");
+  if (hex[0] >= '8') hex.insert(0, "00");
+  if (hex.size() > 40) {
+    return fail(ErrorKind::usage,
+                "serial '" + printable(text) + "' is longer than the 20 octets RFC 5280 allows");
+  }
+  return hex;
 }
 
 }  // namespace hwca::ca

@@ -34,4 +34,9 @@ class Serial {
 // any positive serial.
 std::string serial_hex(const ASN1_INTEGER* serial);
 
+// A serial as a user types it ("3A:7F:01", "3a7f01", "0x3a7f01"): hex digits, optionally
+// separated by colons. Returns the form the issuance store keys on: the lower-case hex of the
+// DER content octets of that positive number ("80" becomes "0080", "0001" becomes "01").
+Result<std::string> normalise_serial(const std::string& text);
+
 }  // namespace hwca::ca

@@ -7,6 +7,7 @@
 #include "ca/dn.hpp"
 #include "cli/context.hpp"
 #include "cli/table.hpp"
+#include "common/text.hpp"
 #include "tokens/registry.hpp"
 
 namespace hwca::cli {
@@ -19,13 +20,8 @@ struct CaArgs {
   bool pem = false;
 };
 
-std::string time_text(const ASN1_TIME* t) {
-  ossl::Ptr<BIO> bio(BIO_new(BIO_s_mem()));
-  ASN1_TIME_print(bio.get(), t);
-  char* data = nullptr;
-  long len = BIO_get_mem_data(bio.get(), &data);
-  return std::string(data, static_cast<size_t>(len));
-}
+// Certificate times as the other listings print them ("2026-11-28 12:00:00Z").
+std::string time_text(const ASN1_TIME* t) { return utc_text(ca::unix_time(t)); }
 
 int init(const Context& ctx, const CaArgs& args) {
   auto home = ca::Home::open(ca::resolve_home(ctx.home), /*create=*/true);

@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "ca/certificate_builder.hpp"
+#include "ca/serial.hpp"
 #include "cli/context.hpp"
 #include "cli/table.hpp"
 #include "common/text.hpp"
@@ -30,16 +31,6 @@ Result<int64_t> parse_duration(const std::string& text) {
                                       printable(text) + "'");
   }
   return static_cast<int64_t>(n) * scale;
-}
-
-// Serials as shown (lower-case hex); colons and upper case are accepted.
-std::string normal_serial(const std::string& text) {
-  std::string out;
-  for (char c : text) {
-    if (c == ':') continue;
-    out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
-  }
-  return out;
 }
 
 std::string status_of(const ca::IssuedCert& c, int64_t now) {
@@ -79,7 +70,9 @@ int show(const Context& ctx, const CertArgs& args) {
   if (!home) return report(home.error());
   auto store = open_issuance_store(*home, true);
   if (!store) return report(store.error());
-  std::string serial = normal_serial(args.serial);
+  auto typed = ca::normalise_serial(args.serial);
+  if (!typed) return report(typed.error());
+  const std::string& serial = *typed;
   auto found = args.ca.empty() ? (*store)->find(serial) : (*store)->find(args.ca, serial);
   if (!found) return report(found.error());
   if (!*found) {

@@ -35,4 +35,15 @@ std::string utc_text(long long unix_seconds) {
   return buf;
 }
 
+std::string hex_text(const unsigned char* data, size_t len) {
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  out.reserve(2 * len);
+  for (size_t i = 0; i < len; ++i) {
+    out.push_back(digits[data[i] >> 4]);
+    out.push_back(digits[data[i] & 15]);
+  }
+  return out;
+}
+
 }  // namespace hwca

@@ -16,6 +16,7 @@
 #include "ca/dn.hpp"
 #include "ca/revocation.hpp"
 #include "ca/sqlite_issuance_store.hpp"
+#include "common/text.hpp"
 #include "integration_env.hpp"
 #include "support/child_process.hpp"
 #include "support/temp_dir.hpp"
@@ -31,21 +32,11 @@ std::time_t time_of(const ASN1_TIME* t) {
   return timegm(&tm);
 }
 
-std::string hex(const unsigned char* data, size_t len) {
-  static const char* digits = "0123456789abcdef";
-  std::string out;
-  for (size_t i = 0; i < len; ++i) {
-    out.push_back(digits[data[i] >> 4]);
-    out.push_back(digits[data[i] & 15]);
-  }
-  return out;
-}
-
 // The lower-case hex of an INTEGER's content octets (the store's form of a serial).
 std::string serial_hex(const ASN1_INTEGER* serial) {
   unsigned char* der = nullptr;
   int len = i2d_ASN1_INTEGER(serial, &der);
-  std::string out = len > 2 ? hex(der + 2, static_cast<size_t>(len - 2)) : "";
+  std::string out = len > 2 ? hex_text(der + 2, static_cast<size_t>(len - 2)) : "";
   OPENSSL_free(der);
   return out;
 }
@@ -216,7 +207,7 @@ Decoded decode(const X509_CRL* crl) {
   auto* akid = static_cast<AUTHORITY_KEYID*>(
       X509_CRL_get_ext_d2i(x, NID_authority_key_identifier, &d.aki_critical, nullptr));
   if (akid != nullptr && akid->keyid != nullptr) {
-    d.aki = hex(akid->keyid->data, static_cast<size_t>(akid->keyid->length));
+    d.aki = hex_text(akid->keyid->data, static_cast<size_t>(akid->keyid->length));
     EXPECT_EQ(akid->issuer, nullptr);  // keyid only
     EXPECT_EQ(akid->serial, nullptr);
   }
@@ -274,7 +265,7 @@ TEST_F(RevocationCrl, CrlsListTheRevokedWithReasonsAndAreSignedInTheToken) {
   EXPECT_EQ(d.number_critical, 0);
   const ASN1_OCTET_STRING* ski = X509_get0_subject_key_id(ca_cert_.get());
   ASSERT_NE(ski, nullptr);
-  EXPECT_EQ(d.aki, hex(ski->data, static_cast<size_t>(ski->length)));
+  EXPECT_EQ(d.aki, hex_text(ski->data, static_cast<size_t>(ski->length)));
   EXPECT_EQ(d.aki_critical, 0);
   EXPECT_GE(d.last, before);
   EXPECT_LE(d.last, after);

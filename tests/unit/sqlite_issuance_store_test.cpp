@@ -5,10 +5,8 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
-#include <linux/capability.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -18,6 +16,7 @@
 #include <functional>
 #include <random>
 
+#include "support/child_process.hpp"
 #include "support/temp_dir.hpp"
 
 namespace {
@@ -51,37 +50,8 @@ mode_t mode_of(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0 ? (st.st_mode & 0777) : 0;
 }
 
-// Run `body` in a forked child; returns what it reported ("" for success).
-std::string in_child(const std::function<std::string()>& body) {
-  int fds[2];
-  if (::pipe(fds) != 0) return "pipe failed";
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    ::close(fds[0]);
-    std::string out = body();
-    ssize_t ignored = ::write(fds[1], out.data(), out.size());
-    (void)ignored;
-    ::_exit(0);
-  }
-  ::close(fds[1]);
-  std::string out;
-  char buf[512];
-  for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;) out.append(buf, n);
-  ::close(fds[0]);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) out += " (child died)";
-  return out;
-}
-
-// Root ignores file modes; root without capabilities (CAP_DAC_OVERRIDE) obeys them like
-// anyone else. Call in a forked child only. False if capset() is refused.
-bool obey_file_modes() {
-  if (::geteuid() != 0) return true;
-  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
-  __user_cap_data_struct data[2]{};
-  return ::syscall(SYS_capset, &header, data) == 0;
-}
+using hwca::test::in_child;
+using hwca::test::obey_file_modes;
 
 class SqliteIssuanceStoreTest : public ::testing::Test {
  protected:
