@@ -11,11 +11,14 @@ BUILD_PACKAGES=(
 )
 # Run and test: OpenSSL's command line, SoftHSM2, p11-kit (proxy, client and server),
 # opensc's pkcs11-tool, GnuTLS's certtool, libp11's pkcs11 engine for openssl (the
-# comparison in tests/bench/process_bench.sh), sqlite3 (tests that alter the database).
+# comparison in tests/bench/process_bench.sh), sqlite3 (tests that alter the database),
+# etcd and etcdctl (the Kubernetes PKI tests run a 3-member cluster on its certificates).
 RUN_PACKAGES=(
   openssl softhsm2 libsofthsm2 p11-kit p11-kit-modules opensc gnutls-bin
-  libengine-pkcs11-openssl sqlite3
+  libengine-pkcs11-openssl sqlite3 etcd-server etcd-client
 )
+# kubectl: the one on the machine if there is one, else Debian's.
+command -v kubectl >/dev/null || RUN_PACKAGES+=(kubernetes-client)
 
 missing=()
 for p in "${BUILD_PACKAGES[@]}" "${RUN_PACKAGES[@]}"; do

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "ca/audit_log.hpp"
@@ -114,6 +115,12 @@ Result<InitCaResult> init_ca(Home& home, const CryptoContext& crypto, const Init
   if (req.path_len && *req.path_len < 0) return fail(ErrorKind::usage, "--path-len must be >= 0");
   auto subject = parse_dn(req.subject);
   if (!subject) return tl::unexpected(subject.error());
+  std::vector<San> sans;
+  for (const auto& text : req.sans) {
+    auto san = parse_san(text, {});
+    if (!san) return wrap(san.error(), "--san");
+    if (std::find(sans.begin(), sans.end(), *san) == sans.end()) sans.push_back(*san);
+  }
 
   std::time_t now = std::time(nullptr);
   CertificateSpec spec;
@@ -122,6 +129,7 @@ Result<InitCaResult> init_ca(Home& home, const CryptoContext& crypto, const Init
   spec.ca = true;
   spec.key_usage_bits = {0, 5, 6};  // digitalSignature, keyCertSign, cRLSign
   spec.path_len = req.path_len;
+  spec.sans = sans;
 
   ossl::Ptr<X509> parent_cert;
   ossl::Ptr<EVP_PKEY> parent_key;
@@ -169,6 +177,7 @@ Result<InitCaResult> init_ca(Home& home, const CryptoContext& crypto, const Init
     row.ca = req.parent.empty() ? req.name : req.parent;
     row.profile = req.parent.empty() ? "root-ca" : "intermediate-ca";
     row.subject = dn_text(subject->get());
+    for (const auto& san : sans) row.sans.push_back(san.text());
     row.not_before = spec.not_before;
     row.not_after = spec.not_after;
     row.requester = req.requester;

@@ -4,6 +4,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "ca/crypto_context.hpp"
 #include "ca/home.hpp"
@@ -16,6 +17,7 @@ struct InitCaRequest {
   std::string name;
   std::string key_uri;
   std::string subject;          // "/CN=..." or "CN=...,O=..."
+  std::vector<std::string> sans;  // "DNS:kubernetes" (kubeadm's CAs carry their CN as one)
   int days = 3650;              // clipped to the parent's notAfter
   std::string parent;           // empty: a self-signed root
   std::optional<int> path_len;  // default: none for a root, 0 for an intermediate

@@ -15,6 +15,7 @@ namespace {
 
 struct CaArgs {
   std::string name, key, generate, subject, parent;
+  std::vector<std::string> sans;
   int days = 3650;
   int path_len = -1;
   bool pem = false;
@@ -37,6 +38,7 @@ int init(const Context& ctx, const CaArgs& args) {
   req.name = args.name;
   req.key_uri = args.key;
   req.subject = args.subject;
+  req.sans = args.sans;
   req.days = args.days;
   req.parent = args.parent;
   if (args.path_len >= 0) req.path_len = args.path_len;
@@ -126,6 +128,11 @@ void set_ca_command(CLI::App& app, Context& ctx, int& exit_code) {
   init_cmd->add_option("--subject", args.subject, "subject, e.g. /CN=kubernetes or CN=x,O=y")
       ->required()
       ->type_name("DN");
+  init_cmd
+      ->add_option("--san", args.sans,
+                   "a subjectAltName, DNS:name or IP:address (repeat; kubeadm's CAs carry "
+                   "DNS:<their CN>)")
+      ->type_name("NAME");
   init_cmd->add_option("--days", args.days,
                        "validity in days (default 3650; an intermediate's "
                        "ends no later than its parent's)");

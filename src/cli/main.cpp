@@ -166,6 +166,7 @@ int main(int argc, char** argv) {
   cli::set_sign_command(app, ctx, exit_code);
   cli::set_cert_command(app, ctx, exit_code);
   cli::set_revoke_command(app, ctx, exit_code);
+  cli::set_k8s_command(app, ctx, exit_code);
 
   app.parse_complete_callback([&] {
     if (ctx.timeout > 0) {

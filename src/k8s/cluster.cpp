@@ -57,6 +57,15 @@ Result<std::vector<std::string>> strings(const YAML::Node& node, const std::stri
   return out;
 }
 
+Result<int> parse_port(const std::string& port, const std::string& where) {
+  char* end = nullptr;
+  long p = std::strtol(port.c_str(), &end, 10);
+  if (port.empty() || *end != '\0' || p < 1 || p > 65535) {
+    return fail(ErrorKind::usage, where + ": port '" + printable(port) + "' is not 1-65535");
+  }
+  return static_cast<int>(p);
+}
+
 Status parse_endpoint(const std::string& text, const std::string& where, Cluster& c) {
   std::string host = text, port;
   if (!text.empty() && text.front() == '[') {
@@ -80,12 +89,9 @@ Status parse_endpoint(const std::string& text, const std::string& where, Cluster
   }
   c.endpoint_host = is_ip ? *canonical_ip(host) : host;
   if (!port.empty()) {
-    char* end = nullptr;
-    long p = std::strtol(port.c_str(), &end, 10);
-    if (*end != '\0' || p < 1 || p > 65535) {
-      return fail(ErrorKind::usage, where + ": port '" + printable(port) + "' is not 1-65535");
-    }
-    c.endpoint_port = static_cast<int>(p);
+    auto p = parse_port(port, where);
+    if (!p) return tl::unexpected(p.error());
+    c.endpoint_port = *p;
   }
   return {};
 }
@@ -181,6 +187,12 @@ Status parse_field(const std::string& key, const YAML::Node& value, const std::s
     auto v = scalar(value, at);
     if (!v) return tl::unexpected(v.error());
     return parse_endpoint(*v, at, c);
+  } else if (key == "bindPort") {
+    auto v = scalar(value, at);
+    if (!v) return tl::unexpected(v.error());
+    auto p = parse_port(*v, at);
+    if (!p) return tl::unexpected(p.error());
+    c.bind_port = *p;
   } else if (key == "serviceSubnet") {
     auto v = scalar(value, at);
     if (!v) return tl::unexpected(v.error());
@@ -237,8 +249,13 @@ Result<std::string> first_service_ip(const std::string& cidr) {
   long prefix = std::strtol(cidr.c_str() + slash + 1, &end, 10);
   int bits = v4 ? 32 : 128;
   if (inet_pton(v4 ? AF_INET : AF_INET6, addr.c_str(), buf) != 1 || *end != '\0' ||
-      end == cidr.c_str() + slash + 1 || prefix < 0 || prefix >= bits - 1) {
-    return fail(ErrorKind::usage, "'" + printable(cidr) + "' is not a usable subnet");
+      end == cidr.c_str() + slash + 1 || prefix < 0 || prefix > bits) {
+    return fail(ErrorKind::usage, "'" + printable(cidr) + "' is not a subnet (address/prefix)");
+  }
+  if (prefix > bits - 3) {
+    return fail(ErrorKind::usage, "service subnet '" + printable(cidr) +
+                                      "' is too small: it needs at least 8 addresses (a /" +
+                                      std::to_string(bits - 3) + " or shorter prefix)");
   }
   size_t len = v4 ? 4 : 16;
   for (size_t i = 0; i < len; ++i) {  // clear the host bits, then add 1

@@ -10,6 +10,7 @@
 //   certSANs: [api.example.com]            # extra apiserver SANs (DNS names or IPs)
 //   cas: {kubernetes: k8s-ca, etcd: etcd-ca, frontProxy: front-proxy-ca}
 //   leafKeyType: ec-p256                   # or rsa-2048, rsa-3072, rsa-4096, ec-p384
+//   bindPort: 6443                         # the apiserver's port on each control-plane node
 //   nodes:
 //   - {name: cp1, role: control-plane, addresses: [10.0.0.11]}
 //   - {name: w1, role: worker, addresses: [10.0.0.21]}
@@ -35,6 +36,7 @@ struct Cluster {
   std::string name = "kubernetes";
   std::string endpoint_host;  // without brackets
   int endpoint_port = 6443;
+  int bind_port = 6443;  // where each control-plane node's apiserver listens (bindPort)
   std::string service_subnet = "10.96.0.0/12";
   std::string dns_domain = "cluster.local";
   std::vector<std::string> cert_sans;                  // "DNS:..." or "IP:..." (checked)
@@ -47,7 +49,8 @@ struct Cluster {
 Result<Cluster> parse_cluster(const std::string& text, const std::string& source);
 
 // The apiserver's service IP: the first address of the service subnet ("10.96.0.0/12" ->
-// "10.96.0.1", "fd00::/108" -> "fd00::1").
+// "10.96.0.1", "fd00::/108" -> "fd00::1"). A subnet of fewer than 8 addresses (IPv4 /30 and
+// longer, IPv6 /126 and longer) is refused: it leaves no room for services.
 Result<std::string> first_service_ip(const std::string& cidr);
 
 // "https://host:port", an IPv6 host in brackets.

@@ -1,0 +1,316 @@
+// hwca k8s: the Kubernetes PKI (docs/kubernetes.md). certs and renew write a tree a node
+// from a cluster description; kubeconfig makes one user's kubeconfig; check-expiration
+// reads a written tree.
+#include <unistd.h>
+
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "cli/context.hpp"
+#include "cli/table.hpp"
+#include "common/file_util.hpp"
+#include "common/text.hpp"
+#include "k8s/cluster.hpp"
+#include "k8s/cluster_pki.hpp"
+#include "k8s/expiration.hpp"
+#include "k8s/plan.hpp"
+#include "k8s/user_kubeconfig.hpp"
+
+namespace hwca::cli {
+namespace {
+
+struct K8sArgs {
+  std::string config, out, dir, output = "table";
+  std::vector<std::string> nodes, names;
+  unsigned threads = 0;
+  // kubeconfig
+  std::string ca, user, server, cluster = "kubernetes", key_type = "ec-p256";
+  std::vector<std::string> groups;
+  int days = 0;
+  bool force = false;
+};
+
+std::string join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& i : items) out += (out.empty() ? "" : ", ") + i;
+  return out;
+}
+
+// A progress line on a terminal, rewritten in place; nothing when stderr is not one.
+void progress(const char* stage, size_t done, size_t total) {
+  static const bool tty = ::isatty(STDERR_FILENO) == 1;
+  if (!tty || total < 50) return;
+  std::cerr << "\rhwca: " << stage << " " << done << "/" << total << "   " << std::flush;
+  if (done == total) std::cerr << "\r\033[K" << std::flush;
+}
+
+void print_summary(const k8s::PkiReport& report, const std::string& out_dir) {
+  struct Sum {
+    std::string ca;
+    size_t issued = 0, renewed = 0, replaced = 0, kept = 0;
+    std::time_t first_end = 0;
+  };
+  std::map<std::string, Sum> by_name;
+  for (const auto& row : report.rows) {
+    Sum& s = by_name[row.name];
+    s.ca = row.ca;
+    switch (row.outcome) {
+      case k8s::Outcome::issued: ++s.issued; break;
+      case k8s::Outcome::renewed: ++s.renewed; break;
+      case k8s::Outcome::replaced: ++s.replaced; break;
+      case k8s::Outcome::kept: ++s.kept; break;
+    }
+    if (s.first_end == 0 || row.not_after < s.first_end) s.first_end = row.not_after;
+  }
+  std::vector<Row> rows;
+  for (const auto& name : k8s::certificate_names()) {
+    auto it = by_name.find(name);
+    if (it == by_name.end()) continue;
+    const Sum& s = it->second;
+    rows.push_back({name, s.ca, std::to_string(s.issued), std::to_string(s.renewed),
+                    std::to_string(s.replaced), std::to_string(s.kept), utc_text(s.first_end)});
+  }
+  print_table(std::cout, {"CERTIFICATE", "CA", "ISSUED", "RENEWED", "REPLACED", "KEPT",
+                          "FIRST EXPIRY"},
+              rows);
+  for (const auto& row : report.rows) {
+    if (row.outcome == k8s::Outcome::replaced || !row.reason.empty()) {
+      std::cout << row.node << "/" << row.name << ": " << k8s::outcome_name(row.outcome) << ", "
+                << printable(row.reason) << "\n";
+    }
+  }
+  for (const auto& note : report.notes) std::cout << "note: " << note << "\n";
+  if (report.nodes_written == 0) {
+    std::cout << "nothing to change in " << out_dir << "\n";
+  } else {
+    std::cout << "wrote " << report.nodes_written << " node tree"
+              << (report.nodes_written == 1 ? "" : "s") << " under " << out_dir
+              << " (DIR/<node>/ goes to the node's /etc/kubernetes/)\n";
+  }
+}
+
+int write_pki(const Context& ctx, const K8sArgs& args, bool renew) {
+  auto text = read_file(args.config, 1 << 20);
+  if (!text) return report(text.error());
+  auto cluster = k8s::parse_cluster(*text, args.config);
+  if (!cluster) return report(cluster.error());
+  k8s::PkiOptions options;
+  if (renew) {
+    auto known = k8s::certificate_names();
+    for (const auto& n : args.names) {
+      if (n != "all" && std::find(known.begin(), known.end(), n) == known.end()) {
+        return report(Error{ErrorKind::usage, "unknown certificate '" + printable(n) +
+                                                  "' (all, " + join(known) + ")"});
+      }
+    }
+    options.renew.insert(args.names.begin(), args.names.end());
+    if (options.renew.empty()) options.renew.insert("all");
+  }
+  options.nodes.insert(args.nodes.begin(), args.nodes.end());
+  options.requester = cli_requester();
+  options.key_options = ctx.key_load_options();
+  options.threads = args.threads;
+  options.progress = progress;
+  auto home = ca::Home::open(ca::resolve_home(ctx.home), false);
+  if (!home) return report(home.error());
+  auto store = open_issuance_store(*home, false);
+  if (!store) return report(store.error());
+  auto crypto = ca::CryptoContext::create();
+  if (!crypto) return report(crypto.error());
+  auto result = k8s::write_cluster_pki(*home, **crypto, **store, *cluster, args.out, options);
+  if (!result) return report(result.error());
+  print_summary(*result, args.out);
+  return 0;
+}
+
+int kubeconfig(const Context& ctx, const K8sArgs& args) {
+  k8s::UserKubeconfigRequest request;
+  request.ca = args.ca;
+  request.user = args.user;
+  request.groups = args.groups;
+  request.server = args.server;
+  request.cluster = args.cluster;
+  auto type = tokens::parse_key_type(args.key_type);
+  if (!type) return report(type.error());
+  request.key_type = *type;
+  if (args.days > 0) request.days = args.days;
+  request.requester = cli_requester();
+  request.key_options = ctx.key_load_options();
+  if (auto ok = k8s::check_user_request(request); !ok) return report(ok.error());
+  if (!args.force && ::access(args.out.c_str(), F_OK) == 0) {
+    return report(Error{ErrorKind::conflict,
+                        args.out + " exists; --force replaces it (the old certificate stays "
+                                   "valid until revoked)"});
+  }
+  auto slash = args.out.rfind('/');
+  std::string dir = slash == std::string::npos ? "." : args.out.substr(0, std::max<size_t>(slash, 1));
+  if (::access(dir.c_str(), W_OK) != 0) {
+    return report(Error{errno == ENOENT ? ErrorKind::not_found : ErrorKind::io,
+                        "cannot write " + args.out + ": " + error_text(errno)});
+  }
+  auto home = ca::Home::open(ca::resolve_home(ctx.home), false);
+  if (!home) return report(home.error());
+  auto store = open_issuance_store(*home, false);
+  if (!store) return report(store.error());
+  auto crypto = ca::CryptoContext::create();
+  if (!crypto) return report(crypto.error());
+  auto made = k8s::issue_user_kubeconfig(*home, **crypto, **store, request);
+  if (!made) return report(made.error());
+  if (auto ok = write_file_atomic(args.out, made->text.view(), 0600); !ok) {
+    return report(Error{ok.error().kind, "certificate " + made->serial +
+                                             " was issued and recorded, but " +
+                                             ok.error().message + " (revoke it: 'hwca revoke')"});
+  }
+  std::cout << "wrote " << args.out << " for user " << printable(args.user)
+            << (args.groups.empty() ? "" : " in " + printable(join(args.groups)))
+            << ", certificate " << made->serial << " valid until " << utc_text(made->not_after)
+            << "\n";
+  return 0;
+}
+
+std::string rfc3339(std::time_t t) {
+  std::string s = utc_text(t);  // "2026-11-28 12:00:00Z"
+  s[10] = 'T';
+  return s;
+}
+
+int check_expiration(const K8sArgs& args) {
+  if (args.output != "table" && args.output != "json") {
+    return report(Error{ErrorKind::usage, "--output is table or json"});
+  }
+  std::set<std::string> nodes(args.nodes.begin(), args.nodes.end());
+  auto rows = k8s::scan_expiration(args.dir, nodes);
+  if (!rows) return report(rows.error());
+  const std::time_t now = std::time(nullptr);
+  size_t unreadable = 0;
+  std::string first_error;
+  for (const auto& r : *rows) {
+    if (!r.error.empty() && unreadable++ == 0) first_error = r.error;
+  }
+  if (args.output == "json") {
+    nlohmann::json certs = nlohmann::json::array(), cas = nlohmann::json::array();
+    for (const auto& r : *rows) {
+      nlohmann::json j = {{"node", r.node}, {"name", r.name}, {"path", r.path}};
+      if (!r.error.empty()) {
+        j["error"] = r.error;
+      } else {
+        j["subject"] = r.subject;
+        j["notAfter"] = rfc3339(r.not_after);
+        j["residualSeconds"] = static_cast<long long>(r.not_after - now);
+        j["expired"] = r.not_after <= now;
+      }
+      if (!r.is_ca) j["certificateAuthority"] = r.ca;
+      (r.is_ca ? cas : certs).push_back(std::move(j));
+    }
+    std::cout << nlohmann::json{{"certificates", certs}, {"certificateAuthorities", cas}}.dump(2)
+              << "\n";
+  } else {
+    std::vector<Row> certs, cas;
+    for (const auto& r : *rows) {
+      Row row = {r.node, r.name};
+      if (!r.error.empty()) {
+        row.insert(row.end(), {"-", "unreadable"});
+      } else {
+        row.insert(row.end(), {utc_text(r.not_after), k8s::residual_text(r.not_after, now)});
+      }
+      if (!r.is_ca) row.push_back(r.ca);
+      (r.is_ca ? cas : certs).push_back(std::move(row));
+    }
+    print_table(std::cout, {"NODE", "CERTIFICATE", "EXPIRES", "RESIDUAL TIME",
+                            "CERTIFICATE AUTHORITY"},
+                certs);
+    std::cout << "\n";
+    print_table(std::cout, {"NODE", "CERTIFICATE AUTHORITY", "EXPIRES", "RESIDUAL TIME"}, cas);
+  }
+  std::cout << std::flush;
+  if (unreadable > 0) {
+    return report(Error{ErrorKind::io, std::to_string(unreadable) + " file" +
+                                           (unreadable == 1 ? "" : "s") +
+                                           " could not be read: " + first_error});
+  }
+  return 0;
+}
+
+void add_pki_options(CLI::App* cmd, K8sArgs& args) {
+  cmd->add_option("--config", args.config, "the cluster description (docs/kubernetes.md)")
+      ->required()
+      ->type_name("FILE");
+  cmd->add_option("--out", args.out,
+                  "the output folder: one tree a node, DIR/<node>/ (created 0700 if missing)")
+      ->required()
+      ->type_name("DIR");
+  cmd->add_option("--node", args.nodes, "only this node (repeat for more; default every node)")
+      ->type_name("NAME");
+  cmd->add_option("--threads", args.threads,
+                  "threads that make the leaf keys (default: one a core)")
+      ->type_name("N");
+}
+
+}  // namespace
+
+void set_k8s_command(CLI::App& app, Context& ctx, int& exit_code) {
+  static K8sArgs args;
+  auto* k8s = app.add_subcommand(
+      "k8s", "Kubernetes PKI: kubeadm-compatible certificates and kubeconfigs from CAs in the token");
+  k8s->require_subcommand(1);
+
+  auto* certs = k8s->add_subcommand(
+      "certs",
+      "write every node's certificates, keys and kubeconfigs (kubeadm's layout, external-CA "
+      "mode: no CA key is written); files that are still valid and match are kept");
+  add_pki_options(certs, args);
+  certs->callback([&] { exit_code = write_pki(ctx, args, false); });
+
+  auto* renew = k8s->add_subcommand(
+      "renew",
+      "issue new certificates and keys for the named certificates (default all) with the "
+      "CA keys in the token; kubeadm would need ca.key for this");
+  add_pki_options(renew, args);
+  renew
+      ->add_option("names", args.names,
+                   "certificates to renew: all, or kubeadm names (apiserver, etcd-server, "
+                   "admin.conf, kubelet.conf, ...)")
+      ->type_name("NAME");
+  renew->callback([&] { exit_code = write_pki(ctx, args, true); });
+
+  auto* kc = k8s->add_subcommand(
+      "kubeconfig", "a client certificate and kubeconfig for one user or component");
+  kc->add_option("--ca", args.ca, "the issuing CA (the cluster's kubernetes CA)")
+      ->required()
+      ->type_name("NAME");
+  kc->add_option("--user", args.user, "user name: the certificate's CN")
+      ->required()
+      ->type_name("NAME");
+  kc->add_option("--group", args.groups,
+                 "a group: an O of the certificate (repeat; system:masters makes an admin)")
+      ->type_name("G");
+  kc->add_option("--server", args.server, "the apiserver URL, e.g. https://10.0.0.10:6443")
+      ->required()
+      ->type_name("URL");
+  kc->add_option("--cluster", args.cluster, "cluster name in the kubeconfig (default kubernetes)")
+      ->type_name("NAME");
+  kc->add_option("--key-type", args.key_type,
+                 "the user's key, made on this host: ec-p256 (default), ec-p384, rsa-2048, "
+                 "rsa-3072 or rsa-4096")
+      ->type_name("TYPE");
+  kc->add_option("--days", args.days, "validity in days (default the client profile's)")
+      ->type_name("N")
+      ->check(CLI::PositiveNumber);
+  kc->add_option("--out", args.out, "the kubeconfig to write (atomically, mode 0600)")
+      ->required()
+      ->type_name("FILE");
+  kc->add_flag("--force", args.force, "replace an existing file");
+  kc->callback([&] { exit_code = kubeconfig(ctx, args); });
+
+  auto* exp = k8s->add_subcommand(
+      "check-expiration", "when each certificate of a written tree expires (as kubeadm's)");
+  exp->add_option("--dir", args.dir, "the folder 'hwca k8s certs' wrote")
+      ->required()
+      ->type_name("DIR");
+  exp->add_option("--node", args.nodes, "only this node (repeat for more)")->type_name("NAME");
+  exp->add_option("--output", args.output, "table (default) or json")->type_name("FORMAT");
+  exp->callback([&] { exit_code = check_expiration(args); });
+}
+
+}  // namespace hwca::cli

@@ -1,0 +1,338 @@
+#include "k8s/cluster_pki.hpp"
+
+#include <openssl/pem.h>
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <optional>
+#include <thread>
+
+#include "ca/ca_init.hpp"
+#include "ca/certificate_builder.hpp"
+#include "ca/issuer.hpp"
+#include "ca/profile.hpp"
+#include "common/file_util.hpp"
+#include "k8s/credential.hpp"
+#include "k8s/kubeconfig.hpp"
+#include "k8s/leaf_key.hpp"
+#include "k8s/output_tree.hpp"
+#include "k8s/plan.hpp"
+
+namespace hwca::k8s {
+namespace {
+
+constexpr mode_t kPublicMode = 0644;
+constexpr mode_t kSecretMode = 0600;
+constexpr tokens::KeyType kServiceAccountKeyType = tokens::KeyType::rsa_2048;
+
+// One CA of the cluster, by hwca name (two roles may share one).
+struct CaInfo {
+  ossl::Ptr<X509> cert;
+  std::string cert_pem;    // what pki/ca.crt and friends hold: the CA alone (the trust anchor)
+  std::string chain_tail;  // appended to its leaves: the CA and any CA above it but the root
+  std::unique_ptr<ca::Issuer> issuer;  // opened only when it must sign
+};
+
+// One planned certificate and what happens to it.
+struct Work {
+  const PlannedCert* plan = nullptr;
+  ca::Profile profile;
+  Outcome outcome = Outcome::kept;
+  std::string reason;
+  std::optional<Credential> existing;  // when kept
+  ossl::Ptr<EVP_PKEY> key;             // when issued: the new key, its request, its result
+  std::string csr;
+  SecureString key_pem;
+  std::string cert_pem;
+  std::time_t not_after = 0;
+};
+
+Result<CaInfo> load_ca(const ca::Home& home, const std::string& name, const char* role) {
+  auto cert = ca::load_ca_cert(home, name);
+  if (!cert) return wrap(cert.error(), std::string("cas.") + role);
+  auto tail = chain_below_root(home, name);
+  if (!tail) return wrap(tail.error(), std::string("cas.") + role);
+  CaInfo info;
+  info.cert_pem = ca::cert_pem(cert->get());
+  info.chain_tail = std::move(*tail);
+  info.cert = std::move(*cert);
+  return info;
+}
+
+// Keys and requests for every certificate to issue, on `threads` threads.
+Status make_requests(OSSL_LIB_CTX* libctx, std::vector<Work*>& todo, tokens::KeyType type,
+                     const PkiOptions& options) {
+  std::atomic<size_t> next{0}, done{0};
+  std::vector<std::optional<Error>> errors(todo.size());
+  // The calling thread works too, and is the one that reports progress.
+  auto worker = [&](bool report) {
+    for (size_t i; (i = next++) < todo.size();) {
+      if (report && options.progress) options.progress("keys", done.load(), todo.size());
+      Work& w = *todo[i];
+      auto key = generate_leaf_key(libctx, type);
+      auto csr = key ? make_csr_der(libctx, key->get(), w.plan->common_name, w.plan->groups,
+                                    w.plan->sans)
+                     : Result<std::string>(tl::unexpected(key.error()));
+      auto pem = csr ? private_key_pem(key->get())
+                     : Result<SecureString>(tl::unexpected(csr.error()));
+      if (!pem) {
+        errors[i] = pem.error();
+        continue;
+      }
+      w.key = std::move(*key);
+      w.csr = std::move(*csr);
+      w.key_pem = std::move(*pem);
+      ++done;
+    }
+  };
+  unsigned n = options.threads ? options.threads : std::max(1u, std::thread::hardware_concurrency());
+  n = static_cast<unsigned>(std::min<size_t>(n, todo.size()));
+  std::vector<std::thread> pool;
+  for (unsigned t = 1; t < n; ++t) pool.emplace_back(worker, false);
+  worker(true);
+  for (auto& t : pool) t.join();
+  if (options.progress) options.progress("keys", done.load(), todo.size());
+  for (auto& e : errors) {
+    if (e) return tl::unexpected(*e);
+  }
+  return {};
+}
+
+Status issue_all(const ca::Home& home, const ca::CryptoContext& crypto, ca::IssuanceStore& store,
+                 const Cluster& cluster, std::map<std::string, CaInfo>& cas,
+                 std::vector<Work*>& todo, const PkiOptions& options) {
+  if (todo.empty()) return {};
+  if (auto ok = make_requests(crypto.libctx(), todo, cluster.leaf_key_type, options); !ok) {
+    return ok;
+  }
+  std::map<std::string, std::vector<Work*>> by_ca;
+  for (Work* w : todo) by_ca[ca_name_for(cluster, w->plan->ca)].push_back(w);
+  for (auto& [name, works] : by_ca) {
+    CaInfo& info = cas.at(name);
+    auto issuer = ca::Issuer::open(home, crypto, store, name, options.key_options);
+    if (!issuer) return tl::unexpected(issuer.error());
+    std::vector<ca::SignRequest> requests;
+    requests.reserve(works.size());
+    for (Work* w : works) {
+      requests.push_back({w->csr, w->plan->node + "/" + w->plan->name, w->plan->profile,
+                          std::nullopt, options.requester});
+    }
+    if (options.progress) options.progress("signing", 0, requests.size());
+    auto issued = (*issuer)->issue_batch(requests);
+    if (!issued) return tl::unexpected(issued.error());
+    for (size_t i = 0; i < works.size(); ++i) {
+      works[i]->cert_pem = ca::cert_pem((*issued)[i].cert.get()) + info.chain_tail;
+      works[i]->not_after = (*issued)[i].record.not_after;
+    }
+  }
+  return {};
+}
+
+// The service-account key shared by every control-plane node: the one already there (all
+// copies must be the same key), else a new one.
+Result<SecureString> service_account_key(const OutputTree& tree, const Cluster& cluster,
+                                         OSSL_LIB_CTX* libctx, std::vector<std::string>& notes) {
+  std::optional<SecureString> found;
+  ossl::Ptr<EVP_PKEY> found_key;
+  std::string found_at;
+  for (const Node& node : cluster.nodes) {
+    if (node.role != Role::control_plane) continue;
+    const std::string path = tree.node_path(node.name, kServiceAccountKey);
+    auto text = read_file(path, 1 << 20);
+    if (!text) {
+      if (text.error().kind == ErrorKind::not_found) continue;
+      return tl::unexpected(text.error());
+    }
+    SecureString pem(*text);
+    OPENSSL_cleanse(text->data(), text->size());
+    ossl::Ptr<BIO> bio(BIO_new_mem_buf(pem.c_str(), static_cast<int>(pem.size())));
+    ossl::Ptr<EVP_PKEY> key(PEM_read_bio_PrivateKey(
+        bio.get(), nullptr, [](char*, int, int, void*) { return -1; }, nullptr));
+    ossl::take_errors();
+    if (!key) return fail(ErrorKind::conflict, path + " holds no readable private key; fix or remove it");
+    if (!found) {
+      found = std::move(pem);
+      found_key = std::move(key);
+      found_at = path;
+    } else if (EVP_PKEY_eq(found_key.get(), key.get()) != 1) {
+      return fail(ErrorKind::conflict, path + " and " + found_at +
+                                           " hold different service-account keys; every "
+                                           "control-plane node needs the same (keep one)");
+    }
+  }
+  if (found) return std::move(*found);
+  auto key = generate_leaf_key(libctx, kServiceAccountKeyType);
+  if (!key) return tl::unexpected(key.error());
+  notes.push_back("generated a new service-account key (pki/sa.key, RSA 2048)");
+  return private_key_pem(key->get());
+}
+
+// Write `data` to the node's `rel` unless the file already holds exactly that.
+Status write_if_changed(OutputTree& tree, const std::string& node, const std::string& rel,
+                        std::string_view data, mode_t mode) {
+  auto current = read_file(tree.node_path(node, rel), 1 << 20);
+  bool same = current && *current == data;
+  if (current) OPENSSL_cleanse(current->data(), current->size());
+  if (same) return {};
+  return tree.write(node, rel, data, mode);
+}
+
+Status write_work(OutputTree& tree, const Cluster& cluster, const CaInfo& kube_ca, Work& w) {
+  const PlannedCert& p = *w.plan;
+  bool fresh = w.outcome != Outcome::kept;
+  const std::string& cert_pem = fresh ? w.cert_pem : w.existing->cert_pem;
+  if (!p.kubeconfig) {
+    if (!fresh) return {};
+    if (auto ok = tree.write(p.node, p.path + ".crt", cert_pem, kPublicMode); !ok) return ok;
+    return tree.write(p.node, p.path + ".key", w.key_pem.view(), kSecretMode);
+  }
+  Kubeconfig config;
+  config.cluster = cluster.name;
+  config.server = p.server;
+  config.ca_pem = kube_ca.cert_pem;
+  config.user = p.common_name;
+  config.cert_pem = cert_pem;
+  config.key_pem = fresh ? w.key_pem.clone() : w.existing->key_pem.clone();
+  SecureString text = render_kubeconfig(config);
+  if (fresh) return tree.write(p.node, p.path, text.view(), kSecretMode);
+  auto current = read_file(tree.node_path(p.node, p.path), 1 << 20);
+  bool same = current && *current == text.view();
+  if (current) OPENSSL_cleanse(current->data(), current->size());
+  if (same) return {};
+  w.reason = "server or CA data updated";
+  return tree.write(p.node, p.path, text.view(), kSecretMode);
+}
+
+}  // namespace
+
+const char* outcome_name(Outcome outcome) {
+  switch (outcome) {
+    case Outcome::kept: return "kept";
+    case Outcome::issued: return "issued";
+    case Outcome::replaced: return "replaced";
+    case Outcome::renewed: return "renewed";
+  }
+  return "?";
+}
+
+Result<PkiReport> write_cluster_pki(const ca::Home& home, const ca::CryptoContext& crypto,
+                                    ca::IssuanceStore& store, const Cluster& cluster,
+                                    const std::string& out_dir, const PkiOptions& options) {
+  for (const auto& name : options.nodes) {
+    bool known = std::any_of(cluster.nodes.begin(), cluster.nodes.end(),
+                             [&](const Node& n) { return n.name == name; });
+    if (!known) return fail(ErrorKind::usage, "no node '" + name + "' in the cluster description");
+  }
+  auto plan = plan_certs(cluster);
+  if (!plan) return tl::unexpected(plan.error());
+
+  std::map<std::string, CaInfo> cas;
+  for (CaRole role : {CaRole::kubernetes, CaRole::etcd, CaRole::front_proxy}) {
+    const std::string& name = ca_name_for(cluster, role);
+    if (cas.count(name)) continue;
+    static const char* keys[] = {"kubernetes", "etcd", "frontProxy"};
+    auto info = load_ca(home, name, keys[static_cast<int>(role)]);
+    if (!info) return tl::unexpected(info.error());
+    cas.emplace(name, std::move(*info));
+  }
+
+  PkiReport report;
+  auto tree = OutputTree::open(out_dir, report.notes);
+  if (!tree) return tl::unexpected(tree.error());
+
+  // What stays and what is issued.
+  const std::time_t now = std::time(nullptr);
+  const bool renew_all = options.renew.count("all") > 0;
+  std::vector<Work> works;
+  for (const PlannedCert& p : *plan) {
+    if (!options.nodes.empty() && !options.nodes.count(p.node)) continue;
+    Work w;
+    w.plan = &p;
+    auto profile = ca::find_profile(home.config().profiles, p.profile);
+    if (!profile) return tl::unexpected(profile.error());
+    w.profile = std::move(*profile);
+    auto existing = read_credential(tree->node_path(p.node, ""), p);
+    const CaInfo& info = cas.at(ca_name_for(cluster, p.ca));
+    if (!existing) {
+      bool missing = existing.error().kind == ErrorKind::not_found;
+      w.outcome = missing ? Outcome::issued : Outcome::replaced;
+      w.reason = missing ? "" : existing.error().message;
+    } else if (renew_all || options.renew.count(p.name)) {
+      w.outcome = Outcome::renewed;
+    } else if (auto why = replace_reason(*existing, p, w.profile, info.cert.get(),
+                                         cluster.leaf_key_type, now)) {
+      w.outcome = Outcome::replaced;
+      w.reason = *why;
+    } else {
+      w.not_after = ca::unix_time(X509_get0_notAfter(existing->cert.get()));
+      w.existing = std::move(*existing);
+    }
+    works.push_back(std::move(w));
+  }
+  std::vector<Work*> todo;
+  for (Work& w : works) {
+    if (w.outcome != Outcome::kept) todo.push_back(&w);
+  }
+  if (auto ok = issue_all(home, crypto, store, cluster, cas, todo, options); !ok) {
+    return tl::unexpected(ok.error());
+  }
+
+  // Stage what changed, node by node.
+  std::optional<SecureString> sa_key;
+  std::string sa_pub;
+  const CaInfo& kube_ca = cas.at(cluster.kubernetes_ca);
+  size_t node_index = 0, node_total = options.nodes.empty() ? cluster.nodes.size() : options.nodes.size();
+  auto work_it = works.begin();
+  for (const Node& node : cluster.nodes) {
+    if (!options.nodes.empty() && !options.nodes.count(node.name)) continue;
+    bool cp = node.role == Role::control_plane;
+    for (CaRole role : {CaRole::kubernetes, CaRole::etcd, CaRole::front_proxy}) {
+      if (!cp && role != CaRole::kubernetes) continue;
+      const CaInfo& info = cas.at(ca_name_for(cluster, role));
+      if (auto ok = write_if_changed(*tree, node.name, ca_role_file(role), info.cert_pem,
+                                     kPublicMode);
+          !ok) {
+        return tl::unexpected(ok.error());
+      }
+    }
+    if (cp) {
+      if (!sa_key) {
+        auto key = service_account_key(*tree, cluster, crypto.libctx(), report.notes);
+        if (!key) return tl::unexpected(key.error());
+        ossl::Ptr<BIO> bio(BIO_new_mem_buf(key->c_str(), static_cast<int>(key->size())));
+        ossl::Ptr<EVP_PKEY> parsed(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
+        auto pub = parsed ? public_key_pem(parsed.get())
+                          : Result<std::string>(fail(ErrorKind::internal, "sa.key unreadable"));
+        if (!pub) return tl::unexpected(pub.error());
+        sa_pub = *pub;
+        sa_key = std::move(*key);
+      }
+      if (auto ok = write_if_changed(*tree, node.name, kServiceAccountKey, sa_key->view(),
+                                     kSecretMode);
+          !ok) {
+        return tl::unexpected(ok.error());
+      }
+      if (auto ok = write_if_changed(*tree, node.name, kServiceAccountPub, sa_pub, kPublicMode);
+          !ok) {
+        return tl::unexpected(ok.error());
+      }
+    }
+    for (; work_it != works.end() && work_it->plan->node == node.name; ++work_it) {
+      if (auto ok = write_work(*tree, cluster, kube_ca, *work_it); !ok) {
+        return tl::unexpected(ok.error());
+      }
+    }
+    if (options.progress) options.progress("writing", ++node_index, node_total);
+  }
+  report.nodes_written = tree->staged_nodes();
+  if (auto ok = tree->commit(); !ok) return tl::unexpected(ok.error());
+
+  for (const Work& w : works) {
+    report.rows.push_back({w.plan->node, w.plan->name, ca_name_for(cluster, w.plan->ca),
+                           w.outcome, w.reason, w.not_after});
+  }
+  return report;
+}
+
+}  // namespace hwca::k8s

@@ -1,0 +1,118 @@
+#include "k8s/kubeconfig.hpp"
+
+#include <openssl/crypto.h>
+#include <yaml-cpp/yaml.h>
+
+#include "common/base64.hpp"
+#include "common/text.hpp"
+
+namespace hwca::k8s {
+namespace {
+
+// The named entry of a kubeconfig list (clusters, contexts, users).
+YAML::Node find_named(const YAML::Node& list, const std::string& name) {
+  if (!list.IsSequence()) return YAML::Node();
+  for (const auto& item : list) {
+    if (item.IsMap() && item["name"] && item["name"].IsScalar() &&
+        item["name"].as<std::string>() == name) {
+      return item;
+    }
+  }
+  return YAML::Node();
+}
+
+Result<std::string> text_field(const YAML::Node& map, const char* key, const std::string& where) {
+  if (!map.IsMap() || !map[key] || !map[key].IsScalar()) {
+    return fail(ErrorKind::usage, where + ": no " + key);
+  }
+  return map[key].as<std::string>();
+}
+
+Result<std::string> data_field(const YAML::Node& map, const char* key, const std::string& where) {
+  auto text = text_field(map, key, where);
+  if (!text) return tl::unexpected(text.error());
+  auto data = base64_decode(*text);
+  OPENSSL_cleanse(text->data(), text->size());
+  if (!data) return fail(ErrorKind::usage, where + ": " + key + " is not base64");
+  return std::move(*data);
+}
+
+}  // namespace
+
+SecureString render_kubeconfig(const Kubeconfig& c) {
+  const std::string context = c.user + "@" + c.cluster;
+  std::string cert_b64 = base64_encode(c.cert_pem);
+  std::string key_b64 = base64_encode(c.key_pem.view());
+  YAML::Emitter out;
+  out << YAML::BeginMap;
+  out << YAML::Key << "apiVersion" << YAML::Value << "v1";
+  out << YAML::Key << "kind" << YAML::Value << "Config";
+  out << YAML::Key << "clusters" << YAML::Value << YAML::BeginSeq << YAML::BeginMap;
+  out << YAML::Key << "cluster" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "certificate-authority-data" << YAML::Value << base64_encode(c.ca_pem);
+  out << YAML::Key << "server" << YAML::Value << c.server << YAML::EndMap;
+  out << YAML::Key << "name" << YAML::Value << c.cluster << YAML::EndMap << YAML::EndSeq;
+  out << YAML::Key << "contexts" << YAML::Value << YAML::BeginSeq << YAML::BeginMap;
+  out << YAML::Key << "context" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "cluster" << YAML::Value << c.cluster;
+  out << YAML::Key << "user" << YAML::Value << c.user << YAML::EndMap;
+  out << YAML::Key << "name" << YAML::Value << context << YAML::EndMap << YAML::EndSeq;
+  out << YAML::Key << "current-context" << YAML::Value << context;
+  out << YAML::Key << "preferences" << YAML::Value << YAML::BeginMap << YAML::EndMap;
+  out << YAML::Key << "users" << YAML::Value << YAML::BeginSeq << YAML::BeginMap;
+  out << YAML::Key << "name" << YAML::Value << c.user;
+  out << YAML::Key << "user" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "client-certificate-data" << YAML::Value << cert_b64;
+  out << YAML::Key << "client-key-data" << YAML::Value << key_b64;
+  out << YAML::EndMap << YAML::EndMap << YAML::EndSeq << YAML::EndMap;
+  OPENSSL_cleanse(key_b64.data(), key_b64.size());
+  SecureString text(std::string_view(out.c_str(), out.size()));
+  text.push_back('\n');
+  // The emitter's buffer holds the key too.
+  OPENSSL_cleanse(const_cast<char*>(out.c_str()), out.size());
+  return text;
+}
+
+Result<Kubeconfig> parse_kubeconfig(std::string_view text, const std::string& source) {
+  Kubeconfig c;
+  try {
+    YAML::Node root = YAML::Load(std::string(text));
+    if (!root.IsMap()) return fail(ErrorKind::usage, source + " is not a kubeconfig");
+    auto current = text_field(root, "current-context", source);
+    if (!current) return tl::unexpected(current.error());
+    YAML::Node context = find_named(root["contexts"], *current);
+    if (!context) {
+      return fail(ErrorKind::usage, source + ": no context '" + printable(*current) + "'");
+    }
+    auto cluster = text_field(context["context"], "cluster", source + ": context");
+    if (!cluster) return tl::unexpected(cluster.error());
+    auto user = text_field(context["context"], "user", source + ": context");
+    if (!user) return tl::unexpected(user.error());
+    c.cluster = *cluster;
+    c.user = *user;
+    YAML::Node cl = find_named(root["clusters"], c.cluster);
+    YAML::Node us = find_named(root["users"], c.user);
+    if (!cl || !us) {
+      return fail(ErrorKind::usage, source + ": the current context's cluster or user is missing");
+    }
+    const std::string where = source + ": user " + printable(c.user);
+    auto server = text_field(cl["cluster"], "server", source + ": cluster");
+    auto ca = data_field(cl["cluster"], "certificate-authority-data", source + ": cluster");
+    auto cert = data_field(us["user"], "client-certificate-data", where);
+    auto key = data_field(us["user"], "client-key-data", where);
+    for (const auto* r : {&server, &ca, &cert, &key}) {
+      if (!*r) return tl::unexpected(r->error());
+    }
+    c.server = *server;
+    c.ca_pem = *ca;
+    c.cert_pem = *cert;
+    c.key_pem = SecureString(*key);
+    OPENSSL_cleanse(key->data(), key->size());
+  } catch (const YAML::Exception& e) {
+    return fail(ErrorKind::usage,
+                source + " line " + std::to_string(e.mark.line + 1) + ": " + e.msg);
+  }
+  return c;
+}
+
+}  // namespace hwca::k8s

@@ -1,0 +1,121 @@
+#include "k8s/leaf_key.hpp"
+
+#include <openssl/core_names.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+#include "ca/san.hpp"
+
+namespace hwca::k8s {
+namespace {
+
+Error ossl_error(const std::string& what) {
+  return Error{ErrorKind::internal, what + ": " + ossl::take_errors()};
+}
+
+std::string bio_text(BIO* bio) {
+  char* data = nullptr;
+  long len = BIO_get_mem_data(bio, &data);
+  return std::string(data, static_cast<size_t>(len));
+}
+
+}  // namespace
+
+Result<ossl::Ptr<EVP_PKEY>> generate_leaf_key(OSSL_LIB_CTX* libctx, tokens::KeyType type) {
+  EVP_PKEY* key = nullptr;
+  if (tokens::is_rsa(type)) {
+    key = EVP_PKEY_Q_keygen(libctx, ossl::kDefaultProps, "RSA",
+                            static_cast<size_t>(tokens::key_bits(type)));
+  } else {
+    key = EVP_PKEY_Q_keygen(libctx, ossl::kDefaultProps, "EC",
+                            type == tokens::KeyType::ec_p384 ? "P-384" : "P-256");
+  }
+  if (!key) return tl::unexpected(ossl_error("cannot generate a key"));
+  return ossl::Ptr<EVP_PKEY>(key);
+}
+
+Result<std::string> make_csr_der(OSSL_LIB_CTX* libctx, EVP_PKEY* key,
+                                 const std::string& common_name,
+                                 const std::vector<std::string>& groups,
+                                 const std::vector<std::string>& sans) {
+  ossl::Ptr<X509_REQ> req(X509_REQ_new_ex(libctx, ossl::kDefaultProps));
+  if (!req) return tl::unexpected(ossl_error("cannot make a request"));
+  X509_NAME* name = X509_REQ_get_subject_name(req.get());
+  auto add = [&](const char* field, const std::string& value) {
+    return X509_NAME_add_entry_by_txt(name, field, MBSTRING_UTF8,
+                                      reinterpret_cast<const unsigned char*>(value.c_str()),
+                                      static_cast<int>(value.size()), -1, 0) == 1;
+  };
+  for (const auto& g : groups) {
+    if (!add("O", g)) return tl::unexpected(ossl_error("cannot set O=" + g));
+  }
+  if (!add("CN", common_name)) return tl::unexpected(ossl_error("cannot set CN=" + common_name));
+  if (!sans.empty()) {
+    std::vector<ca::San> checked;
+    for (const auto& text : sans) {
+      auto san = ca::parse_san(text, {});
+      if (!san) return tl::unexpected(san.error());
+      checked.push_back(*san);
+    }
+    auto names = ca::to_general_names(checked);
+    if (!names) return tl::unexpected(names.error());
+    STACK_OF(X509_EXTENSION)* exts = sk_X509_EXTENSION_new_null();
+    X509_EXTENSION* ext = X509V3_EXT_i2d(NID_subject_alt_name, 0, *names);
+    GENERAL_NAMES_free(*names);
+    bool ok = exts && ext && sk_X509_EXTENSION_push(exts, ext) > 0;
+    if (!ok) X509_EXTENSION_free(ext);
+    ok = ok && X509_REQ_add_extensions(req.get(), exts) == 1;
+    sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+    if (!ok) return tl::unexpected(ossl_error("cannot add the subjectAltName"));
+  }
+  if (X509_REQ_set_version(req.get(), 0) != 1 || X509_REQ_set_pubkey(req.get(), key) != 1 ||
+      X509_REQ_sign(req.get(), key, EVP_sha256()) <= 0) {
+    return tl::unexpected(ossl_error("cannot sign the request"));
+  }
+  unsigned char* der = nullptr;
+  int len = i2d_X509_REQ(req.get(), &der);
+  if (len <= 0) return tl::unexpected(ossl_error("cannot encode the request"));
+  std::string out(reinterpret_cast<char*>(der), static_cast<size_t>(len));
+  OPENSSL_free(der);
+  return out;
+}
+
+Result<SecureString> private_key_pem(EVP_PKEY* key) {
+  ossl::Ptr<BIO> bio(BIO_new(BIO_s_secmem()));
+  if (!bio || PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr) != 1) {
+    return tl::unexpected(ossl_error("cannot encode a private key"));
+  }
+  char* data = nullptr;
+  long len = BIO_get_mem_data(bio.get(), &data);
+  return SecureString(std::string_view(data, static_cast<size_t>(len)));
+}
+
+Result<std::string> public_key_pem(EVP_PKEY* key) {
+  ossl::Ptr<BIO> bio(BIO_new(BIO_s_mem()));
+  if (!bio || PEM_write_bio_PUBKEY(bio.get(), key) != 1) {
+    return tl::unexpected(ossl_error("cannot encode a public key"));
+  }
+  return bio_text(bio.get());
+}
+
+Result<tokens::KeyType> key_type_of(const EVP_PKEY* key) {
+  if (EVP_PKEY_is_a(key, "RSA")) {
+    switch (EVP_PKEY_get_bits(key)) {
+      case 2048: return tokens::KeyType::rsa_2048;
+      case 3072: return tokens::KeyType::rsa_3072;
+      case 4096: return tokens::KeyType::rsa_4096;
+      default: break;
+    }
+  } else if (EVP_PKEY_is_a(key, "EC")) {
+    char curve[64] = {0};
+    if (EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, curve, sizeof curve,
+                                       nullptr) == 1) {
+      std::string c = curve;
+      if (c == "prime256v1" || c == "P-256") return tokens::KeyType::ec_p256;
+      if (c == "secp384r1" || c == "P-384") return tokens::KeyType::ec_p384;
+    }
+  }
+  return fail(ErrorKind::usage, "a key of a type hwca does not make");
+}
+
+}  // namespace hwca::k8s
