@@ -3,6 +3,8 @@
 #include <openssl/crypto.h>
 #include <yaml-cpp/yaml.h>
 
+#include <optional>
+
 #include "common/base64.hpp"
 #include "common/text.hpp"
 
@@ -10,15 +12,15 @@ namespace hwca::k8s {
 namespace {
 
 // The named entry of a kubeconfig list (clusters, contexts, users).
-YAML::Node find_named(const YAML::Node& list, const std::string& name) {
-  if (!list.IsSequence()) return YAML::Node();
+std::optional<YAML::Node> find_named(const YAML::Node& list, const std::string& name) {
+  if (!list.IsSequence()) return std::nullopt;
   for (const auto& item : list) {
     if (item.IsMap() && item["name"] && item["name"].IsScalar() &&
         item["name"].as<std::string>() == name) {
       return item;
     }
   }
-  return YAML::Node();
+  return std::nullopt;
 }
 
 Result<std::string> text_field(const YAML::Node& map, const char* key, const std::string& where) {
@@ -80,21 +82,23 @@ Result<Kubeconfig> parse_kubeconfig(std::string_view text, const std::string& so
     if (!root.IsMap()) return fail(ErrorKind::usage, source + " is not a kubeconfig");
     auto current = text_field(root, "current-context", source);
     if (!current) return tl::unexpected(current.error());
-    YAML::Node context = find_named(root["contexts"], *current);
-    if (!context) {
+    auto found = find_named(root["contexts"], *current);
+    if (!found) {
       return fail(ErrorKind::usage, source + ": no context '" + printable(*current) + "'");
     }
-    auto cluster = text_field(context["context"], "cluster", source + ": context");
+    YAML::Node context = (*found)["context"];
+    auto cluster = text_field(context, "cluster", source + ": context");
     if (!cluster) return tl::unexpected(cluster.error());
-    auto user = text_field(context["context"], "user", source + ": context");
+    auto user = text_field(context, "user", source + ": context");
     if (!user) return tl::unexpected(user.error());
     c.cluster = *cluster;
     c.user = *user;
-    YAML::Node cl = find_named(root["clusters"], c.cluster);
-    YAML::Node us = find_named(root["users"], c.user);
-    if (!cl || !us) {
+    auto found_cluster = find_named(root["clusters"], c.cluster);
+    auto found_user = find_named(root["users"], c.user);
+    if (!found_cluster || !found_user) {
       return fail(ErrorKind::usage, source + ": the current context's cluster or user is missing");
     }
+    YAML::Node cl = *found_cluster, us = *found_user;
     const std::string where = source + ": user " + printable(c.user);
     auto server = text_field(cl["cluster"], "server", source + ": cluster");
     auto ca = data_field(cl["cluster"], "certificate-authority-data", source + ": cluster");

@@ -92,6 +92,25 @@ TEST(Cluster, TheServiceIpIsTheSubnetsFirstAddress) {
   EXPECT_FALSE(first_service_ip("10.96.0.0/32"));
   EXPECT_FALSE(first_service_ip("10.96.0.0/x"));
   EXPECT_FALSE(first_service_ip("10.96.0/12"));
+  // Fewer than 8 addresses leave no room for services.
+  EXPECT_EQ(*first_service_ip("10.96.0.0/29"), "10.96.0.1");
+  EXPECT_EQ(*first_service_ip("fd00::/125"), "fd00::1");
+  for (const char* small : {"10.96.0.0/30", "10.96.0.0/31", "fd00::/126"}) {
+    auto ip = first_service_ip(small);
+    ASSERT_FALSE(ip) << small;
+    EXPECT_NE(ip.error().message.find("too small"), std::string::npos) << ip.error().message;
+  }
+  expect_refused(replaced("10.96.0.0/12", "10.96.0.0/30"), "too small");
+}
+
+TEST(Cluster, BindPortIsTheLocalApiserversPort) {
+  auto c = parse_cluster(replaced("dnsDomain: cluster.local", "dnsDomain: cluster.local\nbindPort: 8443"),
+                         "cluster.yaml");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->bind_port, 8443);
+  EXPECT_EQ(parse_cluster(kExample, "x")->bind_port, 6443);
+  expect_refused(replaced("dnsDomain: cluster.local", "dnsDomain: cluster.local\nbindPort: 0"),
+                 "bindPort");
 }
 
 TEST(Cluster, MistakesNameTheField) {
