@@ -128,9 +128,9 @@ Result<Credential> read_credential(const std::string& node_dir, const PlannedCer
     c.key_pem = SecureString(*key);
     OPENSSL_cleanse(key->data(), key->size());
   }
-  auto cert = first_certificate(c.cert_pem, planned.path);
+  auto cert = first_certificate(c.cert_pem, planned.kubeconfig ? planned.path : planned.path + ".crt");
   if (!cert) return tl::unexpected(cert.error());
-  auto key = parse_key(c.key_pem.view(), planned.path);
+  auto key = parse_key(c.key_pem.view(), planned.kubeconfig ? planned.path : planned.path + ".key");
   if (!key) return tl::unexpected(key.error());
   c.cert = std::move(*cert);
   c.key = std::move(*key);

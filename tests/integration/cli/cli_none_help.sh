@@ -30,10 +30,19 @@ help_mentions "" "--home DIR" HWCA_HOME ca
 help_mentions "token init" "Usage: hwca token init" --help "--label LABEL" "--so-pin-source SOURCE"
 help_mentions "ca" "Usage: hwca ca" --help init list show
 help_mentions "ca init" "Usage: hwca ca init" --help "--name NAME" "--key URI" "--generate TYPE" \
-  "--subject DN" --days "--parent NAME" "--path-len N"
+  "--subject DN" "--san NAME" --days "--parent NAME" "--path-len N"
 help_mentions "ca list" "Usage: hwca ca list" --help
 help_mentions "ca show" "Usage: hwca ca show" --help --pem
 help_mentions "audit verify" "Usage: hwca audit verify" --help
+help_mentions "" k8s
+help_mentions "k8s" "Usage: hwca k8s" --help certs renew kubeconfig check-expiration
+help_mentions "k8s certs" "Usage: hwca k8s certs" "--config FILE" "--out DIR" "--node NAME" \
+  "--threads N" REQUIRED
+help_mentions "k8s renew" "Usage: hwca k8s renew" "--config FILE" "--out DIR" "--node NAME" NAME all
+help_mentions "k8s kubeconfig" "Usage: hwca k8s kubeconfig" "--ca NAME" "--user NAME" "--group G" \
+  "--server URL" "--cluster NAME" "--key-type TYPE" "--days N" "--out FILE" --force
+help_mentions "k8s check-expiration" "Usage: hwca k8s check-expiration" "--dir DIR" "--node NAME" \
+  "--output FORMAT" json
 [[ $(hwca --version) == "hwca "[0-9]* ]] || fail "hwca --version: $(hwca --version)"
 
 # Usage errors exit 2 (the format of their message is checked in cli_none_usage_errors.sh).

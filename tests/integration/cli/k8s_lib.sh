@@ -8,7 +8,31 @@
 #                                 (default 6443); $K8S_LEAF (default ec-p256) the leaf key type
 #   free_port                     a TCP port on loopback that nothing listens on
 #   wait_port PORT [HOST] [SECS]  wait until something listens on HOST:PORT
+#   k8s_spawn LOG CMD...          run CMD in the background (output to LOG); it is stopped
+#                                 (TERM, then KILL) when the script exits, before lib.sh's
+#                                 cleanup removes $WORK
 export HWCA_HOME=${HWCA_HOME:-$WORK/home}
+
+K8S_PIDS=()
+k8s_spawn() {
+  local log=$1
+  shift
+  "$@" >"$log" 2>&1 &
+  K8S_PIDS+=("$!")
+}
+_k8s_exit() {
+  local rc=$? pid
+  set +e  # under -e, `(exit $rc)` below would end the handler before the cleanup
+  for pid in "${K8S_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${K8S_PIDS[@]}"; do
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+  done
+  wait 2>/dev/null || true
+  (exit "$rc")
+  _cleanup
+}
+trap _k8s_exit EXIT
 
 k8s_make_cas() {
   local type=${1:-ec-p256} spec name cn
