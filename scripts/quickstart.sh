@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# hwca quickstart: a root CA whose key is made inside a local SoftHSM2 token issues a server
-# and a client certificate; the results are checked with the stock openssl and certtool.
+# hwca quickstart: the Kubernetes PKI of a small cluster (docs/examples/cluster.yaml) from
+# three CAs whose keys are made inside a local SoftHSM2 token; checked with the stock
+# openssl (and kubectl, when installed).
 # Works on a fresh Debian 12 machine as root (installs what is missing, builds, runs).
-# State (token, PIN files, certificates) goes to ./state (or $HWCA_STATE); re-running reuses
-# the token and key.
+# State (token, PIN files, CA home, the cluster tree) goes to ./state (or $HWCA_STATE);
+# re-running reuses the token, the CAs and every still-valid file.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 state=${HWCA_STATE:-$root/state}
@@ -43,68 +44,72 @@ else
 fi
 export HWCA_PIN_SOURCE="file:$state/user.pin"
 
-key_uri="pkcs11:token=$label;object=quickstart-ca"
 export HWCA_HOME="$state/home"
-say "A root CA whose key is generated inside the token: $key_uri"
-if ! "$hwca" ca show quickstart-root >/dev/null 2>&1; then
-  "$hwca" ca init --name quickstart-root --key "$key_uri" --generate ec-p256 \
-    --subject "/CN=hwca quickstart root CA/O=hwca"
-else
-  echo "reusing CA 'quickstart-root' in $HWCA_HOME"
+cluster_yaml="$root/docs/examples/cluster.yaml"
+out="$state/cluster"
+
+# The cluster's three CAs, as kubeadm makes them (CN and SAN DNS:<CN>, 10 years), each with
+# its own EC P-256 key generated inside the token.
+say "The cluster's CAs; their keys are generated inside the token and never leave it"
+for spec in k8s-ca:kubernetes etcd-ca:etcd-ca front-proxy-ca:front-proxy-ca; do
+  name=${spec%%:*} cn=${spec#*:}
+  if "$hwca" ca show "$name" >/dev/null 2>&1; then
+    echo "reusing CA '$name' in $HWCA_HOME"
+  else
+    "$hwca" ca init --name "$name" --key "pkcs11:token=$label;object=$name" --generate ec-p256 \
+      --subject "/CN=$cn" --san "DNS:$cn" --days 3650
+  fi
+done
+"$hwca" ca list
+
+say "The whole cluster PKI from $cluster_yaml"
+sed -n '/^nodes:/,$p' "$cluster_yaml"
+"$hwca" k8s certs --config "$cluster_yaml" --out "$out"
+
+say "What was written for control-plane node cp1 and worker w1 (kubeadm's layout, no CA key)"
+(cd "$out" && find cp1 w1 -type f | sort | sed 's/^/  /')
+
+say "Checked with the stock openssl: chains, names, key usages"
+openssl verify -CAfile "$out/cp1/pki/ca.crt" "$out/cp1/pki/apiserver.crt"
+openssl verify -CAfile "$out/cp1/pki/etcd/ca.crt" "$out/cp1/pki/etcd/server.crt" \
+  "$out/cp1/pki/apiserver-etcd-client.crt"
+openssl verify -CAfile "$out/cp1/pki/front-proxy-ca.crt" "$out/cp1/pki/front-proxy-client.crt"
+openssl x509 -in "$out/cp1/pki/apiserver.crt" -noout -subject \
+  -ext subjectAltName,keyUsage,extendedKeyUsage
+if command -v kubectl >/dev/null; then
+  say "admin.conf as kubectl reads it"
+  kubectl --kubeconfig "$out/cp1/admin.conf" config view
 fi
-"$hwca" ca show quickstart-root
 
-say "A server and a client certificate, issued by the CA (signed inside the token)"
-openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$state/server.key" 2>/dev/null
-openssl req -new -key "$state/server.key" -subj "/CN=server.example" \
-  -addext "subjectAltName=DNS:server.example,IP:127.0.0.1" -out "$state/server.csr"
-"$hwca" sign --ca quickstart-root --profile server --csr "$state/server.csr" --out "$state/server.pem"
-openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$state/client.key" 2>/dev/null
-openssl req -new -key "$state/client.key" -subj "/CN=alice/O=example" -out "$state/client.csr"
-"$hwca" sign --ca quickstart-root --profile client --csr "$state/client.csr" --out "$state/client.pem"
-"$hwca" ca show quickstart-root --pem > "$state/ca.pem"
+say "Expiry, as kubeadm's check-expiration shows it"
+"$hwca" k8s check-expiration --dir "$out" --node cp1
 
-say "Checked with the stock openssl command and GnuTLS's certtool (no provider)"
-openssl verify -CAfile "$state/ca.pem" "$state/server.pem" "$state/client.pem"
-openssl x509 -in "$state/server.pem" -noout -subject -ext subjectAltName,keyUsage,extendedKeyUsage
-cat "$state/server.pem" "$state/ca.pem" | certtool --verify-chain | grep "Chain verification output"
-
-say "A CRL signed in the token; the server certificate checks against it"
-"$hwca" crl --ca quickstart-root --out "$state/crl.pem"
-openssl verify -crl_check -CAfile "$state/ca.pem" -CRLfile "$state/crl.pem" "$state/server.pem"
-
-say "The issuance database and the audit log"
-"$hwca" cert list --ca quickstart-root
+say "Every certificate is in the issuance database and the hash-chained audit log"
+"$hwca" cert list --ca front-proxy-ca
 "$hwca" audit verify
 
 # openssl reaches the same key through the provider module; the PIN through pin-source.
+key_uri="pkcs11:token=$label;object=k8s-ca"
 pin_path=$(printf '%s' "$state/user.pin" | sed 's/ /%20/g')
-ossl_key="$key_uri?pin-source=file:$pin_path"
 prov=(-provider-path "$provider_dir" -provider hwca -provider default)
-say "The stock openssl command signs with the token key through hwca's provider"
-openssl req -new "${prov[@]}" -key "$ossl_key" -subj "/CN=signed in the token" -out "$state/token.csr"
+say "The stock openssl command signs with the cluster CA's token key through hwca's provider"
+openssl req -new "${prov[@]}" -key "$key_uri?pin-source=file:$pin_path" \
+  -subj "/CN=signed in the token" -out "$state/token.csr"
 openssl req -in "$state/token.csr" -noout -verify
 
 cat <<DONE
 
 Done. What happened:
-  - a SoftHSM2 token '$label' holds the EC P-256 key of root CA 'quickstart-root'; the key
-    was generated inside the token and cannot be exported ('hwca ca show' above);
-  - 'hwca sign' issued a server and a client certificate under the built-in profiles: the
-    key signed inside the token, each certificate was recorded in the issuance database and
-    the hash-chained audit log before it was written out;
-  - 'openssl verify' and 'certtool --verify-chain' accepted them, and 'hwca crl' published
-    a CRL signed in the token;
-  - the stock openssl command signed a request with the same key through hwca's provider
-    ($provider_dir/hwca.so).
-Files in $state:
-  home/ (the CA home: config.yaml, cas/, issuance.db, audit.log), ca.pem, crl.pem, server.pem +
-  server.key, client.pem + client.key, token.csr, softhsm2.conf + tokens/ (the token),
-  user.pin + so.pin (PINs, mode 0600).
+  - a SoftHSM2 token '$label' holds the EC P-256 keys of the cluster's three CAs (k8s-ca,
+    etcd-ca, front-proxy-ca); they were generated inside the token and cannot be exported;
+  - 'hwca k8s certs' wrote every node's certificates, keys and kubeconfigs to $out/<node>/,
+    the tree that goes to that node's /etc/kubernetes/ (kubeadm's external-CA mode: no CA
+    key is on any disk); each certificate was signed in the token, recorded and audited;
+  - openssl verified the chains; re-running this script keeps every valid file.
 Try:
   export SOFTHSM2_CONF=$SOFTHSM2_CONF HWCA_PKCS11_MODULE=$HWCA_PKCS11_MODULE HWCA_PIN_SOURCE=$HWCA_PIN_SOURCE HWCA_HOME=$HWCA_HOME
-  $hwca cert list
-  $hwca cert show <serial>
-  $hwca revoke --ca quickstart-root <serial> --reason superseded
-  $hwca sign --ca quickstart-root --profile peer --csr <your.csr>
+  $hwca k8s check-expiration --dir $out
+  $hwca k8s renew --config $cluster_yaml --out $out apiserver     # no ca.key needed
+  $hwca k8s kubeconfig --ca k8s-ca --user alice --group system:masters --server https://10.0.0.10:6443 --out $state/alice.conf
+  $hwca cert list --expiring 400d
 DONE
