@@ -21,14 +21,21 @@ k8s_spawn() {
   K8S_PIDS+=("$!")
 }
 _k8s_exit() {
-  local rc=$? pid
+  local rc=$? pid alive
   set +e  # under -e, `(exit $rc)` below would end the handler before the cleanup
-  for pid in "${K8S_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${K8S_PIDS[@]}"; do
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$pid" 2>/dev/null || true
+  for pid in "${K8S_PIDS[@]}"; do kill "$pid" 2>/dev/null; done
+  # One deadline for all of them (5 s), then KILL what is left; reaped quietly (bash would
+  # report each killed job on stderr).
+  for _ in $(seq 50); do
+    alive=0
+    for pid in "${K8S_PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    ((alive)) || break
+    sleep 0.1
   done
-  wait 2>/dev/null || true
+  for pid in "${K8S_PIDS[@]}"; do
+    kill -9 "$pid" 2>/dev/null
+    { wait "$pid"; } 2>/dev/null
+  done
   (exit "$rc")
   _cleanup
 }
