@@ -103,15 +103,20 @@ Status issue_all(const ca::Home& home, const ca::CryptoContext& crypto, ca::Issu
                  const Cluster& cluster, std::map<std::string, CaInfo>& cas,
                  std::vector<Work*>& todo, const PkiOptions& options) {
   if (todo.empty()) return {};
+  std::map<std::string, std::vector<Work*>> by_ca;
+  for (Work* w : todo) by_ca[ca_name_for(cluster, w->plan->ca)].push_back(w);
+  // Every CA that must sign is checked (valid, not revoked, its key in the token and
+  // matching) before any of them signs.
+  for (auto& [name, works] : by_ca) {
+    auto issuer = ca::Issuer::open(home, crypto, store, name, options.key_options);
+    if (!issuer) return tl::unexpected(issuer.error());
+    cas.at(name).issuer = std::move(*issuer);
+  }
   if (auto ok = make_requests(crypto.libctx(), todo, cluster.leaf_key_type, options); !ok) {
     return ok;
   }
-  std::map<std::string, std::vector<Work*>> by_ca;
-  for (Work* w : todo) by_ca[ca_name_for(cluster, w->plan->ca)].push_back(w);
   for (auto& [name, works] : by_ca) {
     CaInfo& info = cas.at(name);
-    auto issuer = ca::Issuer::open(home, crypto, store, name, options.key_options);
-    if (!issuer) return tl::unexpected(issuer.error());
     std::vector<ca::SignRequest> requests;
     requests.reserve(works.size());
     for (Work* w : works) {
@@ -119,7 +124,7 @@ Status issue_all(const ca::Home& home, const ca::CryptoContext& crypto, ca::Issu
                           std::nullopt, options.requester});
     }
     if (options.progress) options.progress("signing", 0, requests.size());
-    auto issued = (*issuer)->issue_batch(requests);
+    auto issued = info.issuer->issue_batch(requests);
     if (!issued) return tl::unexpected(issued.error());
     for (size_t i = 0; i < works.size(); ++i) {
       works[i]->cert_pem = ca::cert_pem((*issued)[i].cert.get()) + info.chain_tail;

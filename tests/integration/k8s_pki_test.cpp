@@ -1,0 +1,172 @@
+// The cluster PKI in process, with the three CA keys in SoftHSM2 (also run under the
+// sanitizers, which the command-line scripts are not): a whole run, a re-run that keeps
+// everything, a renewal of one name on one node, and a CA that cannot sign refusing the
+// run before any certificate is issued.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+
+#include "ca/audit_log.hpp"
+#include "ca/ca_init.hpp"
+#include "ca/revocation.hpp"
+#include "ca/sqlite_issuance_store.hpp"
+#include "integration_env.hpp"
+#include "k8s/cluster_pki.hpp"
+#include "support/temp_dir.hpp"
+
+namespace hwca::test {
+namespace {
+namespace fs = std::filesystem;
+
+constexpr int kWorkers = 20;
+
+std::string cluster_text() {
+  std::string text = R"(apiVersion: hwca/v1
+kind: Cluster
+controlPlaneEndpoint: 10.0.0.10:6443
+cas: {kubernetes: k8s-ca, etcd: etcd-ca, frontProxy: front-proxy-ca}
+nodes:
+- {name: cp1, role: control-plane, addresses: [10.0.0.11]}
+- {name: cp2, role: control-plane, addresses: [10.0.0.12]}
+)";
+  for (int i = 1; i <= kWorkers; ++i) {
+    text += "- {name: w" + std::to_string(i) + ", role: worker, addresses: [10.0.1." +
+            std::to_string(i) + "]}\n";
+  }
+  return text;
+}
+
+size_t count(const k8s::PkiReport& r, k8s::Outcome outcome) {
+  return static_cast<size_t>(std::count_if(r.rows.begin(), r.rows.end(),
+                                           [&](const k8s::PkiRow& row) { return row.outcome == outcome; }));
+}
+
+class K8sPki : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto crypto = ca::CryptoContext::create();
+    ASSERT_TRUE(crypto) << crypto.error().message;
+    crypto_ = std::move(*crypto);
+    auto home = ca::Home::open(dir_.file("home"), /*create=*/true);
+    ASSERT_TRUE(home) << home.error().message;
+    home_.emplace(std::move(*home));
+    auto store = ca::SqliteIssuanceStore::open(home_->path(home_->config().database));
+    ASSERT_TRUE(store) << store.error().message;
+    store_ = std::move(*store);
+    // The root above front-proxy-ca lets a test revoke that CA.
+    init("root", "", keys().root);
+    init("k8s-ca", "", keys().k8s);
+    init("etcd-ca", "", keys().etcd);
+    init("front-proxy-ca", "root", keys().front_proxy);
+    auto cluster = k8s::parse_cluster(cluster_text(), "cluster.yaml");
+    ASSERT_TRUE(cluster) << cluster.error().message;
+    cluster_ = *cluster;
+  }
+
+  struct Keys {
+    std::string root, k8s, etcd, front_proxy;
+  };
+  static const Keys& keys() {  // made once in the shared token
+    static const Keys k = {make_key("k8s-test-root", tokens::KeyType::ec_p256),
+                           make_key("k8s-test-k8s", tokens::KeyType::ec_p256),
+                           make_key("k8s-test-etcd", tokens::KeyType::ec_p256),
+                           make_key("k8s-test-fp", tokens::KeyType::ec_p256)};
+    return k;
+  }
+
+  void init(const std::string& name, const std::string& parent, const std::string& key) {
+    ca::InitCaRequest req;
+    req.name = name;
+    req.key_uri = key;
+    req.subject = "/CN=" + name;
+    req.parent = parent;
+    req.key_options = key_options();
+    req.requester = "test:k8s";
+    req.store = store_.get();
+    auto made = ca::init_ca(*home_, *crypto_, req);
+    ASSERT_TRUE(made) << made.error().message;
+  }
+
+  Result<k8s::PkiReport> run(k8s::PkiOptions options = {}) {
+    options.key_options = key_options();
+    options.requester = "test:k8s";
+    options.threads = 2;
+    return k8s::write_cluster_pki(*home_, *crypto_, *store_, cluster_, dir_.file("out"), options);
+  }
+
+  size_t stored() {
+    auto rows = store_->list(std::nullopt, std::nullopt);
+    EXPECT_TRUE(rows) << rows.error().message;
+    return rows ? rows->size() : 0;
+  }
+
+  TempDir dir_;
+  std::unique_ptr<ca::CryptoContext> crypto_;
+  std::optional<ca::Home> home_;
+  std::unique_ptr<ca::SqliteIssuanceStore> store_;
+  k8s::Cluster cluster_;
+};
+
+TEST_F(K8sPki, WritesEveryNodeThenKeepsIt) {
+  const size_t leaves = 2 * 12 + kWorkers;
+  auto first = run();
+  ASSERT_TRUE(first) << first.error().message;
+  EXPECT_EQ(first->rows.size(), leaves);
+  EXPECT_EQ(count(*first, k8s::Outcome::issued), leaves);
+  EXPECT_EQ(first->nodes_written, 2u + kWorkers);
+  EXPECT_EQ(stored(), leaves + 4);  // and the four CA certificates
+  auto audit = ca::AuditLog::verify(home_->path(home_->config().audit_log));
+  ASSERT_TRUE(audit) << audit.error().message;
+  for (const char* f : {"cp1/pki/apiserver.key", "cp2/pki/etcd/peer.key", "w7/kubelet.conf",
+                        "cp1/pki/sa.key"}) {
+    struct stat st {};
+    ASSERT_EQ(::stat(dir_.file(std::string("out/") + f).c_str(), &st), 0) << f;
+    EXPECT_EQ(st.st_mode & 0777, 0600u) << f;
+  }
+  EXPECT_FALSE(fs::exists(dir_.file("out/.hwca-staging")));
+
+  auto second = run();
+  ASSERT_TRUE(second) << second.error().message;
+  EXPECT_EQ(count(*second, k8s::Outcome::kept), leaves);
+  EXPECT_EQ(second->nodes_written, 0u);
+  EXPECT_EQ(stored(), leaves + 4);
+}
+
+TEST_F(K8sPki, RenewsOneNameOnOneNode) {
+  ASSERT_TRUE(run());
+  k8s::PkiOptions options;
+  options.renew = {"etcd-peer"};
+  options.nodes = {"cp2"};
+  auto renewed = run(options);
+  ASSERT_TRUE(renewed) << renewed.error().message;
+  ASSERT_EQ(renewed->rows.size(), 12u);  // cp2's only
+  EXPECT_EQ(count(*renewed, k8s::Outcome::renewed), 1u);
+  EXPECT_EQ(count(*renewed, k8s::Outcome::kept), 11u);
+  EXPECT_EQ(renewed->nodes_written, 1u);
+}
+
+TEST_F(K8sPki, ACaThatCannotSignStopsTheRunBeforeAnythingIsIssued) {
+  auto revoked = ca::revoke_certificate(*home_, *store_, "root",
+                                        [&] {
+                                          auto rows = store_->list(std::nullopt, std::nullopt);
+                                          for (const auto& r : *rows) {
+                                            if (r.subject == "CN=front-proxy-ca") return r.serial;
+                                          }
+                                          return std::string();
+                                        }(),
+                                        1, "test:k8s");
+  ASSERT_TRUE(revoked) << revoked.error().message;
+  const size_t before = stored();
+  auto result = run();
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().kind, ErrorKind::conflict);
+  EXPECT_NE(result.error().message.find("revoked"), std::string::npos) << result.error().message;
+  EXPECT_EQ(stored(), before) << "certificates were issued by a run that failed";
+  for (const auto& entry : fs::directory_iterator(dir_.file("out"))) {
+    EXPECT_EQ(entry.path().filename().string()[0], '.') << "left " << entry.path();
+  }
+}
+
+}  // namespace
+}  // namespace hwca::test
