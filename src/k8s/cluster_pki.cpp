@@ -1,7 +1,6 @@
 #include "k8s/cluster_pki.hpp"
 
-#include <openssl/pem.h>
-
+#include <algorithm>
 #include <atomic>
 #include <map>
 #include <memory>
@@ -134,10 +133,15 @@ Status issue_all(const ca::Home& home, const ca::CryptoContext& crypto, ca::Issu
   return {};
 }
 
-// The service-account key shared by every control-plane node: the one already there (all
-// copies must be the same key), else a new one.
-Result<SecureString> service_account_key(const OutputTree& tree, const Cluster& cluster,
-                                         OSSL_LIB_CTX* libctx, std::vector<std::string>& notes) {
+// The service-account key pair shared by every control-plane node: the key already there
+// (all copies must be the same key), else a new one.
+struct ServiceAccount {
+  SecureString key_pem;
+  std::string pub_pem;
+};
+
+Result<ServiceAccount> service_account(const OutputTree& tree, const Cluster& cluster,
+                                       OSSL_LIB_CTX* libctx, std::vector<std::string>& notes) {
   std::optional<SecureString> found;
   ossl::Ptr<EVP_PKEY> found_key;
   std::string found_at;
@@ -151,26 +155,34 @@ Result<SecureString> service_account_key(const OutputTree& tree, const Cluster& 
     }
     SecureString pem(*text);
     OPENSSL_cleanse(text->data(), text->size());
-    ossl::Ptr<BIO> bio(BIO_new_mem_buf(pem.c_str(), static_cast<int>(pem.size())));
-    ossl::Ptr<EVP_PKEY> key(PEM_read_bio_PrivateKey(
-        bio.get(), nullptr, [](char*, int, int, void*) { return -1; }, nullptr));
-    ossl::take_errors();
-    if (!key) return fail(ErrorKind::conflict, path + " holds no readable private key; fix or remove it");
+    auto key = parse_private_key(pem.view(), path);
+    if (!key) return fail(ErrorKind::conflict, key.error().message + "; fix or remove it");
     if (!found) {
       found = std::move(pem);
-      found_key = std::move(key);
+      found_key = std::move(*key);
       found_at = path;
-    } else if (EVP_PKEY_eq(found_key.get(), key.get()) != 1) {
+    } else if (EVP_PKEY_eq(found_key.get(), key->get()) != 1) {
       return fail(ErrorKind::conflict, path + " and " + found_at +
                                            " hold different service-account keys; every "
                                            "control-plane node needs the same (keep one)");
     }
   }
-  if (found) return std::move(*found);
-  auto key = generate_leaf_key(libctx, kServiceAccountKeyType);
-  if (!key) return tl::unexpected(key.error());
-  notes.push_back("generated a new service-account key (pki/sa.key, RSA 2048)");
-  return private_key_pem(key->get());
+  ServiceAccount sa;
+  if (found) {
+    sa.key_pem = std::move(*found);
+  } else {
+    auto key = generate_leaf_key(libctx, kServiceAccountKeyType);
+    if (!key) return tl::unexpected(key.error());
+    auto pem = private_key_pem(key->get());
+    if (!pem) return tl::unexpected(pem.error());
+    sa.key_pem = std::move(*pem);
+    found_key = std::move(*key);
+    notes.push_back("generated a new service-account key (pki/sa.key, RSA 2048)");
+  }
+  auto pub = public_key_pem(found_key.get());
+  if (!pub) return tl::unexpected(pub.error());
+  sa.pub_pem = std::move(*pub);
+  return sa;
 }
 
 // Write `data` to the node's `rel` unless the file already holds exactly that.
@@ -209,55 +221,23 @@ Status write_work(OutputTree& tree, const Cluster& cluster, const CaInfo& kube_c
   return tree.write(p.node, p.path, text.view(), kSecretMode);
 }
 
-}  // namespace
-
-const char* outcome_name(Outcome outcome) {
-  switch (outcome) {
-    case Outcome::kept: return "kept";
-    case Outcome::issued: return "issued";
-    case Outcome::replaced: return "replaced";
-    case Outcome::renewed: return "renewed";
-  }
-  return "?";
-}
-
-Result<PkiReport> write_cluster_pki(const ca::Home& home, const ca::CryptoContext& crypto,
-                                    ca::IssuanceStore& store, const Cluster& cluster,
-                                    const std::string& out_dir, const PkiOptions& options) {
-  for (const auto& name : options.nodes) {
-    bool known = std::any_of(cluster.nodes.begin(), cluster.nodes.end(),
-                             [&](const Node& n) { return n.name == name; });
-    if (!known) return fail(ErrorKind::usage, "no node '" + name + "' in the cluster description");
-  }
-  auto plan = plan_certs(cluster);
-  if (!plan) return tl::unexpected(plan.error());
-
-  std::map<std::string, CaInfo> cas;
-  for (CaRole role : {CaRole::kubernetes, CaRole::etcd, CaRole::front_proxy}) {
-    const std::string& name = ca_name_for(cluster, role);
-    if (cas.count(name)) continue;
-    static const char* keys[] = {"kubernetes", "etcd", "frontProxy"};
-    auto info = load_ca(home, name, keys[static_cast<int>(role)]);
-    if (!info) return tl::unexpected(info.error());
-    cas.emplace(name, std::move(*info));
-  }
-
-  PkiReport report;
-  auto tree = OutputTree::open(out_dir, report.notes);
-  if (!tree) return tl::unexpected(tree.error());
-
-  // What stays and what is issued.
+// What happens to each planned certificate of the nodes in scope: kept, or issued (with
+// the reason) when missing, unusable, asked to be renewed or no longer right.
+Result<std::vector<Work>> decide(const ca::Home& home, const Cluster& cluster,
+                                 const std::vector<PlannedCert>& plan,
+                                 const std::map<std::string, CaInfo>& cas, const OutputTree& tree,
+                                 const PkiOptions& options) {
   const std::time_t now = std::time(nullptr);
   const bool renew_all = options.renew.count("all") > 0;
   std::vector<Work> works;
-  for (const PlannedCert& p : *plan) {
+  for (const PlannedCert& p : plan) {
     if (!options.nodes.empty() && !options.nodes.count(p.node)) continue;
     Work w;
     w.plan = &p;
     auto profile = ca::find_profile(home.config().profiles, p.profile);
     if (!profile) return tl::unexpected(profile.error());
     w.profile = std::move(*profile);
-    auto existing = read_credential(tree->node_path(p.node, ""), p);
+    auto existing = read_credential(tree.node_path(p.node, ""), p);
     const CaInfo& info = cas.at(ca_name_for(cluster, p.ca));
     if (!existing) {
       bool missing = existing.error().kind == ErrorKind::not_found;
@@ -275,65 +255,116 @@ Result<PkiReport> write_cluster_pki(const ca::Home& home, const ca::CryptoContex
     }
     works.push_back(std::move(w));
   }
+  return works;
+}
+
+// Stage one node's changes: the CA files, the service-account pair (control planes), and
+// its certificates, keys and kubeconfigs.
+Status stage_node(OutputTree& tree, const Cluster& cluster, const Node& node,
+                  const std::map<std::string, CaInfo>& cas, const ServiceAccount* sa,
+                  std::vector<Work*>& works) {
+  const bool cp = node.role == Role::control_plane;
+  for (CaRole role : {CaRole::kubernetes, CaRole::etcd, CaRole::front_proxy}) {
+    if (!cp && role != CaRole::kubernetes) continue;
+    const CaInfo& info = cas.at(ca_name_for(cluster, role));
+    if (auto ok = write_if_changed(tree, node.name, ca_role_file(role), info.cert_pem,
+                                   kPublicMode);
+        !ok) {
+      return ok;
+    }
+  }
+  if (cp && sa) {
+    if (auto ok = write_if_changed(tree, node.name, kServiceAccountKey, sa->key_pem.view(),
+                                   kSecretMode);
+        !ok) {
+      return ok;
+    }
+    if (auto ok = write_if_changed(tree, node.name, kServiceAccountPub, sa->pub_pem, kPublicMode);
+        !ok) {
+      return ok;
+    }
+  }
+  const CaInfo& kube_ca = cas.at(cluster.kubernetes_ca);
+  for (Work* w : works) {
+    if (auto ok = write_work(tree, cluster, kube_ca, *w); !ok) return ok;
+  }
+  return {};
+}
+
+}  // namespace
+
+const char* outcome_name(Outcome outcome) {
+  switch (outcome) {
+    case Outcome::kept: return "kept";
+    case Outcome::issued: return "issued";
+    case Outcome::replaced: return "replaced";
+    case Outcome::renewed: return "renewed";
+  }
+  return "?";
+}
+
+Result<PkiReport> write_cluster_pki(const ca::Home& home, const ca::CryptoContext& crypto,
+                                    ca::IssuanceStore& store, const Cluster& cluster,
+                                    const std::string& out_dir, const PkiOptions& options) {
+  std::vector<const Node*> nodes;
+  for (const Node& n : cluster.nodes) {
+    if (options.nodes.empty() || options.nodes.count(n.name)) nodes.push_back(&n);
+  }
+  for (const auto& name : options.nodes) {
+    bool known = std::any_of(cluster.nodes.begin(), cluster.nodes.end(),
+                             [&](const Node& n) { return n.name == name; });
+    if (!known) return fail(ErrorKind::usage, "no node '" + name + "' in the cluster description");
+  }
+  auto plan = plan_certs(cluster);
+  if (!plan) return tl::unexpected(plan.error());
+
+  std::map<std::string, CaInfo> cas;
+  const std::pair<CaRole, const char*> roles[] = {
+      {CaRole::kubernetes, "kubernetes"}, {CaRole::etcd, "etcd"}, {CaRole::front_proxy, "frontProxy"}};
+  for (const auto& [role, key] : roles) {
+    const std::string& name = ca_name_for(cluster, role);
+    if (cas.count(name)) continue;
+    auto info = load_ca(home, name, key);
+    if (!info) return tl::unexpected(info.error());
+    cas.emplace(name, std::move(*info));
+  }
+
+  PkiReport report;
+  auto tree = OutputTree::open(out_dir, report.notes);
+  if (!tree) return tl::unexpected(tree.error());
+  auto works = decide(home, cluster, *plan, cas, *tree, options);
+  if (!works) return tl::unexpected(works.error());
+  // The service-account pair is settled before anything is signed: keys that disagree
+  // stop the run with nothing issued.
+  std::optional<ServiceAccount> sa;
+  if (std::any_of(nodes.begin(), nodes.end(),
+                  [](const Node* n) { return n->role == Role::control_plane; })) {
+    auto found = service_account(*tree, cluster, crypto.libctx(), report.notes);
+    if (!found) return tl::unexpected(found.error());
+    sa = std::move(*found);
+  }
   std::vector<Work*> todo;
-  for (Work& w : works) {
+  std::map<std::string, std::vector<Work*>> by_node;
+  for (Work& w : *works) {
     if (w.outcome != Outcome::kept) todo.push_back(&w);
+    by_node[w.plan->node].push_back(&w);
   }
   if (auto ok = issue_all(home, crypto, store, cluster, cas, todo, options); !ok) {
     return tl::unexpected(ok.error());
   }
 
-  // Stage what changed, node by node.
-  std::optional<SecureString> sa_key;
-  std::string sa_pub;
-  const CaInfo& kube_ca = cas.at(cluster.kubernetes_ca);
-  size_t node_index = 0, node_total = options.nodes.empty() ? cluster.nodes.size() : options.nodes.size();
-  auto work_it = works.begin();
-  for (const Node& node : cluster.nodes) {
-    if (!options.nodes.empty() && !options.nodes.count(node.name)) continue;
-    bool cp = node.role == Role::control_plane;
-    for (CaRole role : {CaRole::kubernetes, CaRole::etcd, CaRole::front_proxy}) {
-      if (!cp && role != CaRole::kubernetes) continue;
-      const CaInfo& info = cas.at(ca_name_for(cluster, role));
-      if (auto ok = write_if_changed(*tree, node.name, ca_role_file(role), info.cert_pem,
-                                     kPublicMode);
-          !ok) {
-        return tl::unexpected(ok.error());
-      }
+  size_t staged = 0;
+  for (const Node* node : nodes) {
+    if (auto ok = stage_node(*tree, cluster, *node, cas, sa ? &*sa : nullptr, by_node[node->name]);
+        !ok) {
+      return tl::unexpected(ok.error());
     }
-    if (cp) {
-      if (!sa_key) {
-        auto key = service_account_key(*tree, cluster, crypto.libctx(), report.notes);
-        if (!key) return tl::unexpected(key.error());
-        ossl::Ptr<BIO> bio(BIO_new_mem_buf(key->c_str(), static_cast<int>(key->size())));
-        ossl::Ptr<EVP_PKEY> parsed(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
-        auto pub = parsed ? public_key_pem(parsed.get())
-                          : Result<std::string>(fail(ErrorKind::internal, "sa.key unreadable"));
-        if (!pub) return tl::unexpected(pub.error());
-        sa_pub = *pub;
-        sa_key = std::move(*key);
-      }
-      if (auto ok = write_if_changed(*tree, node.name, kServiceAccountKey, sa_key->view(),
-                                     kSecretMode);
-          !ok) {
-        return tl::unexpected(ok.error());
-      }
-      if (auto ok = write_if_changed(*tree, node.name, kServiceAccountPub, sa_pub, kPublicMode);
-          !ok) {
-        return tl::unexpected(ok.error());
-      }
-    }
-    for (; work_it != works.end() && work_it->plan->node == node.name; ++work_it) {
-      if (auto ok = write_work(*tree, cluster, kube_ca, *work_it); !ok) {
-        return tl::unexpected(ok.error());
-      }
-    }
-    if (options.progress) options.progress("writing", ++node_index, node_total);
+    if (options.progress) options.progress("writing", ++staged, nodes.size());
   }
   report.nodes_written = tree->staged_nodes();
   if (auto ok = tree->commit(); !ok) return tl::unexpected(ok.error());
 
-  for (const Work& w : works) {
+  for (const Work& w : *works) {
     report.rows.push_back({w.plan->node, w.plan->name, ca_name_for(cluster, w.plan->ca),
                            w.outcome, w.reason, w.not_after});
   }

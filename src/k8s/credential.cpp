@@ -16,18 +16,6 @@
 namespace hwca::k8s {
 namespace {
 
-// Never prompt for a passphrase: an encrypted key is not one hwca wrote.
-int no_passphrase(char*, int, int, void*) { return -1; }
-
-Result<ossl::Ptr<EVP_PKEY>> parse_key(std::string_view pem, const std::string& source) {
-  ossl::Ptr<BIO> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-  ossl::Ptr<EVP_PKEY> key(
-      bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, no_passphrase, nullptr) : nullptr);
-  ossl::take_errors();
-  if (!key) return fail(ErrorKind::usage, source + " holds no readable private key");
-  return key;
-}
-
 std::set<std::string> lower_set(const std::vector<std::string>& names) {
   std::set<std::string> out;
   for (auto s : names) {
@@ -116,6 +104,7 @@ Result<Credential> read_credential(const std::string& node_dir, const PlannedCer
     auto text = read_file(base, 1 << 20);
     if (!text) return tl::unexpected(text.error());
     auto config = parse_kubeconfig(*text, planned.path);
+    OPENSSL_cleanse(text->data(), text->size());
     if (!config) return tl::unexpected(config.error());
     c.cert_pem = std::move(config->cert_pem);
     c.key_pem = std::move(config->key_pem);
@@ -130,7 +119,7 @@ Result<Credential> read_credential(const std::string& node_dir, const PlannedCer
   }
   auto cert = first_certificate(c.cert_pem, planned.kubeconfig ? planned.path : planned.path + ".crt");
   if (!cert) return tl::unexpected(cert.error());
-  auto key = parse_key(c.key_pem.view(), planned.kubeconfig ? planned.path : planned.path + ".key");
+  auto key = parse_private_key(c.key_pem.view(), planned.kubeconfig ? planned.path : planned.path + ".key");
   if (!key) return tl::unexpected(key.error());
   c.cert = std::move(*cert);
   c.key = std::move(*key);

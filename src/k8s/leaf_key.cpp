@@ -98,6 +98,16 @@ Result<std::string> public_key_pem(EVP_PKEY* key) {
   return bio_text(bio.get());
 }
 
+Result<ossl::Ptr<EVP_PKEY>> parse_private_key(std::string_view pem, const std::string& source) {
+  ossl::Ptr<BIO> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  auto no_passphrase = [](char*, int, int, void*) { return -1; };
+  ossl::Ptr<EVP_PKEY> key(
+      bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, no_passphrase, nullptr) : nullptr);
+  ossl::take_errors();
+  if (!key) return fail(ErrorKind::usage, source + " holds no readable private key");
+  return key;
+}
+
 Result<tokens::KeyType> key_type_of(const EVP_PKEY* key) {
   if (EVP_PKEY_is_a(key, "RSA")) {
     switch (EVP_PKEY_get_bits(key)) {

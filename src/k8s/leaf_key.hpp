@@ -25,6 +25,10 @@ Result<std::string> make_csr_der(OSSL_LIB_CTX* libctx, EVP_PKEY* key,
 Result<SecureString> private_key_pem(EVP_PKEY* key);  // "PRIVATE KEY" (PKCS#8, unencrypted)
 Result<std::string> public_key_pem(EVP_PKEY* key);  // "PUBLIC KEY" (SubjectPublicKeyInfo)
 
+// A PEM private key (PKCS#8 or traditional), never asking for a passphrase: an encrypted
+// key is refused. `source` names it in errors.
+Result<ossl::Ptr<EVP_PKEY>> parse_private_key(std::string_view pem, const std::string& source);
+
 // The key type of a public or private key, if it is one hwca makes.
 Result<tokens::KeyType> key_type_of(const EVP_PKEY* key);
 

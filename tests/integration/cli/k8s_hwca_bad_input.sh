@@ -134,9 +134,11 @@ assert_contains "$out" "cp1/front-proxy-client: replaced" "wrong issuer"
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out pki/cp2/pki/sa.key 2>/dev/null
 rm pki/cp2/pki/apiserver.crt
 sums=$(cd pki && find . -type f ! -name .hwca.lock | sort | xargs sha256sum)
+certs_before=$(count_certs)
 expect_fail 6 "hold different service-account keys" hwca_pin k8s certs --config good.yaml --out pki
 [[ $(cd pki && find . -type f ! -name .hwca.lock | sort | xargs sha256sum) == "$sums" ]] ||
   fail "a refused run changed the tree"
+[[ $(count_certs) == "$certs_before" ]] || fail "a refused run issued certificates"
 
 # --- Usage mistakes of the other subcommands.
 expect_fail 2 "--server 'http://x' is not an https:// URL" hwca_pin k8s kubeconfig --ca k8s-ca \
