@@ -38,6 +38,19 @@ Result<tokens::KeyAttributes> inspect_key(const Context& ctx, const std::string&
 Result<std::unique_ptr<ca::SqliteIssuanceStore>> open_issuance_store(const ca::Home& home,
                                                                      bool read_only);
 
+// Refuse early what would make a certificate impossible to hand out after it was issued:
+// the folder `path` goes in must exist and be writable (empty path: standard output, fine).
+Status check_output_folder(const std::string& path);
+
+// What a command that signs needs: the home, its issuance database (writable) and the
+// library context with the provider.
+struct SigningSetup {
+  ca::Home home;
+  std::unique_ptr<ca::SqliteIssuanceStore> store;
+  std::unique_ptr<ca::CryptoContext> crypto;
+};
+Result<SigningSetup> open_for_signing(const Context& ctx);
+
 // Who is asking, for the database and the audit log: "cli:uid=<uid>".
 std::string cli_requester();
 

@@ -112,13 +112,10 @@ int write_pki(const Context& ctx, const K8sArgs& args, bool renew) {
   options.key_options = ctx.key_load_options();
   options.threads = args.threads;
   options.progress = progress;
-  auto home = ca::Home::open(ca::resolve_home(ctx.home), false);
-  if (!home) return report(home.error());
-  auto store = open_issuance_store(*home, false);
-  if (!store) return report(store.error());
-  auto crypto = ca::CryptoContext::create();
-  if (!crypto) return report(crypto.error());
-  auto result = k8s::write_cluster_pki(*home, **crypto, **store, *cluster, args.out, options);
+  auto setup = open_for_signing(ctx);
+  if (!setup) return report(setup.error());
+  auto result = k8s::write_cluster_pki(setup->home, *setup->crypto, *setup->store, *cluster,
+                                       args.out, options);
   if (!result) return report(result.error());
   print_summary(*result, args.out);
   return 0;
@@ -143,19 +140,10 @@ int kubeconfig(const Context& ctx, const K8sArgs& args) {
                         args.out + " exists; --force replaces it (the old certificate stays "
                                    "valid until revoked)"});
   }
-  auto slash = args.out.rfind('/');
-  std::string dir = slash == std::string::npos ? "." : args.out.substr(0, std::max<size_t>(slash, 1));
-  if (::access(dir.c_str(), W_OK) != 0) {
-    return report(Error{errno == ENOENT ? ErrorKind::not_found : ErrorKind::io,
-                        "cannot write " + args.out + ": " + error_text(errno)});
-  }
-  auto home = ca::Home::open(ca::resolve_home(ctx.home), false);
-  if (!home) return report(home.error());
-  auto store = open_issuance_store(*home, false);
-  if (!store) return report(store.error());
-  auto crypto = ca::CryptoContext::create();
-  if (!crypto) return report(crypto.error());
-  auto made = k8s::issue_user_kubeconfig(*home, **crypto, **store, request);
+  if (auto ok = check_output_folder(args.out); !ok) return report(ok.error());
+  auto setup = open_for_signing(ctx);
+  if (!setup) return report(setup.error());
+  auto made = k8s::issue_user_kubeconfig(setup->home, *setup->crypto, *setup->store, request);
   if (!made) return report(made.error());
   if (auto ok = write_file_atomic(args.out, made->text.view(), 0600); !ok) {
     return report(Error{ok.error().kind, "certificate " + made->serial +

@@ -70,6 +70,27 @@ Result<std::unique_ptr<ca::SqliteIssuanceStore>> open_issuance_store(const ca::H
   return ca::SqliteIssuanceStore::open(home.path(home.config().database), options);
 }
 
+Status check_output_folder(const std::string& path) {
+  if (path.empty()) return {};
+  auto slash = path.rfind('/');
+  std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  if (::access(dir.c_str(), W_OK) != 0) {
+    return fail(errno == ENOENT ? ErrorKind::not_found : ErrorKind::io,
+                "cannot write " + path + ": " + error_text(errno));
+  }
+  return {};
+}
+
+Result<SigningSetup> open_for_signing(const Context& ctx) {
+  auto home = ca::Home::open(ca::resolve_home(ctx.home), false);
+  if (!home) return tl::unexpected(home.error());
+  auto store = open_issuance_store(*home, false);
+  if (!store) return tl::unexpected(store.error());
+  auto crypto = ca::CryptoContext::create();
+  if (!crypto) return tl::unexpected(crypto.error());
+  return SigningSetup{std::move(*home), std::move(*store), std::move(*crypto)};
+}
+
 std::string cli_requester() { return "cli:uid=" + std::to_string(::getuid()); }
 
 namespace {

@@ -29,18 +29,6 @@ Result<std::string> read_csr(const std::string& path) {
   return data;
 }
 
-// Refuse early what would make a certificate impossible to hand out after it was issued.
-Status check_out(const std::string& out) {
-  if (out.empty()) return {};
-  auto slash = out.rfind('/');
-  std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : out.substr(0, slash);
-  if (::access(dir.c_str(), W_OK) != 0) {
-    return fail(errno == ENOENT ? ErrorKind::not_found : ErrorKind::io,
-                "cannot write " + out + ": " + error_text(errno));
-  }
-  return {};
-}
-
 int sign(const Context& ctx, const SignArgs& args) {
   auto home = ca::Home::open(ca::resolve_home(ctx.home), false);
   if (!home) return report(home.error());
@@ -57,7 +45,7 @@ int sign(const Context& ctx, const SignArgs& args) {
   auto csr = read_csr(args.csr);
   if (!csr) return refuse(csr.error());
   request.csr = std::move(*csr);
-  if (auto ok = check_out(args.out); !ok) return refuse(ok.error());
+  if (auto ok = check_output_folder(args.out); !ok) return refuse(ok.error());
 
   auto store = open_issuance_store(*home, false);
   if (!store) return refuse(store.error());
