@@ -74,11 +74,20 @@ void print_summary(const k8s::PkiReport& report, const std::string& out_dir) {
   print_table(std::cout, {"CERTIFICATE", "CA", "ISSUED", "RENEWED", "REPLACED", "KEPT",
                           "FIRST EXPIRY"},
               rows);
+  // Why files were replaced or rewritten: one line a reason, naming a few of them.
+  constexpr size_t kNamed = 5;
+  std::map<std::string, std::vector<std::string>> why;
   for (const auto& row : report.rows) {
     if (row.outcome == k8s::Outcome::replaced || !row.reason.empty()) {
-      std::cout << row.node << "/" << row.name << ": " << k8s::outcome_name(row.outcome) << ", "
-                << printable(row.reason) << "\n";
+      why[std::string(k8s::outcome_name(row.outcome)) + ", " + printable(row.reason)].push_back(
+          row.node + "/" + row.name);
     }
+  }
+  for (const auto& [reason, files] : why) {
+    std::cout << reason << ": ";
+    for (size_t i = 0; i < files.size() && i < kNamed; ++i) std::cout << (i ? ", " : "") << files[i];
+    if (files.size() > kNamed) std::cout << " and " << files.size() - kNamed << " more";
+    std::cout << "\n";
   }
   for (const auto& note : report.notes) std::cout << "note: " << note << "\n";
   if (report.nodes_written == 0) {

@@ -120,16 +120,16 @@ echo garbage >pki/cp1/pki/apiserver.crt
 head -c 100 pki/w1/kubelet.conf >pki/w1/kubelet.conf.cut && mv pki/w1/kubelet.conf.cut pki/w1/kubelet.conf
 cp pki/cp1/pki/etcd/peer.key pki/cp1/pki/etcd/server.key  # a key that is not the certificate's
 out=$(hwca_pin k8s certs --config good.yaml --out pki)
-assert_contains "$out" "cp1/apiserver: replaced, pki/apiserver.crt holds no readable certificate" "garbage crt"
-assert_contains "$out" "w1/kubelet.conf: replaced, kubelet.conf: " "cut kubeconfig"
-assert_contains "$out" "cp1/etcd-server: replaced, its key does not match its certificate" "wrong key"
+assert_contains "$out" "replaced, pki/apiserver.crt holds no readable certificate: cp1/apiserver" "garbage crt"
+assert_contains "$out" "replaced, kubelet.conf: no current-context: w1/kubelet.conf" "cut kubeconfig"
+assert_contains "$out" "replaced, its key does not match its certificate: cp1/etcd-server" "wrong key"
 openssl verify -CAfile pki/cp1/pki/ca.crt pki/cp1/pki/apiserver.crt >/dev/null
-# A certificate from another CA (the CA was re-made under the same name) is replaced.
-cp pki/cp1/pki/front-proxy-client.crt fpc.crt
-cp "$HWCA_HOME/cas/etcd-ca/cert.pem" pki/cp1/pki/front-proxy-client.crt  # not front-proxy-ca's
-cp pki/cp1/pki/etcd/server.key pki/cp1/pki/front-proxy-client.key
+# A certificate and key of another CA (the etcd CA's apiserver-etcd-client pair) in place
+# of front-proxy-client: the key matches, the issuer does not.
+cp pki/cp1/pki/apiserver-etcd-client.crt pki/cp1/pki/front-proxy-client.crt
+cp pki/cp1/pki/apiserver-etcd-client.key pki/cp1/pki/front-proxy-client.key
 out=$(hwca_pin k8s certs --config good.yaml --out pki)
-assert_contains "$out" "cp1/front-proxy-client: replaced" "wrong issuer"
+assert_contains "$out" "replaced, it was not issued by the current front-proxy-ca: cp1/front-proxy-client" "wrong issuer"
 # Different service-account keys on two control planes: refused, nothing changes.
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out pki/cp2/pki/sa.key 2>/dev/null
 rm pki/cp2/pki/apiserver.crt

@@ -213,7 +213,7 @@ expect_fail 2 "unknown certificate 'apiservr'" hwca_pin k8s renew --config clust
 sed -i 's/certSANs: \[api.example.com\]/certSANs: [api.example.com, 10.0.0.99]/' cluster.yaml
 before=$(sum_tree)
 out=$(hwca_pin k8s certs --config cluster.yaml --out pki)
-assert_contains "$out" "cp1/apiserver: replaced, its SANs differ" "certSANs change"
+assert_contains "$out" "replaced, its SANs differ: cp1/apiserver, cp2/apiserver" "certSANs change"
 changed=$(changed_since "$before")
 [[ $changed == "./cp1/pki/apiserver.crt ./cp1/pki/apiserver.key ./cp2/pki/apiserver.crt ./cp2/pki/apiserver.key " ]] ||
   fail "a new certSAN changed: $changed"
@@ -228,7 +228,7 @@ changed=$(changed_since "$before")
   fail "kubelet.conf server not updated"
 sed -i 's/leafKeyType: ec-p256/leafKeyType: rsa-2048/' cluster.yaml
 out=$(hwca_pin k8s certs --config cluster.yaml --out pki)
-assert_contains "$out" "its key is not rsa-2048" "leafKeyType change"
+assert_contains "$out" "replaced, its key is not rsa-2048: cp1/apiserver, cp1/apiserver-kubelet-client, cp1/apiserver-etcd-client, cp1/front-proxy-client, cp1/etcd-server and 20 more" "leafKeyType change"
 for f in pki/cp1/pki/apiserver.crt pki/cp2/pki/etcd/peer.crt pki/w1/kubelet.conf; do
   assert_contains "$(cert_of $f | openssl x509 -noout -text)" "Public-Key: (2048 bit)" "$f"
   # RSA leaves: digitalSignature and keyEncipherment, as kubeadm.
