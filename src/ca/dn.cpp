@@ -67,4 +67,15 @@ std::string dn_text(const X509_NAME* name) {
   return std::string(data, static_cast<size_t>(len));
 }
 
+std::vector<std::string> name_values(const X509_NAME* name, int nid) {
+  std::vector<std::string> out;
+  for (int i = -1; (i = X509_NAME_get_index_by_NID(name, nid, i)) >= 0;) {
+    unsigned char* utf8 = nullptr;
+    int n = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i)));
+    if (n >= 0) out.emplace_back(reinterpret_cast<char*>(utf8), static_cast<size_t>(n));
+    OPENSSL_free(utf8);
+  }
+  return out;
+}
+
 }  // namespace hwca::ca

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "common/ossl.hpp"
 #include "common/result.hpp"
@@ -14,5 +15,8 @@ Result<ossl::Ptr<X509_NAME>> parse_dn(const std::string& text);
 
 // One-line RFC 2253 text of a name (for listings, the database and the audit log).
 std::string dn_text(const X509_NAME* name);
+
+// The values of one attribute (NID_commonName, ...) of a name, in order, as UTF-8.
+std::vector<std::string> name_values(const X509_NAME* name, int nid);
 
 }  // namespace hwca::ca

@@ -8,6 +8,7 @@
 
 #include "ca/ca_init.hpp"
 #include "ca/certificate_builder.hpp"
+#include "ca/dn.hpp"
 #include "ca/san.hpp"
 #include "common/file_util.hpp"
 #include "k8s/kubeconfig.hpp"
@@ -46,19 +47,6 @@ std::vector<int> cert_ekus(const X509* cert) {
   }
   EXTENDED_KEY_USAGE_free(eku);
   std::sort(out.begin(), out.end());
-  return out;
-}
-
-// The subject's values for one attribute, in order.
-std::vector<std::string> subject_values(const X509* cert, int nid) {
-  std::vector<std::string> out;
-  const X509_NAME* name = X509_get_subject_name(cert);
-  for (int i = -1; (i = X509_NAME_get_index_by_NID(name, nid, i)) >= 0;) {
-    unsigned char* utf8 = nullptr;
-    int n = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i)));
-    if (n >= 0) out.emplace_back(reinterpret_cast<char*>(utf8), static_cast<size_t>(n));
-    OPENSSL_free(utf8);
-  }
   return out;
 }
 
@@ -147,9 +135,9 @@ std::optional<std::string> replace_reason(const Credential& existing, const Plan
   if (ca::unix_time(X509_get0_notBefore(cert)) > now + ca::kBackdateSeconds) {
     return "it is not valid yet";
   }
-  auto cn = subject_values(cert, NID_commonName);
+  auto cn = ca::name_values(X509_get_subject_name(cert), NID_commonName);
   if (cn.size() != 1 || cn.front() != planned.common_name) return "its common name differs";
-  auto groups = subject_values(cert, NID_organizationName);
+  auto groups = ca::name_values(X509_get_subject_name(cert), NID_organizationName);
   if (std::multiset<std::string>(groups.begin(), groups.end()) !=
       std::multiset<std::string>(planned.groups.begin(), planned.groups.end())) {
     return "its groups (O) differ";

@@ -6,14 +6,15 @@
 namespace hwca::bench {
 namespace {
 
+
+}  // namespace
+
 double median(std::vector<double> v) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
   size_t n = v.size();
   return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
-
-}  // namespace
 
 std::string fmt(int decimals, double v) {
   char buf[32];

@@ -32,6 +32,8 @@ void print_table(const std::vector<Row>& rows, bool markdown, const Headings& he
 // A table whose first row is the heading, columns aligned (or Markdown, numbers right
 // aligned), on stdout.
 void print_cells(const std::vector<std::vector<std::string>>& table, bool markdown);
+// The median of `v` (0 when empty).
+double median(std::vector<double> v);
 // `v` with `decimals` digits after the point.
 std::string fmt(int decimals, double v);
 

@@ -7,6 +7,7 @@
 #include <type_traits>
 
 #include "bench/bench_report.hpp"
+#include "bench/forwarding_store.hpp"
 #include "ca/audit_log.hpp"
 #include "ca/certificate_builder.hpp"
 #include "ca/csr.hpp"
@@ -45,10 +46,9 @@ class Timed {
 
 // The issuance store the breakdown's Issuer uses: the real one, with its two calls on the
 // issuing path timed.
-class TimedStore : public ca::IssuanceStore {
+class TimedStore : public ForwardingStore {
  public:
-  explicit TimedStore(ca::IssuanceStore& inner) : inner_(inner) {}
-  Status writable() const override { return inner_.writable(); }
+  using ForwardingStore::ForwardingStore;
   Result<bool> serial_exists(const std::string& ca, const std::string& serial) override {
     Timed t(kSerial);
     return inner_.serial_exists(ca, serial);
@@ -57,30 +57,6 @@ class TimedStore : public ca::IssuanceStore {
     Timed t(kRecord);
     return inner_.record(batch);
   }
-  Result<std::optional<ca::IssuedCert>> find(const std::string& serial) override {
-    return inner_.find(serial);
-  }
-  Result<std::optional<ca::IssuedCert>> find(const std::string& ca,
-                                             const std::string& serial) override {
-    return inner_.find(ca, serial);
-  }
-  Result<std::vector<ca::IssuedCert>> list(const std::optional<std::string>& ca,
-                                           const std::optional<int64_t>& before) override {
-    return inner_.list(ca, before);
-  }
-  Status revoke(const std::string& ca, const std::string& serial, int reason,
-                int64_t when) override {
-    return inner_.revoke(ca, serial, reason, when);
-  }
-  Result<std::vector<ca::IssuedCert>> revoked(const std::string& ca) override {
-    return inner_.revoked(ca);
-  }
-  Result<uint64_t> next_crl_number(const std::string& ca) override {
-    return inner_.next_crl_number(ca);
-  }
-
- private:
-  ca::IssuanceStore& inner_;
 };
 
 }  // namespace

@@ -96,19 +96,25 @@ ca::SignRequest sign_request(const std::vector<Csr>& csrs, size_t i) {
   return r;
 }
 
+BenchHome open_bench_home(const std::string& dir) {
+  BenchHome out;
+  auto crypto = ca::CryptoContext::create();
+  if (!crypto) throw std::runtime_error("CryptoContext: " + crypto.error().message);
+  out.crypto = std::move(*crypto);
+  auto home = ca::Home::open(dir, true);
+  if (!home) throw std::runtime_error("CA home: " + home.error().message);
+  out.home = std::move(*home);
+  auto store = ca::SqliteIssuanceStore::open(out.home->path(out.home->config().database));
+  if (!store) throw std::runtime_error("issuance database: " + store.error().message);
+  out.store = std::move(*store);
+  return out;
+}
+
 std::unique_ptr<BenchCa> make_ca(const test::SoftHsmToken& token, const std::string& home_dir) {
   auto out = std::make_unique<BenchCa>();
   out->key = generate_key(token, tokens::KeyType::ec_p256, "bench-ca");
   out->key_options = key_load_options(token);
-  auto crypto = ca::CryptoContext::create();
-  if (!crypto) throw std::runtime_error("CryptoContext: " + crypto.error().message);
-  out->crypto = std::move(*crypto);
-  auto home = ca::Home::open(home_dir, true);
-  if (!home) throw std::runtime_error("CA home: " + home.error().message);
-  out->home = std::move(*home);
-  auto store = ca::SqliteIssuanceStore::open(out->home->path(out->home->config().database));
-  if (!store) throw std::runtime_error("issuance database: " + store.error().message);
-  out->store = std::move(*store);
+  static_cast<BenchHome&>(*out) = open_bench_home(home_dir);
 
   ca::InitCaRequest req;
   req.name = BenchCa::kName;

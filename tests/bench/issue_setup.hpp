@@ -33,16 +33,22 @@ std::vector<Csr> make_csrs(int n);
 // The requests hwca_issue_bench makes of the CA: profile "client", the profile's validity.
 ca::SignRequest sign_request(const std::vector<Csr>& csrs, size_t i);
 
-struct BenchCa {
-  static constexpr const char* kName = "root";
-  BenchKey key;  // the CA key: label and URI; public_key is filled in by the caller
+// A CA home for a benchmark: the library context with the provider, the home made in
+// `dir`, and its issuance database. Throws std::runtime_error naming what failed.
+struct BenchHome {
   std::unique_ptr<ca::CryptoContext> crypto;
   std::optional<ca::Home> home;
   std::unique_ptr<ca::SqliteIssuanceStore> store;
-  std::unique_ptr<ca::Issuer> issuer;  // over `store`, shared by all threads
-  ca::KeyLoadOptions key_options;
 
   std::string audit_path() const { return home->path(home->config().audit_log); }
+};
+BenchHome open_bench_home(const std::string& dir);
+
+struct BenchCa : BenchHome {
+  static constexpr const char* kName = "root";
+  BenchKey key;  // the CA key: label and URI; public_key is filled in by the caller
+  std::unique_ptr<ca::Issuer> issuer;  // over `store`, shared by all threads
+  ca::KeyLoadOptions key_options;
 };
 
 // Generates the CA key in `token`, makes the home in `home_dir`, the root CA in it (its

@@ -1,0 +1,43 @@
+// An IssuanceStore that passes every call to another one: the benchmarks derive from it to
+// time the calls they care about and leave the rest alone.
+#pragma once
+
+#include "ca/issuance_store.hpp"
+
+namespace hwca::bench {
+
+class ForwardingStore : public ca::IssuanceStore {
+ public:
+  explicit ForwardingStore(ca::IssuanceStore& inner) : inner_(inner) {}
+  Status writable() const override { return inner_.writable(); }
+  Result<bool> serial_exists(const std::string& ca, const std::string& serial) override {
+    return inner_.serial_exists(ca, serial);
+  }
+  Status record(const std::vector<ca::IssuedCert>& batch) override { return inner_.record(batch); }
+  Result<std::optional<ca::IssuedCert>> find(const std::string& serial) override {
+    return inner_.find(serial);
+  }
+  Result<std::optional<ca::IssuedCert>> find(const std::string& ca,
+                                             const std::string& serial) override {
+    return inner_.find(ca, serial);
+  }
+  Result<std::vector<ca::IssuedCert>> list(const std::optional<std::string>& ca,
+                                           const std::optional<int64_t>& before) override {
+    return inner_.list(ca, before);
+  }
+  Status revoke(const std::string& ca, const std::string& serial, int reason,
+                int64_t when) override {
+    return inner_.revoke(ca, serial, reason, when);
+  }
+  Result<std::vector<ca::IssuedCert>> revoked(const std::string& ca) override {
+    return inner_.revoked(ca);
+  }
+  Result<uint64_t> next_crl_number(const std::string& ca) override {
+    return inner_.next_crl_number(ca);
+  }
+
+ protected:
+  ca::IssuanceStore& inner_;
+};
+
+}  // namespace hwca::bench
