@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <future>
 #include <map>
 #include <memory>
 #include <optional>
@@ -140,8 +141,10 @@ struct ServiceAccount {
   std::string pub_pem;
 };
 
-Result<ServiceAccount> service_account(const OutputTree& tree, const Cluster& cluster,
-                                       OSSL_LIB_CTX* libctx, std::vector<std::string>& notes) {
+// The key already on the control-plane nodes (every copy must be the same key), or
+// nullopt when none has one.
+Result<std::optional<SecureString>> existing_service_account_key(const OutputTree& tree,
+                                                                 const Cluster& cluster) {
   std::optional<SecureString> found;
   ossl::Ptr<EVP_PKEY> found_key;
   std::string found_at;
@@ -167,19 +170,27 @@ Result<ServiceAccount> service_account(const OutputTree& tree, const Cluster& cl
                                            "control-plane node needs the same (keep one)");
     }
   }
+  return found;
+}
+
+// The pair from the key's PEM, or a new pair.
+Result<ServiceAccount> service_account_pair(std::optional<SecureString> pem, OSSL_LIB_CTX* libctx) {
   ServiceAccount sa;
-  if (found) {
-    sa.key_pem = std::move(*found);
-  } else {
-    auto key = generate_leaf_key(libctx, kServiceAccountKeyType);
-    if (!key) return tl::unexpected(key.error());
-    auto pem = private_key_pem(key->get());
-    if (!pem) return tl::unexpected(pem.error());
+  ossl::Ptr<EVP_PKEY> key;
+  if (pem) {
+    auto parsed = parse_private_key(pem->view(), kServiceAccountKey);
+    if (!parsed) return tl::unexpected(parsed.error());
+    key = std::move(*parsed);
     sa.key_pem = std::move(*pem);
-    found_key = std::move(*key);
-    notes.push_back("generated a new service-account key (pki/sa.key, RSA 2048)");
+  } else {
+    auto made = generate_leaf_key(libctx, kServiceAccountKeyType);
+    if (!made) return tl::unexpected(made.error());
+    auto text = private_key_pem(made->get());
+    if (!text) return tl::unexpected(text.error());
+    key = std::move(*made);
+    sa.key_pem = std::move(*text);
   }
-  auto pub = public_key_pem(found_key.get());
+  auto pub = public_key_pem(key.get());
   if (!pub) return tl::unexpected(pub.error());
   sa.pub_pem = std::move(*pub);
   return sa;
@@ -334,14 +345,17 @@ Result<PkiReport> write_cluster_pki(const ca::Home& home, const ca::CryptoContex
   if (!tree) return tl::unexpected(tree.error());
   auto works = decide(home, cluster, *plan, cas, *tree, options);
   if (!works) return tl::unexpected(works.error());
-  // The service-account pair is settled before anything is signed: keys that disagree
-  // stop the run with nothing issued.
-  std::optional<ServiceAccount> sa;
+  // The service-account key is settled before anything is signed (keys that disagree stop
+  // the run with nothing issued); a new one (RSA, slow and random in time) is made beside
+  // the leaf keys.
+  std::future<Result<ServiceAccount>> sa_future;
   if (std::any_of(nodes.begin(), nodes.end(),
                   [](const Node* n) { return n->role == Role::control_plane; })) {
-    auto found = service_account(*tree, cluster, crypto.libctx(), report.notes);
+    auto found = existing_service_account_key(*tree, cluster);
     if (!found) return tl::unexpected(found.error());
-    sa = std::move(*found);
+    if (!*found) report.notes.push_back("generated a new service-account key (pki/sa.key, RSA 2048)");
+    sa_future = std::async(std::launch::async, service_account_pair, std::move(*found),
+                           crypto.libctx());
   }
   std::vector<Work*> todo;
   std::map<std::string, std::vector<Work*>> by_node;
@@ -349,9 +363,14 @@ Result<PkiReport> write_cluster_pki(const ca::Home& home, const ca::CryptoContex
     if (w.outcome != Outcome::kept) todo.push_back(&w);
     by_node[w.plan->node].push_back(&w);
   }
-  if (auto ok = issue_all(home, crypto, store, cluster, cas, todo, options); !ok) {
-    return tl::unexpected(ok.error());
+  auto issued = issue_all(home, crypto, store, cluster, cas, todo, options);
+  std::optional<ServiceAccount> sa;
+  if (sa_future.valid()) {
+    auto pair = sa_future.get();
+    if (!pair && issued) return tl::unexpected(pair.error());
+    if (pair) sa = std::move(*pair);
   }
+  if (!issued) return tl::unexpected(issued.error());
 
   size_t staged = 0;
   for (const Node* node : nodes) {

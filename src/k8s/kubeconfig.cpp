@@ -51,7 +51,10 @@ SecureString render_kubeconfig(const Kubeconfig& c) {
   out << YAML::Key << "kind" << YAML::Value << "Config";
   out << YAML::Key << "clusters" << YAML::Value << YAML::BeginSeq << YAML::BeginMap;
   out << YAML::Key << "cluster" << YAML::Value << YAML::BeginMap;
-  out << YAML::Key << "certificate-authority-data" << YAML::Value << base64_encode(c.ca_pem);
+  // The base64 values double-quoted: as plain scalars yaml-cpp checks every character of
+  // them (300 us a kubeconfig against 70; docs/performance.md).
+  out << YAML::Key << "certificate-authority-data" << YAML::Value << YAML::DoubleQuoted
+      << base64_encode(c.ca_pem);
   out << YAML::Key << "server" << YAML::Value << c.server << YAML::EndMap;
   out << YAML::Key << "name" << YAML::Value << c.cluster << YAML::EndMap << YAML::EndSeq;
   out << YAML::Key << "contexts" << YAML::Value << YAML::BeginSeq << YAML::BeginMap;
@@ -64,8 +67,8 @@ SecureString render_kubeconfig(const Kubeconfig& c) {
   out << YAML::Key << "users" << YAML::Value << YAML::BeginSeq << YAML::BeginMap;
   out << YAML::Key << "name" << YAML::Value << c.user;
   out << YAML::Key << "user" << YAML::Value << YAML::BeginMap;
-  out << YAML::Key << "client-certificate-data" << YAML::Value << cert_b64;
-  out << YAML::Key << "client-key-data" << YAML::Value << key_b64;
+  out << YAML::Key << "client-certificate-data" << YAML::Value << YAML::DoubleQuoted << cert_b64;
+  out << YAML::Key << "client-key-data" << YAML::Value << YAML::DoubleQuoted << key_b64;
   out << YAML::EndMap << YAML::EndMap << YAML::EndSeq << YAML::EndMap;
   OPENSSL_cleanse(key_b64.data(), key_b64.size());
   SecureString text(std::string_view(out.c_str(), out.size()));
