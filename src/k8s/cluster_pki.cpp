@@ -18,13 +18,13 @@
 #include "k8s/leaf_key.hpp"
 #include "k8s/output_tree.hpp"
 #include "k8s/plan.hpp"
+#include "k8s/service_account.hpp"
 
 namespace hwca::k8s {
 namespace {
 
 constexpr mode_t kPublicMode = 0644;
 constexpr mode_t kSecretMode = 0600;
-constexpr tokens::KeyType kServiceAccountKeyType = tokens::KeyType::rsa_2048;
 
 // One CA of the cluster, by hwca name (two roles may share one).
 struct CaInfo {
@@ -41,8 +41,7 @@ struct Work {
   Outcome outcome = Outcome::kept;
   std::string reason;
   std::optional<Credential> existing;  // when kept
-  ossl::Ptr<EVP_PKEY> key;             // when issued: the new key, its request, its result
-  std::string csr;
+  std::string csr;                     // when issued: the request, the key, the certificate
   SecureString key_pem;
   std::string cert_pem;
   std::time_t not_after = 0;
@@ -80,7 +79,6 @@ Status make_requests(OSSL_LIB_CTX* libctx, std::vector<Work*>& todo, tokens::Key
         errors[i] = pem.error();
         continue;
       }
-      w.key = std::move(*key);
       w.csr = std::move(*csr);
       w.key_pem = std::move(*pem);
       ++done;
@@ -132,68 +130,6 @@ Status issue_all(const ca::Home& home, const ca::CryptoContext& crypto, ca::Issu
     }
   }
   return {};
-}
-
-// The service-account key pair shared by every control-plane node: the key already there
-// (all copies must be the same key), else a new one.
-struct ServiceAccount {
-  SecureString key_pem;
-  std::string pub_pem;
-};
-
-// The key already on the control-plane nodes (every copy must be the same key), or
-// nullopt when none has one.
-Result<std::optional<SecureString>> existing_service_account_key(const OutputTree& tree,
-                                                                 const Cluster& cluster) {
-  std::optional<SecureString> found;
-  ossl::Ptr<EVP_PKEY> found_key;
-  std::string found_at;
-  for (const Node& node : cluster.nodes) {
-    if (node.role != Role::control_plane) continue;
-    const std::string path = tree.node_path(node.name, kServiceAccountKey);
-    auto text = read_file(path, 1 << 20);
-    if (!text) {
-      if (text.error().kind == ErrorKind::not_found) continue;
-      return tl::unexpected(text.error());
-    }
-    SecureString pem(*text);
-    OPENSSL_cleanse(text->data(), text->size());
-    auto key = parse_private_key(pem.view(), path);
-    if (!key) return fail(ErrorKind::conflict, key.error().message + "; fix or remove it");
-    if (!found) {
-      found = std::move(pem);
-      found_key = std::move(*key);
-      found_at = path;
-    } else if (EVP_PKEY_eq(found_key.get(), key->get()) != 1) {
-      return fail(ErrorKind::conflict, path + " and " + found_at +
-                                           " hold different service-account keys; every "
-                                           "control-plane node needs the same (keep one)");
-    }
-  }
-  return found;
-}
-
-// The pair from the key's PEM, or a new pair.
-Result<ServiceAccount> service_account_pair(std::optional<SecureString> pem, OSSL_LIB_CTX* libctx) {
-  ServiceAccount sa;
-  ossl::Ptr<EVP_PKEY> key;
-  if (pem) {
-    auto parsed = parse_private_key(pem->view(), kServiceAccountKey);
-    if (!parsed) return tl::unexpected(parsed.error());
-    key = std::move(*parsed);
-    sa.key_pem = std::move(*pem);
-  } else {
-    auto made = generate_leaf_key(libctx, kServiceAccountKeyType);
-    if (!made) return tl::unexpected(made.error());
-    auto text = private_key_pem(made->get());
-    if (!text) return tl::unexpected(text.error());
-    key = std::move(*made);
-    sa.key_pem = std::move(*text);
-  }
-  auto pub = public_key_pem(key.get());
-  if (!pub) return tl::unexpected(pub.error());
-  sa.pub_pem = std::move(*pub);
-  return sa;
 }
 
 // Write `data` to the node's `rel` unless the file already holds exactly that.
