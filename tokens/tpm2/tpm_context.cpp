@@ -1,0 +1,107 @@
+#include "tokens/tpm2/tpm_context.hpp"
+
+#include <map>
+
+#include "common/text.hpp"
+#include "tokens/tpm2/rc.hpp"
+
+namespace hwca::tokens::tpm2 {
+
+namespace {
+
+std::mutex& cache_mutex() {
+  static std::mutex mu;
+  return mu;
+}
+
+std::map<std::string, std::shared_ptr<TpmContext>>& cache() {
+  static std::map<std::string, std::shared_ptr<TpmContext>> contexts;
+  return contexts;
+}
+
+}  // namespace
+
+Result<std::shared_ptr<TpmContext>> TpmContext::open(const TctiChoice& tcti) {
+  std::lock_guard lock(cache_mutex());
+  if (auto it = cache().find(tcti.tcti); it != cache().end()) return it->second;
+  std::shared_ptr<TpmContext> ctx(new TpmContext(tcti));
+  if (auto ok = ctx->start(); !ok) return tl::unexpected(ok.error());
+  cache()[tcti.tcti] = ctx;
+  return ctx;
+}
+
+void TpmContext::close_all() {
+  std::map<std::string, std::shared_ptr<TpmContext>> contexts;
+  {
+    std::lock_guard lock(cache_mutex());
+    contexts.swap(cache());
+  }
+  // Dropped here, outside the cache lock: closing a context talks to its TPM.
+}
+
+Status TpmContext::start() {
+  auto tcti = load_tcti(choice_);
+  if (!tcti) return tl::unexpected(tcti.error());
+  tcti_ = std::move(*tcti);
+  TSS2_RC rc = Esys_Initialize(&esys_, tcti_.get(), nullptr);
+  if (rc != TSS2_RC_SUCCESS) return error("ESYS initialisation failed", rc);
+  // A TPM is started once after power-on, by firmware, the kernel or (swtpm) its
+  // startup-clear flag; a TPM that nobody started refuses every command, so start it here.
+  // TPM_RC_INITIALIZE says it was already started: the normal case. A resource manager
+  // may also refuse Startup itself (its own layer): then it has started the TPM.
+  rc = Esys_Startup(esys_, TPM2_SU_CLEAR);
+  bool started = rc == TSS2_RC_SUCCESS || tpm_rc(rc) == TPM2_RC_INITIALIZE ||
+                 (rc & TSS2_RC_LAYER_MASK) == TSS2_RESMGR_RC_LAYER;
+  if (!started) return error("TPM2_Startup failed", rc);
+  return {};
+}
+
+TpmContext::~TpmContext() {
+  if (esys_ != nullptr) Esys_Finalize(&esys_);
+  // tcti_ is finalised after ESYS by its own destructor.
+}
+
+std::string TpmContext::name() const { return "TPM '" + printable(choice_.tcti) + "'"; }
+
+tl::unexpected<Error> TpmContext::error(const std::string& what, TSS2_RC rc) const {
+  return rc_error(name() + ": " + what, rc);
+}
+
+TransientHandle& TransientHandle::operator=(TransientHandle&& other) noexcept {
+  if (this != &other) {
+    reset();
+    ctx_ = std::move(other.ctx_);
+    handle_ = other.handle_;
+    other.handle_ = ESYS_TR_NONE;
+  }
+  return *this;
+}
+
+void TransientHandle::reset() {
+  if (handle_ == ESYS_TR_NONE || !ctx_) return;
+  ctx_->with([this](ESYS_CONTEXT* esys) {
+    // On success ESYS forgets the object too; on failure its record stays until closed.
+    if (Esys_FlushContext(esys, handle_) != TSS2_RC_SUCCESS) Esys_TR_Close(esys, &handle_);
+  });
+  handle_ = ESYS_TR_NONE;
+  ctx_.reset();
+}
+
+PersistentHandle& PersistentHandle::operator=(PersistentHandle&& other) noexcept {
+  if (this != &other) {
+    reset();
+    ctx_ = std::move(other.ctx_);
+    handle_ = other.handle_;
+    other.handle_ = ESYS_TR_NONE;
+  }
+  return *this;
+}
+
+void PersistentHandle::reset() {
+  if (handle_ == ESYS_TR_NONE || !ctx_) return;
+  ctx_->with([this](ESYS_CONTEXT* esys) { Esys_TR_Close(esys, &handle_); });
+  handle_ = ESYS_TR_NONE;
+  ctx_.reset();
+}
+
+}  // namespace hwca::tokens::tpm2
