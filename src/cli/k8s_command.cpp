@@ -38,11 +38,18 @@ std::string join(const std::vector<std::string>& items) {
 }
 
 // A progress line on a terminal, rewritten in place; nothing when stderr is not one.
+bool g_progress_shown = false;
 void progress(const char* stage, size_t done, size_t total) {
   static const bool tty = ::isatty(STDERR_FILENO) == 1;
   if (!tty || total < 50) return;
   std::cerr << "\rhwca: " << stage << " " << done << "/" << total << "   " << std::flush;
+  g_progress_shown = done != total;
   if (done == total) std::cerr << "\r\033[K" << std::flush;
+}
+// Wipe a progress line left standing (a run that failed midway) before the error line.
+void clear_progress() {
+  if (g_progress_shown) std::cerr << "\r\033[K" << std::flush;
+  g_progress_shown = false;
 }
 
 void print_summary(const k8s::PkiReport& report, const std::string& out_dir) {
@@ -125,7 +132,10 @@ int write_pki(const Context& ctx, const K8sArgs& args, bool renew) {
   if (!setup) return report(setup.error());
   auto result = k8s::write_cluster_pki(setup->home, *setup->crypto, *setup->store, *cluster,
                                        args.out, options);
-  if (!result) return report(result.error());
+  if (!result) {
+    clear_progress();
+    return report(result.error());
+  }
   print_summary(*result, args.out);
   return 0;
 }
