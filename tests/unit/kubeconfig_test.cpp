@@ -6,9 +6,20 @@
 #include <yaml-cpp/yaml.h>
 
 #include "common/base64.hpp"
+#include "k8s/leaf_key.hpp"
 
 namespace hwca::k8s {
 namespace {
+
+// A key made at run time (no key text lives in the repository), the same for every call.
+const SecureString& sample_key() {
+  static const SecureString pem = [] {
+    ossl::Ptr<EVP_PKEY> key(EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"));
+    auto text = private_key_pem(key.get());
+    return text ? std::move(*text) : SecureString();
+  }();
+  return pem;
+}
 
 Kubeconfig sample() {
   Kubeconfig c;
@@ -17,11 +28,12 @@ Kubeconfig sample() {
   c.ca_pem = "-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----\n";
   c.user = "system:node:w1";
   c.cert_pem = "-----BEGIN CERTIFICATE-----\nLEAF\n-----END CERTIFICATE-----\n";
-  c.key_pem = SecureString("-----BEGIN PRIVATE KEY-----\nKEY\n-----END PRIVATE KEY-----\n");
+  c.key_pem = sample_key().clone();
   return c;
 }
 
 TEST(Kubeconfig, HasKubeadmsStructure) {
+  ASSERT_FALSE(sample_key().empty());
   SecureString text = render_kubeconfig(sample());
   YAML::Node root = YAML::Load(std::string(text.view()));
   EXPECT_EQ(root["apiVersion"].as<std::string>(), "v1");

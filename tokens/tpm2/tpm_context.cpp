@@ -67,41 +67,21 @@ tl::unexpected<Error> TpmContext::error(const std::string& what, TSS2_RC rc) con
   return rc_error(name() + ": " + what, rc);
 }
 
-TransientHandle& TransientHandle::operator=(TransientHandle&& other) noexcept {
-  if (this != &other) {
-    reset();
-    ctx_ = std::move(other.ctx_);
-    handle_ = other.handle_;
-    other.handle_ = ESYS_TR_NONE;
-  }
-  return *this;
-}
-
-void TransientHandle::reset() {
+template <Release R>
+void TpmHandle<R>::reset() {
   if (handle_ == ESYS_TR_NONE || !ctx_) return;
   ctx_->with([this](ESYS_CONTEXT* esys) {
-    // On success ESYS forgets the object too; on failure its record stays until closed.
-    if (Esys_FlushContext(esys, handle_) != TSS2_RC_SUCCESS) Esys_TR_Close(esys, &handle_);
+    // A flush that succeeds makes ESYS forget the object too; on failure, or for a
+    // persistent object, its record stays until closed.
+    if (R == Release::close || Esys_FlushContext(esys, handle_) != TSS2_RC_SUCCESS) {
+      Esys_TR_Close(esys, &handle_);
+    }
   });
   handle_ = ESYS_TR_NONE;
   ctx_.reset();
 }
 
-PersistentHandle& PersistentHandle::operator=(PersistentHandle&& other) noexcept {
-  if (this != &other) {
-    reset();
-    ctx_ = std::move(other.ctx_);
-    handle_ = other.handle_;
-    other.handle_ = ESYS_TR_NONE;
-  }
-  return *this;
-}
-
-void PersistentHandle::reset() {
-  if (handle_ == ESYS_TR_NONE || !ctx_) return;
-  ctx_->with([this](ESYS_CONTEXT* esys) { Esys_TR_Close(esys, &handle_); });
-  handle_ = ESYS_TR_NONE;
-  ctx_.reset();
-}
+template class TpmHandle<Release::flush>;
+template class TpmHandle<Release::close>;
 
 }  // namespace hwca::tokens::tpm2

@@ -53,21 +53,37 @@ class TpmContext {
   ESYS_CONTEXT* esys_ = nullptr;
 };
 
-// A transient object (a key, a primary) loaded in the TPM; flushed when dropped.
-class TransientHandle {
+// How a handle lets go of its object when dropped.
+enum class Release {
+  flush,  // a transient object (a key, a primary): Esys_FlushContext removes it from the TPM
+  close,  // a persistent object (0x81xxxxxx): Esys_TR_Close forgets ESYS's record of it and
+          // leaves the object in the TPM
+};
+
+// An object ESYS knows about, released as `R` says when dropped.
+template <Release R>
+class TpmHandle {
  public:
-  TransientHandle() = default;
-  TransientHandle(std::shared_ptr<TpmContext> ctx, ESYS_TR handle)
+  TpmHandle() = default;
+  TpmHandle(std::shared_ptr<TpmContext> ctx, ESYS_TR handle)
       : ctx_(std::move(ctx)), handle_(handle) {}
-  ~TransientHandle() { reset(); }
-  TransientHandle(TransientHandle&& other) noexcept { *this = std::move(other); }
-  TransientHandle& operator=(TransientHandle&& other) noexcept;
-  TransientHandle(const TransientHandle&) = delete;
-  TransientHandle& operator=(const TransientHandle&) = delete;
+  ~TpmHandle() { reset(); }
+  TpmHandle(TpmHandle&& other) noexcept { *this = std::move(other); }
+  TpmHandle& operator=(TpmHandle&& other) noexcept {
+    if (this != &other) {
+      reset();
+      ctx_ = std::move(other.ctx_);
+      handle_ = other.handle_;
+      other.handle_ = ESYS_TR_NONE;
+    }
+    return *this;
+  }
+  TpmHandle(const TpmHandle&) = delete;
+  TpmHandle& operator=(const TpmHandle&) = delete;
 
   ESYS_TR get() const { return handle_; }
   explicit operator bool() const { return handle_ != ESYS_TR_NONE; }
-  // Flush now (errors are ignored: the TPM may be gone, and then so is the object).
+  // Release now (errors are ignored: the TPM may be gone, and then so is the object).
   void reset();
 
  private:
@@ -75,27 +91,8 @@ class TransientHandle {
   ESYS_TR handle_ = ESYS_TR_NONE;
 };
 
-// A persistent object (0x81xxxxxx) ESYS knows about; dropping it forgets ESYS's record of
-// it (Esys_TR_Close) and leaves the object in the TPM.
-class PersistentHandle {
- public:
-  PersistentHandle() = default;
-  PersistentHandle(std::shared_ptr<TpmContext> ctx, ESYS_TR handle)
-      : ctx_(std::move(ctx)), handle_(handle) {}
-  ~PersistentHandle() { reset(); }
-  PersistentHandle(PersistentHandle&& other) noexcept { *this = std::move(other); }
-  PersistentHandle& operator=(PersistentHandle&& other) noexcept;
-  PersistentHandle(const PersistentHandle&) = delete;
-  PersistentHandle& operator=(const PersistentHandle&) = delete;
-
-  ESYS_TR get() const { return handle_; }
-  explicit operator bool() const { return handle_ != ESYS_TR_NONE; }
-  void reset();
-
- private:
-  std::shared_ptr<TpmContext> ctx_;
-  ESYS_TR handle_ = ESYS_TR_NONE;
-};
+using TransientHandle = TpmHandle<Release::flush>;
+using PersistentHandle = TpmHandle<Release::close>;
 
 // Frees what ESYS returned (Esys_Free) when dropped: outPublic, names, ...
 template <typename T>
