@@ -25,6 +25,7 @@ const OSSL_ALGORITHM kSignature[] = {
 
 const OSSL_ALGORITHM kStore[] = {
     {"pkcs11", kProps, hwca_store_functions, "keys in PKCS#11 tokens by RFC 7512 URI"},
+    {"tpm2", kProps, hwca_store_functions, "keys in a TPM 2.0 by tpm2:file= or tpm2:handle= URI"},
     {nullptr, nullptr, nullptr, nullptr}};
 
 #define HWCA_REASON(kind, text)                                                      \
@@ -130,11 +131,14 @@ int init(const OSSL_CORE_HANDLE* handle, const OSSL_DISPATCH* in, const OSSL_DIS
       // Optional keys of the provider's section in openssl.cnf.
       char* module = nullptr;
       char* pin_source = nullptr;
+      char* tcti = nullptr;
       OSSL_PARAM params[] = {OSSL_PARAM_utf8_ptr(kParamPkcs11Module, &module, 0),
-                             OSSL_PARAM_utf8_ptr(kParamPinSource, &pin_source, 0), OSSL_PARAM_END};
+                             OSSL_PARAM_utf8_ptr(kParamPinSource, &pin_source, 0),
+                             OSSL_PARAM_utf8_ptr(kParamTpm2Tcti, &tcti, 0), OSSL_PARAM_END};
       if (get_params(handle, params) == 1) {
         if (module != nullptr) ctx->pkcs11_module = module;
         if (pin_source != nullptr) ctx->pin_source = pin_source;
+        if (tcti != nullptr) ctx->tpm2_tcti = tcti;
       }
     }
     *out = kProviderFunctions;

@@ -26,11 +26,13 @@ inline constexpr const char* kProps = "provider=hwca";
 inline constexpr const char* kParamPinSource = HWCA_PARAM_PIN_SOURCE;
 inline constexpr const char* kParamDefaultPinSource = HWCA_PARAM_DEFAULT_PIN_SOURCE;
 inline constexpr const char* kParamPkcs11Module = HWCA_PARAM_PKCS11_MODULE;
+inline constexpr const char* kParamTpm2Tcti = HWCA_PARAM_TPM2_TCTI;
 
 struct ProvCtx {
   const OSSL_CORE_HANDLE* handle = nullptr;
   OSSL_LIB_CTX* libctx = nullptr;  // the library context this instance lives in
   std::string pkcs11_module;       // from the provider's config section, may be empty
+  std::string tpm2_tcti;           // from the provider's config section, may be empty
   std::string pin_source;          // from the provider's config section: a default, used
                                    // after the URI's pin-source; may be empty
   bool owns_tokens = false;        // loaded as a module: shut the tokens down in teardown

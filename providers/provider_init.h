@@ -9,6 +9,7 @@
 #define HWCA_PARAM_PIN_SOURCE "pin-source"                 /* before the URI's pin-source */
 #define HWCA_PARAM_DEFAULT_PIN_SOURCE "default-pin-source" /* after the URI's pin-source */
 #define HWCA_PARAM_PKCS11_MODULE "pkcs11-module"
+#define HWCA_PARAM_TPM2_TCTI "tpm2-tcti" /* which TPM tpm2: keys are in */
 
 /* Error reasons raised by the provider are this base plus an hwca::ErrorKind. */
 #define HWCA_REASON_KIND_BASE 0x100

@@ -1,4 +1,4 @@
-// STORE for key URIs (pkcs11: now; every scheme the tokens registry knows). Loading a
+// STORE for key URIs (pkcs11:, tpm2:; every scheme the tokens registry knows). Loading a
 // private key hands OpenSSL a reference to a provider Key, which KEYMGMT load turns back
 // into a key; type=public yields the public key as SubjectPublicKeyInfo DER.
 #include <openssl/core_object.h>
@@ -24,6 +24,7 @@ struct StoreCtx {
   std::string pin_source;          // the caller's, before the URI's (set_ctx_params)
   std::string default_pin_source;  // after the URI's: set_ctx_params, else the provider config
   std::string module;
+  std::string tcti;
   bool done = false;
 };
 
@@ -74,6 +75,7 @@ int load(StoreCtx* ctx, OSSL_CALLBACK* object_cb, void* object_cbarg,
   ctx->done = true;  // one object per URI, whatever happens
   tokens::OpenOptions options;
   options.module = ctx->module;
+  options.tcti = ctx->tcti;
   options.pin_source = ctx->pin_source;
   options.default_pin_source = ctx->default_pin_source;
   options.pin_prompt = prompt_through(pw_cb, pw_cbarg);
@@ -127,6 +129,7 @@ extern "C" void* hwca_store_open(void* provctx, const char* uri) {
     ctx->uri = uri;
     ctx->default_pin_source = prov->pin_source;
     ctx->module = prov->pkcs11_module;
+    ctx->tcti = prov->tpm2_tcti;
     return ctx;
   });
 }
@@ -135,6 +138,7 @@ const OSSL_PARAM kSettable[] = {
     OSSL_PARAM_utf8_string(hwca::provider::kParamPinSource, nullptr, 0),
     OSSL_PARAM_utf8_string(hwca::provider::kParamDefaultPinSource, nullptr, 0),
     OSSL_PARAM_utf8_string(hwca::provider::kParamPkcs11Module, nullptr, 0),
+    OSSL_PARAM_utf8_string(hwca::provider::kParamTpm2Tcti, nullptr, 0),
     OSSL_PARAM_int(OSSL_STORE_PARAM_EXPECT, nullptr), OSSL_PARAM_END};
 
 extern "C" const OSSL_PARAM* hwca_store_settable_ctx_params(void*) { return kSettable; }
@@ -157,6 +161,11 @@ extern "C" int hwca_store_set_ctx_params(void* vctx, const OSSL_PARAM params[]) 
     if (p != nullptr) {
       if (OSSL_PARAM_get_utf8_string_ptr(p, &s) != 1) return 0;
       ctx->module = s;
+    }
+    p = OSSL_PARAM_locate_const(params, hwca::provider::kParamTpm2Tcti);
+    if (p != nullptr) {
+      if (OSSL_PARAM_get_utf8_string_ptr(p, &s) != 1) return 0;
+      ctx->tcti = s;
     }
     return 1;
   });

@@ -125,6 +125,7 @@ class KeyInspector {
 
 struct OpenOptions {
   std::string module;                        // PKCS#11 module path (--module); may be empty
+  std::string tcti;                          // TPM (--tcti); empty: $HWCA_TCTI or /dev/tpmrm0
   std::string pin_source;                    // --pin-source env:NAME|file:PATH; may be empty
   std::string default_pin_source;            // $HWCA_PIN_SOURCE: used after the URI's pin-source
   PinCallback pin_prompt;                    // asked when no source gives the PIN; may be empty

@@ -11,6 +11,7 @@ namespace hwca::tokens {
 
 // Built-in backends (each defined in its folder).
 void register_pkcs11_backend();
+void register_tpm2_backend();
 
 namespace {
 
@@ -27,7 +28,10 @@ Registry& raw() {
 
 Registry& registry() {
   static std::once_flag builtins;
-  std::call_once(builtins, [] { register_pkcs11_backend(); });
+  std::call_once(builtins, [] {
+    register_pkcs11_backend();
+    register_tpm2_backend();
+  });
   return raw();
 }
 

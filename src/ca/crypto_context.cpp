@@ -89,12 +89,14 @@ Result<ossl::Ptr<EVP_PKEY>> CryptoContext::load_private_key(const std::string& u
   std::string pin_source = options.pin_source;
   std::string default_pin_source = options.default_pin_source;
   std::string module = options.module;
-  OSSL_PARAM params[4];
+  std::string tcti = options.tcti;
+  OSSL_PARAM params[5];
   size_t n = 0;
   for (auto& [name, value] :
        {std::pair<const char*, std::string*>{HWCA_PARAM_PIN_SOURCE, &pin_source},
         {HWCA_PARAM_DEFAULT_PIN_SOURCE, &default_pin_source},
-        {HWCA_PARAM_PKCS11_MODULE, &module}}) {
+        {HWCA_PARAM_PKCS11_MODULE, &module},
+        {HWCA_PARAM_TPM2_TCTI, &tcti}}) {
     if (!value->empty()) params[n++] = OSSL_PARAM_construct_utf8_string(name, value->data(), 0);
   }
   params[n] = OSSL_PARAM_construct_end();

@@ -17,6 +17,7 @@ struct KeyLoadOptions {
   std::string pin_source;          // env:NAME or file:PATH, before the URI's pin-source
   std::string default_pin_source;  // after the URI's pin-source ($HWCA_PIN_SOURCE)
   std::string module;  // PKCS#11 module; empty: module-path=, HWCA_PKCS11_MODULE, p11-kit
+  std::string tcti;    // TPM for tpm2: keys; empty: HWCA_TCTI, then /dev/tpmrm0
   PinCallback prompt;  // asked when no source gives the PIN; empty: no prompt
 };
 

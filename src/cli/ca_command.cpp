@@ -1,4 +1,5 @@
 // hwca ca init | list | show
+#include <algorithm>
 #include <iomanip>
 #include <iostream>
 
@@ -27,16 +28,18 @@ std::string time_text(const ASN1_TIME* t) { return utc_text(ca::unix_time(t)); }
 int init(const Context& ctx, const CaArgs& args) {
   auto home = ca::Home::open(ca::resolve_home(ctx.home), /*create=*/true);
   if (!home) return report(home.error());
+  std::string key_uri = args.key;
   if (!args.generate.empty()) {
     auto made = generate_key(ctx, args.key, args.generate);
     if (!made) return report(made.error());
-    std::cout << "generated " << made->type << " key '" << made->label << "' in the token\n";
+    std::cout << generated_text(*made);
+    key_uri = made->uri;  // the canonical form (a key file's absolute path)
   }
   auto crypto = ca::CryptoContext::create();
   if (!crypto) return report(crypto.error());
   ca::InitCaRequest req;
   req.name = args.name;
-  req.key_uri = args.key;
+  req.key_uri = key_uri;
   req.subject = args.subject;
   req.sans = args.sans;
   req.days = args.days;
@@ -101,7 +104,13 @@ int show(const Context& ctx, const CaArgs& args) {
   auto attrs = inspect_key(ctx, entry.key);
   if (!attrs) return report(attrs.error());
   line("key type", attrs->key.type);
-  for (const auto& [flag, value] : attrs->flags) line(flag, value ? "yes" : "no");
+  // A TPM's attribute names are longer than the labels above.
+  size_t width = 19;
+  for (const auto& flag : attrs->flags) width = std::max(width, flag.first.size() + 2);
+  for (const auto& [flag, value] : attrs->flags) {
+    std::cout << std::left << std::setw(static_cast<int>(width)) << (flag + ":")
+              << (value ? "yes" : "no") << "\n";
+  }
   return 0;
 }
 
@@ -117,12 +126,14 @@ void set_ca_command(CLI::App& app, Context& ctx, int& exit_code) {
   init_cmd->add_option("--name", args.name, "name of the CA in the home (a-z, 0-9, '-')")
       ->required()
       ->type_name("NAME");
-  init_cmd->add_option("--key", args.key, "URI of the CA's key in the token")
+  init_cmd->add_option("--key", args.key,
+                       "URI of the CA's key: pkcs11:token=T;object=L, tpm2:file=PATH or "
+                       "tpm2:handle=0x81...")
       ->required()
       ->type_name("URI");
   init_cmd
       ->add_option("--generate", args.generate,
-                   "first generate the key in the token: ec-p256, ec-p384, rsa-2048, "
+                   "first generate the key in the token or TPM: ec-p256, ec-p384, rsa-2048, "
                    "rsa-3072 or rsa-4096 (without it an existing key is adopted)")
       ->type_name("TYPE");
   init_cmd->add_option("--subject", args.subject, "subject, e.g. /CN=kubernetes or CN=x,O=y")

@@ -14,6 +14,7 @@ namespace hwca::cli {
 
 struct Context {
   std::string module;      // --module
+  std::string tcti;        // --tcti
   std::string pin_source;  // --pin-source
   double timeout = 0;      // --timeout seconds; 0: HWCA_TOKEN_TIMEOUT or 30 s
   std::string home;        // --home; empty: HWCA_HOME or the default (src/ca/home.hpp)
@@ -30,6 +31,10 @@ int report(const Error& error);
 // Generate a key in the token the URI names (hwca key generate, hwca ca init --generate).
 Result<tokens::KeyInfo> generate_key(const Context& ctx, const std::string& uri,
                                      const std::string& type);
+
+// "generated ec-p256 key 'L' (id ...) inside the token; it cannot be exported\n", or the
+// TPM's version of it.
+std::string generated_text(const tokens::KeyInfo& key);
 
 // A key's attributes as its store reports them (hwca key show, hwca ca show).
 Result<tokens::KeyAttributes> inspect_key(const Context& ctx, const std::string& uri);

@@ -1,4 +1,5 @@
 // hwca key generate | list | show
+#include <algorithm>
 #include <iomanip>
 #include <iostream>
 
@@ -17,9 +18,7 @@ struct KeyArgs {
 int generate(const Context& ctx, const KeyArgs& args) {
   auto info = generate_key(ctx, args.key, args.type);
   if (!info) return report(info.error());
-  std::cout << "generated " << info->type << " key '" << info->label << "' (id " << info->id_hex
-            << ") inside the token; it cannot be exported\n"
-            << info->uri << "\n";
+  std::cout << generated_text(*info) << info->uri << "\n";
   return 0;
 }
 
@@ -41,12 +40,16 @@ int list(const Context& ctx, const KeyArgs& args) {
 int show(const Context& ctx, const KeyArgs& args) {
   auto a = inspect_key(ctx, args.key);
   if (!a) return report(a.error());
+  bool tpm = args.key.starts_with("tpm2:");
   std::cout << "uri:                " << a->key.uri << "\n"
-            << "label:              " << a->key.label << "\n"
-            << "id:                 " << a->key.id_hex << "\n"
+            << (tpm ? "key:                " : "label:              ") << a->key.label << "\n"
+            << (tpm ? "name:               " : "id:                 ") << a->key.id_hex << "\n"
             << "type:               " << a->key.type << " (" << a->bits << " bits)\n";
+  // The TPM's attribute names are longer than a token's.
+  size_t width = 20;
+  for (const auto& flag : a->flags) width = std::max(width, flag.first.size() + 2);
   for (const auto& [name, value] : a->flags) {
-    std::cout << std::left << std::setw(20) << (name + ":") << (value ? "yes" : "no") << "\n";
+    std::cout << std::left << std::setw(static_cast<int>(width)) << (name + ":") << (value ? "yes" : "no") << "\n";
   }
   std::cout << a->public_pem;
   return 0;
@@ -60,9 +63,10 @@ void set_key_command(CLI::App& app, Context& ctx, int& exit_code) {
   key->require_subcommand(1);
 
   auto* gen = key->add_subcommand(
-      "generate", "generate a key pair inside the token (sensitive, never extractable)");
+      "generate", "generate a key pair inside the token or TPM (never extractable)");
   gen->add_option("--key", args.key,
-                  "URI of the new key: its token and object=LABEL (id= optional, else random)")
+                  "URI of the new key: pkcs11:token=T;object=LABEL (id= optional, else random), "
+                  "tpm2:file=PATH (a new key file) or tpm2:handle=0x81000010 (persistent)")
       ->required()
       ->type_name("URI");
   gen->add_option("--type", args.type, "ec-p256 (default), ec-p384, rsa-2048, rsa-3072, rsa-4096")

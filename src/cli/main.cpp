@@ -26,6 +26,7 @@ std::string env_pin_source() {
 tokens::OpenOptions Context::open_options() const {
   tokens::OpenOptions o;
   o.module = module;
+  o.tcti = tcti;
   o.pin_source = pin_source;
   o.default_pin_source = env_pin_source();
   o.pin_prompt = prompt_pin;
@@ -35,6 +36,7 @@ tokens::OpenOptions Context::open_options() const {
 ca::KeyLoadOptions Context::key_load_options() const {
   ca::KeyLoadOptions o;
   o.module = module;
+  o.tcti = tcti;
   o.pin_source = pin_source;
   o.default_pin_source = env_pin_source();
   o.prompt = prompt_pin;
@@ -48,6 +50,17 @@ Result<tokens::KeyInfo> generate_key(const Context& ctx, const std::string& uri,
   auto store = tokens::open_store(uri, ctx.open_options());
   if (!store) return tl::unexpected(store.error());
   return (*store)->create_key({uri, *t});
+}
+
+std::string generated_text(const tokens::KeyInfo& key) {
+  bool tpm = key.uri.starts_with("tpm2:");
+  return "generated " + key.type + " key '" + key.label + "' (" + (tpm ? "name " : "id ") +
+         key.id_hex + ") inside the " +
+         (!tpm ? "token; it cannot be exported"
+          : key.uri.starts_with("tpm2:file=")
+              ? "TPM; it never leaves it (the key file holds a blob only this TPM can load)"
+              : "TPM, where it stays at that handle; it never leaves it") +
+         "\n";
 }
 
 int report(const Error& error) {
@@ -143,9 +156,10 @@ int main(int argc, char** argv) {
   cli::Context ctx;
   int exit_code = 0;
   CLI::App app{
-      "hwca: a certificate authority whose keys stay in hardware (PKCS#11 tokens).\n"
-      "Keys are named by RFC 7512 URIs, e.g. 'pkcs11:token=ca;object=root'.\n"
-      "PINs come from --pin-source, the URI's pin-source, or a terminal prompt.",
+      "hwca: a certificate authority whose keys stay in hardware (PKCS#11 tokens, TPM 2.0).\n"
+      "Keys are named by URIs: 'pkcs11:token=ca;object=root' (RFC 7512),\n"
+      "'tpm2:file=/etc/hwca/ca.tpmkey' or 'tpm2:handle=0x81000010'.\n"
+      "PINs and key passwords come from --pin-source, the URI's pin-source, or a prompt.",
       "hwca"};
   app.require_subcommand(1);
   app.fallthrough();  // global options may also follow the subcommand
@@ -154,6 +168,10 @@ int main(int argc, char** argv) {
                  "PKCS#11 module (.so); default: module-path= in the URI, $HWCA_PKCS11_MODULE, "
                  "else p11-kit's proxy")
       ->type_name("PATH");
+  app.add_option("--tcti", ctx.tcti,
+                 "the TPM that tpm2: keys live in, as a tpm2-tss TCTI: device:/dev/tpmrm0, "
+                 "tabrmd:, swtpm:host=H,port=P; default $HWCA_TCTI, else device:/dev/tpmrm0")
+      ->type_name("TCTI");
   app.add_option("--pin-source", ctx.pin_source,
                  "where the PIN is read from: env:NAME or file:PATH (mode 0600); default "
                  "the URI's pin-source, $HWCA_PIN_SOURCE, else a prompt")

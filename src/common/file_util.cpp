@@ -20,9 +20,9 @@ std::string dir_of(const std::string& path) {
   return slash == 0 ? "/" : path.substr(0, slash);
 }
 
-}  // namespace
-
-Status write_file_atomic(const std::string& path, std::string_view data, mode_t mode) {
+// Write `data` to a new temporary file beside `path` (mode `mode` from creation), sync and
+// close it; its name.
+Result<std::string> write_temp(const std::string& path, std::string_view data, mode_t mode) {
   std::random_device rd;
   std::string tmp = path + ".tmp." + std::to_string(rd());
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
@@ -49,16 +49,41 @@ Status write_file_atomic(const std::string& path, std::string_view data, mode_t 
     ::unlink(tmp.c_str());
     return fail(ErrorKind::io, "cannot close " + tmp + ": " + error_text(err));
   }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    return fail(ErrorKind::io, "cannot replace " + path + ": " + error_text(err));
-  }
+  return tmp;
+}
+
+void sync_dir_of(const std::string& path) {
   int dfd = ::open(dir_of(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd >= 0) {
     ::fsync(dfd);
     ::close(dfd);
   }
+}
+
+}  // namespace
+
+Status write_file_atomic(const std::string& path, std::string_view data, mode_t mode) {
+  auto tmp = write_temp(path, data, mode);
+  if (!tmp) return tl::unexpected(tmp.error());
+  if (::rename(tmp->c_str(), path.c_str()) != 0) {
+    int err = errno;
+    ::unlink(tmp->c_str());
+    return fail(ErrorKind::io, "cannot replace " + path + ": " + error_text(err));
+  }
+  sync_dir_of(path);
+  return {};
+}
+
+Status write_new_file_atomic(const std::string& path, std::string_view data, mode_t mode) {
+  auto tmp = write_temp(path, data, mode);
+  if (!tmp) return tl::unexpected(tmp.error());
+  // link(2) fails with EEXIST, atomically, when anything is at `path` (a dangling link too).
+  int rc = ::link(tmp->c_str(), path.c_str());
+  int err = errno;
+  ::unlink(tmp->c_str());
+  sync_dir_of(path);
+  if (rc != 0 && err == EEXIST) return fail(ErrorKind::conflict, path + " already exists");
+  if (rc != 0) return fail(ErrorKind::io, "cannot create " + path + ": " + error_text(err));
   return {};
 }
 

@@ -15,6 +15,11 @@ namespace hwca {
 // anything secret), not after.
 Status write_file_atomic(const std::string& path, std::string_view data, mode_t mode);
 
+// The same, but link(2) the synced temporary file to `path` instead of renaming it, so an
+// existing file (or one another writer puts there first) is never replaced: then
+// ErrorKind::conflict and nothing changes.
+Status write_new_file_atomic(const std::string& path, std::string_view data, mode_t mode);
+
 Result<std::string> read_file(const std::string& path, size_t max_bytes = 16 << 20);
 
 }  // namespace hwca

@@ -120,4 +120,19 @@ Result<SecureString> prompt_pin(const std::string& prompt) {
   return pin;
 }
 
+Result<SecureString> obtain_pin(const PinSources& sources, const std::string& what) {
+  if (sources.uri_has_pin_value) {
+    return fail(ErrorKind::auth,
+                "the key URI carries pin-value; hwca takes a PIN only from "
+                "pin-source=, --pin-source or a prompt, never from a URI that "
+                "may end up in argv or logs");
+  }
+  if (!sources.option.empty()) return read_pin_source(sources.option);
+  if (!sources.uri.empty()) return read_pin_source(sources.uri);
+  if (!sources.fallback.empty()) return read_pin_source(sources.fallback);
+  if (sources.prompt) return sources.prompt(what);
+  return fail(ErrorKind::auth, what + " is needed: give --pin-source env:NAME or "
+                                      "file:PATH, or pin-source= in the URI");
+}
+
 }  // namespace hwca

@@ -25,4 +25,19 @@ Result<SecureString> prompt_pin(const std::string& prompt);
 // A callback that supplies a PIN for a prompt such as "PIN for token 'ca'".
 using PinCallback = std::function<Result<SecureString>(const std::string& prompt)>;
 
+// Every place a PIN or key password may come from, in the order they are tried.
+struct PinSources {
+  std::string option;    // --pin-source
+  std::string uri;       // the URI's pin-source attribute
+  std::string fallback;  // a default source ($HWCA_PIN_SOURCE)
+  bool uri_has_pin_value = false;
+  PinCallback prompt;  // terminal or OpenSSL passphrase callback; may be empty
+};
+
+// The secret for `what` ("PIN for token 'ca'", "password for key /etc/k.pem") from the
+// first source given: --pin-source, the URI's, the fallback, then the prompt. A URI that
+// carries pin-value is refused (it may end up in argv or logs); no source at all is an
+// auth error that says how to give one.
+Result<SecureString> obtain_pin(const PinSources& sources, const std::string& what);
+
 }  // namespace hwca

@@ -29,13 +29,17 @@ int hex_value(char c) {
   return -1;
 }
 
+// tpm2: path values are file paths; RFC 7512 would have every '/' percent-encoded.
+bool slash_in_path(std::string_view scheme) { return scheme == "tpm2"; }
+
 bool is_attr_name(std::string_view name) {
   return !name.empty() && std::all_of(name.begin(), name.end(), [](unsigned char c) {
     return std::isalnum(c) != 0 || c == '-' || c == '_';
   });
 }
 
-Result<std::string> decode(std::string_view raw, std::string_view name, bool query) {
+Result<std::string> decode(std::string_view raw, std::string_view name, bool query,
+                           bool slash) {
   std::string out;
   out.reserve(raw.size());
   for (size_t i = 0; i < raw.size(); ++i) {
@@ -49,7 +53,7 @@ Result<std::string> decode(std::string_view raw, std::string_view name, bool que
       }
       out.push_back(static_cast<char>(hi * 16 + lo));
       i += 2;
-    } else if (query ? is_query_char(c) : is_path_char(c)) {
+    } else if (query ? is_query_char(c) : (is_path_char(c) || (slash && c == '/'))) {
       out.push_back(static_cast<char>(c));
     } else {
       std::string shown =
@@ -62,7 +66,7 @@ Result<std::string> decode(std::string_view raw, std::string_view name, bool que
   return out;
 }
 
-Status parse_attrs(std::string_view part, char sep, bool query,
+Status parse_attrs(std::string_view part, char sep, bool query, bool slash,
                    std::vector<std::pair<std::string, std::string>>& out) {
   if (part.empty()) return {};
   size_t start = 0;
@@ -88,7 +92,7 @@ Status parse_attrs(std::string_view part, char sep, bool query,
     for (const auto& [seen, _] : out) {
       if (seen == name) return fail(ErrorKind::usage, "URI attribute '" + name + "' appears twice");
     }
-    auto value = decode(item.substr(eq + 1), name, query);
+    auto value = decode(item.substr(eq + 1), name, query, slash);
     if (!value) return tl::unexpected(value.error());
     out.emplace_back(std::move(name), std::move(*value));
     start = end + 1;
@@ -139,12 +143,16 @@ Result<Uri> parse_uri(std::string_view text) {
   if (q != std::string_view::npos && query.empty()) {
     return fail(ErrorKind::usage, "URI has an empty query after '?'");
   }
-  if (auto ok = parse_attrs(path, ';', false, uri.path); !ok) return tl::unexpected(ok.error());
-  if (auto ok = parse_attrs(query, '&', true, uri.query); !ok) return tl::unexpected(ok.error());
+  if (auto ok = parse_attrs(path, ';', false, slash_in_path(uri.scheme), uri.path); !ok) {
+    return tl::unexpected(ok.error());
+  }
+  if (auto ok = parse_attrs(query, '&', true, false, uri.query); !ok) {
+    return tl::unexpected(ok.error());
+  }
   return uri;
 }
 
-std::string percent_encode(std::string_view value, bool query) {
+std::string percent_encode(std::string_view value, bool query, bool slash) {
   static const char* hex = "0123456789ABCDEF";
   std::string out;
   for (unsigned char c : value) {
@@ -154,7 +162,7 @@ std::string percent_encode(std::string_view value, bool query) {
                                        std::string_view::npos)
             : (is_unreserved(c) || std::string_view(":[]@!$'()*+,").find(static_cast<char>(c)) !=
                                        std::string_view::npos);
-    if (plain) {
+    if (plain || (slash && c == '/')) {
       out.push_back(static_cast<char>(c));
     } else {
       out.push_back('%');
@@ -169,7 +177,7 @@ std::string format_uri(const Uri& uri) {
   std::string out = uri.scheme + ":";
   for (size_t i = 0; i < uri.path.size(); ++i) {
     if (i > 0) out += ';';
-    out += uri.path[i].first + "=" + percent_encode(uri.path[i].second);
+    out += uri.path[i].first + "=" + percent_encode(uri.path[i].second, false, slash_in_path(uri.scheme));
   }
   for (size_t i = 0; i < uri.query.size(); ++i) {
     out += i == 0 ? '?' : '&';

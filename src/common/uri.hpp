@@ -24,13 +24,15 @@ struct Uri {
 
 // Parse a URI. Errors (ErrorKind::usage) name the offending attribute, never a value
 // (values may hold a PIN).
+// tpm2: URIs (file paths) also take '/' as it is in path values; pkcs11: ones follow RFC 7512.
 Result<Uri> parse_uri(std::string_view text);
 
 // The scheme of `text` ("pkcs11" for "pkcs11:..."), or empty when it has none.
 std::string uri_scheme(std::string_view text);
 
 // Percent-encode a value for a URI attribute (RFC 7512 pk11-pchar / pk11-qchar).
-std::string percent_encode(std::string_view value, bool query = false);
+// `slash`: leave '/' as it is (UriSyntax::slash_in_path).
+std::string percent_encode(std::string_view value, bool query = false, bool slash = false);
 
 // Format a URI back to text (values percent-encoded).
 std::string format_uri(const Uri& uri);

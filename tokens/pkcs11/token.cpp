@@ -78,26 +78,7 @@ Status Token::ensure_login(const PinSources& pins) {
   }
   if (auto ok = check_pin_flags(*flags, describe_); !ok) return ok;
 
-  if (pins.uri_has_pin_value) {
-    return fail(ErrorKind::auth,
-                "the key URI carries pin-value; hwca takes a PIN only from "
-                "pin-source=, --pin-source or a prompt, never from a URI that "
-                "may end up in argv or logs");
-  }
-  Result<SecureString> pin = fail(ErrorKind::auth, "");
-  if (!pins.option.empty()) {
-    pin = read_pin_source(pins.option);
-  } else if (!pins.uri.empty()) {
-    pin = read_pin_source(pins.uri);
-  } else if (!pins.fallback.empty()) {
-    pin = read_pin_source(pins.fallback);
-  } else if (pins.prompt) {
-    pin = pins.prompt("PIN for " + describe_);
-  } else {
-    pin = fail(ErrorKind::auth, describe_ +
-                                    " needs a PIN: give --pin-source env:NAME or "
-                                    "file:PATH, or pin-source= in the URI");
-  }
+  auto pin = obtain_pin(pins, "PIN for " + describe_);
   if (!pin) return tl::unexpected(pin.error());
 
   int rc;

@@ -19,14 +19,6 @@ namespace hwca::tokens::pkcs11 {
 class Module;
 
 // Where the PIN may come from for one operation, in the order they are tried.
-struct PinSources {
-  std::string option;    // --pin-source
-  std::string uri;       // the URI's pin-source attribute
-  std::string fallback;  // a default source ($HWCA_PIN_SOURCE)
-  bool uri_has_pin_value = false;
-  PinCallback prompt;  // terminal or OpenSSL passphrase callback; may be empty
-};
-
 class Token {
  public:
   Token(Module* module, PKCS11_slot_st* slot, CK_SLOT_ID slot_id, TokenInfo info);

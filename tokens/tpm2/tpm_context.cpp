@@ -1,5 +1,6 @@
 #include "tokens/tpm2/tpm_context.hpp"
 
+#include <algorithm>
 #include <map>
 
 #include "common/text.hpp"
@@ -59,6 +60,33 @@ Status TpmContext::start() {
 TpmContext::~TpmContext() {
   if (esys_ != nullptr) Esys_Finalize(&esys_);
   // tcti_ is finalised after ESYS by its own destructor.
+}
+
+bool TpmContext::is_object_memory(TSS2_RC rc) {
+  auto code = tpm_rc(rc);
+  return code && *code == TPM2_RC_OBJECT_MEMORY;
+}
+
+void TpmContext::track(Evictable* key) {
+  std::lock_guard lock(mu_);
+  if (std::find(loaded_.begin(), loaded_.end(), key) == loaded_.end()) loaded_.push_back(key);
+  touch(key);
+}
+
+void TpmContext::untrack(Evictable* key) {
+  std::lock_guard lock(mu_);
+  std::erase(loaded_, key);
+}
+
+bool TpmContext::evict_one() {
+  if (loaded_.empty()) return false;
+  auto oldest = std::min_element(loaded_.begin(), loaded_.end(), [](auto* a, auto* b) {
+    return a->last_use_ < b->last_use_;
+  });
+  Evictable* key = *oldest;
+  loaded_.erase(oldest);
+  key->evict();
+  return true;
 }
 
 std::string TpmContext::name() const { return "TPM '" + printable(choice_.tcti) + "'"; }

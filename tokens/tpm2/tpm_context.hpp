@@ -8,14 +8,30 @@
 
 #include <tss2/tss2_esys.h>
 
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "common/result.hpp"
 #include "tokens/tpm2/tcti.hpp"
 
 namespace hwca::tokens::tpm2 {
+
+// A key this process keeps loaded and can load again: when the TPM has no room for another
+// object (TPM_RC_OBJECT_MEMORY: a TPM without a resource manager holds about three), the
+// context flushes the least recently used of them and tries once more.
+class Evictable {
+ public:
+  virtual ~Evictable() = default;
+  // Flush the object; it is loaded again on next use. Called under the context's lock.
+  virtual void evict() = 0;
+
+ private:
+  friend class TpmContext;
+  uint64_t last_use_ = 0;
+};
 
 class TpmContext {
  public:
@@ -37,6 +53,23 @@ class TpmContext {
     return fn(esys_);
   }
 
+  // Run rc = fn() under the lock; while it fails for want of object memory and another
+  // tracked key can be flushed, flush the least recently used one and run fn again.
+  template <typename Fn>
+  TSS2_RC with_room(Fn&& fn) {
+    std::lock_guard lock(mu_);
+    for (;;) {
+      TSS2_RC rc = fn(esys_);
+      if (!is_object_memory(rc) || !evict_one()) return rc;
+    }
+  }
+
+  // Keys that hold a loaded object: tracked while loaded, touched on each use. Call under
+  // the lock (inside with()).
+  void track(Evictable* key);
+  void untrack(Evictable* key);
+  void touch(Evictable* key) { key->last_use_ = ++use_clock_; }
+
   const std::string& tcti() const { return choice_.tcti; }
   // "TPM 'swtpm:host=127.0.0.1,port=2321'", for messages.
   std::string name() const;
@@ -46,11 +79,15 @@ class TpmContext {
  private:
   explicit TpmContext(TctiChoice choice) : choice_(std::move(choice)) {}
   Status start();
+  static bool is_object_memory(TSS2_RC rc);
+  bool evict_one();  // under the lock; false when nothing is left to flush
 
   std::recursive_mutex mu_;
   TctiChoice choice_;
   TctiPtr tcti_;
   ESYS_CONTEXT* esys_ = nullptr;
+  std::vector<Evictable*> loaded_;
+  uint64_t use_clock_ = 0;
 };
 
 // How a handle lets go of its object when dropped.

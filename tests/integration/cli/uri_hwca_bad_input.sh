@@ -30,7 +30,7 @@ bad_uri 2 "URI attribute 'type' must be public, private, cert" 'pkcs11:token=ca;
 bad_uri 2 "unknown pkcs11 URI query attribute 'frob'" 'pkcs11:token=ca;object=present?frob=1'
 
 # An unknown scheme: exit 2, naming the schemes hwca knows.
-expect_fail 2 "'file:' is not a key URI scheme hwca knows (expected pkcs11:)" \
+expect_fail 2 "'file:' is not a key URI scheme hwca knows (expected pkcs11:, tpm2:)" \
   hwca_pin key show --key file:/x
 expect_fail 2 "a key URI needs a scheme" hwca_pin key show --key /x
 

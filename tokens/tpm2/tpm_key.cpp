@@ -1,0 +1,303 @@
+#include "tokens/tpm2/tpm_key.hpp"
+
+#include <cstring>
+
+#include "tokens/tpm2/key_template.hpp"
+#include "tokens/tpm2/rc.hpp"
+#include "tokens/tpm2/srk.hpp"
+#include "tokens/tpm2/tpm2_uri.hpp"
+
+namespace hwca::tokens::tpm2 {
+namespace {
+
+bool is(TSS2_RC rc, TSS2_RC code) { return tpm_rc(rc) == code; }
+
+// The dictionary-attack counters (TPM2_GetCapability needs no authorisation).
+struct DaState {
+  uint32_t failures = 0, max_failures = 0, interval_s = 0;
+};
+
+std::optional<DaState> da_state(ESYS_CONTEXT* esys) {
+  TPMI_YES_NO more = TPM2_NO;
+  TPMS_CAPABILITY_DATA* data = nullptr;
+  TSS2_RC rc = Esys_GetCapability(esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+                                  TPM2_CAP_TPM_PROPERTIES, TPM2_PT_LOCKOUT_COUNTER, 3, &more,
+                                  &data);
+  EsysPtr<TPMS_CAPABILITY_DATA> owned(data);
+  if (rc != TSS2_RC_SUCCESS) return std::nullopt;
+  DaState out;
+  const TPML_TAGGED_TPM_PROPERTY& props = data->data.tpmProperties;
+  for (uint32_t i = 0; i < props.count; ++i) {
+    switch (props.tpmProperty[i].property) {
+      case TPM2_PT_LOCKOUT_COUNTER:
+        out.failures = props.tpmProperty[i].value;
+        break;
+      case TPM2_PT_MAX_AUTH_FAIL:
+        out.max_failures = props.tpmProperty[i].value;
+        break;
+      case TPM2_PT_LOCKOUT_INTERVAL:
+        out.interval_s = props.tpmProperty[i].value;
+        break;
+      default:
+        break;
+    }
+  }
+  return out;
+}
+
+TPM2B_AUTH auth_of(const SecureString& password) {
+  TPM2B_AUTH auth{};
+  auth.size = static_cast<UINT16>(password.size());
+  std::memcpy(auth.buffer, password.view().data(), password.size());
+  return auth;
+}
+
+void wipe(TPM2B_AUTH& auth) { OPENSSL_cleanse(&auth, sizeof auth); }
+
+Status check_password_size(const SecureString& password) {
+  // A key's auth value is at most the size of its name algorithm's digest (SHA-256).
+  if (password.size() > 32) {
+    return fail(ErrorKind::usage, "a TPM key password has at most 32 bytes");
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<std::shared_ptr<TpmKey>> TpmKey::from_file(std::shared_ptr<TpmContext> ctx, KeyFile file,
+                                                  std::string name) {
+  std::string describe = "TPM key " + name;
+  if (file.parent != kOwnerSrkParent) {
+    return fail(ErrorKind::usage, describe + " was made under parent " +
+                                      handle_text(file.parent) +
+                                      "; hwca loads keys made under the owner SRK (0x40000001)");
+  }
+  if (auto ok = check_signing_key(file.pub.publicArea, describe); !ok) {
+    return tl::unexpected(ok.error());
+  }
+  std::shared_ptr<TpmKey> key(new TpmKey(std::move(ctx), std::move(describe)));
+  key->public_ = file.pub;
+  key->file_ = std::move(file);
+  return key;
+}
+
+Result<std::shared_ptr<TpmKey>> TpmKey::from_handle(std::shared_ptr<TpmContext> ctx,
+                                                    TPM2_HANDLE handle) {
+  std::shared_ptr<TpmKey> key(new TpmKey(ctx, "TPM key " + handle_text(handle)));
+  key->persistent_handle_ = handle;
+  Status found = ctx->with([&](ESYS_CONTEXT* esys) -> Status {
+    ESYS_TR tr = ESYS_TR_NONE;
+    TSS2_RC rc =
+        Esys_TR_FromTPMPublic(esys, handle, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &tr);
+    if (is(rc, TPM2_RC_HANDLE)) {
+      return fail(ErrorKind::not_found, ctx->name() + " has no key at " + handle_text(handle));
+    }
+    if (rc != TSS2_RC_SUCCESS) return ctx->error("opening " + key->describe_, rc);
+    key->persistent_ = PersistentHandle(ctx, tr);
+    TPM2B_PUBLIC* pub = nullptr;
+    rc = Esys_ReadPublic(esys, tr, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &pub, nullptr,
+                         nullptr);
+    EsysPtr<TPM2B_PUBLIC> owned(pub);
+    if (rc != TSS2_RC_SUCCESS) return ctx->error("reading " + key->describe_, rc);
+    key->public_ = *pub;
+    return {};
+  });
+  if (!found) return tl::unexpected(found.error());
+  if (auto ok = check_signing_key(key->public_.publicArea, key->describe_); !ok) {
+    return tl::unexpected(ok.error());
+  }
+  return key;
+}
+
+TpmKey::~TpmKey() { ctx_->untrack(this); }
+
+Status TpmKey::load() {
+  return ctx_->with([&](ESYS_CONTEXT* esys) -> Status {
+    auto tr = object(esys);
+    if (!tr) return tl::unexpected(tr.error());
+    return {};
+  });
+}
+
+void TpmKey::evict() { loaded_.reset(); }
+
+Result<ESYS_TR> TpmKey::object(ESYS_CONTEXT* /*esys*/) {
+  if (persistent_) return persistent_.get();
+  if (!loaded_) {
+    auto srk = load_srk(ctx_);
+    if (!srk) return tl::unexpected(srk.error());
+    ESYS_TR tr = ESYS_TR_NONE;
+    TSS2_RC rc = ctx_->with_room([&](ESYS_CONTEXT* e) {
+      return Esys_Load(e, srk->handle(), ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
+                       &file_->priv, &file_->pub, &tr);
+    });
+    if (is(rc, TPM2_RC_INTEGRITY)) {
+      return fail(ErrorKind::usage,
+                  describe_ + " does not belong to " + ctx_->name() +
+                      ": it was made by another TPM, or under another parent than this TPM's "
+                      "SRK (TPM_RC_INTEGRITY)");
+    }
+    if (is(rc, TPM2_RC_OBJECT_MEMORY)) {
+      return fail(ErrorKind::device,
+                  ctx_->name() +
+                      " has no room to load " + describe_ +
+                      " (TPM_RC_OBJECT_MEMORY): objects left loaded by other programs fill it; "
+                      "use the resource manager (device:/dev/tpmrm0) or flush them "
+                      "(tpm2_flushcontext -t)");
+    }
+    if (rc != TSS2_RC_SUCCESS) return ctx_->error("loading " + describe_, rc);
+    loaded_ = TransientHandle(ctx_, tr);
+    ctx_->track(this);
+  }
+  ctx_->touch(this);
+  return loaded_.get();
+}
+
+tl::unexpected<Error> TpmKey::auth_error(ESYS_CONTEXT* esys, TSS2_RC rc) {
+  std::string message;
+  if (is(rc, TPM2_RC_LOCKOUT)) {
+    auto da = da_state(esys);
+    message = ctx_->name() +
+              " is in dictionary-attack lockout after too many wrong passwords: it refuses "
+              "keys with passwords until a failure expires" +
+              (da && da->interval_s != 0 ? " (one every " + std::to_string(da->interval_s) + " s)"
+                                         : std::string()) +
+              " or the lockout is cleared (tpm2_dictionarylockout --clear-lockout)";
+  } else {
+    auto da = da_state(esys);
+    message = describe_ + ": the TPM rejected the password (TPM_RC_AUTH_FAIL); not trying again";
+    if (da && da->max_failures != 0) {
+      uint32_t left = da->failures >= da->max_failures ? 0 : da->max_failures - da->failures;
+      message += left == 0 ? "; the TPM is now in dictionary-attack lockout"
+                           : "; " + std::to_string(left) +
+                                 " more wrong password(s) lock the TPM out";
+    }
+  }
+  auth_refused_ = Error{ErrorKind::auth, message};
+  return tl::unexpected(*auth_refused_);
+}
+
+Result<TPMT_SIGNATURE> TpmKey::sign(const TPMT_SIG_SCHEME& scheme, const TPM2B_DIGEST& digest) {
+  return ctx_->with([&](ESYS_CONTEXT* esys) -> Result<TPMT_SIGNATURE> {
+    if (auth_refused_) return tl::unexpected(*auth_refused_);
+    auto tr = object(esys);
+    if (!tr) return tl::unexpected(tr.error());
+    TPM2B_AUTH auth = auth_of(password_);
+    TSS2_RC rc = Esys_TR_SetAuth(esys, *tr, &auth);
+    wipe(auth);
+    if (rc != TSS2_RC_SUCCESS) return ctx_->error("setting the password of " + describe_, rc);
+    TPMT_TK_HASHCHECK validation{};
+    validation.tag = TPM2_ST_HASHCHECK;
+    validation.hierarchy = TPM2_RH_NULL;
+    TPMT_SIGNATURE* signature = nullptr;
+    rc = Esys_Sign(esys, *tr, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &digest, &scheme,
+                   &validation, &signature);
+    EsysPtr<TPMT_SIGNATURE> owned(signature);
+    // Keep no copy of the password in ESYS's record of the object.
+    TPM2B_AUTH empty{};
+    Esys_TR_SetAuth(esys, *tr, &empty);
+    if (is(rc, TPM2_RC_AUTH_FAIL) || is(rc, TPM2_RC_BAD_AUTH) || is(rc, TPM2_RC_LOCKOUT)) {
+      return auth_error(esys, rc);
+    }
+    if (rc != TSS2_RC_SUCCESS) return ctx_->error("signing with " + describe_, rc);
+    return *signature;
+  });
+}
+
+Result<TPM2B_PUBLIC> TpmKey::read_public() {
+  return ctx_->with([&](ESYS_CONTEXT* esys) -> Result<TPM2B_PUBLIC> {
+    auto tr = object(esys);
+    if (!tr) return tl::unexpected(tr.error());
+    TPM2B_PUBLIC* pub = nullptr;
+    TSS2_RC rc = Esys_ReadPublic(esys, *tr, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &pub,
+                                 nullptr, nullptr);
+    EsysPtr<TPM2B_PUBLIC> owned(pub);
+    if (rc != TSS2_RC_SUCCESS) return ctx_->error("reading " + describe_, rc);
+    return *pub;
+  });
+}
+
+Status check_supported(const std::shared_ptr<TpmContext>& ctx, KeyType type) {
+  TPM2B_PUBLIC tmpl = key_template(type);
+  TPMT_PUBLIC_PARMS parms = template_parms(tmpl);
+  return ctx->with([&](ESYS_CONTEXT* esys) -> Status {
+    TSS2_RC rc = Esys_TestParms(esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &parms);
+    if (rc == TSS2_RC_SUCCESS) return {};
+    auto code = tpm_rc(rc);
+    if (code && (*code == TPM2_RC_KEY_SIZE || *code == TPM2_RC_CURVE ||
+                 *code == TPM2_RC_VALUE || *code == TPM2_RC_ASYMMETRIC)) {
+      return fail(ErrorKind::usage, ctx->name() + " cannot make " + key_type_name(type) +
+                                        " keys (" + rc_text(rc) + ")");
+    }
+    return ctx->error("asking whether it supports " + std::string(key_type_name(type)), rc);
+  });
+}
+
+Result<KeyFile> create_key(const std::shared_ptr<TpmContext>& ctx, const NewKey& key) {
+  if (auto ok = check_password_size(key.password); !ok) return tl::unexpected(ok.error());
+  if (auto ok = check_supported(ctx, key.type); !ok) return tl::unexpected(ok.error());
+  auto srk = load_srk(ctx);
+  if (!srk) return tl::unexpected(srk.error());
+  return ctx->with([&](ESYS_CONTEXT* esys) -> Result<KeyFile> {
+    TPM2B_SENSITIVE_CREATE sensitive{};
+    sensitive.sensitive.userAuth = auth_of(key.password);
+    TPM2B_PUBLIC in = key_template(key.type);
+    TPM2B_DATA outside{};
+    TPML_PCR_SELECTION pcrs{};
+    TPM2B_PRIVATE* priv = nullptr;
+    TPM2B_PUBLIC* pub = nullptr;
+    TPM2B_CREATION_DATA* creation = nullptr;
+    TPM2B_DIGEST* creation_hash = nullptr;
+    TPMT_TK_CREATION* ticket = nullptr;
+    TSS2_RC rc = Esys_Create(esys, srk->handle(), ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
+                             &sensitive, &in, &outside, &pcrs, &priv, &pub, &creation,
+                             &creation_hash, &ticket);
+    OPENSSL_cleanse(&sensitive, sizeof sensitive);
+    EsysPtr<TPM2B_PRIVATE> priv_owned(priv);
+    EsysPtr<TPM2B_PUBLIC> pub_owned(pub);
+    EsysPtr<TPM2B_CREATION_DATA> creation_owned(creation);
+    EsysPtr<TPM2B_DIGEST> hash_owned(creation_hash);
+    EsysPtr<TPMT_TK_CREATION> ticket_owned(ticket);
+    if (rc != TSS2_RC_SUCCESS) {
+      return ctx->error("creating an " + std::string(key_type_name(key.type)) + " key", rc);
+    }
+    KeyFile file;
+    file.empty_auth = key.password.empty();
+    file.parent = kOwnerSrkParent;
+    file.pub = *pub;
+    file.priv = *priv;
+    return file;
+  });
+}
+
+Status persist_key(const std::shared_ptr<TpmContext>& ctx, const KeyFile& file,
+                   TPM2_HANDLE handle) {
+  auto key = TpmKey::from_file(ctx, file, "new key");
+  if (!key) return tl::unexpected(key.error());
+  return ctx->with([&](ESYS_CONTEXT* esys) -> Status {
+    ESYS_TR existing = ESYS_TR_NONE;
+    TSS2_RC rc = Esys_TR_FromTPMPublic(esys, handle, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+                                       &existing);
+    if (rc == TSS2_RC_SUCCESS) {
+      Esys_TR_Close(esys, &existing);
+      return fail(ErrorKind::conflict, ctx->name() + " already holds an object at " +
+                                           handle_text(handle) + "; choose a free handle");
+    }
+    auto tr = (*key)->object(esys);
+    if (!tr) return tl::unexpected(tr.error());
+    ESYS_TR persistent = ESYS_TR_NONE;
+    rc = Esys_EvictControl(esys, ESYS_TR_RH_OWNER, *tr, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+                           ESYS_TR_NONE, handle, &persistent);
+    if (is(rc, TPM2_RC_NV_SPACE)) {
+      return fail(ErrorKind::device,
+                  ctx->name() + " has no room for another persistent object (TPM_RC_NV_SPACE)");
+    }
+    if (rc != TSS2_RC_SUCCESS) {
+      return ctx->error("making the key persistent at " + handle_text(handle), rc);
+    }
+    Esys_TR_Close(esys, &persistent);
+    return {};
+  });
+}
+
+}  // namespace hwca::tokens::tpm2
