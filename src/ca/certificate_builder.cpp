@@ -3,6 +3,8 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include "ca/crypto_context.hpp"
+
 namespace hwca::ca {
 namespace {
 
@@ -168,7 +170,8 @@ Result<ossl::Ptr<X509>> build_certificate(const CertificateSpec& spec, OSSL_LIB_
       EVP_DigestSignInit_ex(mctx.get(), nullptr, digest.c_str(), libctx, nullptr, spec.issuer_key,
                             nullptr) != 1 ||
       X509_sign_ctx(x.get(), mctx.get()) <= 0) {
-    return fail(ErrorKind::device, "signing the certificate failed: " + ossl::take_errors());
+    return tl::unexpected(provider_error(ErrorKind::device, "signing the certificate failed",
+                                         /*prefix_ours=*/true));
   }
   // An RSA signature is checked before it leaves: a faulty RSA-CRT signature would give
   // away the CA's private key (Lenstra), and the check costs a few percent of the signing.

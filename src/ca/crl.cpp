@@ -8,6 +8,7 @@
 #include "ca/audit_log.hpp"
 #include "ca/ca_init.hpp"
 #include "ca/certificate_builder.hpp"
+#include "ca/crypto_context.hpp"
 #include "ca/revocation.hpp"
 #include "common/text.hpp"
 
@@ -132,8 +133,9 @@ Result<CrlResult> publish_crl(Home& home, IssuanceStore& store, const CryptoCont
       EVP_DigestSignInit_ex(mctx.get(), nullptr, digest.c_str(), crypto.libctx(), nullptr,
                             key->get(), nullptr) != 1 ||
       X509_CRL_sign_ctx(crl.get(), mctx.get()) <= 0) {
-    return fail(ErrorKind::device,
-                "signing the CRL of CA '" + ca + "' failed: " + ossl::take_errors());
+    return tl::unexpected(provider_error(ErrorKind::device,
+                                         "signing the CRL of CA '" + ca + "' failed",
+                                         /*prefix_ours=*/true));
   }
   if (X509_CRL_verify(crl.get(), X509_get0_pubkey(cert)) != 1) {
     ERR_clear_error();

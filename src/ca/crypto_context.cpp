@@ -38,8 +38,9 @@ struct UiMethod {
   ~UiMethod() { UI_destroy_method(method); }
 };
 
-// The provider's own error (its message and kind) if it raised one, else OpenSSL's queue.
-Error provider_error(ErrorKind fallback, const std::string& context) {
+}  // namespace
+
+Error provider_error(ErrorKind fallback, const std::string& context, bool prefix_ours) {
   std::optional<Error> ours;
   std::string all;
   unsigned long code;
@@ -56,11 +57,12 @@ Error provider_error(ErrorKind fallback, const std::string& context) {
     all += text != nullptr ? text : "error " + std::to_string(reason);
     if (has_text) all += std::string(" (") + data + ")";
   }
-  if (ours) return *ours;
+  if (ours) {
+    if (prefix_ours) ours->message = context + ": " + ours->message;
+    return *ours;
+  }
   return Error{fallback, context + ": " + (all.empty() ? "no detail from OpenSSL" : all)};
 }
-
-}  // namespace
 
 Result<std::unique_ptr<CryptoContext>> CryptoContext::create() {
   std::unique_ptr<CryptoContext> ctx(new CryptoContext());

@@ -21,6 +21,11 @@ struct KeyLoadOptions {
   PinCallback prompt;  // asked when no source gives the PIN; empty: no prompt
 };
 
+// The error the hwca provider raised (its message and kind: a wrong TPM password stays an
+// auth error), else `fallback` with OpenSSL's queue after `context`; the queue is cleared.
+// `prefix_ours`: put `context` before the provider's message too.
+Error provider_error(ErrorKind fallback, const std::string& context, bool prefix_ours = false);
+
 class CryptoContext {
  public:
   static Result<std::unique_ptr<CryptoContext>> create();

@@ -10,6 +10,7 @@
 #include "cli/table.hpp"
 #include "common/text.hpp"
 #include "tokens/registry.hpp"
+#include "tokens/tpm2/tpm2_uri.hpp"
 
 namespace hwca::cli {
 namespace {
@@ -28,18 +29,24 @@ std::string time_text(const ASN1_TIME* t) { return utc_text(ca::unix_time(t)); }
 int init(const Context& ctx, const CaArgs& args) {
   auto home = ca::Home::open(ca::resolve_home(ctx.home), /*create=*/true);
   if (!home) return report(home.error());
-  std::string key_uri = args.key;
+  // A TPM key file is recorded by its absolute path (hwca may run from any folder).
+  auto key_uri = tokens::tpm2::absolute_key_uri(args.key);
+  if (!key_uri) return report(key_uri.error());
+  // What can fail without the key is opened first, so a failure leaves no new key behind.
+  auto crypto = ca::CryptoContext::create();
+  if (!crypto) return report(crypto.error());
+  auto store = open_issuance_store(*home, false);
+  if (!store) return report(store.error());
   if (!args.generate.empty()) {
     auto made = generate_key(ctx, args.key, args.generate);
     if (!made) return report(made.error());
     std::cout << generated_text(*made);
-    key_uri = made->uri;  // the canonical form (a key file's absolute path)
+    // A token key by the URI that names exactly it; a TPM key as given, pin-source kept.
+    if (!args.key.starts_with("tpm2:")) key_uri = made->uri;
   }
-  auto crypto = ca::CryptoContext::create();
-  if (!crypto) return report(crypto.error());
   ca::InitCaRequest req;
   req.name = args.name;
-  req.key_uri = key_uri;
+  req.key_uri = *key_uri;
   req.subject = args.subject;
   req.sans = args.sans;
   req.days = args.days;
@@ -47,11 +54,17 @@ int init(const Context& ctx, const CaArgs& args) {
   if (args.path_len >= 0) req.path_len = args.path_len;
   req.key_options = ctx.key_load_options();
   req.requester = cli_requester();
-  auto store = open_issuance_store(*home, false);
-  if (!store) return report(store.error());
   req.store = store->get();
   auto made = ca::init_ca(*home, **crypto, req);
-  if (!made) return report(made.error());
+  if (!made) {
+    Error e = made.error();
+    // The key is whole and usable: say where it is rather than destroy it.
+    if (!args.generate.empty()) {
+      e.message += "; the key generated for it stays at " + *key_uri +
+                   " (to use it, run again with that --key and without --generate)";
+    }
+    return report(e);
+  }
   std::cout << (args.parent.empty() ? "root" : "intermediate") << " CA '" << args.name
             << "' created: " << ca::dn_text(X509_get_subject_name(made->cert.get())) << "\n"
             << "certificate: " << home->path(made->entry.cert) << "\n";

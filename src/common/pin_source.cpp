@@ -120,6 +120,13 @@ Result<SecureString> prompt_pin(const std::string& prompt) {
   return pin;
 }
 
+bool PinSources::any() const {
+  for (const auto& spec : specs) {
+    if (!spec.empty()) return true;
+  }
+  return static_cast<bool>(prompt);
+}
+
 Result<SecureString> obtain_pin(const PinSources& sources, const std::string& what) {
   if (sources.uri_has_pin_value) {
     return fail(ErrorKind::auth,
@@ -127,9 +134,9 @@ Result<SecureString> obtain_pin(const PinSources& sources, const std::string& wh
                 "pin-source=, --pin-source or a prompt, never from a URI that "
                 "may end up in argv or logs");
   }
-  if (!sources.option.empty()) return read_pin_source(sources.option);
-  if (!sources.uri.empty()) return read_pin_source(sources.uri);
-  if (!sources.fallback.empty()) return read_pin_source(sources.fallback);
+  for (const auto& spec : sources.specs) {
+    if (!spec.empty()) return read_pin_source(spec);
+  }
   if (sources.prompt) return sources.prompt(what);
   return fail(ErrorKind::auth, what + " is needed: give --pin-source env:NAME or "
                                       "file:PATH, or pin-source= in the URI");

@@ -5,6 +5,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/result.hpp"
 #include "common/secure_string.hpp"
@@ -25,19 +26,20 @@ Result<SecureString> prompt_pin(const std::string& prompt);
 // A callback that supplies a PIN for a prompt such as "PIN for token 'ca'".
 using PinCallback = std::function<Result<SecureString>(const std::string& prompt)>;
 
-// Every place a PIN or key password may come from, in the order they are tried.
+// Every place a PIN or key password may come from.
 struct PinSources {
-  std::string option;    // --pin-source
-  std::string uri;       // the URI's pin-source attribute
-  std::string fallback;  // a default source ($HWCA_PIN_SOURCE)
+  // Source specs (env:NAME, file:PATH) in the order they are tried; empty ones are
+  // skipped. A token PIN: --pin-source, the URI's pin-source, $HWCA_PIN_SOURCE.
+  std::vector<std::string> specs;
   bool uri_has_pin_value = false;
   PinCallback prompt;  // terminal or OpenSSL passphrase callback; may be empty
+
+  bool any() const;  // a spec or a prompt is given
 };
 
 // The secret for `what` ("PIN for token 'ca'", "password for key /etc/k.pem") from the
-// first source given: --pin-source, the URI's, the fallback, then the prompt. A URI that
-// carries pin-value is refused (it may end up in argv or logs); no source at all is an
-// auth error that says how to give one.
+// first spec given, else the prompt. A URI that carries pin-value is refused (it may end up
+// in argv or logs); no source at all is an auth error that says how to give one.
 Result<SecureString> obtain_pin(const PinSources& sources, const std::string& what);
 
 }  // namespace hwca

@@ -228,7 +228,9 @@ std::string Swtpm::tools_env() const { return "TPM2TOOLS_TCTI='" + tcti() + "' "
 void Swtpm::start() {
   if (running()) return;
   static std::mt19937 rng(std::random_device{}() ^ static_cast<unsigned>(::getpid()));
-  std::uniform_int_distribution<int> pick(20000, 59998);
+  // Below the kernel's ephemeral range (32768-60999): outgoing connections and their
+  // TIME-WAIT leftovers take ports there.
+  std::uniform_int_distribution<int> pick(10000, 32000);
   std::string why = "no free port pair";
   for (int attempt = 0; attempt < 20; ++attempt) {
     int port = pick(rng);

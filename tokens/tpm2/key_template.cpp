@@ -4,6 +4,8 @@
 #include <openssl/param_build.h>
 #include <tss2/tss2_mu.h>
 
+#include <algorithm>
+
 #include "common/text.hpp"
 
 namespace hwca::tokens::tpm2 {
@@ -125,11 +127,17 @@ Result<ossl::Ptr<EVP_PKEY>> public_key_of(const TPMT_PUBLIC& pub) {
   if (pub.type == TPM2_ALG_ECC) {
     const char* curve = curve_name(pub.parameters.eccDetail.curveID);
     if (curve == nullptr) return fail(ErrorKind::usage, "the key's curve is not P-256 or P-384");
+    // An uncompressed point: each coordinate left-padded to the field's size (a TPM may
+    // drop leading zero bytes).
+    const size_t field = pub.parameters.eccDetail.curveID == TPM2_ECC_NIST_P256 ? 32 : 48;
     const TPMS_ECC_POINT& q = pub.unique.ecc;
-    std::vector<unsigned char> point;
-    point.push_back(0x04);
-    point.insert(point.end(), q.x.buffer, q.x.buffer + q.x.size);
-    point.insert(point.end(), q.y.buffer, q.y.buffer + q.y.size);
+    if (q.x.size > field || q.y.size > field) {
+      return fail(ErrorKind::usage, "the key's public point is longer than its curve's");
+    }
+    std::vector<unsigned char> point(1 + 2 * field, 0);
+    point[0] = 0x04;
+    std::copy(q.x.buffer, q.x.buffer + q.x.size, point.begin() + 1 + (field - q.x.size));
+    std::copy(q.y.buffer, q.y.buffer + q.y.size, point.end() - q.y.size);
     if (OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, curve, 0) != 1 ||
         OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, point.data(),
                                          point.size()) != 1) {

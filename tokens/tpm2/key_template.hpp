@@ -17,6 +17,7 @@ namespace hwca::tokens::tpm2 {
 
 // fixedTPM | fixedParent | sensitiveDataOrigin | userWithAuth | sign (0x00040072): made
 // inside this TPM and never leaves it, usable with its password (or none), signs only.
+// create_key adds noDA (0x400) to a key without a password.
 inline constexpr TPMA_OBJECT kSigningKeyAttributes =
     TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT | TPMA_OBJECT_SENSITIVEDATAORIGIN |
     TPMA_OBJECT_USERWITHAUTH | TPMA_OBJECT_SIGN_ENCRYPT;

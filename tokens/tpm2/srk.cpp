@@ -70,8 +70,11 @@ Result<Srk> load_srk(const std::shared_ptr<TpmContext>& ctx) {
     // A provisioned SRK saves re-deriving the key (slow on some TPMs); anything else kept
     // at its handle is not ours to use.
     ESYS_TR persistent = ESYS_TR_NONE;
-    TSS2_RC rc = Esys_TR_FromTPMPublic(esys, kPersistentSrk, ESYS_TR_NONE, ESYS_TR_NONE,
-                                       ESYS_TR_NONE, &persistent);
+    // swtpm needs an object slot to read a persistent object's public area.
+    TSS2_RC rc = ctx->with_room([&](ESYS_CONTEXT* e) {
+      return Esys_TR_FromTPMPublic(e, kPersistentSrk, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+                                   &persistent);
+    });
     if (rc == TSS2_RC_SUCCESS) {
       PersistentHandle handle(ctx, persistent);
       TPM2B_PUBLIC* out = nullptr;

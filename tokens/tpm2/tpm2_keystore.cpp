@@ -5,8 +5,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <climits>
-#include <cstdlib>
 
 #include "common/text.hpp"
 #include "tokens/registry.hpp"
@@ -27,25 +25,6 @@ void register_tpm2_backend() {
 namespace tpm2 {
 namespace {
 
-// The absolute form of a path whose folder exists ("k.pem" -> "/cwd/k.pem"), so that the
-// URI a key is recorded under (a CA's config) works from any folder.
-Result<std::string> absolute_path(const std::string& path) {
-  auto slash = path.rfind('/');
-  std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
-  std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
-  if (base.empty() || base == "." || base == "..") {
-    return fail(ErrorKind::usage, "tpm2 URI attribute 'file' must name a file: " + path);
-  }
-  char resolved[PATH_MAX];
-  if (::realpath(dir.c_str(), resolved) == nullptr) {
-    int err = errno;
-    return fail(err == ENOENT ? ErrorKind::not_found : ErrorKind::io,
-                "cannot use folder " + dir + " for key file " + base + ": " + error_text(err));
-  }
-  std::string out = resolved;
-  return (out == "/" ? out : out + "/") + base;
-}
-
 std::string public_pem(EVP_PKEY* pkey) {
   ossl::Ptr<BIO> bio(BIO_new(BIO_s_mem()));
   if (!bio || PEM_write_bio_PUBKEY(bio.get(), pkey) != 1) return {};
@@ -54,17 +33,16 @@ std::string public_pem(EVP_PKEY* pkey) {
   return std::string(data, static_cast<size_t>(len));
 }
 
-// A key's password: the URI's pin-source, else (unless `uri_only`) --pin-source, else
-// (when `prompt`) a prompt; empty when none of them is given. $HWCA_PIN_SOURCE (a token
-// PIN) is never sent to a TPM.
+// A key's password: the URI's own pin-source first (it names this key's password, while
+// --pin-source may be a token's PIN in the same command), then (unless `uri_only`)
+// --pin-source, then (when `prompt`) a prompt; empty when none is given. $HWCA_PIN_SOURCE
+// (a token PIN) is never sent to a TPM.
 Result<SecureString> password(const OpenOptions& options, const Tpm2Uri& uri,
                               const std::string& what, bool uri_only, bool prompt) {
-  PinSources sources{uri_only ? "" : options.pin_source, uri.pin_source.value_or(""), "",
-                     uri.has_pin_value, prompt ? options.pin_prompt : PinCallback()};
-  if (sources.option.empty() && sources.uri.empty() && !sources.uri_has_pin_value &&
-      !sources.prompt) {
-    return SecureString();
-  }
+  PinSources sources{{uri.pin_source.value_or(""), uri_only ? "" : options.pin_source},
+                     uri.has_pin_value,
+                     prompt ? options.pin_prompt : PinCallback()};
+  if (!sources.any() && !sources.uri_has_pin_value) return SecureString();
   return obtain_pin(sources, what);
 }
 
@@ -145,7 +123,7 @@ Result<KeyInfo> Tpm2KeyStore::create_key(const CreateKeyRequest& request) {
     return fail(ErrorKind::usage, "a new key's tpm2 URI takes no type= attribute");
   }
   if (uri->file) {
-    auto path = absolute_path(*uri->file);
+    auto path = absolute_key_path(*uri->file);
     if (!path) return tl::unexpected(path.error());
     struct stat st {};
     if (::lstat(path->c_str(), &st) == 0) {
@@ -160,9 +138,14 @@ Result<KeyInfo> Tpm2KeyStore::create_key(const CreateKeyRequest& request) {
   }
   auto ctx = context();
   if (!ctx) return tl::unexpected(ctx.error());
+  if (uri->handle) {
+    if (auto ok = check_handle_free(*ctx, *uri->handle); !ok) return tl::unexpected(ok.error());
+  }
   NewKey spec;
   spec.type = request.type;
-  auto pw = password(options_, *uri, "password for the new TPM key", false, false);
+  // As when it is used: a persistent key's password only from its own URI.
+  auto pw = password(options_, *uri, "password for the new TPM key",
+                     /*uri_only=*/uri->handle.has_value(), /*prompt=*/false);
   if (!pw) return tl::unexpected(pw.error());
   spec.password = std::move(*pw);
   auto file = tpm2::create_key(*ctx, spec);
@@ -191,6 +174,10 @@ Result<KeyAttributes> Tpm2KeyStore::inspect_key(const std::string& text) {
   auto pkey = public_key_of(pub->publicArea);
   if (!pkey) return tl::unexpected(pkey.error());
   KeyAttributes out;
+  if (uri->file) {
+    auto path = absolute_key_path(*uri->file);
+    if (path) uri->file = *path;
+  }
   out.key.uri = format_tpm2_uri(*uri);
   out.key.label = uri->file ? *uri->file : handle_text(*uri->handle);
   auto name = key_name_hex(*pub);

@@ -1,8 +1,12 @@
 #include "tokens/tpm2/tpm2_uri.hpp"
 
+#include <cerrno>
 #include <charconv>
+#include <climits>
 #include <cstdio>
+#include <cstdlib>
 
+#include "common/text.hpp"
 #include "common/uri.hpp"
 
 namespace hwca::tokens::tpm2 {
@@ -43,6 +47,35 @@ std::string handle_text(TPM2_HANDLE handle) {
   char buf[16];
   std::snprintf(buf, sizeof buf, "0x%08x", handle);
   return buf;
+}
+
+Result<std::string> absolute_key_path(const std::string& path) {
+  auto slash = path.rfind('/');
+  std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
+  if (base.empty() || base == "." || base == "..") {
+    return fail(ErrorKind::usage, "tpm2 URI attribute 'file' must name a file: " + path);
+  }
+  char resolved[PATH_MAX];
+  if (::realpath(dir.c_str(), resolved) == nullptr) {
+    int err = errno;
+    return fail(err == ENOENT ? ErrorKind::not_found : ErrorKind::io,
+                "cannot use folder " + dir + " for key file " + base + ": " + error_text(err));
+  }
+  std::string out = resolved;
+  return (out == "/" ? out : out + "/") + base;
+}
+
+Result<std::string> absolute_key_uri(const std::string& text) {
+  auto uri = parse_uri(text);
+  if (!uri || uri->scheme != "tpm2") return text;
+  for (auto& [name, value] : uri->path) {
+    if (name != "file" || value.starts_with("/")) continue;
+    auto path = absolute_key_path(value);
+    if (!path) return tl::unexpected(path.error());
+    value = *path;
+  }
+  return format_uri(*uri);
 }
 
 Result<Tpm2Uri> parse_tpm2_uri(std::string_view text) {

@@ -35,6 +35,13 @@ Result<Tpm2Uri> parse_tpm2_uri(std::string_view text);
 // "tpm2:file=/abs/path" or "tpm2:handle=0x81000010" (no type, no pin-source).
 std::string format_tpm2_uri(const Tpm2Uri& uri);
 
+// The absolute form of a key file path whose folder exists ("k.pem" -> "/cwd/k.pem").
+Result<std::string> absolute_key_path(const std::string& path);
+
+// `text` with a relative file= made absolute, everything else (pin-source=, type=) kept:
+// the form a CA's config records, valid from any folder. Other URIs come back as they are.
+Result<std::string> absolute_key_uri(const std::string& text);
+
 // "0x81000010".
 std::string handle_text(TPM2_HANDLE handle);
 

@@ -89,9 +89,29 @@ bool TpmContext::evict_one() {
   return true;
 }
 
+std::optional<Error> TpmContext::refusal(const std::string& id) {
+  std::lock_guard lock(mu_);
+  auto it = refusals_.find(id);
+  if (it == refusals_.end()) return std::nullopt;
+  return it->second;
+}
+
+void TpmContext::remember_refusal(const std::string& id, Error error) {
+  std::lock_guard lock(mu_);
+  refusals_[id] = std::move(error);
+}
+
 std::string TpmContext::name() const { return "TPM '" + printable(choice_.tcti) + "'"; }
 
 tl::unexpected<Error> TpmContext::error(const std::string& what, TSS2_RC rc) const {
+  if (is_object_memory(rc)) {
+    // Reached only when none of hwca's own keys could be flushed (with_room).
+    return fail(ErrorKind::device,
+                name() + ": " + what +
+                    ": the TPM has no room for another object (TPM_RC_OBJECT_MEMORY): objects "
+                    "left loaded by other programs fill it; use the kernel's resource manager "
+                    "(device:/dev/tpmrm0) or flush them (tpm2_flushcontext -t)");
+  }
   return rc_error(name() + ": " + what, rc);
 }
 

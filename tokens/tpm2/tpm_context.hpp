@@ -9,8 +9,10 @@
 #include <tss2/tss2_esys.h>
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -70,10 +72,16 @@ class TpmContext {
   void untrack(Evictable* key);
   void touch(Evictable* key) { key->last_use_ = ++use_clock_; }
 
+  // Passwords this TPM rejected, by an id naming the key and the password (never the
+  // password itself): the process does not send them again.
+  std::optional<Error> refusal(const std::string& id);
+  void remember_refusal(const std::string& id, Error error);
+
   const std::string& tcti() const { return choice_.tcti; }
   // "TPM 'swtpm:host=127.0.0.1,port=2321'", for messages.
   std::string name() const;
-  // "TPM '...': what: decoded rc", with the kind of rc.
+  // "TPM '...': what: decoded rc", with the kind of rc; for TPM_RC_OBJECT_MEMORY, what to
+  // do about a TPM that others' objects fill.
   tl::unexpected<Error> error(const std::string& what, TSS2_RC rc) const;
 
  private:
@@ -87,6 +95,7 @@ class TpmContext {
   TctiPtr tcti_;
   ESYS_CONTEXT* esys_ = nullptr;
   std::vector<Evictable*> loaded_;
+  std::map<std::string, Error> refusals_;
   uint64_t use_clock_ = 0;
 };
 

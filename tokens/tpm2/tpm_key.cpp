@@ -1,7 +1,10 @@
 #include "tokens/tpm2/tpm_key.hpp"
 
+#include <openssl/sha.h>
+
 #include <cstring>
 
+#include "common/text.hpp"
 #include "tokens/tpm2/key_template.hpp"
 #include "tokens/tpm2/rc.hpp"
 #include "tokens/tpm2/srk.hpp"
@@ -78,6 +81,7 @@ Result<std::shared_ptr<TpmKey>> TpmKey::from_file(std::shared_ptr<TpmContext> ct
   std::shared_ptr<TpmKey> key(new TpmKey(std::move(ctx), std::move(describe)));
   key->public_ = file.pub;
   key->file_ = std::move(file);
+  key->set_password(SecureString());
   return key;
 }
 
@@ -87,8 +91,10 @@ Result<std::shared_ptr<TpmKey>> TpmKey::from_handle(std::shared_ptr<TpmContext> 
   key->persistent_handle_ = handle;
   Status found = ctx->with([&](ESYS_CONTEXT* esys) -> Status {
     ESYS_TR tr = ESYS_TR_NONE;
-    TSS2_RC rc =
-        Esys_TR_FromTPMPublic(esys, handle, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &tr);
+    // swtpm needs an object slot to read a persistent object's public area.
+    TSS2_RC rc = ctx->with_room([&](ESYS_CONTEXT* e) {
+      return Esys_TR_FromTPMPublic(e, handle, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &tr);
+    });
     if (is(rc, TPM2_RC_HANDLE)) {
       return fail(ErrorKind::not_found, ctx->name() + " has no key at " + handle_text(handle));
     }
@@ -106,6 +112,7 @@ Result<std::shared_ptr<TpmKey>> TpmKey::from_handle(std::shared_ptr<TpmContext> 
   if (auto ok = check_signing_key(key->public_.publicArea, key->describe_); !ok) {
     return tl::unexpected(ok.error());
   }
+  key->set_password(SecureString());
   return key;
 }
 
@@ -137,14 +144,6 @@ Result<ESYS_TR> TpmKey::object(ESYS_CONTEXT* /*esys*/) {
                       ": it was made by another TPM, or under another parent than this TPM's "
                       "SRK (TPM_RC_INTEGRITY)");
     }
-    if (is(rc, TPM2_RC_OBJECT_MEMORY)) {
-      return fail(ErrorKind::device,
-                  ctx_->name() +
-                      " has no room to load " + describe_ +
-                      " (TPM_RC_OBJECT_MEMORY): objects left loaded by other programs fill it; "
-                      "use the resource manager (device:/dev/tpmrm0) or flush them "
-                      "(tpm2_flushcontext -t)");
-    }
     if (rc != TSS2_RC_SUCCESS) return ctx_->error("loading " + describe_, rc);
     loaded_ = TransientHandle(ctx_, tr);
     ctx_->track(this);
@@ -153,13 +152,24 @@ Result<ESYS_TR> TpmKey::object(ESYS_CONTEXT* /*esys*/) {
   return loaded_.get();
 }
 
+void TpmKey::set_password(SecureString password) {
+  password_ = std::move(password);
+  // The key's Name and a digest of the password: what the context remembers a refusal by.
+  unsigned char digest[32];
+  SHA256(reinterpret_cast<const unsigned char*>(password_.view().data()), password_.size(),
+         digest);
+  auto name = key_name_hex(public_);
+  refusal_id_ = (name ? *name : describe_) + ":" + hex_text(digest, sizeof digest);
+  OPENSSL_cleanse(digest, sizeof digest);
+}
+
 tl::unexpected<Error> TpmKey::auth_error(ESYS_CONTEXT* esys, TSS2_RC rc) {
   std::string message;
   if (is(rc, TPM2_RC_LOCKOUT)) {
     auto da = da_state(esys);
     message = ctx_->name() +
               " is in dictionary-attack lockout after too many wrong passwords: it refuses "
-              "keys with passwords until a failure expires" +
+              "every key not marked noDA (keys with passwords) until a failure expires" +
               (da && da->interval_s != 0 ? " (one every " + std::to_string(da->interval_s) + " s)"
                                          : std::string()) +
               " or the lockout is cleared (tpm2_dictionarylockout --clear-lockout)";
@@ -173,13 +183,16 @@ tl::unexpected<Error> TpmKey::auth_error(ESYS_CONTEXT* esys, TSS2_RC rc) {
                                  " more wrong password(s) lock the TPM out";
     }
   }
-  auth_refused_ = Error{ErrorKind::auth, message};
-  return tl::unexpected(*auth_refused_);
+  Error error{ErrorKind::auth, message};
+  // A lockout refuses every password alike; a rejected password is remembered for the
+  // process, so that reopening the key does not spend another try.
+  if (!is(rc, TPM2_RC_LOCKOUT)) ctx_->remember_refusal(refusal_id_, error);
+  return tl::unexpected(error);
 }
 
 Result<TPMT_SIGNATURE> TpmKey::sign(const TPMT_SIG_SCHEME& scheme, const TPM2B_DIGEST& digest) {
   return ctx_->with([&](ESYS_CONTEXT* esys) -> Result<TPMT_SIGNATURE> {
-    if (auth_refused_) return tl::unexpected(*auth_refused_);
+    if (auto refused = ctx_->refusal(refusal_id_)) return tl::unexpected(*refused);
     auto tr = object(esys);
     if (!tr) return tl::unexpected(tr.error());
     TPM2B_AUTH auth = auth_of(password_);
@@ -238,10 +251,13 @@ Result<KeyFile> create_key(const std::shared_ptr<TpmContext>& ctx, const NewKey&
   if (auto ok = check_supported(ctx, key.type); !ok) return tl::unexpected(ok.error());
   auto srk = load_srk(ctx);
   if (!srk) return tl::unexpected(srk.error());
-  return ctx->with([&](ESYS_CONTEXT* esys) -> Result<KeyFile> {
+  return ctx->with([&](ESYS_CONTEXT*) -> Result<KeyFile> {
     TPM2B_SENSITIVE_CREATE sensitive{};
     sensitive.sensitive.userAuth = auth_of(key.password);
     TPM2B_PUBLIC in = key_template(key.type);
+    // A key without a password has nothing to guess: noDA keeps it usable while someone
+    // else's wrong passwords hold the TPM in dictionary-attack lockout.
+    if (key.password.empty()) in.publicArea.objectAttributes |= TPMA_OBJECT_NODA;
     TPM2B_DATA outside{};
     TPML_PCR_SELECTION pcrs{};
     TPM2B_PRIVATE* priv = nullptr;
@@ -249,9 +265,12 @@ Result<KeyFile> create_key(const std::shared_ptr<TpmContext>& ctx, const NewKey&
     TPM2B_CREATION_DATA* creation = nullptr;
     TPM2B_DIGEST* creation_hash = nullptr;
     TPMT_TK_CREATION* ticket = nullptr;
-    TSS2_RC rc = Esys_Create(esys, srk->handle(), ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
-                             &sensitive, &in, &outside, &pcrs, &priv, &pub, &creation,
-                             &creation_hash, &ticket);
+    // TPM2_Create needs an object slot while it works (swtpm: one of three).
+    TSS2_RC rc = ctx->with_room([&](ESYS_CONTEXT* e) {
+      return Esys_Create(e, srk->handle(), ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
+                         &sensitive, &in, &outside, &pcrs, &priv, &pub, &creation,
+                         &creation_hash, &ticket);
+    });
     OPENSSL_cleanse(&sensitive, sizeof sensitive);
     EsysPtr<TPM2B_PRIVATE> priv_owned(priv);
     EsysPtr<TPM2B_PUBLIC> pub_owned(pub);
@@ -270,24 +289,34 @@ Result<KeyFile> create_key(const std::shared_ptr<TpmContext>& ctx, const NewKey&
   });
 }
 
-Status persist_key(const std::shared_ptr<TpmContext>& ctx, const KeyFile& file,
-                   TPM2_HANDLE handle) {
-  auto key = TpmKey::from_file(ctx, file, "new key");
-  if (!key) return tl::unexpected(key.error());
+Status check_handle_free(const std::shared_ptr<TpmContext>& ctx, TPM2_HANDLE handle) {
   return ctx->with([&](ESYS_CONTEXT* esys) -> Status {
     ESYS_TR existing = ESYS_TR_NONE;
-    TSS2_RC rc = Esys_TR_FromTPMPublic(esys, handle, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
-                                       &existing);
+    TSS2_RC rc = ctx->with_room([&](ESYS_CONTEXT* e) {
+      return Esys_TR_FromTPMPublic(e, handle, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+                                   &existing);
+    });
     if (rc == TSS2_RC_SUCCESS) {
       Esys_TR_Close(esys, &existing);
       return fail(ErrorKind::conflict, ctx->name() + " already holds an object at " +
                                            handle_text(handle) + "; choose a free handle");
     }
+    if (!is(rc, TPM2_RC_HANDLE)) return ctx->error("looking at " + handle_text(handle), rc);
+    return {};
+  });
+}
+
+Status persist_key(const std::shared_ptr<TpmContext>& ctx, const KeyFile& file,
+                   TPM2_HANDLE handle) {
+  auto key = TpmKey::from_file(ctx, file, "new key");
+  if (!key) return tl::unexpected(key.error());
+  if (auto ok = check_handle_free(ctx, handle); !ok) return ok;
+  return ctx->with([&](ESYS_CONTEXT* esys) -> Status {
     auto tr = (*key)->object(esys);
     if (!tr) return tl::unexpected(tr.error());
     ESYS_TR persistent = ESYS_TR_NONE;
-    rc = Esys_EvictControl(esys, ESYS_TR_RH_OWNER, *tr, ESYS_TR_PASSWORD, ESYS_TR_NONE,
-                           ESYS_TR_NONE, handle, &persistent);
+    TSS2_RC rc = Esys_EvictControl(esys, ESYS_TR_RH_OWNER, *tr, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+                                   ESYS_TR_NONE, handle, &persistent);
     if (is(rc, TPM2_RC_NV_SPACE)) {
       return fail(ErrorKind::device,
                   ctx->name() + " has no room for another persistent object (TPM_RC_NV_SPACE)");

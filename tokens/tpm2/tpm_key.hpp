@@ -30,7 +30,7 @@ class TpmKey : public Evictable {
   TpmKey& operator=(const TpmKey&) = delete;
 
   // The password the key's uses are authorised with (empty: none).
-  void set_password(SecureString password) { password_ = std::move(password); }
+  void set_password(SecureString password);
   // True when a key file says the key has a password (a persistent key cannot tell).
   bool needs_password() const { return file_ && !file_->empty_auth; }
 
@@ -47,8 +47,9 @@ class TpmKey : public Evictable {
 
   // TPM2_Sign of a host-computed digest. ECDSA comes back as r and s, RSA as the block.
   // A wrong password is reported once, with the TPM's dictionary-attack state; later calls
-  // fail the same way without asking the TPM again, so a server that keeps signing cannot
-  // lock the TPM out.
+  // with that password on that key fail the same way without asking the TPM again, from
+  // this TpmKey or any other of the process (TpmContext::remember_refusal), so a server
+  // that keeps signing or reopening the key cannot lock the TPM out.
   Result<TPMT_SIGNATURE> sign(const TPMT_SIG_SCHEME& scheme, const TPM2B_DIGEST& digest);
 
   // The public area as the TPM reports it (TPM2_ReadPublic of the loaded object): for
@@ -74,13 +75,13 @@ class TpmKey : public Evictable {
   TransientHandle loaded_;
   PersistentHandle persistent_;
   SecureString password_;
-  std::optional<Error> auth_refused_;
+  std::string refusal_id_;  // the key's Name and SHA-256 of the password
 };
 
 // What a new key is made with.
 struct NewKey {
   KeyType type = KeyType::ec_p256;
-  SecureString password;  // empty: none (the file says emptyAuth TRUE)
+  SecureString password;  // empty: none (the file says emptyAuth TRUE, the key is noDA)
 };
 
 // Ask the TPM whether it supports `type` (TPM2_TestParms): usage error naming the type
@@ -89,6 +90,9 @@ Status check_supported(const std::shared_ptr<TpmContext>& ctx, KeyType type);
 
 // TPM2_Create under the SRK: the key's blobs, as a key file (parent 0x40000001).
 Result<KeyFile> create_key(const std::shared_ptr<TpmContext>& ctx, const NewKey& key);
+
+// conflict when the TPM holds an object at `handle`.
+Status check_handle_free(const std::shared_ptr<TpmContext>& ctx, TPM2_HANDLE handle);
 
 // Load `file` and make it persistent at `handle` (TPM2_EvictControl with the owner's empty
 // authorisation). conflict when an object is there already.

@@ -76,7 +76,9 @@ k8s_cluster_yaml() {
 free_port() {
   local port
   for _ in $(seq 50); do
-    port=$((20000 + RANDOM % 30000))
+    # Below the kernel's ephemeral range (32768-60999), where outgoing connections and
+    # their TIME-WAIT leftovers would collide with a listener.
+    port=$((10000 + RANDOM % 22000))
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
       echo "$port"
       return 0

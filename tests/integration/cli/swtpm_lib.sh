@@ -71,7 +71,9 @@ swtpm_start() {
         --create-ek-cert --lock-nvram --config "$dir/config/swtpm_setup.conf"
   } >>"$dir/setup.log" 2>&1 || fail "swtpm_setup failed: $(tail -3 "$dir/setup.log")"
   for _ in $(seq 20); do
-    port=$((20000 + RANDOM % 30000))
+    # Below the kernel's ephemeral range (32768-60999), where outgoing connections and
+    # their TIME-WAIT leftovers would collide with a listener.
+    port=$((10000 + RANDOM % 22000))
     if ! _swtpm_port_free "$port" || ! _swtpm_port_free $((port + 1)); then continue; fi
     swtpm socket --tpm2 --tpmstate dir="$dir/state" \
       --server type=tcp,port="$port",bindaddr=127.0.0.1 \
