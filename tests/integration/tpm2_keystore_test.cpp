@@ -723,6 +723,25 @@ TEST_F(Tpm2Store, AKeyFileFromAnotherTpmIsRefusedAsNotBelonging) {
   EXPECT_EQ(tools(*tpm_, {"tpm2_getcap handles-transient"}), "");
 }
 
+// A file that names another parent than the owner SRK (a persistent parent key, as
+// tpm2-tools can make) is refused before the TPM is asked to load anything.
+TEST_F(Tpm2Store, AKeyFileWithAnotherParentIsRefusedBeforeLoading) {
+  auto store = open_tpm2(*tpm_);
+  std::string made = dir_.file("made.pem");
+  create(*store, "tpm2:file=" + made, KeyType::ec_p256);
+  auto file = tokens::tpm2::read_key_file(made);
+  ASSERT_TRUE(file) << file.error().message;
+  file->parent = 0x81000005;
+  std::string other = dir_.file("other-parent.pem");
+  ASSERT_TRUE(tokens::tpm2::write_key_file(other, *file));
+  auto e = first_error(*store, "tpm2:file=" + other);
+  ASSERT_TRUE(e) << "a key naming another parent signed";
+  EXPECT_EQ(e->kind, ErrorKind::usage) << e->message;
+  EXPECT_NE(e->message.find("parent 0x81000005"), std::string::npos) << e->message;
+  EXPECT_NE(e->message.find("0x40000001"), std::string::npos) << e->message;
+  EXPECT_EQ(tools(*tpm_, {"tpm2_getcap handles-transient"}), "");
+}
+
 TEST_F(Tpm2Store, SixKeysShareThreeSlotsByEvictionAndLeaveNothingLoaded) {
   auto store = open_tpm2(*tpm_);
   std::vector<std::string> uris;
