@@ -218,4 +218,33 @@ out=$(hwca ca init --name rel --key tpm2:file=o-rsa.tpmkey --subject "/CN=relati
 assert_contains "$out" "root CA 'rel' created" "ca init with a relative key path"
 grep -qxF "    key: tpm2:file=$DIR/o-rsa.tpmkey" "$HWCA_HOME/config.yaml" ||
   fail "config.yaml does not record the absolute path: $(cat "$HWCA_HOME/config.yaml")"
+# --- The TPM named in the provider's openssl.cnf section (tpm2-tcti), HWCA_TCTI unset; the
+# check can fail: the same configuration naming a closed port does not load the key.
+write_cnf() {
+  cat >"$1" <<CNF
+openssl_conf = init
+[init]
+providers = providers
+[providers]
+default = default_sect
+hwca = hwca_sect
+[default_sect]
+activate = 1
+[hwca_sect]
+module = $HWCA_PROVIDER_DIR/hwca.so
+tpm2-tcti = $2
+activate = 1
+CNF
+}
+write_cnf tcti.cnf "$SWTPM_TCTI"
+write_cnf closed.cnf "swtpm:host=127.0.0.1,port=$(free_port)"
+(unset HWCA_TCTI && OPENSSL_CONF=$PWD/tcti.cnf openssl req -new -key "tpm2:file=$DIR/h-ec.tpmkey" \
+  -subj /CN=cnf -out cnf.csr) || fail "openssl req with tpm2-tcti from openssl.cnf failed"
+openssl req -in cnf.csr -verify -noout 2>/dev/null || fail "cnf.csr does not verify"
+if (unset HWCA_TCTI && OPENSSL_CONF=$PWD/closed.cnf openssl req -new \
+  -key "tpm2:file=$DIR/h-ec.tpmkey" -subj /CN=cnf -out closed.csr) >closed.out 2>&1; then
+  fail "openssl req reached a TPM through a closed port"
+fi
+assert_contains "$(cat closed.out)" "cannot reach the TPM" "tpm2-tcti naming a closed port"
+no_transient "after the openssl.cnf checks"
 echo "ok: TPM keys work across hwca, tpm2-openssl, the openssl command and TLS"
