@@ -119,8 +119,8 @@ Result<std::shared_ptr<TpmKey>> TpmKey::from_handle(std::shared_ptr<TpmContext> 
 TpmKey::~TpmKey() { ctx_->untrack(this); }
 
 Status TpmKey::load() {
-  return ctx_->with([&](ESYS_CONTEXT* esys) -> Status {
-    auto tr = object(esys);
+  return ctx_->with([&](ESYS_CONTEXT*) -> Status {
+    auto tr = object();
     if (!tr) return tl::unexpected(tr.error());
     return {};
   });
@@ -128,7 +128,7 @@ Status TpmKey::load() {
 
 void TpmKey::evict() { loaded_.reset(); }
 
-Result<ESYS_TR> TpmKey::object(ESYS_CONTEXT* /*esys*/) {
+Result<ESYS_TR> TpmKey::object() {
   if (persistent_) return persistent_.get();
   if (!loaded_) {
     auto srk = load_srk(ctx_);
@@ -165,8 +165,8 @@ void TpmKey::set_password(SecureString password) {
 
 tl::unexpected<Error> TpmKey::auth_error(ESYS_CONTEXT* esys, TSS2_RC rc) {
   std::string message;
+  auto da = da_state(esys);
   if (is(rc, TPM2_RC_LOCKOUT)) {
-    auto da = da_state(esys);
     message = ctx_->name() +
               " is in dictionary-attack lockout after too many wrong passwords: it refuses "
               "every key not marked noDA (keys with passwords) until a failure expires" +
@@ -174,7 +174,6 @@ tl::unexpected<Error> TpmKey::auth_error(ESYS_CONTEXT* esys, TSS2_RC rc) {
                                          : std::string()) +
               " or the lockout is cleared (tpm2_dictionarylockout --clear-lockout)";
   } else {
-    auto da = da_state(esys);
     message = describe_ + ": the TPM rejected the password (TPM_RC_AUTH_FAIL); not trying again";
     if (da && da->max_failures != 0) {
       uint32_t left = da->failures >= da->max_failures ? 0 : da->max_failures - da->failures;
@@ -193,7 +192,7 @@ tl::unexpected<Error> TpmKey::auth_error(ESYS_CONTEXT* esys, TSS2_RC rc) {
 Result<TPMT_SIGNATURE> TpmKey::sign(const TPMT_SIG_SCHEME& scheme, const TPM2B_DIGEST& digest) {
   return ctx_->with([&](ESYS_CONTEXT* esys) -> Result<TPMT_SIGNATURE> {
     if (auto refused = ctx_->refusal(refusal_id_)) return tl::unexpected(*refused);
-    auto tr = object(esys);
+    auto tr = object();
     if (!tr) return tl::unexpected(tr.error());
     TPM2B_AUTH auth = auth_of(password_);
     TSS2_RC rc = Esys_TR_SetAuth(esys, *tr, &auth);
@@ -219,7 +218,7 @@ Result<TPMT_SIGNATURE> TpmKey::sign(const TPMT_SIG_SCHEME& scheme, const TPM2B_D
 
 Result<TPM2B_PUBLIC> TpmKey::read_public() {
   return ctx_->with([&](ESYS_CONTEXT* esys) -> Result<TPM2B_PUBLIC> {
-    auto tr = object(esys);
+    auto tr = object();
     if (!tr) return tl::unexpected(tr.error());
     TPM2B_PUBLIC* pub = nullptr;
     TSS2_RC rc = Esys_ReadPublic(esys, *tr, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &pub,
@@ -312,7 +311,7 @@ Status persist_key(const std::shared_ptr<TpmContext>& ctx, const KeyFile& file,
   if (!key) return tl::unexpected(key.error());
   if (auto ok = check_handle_free(ctx, handle); !ok) return ok;
   return ctx->with([&](ESYS_CONTEXT* esys) -> Status {
-    auto tr = (*key)->object(esys);
+    auto tr = (*key)->object();
     if (!tr) return tl::unexpected(tr.error());
     ESYS_TR persistent = ESYS_TR_NONE;
     TSS2_RC rc = Esys_EvictControl(esys, ESYS_TR_RH_OWNER, *tr, ESYS_TR_PASSWORD, ESYS_TR_NONE,

@@ -63,8 +63,9 @@ class TpmKey : public Evictable {
                             TPM2_HANDLE handle);
   TpmKey(std::shared_ptr<TpmContext> ctx, std::string describe)
       : ctx_(std::move(ctx)), describe_(std::move(describe)) {}
-  // The loaded object (under the lock): loads a file key if needed, making room.
-  Result<ESYS_TR> object(ESYS_CONTEXT* esys);
+  // The loaded object (call under the context's lock): loads a file key if needed, making
+  // room.
+  Result<ESYS_TR> object();
   tl::unexpected<Error> auth_error(ESYS_CONTEXT* esys, TSS2_RC rc);
 
   std::shared_ptr<TpmContext> ctx_;
