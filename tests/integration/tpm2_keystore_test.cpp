@@ -950,6 +950,16 @@ TEST(Tpm2Password, RightPasswordSignsAWrongOneFailsOnceWithoutHammeringTheTpm) {
   }
   EXPECT_EQ(lockout_counter(tpm), 1u) << "the TPM was asked again with the wrong password";
 
+  // A password longer than a key's auth value can be (32 bytes): refused before the TPM
+  // is asked, and nothing overruns the TPM2B_AUTH it would go into.
+  ScopedEnv long_env("HWCA_TEST_TPM_LONG_PW", std::string(100, 'x'));
+  auto too_long = open_tpm2(tpm, "env:HWCA_TEST_TPM_LONG_PW")->create_signer(uri);
+  ASSERT_FALSE(too_long) << "a 100-byte password was accepted";
+  EXPECT_EQ(too_long.error().kind, ErrorKind::usage) << too_long.error().message;
+  EXPECT_NE(too_long.error().message.find("at most 32 bytes"), std::string::npos)
+      << too_long.error().message;
+  EXPECT_EQ(lockout_counter(tpm), 1u);
+
   // The right password still works (one failure does not lock the TPM out).
   expect_signs(*good, good->public_key(), SigScheme::ecdsa, "SHA512", "after a wrong one");
   EXPECT_EQ(lockout_counter(tpm), 1u);

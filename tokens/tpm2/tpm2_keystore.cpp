@@ -105,15 +105,13 @@ Result<std::shared_ptr<Signer>> Tpm2KeyStore::create_signer(const std::string& t
                                        " has a password: give --pin-source env:NAME or "
                                        "file:PATH, or pin-source= in the URI");
     }
-    (*key)->set_password(std::move(*pw));
+    if (auto ok = (*key)->set_password(std::move(*pw)); !ok) return tl::unexpected(ok.error());
   }
   // Loaded now: a key from another TPM fails here, before a caller starts signing.
   if (auto ok = (*key)->load(); !ok) return tl::unexpected(ok.error());
   auto pub = public_key_of((*key)->public_area().publicArea);
   if (!pub) return tl::unexpected(pub.error());
-  Tpm2Uri plain = *uri;
-  std::string name = format_tpm2_uri(plain);
-  return std::make_shared<Tpm2Signer>(std::move(*key), std::move(*pub), name);
+  return std::make_shared<Tpm2Signer>(std::move(*key), std::move(*pub), format_tpm2_uri(*uri));
 }
 
 Result<KeyInfo> Tpm2KeyStore::create_key(const CreateKeyRequest& request) {

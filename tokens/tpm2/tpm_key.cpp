@@ -48,8 +48,10 @@ std::optional<DaState> da_state(ESYS_CONTEXT* esys) {
   return out;
 }
 
+// `password` has been checked by check_password_size (at most 32 bytes).
 TPM2B_AUTH auth_of(const SecureString& password) {
   TPM2B_AUTH auth{};
+  if (password.size() > sizeof auth.buffer) return auth;
   auth.size = static_cast<UINT16>(password.size());
   std::memcpy(auth.buffer, password.view().data(), password.size());
   return auth;
@@ -81,7 +83,7 @@ Result<std::shared_ptr<TpmKey>> TpmKey::from_file(std::shared_ptr<TpmContext> ct
   std::shared_ptr<TpmKey> key(new TpmKey(std::move(ctx), std::move(describe)));
   key->public_ = file.pub;
   key->file_ = std::move(file);
-  key->set_password(SecureString());
+  (void)key->set_password(SecureString());  // an empty password always fits
   return key;
 }
 
@@ -112,7 +114,7 @@ Result<std::shared_ptr<TpmKey>> TpmKey::from_handle(std::shared_ptr<TpmContext> 
   if (auto ok = check_signing_key(key->public_.publicArea, key->describe_); !ok) {
     return tl::unexpected(ok.error());
   }
-  key->set_password(SecureString());
+  (void)key->set_password(SecureString());  // an empty password always fits
   return key;
 }
 
@@ -152,7 +154,8 @@ Result<ESYS_TR> TpmKey::object() {
   return loaded_.get();
 }
 
-void TpmKey::set_password(SecureString password) {
+Status TpmKey::set_password(SecureString password) {
+  if (auto ok = check_password_size(password); !ok) return ok;
   password_ = std::move(password);
   // The key's Name and a digest of the password: what the context remembers a refusal by.
   unsigned char digest[32];
@@ -161,6 +164,7 @@ void TpmKey::set_password(SecureString password) {
   auto name = key_name_hex(public_);
   refusal_id_ = (name ? *name : describe_) + ":" + hex_text(digest, sizeof digest);
   OPENSSL_cleanse(digest, sizeof digest);
+  return {};
 }
 
 tl::unexpected<Error> TpmKey::auth_error(ESYS_CONTEXT* esys, TSS2_RC rc) {

@@ -29,8 +29,9 @@ class TpmKey : public Evictable {
   TpmKey(const TpmKey&) = delete;
   TpmKey& operator=(const TpmKey&) = delete;
 
-  // The password the key's uses are authorised with (empty: none).
-  void set_password(SecureString password);
+  // The password the key's uses are authorised with (empty: none); at most 32 bytes (the
+  // size of the key's name algorithm's digest), else usage.
+  Status set_password(SecureString password);
   // True when a key file says the key has a password (a persistent key cannot tell).
   bool needs_password() const { return file_ && !file_->empty_auth; }
 
