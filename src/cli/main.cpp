@@ -171,7 +171,10 @@ int main(int argc, char** argv) {
   app.add_option("--tcti", ctx.tcti,
                  "the TPM that tpm2: keys live in, as a tpm2-tss TCTI: device:/dev/tpmrm0, "
                  "tabrmd:, swtpm:host=H,port=P; default $HWCA_TCTI, else device:/dev/tpmrm0")
-      ->type_name("TCTI");
+      ->type_name("TCTI")
+      ->check([](const std::string& s) {
+        return s.empty() ? std::string("must name a TCTI, e.g. device:/dev/tpmrm0") : std::string();
+      });
   app.add_option("--pin-source", ctx.pin_source,
                  "where the PIN is read from: env:NAME or file:PATH (mode 0600); default "
                  "the URI's pin-source, $HWCA_PIN_SOURCE, else a prompt")

@@ -180,6 +180,7 @@ TEST(Tpm2Uri, TctiInTheUriIsRefused) {
   std::string m = refused("tpm2:file=/k.pem;tcti=swtpm:port=2321", "--tcti");
   EXPECT_NE(m.find("HWCA_TCTI"), std::string::npos) << m;
   refused("tpm2:tcti=device:/dev/tpmrm0;handle=0x81000010", "--tcti");
+  refused("tpm2:file=/k.pem?tcti=swtpm:port=2321", "--tcti");
 }
 
 TEST(Tpm2Uri, UnknownAttributesAreRefused) {

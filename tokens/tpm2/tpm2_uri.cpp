@@ -112,6 +112,9 @@ Result<Tpm2Uri> parse_tpm2_uri(std::string_view text) {
       out.pin_source = value;
     } else if (name == "pin-value") {
       out.has_pin_value = true;
+    } else if (name == "tcti") {
+      return fail(ErrorKind::usage,
+                  "a tpm2 URI does not name the TPM: give the TCTI with --tcti or HWCA_TCTI");
     } else if (!name.starts_with("x-")) {
       return fail(ErrorKind::usage, "unknown tpm2 URI query attribute '" + name + "'");
     }

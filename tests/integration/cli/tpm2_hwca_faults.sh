@@ -68,6 +68,8 @@ refused_sign 5 "cannot reach the TPM through TCTI 'swtpm:host=127.0.0.1,port=$cl
   plain --tcti "swtpm:host=127.0.0.1,port=$closed"
 expect_fail 2 "malformed TCTI 'swtpm:port=abc' (from --tcti)" \
   hwca --tcti swtpm:port=abc key show --key tpm2:file=plain.tpmkey
+# An empty --tcti is a mistake, not a quiet fall back to HWCA_TCTI or the default.
+expect_fail 2 "--tcti: must name a TCTI" hwca --tcti '' key show --key tpm2:file=plain.tpmkey
 expect_fail 2 "malformed TCTI 'swtpm:host=127.0.0.1,port=99999' (from HWCA_TCTI)" \
   env HWCA_TCTI=swtpm:host=127.0.0.1,port=99999 "$HWCA_BIN" key generate --key tpm2:file=u.tpmkey
 [[ ! -e u.tpmkey ]] || fail "a malformed TCTI left a key file"
