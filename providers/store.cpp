@@ -139,7 +139,8 @@ const OSSL_PARAM kSettable[] = {
     OSSL_PARAM_utf8_string(hwca::provider::kParamDefaultPinSource, nullptr, 0),
     OSSL_PARAM_utf8_string(hwca::provider::kParamPkcs11Module, nullptr, 0),
     OSSL_PARAM_utf8_string(hwca::provider::kParamTpm2Tcti, nullptr, 0),
-    OSSL_PARAM_int(OSSL_STORE_PARAM_EXPECT, nullptr), OSSL_PARAM_END};
+    OSSL_PARAM_int(OSSL_STORE_PARAM_EXPECT, nullptr),
+    OSSL_PARAM_END};
 
 extern "C" const OSSL_PARAM* hwca_store_settable_ctx_params(void*) { return kSettable; }
 

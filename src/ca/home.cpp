@@ -40,9 +40,11 @@ Status check(const Config& c, const std::string& source) {
                                         ": the key URI carries pin-value; a PIN never goes "
                                         "in the configuration (use pin-source=)");
     }
-    if (auto file = uri->path_attr("file"); uri->scheme == "tpm2" && file && !file->starts_with("/")) {
-      return fail(ErrorKind::usage, where + ": key: a TPM key file is named by its absolute "
-                                            "path here (hwca may run from any folder)");
+    if (auto file = uri->path_attr("file");
+        uri->scheme == "tpm2" && file && !file->starts_with("/")) {
+      return fail(ErrorKind::usage, where +
+                                        ": key: a TPM key file is named by its absolute "
+                                        "path here (hwca may run from any folder)");
     }
     if (!safe_relative(ca.cert)) {
       return fail(ErrorKind::usage, where + ": cert must be a path inside the home");

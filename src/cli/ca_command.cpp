@@ -139,9 +139,10 @@ void set_ca_command(CLI::App& app, Context& ctx, int& exit_code) {
   init_cmd->add_option("--name", args.name, "name of the CA in the home (a-z, 0-9, '-')")
       ->required()
       ->type_name("NAME");
-  init_cmd->add_option("--key", args.key,
-                       "URI of the CA's key: pkcs11:token=T;object=L, tpm2:file=PATH or "
-                       "tpm2:handle=0x81...")
+  init_cmd
+      ->add_option("--key", args.key,
+                   "URI of the CA's key: pkcs11:token=T;object=L, tpm2:file=PATH or "
+                   "tpm2:handle=0x81...")
       ->required()
       ->type_name("URI");
   init_cmd

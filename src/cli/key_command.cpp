@@ -49,7 +49,8 @@ int show(const Context& ctx, const KeyArgs& args) {
   size_t width = 20;
   for (const auto& flag : a->flags) width = std::max(width, flag.first.size() + 2);
   for (const auto& [name, value] : a->flags) {
-    std::cout << std::left << std::setw(static_cast<int>(width)) << (name + ":") << (value ? "yes" : "no") << "\n";
+    std::cout << std::left << std::setw(static_cast<int>(width)) << (name + ":")
+              << (value ? "yes" : "no") << "\n";
   }
   std::cout << a->public_pem;
   return 0;

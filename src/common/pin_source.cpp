@@ -138,8 +138,9 @@ Result<SecureString> obtain_pin(const PinSources& sources, const std::string& wh
     if (!spec.empty()) return read_pin_source(spec);
   }
   if (sources.prompt) return sources.prompt(what);
-  return fail(ErrorKind::auth, what + " is needed: give --pin-source env:NAME or "
-                                      "file:PATH, or pin-source= in the URI");
+  return fail(ErrorKind::auth, what +
+                                   " is needed: give --pin-source env:NAME or "
+                                   "file:PATH, or pin-source= in the URI");
 }
 
 }  // namespace hwca

@@ -38,8 +38,7 @@ bool is_attr_name(std::string_view name) {
   });
 }
 
-Result<std::string> decode(std::string_view raw, std::string_view name, bool query,
-                           bool slash) {
+Result<std::string> decode(std::string_view raw, std::string_view name, bool query, bool slash) {
   std::string out;
   out.reserve(raw.size());
   for (size_t i = 0; i < raw.size(); ++i) {
@@ -177,7 +176,8 @@ std::string format_uri(const Uri& uri) {
   std::string out = uri.scheme + ":";
   for (size_t i = 0; i < uri.path.size(); ++i) {
     if (i > 0) out += ';';
-    out += uri.path[i].first + "=" + percent_encode(uri.path[i].second, false, slash_in_path(uri.scheme));
+    out += uri.path[i].first + "=" +
+           percent_encode(uri.path[i].second, false, slash_in_path(uri.scheme));
   }
   for (size_t i = 0; i < uri.query.size(); ++i) {
     out += i == 0 ? '?' : '&';

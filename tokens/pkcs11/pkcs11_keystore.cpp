@@ -46,7 +46,8 @@ Result<Pkcs11KeyStore::Resolved> Pkcs11KeyStore::open_token(const std::string& t
   auto token = module_->find_token(*uri);
   if (!token) return tl::unexpected(token.error());
   PinSources pins{{options_.pin_source, uri->pin_source.value_or(""), options_.default_pin_source},
-                  uri->has_pin_value, options_.pin_prompt};
+                  uri->has_pin_value,
+                  options_.pin_prompt};
   if (login) {
     if (auto ok = (*token)->ensure_login(pins); !ok) return tl::unexpected(ok.error());
   }

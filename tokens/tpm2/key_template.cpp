@@ -21,9 +21,8 @@ Result<ossl::Ptr<EVP_PKEY>> from_params(const char* type, OSSL_PARAM_BLD* bld) {
   EVP_PKEY* pkey = nullptr;
   if (!params || !ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1 ||
       EVP_PKEY_fromdata(ctx.get(), &pkey, EVP_PKEY_PUBLIC_KEY, params.get()) != 1) {
-    return fail(ErrorKind::usage,
-                std::string("the TPM's public area is not a valid ") + type +
-                    " key: " + ossl::take_errors());
+    return fail(ErrorKind::usage, std::string("the TPM's public area is not a valid ") + type +
+                                      " key: " + ossl::take_errors());
   }
   return ossl::Ptr<EVP_PKEY>(pkey);
 }
@@ -85,23 +84,24 @@ Status check_signing_key(const TPMT_PUBLIC& pub, const std::string& what) {
   }
   if ((a & TPMA_OBJECT_RESTRICTED) != 0) {
     return fail(ErrorKind::usage,
-                what + " is a restricted key (an attestation key): it signs only what the "
-                       "TPM made, not certificates");
+                what +
+                    " is a restricted key (an attestation key): it signs only what the "
+                    "TPM made, not certificates");
   }
   if ((a & TPMA_OBJECT_USERWITHAUTH) == 0) {
     return fail(ErrorKind::usage,
-                what + " can be used only through a policy (userWithAuth is clear), which "
-                       "hwca does not run");
+                what +
+                    " can be used only through a policy (userWithAuth is clear), which "
+                    "hwca does not run");
   }
   if (pub.type == TPM2_ALG_ECC && curve_name(pub.parameters.eccDetail.curveID) == nullptr) {
     return fail(ErrorKind::usage, what + " is on a curve other than P-256 and P-384");
   }
   TPMI_ALG_SIG_SCHEME scheme = pub.type == TPM2_ALG_RSA ? pub.parameters.rsaDetail.scheme.scheme
                                                         : pub.parameters.eccDetail.scheme.scheme;
-  bool usable = pub.type == TPM2_ALG_RSA
-                    ? (scheme == TPM2_ALG_NULL || scheme == TPM2_ALG_RSASSA ||
-                       scheme == TPM2_ALG_RSAPSS)
-                    : (scheme == TPM2_ALG_NULL || scheme == TPM2_ALG_ECDSA);
+  bool usable = pub.type == TPM2_ALG_RSA ? (scheme == TPM2_ALG_NULL || scheme == TPM2_ALG_RSASSA ||
+                                            scheme == TPM2_ALG_RSAPSS)
+                                         : (scheme == TPM2_ALG_NULL || scheme == TPM2_ALG_ECDSA);
   if (!usable) {
     return fail(ErrorKind::usage, what + " is bound to a signature scheme hwca does not use");
   }
@@ -113,8 +113,8 @@ Result<ossl::Ptr<EVP_PKEY>> public_key_of(const TPMT_PUBLIC& pub) {
   if (!bld) return fail(ErrorKind::internal, "out of memory");
   if (pub.type == TPM2_ALG_RSA) {
     const TPM2B_PUBLIC_KEY_RSA& n = pub.unique.rsa;
-    uint32_t exponent = pub.parameters.rsaDetail.exponent == 0 ? 65537
-                                                               : pub.parameters.rsaDetail.exponent;
+    uint32_t exponent =
+        pub.parameters.rsaDetail.exponent == 0 ? 65537 : pub.parameters.rsaDetail.exponent;
     auto bn_n = bn(n.buffer, n.size);
     ossl::Ptr<BIGNUM> bn_e(BN_new());
     if (!bn_n || !bn_e || BN_set_word(bn_e.get(), exponent) != 1 ||

@@ -106,9 +106,9 @@ Result<Srk> load_srk(const std::shared_ptr<TpmContext>& ctx) {
     TPM2B_DIGEST* creation_hash = nullptr;
     TPMT_TK_CREATION* ticket = nullptr;
     rc = ctx->with_room([&](ESYS_CONTEXT* e) {
-      return Esys_CreatePrimary(e, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE,
-                                ESYS_TR_NONE, &sensitive, &in, &outside, &pcrs, &primary, &out,
-                                &creation, &creation_hash, &ticket);
+      return Esys_CreatePrimary(e, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
+                                &sensitive, &in, &outside, &pcrs, &primary, &out, &creation,
+                                &creation_hash, &ticket);
     });
     EsysPtr<TPM2B_PUBLIC> out_ptr(out);
     EsysPtr<TPM2B_CREATION_DATA> creation_ptr(creation);

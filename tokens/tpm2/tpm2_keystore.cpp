@@ -126,8 +126,9 @@ Result<KeyInfo> Tpm2KeyStore::create_key(const CreateKeyRequest& request) {
     struct stat st {};
     if (::lstat(path->c_str(), &st) == 0) {
       return fail(ErrorKind::conflict,
-                  *path + " exists already; a key file is never overwritten (the key in it "
-                          "would be lost): choose another path or remove it first");
+                  *path +
+                      " exists already; a key file is never overwritten (the key in it "
+                      "would be lost): choose another path or remove it first");
     }
     if (::access(path->substr(0, path->rfind('/') + 1).c_str(), W_OK) != 0) {
       return fail(ErrorKind::io, "cannot write " + *path + ": " + error_text(errno));

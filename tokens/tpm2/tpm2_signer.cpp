@@ -11,8 +11,8 @@ Result<TPMI_ALG_HASH> hash_alg(const std::string& digest) {
   if (digest == "SHA256") return TPM2_ALG_SHA256;
   if (digest == "SHA384") return TPM2_ALG_SHA384;
   if (digest == "SHA512") return TPM2_ALG_SHA512;
-  return fail(ErrorKind::usage, "a TPM key signs SHA-256, SHA-384 or SHA-512 digests, not " +
-                                    digest);
+  return fail(ErrorKind::usage,
+              "a TPM key signs SHA-256, SHA-384 or SHA-512 digests, not " + digest);
 }
 
 }  // namespace
@@ -36,10 +36,10 @@ Result<std::vector<uint8_t>> Tpm2Signer::sign(const SignRequest& request) {
       break;
     case SigScheme::rsa_pss:
       if (static_cast<size_t>(request.pss_salt_len) != request.hash.size()) {
-        return fail(ErrorKind::usage,
-                    key_->describe() + " makes RSA-PSS signatures with a salt as long as the " +
-                        "digest (" + std::to_string(request.hash.size()) + " bytes), not " +
-                        std::to_string(request.pss_salt_len));
+        return fail(ErrorKind::usage, key_->describe() +
+                                          " makes RSA-PSS signatures with a salt as long as the " +
+                                          "digest (" + std::to_string(request.hash.size()) +
+                                          " bytes), not " + std::to_string(request.pss_salt_len));
       }
       if (!request.mgf1_digest.empty() && request.mgf1_digest != request.digest) {
         return fail(ErrorKind::usage, key_->describe() +

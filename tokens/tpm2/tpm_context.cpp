@@ -80,9 +80,8 @@ void TpmContext::untrack(Evictable* key) {
 
 bool TpmContext::evict_one() {
   if (loaded_.empty()) return false;
-  auto oldest = std::min_element(loaded_.begin(), loaded_.end(), [](auto* a, auto* b) {
-    return a->last_use_ < b->last_use_;
-  });
+  auto oldest = std::min_element(loaded_.begin(), loaded_.end(),
+                                 [](auto* a, auto* b) { return a->last_use_ < b->last_use_; });
   Evictable* key = *oldest;
   loaded_.erase(oldest);
   key->evict();

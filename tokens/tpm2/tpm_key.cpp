@@ -23,9 +23,9 @@ struct DaState {
 std::optional<DaState> da_state(ESYS_CONTEXT* esys) {
   TPMI_YES_NO more = TPM2_NO;
   TPMS_CAPABILITY_DATA* data = nullptr;
-  TSS2_RC rc = Esys_GetCapability(esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
-                                  TPM2_CAP_TPM_PROPERTIES, TPM2_PT_LOCKOUT_COUNTER, 3, &more,
-                                  &data);
+  TSS2_RC rc =
+      Esys_GetCapability(esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, TPM2_CAP_TPM_PROPERTIES,
+                         TPM2_PT_LOCKOUT_COUNTER, 3, &more, &data);
   EsysPtr<TPMS_CAPABILITY_DATA> owned(data);
   if (rc != TSS2_RC_SUCCESS) return std::nullopt;
   DaState out;
@@ -73,8 +73,7 @@ Result<std::shared_ptr<TpmKey>> TpmKey::from_file(std::shared_ptr<TpmContext> ct
                                                   std::string name) {
   std::string describe = "TPM key " + name;
   if (file.parent != kOwnerSrkParent) {
-    return fail(ErrorKind::usage, describe + " was made under parent " +
-                                      handle_text(file.parent) +
+    return fail(ErrorKind::usage, describe + " was made under parent " + handle_text(file.parent) +
                                       "; hwca loads keys made under the owner SRK (0x40000001)");
   }
   if (auto ok = check_signing_key(file.pub.publicArea, describe); !ok) {
@@ -103,8 +102,8 @@ Result<std::shared_ptr<TpmKey>> TpmKey::from_handle(std::shared_ptr<TpmContext> 
     if (rc != TSS2_RC_SUCCESS) return ctx->error("opening " + key->describe_, rc);
     key->persistent_ = PersistentHandle(ctx, tr);
     TPM2B_PUBLIC* pub = nullptr;
-    rc = Esys_ReadPublic(esys, tr, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &pub, nullptr,
-                         nullptr);
+    rc =
+        Esys_ReadPublic(esys, tr, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &pub, nullptr, nullptr);
     EsysPtr<TPM2B_PUBLIC> owned(pub);
     if (rc != TSS2_RC_SUCCESS) return ctx->error("reading " + key->describe_, rc);
     key->public_ = *pub;
@@ -137,8 +136,8 @@ Result<ESYS_TR> TpmKey::object() {
     if (!srk) return tl::unexpected(srk.error());
     ESYS_TR tr = ESYS_TR_NONE;
     TSS2_RC rc = ctx_->with_room([&](ESYS_CONTEXT* e) {
-      return Esys_Load(e, srk->handle(), ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
-                       &file_->priv, &file_->pub, &tr);
+      return Esys_Load(e, srk->handle(), ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &file_->priv,
+                       &file_->pub, &tr);
     });
     if (is(rc, TPM2_RC_INTEGRITY)) {
       return fail(ErrorKind::usage,
@@ -159,8 +158,7 @@ Status TpmKey::set_password(SecureString password) {
   password_ = std::move(password);
   // The key's Name and a digest of the password: what the context remembers a refusal by.
   unsigned char digest[32];
-  SHA256(reinterpret_cast<const unsigned char*>(password_.view().data()), password_.size(),
-         digest);
+  SHA256(reinterpret_cast<const unsigned char*>(password_.view().data()), password_.size(), digest);
   auto name = key_name_hex(public_);
   refusal_id_ = (name ? *name : describe_) + ":" + hex_text(digest, sizeof digest);
   OPENSSL_cleanse(digest, sizeof digest);
@@ -181,9 +179,9 @@ tl::unexpected<Error> TpmKey::auth_error(ESYS_CONTEXT* esys, TSS2_RC rc) {
     message = describe_ + ": the TPM rejected the password (TPM_RC_AUTH_FAIL); not trying again";
     if (da && da->max_failures != 0) {
       uint32_t left = da->failures >= da->max_failures ? 0 : da->max_failures - da->failures;
-      message += left == 0 ? "; the TPM is now in dictionary-attack lockout"
-                           : "; " + std::to_string(left) +
-                                 " more wrong password(s) lock the TPM out";
+      message += left == 0
+                     ? "; the TPM is now in dictionary-attack lockout"
+                     : "; " + std::to_string(left) + " more wrong password(s) lock the TPM out";
     }
   }
   Error error{ErrorKind::auth, message};
@@ -225,8 +223,8 @@ Result<TPM2B_PUBLIC> TpmKey::read_public() {
     auto tr = object();
     if (!tr) return tl::unexpected(tr.error());
     TPM2B_PUBLIC* pub = nullptr;
-    TSS2_RC rc = Esys_ReadPublic(esys, *tr, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &pub,
-                                 nullptr, nullptr);
+    TSS2_RC rc = Esys_ReadPublic(esys, *tr, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &pub, nullptr,
+                                 nullptr);
     EsysPtr<TPM2B_PUBLIC> owned(pub);
     if (rc != TSS2_RC_SUCCESS) return ctx_->error("reading " + describe_, rc);
     return *pub;
@@ -240,8 +238,8 @@ Status check_supported(const std::shared_ptr<TpmContext>& ctx, KeyType type) {
     TSS2_RC rc = Esys_TestParms(esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &parms);
     if (rc == TSS2_RC_SUCCESS) return {};
     auto code = tpm_rc(rc);
-    if (code && (*code == TPM2_RC_KEY_SIZE || *code == TPM2_RC_CURVE ||
-                 *code == TPM2_RC_VALUE || *code == TPM2_RC_ASYMMETRIC)) {
+    if (code && (*code == TPM2_RC_KEY_SIZE || *code == TPM2_RC_CURVE || *code == TPM2_RC_VALUE ||
+                 *code == TPM2_RC_ASYMMETRIC)) {
       return fail(ErrorKind::usage, ctx->name() + " cannot make " + key_type_name(type) +
                                         " keys (" + rc_text(rc) + ")");
     }
@@ -270,9 +268,8 @@ Result<KeyFile> create_key(const std::shared_ptr<TpmContext>& ctx, const NewKey&
     TPMT_TK_CREATION* ticket = nullptr;
     // TPM2_Create needs an object slot while it works (swtpm: one of three).
     TSS2_RC rc = ctx->with_room([&](ESYS_CONTEXT* e) {
-      return Esys_Create(e, srk->handle(), ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
-                         &sensitive, &in, &outside, &pcrs, &priv, &pub, &creation,
-                         &creation_hash, &ticket);
+      return Esys_Create(e, srk->handle(), ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &sensitive,
+                         &in, &outside, &pcrs, &priv, &pub, &creation, &creation_hash, &ticket);
     });
     OPENSSL_cleanse(&sensitive, sizeof sensitive);
     EsysPtr<TPM2B_PRIVATE> priv_owned(priv);
@@ -296,8 +293,7 @@ Status check_handle_free(const std::shared_ptr<TpmContext>& ctx, TPM2_HANDLE han
   return ctx->with([&](ESYS_CONTEXT* esys) -> Status {
     ESYS_TR existing = ESYS_TR_NONE;
     TSS2_RC rc = ctx->with_room([&](ESYS_CONTEXT* e) {
-      return Esys_TR_FromTPMPublic(e, handle, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
-                                   &existing);
+      return Esys_TR_FromTPMPublic(e, handle, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &existing);
     });
     if (rc == TSS2_RC_SUCCESS) {
       Esys_TR_Close(esys, &existing);

@@ -20,8 +20,8 @@ class TpmKey : public Evictable {
  public:
   // A key file's key. Nothing is sent to the TPM until first use; its public area is
   // checked to be a signing key hwca uses (check_signing_key). `name` is its path.
-  static Result<std::shared_ptr<TpmKey>> from_file(std::shared_ptr<TpmContext> ctx,
-                                                   KeyFile file, std::string name);
+  static Result<std::shared_ptr<TpmKey>> from_file(std::shared_ptr<TpmContext> ctx, KeyFile file,
+                                                   std::string name);
   // The key at a persistent handle (read from the TPM now: not_found when nothing is there).
   static Result<std::shared_ptr<TpmKey>> from_handle(std::shared_ptr<TpmContext> ctx,
                                                      TPM2_HANDLE handle);
@@ -98,7 +98,6 @@ Status check_handle_free(const std::shared_ptr<TpmContext>& ctx, TPM2_HANDLE han
 
 // Load `file` and make it persistent at `handle` (TPM2_EvictControl with the owner's empty
 // authorisation). conflict when an object is there already.
-Status persist_key(const std::shared_ptr<TpmContext>& ctx, const KeyFile& file,
-                   TPM2_HANDLE handle);
+Status persist_key(const std::shared_ptr<TpmContext>& ctx, const KeyFile& file, TPM2_HANDLE handle);
 
 }  // namespace hwca::tokens::tpm2
