@@ -18,6 +18,7 @@ help_mentions() {
 
 help_mentions "" "Usage: hwca" --help --version "--module PATH" "--pin-source SOURCE" \
   "--timeout SECONDS" env:NAME file:PATH HWCA_PIN_SOURCE HWCA_PKCS11_MODULE token key \
+  "--tcti TCTI" HWCA_TCTI device:/dev/tpmrm0 "tpm2:file=" "tpm2:handle=" \
   "Exit codes: 0 ok, 1 internal, 2 usage, 3 not found, 4 PIN/auth, 5 device, 6 conflict, 7 file i/o"
 help_mentions "token" "Usage: hwca token" --help list
 help_mentions "token list" "Usage: hwca token list" --help
