@@ -41,7 +41,8 @@ int init(const Context& ctx, const CaArgs& args) {
     auto made = generate_key(ctx, args.key, args.generate);
     if (!made) return report(made.error());
     std::cout << generated_text(*made);
-    // A token key by the URI that names exactly it; a TPM key as given, pin-source kept.
+    // A token key by the URI that names exactly it; a TPM key as given (its file's path
+    // absolute), so that its pin-source, which KeyInfo::uri leaves out, is recorded.
     if (!args.key.starts_with("tpm2:")) key_uri = made->uri;
   }
   ca::InitCaRequest req;

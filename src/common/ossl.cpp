@@ -1,5 +1,7 @@
 #include "common/ossl.hpp"
 
+#include <openssl/pem.h>
+
 namespace hwca::ossl {
 
 std::string take_errors() {
@@ -18,6 +20,16 @@ std::string take_errors() {
     }
   }
   return out.empty() ? "no detail from OpenSSL" : out;
+}
+
+Result<std::string> public_key_pem(EVP_PKEY* key) {
+  Ptr<BIO> bio(BIO_new(BIO_s_mem()));
+  if (!bio || PEM_write_bio_PUBKEY(bio.get(), key) != 1) {
+    return fail(ErrorKind::internal, "cannot encode a public key: " + take_errors());
+  }
+  char* data = nullptr;
+  long len = BIO_get_mem_data(bio.get(), &data);
+  return std::string(data, static_cast<size_t>(len));
 }
 
 }  // namespace hwca::ossl

@@ -6,12 +6,15 @@
 #include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/param_build.h>
 #include <openssl/provider.h>
 #include <openssl/store.h>
 #include <openssl/x509.h>
 
 #include <memory>
 #include <string>
+
+#include "common/result.hpp"
 
 namespace hwca::ossl {
 
@@ -39,6 +42,7 @@ HWCA_OSSL_DELETER(OSSL_LIB_CTX, OSSL_LIB_CTX_free);
 HWCA_OSSL_DELETER(OSSL_STORE_CTX, OSSL_STORE_close);
 HWCA_OSSL_DELETER(OSSL_STORE_INFO, OSSL_STORE_INFO_free);
 HWCA_OSSL_DELETER(OSSL_PARAM, OSSL_PARAM_free);
+HWCA_OSSL_DELETER(OSSL_PARAM_BLD, OSSL_PARAM_BLD_free);
 #undef HWCA_OSSL_DELETER
 
 template <typename T>
@@ -50,5 +54,9 @@ inline constexpr const char* kDefaultProps = "provider=default";
 
 // The OpenSSL error queue as one line ("reason (lib)"), and the queue cleared.
 std::string take_errors();
+
+// A public key as PEM "PUBLIC KEY" (SubjectPublicKeyInfo); ErrorKind::internal when
+// OpenSSL cannot encode it.
+Result<std::string> public_key_pem(EVP_PKEY* key);
 
 }  // namespace hwca::ossl

@@ -13,12 +13,6 @@ Error ossl_error(const std::string& what) {
   return Error{ErrorKind::internal, what + ": " + ossl::take_errors()};
 }
 
-std::string bio_text(BIO* bio) {
-  char* data = nullptr;
-  long len = BIO_get_mem_data(bio, &data);
-  return std::string(data, static_cast<size_t>(len));
-}
-
 }  // namespace
 
 Result<ossl::Ptr<EVP_PKEY>> generate_leaf_key(OSSL_LIB_CTX* libctx, tokens::KeyType type) {
@@ -82,7 +76,8 @@ Result<std::string> make_csr_der(OSSL_LIB_CTX* libctx, EVP_PKEY* key,
 
 Result<SecureString> private_key_pem(EVP_PKEY* key) {
   ossl::Ptr<BIO> bio(BIO_new(BIO_s_secmem()));
-  if (!bio || PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr) != 1) {
+  if (!bio ||
+      PEM_write_bio_PrivateKey(bio.get(), key, nullptr, nullptr, 0, nullptr, nullptr) != 1) {
     return tl::unexpected(ossl_error("cannot encode a private key"));
   }
   char* data = nullptr;
@@ -90,19 +85,11 @@ Result<SecureString> private_key_pem(EVP_PKEY* key) {
   return SecureString(std::string_view(data, static_cast<size_t>(len)));
 }
 
-Result<std::string> public_key_pem(EVP_PKEY* key) {
-  ossl::Ptr<BIO> bio(BIO_new(BIO_s_mem()));
-  if (!bio || PEM_write_bio_PUBKEY(bio.get(), key) != 1) {
-    return tl::unexpected(ossl_error("cannot encode a public key"));
-  }
-  return bio_text(bio.get());
-}
-
 Result<ossl::Ptr<EVP_PKEY>> parse_private_key(std::string_view pem, const std::string& source) {
   ossl::Ptr<BIO> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
   auto no_passphrase = [](char*, int, int, void*) { return -1; };
-  ossl::Ptr<EVP_PKEY> key(
-      bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, no_passphrase, nullptr) : nullptr);
+  ossl::Ptr<EVP_PKEY> key(bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, no_passphrase, nullptr)
+                              : nullptr);
   ossl::take_errors();
   if (!key) return fail(ErrorKind::usage, source + " holds no readable private key");
   return key;
@@ -111,10 +98,14 @@ Result<ossl::Ptr<EVP_PKEY>> parse_private_key(std::string_view pem, const std::s
 Result<tokens::KeyType> key_type_of(const EVP_PKEY* key) {
   if (EVP_PKEY_is_a(key, "RSA")) {
     switch (EVP_PKEY_get_bits(key)) {
-      case 2048: return tokens::KeyType::rsa_2048;
-      case 3072: return tokens::KeyType::rsa_3072;
-      case 4096: return tokens::KeyType::rsa_4096;
-      default: break;
+      case 2048:
+        return tokens::KeyType::rsa_2048;
+      case 3072:
+        return tokens::KeyType::rsa_3072;
+      case 4096:
+        return tokens::KeyType::rsa_4096;
+      default:
+        break;
     }
   } else if (EVP_PKEY_is_a(key, "EC")) {
     char curve[64] = {0};

@@ -23,7 +23,6 @@ Result<std::string> make_csr_der(OSSL_LIB_CTX* libctx, EVP_PKEY* key,
                                  const std::vector<std::string>& sans);
 
 Result<SecureString> private_key_pem(EVP_PKEY* key);  // "PRIVATE KEY" (PKCS#8, unencrypted)
-Result<std::string> public_key_pem(EVP_PKEY* key);  // "PUBLIC KEY" (SubjectPublicKeyInfo)
 
 // A PEM private key (PKCS#8 or traditional), never asking for a passphrase: an encrypted
 // key is refused. `source` names it in errors.

@@ -57,7 +57,7 @@ Result<ServiceAccount> service_account_pair(std::optional<SecureString> pem, OSS
     key = std::move(*made);
     sa.key_pem = std::move(*text);
   }
-  auto pub = public_key_pem(key.get());
+  auto pub = ossl::public_key_pem(key.get());
   if (!pub) return tl::unexpected(pub.error());
   sa.pub_pem = std::move(*pub);
   return sa;

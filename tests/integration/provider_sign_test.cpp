@@ -8,6 +8,7 @@
 
 #include "ca/crypto_context.hpp"
 #include "integration_env.hpp"
+#include "support/sign_check.hpp"
 
 namespace hwca::test {
 namespace {
@@ -40,39 +41,8 @@ class ProviderSign : public ::testing::TestWithParam<tokens::KeyType> {
 
   // Sign with the token key through the provider; verify in the default provider.
   void sign_and_verify(const char* digest, bool pss) {
-    const unsigned char msg[] = "to be signed by a key that never leaves the token";
-    ossl::Ptr<EVP_MD_CTX> mctx(EVP_MD_CTX_new());
-    EVP_PKEY_CTX* pctx = nullptr;
-    ASSERT_EQ(EVP_DigestSignInit_ex(mctx.get(), &pctx, digest, ctx_->libctx(), nullptr, key_.get(),
-                                    nullptr),
-              1)
-        << ossl::take_errors();
-    if (pss) {
-      ASSERT_EQ(EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING), 1);
-      ASSERT_EQ(EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST), 1);
-    }
-    size_t len = 0;
-    ASSERT_EQ(EVP_DigestSign(mctx.get(), nullptr, &len, msg, sizeof msg), 1);
-    std::vector<unsigned char> sig(len);
-    ASSERT_EQ(EVP_DigestSign(mctx.get(), sig.data(), &len, msg, sizeof msg), 1)
-        << ossl::take_errors();
-    sig.resize(len);
-
-    ossl::Ptr<EVP_MD_CTX> vctx(EVP_MD_CTX_new());
-    EVP_PKEY_CTX* vp = nullptr;
-    ASSERT_EQ(EVP_DigestVerifyInit_ex(vctx.get(), &vp, digest, nullptr, ossl::kDefaultProps,
-                                      pub_.get(), nullptr),
-              1);
-    if (pss) {
-      ASSERT_EQ(EVP_PKEY_CTX_set_rsa_padding(vp, RSA_PKCS1_PSS_PADDING), 1);
-      ASSERT_EQ(EVP_PKEY_CTX_set_rsa_pss_saltlen(vp, RSA_PSS_SALTLEN_DIGEST), 1);
-    }
-    EXPECT_EQ(EVP_DigestVerify(vctx.get(), sig.data(), sig.size(), msg, sizeof msg), 1)
-        << digest << (pss ? " PSS" : "");
-    // A flipped bit must not verify (the check above can fail).
-    sig[sig.size() / 2] ^= 0x01;
-    EXPECT_NE(EVP_DigestVerify(vctx.get(), sig.data(), sig.size(), msg, sizeof msg), 1);
-    ERR_clear_error();
+    expect_digest_sign_verifies(ctx_->libctx(), key_.get(), pub_.get(), digest, pss,
+                                "to be signed by a key that never leaves the token");
   }
 
   ossl::Ptr<EVP_MD_CTX> signing_ctx() {

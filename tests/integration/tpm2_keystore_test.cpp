@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "common/ossl.hpp"
+#include "support/scoped_env.hpp"
 #include "support/swtpm.hpp"
 #include "support/temp_dir.hpp"
 #include "tokens/keystore.hpp"
@@ -50,30 +51,6 @@ const std::string kSrkTemplate =
 
 constexpr const char* kPwEnv = "HWCA_IT_TPM2_PASSWORD";
 constexpr const char* kBadPwEnv = "HWCA_IT_TPM2_BAD_PASSWORD";
-
-// An environment variable set for one test and restored afterwards, even when the test
-// stops early.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const std::string& value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    set(value);
-  }
-  ~ScopedEnv() {
-    if (old_) {
-      ::setenv(name_, old_->c_str(), 1);
-    } else {
-      ::unsetenv(name_);
-    }
-  }
-  ScopedEnv(const ScopedEnv&) = delete;
-  ScopedEnv& operator=(const ScopedEnv&) = delete;
-  void set(const std::string& value) { ::setenv(name_, value.c_str(), 1); }
-
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
 
 std::string text_of(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -23,6 +23,8 @@
 
 #include "ca/crypto_context.hpp"
 #include "providers/provider_init.h"
+#include "support/scoped_env.hpp"
+#include "support/sign_check.hpp"
 #include "support/swtpm.hpp"
 #include "support/temp_dir.hpp"
 #include "tokens/keystore.hpp"
@@ -37,30 +39,6 @@ using tokens::tpm2::TpmContext;
 
 constexpr const char* kPwEnv = "HWCA_IT_TPM2_PROVIDER_PASSWORD";
 constexpr const char* kBadPwEnv = "HWCA_IT_TPM2_PROVIDER_BAD_PASSWORD";
-
-// An environment variable set for one test and restored afterwards, even when the test
-// stops early.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const std::string& value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    set(value);
-  }
-  ~ScopedEnv() {
-    if (old_) {
-      ::setenv(name_, old_->c_str(), 1);
-    } else {
-      ::unsetenv(name_);
-    }
-  }
-  ScopedEnv(const ScopedEnv&) = delete;
-  ScopedEnv& operator=(const ScopedEnv&) = delete;
-  void set(const std::string& value) { ::setenv(name_, value.c_str(), 1); }
-
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
 
 ossl::Ptr<EVP_PKEY> public_copy(EVP_PKEY* key) {
   unsigned char* der = nullptr;
@@ -229,37 +207,8 @@ class Tpm2Provider : public Tpm2ProviderBase, public ::testing::WithParamInterfa
 
   // Sign with the TPM key through the provider; verify in the default provider.
   void sign_and_verify(const char* digest, bool pss) {
-    SCOPED_TRACE(std::string(digest) + (pss ? " PSS" : ""));
-    const unsigned char msg[] = "signed by a key that never leaves the TPM";
-    ossl::Ptr<EVP_MD_CTX> mctx(EVP_MD_CTX_new());
-    EVP_PKEY_CTX* pctx = nullptr;
-    ASSERT_EQ(EVP_DigestSignInit_ex(mctx.get(), &pctx, digest, crypto_->libctx(), nullptr,
-                                    key_.get(), nullptr),
-              1)
-        << ossl::take_errors();
-    if (pss) {
-      ASSERT_EQ(EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING), 1);
-      ASSERT_EQ(EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST), 1);
-    }
-    size_t len = 0;
-    ASSERT_EQ(EVP_DigestSign(mctx.get(), nullptr, &len, msg, sizeof msg), 1);
-    std::vector<unsigned char> sig(len);
-    ASSERT_EQ(EVP_DigestSign(mctx.get(), sig.data(), &len, msg, sizeof msg), 1)
-        << ossl::take_errors();
-    sig.resize(len);
-    ossl::Ptr<EVP_MD_CTX> vctx(EVP_MD_CTX_new());
-    EVP_PKEY_CTX* vp = nullptr;
-    ASSERT_EQ(EVP_DigestVerifyInit_ex(vctx.get(), &vp, digest, nullptr, ossl::kDefaultProps,
-                                      pub_.get(), nullptr),
-              1);
-    if (pss) {
-      ASSERT_EQ(EVP_PKEY_CTX_set_rsa_padding(vp, RSA_PKCS1_PSS_PADDING), 1);
-      ASSERT_EQ(EVP_PKEY_CTX_set_rsa_pss_saltlen(vp, RSA_PSS_SALTLEN_DIGEST), 1);
-    }
-    EXPECT_EQ(EVP_DigestVerify(vctx.get(), sig.data(), sig.size(), msg, sizeof msg), 1);
-    sig[sig.size() / 2] ^= 0x01;
-    EXPECT_NE(EVP_DigestVerify(vctx.get(), sig.data(), sig.size(), msg, sizeof msg), 1);
-    ERR_clear_error();
+    expect_digest_sign_verifies(crypto_->libctx(), key_.get(), pub_.get(), digest, pss,
+                                "signed by a key that never leaves the TPM");
   }
 
   // An EVP_MD_CTX set up to sign with the TPM key, RSA-PSS if asked.

@@ -1,9 +1,9 @@
 #include "tokens/pkcs11/objects.hpp"
 
-#include <openssl/core_names.h>
-#include <openssl/param_build.h>
+#include <span>
 
 #include "tokens/call_watch.hpp"
+#include "tokens/public_key.hpp"
 
 namespace hwca::tokens::pkcs11 {
 namespace {
@@ -66,32 +66,11 @@ std::string selector(const Pkcs11Uri& uri) {
   return out;
 }
 
-ossl::Ptr<EVP_PKEY> from_params(const char* type, OSSL_PARAM_BLD* bld) {
-  ossl::Ptr<OSSL_PARAM> params(OSSL_PARAM_BLD_to_param(bld));
-  OSSL_PARAM_BLD_free(bld);
-  if (!params) return nullptr;
-  ossl::Ptr<EVP_PKEY_CTX> ctx(EVP_PKEY_CTX_new_from_name(nullptr, type, ossl::kDefaultProps));
-  EVP_PKEY* pkey = nullptr;
-  if (!ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1 ||
-      EVP_PKEY_fromdata(ctx.get(), &pkey, EVP_PKEY_PUBLIC_KEY, params.get()) != 1) {
-    return nullptr;
-  }
-  return ossl::Ptr<EVP_PKEY>(pkey);
-}
-
 Result<ossl::Ptr<EVP_PKEY>> rsa_public(const std::string& n, const std::string& e) {
-  ossl::Ptr<BIGNUM> bn_n(BN_bin2bn(reinterpret_cast<const unsigned char*>(n.data()),
-                                   static_cast<int>(n.size()), nullptr));
-  ossl::Ptr<BIGNUM> bn_e(BN_bin2bn(reinterpret_cast<const unsigned char*>(e.data()),
-                                   static_cast<int>(e.size()), nullptr));
-  OSSL_PARAM_BLD* bld = OSSL_PARAM_BLD_new();
-  if (!bn_n || !bn_e || bld == nullptr ||
-      OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, bn_n.get()) != 1 ||
-      OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, bn_e.get()) != 1) {
-    OSSL_PARAM_BLD_free(bld);
-    return fail(ErrorKind::internal, "cannot build an RSA public key");
-  }
-  auto key = from_params("RSA", bld);
+  auto bytes = [](const std::string& s) {
+    return std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(s.data()), s.size());
+  };
+  auto key = rsa_public_key(bytes(n), bytes(e));
   if (!key)
     return fail(ErrorKind::device, "the token's RSA public key is invalid: " + ossl::take_errors());
   return key;
@@ -122,14 +101,8 @@ Result<ossl::Ptr<EVP_PKEY>> ec_public(const std::string& params_der, const std::
     ASN1_OCTET_STRING_free(os);
     ERR_clear_error();
   }
-  OSSL_PARAM_BLD* bld = OSSL_PARAM_BLD_new();
-  if (bld == nullptr ||
-      OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, group, 0) != 1 ||
-      OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, raw.data(), raw.size()) != 1) {
-    OSSL_PARAM_BLD_free(bld);
-    return fail(ErrorKind::internal, "cannot build an EC public key");
-  }
-  auto key = from_params("EC", bld);
+  auto key = ec_public_key(
+      group, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(raw.data()), raw.size()));
   if (!key)
     return fail(ErrorKind::device, "the token's EC public key is invalid: " + ossl::take_errors());
   return key;

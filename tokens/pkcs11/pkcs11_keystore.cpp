@@ -1,7 +1,5 @@
 #include "tokens/pkcs11/pkcs11_keystore.hpp"
 
-#include <openssl/pem.h>
-
 #include "tokens/pkcs11/keygen.hpp"
 #include "tokens/pkcs11/objects.hpp"
 #include "tokens/pkcs11/signer.hpp"
@@ -23,17 +21,6 @@ void register_pkcs11_backend() {
 }
 
 namespace pkcs11 {
-namespace {
-
-std::string to_pem(EVP_PKEY* pkey) {
-  ossl::Ptr<BIO> bio(BIO_new(BIO_s_mem()));
-  if (!bio || PEM_write_bio_PUBKEY(bio.get(), pkey) != 1) return {};
-  char* data = nullptr;
-  long len = BIO_get_mem_data(bio.get(), &data);
-  return std::string(data, static_cast<size_t>(len));
-}
-
-}  // namespace
 
 Result<Pkcs11KeyStore::Resolved> Pkcs11KeyStore::open_token(const std::string& text, bool login) {
   auto uri = parse_pkcs11_uri(text);
@@ -148,7 +135,9 @@ Result<KeyAttributes> Pkcs11KeyStore::inspect_key(const std::string& uri) {
   out.key.uri = key_uri(r->token->info().uri, key->label, key->id);
   out.key.type = key_type_of(pub->get());
   out.bits = EVP_PKEY_get_bits(pub->get());
-  out.public_pem = to_pem(pub->get());
+  auto pem = ossl::public_key_pem(pub->get());
+  if (!pem) return tl::unexpected(pem.error());
+  out.public_pem = std::move(*pem);
   const std::pair<const char*, CK_ATTRIBUTE_TYPE> attrs[] = {
       {"sensitive", CKA_SENSITIVE},
       {"extractable", CKA_EXTRACTABLE},

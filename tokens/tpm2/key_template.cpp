@@ -1,35 +1,14 @@
 #include "tokens/tpm2/key_template.hpp"
 
-#include <openssl/core_names.h>
-#include <openssl/param_build.h>
 #include <tss2/tss2_mu.h>
 
 #include <algorithm>
 
 #include "common/text.hpp"
+#include "tokens/public_key.hpp"
 
 namespace hwca::tokens::tpm2 {
 namespace {
-
-ossl::Ptr<BIGNUM> bn(const uint8_t* data, size_t len) {
-  return ossl::Ptr<BIGNUM>(BN_bin2bn(data, static_cast<int>(len), nullptr));
-}
-
-Result<ossl::Ptr<EVP_PKEY>> from_params(const char* type, OSSL_PARAM_BLD* bld) {
-  ossl::Ptr<OSSL_PARAM> params(OSSL_PARAM_BLD_to_param(bld));
-  ossl::Ptr<EVP_PKEY_CTX> ctx(EVP_PKEY_CTX_new_from_name(nullptr, type, ossl::kDefaultProps));
-  EVP_PKEY* pkey = nullptr;
-  if (!params || !ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1 ||
-      EVP_PKEY_fromdata(ctx.get(), &pkey, EVP_PKEY_PUBLIC_KEY, params.get()) != 1) {
-    return fail(ErrorKind::usage, std::string("the TPM's public area is not a valid ") + type +
-                                      " key: " + ossl::take_errors());
-  }
-  return ossl::Ptr<EVP_PKEY>(pkey);
-}
-
-struct BldDeleter {
-  void operator()(OSSL_PARAM_BLD* b) const { OSSL_PARAM_BLD_free(b); }
-};
 
 const char* curve_name(TPMI_ECC_CURVE curve) {
   switch (curve) {
@@ -109,22 +88,16 @@ Status check_signing_key(const TPMT_PUBLIC& pub, const std::string& what) {
 }
 
 Result<ossl::Ptr<EVP_PKEY>> public_key_of(const TPMT_PUBLIC& pub) {
-  std::unique_ptr<OSSL_PARAM_BLD, BldDeleter> bld(OSSL_PARAM_BLD_new());
-  if (!bld) return fail(ErrorKind::internal, "out of memory");
+  ossl::Ptr<EVP_PKEY> key;
   if (pub.type == TPM2_ALG_RSA) {
     const TPM2B_PUBLIC_KEY_RSA& n = pub.unique.rsa;
     uint32_t exponent =
         pub.parameters.rsaDetail.exponent == 0 ? 65537 : pub.parameters.rsaDetail.exponent;
-    auto bn_n = bn(n.buffer, n.size);
-    ossl::Ptr<BIGNUM> bn_e(BN_new());
-    if (!bn_n || !bn_e || BN_set_word(bn_e.get(), exponent) != 1 ||
-        OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_N, bn_n.get()) != 1 ||
-        OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_E, bn_e.get()) != 1) {
-      return fail(ErrorKind::internal, "cannot build an RSA public key");
-    }
-    return from_params("RSA", bld.get());
-  }
-  if (pub.type == TPM2_ALG_ECC) {
+    const uint8_t e[4] = {static_cast<uint8_t>(exponent >> 24),
+                          static_cast<uint8_t>(exponent >> 16), static_cast<uint8_t>(exponent >> 8),
+                          static_cast<uint8_t>(exponent)};
+    key = rsa_public_key({n.buffer, n.size}, e);
+  } else if (pub.type == TPM2_ALG_ECC) {
     const char* curve = curve_name(pub.parameters.eccDetail.curveID);
     if (curve == nullptr) return fail(ErrorKind::usage, "the key's curve is not P-256 or P-384");
     // An uncompressed point: each coordinate left-padded to the field's size (a TPM may
@@ -134,18 +107,20 @@ Result<ossl::Ptr<EVP_PKEY>> public_key_of(const TPMT_PUBLIC& pub) {
     if (q.x.size > field || q.y.size > field) {
       return fail(ErrorKind::usage, "the key's public point is longer than its curve's");
     }
-    std::vector<unsigned char> point(1 + 2 * field, 0);
+    std::vector<uint8_t> point(1 + 2 * field, 0);
     point[0] = 0x04;
     std::copy(q.x.buffer, q.x.buffer + q.x.size, point.begin() + 1 + (field - q.x.size));
     std::copy(q.y.buffer, q.y.buffer + q.y.size, point.end() - q.y.size);
-    if (OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, curve, 0) != 1 ||
-        OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, point.data(),
-                                         point.size()) != 1) {
-      return fail(ErrorKind::internal, "cannot build an EC public key");
-    }
-    return from_params("EC", bld.get());
+    key = ec_public_key(curve, point);
+  } else {
+    return fail(ErrorKind::usage, "the key is neither RSA nor ECC");
   }
-  return fail(ErrorKind::usage, "the key is neither RSA nor ECC");
+  if (!key) {
+    return fail(ErrorKind::usage, std::string("the TPM's public area is not a valid ") +
+                                      (pub.type == TPM2_ALG_RSA ? "RSA" : "EC") +
+                                      " key: " + ossl::take_errors());
+  }
+  return key;
 }
 
 std::vector<std::pair<std::string, bool>> attribute_flags(TPMA_OBJECT a) {

@@ -1,6 +1,5 @@
 #include "tokens/tpm2/tpm2_keystore.hpp"
 
-#include <openssl/pem.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -24,14 +23,6 @@ void register_tpm2_backend() {
 
 namespace tpm2 {
 namespace {
-
-std::string public_pem(EVP_PKEY* pkey) {
-  ossl::Ptr<BIO> bio(BIO_new(BIO_s_mem()));
-  if (!bio || PEM_write_bio_PUBKEY(bio.get(), pkey) != 1) return {};
-  char* data = nullptr;
-  long len = BIO_get_mem_data(bio.get(), &data);
-  return std::string(data, static_cast<size_t>(len));
-}
 
 // A key's password: the URI's own pin-source first (it names this key's password, while
 // --pin-source may be a token's PIN in the same command), then (unless `uri_only`)
@@ -186,7 +177,9 @@ Result<KeyAttributes> Tpm2KeyStore::inspect_key(const std::string& text) {
   out.flags = attribute_flags(pub->publicArea.objectAttributes);
   if ((*key)->file()) out.flags.emplace_back("password", !(*key)->file()->empty_auth);
   out.flags.emplace_back("persistent", uri->handle.has_value());
-  out.public_pem = public_pem(pkey->get());
+  auto pem = ossl::public_key_pem(pkey->get());
+  if (!pem) return tl::unexpected(pem.error());
+  out.public_pem = std::move(*pem);
   return out;
 }
 

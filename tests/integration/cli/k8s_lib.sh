@@ -1,6 +1,8 @@
 # Shared setup for the Kubernetes PKI tests; source it after lib.sh.
-#   k8s_make_cas [KEYTYPE]        CAs k8s-ca, etcd-ca and front-proxy-ca in $HWCA_HOME, their
-#                                 keys generated in the token (default ec-p256), with
+#   k8s_make_cas [KEYTYPE [URI_FN [HWCA_FN]]]
+#                                 CAs k8s-ca, etcd-ca and front-proxy-ca in $HWCA_HOME, their
+#                                 keys generated (default ec-p256) at `URI_FN NAME` (default
+#                                 key_uri: in the token) by HWCA_FN (default hwca_pin), with
 #                                 kubeadm's subjects
 #   k8s_cluster_yaml FILE NODES... a cluster description naming those CAs; each NODE is
 #                                 NAME:ROLE:ADDRESS (ROLE control-plane or worker); the
@@ -42,11 +44,11 @@ _k8s_exit() {
 trap _k8s_exit EXIT
 
 k8s_make_cas() {
-  local type=${1:-ec-p256} spec name cn
+  local type=${1:-ec-p256} uri_of=${2:-key_uri} run=${3:-hwca_pin} spec name cn
   for spec in k8s-ca:kubernetes etcd-ca:etcd-ca front-proxy-ca:front-proxy-ca; do
     name=${spec%%:*}
     cn=${spec#*:}
-    hwca_pin ca init --name "$name" --key "$(key_uri "$name")" --generate "$type" \
+    "$run" ca init --name "$name" --key "$("$uri_of" "$name")" --generate "$type" \
       --subject "/CN=$cn" --san "DNS:$cn" >/dev/null
   done
 }

@@ -125,6 +125,20 @@ ossl() {
   esac
 }
 
+# provider_cnf FILE [KEY=VALUE...]: an openssl.cnf that loads the default provider and the
+# hwca module, with KEY = VALUE lines in hwca's section (pin-source, tpm2-tcti, ...).
+provider_cnf() {
+  local file=$1 kv
+  shift
+  {
+    printf '%s\n' "openssl_conf = init" "[init]" "providers = providers" "[providers]" \
+      "default = default_sect" "hwca = hwca_sect" "[default_sect]" "activate = 1" \
+      "[hwca_sect]" "module = $HWCA_PROVIDER_DIR/hwca.so"
+    for kv in "$@"; do printf '%s = %s\n' "${kv%%=*}" "${kv#*=}"; done
+    echo "activate = 1"
+  } >"$file"
+}
+
 # expect_fail CODE TEXT CMD...: CMD must exit with CODE and print TEXT on stderr. When CMD
 # runs hwca, stderr must be exactly one line starting "hwca: ", without control characters. Lines matching
 # $EXPECT_FAIL_IGNORE (an ERE; noise from a third-party module) are left out of the checks.

@@ -34,20 +34,7 @@ for label in pin-ec pin-rsa; do
 done
 
 # 3. pin-source in the provider's openssl.cnf section (no -passin, nothing in the URI).
-cat >provider.cnf <<CNF
-openssl_conf = init
-[init]
-providers = providers
-[providers]
-default = default_sect
-hwca = hwca_sect
-[default_sect]
-activate = 1
-[hwca_sect]
-module = $HWCA_PROVIDER_DIR/hwca.so
-pin-source = file:$PIN_FILE
-activate = 1
-CNF
+provider_cnf provider.cnf "pin-source=file:$PIN_FILE"
 OPENSSL_CONF=$PWD/provider.cnf _logged openssl req -new -key "$(key_uri pin-ec)" \
   -subj /CN=cnf -out cnf.csr </dev/null
 csr_verifies cnf.csr

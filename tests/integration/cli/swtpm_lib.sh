@@ -9,6 +9,8 @@
 #                       and exports TPM2TOOLS_TCTI and TPM2OPENSSL_TCTI to it, so tpm2-tools
 #                       and tpm2-openssl never reach the machine's own TPM. HWCA_TCTI is the
 #                       test's to set.
+#   swtpm_serve DIR     serve again the state swtpm_start made in DIR (new ports; sets the
+#                       same variables)
 #   swtpm_stop [PID]    stop one (TERM, then KILL after 3 s); default $SWTPM_PID
 # Every swtpm started here is stopped when the script exits; then the EXIT handler that was
 # in place when this file was sourced (lib.sh's _cleanup, or k8s_lib.sh's handler) runs
@@ -60,7 +62,7 @@ _swtpm_holds() {
 _swtpm_port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 swtpm_start() {
-  local name=${1:-tpm} dir port pid i
+  local name=${1:-tpm} dir
   dir=$WORK/swtpm-$name
   mkdir -m 700 "$dir" || fail "cannot make $dir"
   mkdir "$dir/state" "$dir/config"
@@ -70,6 +72,15 @@ swtpm_start() {
       XDG_CONFIG_HOME=$dir/config TMPDIR=$dir swtpm_setup --tpm2 --tpmstate "$dir/state" \
         --create-ek-cert --lock-nvram --config "$dir/config/swtpm_setup.conf"
   } >>"$dir/setup.log" 2>&1 || fail "swtpm_setup failed: $(tail -3 "$dir/setup.log")"
+  swtpm_serve "$dir"
+}
+
+# swtpm_serve DIR: serve the TPM state of DIR (one swtpm_start set up) on a new free port
+# pair, as swtpm_start does; for a TPM started again after it was stopped or killed (its old
+# ports may linger in TIME-WAIT).
+swtpm_serve() {
+  local dir=$1 name port pid i
+  name=${dir##*/swtpm-}
   for _ in $(seq 20); do
     # Below the kernel's ephemeral range (32768-60999), where outgoing connections and
     # their TIME-WAIT leftovers would collide with a listener.

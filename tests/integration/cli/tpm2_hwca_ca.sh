@@ -131,11 +131,8 @@ no_transient "after the hierarchy"
 
 # --- The Kubernetes PKI from three CAs whose keys are TPM key files (kubeadm's subjects,
 # as k8s_make_cas makes them in a token).
-for spec in k8s-ca:kubernetes etcd-ca:etcd-ca front-proxy-ca:front-proxy-ca; do
-  name=${spec%%:*} cn=${spec#*:}
-  hwca ca init --name "$name" --key "tpm2:file=$name.tpmkey" --generate ec-p256 \
-    --subject "/CN=$cn" --san "DNS:$cn" >/dev/null
-done
+tpm_key_file() { echo "tpm2:file=$1.tpmkey"; }
+k8s_make_cas ec-p256 tpm_key_file hwca
 k8s_cluster_yaml cluster.yaml cp1:control-plane:10.0.0.11 cp2:control-plane:10.0.0.12 w1:worker:10.0.0.21
 [[ $(tpm2_getcap properties-fixed | sed -n '/TPM2_PT_HR_TRANSIENT_MIN/{n;p}') == *0x3 ]] ||
   fail "the swtpm does not have three transient slots; the test assumes it"

@@ -156,11 +156,8 @@ expect_fail 5 "TCTI '$B_TCTI'" hwca --tcti "$B_TCTI" key generate --key tpm2:fil
 # --- The swtpm killed while `hwca k8s certs` signs for a large cluster: exit 5, and the
 # output tree, the database and the TPM's keys as they were. The CAs' keys have passwords
 # (used again below).
-for spec in k8s-ca:kubernetes etcd-ca:etcd-ca front-proxy-ca:front-proxy-ca; do
-  name=${spec%%:*} cn=${spec#*:}
-  hwca_pin ca init --name "$name" --key "tpm2:file=$DIR/$name.tpmkey" --generate ec-p256 \
-    --subject "/CN=$cn" --san "DNS:$cn" >/dev/null
-done
+tpm_key_file() { echo "tpm2:file=$DIR/$1.tpmkey"; }
+k8s_make_cas ec-p256 tpm_key_file hwca_pin
 k8s_cluster_yaml small.yaml cp1:control-plane:10.0.0.11 cp2:control-plane:10.0.0.12 w1:worker:10.0.1.1
 nodes=(cp1:control-plane:10.0.0.11 cp2:control-plane:10.0.0.12)
 for i in $(seq 1 1000); do nodes+=("w$i:worker:10.0.$((i / 250 + 1)).$((i % 250 + 1))"); done
@@ -198,31 +195,9 @@ assert_contains "$(cat kill.err)" "TPM '$A_TCTI'" "k8s certs with the TPM killed
 
 # The same TPM state served again (a new port: the old one may linger in TIME-WAIT); the key
 # files made before still load.
-restart_a() {
-  local port i
-  for _ in $(seq 20); do
-    port=$((10000 + RANDOM % 22000))  # below the ephemeral range, as in swtpm_lib.sh
-    if ! _swtpm_port_free "$port" || ! _swtpm_port_free $((port + 1)); then continue; fi
-    swtpm socket --tpm2 --tpmstate dir="$A_DIR/state" \
-      --server type=tcp,port="$port",bindaddr=127.0.0.1 \
-      --ctrl type=tcp,port=$((port + 1)),bindaddr=127.0.0.1 \
-      --flags not-need-init,startup-clear >>"$A_DIR/swtpm.log" 2>&1 &
-    A_PID=$!
-    SWTPM_PIDS+=("$A_PID")
-    for ((i = 0; i < 100; i++)); do
-      kill -0 "$A_PID" 2>/dev/null || break
-      if _swtpm_holds "$A_PID" "$port" && _swtpm_holds "$A_PID" $((port + 1)); then
-        A_TCTI="swtpm:host=127.0.0.1,port=$port"
-        export HWCA_TCTI=$A_TCTI TPM2TOOLS_TCTI=$A_TCTI TPM2OPENSSL_TCTI=$A_TCTI
-        return 0
-      fi
-      sleep 0.1
-    done
-    swtpm_stop "$A_PID"
-  done
-  fail "swtpm a did not start again: $(tail -3 "$A_DIR/swtpm.log")"
-}
-restart_a
+swtpm_serve "$A_DIR"
+A_TCTI=$SWTPM_TCTI A_PID=$SWTPM_PID
+export HWCA_TCTI=$A_TCTI
 hwca key show --key "tpm2:file=$DIR/k8s-ca.tpmkey" >/dev/null
 no_transient "after the restart"
 # A TPM that was not shut down in order after a password was used counts one failure at its

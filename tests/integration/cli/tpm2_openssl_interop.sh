@@ -220,24 +220,8 @@ grep -qxF "    key: tpm2:file=$DIR/o-rsa.tpmkey" "$HWCA_HOME/config.yaml" ||
   fail "config.yaml does not record the absolute path: $(cat "$HWCA_HOME/config.yaml")"
 # --- The TPM named in the provider's openssl.cnf section (tpm2-tcti), HWCA_TCTI unset; the
 # check can fail: the same configuration naming a closed port does not load the key.
-write_cnf() {
-  cat >"$1" <<CNF
-openssl_conf = init
-[init]
-providers = providers
-[providers]
-default = default_sect
-hwca = hwca_sect
-[default_sect]
-activate = 1
-[hwca_sect]
-module = $HWCA_PROVIDER_DIR/hwca.so
-tpm2-tcti = $2
-activate = 1
-CNF
-}
-write_cnf tcti.cnf "$SWTPM_TCTI"
-write_cnf closed.cnf "swtpm:host=127.0.0.1,port=$(free_port)"
+provider_cnf tcti.cnf "tpm2-tcti=$SWTPM_TCTI"
+provider_cnf closed.cnf "tpm2-tcti=swtpm:host=127.0.0.1,port=$(free_port)"
 (unset HWCA_TCTI && OPENSSL_CONF=$PWD/tcti.cnf openssl req -new -key "tpm2:file=$DIR/h-ec.tpmkey" \
   -subj /CN=cnf -out cnf.csr) || fail "openssl req with tpm2-tcti from openssl.cnf failed"
 openssl req -in cnf.csr -verify -noout 2>/dev/null || fail "cnf.csr does not verify"
