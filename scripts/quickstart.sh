@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # hwca quickstart: the Kubernetes PKI of a small cluster (docs/examples/cluster.yaml) from
 # three CAs whose keys are made inside a local SoftHSM2 token; checked with the stock
-# openssl (and kubectl, when installed).
+# openssl (and kubectl, when installed). Then the EST server (hwca serve) enrolls a node
+# whose kubelet key is made inside a software TPM (swtpm), and both are stopped.
 # Works on a fresh Debian 12 machine as root (installs what is missing, builds, runs).
 # State (token, PIN files, CA home, the cluster tree) goes to ./state (or $HWCA_STATE);
 # re-running reuses the token, the CAs and every still-valid file.
@@ -97,6 +98,60 @@ openssl req -new "${prov[@]}" -key "$key_uri?pin-source=file:$pin_path" \
   -subj "/CN=signed in the token" -out "$state/token.csr"
 openssl req -in "$state/token.csr" -noout -verify
 
+say "Enrollment: 'hwca serve' for k8s-ca, and node w1 whose kubelet key is made in a TPM (swtpm)"
+node_dir="$state/node-w1"
+mkdir -p "$node_dir/tpm" "$node_dir/tpm-config"
+if [ ! -f "$node_dir/tpm/tpm2-00.permall" ]; then
+  { XDG_CONFIG_HOME="$node_dir/tpm-config" swtpm_setup --tpm2 --create-config-files overwrite,root &&
+    XDG_CONFIG_HOME="$node_dir/tpm-config" swtpm_setup --tpm2 --tpmstate "$node_dir/tpm" \
+      --create-ek-cert --lock-nvram --config "$node_dir/tpm-config/swtpm_setup.conf"; } \
+    > "$node_dir/swtpm-setup.log" 2>&1
+fi
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+tpm_port=""
+for _ in $(seq 50); do
+  p=$((20000 + RANDOM % 10000))
+  if port_free "$p" && port_free $((p + 1)); then tpm_port=$p; break; fi
+done
+[ -n "$tpm_port" ] || { echo "no free port pair for swtpm" >&2; exit 1; }
+swtpm socket --tpm2 --tpmstate dir="$node_dir/tpm" --flags not-need-init,startup-clear \
+  --server type=tcp,port="$tpm_port",bindaddr=127.0.0.1 \
+  --ctrl type=tcp,port=$((tpm_port + 1)),bindaddr=127.0.0.1 &
+swtpm_pid=$!
+"$hwca" serve --ca k8s-ca --listen 127.0.0.1:0 > "$state/serve.out" 2> "$state/serve.err" &
+serve_pid=$!
+stop_both() {
+  kill "$serve_pid" "$swtpm_pid" 2>/dev/null || true
+  wait "$serve_pid" "$swtpm_pid" 2>/dev/null || true
+}
+trap stop_both EXIT
+for _ in $(seq 100); do
+  grep -q "^hwca serve: " "$state/serve.out" 2>/dev/null && break
+  kill -0 "$serve_pid" 2>/dev/null || { cat "$state/serve.err" >&2; exit 1; }
+  sleep 0.1
+done
+cat "$state/serve.out"
+est_port=$(sed -n 's|.*https://127.0.0.1:\([0-9]*\)/.*|\1|p' "$state/serve.out")
+export HWCA_TCTI="swtpm:host=127.0.0.1,port=$tpm_port"
+ca_cert="$HWCA_HOME/cas/k8s-ca/cert.pem"
+node_args=(--server "https://localhost:$est_port" --ca-cert "$ca_cert"
+  --key "tpm2:file=$node_dir/kubelet.tpmkey")
+# The operator makes a single-use token for w1 and hands it to the node (here: a 0600 file).
+"$hwca" bootstrap create --node w1 --ip 10.0.0.21 --ttl 30m > "$node_dir/token"
+"$build/bin/hwca-node" enroll "${node_args[@]}" --node-name w1 \
+  --bootstrap-token-file "$node_dir/token" --cert-out "$node_dir/kubelet-client.pem"
+rm -f "$node_dir/token"
+openssl x509 -in "$node_dir/kubelet-client.pem" -noout -subject -enddate
+say "Renewal over mutual TLS with the TPM key (--force: it is not due yet)"
+"$build/bin/hwca-node" renew "${node_args[@]}" --cert "$node_dir/kubelet-client.pem" --force
+say "What the kubelet's exec credential plugin gets: a 1-hour certificate, asked for with the TPM key"
+"$build/bin/hwca-node" kubelet-credential "${node_args[@]}" --cert "$node_dir/kubelet-client.pem" |
+  sed -n 's/.*"expirationTimestamp":"\([^"]*\)".*/  expires \1/p'
+curl -sS --cacert "$ca_cert" "https://localhost:$est_port/metrics" | grep '^hwca_est_issued_total'
+stop_both
+trap - EXIT
+echo "stopped the server and the TPM"
+
 cat <<DONE
 
 Done. What happened:
@@ -105,7 +160,10 @@ Done. What happened:
   - 'hwca k8s certs' wrote every node's certificates, keys and kubeconfigs to $out/<node>/,
     the tree that goes to that node's /etc/kubernetes/ (kubeadm's external-CA mode: no CA
     key is on any disk); each certificate was signed in the token, recorded and audited;
-  - openssl verified the chains; re-running this script keeps every valid file.
+  - openssl verified the chains; re-running this script keeps every valid file;
+  - 'hwca serve' enrolled node w1 over EST with a single-use bootstrap token; w1's kubelet
+    key was made inside its TPM ($node_dir/kubelet.tpmkey loads in that TPM only) and
+    renewed over mutual TLS with it; the exec credential plugin got a 1-hour certificate.
 Try:
   export SOFTHSM2_CONF=$SOFTHSM2_CONF HWCA_PKCS11_MODULE=$HWCA_PKCS11_MODULE HWCA_PIN_SOURCE=$HWCA_PIN_SOURCE HWCA_HOME=$HWCA_HOME
   $hwca k8s check-expiration --dir $out

@@ -4,22 +4,24 @@
 set -euo pipefail
 
 # Build: compiler, CMake, Ninja, pkg-config, libraries and headers (libtss2-dev: tpm2-tss's
-# ESYS, TCTI loader, marshalling and return-code decoding for the TPM 2.0 key store).
+# ESYS, TCTI loader, marshalling and return-code decoding for the TPM 2.0 key store;
+# libcpp-httplib-dev: HTTP and HTTPS for the EST server and client).
 BUILD_PACKAGES=(
   g++ cmake ninja-build pkg-config
   libssl-dev libp11-dev libp11-kit-dev libcli11-dev libexpected-dev libgtest-dev
-  nlohmann-json3-dev libyaml-cpp-dev libsqlite3-dev libtss2-dev
+  nlohmann-json3-dev libyaml-cpp-dev libsqlite3-dev libtss2-dev libcpp-httplib-dev
 )
 # Run and test: OpenSSL's command line, SoftHSM2, p11-kit (proxy, client and server),
 # opensc's pkcs11-tool, GnuTLS's certtool, libp11's pkcs11 engine for openssl (the
 # comparison in tests/bench/process_bench.sh), sqlite3 (tests that alter the database),
 # etcd and etcdctl (the Kubernetes PKI tests run a 3-member cluster on its certificates),
 # swtpm and swtpm_setup (the TPM 2.0 tests start their own software TPM), tpm2-tools (they
-# check the TPM independently of hwca's code) and tpm2-openssl (key files both ways).
+# check the TPM independently of hwca's code), tpm2-openssl (key files both ways) and curl
+# (the EST tests' outside client).
 RUN_PACKAGES=(
   openssl softhsm2 libsofthsm2 p11-kit p11-kit-modules opensc gnutls-bin
   libengine-pkcs11-openssl sqlite3 etcd-server etcd-client
-  swtpm swtpm-tools tpm2-tools tpm2-openssl
+  swtpm swtpm-tools tpm2-tools tpm2-openssl curl
 )
 # kubectl: the one on the machine if there is one, else Debian's.
 command -v kubectl >/dev/null || RUN_PACKAGES+=(kubernetes-client)

@@ -4,6 +4,7 @@
 #include <openssl/params.h>
 #include <openssl/ui.h>
 
+#include <atomic>
 #include <optional>
 
 #include "providers/provider_init.h"
@@ -64,14 +65,25 @@ Error provider_error(ErrorKind fallback, const std::string& context, bool prefix
   return Error{fallback, context + ": " + (all.empty() ? "no detail from OpenSSL" : all)};
 }
 
-Result<std::unique_ptr<CryptoContext>> CryptoContext::create() {
+Result<std::unique_ptr<CryptoContext>> CryptoContext::create(Scope scope) {
   std::unique_ptr<CryptoContext> ctx(new CryptoContext());
-  ctx->libctx_ = OSSL_LIB_CTX_new();
-  if (ctx->libctx_ == nullptr ||
-      OSSL_PROVIDER_add_builtin(ctx->libctx_, kProviderName, hwca_provider_init) != 1) {
-    return fail(ErrorKind::internal,
-                "cannot create an OpenSSL library context: " + ossl::take_errors());
+  if (scope == Scope::process_default) {
+    static std::atomic<bool> taken{false};
+    if (taken.exchange(true)) {
+      return fail(ErrorKind::internal, "the default OpenSSL library context is already in use");
+    }
+  } else {
+    ctx->libctx_ = OSSL_LIB_CTX_new();
+    if (ctx->libctx_ == nullptr) {
+      return fail(ErrorKind::internal,
+                  "cannot create an OpenSSL library context: " + ossl::take_errors());
+    }
   }
+  if (OSSL_PROVIDER_add_builtin(ctx->libctx_, kProviderName, hwca_provider_init) != 1) {
+    return fail(ErrorKind::internal, "cannot register the hwca provider: " + ossl::take_errors());
+  }
+  // The default provider first: OpenSSL offers TLS the NIST EC groups only when the
+  // default provider answers the first fetch of "EC" (docs/design.md).
   ctx->default_ = OSSL_PROVIDER_load(ctx->libctx_, "default");
   ctx->hwca_ = OSSL_PROVIDER_load(ctx->libctx_, kProviderName);
   if (ctx->default_ == nullptr || ctx->hwca_ == nullptr) {

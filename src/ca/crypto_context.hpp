@@ -28,7 +28,12 @@ Error provider_error(ErrorKind fallback, const std::string& context, bool prefix
 
 class CryptoContext {
  public:
-  static Result<std::unique_ptr<CryptoContext>> create();
+  // `own`: a library context of its own (the CLI). `process_default`: OpenSSL's default
+  // library context, for a process whose libraries create their own SSL_CTX with
+  // SSL_CTX_new() (the EST server and client, through cpp-httplib): a key from another
+  // library context cannot sign there. At most one process_default context per process.
+  enum class Scope { own, process_default };
+  static Result<std::unique_ptr<CryptoContext>> create(Scope scope = Scope::own);
   ~CryptoContext();
   CryptoContext(const CryptoContext&) = delete;
   CryptoContext& operator=(const CryptoContext&) = delete;

@@ -68,10 +68,14 @@ Result<ossl::Ptr<X509_REQ>> parse_csr(std::string_view data, const std::string& 
     der.assign(data.data(), data.size());
   }
   if (der.empty()) return fail(ErrorKind::usage, source + " is empty");
-  ossl::Ptr<X509_REQ> req(X509_REQ_new_ex(libctx, ossl::kDefaultProps));
+  // d2i frees the object it was given when decoding fails (and sets `out` to NULL): own
+  // the result only after the call.
+  X509_REQ* out = X509_REQ_new_ex(libctx, ossl::kDefaultProps);
   auto* p = reinterpret_cast<const unsigned char*>(der.data());
-  X509_REQ* out = req.get();
-  if (!req || d2i_X509_REQ(&out, &p, static_cast<long>(der.size())) == nullptr) {
+  const bool decoded =
+      out != nullptr && d2i_X509_REQ(&out, &p, static_cast<long>(der.size())) != nullptr;
+  ossl::Ptr<X509_REQ> req(out);
+  if (!decoded) {
     ERR_clear_error();
     return fail(ErrorKind::usage, source + " is not a certificate request (garbage or truncated)");
   }

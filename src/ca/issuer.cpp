@@ -60,18 +60,24 @@ Result<std::unique_ptr<Issuer>> Issuer::open(const Home& home, const CryptoConte
 }
 
 struct Issuer::Checked {
-  ossl::Ptr<X509_REQ> req;
-  Approved approved;     // owns the subject the spec points to
-  CertificateSpec spec;  // everything but the issuer's key
+  ossl::Ptr<X509_REQ> owned;  // the parsed request, unless the caller parsed it
+  Approved approved;          // owns the subject the spec points to
+  CertificateSpec spec;       // everything but the issuer's key
   IssuedCertificate out;
 };
 
 Result<Issuer::Checked> Issuer::check(const SignRequest& request, std::time_t now) {
   auto profile = find_profile(home_.config().profiles, request.profile);
   if (!profile) return tl::unexpected(profile.error());
-  auto req = parse_csr(request.csr, request.source, crypto_.libctx());
-  if (!req) return tl::unexpected(req.error());
-  auto approved = apply_profile(*profile, req->get());
+  ossl::Ptr<X509_REQ> owned;
+  X509_REQ* req = request.parsed;
+  if (req == nullptr) {
+    auto parsed = parse_csr(request.csr, request.source, crypto_.libctx());
+    if (!parsed) return tl::unexpected(parsed.error());
+    owned = std::move(*parsed);
+    req = owned.get();
+  }
+  auto approved = apply_profile(*profile, req);
   if (!approved) return wrap(approved.error(), request.source);
 
   Checked c;
@@ -89,6 +95,11 @@ Result<Issuer::Checked> Issuer::check(const SignRequest& request, std::time_t no
                                         std::to_string(ca_len) + ")");
     }
   }
+  if (profile->lifetime_seconds > 0 && request.days) {
+    return fail(ErrorKind::usage, "profile '" + profile->name + "' has a fixed lifetime of " +
+                                      std::to_string(profile->lifetime_seconds) +
+                                      " seconds: do not give --days");
+  }
   int days = request.days.value_or(profile->default_days);
   if (days <= 0) return fail(ErrorKind::usage, "--days must be positive");
   if (days > profile->max_days) {
@@ -98,7 +109,9 @@ Result<Issuer::Checked> Issuer::check(const SignRequest& request, std::time_t no
   }
   IssuedCertificate& out = c.out;
   spec.not_before = std::max(now - kBackdateSeconds, ca_not_before_);
-  spec.not_after = now + static_cast<std::time_t>(days) * kDay;
+  spec.not_after =
+      now + (profile->lifetime_seconds > 0 ? static_cast<std::time_t>(profile->lifetime_seconds)
+                                           : static_cast<std::time_t>(days) * kDay);
   if (spec.not_after > ca_not_after_) {
     if (request.days) {
       return fail(ErrorKind::usage,
@@ -111,7 +124,7 @@ Result<Issuer::Checked> Issuer::check(const SignRequest& request, std::time_t no
   }
   spec.subject = approved->subject.get();
   spec.subject_key = approved->key;
-  spec.subject_spki = X509_REQ_get_X509_PUBKEY(req->get());
+  spec.subject_spki = X509_REQ_get_X509_PUBKEY(req);
   spec.issuer = cert_.get();
   spec.issuer_key = key_.get();
   spec.key_usage_bits = approved->key_usage;
@@ -139,7 +152,7 @@ Result<Issuer::Checked> Issuer::check(const SignRequest& request, std::time_t no
   r.not_before = spec.not_before;
   r.not_after = spec.not_after;
   r.requester = request.requester;
-  c.req = std::move(*req);
+  c.owned = std::move(owned);
   c.approved = std::move(*approved);
   return c;
 }
@@ -157,6 +170,48 @@ Result<IssuedCertificate> Issuer::issue(const SignRequest& request) {
   auto batch = issue_batch({request});
   if (!batch) return tl::unexpected(batch.error());
   return std::move(batch->front());
+}
+
+Result<IssuedCertificate> Issuer::sign_unrecorded(const SignRequest& request) {
+  auto c = check(request, std::time(nullptr));
+  if (!c) {
+    audit_rejection(audit_, name_, request, c.error());
+    return tl::unexpected(c.error());
+  }
+  auto made = sign(*c);
+  if (!made) {
+    Error why{made.error().kind, "nothing issued: " + made.error().message};
+    audit_rejection(audit_, name_, request, why);
+    return tl::unexpected(why);
+  }
+  return made;
+}
+
+Status Issuer::commit(const std::vector<Signed>& batch) {
+  auto refuse_all = [&](const Error& why) {
+    for (const auto& s : batch) audit_rejection(audit_, name_, *s.request, why);
+    return tl::unexpected(why);
+  };
+  // The commit point: once recorded (and synced), the certificates exist.
+  std::vector<IssuedCert> rows;
+  rows.reserve(batch.size());
+  for (const auto& s : batch) rows.push_back(s.cert->record);
+  if (auto ok = store_.record(rows); !ok) {
+    return refuse_all(
+        Error{ok.error().kind,
+              "nothing issued: the issuance database did not record it: " + ok.error().message});
+  }
+  std::vector<AuditLog::Event> events;
+  events.reserve(batch.size());
+  for (const auto& s : batch) events.push_back({"cert.issued", issued_event(*s.cert)});
+  if (auto ok = audit_.append_all(events); !ok) {
+    // Recorded but not audited: withhold the certificates; the database keeps them, so
+    // 'hwca cert list' shows them and they can be revoked.
+    return wrap(ok.error(),
+                "certificates recorded in the database but not audited, so not "
+                "handed out (revoke them: 'hwca cert list')");
+  }
+  return {};
 }
 
 Result<std::vector<IssuedCertificate>> Issuer::issue_batch(
@@ -178,36 +233,19 @@ Result<std::vector<IssuedCertificate>> Issuer::issue_batch(
   }
   // Past this point a failure drops the whole batch, signed certificates included (none
   // was recorded or handed out): every request of it is audited as refused.
-  auto refuse_all = [&](const Error& why) {
-    for (const auto& request : requests) audit_rejection(audit_, name_, request, why);
-    return tl::unexpected(why);
-  };
   for (auto& c : checked) {
     auto made = sign(c);
     if (!made) {
-      return refuse_all(Error{made.error().kind, "nothing issued: " + made.error().message});
+      Error why{made.error().kind, "nothing issued: " + made.error().message};
+      for (const auto& request : requests) audit_rejection(audit_, name_, request, why);
+      return tl::unexpected(why);
     }
     out.push_back(std::move(*made));
   }
-  // The commit point: once recorded (and synced), the certificates exist.
-  std::vector<IssuedCert> rows;
-  rows.reserve(out.size());
-  for (const auto& c : out) rows.push_back(c.record);
-  if (auto ok = store_.record(rows); !ok) {
-    return refuse_all(
-        Error{ok.error().kind,
-              "nothing issued: the issuance database did not record it: " + ok.error().message});
-  }
-  std::vector<AuditLog::Event> events;
-  events.reserve(out.size());
-  for (const auto& c : out) events.push_back({"cert.issued", issued_event(c)});
-  if (auto ok = audit_.append_all(events); !ok) {
-    // Recorded but not audited: withhold the certificates; the database keeps them, so
-    // 'hwca cert list' shows them and they can be revoked.
-    return wrap(ok.error(),
-                "certificates recorded in the database but not audited, so not "
-                "handed out (revoke them: 'hwca cert list')");
-  }
+  std::vector<Signed> batch;
+  batch.reserve(out.size());
+  for (size_t i = 0; i < out.size(); ++i) batch.push_back({&requests[i], &out[i]});
+  if (auto ok = commit(batch); !ok) return tl::unexpected(ok.error());
   return out;
 }
 

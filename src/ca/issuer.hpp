@@ -30,6 +30,9 @@ struct SignRequest {
   std::string profile;
   std::optional<int> days;  // default: the profile's (then cut to the CA's end if need be)
   std::string requester;    // who asked ("cli:uid=0"), for the database and the audit log
+  // The request already parsed and its signature checked (parse_csr), to save parsing it
+  // again; `csr` is then only digested for the audit log. Not owned; outlives the call.
+  X509_REQ* parsed = nullptr;
 };
 
 struct IssuedCertificate {
@@ -49,6 +52,18 @@ class Issuer {
   Result<IssuedCertificate> issue(const SignRequest& request);
   // All or nothing; safe to call from several threads at once.
   Result<std::vector<IssuedCertificate>> issue_batch(const std::vector<SignRequest>& requests);
+
+  // The two halves of issuing, for a server that commits many requests together: sign()
+  // checks and signs one request without recording it (a refusal is audited), and nothing
+  // it returns may be handed out before commit() recorded and audited it. commit() is all
+  // or nothing: on failure every certificate of the batch is audited as refused, and
+  // none may be handed out. Both are safe to call from several threads at once.
+  struct Signed {
+    const SignRequest* request = nullptr;
+    IssuedCertificate* cert = nullptr;
+  };
+  Result<IssuedCertificate> sign_unrecorded(const SignRequest& request);
+  Status commit(const std::vector<Signed>& batch);
 
   const std::string& ca_name() const { return name_; }
   const X509* ca_cert() const { return cert_.get(); }

@@ -65,7 +65,34 @@ std::map<std::string, Profile> make_builtins() {
   ica.max_sans = 0;
   ica.default_days = 1825;
   ica.max_days = 3650;
-  for (Profile* p : {&server, &client, &peer, &ica}) out[p->name] = *p;
+  // The kubelet's certificates (Kubernetes' kube-apiserver-client-kubelet and kubelet-serving
+  // signers): CN=system:node:<name>, O=system:nodes, nothing else; which node may ask for
+  // which name is src/est/node_policy.hpp's check.
+  Profile kubelet_client =
+      leaf("kubelet-client",
+           "kubelet client certificate: CN=system:node:<name>, O=system:nodes, clientAuth, no SANs",
+           {NID_client_auth});
+  kubelet_client.subject_attributes = {NID_commonName, NID_organizationName};
+  kubelet_client.max_sans = 0;
+  Profile kubelet_serving = leaf("kubelet-serving",
+                                 "kubelet serving certificate: CN=system:node:<name>, "
+                                 "O=system:nodes, serverAuth, the node's DNS and IP names",
+                                 {NID_server_auth});
+  kubelet_serving.subject_attributes = {NID_commonName, NID_organizationName};
+  kubelet_serving.san_types = {SanType::dns, SanType::ip};
+  kubelet_serving.require_san = true;
+  // What `hwca-node kubelet-credential` hands the kubelet: a client certificate for a key
+  // held in memory, an hour long, issued only to a node authenticated by its TPM-bound
+  // kubelet-client certificate. It never authenticates to the EST server itself.
+  Profile kubelet_credential = kubelet_client;
+  kubelet_credential.name = "kubelet-credential";
+  kubelet_credential.description =
+      "short-lived kubelet client certificate (1 hour) for hwca-node kubelet-credential";
+  kubelet_credential.lifetime_seconds = 3600;
+  for (Profile* p :
+       {&server, &client, &peer, &ica, &kubelet_client, &kubelet_serving, &kubelet_credential}) {
+    out[p->name] = *p;
+  }
   return out;
 }
 

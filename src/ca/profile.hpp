@@ -1,8 +1,9 @@
 // Certificate profiles: what a certificate issued under a profile may and must contain.
 // The profile decides key usage, extended key usage, basic constraints, which SAN types are
 // taken from a request, the subject attributes allowed, the validity and the keys accepted.
-// Built in: server, client, peer (server and client) and intermediate-ca; a home may add its
-// own under `profiles:` in config.yaml (docs/cli.md, "Profiles").
+// Built in: server, client, peer (server and client), intermediate-ca, and the kubelet's
+// kubelet-client, kubelet-serving and kubelet-credential (subject CN and O only); a home may
+// add its own under `profiles:` in config.yaml (docs/cli.md, "Profiles").
 #pragma once
 
 #include <map>
@@ -33,6 +34,9 @@ struct Profile {
   bool require_common_name = true;
   int default_days = 365;
   int max_days = 397;
+  // > 0: every certificate lives exactly this many seconds (cut to the CA's end), and a
+  // requested number of days is refused (kubelet-credential: one hour).
+  int lifetime_seconds = 0;
   // Accepted keys: RSA of at least rsa_min_bits (and at most 8192), EC on the listed curves.
   bool allow_rsa = true;
   int rsa_min_bits = 2048;

@@ -1,5 +1,6 @@
 // SqliteIssuanceStore: opening the database file and checking it (header, quick_check,
-// schema version), applying its settings, creating the schema, and SQLite errors as Errors.
+// schema version), applying its settings, creating or upgrading the schema, and SQLite
+// errors as Errors.
 #include <fcntl.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
@@ -21,11 +22,12 @@ namespace {
 using sqlite::Stmt;
 using sqlite::Txn;
 
-constexpr int kSchemaVersion = 1;
+constexpr int kSchemaVersion = 2;
 constexpr int kApplicationId = 0x68776361;  // "hwca", in the file header
 
-// Version 1. Revocation state is revoked_at/revocation_reason, both NULL while valid.
-const char* const kSchema = R"sql(
+// Version 1: the certificates. Revocation state is revoked_at/revocation_reason, both NULL
+// while valid. Never changed: a version-1 file is upgraded by adding kSchemaV2 to it.
+const char* const kSchemaV1 = R"sql(
 CREATE TABLE certs (
   id INTEGER PRIMARY KEY,
   ca TEXT NOT NULL CHECK (ca <> ''),
@@ -56,9 +58,30 @@ CREATE TABLE crl_numbers (
   last INTEGER NOT NULL CHECK (last > 0)
 ) STRICT;
 PRAGMA application_id = 1752654689;
-PRAGMA user_version = 1;
 )sql";
-static_assert(kApplicationId == 1752654689 && kSchemaVersion == 1, "update kSchema too");
+
+// Version 2 adds the node registry (node_registry.hpp): bootstrap tokens, kept as the
+// SHA-256 of their text only. A node's registration is the last token it spent (so giving a
+// token back restores the one before). Addresses are JSON arrays of canonical IP address
+// text; used_at and revoked_at are NULL until it happens.
+const char* const kSchemaV2 = R"sql(
+CREATE TABLE bootstrap_tokens (
+  id TEXT PRIMARY KEY CHECK (length(id) = 6),
+  node TEXT NOT NULL CHECK (node <> ''),
+  secret_sha256 BLOB NOT NULL CHECK (length(secret_sha256) = 32),
+  addresses TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL,
+  created_by TEXT NOT NULL,
+  used_at INTEGER,
+  revoked_at INTEGER
+) STRICT;
+CREATE INDEX bootstrap_tokens_by_created ON bootstrap_tokens (created_at, id);
+CREATE INDEX bootstrap_tokens_spent ON bootstrap_tokens (node, used_at)
+  WHERE used_at IS NOT NULL;
+PRAGMA user_version = 2;
+)sql";
+static_assert(kApplicationId == 1752654689 && kSchemaVersion == 2, "update the schema texts too");
 
 std::string dir_of(const std::string& path) {
   auto slash = path.rfind('/');
@@ -280,6 +303,10 @@ Status SqliteIssuanceStore::prepare() {
     if (rc != SQLITE_OK) return db_error(rc, "configure");
   }
   if (version == kSchemaVersion) return {};  // WAL mode is kept in the file
+  // An older database that cannot be written (opened read-only, or a read-only file) is
+  // read as it is: the tables it lacks read as empty (the node registry's reads check the
+  // version). It is upgraded the next time it is opened writable.
+  if (version != 0 && !writable()) return {};
   if (auto w = writable(); !w) return w;
 
   Stmt wal(db, "PRAGMA journal_mode = WAL");
@@ -295,17 +322,38 @@ Status SqliteIssuanceStore::prepare() {
   }
   wal.reset();
 
+  // Create (version 0) or upgrade (version 1) in one write transaction: a crash leaves the
+  // file as it was, and the version is read again under the write lock, since another
+  // process may have created or upgraded it since the first read.
+  const char* const doing = version == 0 ? "create" : "upgrade";
   Txn txn(db);
-  if (rc = txn.begin(/*write=*/true); rc != SQLITE_OK) return db_error(rc, "create");
-  auto again = read_int("PRAGMA user_version");  // another process may have been first
+  if (rc = txn.begin(/*write=*/true); rc != SQLITE_OK) return db_error(rc, doing);
+  auto again = read_int("PRAGMA user_version");
   if (!again) return tl::unexpected(again.error());
+  if (*again > kSchemaVersion) {
+    return fail(ErrorKind::usage, "issuance database " + shown + " has schema version " +
+                                      std::to_string(*again) + "; this hwca knows versions up to " +
+                                      std::to_string(kSchemaVersion) + ": use a newer hwca");
+  }
   if (*again == 0) {
-    if (rc = sqlite3_exec(db, kSchema, nullptr, nullptr, nullptr); rc != SQLITE_OK) {
+    if (rc = sqlite3_exec(db, kSchemaV1, nullptr, nullptr, nullptr); rc != SQLITE_OK) {
       return db_error(rc, "create the tables of");
     }
   }
-  if (rc = txn.commit(); rc != SQLITE_OK) return db_error(rc, "create");
+  if (*again < 2) {
+    if (rc = sqlite3_exec(db, kSchemaV2, nullptr, nullptr, nullptr); rc != SQLITE_OK) {
+      return db_error(rc, *again == 0 ? "create the tables of" : "upgrade");
+    }
+  }
+  if (rc = txn.commit(); rc != SQLITE_OK) return db_error(rc, doing);
   return {};
+}
+
+Result<int64_t> SqliteIssuanceStore::schema_version() {
+  Stmt s(db_.get(), "PRAGMA user_version");
+  int rc = s.step();
+  if (rc != SQLITE_ROW) return db_error(rc, "read");
+  return s.int64(0);
 }
 
 Status SqliteIssuanceStore::writable() const {

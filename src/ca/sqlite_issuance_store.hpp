@@ -5,7 +5,10 @@
 // it returns, and with a persistent WAL (the -wal and -shm files stay after closing), so a
 // database whose file and folder were made read-only can still be read. Several processes
 // may write at once: each write waits up to busy_timeout_ms for another's lock, then fails.
-// Opening checks the file (PRAGMA quick_check) and its schema version (user_version).
+// Opening checks the file (PRAGMA quick_check) and its schema version (user_version). A new
+// file gets version 2 (certificates, and the node registry of node_registry.hpp); a
+// version-1 file opened writable is upgraded to 2 in one transaction, its rows kept; opened
+// read-only it stays version 1, and its node registry reads as empty.
 //
 // One object may be shared between threads (calls are serialised). Do not carry an open
 // store across fork(): open a new one in the child.
@@ -16,12 +19,13 @@
 #include <string>
 
 #include "ca/issuance_store.hpp"
+#include "ca/node_registry.hpp"
 
 struct sqlite3;
 
 namespace hwca::ca {
 
-class SqliteIssuanceStore : public IssuanceStore {
+class SqliteIssuanceStore : public IssuanceStore, public NodeRegistry {
  public:
   struct Options {
     bool read_only = false;      // SQLITE_OPEN_READONLY: never creates nor changes the file
@@ -48,6 +52,15 @@ class SqliteIssuanceStore : public IssuanceStore {
   Result<std::vector<IssuedCert>> revoked(const std::string& ca) override;
   Result<uint64_t> next_crl_number(const std::string& ca) override;
 
+  // NodeRegistry (sqlite_node_registry.cpp).
+  Status add_token(const BootstrapToken& token, const Sha256& secret_sha256) override;
+  Result<std::vector<BootstrapToken>> tokens() override;
+  Status revoke_token(const std::string& id, int64_t when) override;
+  Result<BootstrapToken> claim_token(const std::string& id, const std::string& node,
+                                     const Sha256& secret_sha256, int64_t now) override;
+  Status unclaim_token(const std::string& id) override;
+  Result<std::optional<NodeRecord>> node(const std::string& name) override;
+
   const std::string& path() const { return path_; }
 
  private:
@@ -57,7 +70,9 @@ class SqliteIssuanceStore : public IssuanceStore {
   using Db = std::unique_ptr<sqlite3, Close>;
 
   SqliteIssuanceStore(std::string path, Db db, const Options& options);
-  Status prepare();  // check the file, apply the settings, create or check the schema
+  Status prepare();  // check the file, apply the settings, create, upgrade or check the schema
+  Result<int64_t> schema_version();  // user_version now (a read-only file may be older)
+  Status registry_writable();        // writable() and a schema that has the registry
   tl::unexpected<Error> db_error(int rc, const std::string& doing) const;
   Result<std::vector<IssuedCert>> query(const char* sql, const std::string* ca,
                                         const std::string* serial, const int64_t* before);

@@ -68,5 +68,7 @@ void set_sign_command(CLI::App& app, Context& ctx, int& exit_code);
 void set_cert_command(CLI::App& app, Context& ctx, int& exit_code);
 void set_revoke_command(CLI::App& app, Context& ctx, int& exit_code);  // revoke and crl
 void set_k8s_command(CLI::App& app, Context& ctx, int& exit_code);
+void set_bootstrap_command(CLI::App& app, Context& ctx, int& exit_code);
+void set_serve_command(CLI::App& app, Context& ctx, int& exit_code);
 
 }  // namespace hwca::cli

@@ -94,15 +94,17 @@ void set_sign_command(CLI::App& app, Context& ctx, int& exit_code) {
   static SignArgs args;
   auto* cmd = app.add_subcommand(
       "sign",
-      "issue a certificate for a CSR under a profile (server, client, peer, intermediate-ca or "
-      "one of the home's own); the CA's key signs in its token, the certificate is recorded "
-      "in the issuance database and audited before it is written");
+      "issue a certificate for a CSR under a profile (server, client, peer, intermediate-ca, "
+      "kubelet-client, kubelet-serving, kubelet-credential or one of the home's own); the CA's "
+      "key signs in its token, the certificate is recorded in the issuance database and "
+      "audited before it is written");
   cmd->add_option("--ca", args.ca, "the issuing CA (see 'hwca ca list')")
       ->required()
       ->type_name("NAME");
   cmd->add_option("--profile", args.profile,
-                  "what the certificate may hold: server, client, peer, intermediate-ca, or a "
-                  "profile of the home's config.yaml")
+                  "what the certificate may hold: server, client, peer, intermediate-ca, "
+                  "kubelet-client, kubelet-serving, kubelet-credential, or a profile of the "
+                  "home's config.yaml")
       ->required()
       ->type_name("NAME");
   cmd->add_option("--csr", args.csr, "the request, PEM or DER ('-': standard input)")

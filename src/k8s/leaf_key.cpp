@@ -62,8 +62,13 @@ Result<std::string> make_csr_der(OSSL_LIB_CTX* libctx, EVP_PKEY* key,
     sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
     if (!ok) return tl::unexpected(ossl_error("cannot add the subjectAltName"));
   }
+  // Signed through whichever provider holds the key (a token's, through hwca's), not the
+  // request's property query.
+  ossl::Ptr<EVP_MD_CTX> mctx(EVP_MD_CTX_new());
   if (X509_REQ_set_version(req.get(), 0) != 1 || X509_REQ_set_pubkey(req.get(), key) != 1 ||
-      X509_REQ_sign(req.get(), key, EVP_sha256()) <= 0) {
+      !mctx ||
+      EVP_DigestSignInit_ex(mctx.get(), nullptr, "SHA256", libctx, nullptr, key, nullptr) != 1 ||
+      X509_REQ_sign_ctx(req.get(), mctx.get()) <= 0) {
     return tl::unexpected(ossl_error("cannot sign the request"));
   }
   unsigned char* der = nullptr;

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <set>
 
+#include "ca/request_policy.hpp"
 #include "support/test_csr.hpp"
 
 namespace {
@@ -106,7 +107,8 @@ TEST(ProfileLookup, BuiltInAndHomeProfilesAreFoundByExactName) {
   web.name = "web";
   web.max_days = 90;
   home["web"] = web;
-  for (const char* name : {"server", "client", "peer", "intermediate-ca"}) {
+  for (const char* name : {"server", "client", "peer", "intermediate-ca", "kubelet-client",
+                           "kubelet-serving", "kubelet-credential"}) {
     auto p = find_profile(home, name);
     ASSERT_TRUE(p) << name;
     EXPECT_EQ(p->name, name);
@@ -126,7 +128,8 @@ TEST(ProfileLookup, AnUnknownNameListsTheProfiles) {
     EXPECT_NE(p.error().message.find("no profile named '" + std::string(name) + "'"),
               std::string::npos)
         << p.error().message;
-    for (const char* listed : {"client", "intermediate-ca", "peer", "server", "web"}) {
+    for (const char* listed : {"client", "intermediate-ca", "kubelet-client", "kubelet-credential",
+                               "kubelet-serving", "peer", "server", "web"}) {
       EXPECT_NE(p.error().message.find(listed), std::string::npos) << p.error().message;
     }
   }
@@ -185,7 +188,11 @@ TEST(ProfileNames, ExtendedKeyUsagesAreTheRfc5280Oids) {
 // docs/cli.md, "Profiles": the table of the built-in profiles.
 TEST(ProfileBuiltins, MatchTheDocumentedTable) {
   const auto& all = hwca::ca::builtin_profiles();
-  ASSERT_EQ(all.size(), 4u);
+  ASSERT_EQ(all.size(), 7u);
+  const std::vector<int> leaf_subject = {
+      NID_commonName,  NID_organizationName,    NID_organizationalUnitName,
+      NID_countryName, NID_stateOrProvinceName, NID_localityName};
+  const std::vector<int> node_subject = {NID_commonName, NID_organizationName};
   struct Row {
     const char* name;
     bool ca;
@@ -193,16 +200,30 @@ TEST(ProfileBuiltins, MatchTheDocumentedTable) {
     std::vector<int> eku;
     std::set<SanType> sans;
     bool require_san;
+    int max_sans;
+    std::vector<int> subject;
     int default_days, max_days;
+    int lifetime_seconds = 0;
   };
   const Row rows[] = {
-      {"server", false, {0, 2}, {NID_server_auth}, {SanType::dns, SanType::ip}, true, 365, 397},
+      {"server",
+       false,
+       {0, 2},
+       {NID_server_auth},
+       {SanType::dns, SanType::ip},
+       true,
+       100,
+       leaf_subject,
+       365,
+       397},
       {"client",
        false,
        {0, 2},
        {NID_client_auth},
        {SanType::dns, SanType::email, SanType::uri},
        false,
+       100,
+       leaf_subject,
        365,
        397},
       {"peer",
@@ -211,13 +232,34 @@ TEST(ProfileBuiltins, MatchTheDocumentedTable) {
        {NID_server_auth, NID_client_auth},
        {SanType::dns, SanType::ip},
        true,
+       100,
+       leaf_subject,
        365,
        397},
-      {"intermediate-ca", true, {0, 5, 6}, {}, {}, false, 1825, 3650},
+      {"intermediate-ca", true, {0, 5, 6}, {}, {}, false, 0, leaf_subject, 1825, 3650},
+      {"kubelet-client", false, {0, 2}, {NID_client_auth}, {}, false, 0, node_subject, 365, 397},
+      {"kubelet-credential",
+       false,
+       {0, 2},
+       {NID_client_auth},
+       {},
+       false,
+       0,
+       node_subject,
+       365,
+       397,
+       3600},
+      {"kubelet-serving",
+       false,
+       {0, 2},
+       {NID_server_auth},
+       {SanType::dns, SanType::ip},
+       true,
+       100,
+       node_subject,
+       365,
+       397},
   };
-  const std::vector<int> subject = {
-      NID_commonName,  NID_organizationName,    NID_organizationalUnitName,
-      NID_countryName, NID_stateOrProvinceName, NID_localityName};
   for (const Row& r : rows) {
     SCOPED_TRACE(r.name);
     const Profile& p = all.at(r.name);
@@ -230,14 +272,15 @@ TEST(ProfileBuiltins, MatchTheDocumentedTable) {
     EXPECT_EQ(p.san_types, r.sans);
     EXPECT_EQ(p.require_san, r.require_san);
     EXPECT_EQ(p.default_days, r.default_days);
+    EXPECT_EQ(p.lifetime_seconds, r.lifetime_seconds);
     EXPECT_EQ(p.max_days, r.max_days);
     EXPECT_TRUE(p.require_common_name);
     std::vector<int> attrs = p.subject_attributes;
     std::sort(attrs.begin(), attrs.end());
-    std::vector<int> want = subject;
+    std::vector<int> want = r.subject;
     std::sort(want.begin(), want.end());
     EXPECT_EQ(attrs, want);
-    EXPECT_EQ(p.max_sans, r.ca ? 0 : 100);
+    EXPECT_EQ(p.max_sans, r.max_sans);
     EXPECT_FALSE(p.allow_wildcard);
     EXPECT_TRUE(p.allow_rsa);
     EXPECT_EQ(p.rsa_min_bits, 2048);
@@ -262,6 +305,56 @@ TEST(ProfileBuiltins, ThePlainProfileIsALeafWithNoEkuAndNoSans) {
   EXPECT_EQ(p.max_sans, 0);
   EXPECT_FALSE(p.require_san);
   EXPECT_EQ(p.subject_attributes.size(), 6u);
+}
+
+// The kubelet profiles applied to requests: CN and O only, keyEncipherment only for RSA
+// keys (the kubelet's own key is EC P-256), no SANs for the client, DNS/IP (at least one)
+// for the serving certificate.
+TEST(ProfileBuiltins, KubeletProfilesShapeWhatTheyIssue) {
+  const Profile& client = hwca::ca::builtin_profiles().at("kubelet-client");
+  const Profile& serving = hwca::ca::builtin_profiles().at("kubelet-serving");
+  auto node = test::name_of({{"O", "system:nodes"}, {"CN", "system:node:worker-1"}});
+  auto ec = test::ec_key("P-256");
+  auto rsa = test::rsa_key(2048);
+
+  auto ec_req = test::make_csr(ec.get(), node.get());
+  auto a = hwca::ca::apply_profile(client, ec_req.get());
+  ASSERT_TRUE(a) << a.error().message;
+  EXPECT_EQ(a->key_usage, std::vector<int>{0});
+  EXPECT_TRUE(a->sans.empty());
+  auto rsa_req = test::make_csr(rsa.get(), node.get());
+  a = hwca::ca::apply_profile(client, rsa_req.get());
+  ASSERT_TRUE(a) << a.error().message;
+  EXPECT_EQ(a->key_usage, (std::vector<int>{0, 2}));
+
+  auto san = test::ext("subjectAltName", "DNS:worker-1,IP:10.0.0.5");
+  auto with_san = test::make_csr(ec.get(), node.get(), {san.get()});
+  auto refused = hwca::ca::apply_profile(client, with_san.get());
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message.find("allows at most 0"), std::string::npos)
+      << refused.error().message;
+  a = hwca::ca::apply_profile(serving, with_san.get());
+  ASSERT_TRUE(a) << a.error().message;
+  EXPECT_EQ(a->sans.size(), 2u);
+
+  auto no_san = hwca::ca::apply_profile(serving, ec_req.get());
+  ASSERT_FALSE(no_san);
+  EXPECT_NE(no_san.error().message.find("needs at least one SAN"), std::string::npos);
+  auto email = test::ext("subjectAltName", "email:a@b.example");
+  auto email_req = test::make_csr(ec.get(), node.get(), {email.get()});
+  auto no_email = hwca::ca::apply_profile(serving, email_req.get());
+  ASSERT_FALSE(no_email);
+  EXPECT_NE(no_email.error().message.find("allows no email SANs"), std::string::npos)
+      << no_email.error().message;
+
+  auto with_ou =
+      test::name_of({{"O", "system:nodes"}, {"OU", "x"}, {"CN", "system:node:worker-1"}});
+  auto ou_req = test::make_csr(ec.get(), with_ou.get());
+  for (const Profile* p : {&client, &serving}) {
+    auto ou = hwca::ca::apply_profile(*p, ou_req.get());
+    ASSERT_FALSE(ou) << p->name;
+    EXPECT_NE(ou.error().message.find("holds OU"), std::string::npos) << ou.error().message;
+  }
 }
 
 }  // namespace

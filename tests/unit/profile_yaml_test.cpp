@@ -217,7 +217,8 @@ TEST(ProfileYaml, NamesFollowTheCaNameRule) {
 }
 
 TEST(ProfileYaml, ABuiltInProfileCannotBeShadowed) {
-  for (const char* name : {"server", "client", "peer", "intermediate-ca"}) {
+  for (const char* name : {"server", "client", "peer", "intermediate-ca", "kubelet-client",
+                           "kubelet-serving", "kubelet-credential"}) {
     SCOPED_TRACE(name);
     expect_refused(std::string("  ") + name + ":\n    maxDays: 30\n",
                    "profile '" + std::string(name) + "' is built in; choose another name");

@@ -1,0 +1,326 @@
+// hwca bootstrap create | list | revoke: the single-use tokens that pay for a node's first
+// certificate over EST (src/ca/node_registry.hpp, src/ca/bootstrap_token.hpp).
+#include <arpa/inet.h>
+#include <openssl/crypto.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <ctime>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "ca/audit_log.hpp"
+#include "ca/bootstrap_token.hpp"
+#include "cli/context.hpp"
+#include "cli/table.hpp"
+#include "common/text.hpp"
+
+namespace hwca::cli {
+namespace {
+
+constexpr int64_t kMaxTtl = int64_t{365} * 86400;
+
+struct CreateArgs {
+  std::string node, ttl = "24h";
+  std::vector<std::string> ips;
+};
+
+struct ListArgs {
+  bool json = false;
+};
+
+struct RevokeArgs {
+  std::string id;
+};
+
+// "30m", "24h", "7d" in seconds: more than nothing, at most 365 days.
+Result<int64_t> parse_ttl(const std::string& text) {
+  const std::string hint = "a duration such as 30m, 24h or 7d (at most 365d)";
+  size_t digits = 0;
+  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
+  if (digits > 0 && digits == text.size()) {
+    return fail(ErrorKind::usage, "--ttl '" + text + "' has no unit: write " + text + "m, " + text +
+                                      "h or " + text + "d");
+  }
+  const std::string unit = text.substr(digits);
+  const int64_t scale = unit == "m" ? 60 : unit == "h" ? 3600 : unit == "d" ? 86400 : 0;
+  if (digits == 0 || digits > 7 || scale == 0) {
+    return fail(ErrorKind::usage, "--ttl takes " + hint + ", not '" + printable(text) + "'");
+  }
+  const int64_t seconds = std::stoll(text.substr(0, digits)) * scale;
+  if (seconds == 0) return fail(ErrorKind::usage, "--ttl must be longer than nothing: " + hint);
+  if (seconds > kMaxTtl) {
+    return fail(ErrorKind::usage,
+                "--ttl '" + text + "' is longer than 365d, the longest a bootstrap token lives");
+  }
+  return seconds;
+}
+
+// Each --ip in canonical text (inet_ntop), in the order given, without repeats.
+Result<std::vector<std::string>> canonical_addresses(const std::vector<std::string>& ips) {
+  std::vector<std::string> out;
+  for (const auto& ip : ips) {
+    unsigned char buf[16];
+    char text[INET6_ADDRSTRLEN];
+    const char* canonical = nullptr;
+    if (::inet_pton(AF_INET, ip.c_str(), buf) == 1) {
+      canonical = ::inet_ntop(AF_INET, buf, text, sizeof text);
+    } else if (::inet_pton(AF_INET6, ip.c_str(), buf) == 1) {
+      canonical = ::inet_ntop(AF_INET6, buf, text, sizeof text);
+    }
+    if (canonical == nullptr) {
+      return fail(ErrorKind::usage, "--ip '" + printable(ip) +
+                                        "' is not an IPv4 or IPv6 address (e.g. 10.0.0.5, "
+                                        "fd00::5; no prefix length, no zone)");
+    }
+    if (std::find(out.begin(), out.end(), canonical) == out.end()) out.emplace_back(canonical);
+  }
+  return out;
+}
+
+std::string join(const std::vector<std::string>& items, const char* sep) {
+  std::string out;
+  for (const auto& s : items) out += (out.empty() ? "" : sep) + s;
+  return out;
+}
+
+std::string state_of(const ca::BootstrapToken& t, int64_t now) {
+  if (t.revoked_at != 0) return "revoked";
+  if (t.used_at != 0) return "used";
+  return now >= t.expires_at ? "expired" : "valid";
+}
+
+std::string rfc3339(int64_t t) {
+  std::string s = utc_text(t);  // "2026-11-28 12:00:00Z"
+  s[10] = 'T';
+  return s;
+}
+
+// Write all of `data` to standard output, past the C++ stream (whose buffer would keep a
+// copy of a secret).
+Status write_stdout(const char* data, size_t size) {
+  while (size > 0) {
+    ssize_t n = ::write(STDOUT_FILENO, data, size);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return fail(ErrorKind::io, "cannot write to standard output: " + error_text(errno));
+    data += n;
+    size -= static_cast<size_t>(n);
+  }
+  return {};
+}
+
+// The token's text is wiped however create() ends.
+struct WipeToken {
+  ca::TokenText& token;
+  ~WipeToken() { OPENSSL_cleanse(token.text.data(), token.text.size()); }
+};
+
+int create(const Context& ctx, const CreateArgs& args) {
+  if (!ca::valid_node_name(args.node)) {
+    return report(Error{ErrorKind::usage,
+                        "--node '" + printable(args.node) +
+                            "' is not a Kubernetes node name: lower-case letters, digits, '-' "
+                            "and '.', labels of 1-63 starting and ending with a letter or digit, "
+                            "at most 253 in all (RFC 1123)"});
+  }
+  auto ttl = parse_ttl(args.ttl);
+  if (!ttl) return report(ttl.error());
+  auto addresses = canonical_addresses(args.ips);
+  if (!addresses) return report(addresses.error());
+  auto home = ca::Home::open(ca::resolve_home(ctx.home), /*create=*/false);
+  if (!home) return report(home.error());
+  auto store = open_issuance_store(*home, /*read_only=*/false);
+  if (!store) return report(store.error());
+
+  const auto now = static_cast<int64_t>(std::time(nullptr));
+  ca::BootstrapToken token;
+  token.node = args.node;
+  token.addresses = *addresses;
+  token.created_at = now;
+  token.expires_at = now + *ttl;
+  token.created_by = cli_requester();
+  // A new id that is already taken (one chance in two billion per token kept) is drawn again.
+  Result<ca::TokenText> made = fail(ErrorKind::internal, "no bootstrap token was made");
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    if (made) OPENSSL_cleanse(made->text.data(), made->text.size());
+    made = ca::make_bootstrap_token();
+    if (!made) return report(made.error());
+    token.id = made->id;
+    auto added = (*store)->add_token(token, ca::bootstrap_token_hash(made->text));
+    if (added) break;
+    if (added.error().kind != ErrorKind::conflict || attempt == 2) {
+      OPENSSL_cleanse(made->text.data(), made->text.size());
+      return report(added.error());
+    }
+  }
+  WipeToken wipe{*made};
+
+  ca::AuditLog audit(home->path(home->config().audit_log));
+  nlohmann::json data = {{"id", token.id},
+                         {"node", token.node},
+                         {"addresses", token.addresses},
+                         {"expires_at", token.expires_at},
+                         {"requester", token.created_by}};
+  if (auto ok = audit.append("bootstrap.created", data); !ok) {
+    // Not handed out: revoke it, so that the database holds no valid token nobody audited.
+    auto revoked = (*store)->revoke_token(token.id, now);
+    return report(Error{ok.error().kind,
+                        "bootstrap token '" + token.id + "' was not handed out: the audit log " +
+                            "did not record it (" + ok.error().message + ")" +
+                            (revoked ? "; it was revoked"
+                                     : "; revoke it: 'hwca bootstrap revoke " + token.id + "'")});
+  }
+  auto written = write_stdout(made->text.data(), made->text.size());
+  if (written) written = write_stdout("\n", 1);
+  if (!written) {
+    // Not (wholly) handed out: revoke it, the safe side, and say so in the audit log.
+    bool revoked = static_cast<bool>((*store)->revoke_token(token.id, now));
+    if (revoked) {
+      (void)audit.append("bootstrap.revoked", {{"id", token.id},
+                                               {"node", token.node},
+                                               {"reason", "not handed out"},
+                                               {"requester", token.created_by}});
+    }
+    return report(Error{written.error().kind,
+                        written.error().message + "; bootstrap token '" + token.id + "' " +
+                            (revoked ? "was revoked: make another"
+                                     : "could not be revoked: revoke it ('hwca bootstrap revoke " +
+                                           token.id + "') and make another")});
+  }
+  std::cerr << "bootstrap token '" << token.id << "' for node '" << token.node << "'"
+            << (token.addresses.empty() ? "" : " (" + join(token.addresses, ", ") + ")")
+            << " is valid until " << utc_text(token.expires_at)
+            << ", for one use; it is shown only this once\n";
+  return 0;
+}
+
+int list(const Context& ctx, const ListArgs& args) {
+  auto home = ca::Home::open(ca::resolve_home(ctx.home), /*create=*/false);
+  if (!home) return report(home.error());
+  auto store = open_issuance_store(*home, /*read_only=*/true);
+  if (!store) return report(store.error());
+  auto tokens = (*store)->tokens();
+  if (!tokens) return report(tokens.error());
+  const auto now = static_cast<int64_t>(std::time(nullptr));
+  if (args.json) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& t : *tokens) {
+      out.push_back(
+          {{"id", t.id},
+           {"node", t.node},
+           {"addresses", t.addresses},
+           {"createdAt", rfc3339(t.created_at)},
+           {"expiresAt", rfc3339(t.expires_at)},
+           {"createdBy", t.created_by},
+           {"usedAt", t.used_at != 0 ? nlohmann::json(rfc3339(t.used_at)) : nullptr},
+           {"revokedAt", t.revoked_at != 0 ? nlohmann::json(rfc3339(t.revoked_at)) : nullptr},
+           {"state", state_of(t, now)}});
+    }
+    std::cout << out.dump(2) << "\n";
+    return 0;
+  }
+  std::vector<Row> rows;
+  for (const auto& t : *tokens) {
+    rows.push_back({t.id, printable(t.node),
+                    t.addresses.empty() ? "-" : printable(join(t.addresses, ",")),
+                    utc_text(t.created_at), utc_text(t.expires_at), state_of(t, now)});
+  }
+  print_table(std::cout, {"ID", "NODE", "ADDRESSES", "CREATED", "EXPIRES", "STATE"}, rows);
+  return 0;
+}
+
+int revoke(const Context& ctx, const RevokeArgs& args) {
+  // Never repeated in a message: it may be a token's secret typed by mistake.
+  if (args.id.find('.') != std::string::npos) {
+    return report(Error{ErrorKind::usage,
+                        "give the bootstrap token's id (the 6 characters before the '.'), not "
+                        "the whole token: the token is a secret"});
+  }
+  bool well_formed = args.id.size() == ca::kTokenIdLength;
+  for (char c : args.id)
+    well_formed = well_formed && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'));
+  if (!well_formed) {
+    return report(Error{ErrorKind::usage,
+                        "a bootstrap token id is 6 characters of a-z and 0-9 (see 'hwca "
+                        "bootstrap list')"});
+  }
+  auto home = ca::Home::open(ca::resolve_home(ctx.home), /*create=*/false);
+  if (!home) return report(home.error());
+  auto store = open_issuance_store(*home, /*read_only=*/false);
+  if (!store) return report(store.error());
+  auto tokens = (*store)->tokens();
+  if (!tokens) return report(tokens.error());
+  auto it = std::find_if(tokens->begin(), tokens->end(),
+                         [&](const ca::BootstrapToken& t) { return t.id == args.id; });
+  if (it == tokens->end()) {
+    return report(Error{ErrorKind::not_found,
+                        "unknown bootstrap token '" + args.id + "' (see 'hwca bootstrap list')"});
+  }
+  const auto now = static_cast<int64_t>(std::time(nullptr));
+  if (auto ok = (*store)->revoke_token(args.id, now); !ok) return report(ok.error());
+  ca::AuditLog audit(home->path(home->config().audit_log));
+  nlohmann::json data = {{"id", args.id}, {"node", it->node}, {"requester", cli_requester()}};
+  if (auto ok = audit.append("bootstrap.revoked", data); !ok) {
+    // The revocation stands: it is the safe side.
+    return report(Error{ok.error().kind, "bootstrap token '" + args.id +
+                                             "' is revoked in the issuance database, but the "
+                                             "audit log did not record it: " +
+                                             ok.error().message});
+  }
+  std::cout << "revoked bootstrap token '" << args.id << "' for node '" << printable(it->node)
+            << "'\n";
+  return 0;
+}
+
+}  // namespace
+
+void set_bootstrap_command(CLI::App& app, Context& ctx, int& exit_code) {
+  auto* bootstrap = app.add_subcommand(
+      "bootstrap",
+      "bootstrap tokens: single-use, expiring secrets with which a node enrolls over EST for "
+      "its first certificate; the database keeps only their SHA-256");
+  bootstrap->require_subcommand(1);
+
+  static CreateArgs create_args;
+  auto* create_cmd = bootstrap->add_subcommand(
+      "create",
+      "make a token for one node and print it, alone, on standard output (it is shown only "
+      "once); stored as its SHA-256 and audited without it");
+  create_cmd
+      ->add_option("--node", create_args.node,
+                   "the node it is for: its Kubernetes node name (RFC 1123 subdomain), which "
+                   "the node gives as its user name when it enrolls")
+      ->required()
+      ->type_name("NAME");
+  create_cmd
+      ->add_option("--ttl", create_args.ttl,
+                   "how long it may be used: 30m, 24h, 7d (default 24h, at most 365d)")
+      ->type_name("DURATION");
+  create_cmd
+      ->add_option("--ip", create_args.ips,
+                   "an IPv4 or IPv6 address the node may name in its serving certificates "
+                   "(repeatable)")
+      ->type_name("ADDRESS");
+  create_cmd->callback([&] { exit_code = create(ctx, create_args); });
+
+  static ListArgs list_args;
+  auto* list_cmd = bootstrap->add_subcommand(
+      "list",
+      "list the tokens: id, node, addresses, created, expires and state (valid, used, revoked, "
+      "expired); never their secrets, which are not kept");
+  list_cmd->add_flag("--json", list_args.json, "a JSON array instead of a table");
+  list_cmd->callback([&] { exit_code = list(ctx, list_args); });
+
+  static RevokeArgs revoke_args;
+  auto* revoke_cmd = bootstrap->add_subcommand(
+      "revoke", "revoke an unused token, so that it can never be used; audited");
+  revoke_cmd
+      ->add_option("id", revoke_args.id,
+                   "the token's id: its 6 characters before the '.' (see 'hwca bootstrap list')")
+      ->required()
+      ->type_name("ID");
+  revoke_cmd->callback([&] { exit_code = revoke(ctx, revoke_args); });
+}
+
+}  // namespace hwca::cli

@@ -1,0 +1,251 @@
+#include "est/est_service.hpp"
+
+#include <chrono>
+#include <ctime>
+
+#include "ca/bootstrap_token.hpp"
+#include "ca/certificate_builder.hpp"
+#include "ca/dn.hpp"
+#include "ca/serial.hpp"
+#include "common/text.hpp"
+#include "est/est_codec.hpp"
+#include "est/node_policy.hpp"
+
+namespace hwca::est {
+namespace {
+
+constexpr const char* kRealm = "Basic realm=\"hwca EST\", charset=\"UTF-8\"";
+
+Reply text_reply(int status, const std::string& message) {
+  Reply r;
+  r.status = status;
+  r.body = message + "\n";
+  return r;
+}
+
+// "application/pkcs10", case-insensitive, parameters allowed.
+bool is_pkcs10(const std::string& content_type) {
+  std::string type = content_type.substr(0, content_type.find(';'));
+  while (!type.empty() && type.back() == ' ') type.pop_back();
+  for (auto& c : type) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return type == kPkcs10Type;
+}
+
+// The token behind the CA key failing is the server's trouble, and may pass: 503.
+int status_for(const Error& e) {
+  switch (e.kind) {
+    case ErrorKind::usage:
+      return 400;
+    case ErrorKind::device:
+    case ErrorKind::auth:
+      return 503;
+    default:
+      return 500;
+  }
+}
+
+}  // namespace
+
+struct EstService::Node {
+  std::string name;
+  std::vector<std::string> addresses;
+  std::string via;       // "bootstrap token abc123", "client certificate <serial>"
+  std::string token_id;  // the token claimed for this request, given back if it fails
+};
+
+EstService::EstService(ca::Issuer& issuer, ca::IssuanceStore& store, ca::NodeRegistry& registry,
+                       ca::AuditLog& audit, Metrics& metrics, OSSL_LIB_CTX* libctx,
+                       std::vector<const X509*> chain)
+    : issuer_(issuer),
+      store_(store),
+      registry_(registry),
+      audit_(audit),
+      metrics_(metrics),
+      libctx_(libctx),
+      group_(issuer) {
+  auto body = certs_only_body(chain);
+  if (body) cacerts_body_ = std::move(*body);
+}
+
+Reply EstService::cacerts() const {
+  if (cacerts_body_.empty()) return text_reply(500, "the CA certificates cannot be encoded");
+  Reply r;
+  r.content_type = kCertsOnlyType;
+  r.body = cacerts_body_;
+  r.headers.emplace_back("Content-Transfer-Encoding", "base64");
+  return r;
+}
+
+Reply EstService::csrattrs(const std::string& label) const {
+  if (!profile_for_label(label)) return text_reply(404, "no EST label '" + printable(label) + "'");
+  auto body =
+      csrattrs_body({{NID_ecdsa_with_SHA256}, NID_X9_62_id_ecPublicKey, NID_X9_62_prime256v1});
+  if (!body) return text_reply(500, body.error().message);
+  Reply r;
+  r.content_type = kCsrAttrsType;
+  r.body = std::move(*body);
+  r.headers.emplace_back("Content-Transfer-Encoding", "base64");
+  return r;
+}
+
+Reply EstService::refuse(int status, const std::string& reason, const std::string& message,
+                         const std::string& label, const Caller& caller, const std::string& node) {
+  metrics_.rejected(reason);
+  (void)audit_.append("est.rejected", {{"ca", issuer_.ca_name()},
+                                       {"label", label},
+                                       {"node", node},
+                                       {"reason", reason},
+                                       {"message", message},
+                                       {"peer", caller.address}});
+  Reply r = text_reply(status, message);
+  if (status == 401) r.headers.emplace_back("WWW-Authenticate", kRealm);
+  return r;
+}
+
+Result<EstService::Node> EstService::node_from_certificate(const X509* peer) {
+  const std::string serial = ca::serial_hex(X509_get0_serialNumber(peer));
+  std::string name = node_of_subject(X509_get_subject_name(peer));
+  if (name.empty()) {
+    return fail(ErrorKind::auth, "client certificate " + serial + " is not a node's");
+  }
+  auto record = store_.find(issuer_.ca_name(), serial);
+  if (!record) return tl::unexpected(record.error());
+  if (!*record || (*record)->der != ca::cert_der(peer)) {
+    return fail(ErrorKind::auth, "client certificate " + serial + " was not issued by CA '" +
+                                     issuer_.ca_name() + "'");
+  }
+  if ((*record)->profile != profile_name(NodeProfile::kubelet_client)) {
+    return fail(ErrorKind::auth, "client certificate " + serial + " is a " + (*record)->profile +
+                                     " certificate, not a kubelet client certificate");
+  }
+  if ((*record)->revoked) {
+    return fail(ErrorKind::auth, "client certificate " + serial + " is revoked");
+  }
+  if ((*record)->not_after <= std::time(nullptr)) {
+    return fail(ErrorKind::auth, "client certificate " + serial + " has expired");
+  }
+  Node node;
+  node.name = std::move(name);
+  node.via = "client certificate " + serial;
+  auto known = registry_.node(node.name);
+  if (!known) return tl::unexpected(known.error());
+  if (*known) node.addresses = (*known)->addresses;
+  return node;
+}
+
+Reply EstService::enroll(Operation op, const std::string& label, std::string_view body,
+                         const std::string& content_type, Caller& caller) {
+  auto profile = profile_for_label(label);
+  if (!profile) return text_reply(404, "no EST label '" + printable(label) + "'");
+  auto refused = [&](int status, const std::string& reason, const std::string& message,
+                     const std::string& node) {
+    return refuse(status, reason, message, label, caller, node);
+  };
+  // Who is asking, before anything of the request is looked at.
+  if (caller.peer == nullptr && op == Operation::reenroll) {
+    return refused(401, "auth",
+                   "simplereenroll needs the node's current client certificate (mutual TLS)", "");
+  }
+  // A credential is issued on the strength of the TPM-bound certificate alone.
+  if (caller.peer == nullptr && *profile == NodeProfile::kubelet_credential) {
+    return refused(401, "auth",
+                   "kubelet-credential needs the node's client certificate (mutual TLS)", "");
+  }
+  if (caller.peer == nullptr && !caller.has_basic) {
+    return refused(401, "auth",
+                   "authenticate with a bootstrap token (HTTP Basic: node name and token) or "
+                   "the node's client certificate",
+                   "");
+  }
+  if (!is_pkcs10(content_type)) {
+    return refused(415, "content_type",
+                   "the request must be application/pkcs10, not '" + printable(content_type) + "'",
+                   "");
+  }
+  auto req = decode_pkcs10_body(body, libctx_);
+  if (!req) return refused(400, "malformed", req.error().message, "");
+
+  Node node;
+  if (caller.peer != nullptr) {
+    auto n = node_from_certificate(caller.peer);
+    if (!n) {
+      if (n.error().kind != ErrorKind::auth) return text_reply(500, n.error().message);
+      return refused(401, "auth", n.error().message, "");
+    }
+    node = std::move(*n);
+    if (op == Operation::reenroll && X509_NAME_cmp(X509_REQ_get_subject_name(req->get()),
+                                                   X509_get_subject_name(caller.peer)) != 0) {
+      return refused(403, "subject",
+                     "a renewal must keep the subject of the client certificate (" +
+                         printable(ca::dn_text(X509_get_subject_name(caller.peer))) + ")",
+                     node.name);
+    }
+  } else {
+    const std::string& user = caller.basic_user;
+    if (!ca::valid_node_name(user)) {
+      return refused(401, "auth", "the HTTP Basic user must be the node's name", "");
+    }
+    auto id = ca::bootstrap_token_id(caller.basic_password.view());
+    if (!id) return refused(401, "token", "the HTTP Basic password is not a bootstrap token", user);
+    auto claimed = registry_.claim_token(
+        *id, user, ca::bootstrap_token_hash(caller.basic_password.view()), std::time(nullptr));
+    caller.basic_password.clear();
+    if (!claimed) {
+      if (claimed.error().kind != ErrorKind::auth) return text_reply(500, claimed.error().message);
+      return refused(401, "token", claimed.error().message, user);
+    }
+    node.name = user;
+    node.addresses = claimed->addresses;
+    node.via = "bootstrap token " + *id;
+    node.token_id = *id;
+  }
+  // From here on a refusal gives the token back: nothing was issued for it.
+  auto give_back = [&] {
+    if (!node.token_id.empty()) (void)registry_.unclaim_token(node.token_id);
+  };
+  if (auto ok = check_node_request(req->get(), node.name, *profile, node.addresses); !ok) {
+    give_back();
+    return refused(403, refusal_name(ok.error().reason), ok.error().message, node.name);
+  }
+
+  ca::SignRequest request;
+  // The DER, as `hwca sign` sees it: the audit log's csr_sha256 of a refusal is the request's.
+  unsigned char* der = nullptr;
+  int der_len = i2d_X509_REQ(req->get(), &der);
+  if (der_len <= 0) {
+    give_back();
+    return text_reply(500, "cannot encode the request");
+  }
+  request.csr.assign(reinterpret_cast<const char*>(der), static_cast<size_t>(der_len));
+  OPENSSL_free(der);
+  request.parsed = req->get();
+  request.source = "EST request from " + caller.address;
+  request.profile = profile_name(*profile);
+  request.requester = "est:" + node.name + " (" + node.via + ")";
+  const auto started = std::chrono::steady_clock::now();
+  auto made = issuer_.sign_unrecorded(request);  // audits its own refusals
+  Status committed;
+  if (made) committed = group_.commit(request, *made);
+  const Error* failure = !made ? &made.error() : !committed ? &committed.error() : nullptr;
+  if (failure != nullptr) {
+    give_back();
+    int status = status_for(*failure);
+    metrics_.rejected(status == 400 ? "profile" : status == 503 ? "token" : "internal");
+    if (status == 503) metrics_.token_error();
+    Reply r = text_reply(status, failure->message);
+    if (status == 503) r.headers.emplace_back("Retry-After", "30");
+    return r;
+  }
+  metrics_.signing_seconds(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  auto out = certs_only_body({made->cert.get()});
+  if (!out) return text_reply(500, out.error().message);
+  metrics_.issued(request.profile);
+  Reply r;
+  r.content_type = kCertsOnlyType;
+  r.body = std::move(*out);
+  r.headers.emplace_back("Content-Transfer-Encoding", "base64");
+  return r;
+}
+
+}  // namespace hwca::est

@@ -1,0 +1,284 @@
+#include "node/node_commands.hpp"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <ctime>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "ca/certificate_builder.hpp"
+#include "ca/dn.hpp"
+#include "ca/serial.hpp"
+#include "common/file_util.hpp"
+#include "common/pin_source.hpp"
+#include "common/text.hpp"
+#include "k8s/leaf_key.hpp"
+#include "node/est_client.hpp"
+#include "node/node_identity.hpp"
+
+namespace hwca::node {
+namespace {
+
+struct EnrollArgs {
+  std::string node, token_file, cert_out;
+};
+struct RenewArgs {
+  std::string cert;
+  bool force = false;
+};
+struct CredentialArgs {
+  std::string cert;
+};
+
+int report(const Error& e) {
+  std::fprintf(stderr, "hwca-node: %s\n", printable(e.message).c_str());
+  return static_cast<int>(e.kind);
+}
+
+std::string rfc3339(std::time_t t) {
+  char buf[32];
+  struct tm tm {};
+  gmtime_r(&t, &tm);
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+// What every command shares: the library context (OpenSSL's default one, where the EST
+// client's TLS runs) and the options for the key's store.
+struct Setup {
+  std::unique_ptr<ca::CryptoContext> crypto;
+  tokens::OpenOptions open;
+  ca::KeyLoadOptions load;
+};
+
+Result<Setup> setup(const Options& o) {
+  auto crypto = ca::CryptoContext::create(ca::CryptoContext::Scope::process_default);
+  if (!crypto) return tl::unexpected(crypto.error());
+  Setup s;
+  s.crypto = std::move(*crypto);
+  s.open.tcti = s.load.tcti = o.tcti;
+  s.open.pin_source = s.load.pin_source = o.pin_source;
+  return s;
+}
+
+Result<EstEndpoint> endpoint(const Options& o, const std::string& label) {
+  auto e = parse_est_url(o.server);
+  if (!e) return tl::unexpected(e.error());
+  if (!label.empty()) e->label = label;
+  return e;
+}
+
+// The node a certificate belongs to (CN=system:node:<name>).
+Result<std::string> node_of(const X509* cert, const std::string& path) {
+  auto cn = ca::name_values(X509_get_subject_name(cert), NID_commonName);
+  const std::string prefix = "system:node:";
+  if (cn.size() != 1 || cn[0].rfind(prefix, 0) != 0 || cn[0].size() == prefix.size()) {
+    return fail(ErrorKind::usage, printable(path) + " is not a node's certificate (subject " +
+                                      printable(ca::dn_text(X509_get_subject_name(cert))) + ")");
+  }
+  return cn[0].substr(prefix.size());
+}
+
+// Refuse before enrolling (and spending the token) what would keep the certificate from
+// being written: its folder must exist and be writable.
+Status check_cert_out(const std::string& path) {
+  auto slash = path.rfind('/');
+  std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  if (::access(dir.c_str(), W_OK) != 0) {
+    return fail(errno == ENOENT ? ErrorKind::not_found : ErrorKind::io,
+                "cannot write " + printable(path) + ": " + error_text(errno));
+  }
+  return {};
+}
+
+int enroll(const Options& o, const EnrollArgs& a) {
+  if (auto ok = check_cert_out(a.cert_out); !ok) return report(ok.error());
+  auto token = read_pin_source("file:" + a.token_file);
+  if (!token) return report(wrap(token.error(), "bootstrap token").value());
+  auto s = setup(o);
+  if (!s) return report(s.error());
+  bool created = false;
+  auto key = load_or_create_key(*s->crypto, o.key, s->open, s->load, &created);
+  if (!key) return report(key.error());
+  auto csr = node_request(s->crypto->libctx(), key->get(), a.node, {});
+  if (!csr) return report(csr.error());
+  auto e = endpoint(o, "");
+  if (!e) return report(e.error());
+  ClientOptions co;
+  co.ca_file = o.ca_cert;
+  co.basic_user = a.node;
+  co.basic_password = &*token;
+  co.timeout_s = o.timeout;
+  auto cert = EstClient(*e, co).enroll(*csr, false);
+  if (!cert) return report(cert.error());
+  if (auto ok = check_issued(cert->get(), key->get(), a.node, o.ca_cert); !ok) {
+    return report(ok.error());
+  }
+  if (auto ok = write_file_atomic(a.cert_out, ca::cert_pem(cert->get()), 0644); !ok) {
+    return report(ok.error());
+  }
+  std::cout << "enrolled node '" << a.node << "': certificate "
+            << ca::serial_hex(X509_get0_serialNumber(cert->get())) << " until "
+            << rfc3339(ca::unix_time(X509_get0_notAfter(cert->get()))) << " in " << a.cert_out
+            << (created ? " (key made in the TPM: " : " (key ") << o.key << ")\n";
+  return 0;
+}
+
+int renew(const Options& o, const RenewArgs& a) {
+  auto current = read_certificate(a.cert);
+  if (!current) return report(current.error());
+  const std::time_t due = renewal_time(current->get());
+  if (!a.force && std::time(nullptr) < due) {
+    std::cout << "certificate " << a.cert << " is not due for renewal until " << rfc3339(due)
+              << " (two thirds of its life); --force renews now\n";
+    return 0;
+  }
+  auto node = node_of(current->get(), a.cert);
+  if (!node) return report(node.error());
+  auto s = setup(o);
+  if (!s) return report(s.error());
+  auto key = s->crypto->load_private_key(o.key, s->load);
+  if (!key) return report(key.error());
+  if (EVP_PKEY_eq(X509_get0_pubkey(current->get()), key->get()) != 1) {
+    ERR_clear_error();
+    return report(
+        Error{ErrorKind::usage, printable(a.cert) + " is not the certificate of " + o.key});
+  }
+  auto csr = node_request(s->crypto->libctx(), key->get(), *node, {});
+  if (!csr) return report(csr.error());
+  auto e = endpoint(o, "");
+  if (!e) return report(e.error());
+  ClientOptions co;
+  co.ca_file = o.ca_cert;
+  co.client_cert = current->get();
+  co.client_key = key->get();
+  co.timeout_s = o.timeout;
+  auto cert = EstClient(*e, co).enroll(*csr, true);
+  if (!cert) return report(cert.error());
+  if (auto ok = check_issued(cert->get(), key->get(), *node, o.ca_cert); !ok) {
+    return report(ok.error());
+  }
+  if (auto ok = write_file_atomic(a.cert, ca::cert_pem(cert->get()), 0644); !ok) {
+    return report(ok.error());
+  }
+  std::cout << "renewed node '" << *node << "': certificate "
+            << ca::serial_hex(X509_get0_serialNumber(cert->get())) << " until "
+            << rfc3339(ca::unix_time(X509_get0_notAfter(cert->get()))) << " in " << a.cert << "\n";
+  return 0;
+}
+
+int kubelet_credential(const Options& o, const CredentialArgs& a) {
+  auto current = read_certificate(a.cert);
+  if (!current) return report(current.error());
+  auto node = node_of(current->get(), a.cert);
+  if (!node) return report(node.error());
+  auto s = setup(o);
+  if (!s) return report(s.error());
+  auto key = s->crypto->load_private_key(o.key, s->load);
+  if (!key) return report(key.error());
+  // The kubelet's key for this credential: made here, held in memory, handed over once.
+  auto fresh = k8s::generate_leaf_key(s->crypto->libctx(), tokens::KeyType::ec_p256);
+  if (!fresh) return report(fresh.error());
+  auto csr = node_request(s->crypto->libctx(), fresh->get(), *node, {});
+  if (!csr) return report(csr.error());
+  auto e = endpoint(o, "kubelet-credential");
+  if (!e) return report(e.error());
+  ClientOptions co;
+  co.ca_file = o.ca_cert;
+  co.client_cert = current->get();
+  co.client_key = key->get();
+  co.timeout_s = o.timeout;
+  auto cert = EstClient(*e, co).enroll(*csr, false);
+  if (!cert) return report(cert.error());
+  if (auto ok = check_issued(cert->get(), fresh->get(), *node, o.ca_cert); !ok) {
+    return report(ok.error());
+  }
+  auto key_pem = k8s::private_key_pem(fresh->get());
+  if (!key_pem) return report(key_pem.error());
+  nlohmann::json out = {
+      {"apiVersion", "client.authentication.k8s.io/v1"},
+      {"kind", "ExecCredential"},
+      {"status",
+       {{"clientCertificateData", ca::cert_pem(cert->get())},
+        {"clientKeyData", std::string(key_pem->view())},
+        {"expirationTimestamp", rfc3339(ca::unix_time(X509_get0_notAfter(cert->get())))}}}};
+  std::string text = out.dump();
+  std::cout << text << "\n" << std::flush;
+  OPENSSL_cleanse(text.data(), text.size());
+  if (!std::cout) return report(Error{ErrorKind::io, "cannot write to standard output"});
+  return 0;
+}
+
+void common_options(CLI::App* cmd, Options& o, bool needs_ca = true) {
+  cmd->add_option("--server", o.server, "the EST server: https://HOST:PORT (hwca serve)")
+      ->required()
+      ->type_name("URL");
+  auto* ca = cmd->add_option("--ca-cert", o.ca_cert,
+                             "PEM file of the CA the server's certificate and the returned one "
+                             "must chain to")
+                 ->type_name("FILE");
+  if (needs_ca) ca->required();
+  cmd->add_option("--key", o.key,
+                  "the node key's URI: tpm2:file=PATH (a TSS2 key file) or tpm2:handle=0x81...")
+      ->required()
+      ->type_name("URI");
+  cmd->add_option("--tcti", o.tcti,
+                  "the TPM (tpm2-tss TCTI); default $HWCA_TCTI, else device:/dev/tpmrm0")
+      ->type_name("TCTI");
+  cmd->add_option("--pin-source", o.pin_source,
+                  "the key's password, if it has one: env:NAME or file:PATH")
+      ->type_name("SOURCE");
+  cmd->add_option("--timeout", o.timeout, "seconds for each network step (default 30)")
+      ->check(CLI::Range(1, 600))
+      ->type_name("SECONDS");
+}
+
+}  // namespace
+
+void add_commands(CLI::App& app, Options& o, int& exit_code) {
+  static EnrollArgs enroll_args;
+  auto* e = app.add_subcommand(
+      "enroll",
+      "first enrollment: make the node key in the TPM (or reuse it), sign a request with it "
+      "there, send it with a bootstrap token, check and write the certificate");
+  common_options(e, o);
+  e->add_option("--node-name", enroll_args.node, "this node's name (as the CA's token says)")
+      ->required()
+      ->type_name("NAME");
+  e->add_option("--bootstrap-token-file", enroll_args.token_file,
+                "file holding the bootstrap token (mode 0600), from 'hwca bootstrap create'")
+      ->required()
+      ->type_name("FILE");
+  e->add_option("--cert-out", enroll_args.cert_out,
+                "where to write the certificate (atomically, mode 0644)")
+      ->required()
+      ->type_name("FILE");
+  e->callback([&] { exit_code = enroll(o, enroll_args); });
+
+  static RenewArgs renew_args;
+  auto* r = app.add_subcommand(
+      "renew",
+      "renew the node's certificate over mutual TLS with its TPM key, once two thirds of its "
+      "life have passed (or now, with --force); the file is replaced atomically");
+  common_options(r, o);
+  r->add_option("--cert", renew_args.cert, "the node's current certificate, replaced when renewed")
+      ->required()
+      ->type_name("FILE");
+  r->add_flag("--force", renew_args.force, "renew even if not due");
+  r->callback([&] { exit_code = renew(o, renew_args); });
+
+  static CredentialArgs cred_args;
+  auto* c = app.add_subcommand(
+      "kubelet-credential",
+      "exec credential plugin for the kubelet (client.authentication.k8s.io/v1): get a "
+      "short-lived client certificate for a fresh in-memory key, authenticated by the "
+      "TPM-bound certificate, and print it as an ExecCredential");
+  common_options(c, o);
+  c->add_option("--cert", cred_args.cert, "the node's TPM-bound client certificate")
+      ->required()
+      ->type_name("FILE");
+  c->callback([&] { exit_code = kubelet_credential(o, cred_args); });
+}
+
+}  // namespace hwca::node

@@ -1,0 +1,95 @@
+#include "node/node_identity.hpp"
+
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+#include "ca/certificate_builder.hpp"
+#include "ca/dn.hpp"
+#include "common/file_util.hpp"
+#include "common/text.hpp"
+#include "k8s/leaf_key.hpp"
+#include "tokens/registry.hpp"
+
+namespace hwca::node {
+Result<ossl::Ptr<EVP_PKEY>> load_or_create_key(const ca::CryptoContext& crypto,
+                                               const std::string& uri,
+                                               const tokens::OpenOptions& open,
+                                               const ca::KeyLoadOptions& load, bool* created) {
+  *created = false;
+  auto key = crypto.load_private_key(uri, load);
+  if (key || key.error().kind != ErrorKind::not_found) return key;
+  auto store = tokens::open_store(uri, open);
+  if (!store) return tl::unexpected(store.error());
+  auto made = (*store)->create_key({uri, tokens::KeyType::ec_p256});
+  if (!made) return wrap(made.error(), "cannot make the node key " + uri);
+  *created = true;
+  return crypto.load_private_key(uri, load);
+}
+
+Result<std::string> node_request(OSSL_LIB_CTX* libctx, EVP_PKEY* key, const std::string& node,
+                                 const std::vector<std::string>& sans) {
+  return k8s::make_csr_der(libctx, key, "system:node:" + node, {"system:nodes"}, sans);
+}
+
+Status check_issued(const X509* cert, const EVP_PKEY* key, const std::string& node,
+                    const std::string& ca_file) {
+  if (EVP_PKEY_eq(X509_get0_pubkey(cert), key) != 1) {
+    ERR_clear_error();
+    return fail(ErrorKind::usage, "the certificate the server returned is not for the node's key");
+  }
+  const X509_NAME* subject = X509_get_subject_name(cert);
+  auto cn = ca::name_values(subject, NID_commonName);
+  auto o = ca::name_values(subject, NID_organizationName);
+  if (cn != std::vector<std::string>{"system:node:" + node} ||
+      o != std::vector<std::string>{"system:nodes"}) {
+    return fail(ErrorKind::usage, "the certificate the server returned is for '" +
+                                      printable(ca::dn_text(subject)) + "', not node '" + node +
+                                      "'");
+  }
+  auto pem = read_file(ca_file, 1 << 20);
+  if (!pem) return tl::unexpected(pem.error());
+  ossl::Ptr<BIO> bio(BIO_new_mem_buf(pem->data(), static_cast<int>(pem->size())));
+  ossl::Ptr<X509_STORE> store(X509_STORE_new());
+  while (bio && store) {
+    ossl::Ptr<X509> ca(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+    if (!ca) break;
+    X509_STORE_add_cert(store.get(), ca.get());
+  }
+  ERR_clear_error();
+  ossl::Ptr<X509_STORE_CTX> ctx(X509_STORE_CTX_new());
+  if (!store || !ctx ||
+      X509_STORE_CTX_init(ctx.get(), store.get(), const_cast<X509*>(cert), nullptr) != 1) {
+    return fail(ErrorKind::internal,
+                "cannot set up certificate verification: " + ossl::take_errors());
+  }
+  X509_STORE_CTX_set_flags(ctx.get(), X509_V_FLAG_PARTIAL_CHAIN);
+  if (X509_verify_cert(ctx.get()) != 1) {
+    int err = X509_STORE_CTX_get_error(ctx.get());
+    ERR_clear_error();
+    return fail(ErrorKind::usage, std::string("the certificate the server returned does not "
+                                              "verify against ") +
+                                      printable(ca_file) + ": " +
+                                      X509_verify_cert_error_string(err));
+  }
+  return {};
+}
+
+std::time_t renewal_time(const X509* cert) {
+  std::time_t from = ca::unix_time(X509_get0_notBefore(cert));
+  std::time_t to = ca::unix_time(X509_get0_notAfter(cert));
+  return from + (to - from) * 2 / 3;
+}
+
+Result<ossl::Ptr<X509>> read_certificate(const std::string& path) {
+  auto pem = read_file(path, 1 << 20);
+  if (!pem) return tl::unexpected(pem.error());
+  ossl::Ptr<BIO> bio(BIO_new_mem_buf(pem->data(), static_cast<int>(pem->size())));
+  ossl::Ptr<X509> cert(bio ? PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr) : nullptr);
+  if (!cert) {
+    ERR_clear_error();
+    return fail(ErrorKind::usage, printable(path) + " holds no PEM certificate");
+  }
+  return cert;
+}
+
+}  // namespace hwca::node
