@@ -125,6 +125,49 @@ int enroll(const Options& o, const EnrollArgs& a) {
   return 0;
 }
 
+// The node's current certificate and its TPM key, which must belong together: what renewal
+// and the credential plugin authenticate with.
+struct Identity {
+  ossl::Ptr<X509> cert;
+  std::string node;
+  Setup setup;
+  ossl::Ptr<EVP_PKEY> key;
+};
+
+Result<Identity> load_identity(const Options& o, const std::string& cert_path) {
+  Identity id;
+  auto cert = read_certificate(cert_path);
+  if (!cert) return tl::unexpected(cert.error());
+  id.cert = std::move(*cert);
+  auto node = node_of(id.cert.get(), cert_path);
+  if (!node) return tl::unexpected(node.error());
+  id.node = std::move(*node);
+  auto s = setup(o);
+  if (!s) return tl::unexpected(s.error());
+  id.setup = std::move(*s);
+  auto key = id.setup.crypto->load_private_key(o.key, id.setup.load);
+  if (!key) return tl::unexpected(key.error());
+  id.key = std::move(*key);
+  if (EVP_PKEY_eq(X509_get0_pubkey(id.cert.get()), id.key.get()) != 1) {
+    ERR_clear_error();
+    return fail(ErrorKind::usage, printable(cert_path) + " is not the certificate of " + o.key);
+  }
+  return id;
+}
+
+// Enroll `csr` at `label` over mutual TLS with the node's certificate and TPM key.
+Result<ossl::Ptr<X509>> enroll_as(const Options& o, const Identity& id, const std::string& label,
+                                  const std::string& csr, bool reenroll) {
+  auto e = endpoint(o, label);
+  if (!e) return tl::unexpected(e.error());
+  ClientOptions co;
+  co.ca_file = o.ca_cert;
+  co.client_cert = id.cert.get();
+  co.client_key = id.key.get();
+  co.timeout_s = o.timeout;
+  return EstClient(*e, co).enroll(csr, reenroll);
+}
+
 int renew(const Options& o, const RenewArgs& a) {
   auto current = read_certificate(a.cert);
   if (!current) return report(current.error());
@@ -134,64 +177,36 @@ int renew(const Options& o, const RenewArgs& a) {
               << " (two thirds of its life); --force renews now\n";
     return 0;
   }
-  auto node = node_of(current->get(), a.cert);
-  if (!node) return report(node.error());
-  auto s = setup(o);
-  if (!s) return report(s.error());
-  auto key = s->crypto->load_private_key(o.key, s->load);
-  if (!key) return report(key.error());
-  if (EVP_PKEY_eq(X509_get0_pubkey(current->get()), key->get()) != 1) {
-    ERR_clear_error();
-    return report(
-        Error{ErrorKind::usage, printable(a.cert) + " is not the certificate of " + o.key});
-  }
-  auto csr = node_request(s->crypto->libctx(), key->get(), *node, {});
+  auto id = load_identity(o, a.cert);
+  if (!id) return report(id.error());
+  auto csr = node_request(id->setup.crypto->libctx(), id->key.get(), id->node, {});
   if (!csr) return report(csr.error());
-  auto e = endpoint(o, "");
-  if (!e) return report(e.error());
-  ClientOptions co;
-  co.ca_file = o.ca_cert;
-  co.client_cert = current->get();
-  co.client_key = key->get();
-  co.timeout_s = o.timeout;
-  auto cert = EstClient(*e, co).enroll(*csr, true);
+  auto cert = enroll_as(o, *id, "", *csr, true);
   if (!cert) return report(cert.error());
-  if (auto ok = check_issued(cert->get(), key->get(), *node, o.ca_cert); !ok) {
+  if (auto ok = check_issued(cert->get(), id->key.get(), id->node, o.ca_cert); !ok) {
     return report(ok.error());
   }
   if (auto ok = write_file_atomic(a.cert, ca::cert_pem(cert->get()), 0644); !ok) {
     return report(ok.error());
   }
-  std::cout << "renewed node '" << *node << "': certificate "
+  std::cout << "renewed node '" << id->node << "': certificate "
             << ca::serial_hex(X509_get0_serialNumber(cert->get())) << " until "
             << rfc3339(ca::unix_time(X509_get0_notAfter(cert->get()))) << " in " << a.cert << "\n";
   return 0;
 }
 
 int kubelet_credential(const Options& o, const CredentialArgs& a) {
-  auto current = read_certificate(a.cert);
-  if (!current) return report(current.error());
-  auto node = node_of(current->get(), a.cert);
-  if (!node) return report(node.error());
-  auto s = setup(o);
-  if (!s) return report(s.error());
-  auto key = s->crypto->load_private_key(o.key, s->load);
-  if (!key) return report(key.error());
+  auto id = load_identity(o, a.cert);
+  if (!id) return report(id.error());
+  OSSL_LIB_CTX* libctx = id->setup.crypto->libctx();
   // The kubelet's key for this credential: made here, held in memory, handed over once.
-  auto fresh = k8s::generate_leaf_key(s->crypto->libctx(), tokens::KeyType::ec_p256);
+  auto fresh = k8s::generate_leaf_key(libctx, tokens::KeyType::ec_p256);
   if (!fresh) return report(fresh.error());
-  auto csr = node_request(s->crypto->libctx(), fresh->get(), *node, {});
+  auto csr = node_request(libctx, fresh->get(), id->node, {});
   if (!csr) return report(csr.error());
-  auto e = endpoint(o, "kubelet-credential");
-  if (!e) return report(e.error());
-  ClientOptions co;
-  co.ca_file = o.ca_cert;
-  co.client_cert = current->get();
-  co.client_key = key->get();
-  co.timeout_s = o.timeout;
-  auto cert = EstClient(*e, co).enroll(*csr, false);
+  auto cert = enroll_as(o, *id, "kubelet-credential", *csr, false);
   if (!cert) return report(cert.error());
-  if (auto ok = check_issued(cert->get(), fresh->get(), *node, o.ca_cert); !ok) {
+  if (auto ok = check_issued(cert->get(), fresh->get(), id->node, o.ca_cert); !ok) {
     return report(ok.error());
   }
   auto key_pem = k8s::private_key_pem(fresh->get());
