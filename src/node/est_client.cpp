@@ -137,11 +137,30 @@ std::unique_ptr<httplib::SSLClient> make_client(const EstEndpoint& e, const Clie
 }
 
 Error transport_error(const EstEndpoint& e, httplib::Error err, const httplib::SSLClient& cli) {
-  std::string why = httplib::to_string(err);
-  if (err == httplib::Error::SSLServerVerification) {
-    why = "the server's certificate does not chain to --ca-cert (verify result " +
-          std::to_string(cli.get_openssl_verify_result()) + ": " +
-          X509_verify_cert_error_string(cli.get_openssl_verify_result()) + ")";
+  std::string why;
+  switch (err) {
+    case httplib::Error::Connection:
+      why = "cannot connect (nothing listens there, or it is unreachable)";
+      break;
+    case httplib::Error::ConnectionTimeout:
+      why = "no answer to the connection within --timeout";
+      break;
+    case httplib::Error::Read:
+      why = "the connection broke, or --timeout passed, while reading the reply";
+      break;
+    case httplib::Error::Write:
+      why = "the connection broke while sending the request";
+      break;
+    case httplib::Error::SSLConnection:
+      why = "the TLS handshake failed (" + ossl::take_errors() + ")";
+      break;
+    case httplib::Error::SSLServerVerification:
+      why = "the server's certificate does not chain to --ca-cert (verify result " +
+            std::to_string(cli.get_openssl_verify_result()) + ": " +
+            X509_verify_cert_error_string(cli.get_openssl_verify_result()) + ")";
+      break;
+    default:
+      why = httplib::to_string(err);
   }
   return Error{ErrorKind::io, "EST server " + e.host + ":" + std::to_string(e.port) + ": " + why};
 }

@@ -13,6 +13,8 @@
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib.sh
 source "$here/lib.sh"
+# shellcheck source=est_lib.sh
+source "$here/est_lib.sh"
 need curl jq sqlite3 timeout
 
 export HWCA_HOME=$WORK/home
@@ -26,24 +28,14 @@ T_START=$SECONDS
 
 # --- the server, stopped when the script exits ---------------------------------------------
 
-SERVE_PID=""
-SERVE_RUNS=0
 BG_PIDS=()
 _est_exit() {
-  local rc=$? pid f
+  local rc=$? pid
   set +e  # under -e, `(exit $rc)` below would end the handler before the cleanup
   for pid in "${BG_PIDS[@]}"; do kill "$pid" 2>/dev/null; done
-  if [[ -n $SERVE_PID ]]; then
-    kill "$SERVE_PID" 2>/dev/null
-    for _ in $(seq 50); do
-      kill -0 "$SERVE_PID" 2>/dev/null || break
-      sleep 0.1
-    done
-    kill -9 "$SERVE_PID" 2>/dev/null
-  fi
-  for pid in "${BG_PIDS[@]}" $SERVE_PID; do { wait "$pid"; } 2>/dev/null; done
-  # The server's stderr joins the others, for lib.sh's check that no PIN is in any of them.
-  for f in "$WORK"/serve*.err; do [[ -f $f ]] && cat "$f" >>"$STDERR_LOG"; done
+  est_serve_stop
+  for pid in "${BG_PIDS[@]}"; do { wait "$pid"; } 2>/dev/null; done
+  est_serve_logs
   (exit "$rc")
   _cleanup
 }
@@ -53,20 +45,7 @@ trap _est_exit EXIT
 # the background; waits (10 s at most) for its one line on stdout and sets SERVE_LINE, PORT,
 # BASE, TLS_SERIAL, SERVE_OUT and SERVE_ERR.
 start_server() {
-  SERVE_RUNS=$((SERVE_RUNS + 1))
-  SERVE_OUT=$WORK/serve$SERVE_RUNS.out SERVE_ERR=$WORK/serve$SERVE_RUNS.err
-  "$HWCA_BIN" --pin-source "file:$PIN_FILE" serve --ca root --listen 127.0.0.1:0 "$@" \
-    >"$SERVE_OUT" 2>"$SERVE_ERR" &
-  SERVE_PID=$!
-  SERVE_LINE=""
-  for _ in $(seq 100); do
-    # A whole line: read succeeds only once its newline is there.
-    IFS= read -r SERVE_LINE <"$SERVE_OUT" && break
-    SERVE_LINE=""
-    kill -0 "$SERVE_PID" 2>/dev/null || fail "hwca serve exited at start: $(cat "$SERVE_ERR")"
-    sleep 0.1
-  done
-  [[ -n $SERVE_LINE ]] || fail "hwca serve printed no line in 10 s; stderr: $(cat "$SERVE_ERR")"
+  est_serve_start "$@"
   local re="^hwca serve: CA 'root' on https://127\.0\.0\.1:([0-9]+)/\.well-known/est/ \(TLS "
   re+="certificate ([0-9a-f]{40}) for localhost, 127\.0\.0\.1, key pkcs11:[^ ]*object=root-est-tls"
   [[ $SERVE_LINE =~ $re ]] || fail "hwca serve's line: $SERVE_LINE"
