@@ -230,7 +230,8 @@ Reply EstService::enroll(Operation op, const std::string& label, std::string_vie
   if (failure != nullptr) {
     give_back();
     int status = status_for(*failure);
-    metrics_.rejected(status == 400 ? "profile" : status == 503 ? "token" : "internal");
+    // "device": the CA key's token or TPM (reason "token" is a bootstrap token's refusal).
+    metrics_.rejected(status == 400 ? "profile" : status == 503 ? "device" : "internal");
     if (status == 503) metrics_.token_error();
     Reply r = text_reply(status, failure->message);
     if (status == 503) r.headers.emplace_back("Retry-After", "30");
