@@ -3,6 +3,9 @@
 #include <httplib.h>
 #include <openssl/ssl.h>
 
+#include <chrono>
+#include <thread>
+
 #include "common/base64.hpp"
 #include "common/text.hpp"
 
@@ -162,14 +165,23 @@ void EstServer::routes() {
 
 Status EstServer::run() {
   if (!http_ || port_ == 0) return fail(ErrorKind::internal, "the EST server is not bound");
-  if (!http_->listen_after_bind() && http_->is_running()) {
-    return fail(ErrorKind::io, "the EST server stopped accepting connections");
+  started_ = true;
+  Status result;
+  if (!stopping_ && !http_->listen_after_bind() && !stopping_) {
+    result =
+        fail(ErrorKind::io, "the EST server stopped accepting connections: " + error_text(errno));
   }
-  return {};
+  finished_ = true;
+  return result;
 }
 
 void EstServer::stop() {
-  if (http_) http_->stop();
+  stopping_ = true;
+  if (!started_ || !http_) return;  // run() sees stopping_ and returns at once
+  while (!finished_) {
+    http_->stop();
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
 }
 
 }  // namespace hwca::est

@@ -10,6 +10,7 @@
 // requests in flight finish and their replies are sent.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <vector>
@@ -57,7 +58,9 @@ class EstServer {
   int port() const { return port_; }
   // Serve until stop(); then wait for the requests in flight.
   Status run();
-  // From any thread (a signal-watching one): stop accepting and let run() return.
+  // From any thread (a signal-watching one): stop accepting and let run() return. Safe
+  // before run() (which then returns at once) and while it starts; once run() has begun,
+  // returns only after it has.
   void stop();
 
  private:
@@ -68,6 +71,11 @@ class EstServer {
   ServerOptions options_;
   std::unique_ptr<httplib::SSLServer> http_;
   int port_ = 0;
+  // cpp-httplib's stop() does nothing until its accept loop runs: stop() keeps asking
+  // until run() has returned.
+  std::atomic<bool> started_{false};
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> finished_{false};
 };
 
 }  // namespace hwca::est

@@ -1,5 +1,7 @@
 #include "est/group_commit.hpp"
 
+#include <exception>
+#include <string>
 #include <vector>
 
 namespace hwca::est {
@@ -24,7 +26,13 @@ Status GroupCommit::commit(const ca::SignRequest& request, ca::IssuedCertificate
     std::vector<ca::Issuer::Signed> batch;
     batch.reserve(group.size());
     for (auto* w : group) batch.push_back(w->item);
-    Status result = issuer_.commit(batch);
+    Status result;
+    try {
+      result = issuer_.commit(batch);
+    } catch (const std::exception& e) {  // bad_alloc: the group fails, the next may lead
+      result =
+          fail(ErrorKind::internal, std::string("cannot record the certificates: ") + e.what());
+    }
     lock.lock();
     for (auto* w : group) {
       w->result = result;
