@@ -2,6 +2,7 @@
 
 #include <httplib.h>
 #include <openssl/ssl.h>
+#include <sys/socket.h>
 
 #include <chrono>
 #include <thread>
@@ -11,6 +12,16 @@
 
 namespace hwca::est {
 namespace {
+
+// cpp-httplib listens with a backlog of 5 (CPPHTTPLIB_LISTEN_BACKLOG, compiled into
+// Debian's library): a burst of new connections overflows it and the kernel drops SYNs,
+// which clients resend after a second. Listening again on the bound socket only raises the
+// backlog.
+class HttpsServer : public httplib::SSLServer {
+ public:
+  using httplib::SSLServer::SSLServer;
+  bool raise_backlog() { return ::listen(svr_sock_, SOMAXCONN) == 0; }
+};
 
 constexpr const char* kEstPath =
     R"(/\.well-known/est/(?:([A-Za-z0-9._-]+)/)?(cacerts|csrattrs|simpleenroll|simplereenroll))";
@@ -50,7 +61,7 @@ EstServer::~EstServer() = default;
 
 Status EstServer::bind(const TlsIdentity& id) {
   std::string tls_error;
-  http_ = std::make_unique<httplib::SSLServer>([&](SSL_CTX& ctx) {
+  auto http = std::make_unique<HttpsServer>([&](SSL_CTX& ctx) {
     SSL_CTX_set_min_proto_version(&ctx, TLS1_2_VERSION);
     SSL_CTX_set_options(&ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
     bool ok = SSL_CTX_use_certificate(&ctx, id.cert.get()) == 1;
@@ -81,6 +92,8 @@ Status EstServer::bind(const TlsIdentity& id) {
     SSL_CTX_set_session_id_context(&ctx, kSessionContext, sizeof kSessionContext - 1);
     return true;
   });
+  HttpsServer* https = http.get();
+  http_ = std::move(http);
   if (!http_->is_valid()) {
     return fail(ErrorKind::usage,
                 tls_error.empty() ? "cannot set up TLS: " + ossl::take_errors() : tls_error);
@@ -99,7 +112,7 @@ Status EstServer::bind(const TlsIdentity& id) {
   } else if (http_->bind_to_port(options_.host, options_.port)) {
     port_ = options_.port;
   }
-  if (port_ <= 0) {
+  if (port_ <= 0 || !https->raise_backlog()) {
     port_ = 0;
     return fail(ErrorKind::io, "cannot listen on " + options_.host + ":" +
                                    std::to_string(options_.port) + ": " + error_text(errno));
