@@ -7,10 +7,10 @@
 #include <type_traits>
 
 #include "bench/bench_report.hpp"
-#include "bench/forwarding_store.hpp"
 #include "ca/audit_log.hpp"
 #include "ca/certificate_builder.hpp"
 #include "ca/csr.hpp"
+#include "support/forwarding_store.hpp"
 
 namespace hwca::bench {
 namespace {
@@ -46,9 +46,9 @@ class Timed {
 
 // The issuance store the breakdown's Issuer uses: the real one, with its two calls on the
 // issuing path timed.
-class TimedStore : public ForwardingStore {
+class TimedStore : public test::ForwardingStore {
  public:
-  using ForwardingStore::ForwardingStore;
+  using test::ForwardingStore::ForwardingStore;
   Result<bool> serial_exists(const std::string& ca, const std::string& serial) override {
     Timed t(kSerial);
     return inner_.serial_exists(ca, serial);

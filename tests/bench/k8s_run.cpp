@@ -6,7 +6,7 @@
 #include <cstring>
 #include <optional>
 
-#include "bench/forwarding_store.hpp"
+#include "support/forwarding_store.hpp"
 
 namespace hwca::bench {
 namespace {
@@ -17,9 +17,9 @@ using Time = std::optional<Clock::time_point>;
 // The issuance store write_cluster_pki is given: the real one, with the time of its first
 // use (Issuer::open asks writable() before it loads the CA's key), record() timed and the
 // end of its last call kept (the end of signing, but for the last batch's audit write).
-class TimedStore : public ForwardingStore {
+class TimedStore : public test::ForwardingStore {
  public:
-  using ForwardingStore::ForwardingStore;
+  using test::ForwardingStore::ForwardingStore;
   Status writable() const override {
     if (!first_use) first_use = Clock::now();
     return inner_.writable();

@@ -48,6 +48,7 @@
 #include "est/metrics.hpp"
 #include "integration_env.hpp"
 #include "node/est_client.hpp"
+#include "support/forwarding_store.hpp"
 #include "support/temp_dir.hpp"
 #include "support/test_csr.hpp"
 
@@ -158,14 +159,10 @@ long long ms(Clock::duration d) {
 
 // The issuance store the issuer writes through: everything goes to the SQLite store, and
 // every successful record() is remembered as one batch of serials.
-class CountingStore : public ca::IssuanceStore {
+class CountingStore : public ForwardingStore {
  public:
-  explicit CountingStore(ca::IssuanceStore& inner) : inner_(inner) {}
+  using ForwardingStore::ForwardingStore;
 
-  Status writable() const override { return inner_.writable(); }
-  Result<bool> serial_exists(const std::string& ca, const std::string& serial) override {
-    return inner_.serial_exists(ca, serial);
-  }
   Status record(const std::vector<ca::IssuedCert>& batch) override {
     auto ok = inner_.record(batch);
     if (ok) {
@@ -175,27 +172,6 @@ class CountingStore : public ca::IssuanceStore {
       batches_.push_back(std::move(serials));
     }
     return ok;
-  }
-  Result<std::optional<ca::IssuedCert>> find(const std::string& serial) override {
-    return inner_.find(serial);
-  }
-  Result<std::optional<ca::IssuedCert>> find(const std::string& ca,
-                                             const std::string& serial) override {
-    return inner_.find(ca, serial);
-  }
-  Result<std::vector<ca::IssuedCert>> list(const std::optional<std::string>& ca,
-                                           const std::optional<int64_t>& before) override {
-    return inner_.list(ca, before);
-  }
-  Status revoke(const std::string& ca, const std::string& serial, int reason,
-                int64_t when) override {
-    return inner_.revoke(ca, serial, reason, when);
-  }
-  Result<std::vector<ca::IssuedCert>> revoked(const std::string& ca) override {
-    return inner_.revoked(ca);
-  }
-  Result<uint64_t> next_crl_number(const std::string& ca) override {
-    return inner_.next_crl_number(ca);
   }
 
   std::vector<std::vector<std::string>> batches() {
@@ -208,7 +184,6 @@ class CountingStore : public ca::IssuanceStore {
   }
 
  private:
-  ca::IssuanceStore& inner_;
   std::mutex mu_;
   std::vector<std::vector<std::string>> batches_;
 };

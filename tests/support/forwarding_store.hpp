@@ -1,10 +1,10 @@
-// An IssuanceStore that passes every call to another one: the benchmarks derive from it to
-// time the calls they care about and leave the rest alone.
+// An IssuanceStore that passes every call to another one: benchmarks and tests derive from
+// it to time or count the calls they care about and leave the rest alone.
 #pragma once
 
 #include "ca/issuance_store.hpp"
 
-namespace hwca::bench {
+namespace hwca::test {
 
 class ForwardingStore : public ca::IssuanceStore {
  public:
@@ -40,4 +40,4 @@ class ForwardingStore : public ca::IssuanceStore {
   ca::IssuanceStore& inner_;
 };
 
-}  // namespace hwca::bench
+}  // namespace hwca::test
