@@ -128,7 +128,11 @@ std::unique_ptr<httplib::SSLClient> make_client(const EstEndpoint& e, const Clie
     error = store.error().message;
     return nullptr;
   }
-  cli->set_ca_cert_store(*store);
+  // The file is read here only to refuse one without certificates. The client trusts it by
+  // path: given a store, cpp-httplib 0.11 would add the system's CA bundle to it, and a
+  // public CA could then vouch for the EST server.
+  X509_STORE_free(*store);
+  cli->set_ca_cert_path(o.ca_file.c_str());
   cli->enable_server_certificate_verification(true);
   cli->set_connection_timeout(o.timeout_s, 0);
   cli->set_read_timeout(o.timeout_s, 0);
