@@ -4,6 +4,8 @@
 #include <openssl/x509v3.h>
 
 #include "ca/crypto_context.hpp"
+#include "common/file_util.hpp"
+#include "common/text.hpp"
 
 namespace hwca::ca {
 namespace {
@@ -191,6 +193,21 @@ std::string cert_pem(const X509* cert) {
   char* data = nullptr;
   long len = BIO_get_mem_data(bio.get(), &data);
   return std::string(data, static_cast<size_t>(len));
+}
+
+Result<std::vector<ossl::Ptr<X509>>> read_pem_certificates(const std::string& path) {
+  auto text = read_file(path, 1 << 20);
+  if (!text) return tl::unexpected(text.error());
+  ossl::Ptr<BIO> bio(BIO_new_mem_buf(text->data(), static_cast<int>(text->size())));
+  std::vector<ossl::Ptr<X509>> out;
+  while (bio) {
+    ossl::Ptr<X509> cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+    if (!cert) break;
+    out.push_back(std::move(cert));
+  }
+  ERR_clear_error();  // the end of the file reads as "no start line"
+  if (out.empty()) return fail(ErrorKind::usage, printable(path) + " holds no PEM certificate");
+  return out;
 }
 
 std::vector<uint8_t> cert_der(const X509* cert) {

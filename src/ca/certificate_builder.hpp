@@ -52,6 +52,10 @@ std::time_t unix_time(const ASN1_TIME* t);
 std::string cert_pem(const X509* cert);
 std::vector<uint8_t> cert_der(const X509* cert);
 
+// Every PEM certificate of a file (at most 1 MiB), in order; a file without one is a usage
+// error naming it.
+Result<std::vector<ossl::Ptr<X509>>> read_pem_certificates(const std::string& path);
+
 // Hex SHA-256 fingerprint of a certificate's DER, colon-separated upper case (as openssl).
 std::string fingerprint_sha256(const X509* cert);
 

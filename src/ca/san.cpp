@@ -123,14 +123,11 @@ Result<San> checked(SanType type, std::string value, const SanRules& rules) {
       ok = check_uri(value);
       break;
     case SanType::ip: {
-      unsigned char buf[16];
-      bool v4 = value.find(':') == std::string::npos;
-      if (inet_pton(v4 ? AF_INET : AF_INET6, value.c_str(), buf) != 1) {
+      auto canonical = canonical_ip(value);
+      if (!canonical) {
         return fail(ErrorKind::usage, "IP address '" + printable(value) + "' is not valid");
       }
-      char text[INET6_ADDRSTRLEN];
-      inet_ntop(v4 ? AF_INET : AF_INET6, buf, text, sizeof text);
-      value = text;  // canonical form
+      value = std::move(*canonical);
       break;
     }
   }
@@ -152,6 +149,17 @@ std::string San::text() const {
       return "URI:" + value;
   }
   return value;
+}
+
+std::optional<std::string> canonical_ip(const std::string& text) {
+  unsigned char buf[16];
+  char out[INET6_ADDRSTRLEN];
+  const int family = text.find(':') == std::string::npos ? AF_INET : AF_INET6;
+  if (inet_pton(family, text.c_str(), buf) != 1 ||
+      inet_ntop(family, buf, out, sizeof out) == nullptr) {
+    return std::nullopt;
+  }
+  return std::string(out);
 }
 
 const char* san_type_name(SanType type) {

@@ -4,6 +4,7 @@
 
 #include <openssl/x509v3.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,10 @@ struct San {
   std::string text() const;  // "DNS:a.example", "IP:10.0.0.1", "email:...", "URI:..."
   bool operator==(const San&) const = default;
 };
+
+// An IPv4 or IPv6 address in inet_ntop's canonical form ("fd00::5"); nullopt if `text` is
+// not one (no prefix length, no zone). An IPv4-mapped IPv6 address stays IPv6.
+std::optional<std::string> canonical_ip(const std::string& text);
 
 // "dns", "ip", "email", "uri" (as profiles name them).
 const char* san_type_name(SanType type);

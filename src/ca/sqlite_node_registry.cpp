@@ -1,7 +1,6 @@
 // SqliteIssuanceStore as a NodeRegistry: bootstrap tokens, in the table of schema version 2
 // (sqlite_issuance_open.cpp); a node's registration is the last token it spent. Only the SHA-256 of
 // a token's text is stored; addresses are JSON arrays of canonical IP address text.
-#include <arpa/inet.h>
 #include <openssl/crypto.h>
 #include <sqlite3.h>
 
@@ -9,6 +8,7 @@
 #include <utility>
 
 #include "ca/bootstrap_token.hpp"
+#include "ca/san.hpp"
 #include "ca/sqlite_issuance_store.hpp"
 #include "ca/sqlite_statement.hpp"
 #include "common/text.hpp"
@@ -29,17 +29,8 @@ bool valid_token_id(const std::string& id) {
   return true;
 }
 
-// The address in inet_ntop's canonical form equals the text given.
-bool canonical_address(const std::string& text) {
-  unsigned char buf[16];
-  char back[INET6_ADDRSTRLEN];
-  for (int family : {AF_INET, AF_INET6}) {
-    if (::inet_pton(family, text.c_str(), buf) == 1) {
-      return ::inet_ntop(family, buf, back, sizeof back) != nullptr && text == back;
-    }
-  }
-  return false;
-}
+// The text is an IP address in its canonical form.
+bool canonical_address(const std::string& text) { return canonical_ip(text) == text; }
 
 std::string addresses_json(const std::vector<std::string>& addresses) {
   return nlohmann::json(addresses).dump();

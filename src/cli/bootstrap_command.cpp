@@ -1,6 +1,5 @@
 // hwca bootstrap create | list | revoke: the single-use tokens that pay for a node's first
 // certificate over EST (src/ca/node_registry.hpp, src/ca/bootstrap_token.hpp).
-#include <arpa/inet.h>
 #include <openssl/crypto.h>
 #include <unistd.h>
 
@@ -12,6 +11,7 @@
 
 #include "ca/audit_log.hpp"
 #include "ca/bootstrap_token.hpp"
+#include "ca/san.hpp"
 #include "cli/context.hpp"
 #include "cli/table.hpp"
 #include "common/text.hpp"
@@ -57,24 +57,17 @@ Result<int64_t> parse_ttl(const std::string& text) {
   return seconds;
 }
 
-// Each --ip in canonical text (inet_ntop), in the order given, without repeats.
+// Each --ip in canonical text, in the order given, without repeats.
 Result<std::vector<std::string>> canonical_addresses(const std::vector<std::string>& ips) {
   std::vector<std::string> out;
   for (const auto& ip : ips) {
-    unsigned char buf[16];
-    char text[INET6_ADDRSTRLEN];
-    const char* canonical = nullptr;
-    if (::inet_pton(AF_INET, ip.c_str(), buf) == 1) {
-      canonical = ::inet_ntop(AF_INET, buf, text, sizeof text);
-    } else if (::inet_pton(AF_INET6, ip.c_str(), buf) == 1) {
-      canonical = ::inet_ntop(AF_INET6, buf, text, sizeof text);
-    }
-    if (canonical == nullptr) {
+    auto canonical = ca::canonical_ip(ip);
+    if (!canonical) {
       return fail(ErrorKind::usage, "--ip '" + printable(ip) +
                                         "' is not an IPv4 or IPv6 address (e.g. 10.0.0.5, "
                                         "fd00::5; no prefix length, no zone)");
     }
-    if (std::find(out.begin(), out.end(), canonical) == out.end()) out.emplace_back(canonical);
+    if (std::find(out.begin(), out.end(), *canonical) == out.end()) out.push_back(*canonical);
   }
   return out;
 }

@@ -90,21 +90,6 @@ Result<std::vector<ossl::Ptr<X509>>> ca_chain(const ca::Home& home, const std::s
   return out;
 }
 
-Result<std::vector<ossl::Ptr<X509>>> read_cert_chain(const std::string& path) {
-  auto pem = read_file(path);
-  if (!pem) return tl::unexpected(pem.error());
-  ossl::Ptr<BIO> bio(BIO_new_mem_buf(pem->data(), static_cast<int>(pem->size())));
-  std::vector<ossl::Ptr<X509>> out;
-  while (bio) {
-    ossl::Ptr<X509> cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
-    if (!cert) break;
-    out.push_back(std::move(cert));
-  }
-  ERR_clear_error();
-  if (out.empty()) return fail(ErrorKind::usage, path + " holds no PEM certificate");
-  return out;
-}
-
 // The server's TLS certificate: given (--tls-cert/--tls-key), or issued now by the CA it
 // serves for a key in the CA's token.
 Result<est::TlsIdentity> tls_identity(const Context& ctx, const ServeArgs& args,
@@ -115,7 +100,7 @@ Result<est::TlsIdentity> tls_identity(const Context& ctx, const ServeArgs& args,
   if (!chain) return tl::unexpected(chain.error());
   id.client_ca.reset(X509_dup(chain->front().get()));
   if (!args.tls_cert.empty()) {
-    auto certs = read_cert_chain(args.tls_cert);
+    auto certs = ca::read_pem_certificates(args.tls_cert);
     if (!certs) return tl::unexpected(certs.error());
     id.cert = std::move(certs->front());
     for (size_t i = 1; i < certs->size(); ++i) id.chain.push_back(std::move((*certs)[i]));

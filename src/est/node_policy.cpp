@@ -1,10 +1,8 @@
 #include "est/node_policy.hpp"
 
-#include <arpa/inet.h>
 #include <openssl/x509v3.h>
 
 #include <algorithm>
-#include <array>
 #include <cctype>
 #include <cstring>
 #include <memory>
@@ -74,30 +72,14 @@ bool same_dns(const std::string& a, const std::string& b) {
   });
 }
 
-// An IP address as its family and bytes, from text in either form inet_pton reads.
-struct IpBytes {
-  int family = 0;
-  std::array<unsigned char, 16> bytes{};
-  bool operator==(const IpBytes&) const = default;
-};
-
-std::optional<IpBytes> ip_bytes(const std::string& text) {
-  IpBytes ip;
-  ip.family = text.find(':') == std::string::npos ? AF_INET : AF_INET6;
-  if (inet_pton(ip.family, text.c_str(), ip.bytes.data()) != 1) return std::nullopt;
-  return ip;
-}
-
-// Two addresses match only in the same family with the same bytes: an IPv4-mapped IPv6
-// address (::ffff:10.0.0.5) is not the IPv4 address 10.0.0.5; the node registers it as
-// such if it is to be named that way.
+// Two addresses match only in the same family with the same bytes (compared in canonical
+// form): an IPv4-mapped IPv6 address (::ffff:10.0.0.5) is not the IPv4 address 10.0.0.5;
+// the node registers it as such if it is to be named that way.
 bool registered(const std::string& ip, const std::vector<std::string>& addresses) {
-  auto wanted = ip_bytes(ip);
+  auto wanted = ca::canonical_ip(ip);
   if (!wanted) return false;
-  return std::any_of(addresses.begin(), addresses.end(), [&](const std::string& a) {
-    auto have = ip_bytes(a);
-    return have && *have == *wanted;
-  });
+  return std::any_of(addresses.begin(), addresses.end(),
+                     [&](const std::string& a) { return ca::canonical_ip(a) == wanted; });
 }
 
 struct ExtensionsFree {

@@ -1,11 +1,10 @@
 #include "node/est_client.hpp"
 
 #include <httplib.h>
-#include <openssl/pem.h>
 #include <openssl/ssl.h>
 
+#include "ca/certificate_builder.hpp"
 #include "common/base64.hpp"
-#include "common/file_util.hpp"
 #include "common/text.hpp"
 #include "est/est_codec.hpp"
 
@@ -13,25 +12,6 @@ namespace hwca::node {
 namespace {
 
 constexpr std::string_view kWellKnown = "/.well-known/est";
-
-Result<X509_STORE*> load_ca_store(const std::string& path) {
-  auto pem = read_file(path, 1 << 20);
-  if (!pem) return tl::unexpected(pem.error());
-  ossl::Ptr<BIO> bio(BIO_new_mem_buf(pem->data(), static_cast<int>(pem->size())));
-  X509_STORE* store = X509_STORE_new();
-  int added = 0;
-  while (bio && store != nullptr) {
-    ossl::Ptr<X509> cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
-    if (!cert) break;
-    if (X509_STORE_add_cert(store, cert.get()) == 1) ++added;
-  }
-  ERR_clear_error();
-  if (added == 0) {
-    X509_STORE_free(store);
-    return fail(ErrorKind::usage, printable(path) + " holds no PEM certificate");
-  }
-  return store;
-}
 
 ErrorKind kind_for_status(int status) {
   if (status == 401) return ErrorKind::auth;
@@ -123,15 +103,13 @@ std::unique_ptr<httplib::SSLClient> make_client(const EstEndpoint& e, const Clie
     return nullptr;
   }
   SSL_CTX_set_min_proto_version(cli->ssl_context(), TLS1_2_VERSION);
-  auto store = load_ca_store(o.ca_file);
-  if (!store) {
-    error = store.error().message;
-    return nullptr;
-  }
   // The file is read here only to refuse one without certificates. The client trusts it by
   // path: given a store, cpp-httplib 0.11 would add the system's CA bundle to it, and a
   // public CA could then vouch for the EST server.
-  X509_STORE_free(*store);
+  if (auto certs = ca::read_pem_certificates(o.ca_file); !certs) {
+    error = certs.error().message;
+    return nullptr;
+  }
   cli->set_ca_cert_path(o.ca_file.c_str());
   cli->enable_server_certificate_verification(true);
   cli->set_connection_timeout(o.timeout_s, 0);

@@ -92,6 +92,18 @@ Status check_cert_out(const std::string& path) {
   return {};
 }
 
+// Write an issued certificate atomically. It was issued (and a bootstrap token spent for
+// it): if the file cannot be written, the certificate goes to standard output instead of
+// being lost, and the error says so.
+Status save_certificate(const std::string& path, const X509* cert) {
+  const std::string pem = ca::cert_pem(cert);
+  auto ok = write_file_atomic(path, pem, 0644);
+  if (ok) return ok;
+  std::cout << pem << std::flush;
+  return wrap(ok.error(), "certificate " + ca::serial_hex(X509_get0_serialNumber(cert)) +
+                              " was issued but not saved (its PEM is on standard output)");
+}
+
 int enroll(const Options& o, const EnrollArgs& a) {
   if (auto ok = check_cert_out(a.cert_out); !ok) return report(ok.error());
   auto token = read_pin_source("file:" + a.token_file);
@@ -115,9 +127,7 @@ int enroll(const Options& o, const EnrollArgs& a) {
   if (auto ok = check_issued(cert->get(), key->get(), a.node, o.ca_cert); !ok) {
     return report(ok.error());
   }
-  if (auto ok = write_file_atomic(a.cert_out, ca::cert_pem(cert->get()), 0644); !ok) {
-    return report(ok.error());
-  }
+  if (auto ok = save_certificate(a.cert_out, cert->get()); !ok) return report(ok.error());
   std::cout << "enrolled node '" << a.node << "': certificate "
             << ca::serial_hex(X509_get0_serialNumber(cert->get())) << " until "
             << rfc3339(ca::unix_time(X509_get0_notAfter(cert->get()))) << " in " << a.cert_out
@@ -186,9 +196,7 @@ int renew(const Options& o, const RenewArgs& a) {
   if (auto ok = check_issued(cert->get(), id->key.get(), id->node, o.ca_cert); !ok) {
     return report(ok.error());
   }
-  if (auto ok = write_file_atomic(a.cert, ca::cert_pem(cert->get()), 0644); !ok) {
-    return report(ok.error());
-  }
+  if (auto ok = save_certificate(a.cert, cert->get()); !ok) return report(ok.error());
   std::cout << "renewed node '" << id->node << "': certificate "
             << ca::serial_hex(X509_get0_serialNumber(cert->get())) << " until "
             << rfc3339(ca::unix_time(X509_get0_notAfter(cert->get()))) << " in " << a.cert << "\n";

@@ -1,11 +1,9 @@
 #include "node/node_identity.hpp"
 
-#include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
 #include "ca/certificate_builder.hpp"
 #include "ca/dn.hpp"
-#include "common/file_util.hpp"
 #include "common/text.hpp"
 #include "k8s/leaf_key.hpp"
 #include "tokens/registry.hpp"
@@ -46,16 +44,12 @@ Status check_issued(const X509* cert, const EVP_PKEY* key, const std::string& no
                                       printable(ca::dn_text(subject)) + "', not node '" + node +
                                       "'");
   }
-  auto pem = read_file(ca_file, 1 << 20);
-  if (!pem) return tl::unexpected(pem.error());
-  ossl::Ptr<BIO> bio(BIO_new_mem_buf(pem->data(), static_cast<int>(pem->size())));
+  auto cas = ca::read_pem_certificates(ca_file);
+  if (!cas) return tl::unexpected(cas.error());
   ossl::Ptr<X509_STORE> store(X509_STORE_new());
-  while (bio && store) {
-    ossl::Ptr<X509> ca(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
-    if (!ca) break;
-    X509_STORE_add_cert(store.get(), ca.get());
+  for (const auto& c : *cas) {
+    if (store) X509_STORE_add_cert(store.get(), c.get());
   }
-  ERR_clear_error();
   ossl::Ptr<X509_STORE_CTX> ctx(X509_STORE_CTX_new());
   if (!store || !ctx ||
       X509_STORE_CTX_init(ctx.get(), store.get(), const_cast<X509*>(cert), nullptr) != 1) {
@@ -81,15 +75,9 @@ std::time_t renewal_time(const X509* cert) {
 }
 
 Result<ossl::Ptr<X509>> read_certificate(const std::string& path) {
-  auto pem = read_file(path, 1 << 20);
-  if (!pem) return tl::unexpected(pem.error());
-  ossl::Ptr<BIO> bio(BIO_new_mem_buf(pem->data(), static_cast<int>(pem->size())));
-  ossl::Ptr<X509> cert(bio ? PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr) : nullptr);
-  if (!cert) {
-    ERR_clear_error();
-    return fail(ErrorKind::usage, printable(path) + " holds no PEM certificate");
-  }
-  return cert;
+  auto certs = ca::read_pem_certificates(path);
+  if (!certs) return tl::unexpected(certs.error());
+  return std::move(certs->front());
 }
 
 }  // namespace hwca::node

@@ -222,6 +222,14 @@ httplib::Headers basic(const std::string& user, const std::string& password) {
   return {{"Authorization", "Basic " + base64_encode(user + ":" + password)}};
 }
 
+// A node enrolled for a test: its name, key, first certificate and renewal request body.
+struct EnrolledNode {
+  std::string name;
+  ossl::Ptr<EVP_PKEY> key;
+  ossl::Ptr<X509> cert;
+  std::string body;
+};
+
 class EstServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -369,6 +377,21 @@ class EstServerTest : public ::testing::Test {
                                " " + a.body + httplib::to_string(a.error));
     }
     return std::move(a.certs.front());
+  }
+
+  // `count` nodes "<prefix>0".., each with a software key, its first certificate and a
+  // renewal request for that key and subject.
+  std::vector<EnrolledNode> enroll_nodes(const std::string& prefix, int count) {
+    std::vector<EnrolledNode> nodes(static_cast<size_t>(count));
+    auto cli = client();
+    for (int t = 0; t < count; ++t) {
+      EnrolledNode& n = nodes[static_cast<size_t>(t)];
+      n.name = prefix + std::to_string(t);
+      n.key = software_key();
+      n.cert = first_certificate(*cli, n.name, n.key.get());
+      n.body = request_body(n.key.get(), X509_get_subject_name(n.cert.get()));
+    }
+    return nodes;
   }
 
   // A certificate this CA issued now to `node` for `key`: chains to the CA for client
@@ -528,23 +551,7 @@ TEST_F(EstServerTest, GroupCommitsConcurrentRenewals) {
   options.workers = kThreads;
   start(options);
 
-  struct Node {
-    std::string name;
-    ossl::Ptr<EVP_PKEY> key;
-    ossl::Ptr<X509> cert;
-    std::string body;
-  };
-  std::vector<Node> nodes(kThreads);
-  {
-    auto cli = client();
-    for (int t = 0; t < kThreads; ++t) {
-      Node& n = nodes[t];
-      n.name = "worker-" + std::to_string(t);
-      n.key = software_key();
-      n.cert = first_certificate(*cli, n.name, n.key.get());
-      n.body = request_body(n.key.get(), X509_get_subject_name(n.cert.get()));
-    }
-  }
+  std::vector<EnrolledNode> nodes = enroll_nodes("worker-", kThreads);
   store_->forget();
   const size_t lines_before = audit_lines();
 
@@ -556,7 +563,7 @@ TEST_F(EstServerTest, GroupCommitsConcurrentRenewals) {
   const auto began = Clock::now();
   for (int t = 0; t < kThreads; ++t) {
     pool.emplace_back([&, t] {
-      Node& n = nodes[t];
+      EnrolledNode& n = nodes[t];
       auto cli = client(n.cert.get(), n.key.get());
       start_line.arrive_and_wait();
       for (int i = 0; i < kPerThread; ++i) {
@@ -763,25 +770,16 @@ TEST_F(EstServerTest, StopFinishesTheRequestsInFlight) {
   est::ServerOptions options;
   options.read_timeout_s = 2;
   start(options);
-  struct Node {
-    std::string name;
-    ossl::Ptr<EVP_PKEY> key;
-    ossl::Ptr<X509> cert;
-    std::string body;
+  struct Node : EnrolledNode {
     std::vector<std::string> serials;
     std::vector<std::string> problems;
     std::string ended_with;
   };
   std::vector<Node> nodes(kThreads);
   {
-    auto cli = client();
-    for (int t = 0; t < kThreads; ++t) {
-      Node& n = nodes[t];
-      n.name = "stopping-" + std::to_string(t);
-      n.key = software_key();
-      n.cert = first_certificate(*cli, n.name, n.key.get());
-      n.body = request_body(n.key.get(), X509_get_subject_name(n.cert.get()));
-    }
+    auto enrolled = enroll_nodes("stopping-", kThreads);
+    for (int t = 0; t < kThreads; ++t)
+      static_cast<EnrolledNode&>(nodes[t]) = std::move(enrolled[t]);
   }
   store_->forget();
 
