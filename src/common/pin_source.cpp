@@ -23,25 +23,27 @@ void strip_newline(SecureString& pin) {
   if (!pin.empty() && pin.view().back() == '\r') pin.pop_back();
 }
 
-Result<SecureString> read_pin_file(const std::string& path) {
+}  // namespace
+
+Result<SecureString> read_secret_file(const std::string& path, const std::string& what) {
   // O_NONBLOCK: a FIFO in place of the file must be refused below, not waited on.
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
   if (fd < 0) {
     int err = errno;
     return fail(err == ENOENT ? ErrorKind::not_found : ErrorKind::io,
-                "cannot open PIN file " + path + ": " + error_text(err));
+                "cannot open " + what + " " + path + ": " + error_text(err));
   }
   struct stat st {};
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     ::close(fd);
-    return fail(ErrorKind::usage, "PIN file " + path + " is not a regular file");
+    return fail(ErrorKind::usage, what + " " + path + " is not a regular file");
   }
   ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
   if ((st.st_mode & 077) != 0) {
     ::close(fd);
     char mode[8];
     std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
-    return fail(ErrorKind::auth, "PIN file " + path + " is accessible by group or others (mode " +
+    return fail(ErrorKind::auth, what + " " + path + " is accessible by group or others (mode " +
                                      mode + "); run: chmod 600 " + path);
   }
   SecureString pin;
@@ -53,7 +55,7 @@ Result<SecureString> read_pin_file(const std::string& path) {
       int err = errno;
       ::close(fd);
       OPENSSL_cleanse(buf, sizeof buf);
-      return fail(ErrorKind::io, "cannot read PIN file " + path + ": " + error_text(err));
+      return fail(ErrorKind::io, "cannot read " + what + " " + path + ": " + error_text(err));
     }
     if (n == 0) break;
     for (ssize_t i = 0; i < n; ++i) pin.push_back(buf[i]);
@@ -62,10 +64,15 @@ Result<SecureString> read_pin_file(const std::string& path) {
   ::close(fd);
   OPENSSL_cleanse(buf, sizeof buf);
   strip_newline(pin);
-  if (pin.size() > kMaxPinLength)
-    return fail(ErrorKind::usage, "PIN file " + path + " is too long");
-  if (pin.empty()) return fail(ErrorKind::auth, "PIN file " + path + " is empty");
+  if (pin.size() > kMaxPinLength) return fail(ErrorKind::usage, what + " " + path + " is too long");
+  if (pin.empty()) return fail(ErrorKind::auth, what + " " + path + " is empty");
   return pin;
+}
+
+namespace {
+
+Result<SecureString> read_pin_file(const std::string& path) {
+  return read_secret_file(path, "PIN file");
 }
 
 }  // namespace

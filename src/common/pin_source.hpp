@@ -16,6 +16,11 @@ namespace hwca {
 // file not readable or writable by group or others; one trailing newline is removed.
 Result<SecureString> read_pin_source(std::string_view spec);
 
+// A secret from a file, as a PIN file is read: a regular file not readable or writable by
+// group or others, one trailing newline removed, not empty. `what` names it in errors
+// ("PIN file", "bootstrap token file").
+Result<SecureString> read_secret_file(const std::string& path, const std::string& what);
+
 // Check a spec's syntax without reading it (for argument validation).
 Status check_pin_source_syntax(std::string_view spec);
 

@@ -106,8 +106,8 @@ Status save_certificate(const std::string& path, const X509* cert) {
 
 int enroll(const Options& o, const EnrollArgs& a) {
   if (auto ok = check_cert_out(a.cert_out); !ok) return report(ok.error());
-  auto token = read_pin_source("file:" + a.token_file);
-  if (!token) return report(wrap(token.error(), "bootstrap token").value());
+  auto token = read_secret_file(a.token_file, "bootstrap token file");
+  if (!token) return report(token.error());
   auto s = setup(o);
   if (!s) return report(s.error());
   bool created = false;

@@ -48,6 +48,7 @@
 #include "est/metrics.hpp"
 #include "integration_env.hpp"
 #include "node/est_client.hpp"
+#include "p11kit_token_server.hpp"
 #include "support/forwarding_store.hpp"
 #include "support/temp_dir.hpp"
 #include "support/test_csr.hpp"
@@ -967,6 +968,73 @@ TEST_F(EstServerTest, StopAsRunStartsIsNeverLost) {
     server_.reset();
     service_.reset();
   }
+}
+
+// 9. The CA key's token goes away mid-run and comes back: the CA key is reached through
+// p11-kit's client to a p11-kit server (a real remote token); killing the server is the
+// outage. Meanwhile a request gets 503 with Retry-After, no certificate, nothing recorded or
+// audited as issued, a counted token error, and its bootstrap token back; once the server
+// is back, the same token enrolls the node and a renewal works, without restarting.
+TEST_F(EstServerTest, SurvivesTheCaTokenGoingAwayAndComingBack) {
+  issuer_.reset();  // the fixture's issuer holds the key through SoftHSM2's module directly
+  P11KitTokenServer token_server;
+  ASSERT_TRUE(token_server.ready());
+  ca::KeyLoadOptions remote = key_options();
+  remote.module = kClientModule;
+  auto issuer = ca::Issuer::open(*home_, process_crypto(), *store_, kCa, remote);
+  ASSERT_TRUE(issuer) << issuer.error().message;
+  issuer_ = std::move(*issuer);
+  start();
+  if (HasFatalFailure()) return;
+  auto cli = client();
+  auto before = enroll_nodes("remote-", 1);
+  ASSERT_EQ(before.size(), 1u);
+
+  token_server.kill_all();
+  const size_t batches = store_->batches().size();
+  const size_t lines = audit_lines();
+  auto listed = db_->list(std::nullopt, std::nullopt);
+  ASSERT_TRUE(listed) << listed.error().message;
+  const size_t rows = listed->size();
+  const std::string token = add_token("remote-b");
+  auto key = software_key();
+  const std::string body = request_body(key.get(), node_subject("remote-b").get());
+  for (int i = 0; i < 3; ++i) {
+    auto res = cli->Post(kEnroll, basic("remote-b", token), body, est::kPkcs10Type);
+    ASSERT_TRUE(res) << httplib::to_string(res.error());
+    EXPECT_EQ(res->status, 503) << res->body;
+    EXPECT_EQ(res->get_header_value("Retry-After"), "30");
+    EXPECT_NE(res->body.find("hwca-it"), std::string::npos)
+        << "does not name the token: " << res->body;
+  }
+  auto metrics = cli->Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_GE(sample(metrics->body, "hwca_est_token_errors_total"), 3);
+  EXPECT_GE(sample(metrics->body, rejected("device")), 3);
+  EXPECT_EQ(store_->batches().size(), batches) << "something was recorded during the outage";
+  listed = db_->list(std::nullopt, std::nullopt);
+  ASSERT_TRUE(listed) << listed.error().message;
+  EXPECT_EQ(listed->size(), rows);
+  auto during = audit_view(lines);
+  EXPECT_EQ(during.events["cert.issued"], 0);
+  EXPECT_GE(during.events["cert.rejected"], 3);
+
+  ASSERT_TRUE(token_server.start());
+  Answer back;
+  for (auto give_up = Clock::now() + 15s; Clock::now() < give_up;) {
+    back = answer_of(cli->Post(kEnroll, basic("remote-b", token), body, est::kPkcs10Type));
+    if (back.status != 503) break;
+    std::this_thread::sleep_for(200ms);
+  }
+  ASSERT_EQ(back.status, 200) << back.body << httplib::to_string(back.error);
+  ASSERT_EQ(back.certs.size(), 1u) << back.decode_error;
+  expect_node_certificate(back.certs.front().get(), "remote-b", key.get());
+
+  auto renewer = client(before[0].cert.get(), before[0].key.get());
+  auto renewed = answer_of(renewer->Post(kReenroll, before[0].body, est::kPkcs10Type));
+  ASSERT_EQ(renewed.status, 200) << renewed.body << httplib::to_string(renewed.error);
+  ASSERT_EQ(renewed.certs.size(), 1u) << renewed.decode_error;
+  expect_node_certificate(renewed.certs.front().get(), before[0].name, before[0].key.get());
 }
 
 }  // namespace

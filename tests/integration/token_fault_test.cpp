@@ -1,72 +1,25 @@
-// A token that goes away or stops answering. The token is served by p11-kit's server (a
-// real remote PKCS#11 token over a Unix socket, backed by the test's SoftHSM2 token) and
-// reached through p11-kit-client.so; killing or stopping the server is the fault.
-#include <fcntl.h>
+// A token that goes away, comes back, or stops answering. The token is served by p11-kit's
+// server (a real remote PKCS#11 token over a Unix socket, backed by the test's SoftHSM2
+// token) and reached through p11-kit-client.so; killing or stopping the server is the fault.
 #include <gtest/gtest.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
+#include <openssl/evp.h>
 
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <future>
+#include <mutex>
 #include <sstream>
 #include <thread>
 
 #include "integration_env.hpp"
+#include "p11kit_token_server.hpp"
 #include "tokens/call_watch.hpp"
 #include "tokens/registry.hpp"
 
 namespace hwca::test {
 namespace {
-
-constexpr const char* kClientModule = "/usr/lib/x86_64-linux-gnu/pkcs11/p11-kit-client.so";
-
-// p11-kit server in its own process group, serving the shared test token.
-class TokenServer {
- public:
-  TokenServer() {
-    static int count = 0;
-    socket_ = g_token->dir() + "/p11-" + std::to_string(++count) + ".sock";
-    // A fresh connection per server: drop modules (and connections) cached by earlier tests.
-    tokens::shutdown_all();
-    std::string token = "pkcs11:token=" + g_token->label();
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::setpgid(0, 0);
-      int null = ::open("/dev/null", O_WRONLY);
-      ::dup2(null, 1);
-      ::execlp("p11-kit", "p11-kit", "server", "--provider", SoftHsmToken::module().c_str(), "-f",
-               "-n", socket_.c_str(), token.c_str(), static_cast<char*>(nullptr));
-      ::_exit(127);
-    }
-    ::setpgid(pid_, pid_);
-    for (int i = 0; i < 100 && ::access(socket_.c_str(), F_OK) != 0; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    ::setenv("P11_KIT_SERVER_ADDRESS", ("unix:path=" + socket_).c_str(), 1);
-  }
-  ~TokenServer() {
-    resume();
-    kill_all();
-  }
-  bool ready() const { return ::access(socket_.c_str(), F_OK) == 0; }
-  void stop() { ::kill(-pid_, SIGSTOP); }
-  void resume() { ::kill(-pid_, SIGCONT); }
-  void kill_all() {
-    if (pid_ <= 0) return;
-    ::kill(-pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-  }
-  const std::string& socket() const { return socket_; }
-
- private:
-  pid_t pid_ = -1;
-  std::string socket_;
-};
 
 std::shared_ptr<tokens::Signer> remote_signer(const std::string& label) {
   tokens::OpenOptions options = open_options();
@@ -90,7 +43,7 @@ Result<std::vector<uint8_t>> sign_once(tokens::Signer& signer) {
 
 TEST(TokenFault, TokenThatDisappearsMidRunGivesAClearErrorNotAHang) {
   make_key("fault-gone", tokens::KeyType::ec_p256);
-  TokenServer server;
+  P11KitTokenServer server;
   ASSERT_TRUE(server.ready());
   auto signer = remote_signer("fault-gone");
   auto first = sign_once(*signer);
@@ -108,9 +61,105 @@ TEST(TokenFault, TokenThatDisappearsMidRunGivesAClearErrorNotAHang) {
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
 }
 
+// The signature over the fixed hash of sign_once verifies with the signer's public key.
+bool verifies(tokens::Signer& signer, const std::vector<uint8_t>& sig) {
+  std::vector<uint8_t> hash(32, 0x5a);
+  ossl::Ptr<EVP_PKEY_CTX> ctx(EVP_PKEY_CTX_new(signer.public_key(), nullptr));
+  return ctx && EVP_PKEY_verify_init(ctx.get()) == 1 &&
+         EVP_PKEY_verify(ctx.get(), sig.data(), sig.size(), hash.data(), hash.size()) == 1;
+}
+
+// Sign until it works or `within` passes; the last result.
+Result<std::vector<uint8_t>> sign_until_ok(tokens::Signer& signer, std::chrono::seconds within) {
+  auto deadline = std::chrono::steady_clock::now() + within;
+  for (;;) {
+    auto r = sign_once(signer);
+    if (r || std::chrono::steady_clock::now() >= deadline) return r;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
+TEST(TokenFault, SignerWorksAgainOnceTheTokenComesBack) {
+  make_key("fault-back", tokens::KeyType::ec_p256);
+  P11KitTokenServer server;
+  ASSERT_TRUE(server.ready());
+  auto signer = remote_signer("fault-back");
+  ASSERT_TRUE(sign_once(*signer));
+
+  server.kill_all();
+  // While it is away every attempt fails at once, as a device error (the reconnection it
+  // tries is one a second at most).
+  auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < 5; ++i) {
+    auto away = sign_once(*signer);
+    ASSERT_FALSE(away);
+    EXPECT_EQ(away.error().kind, ErrorKind::device) << away.error().message;
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3));
+
+  // Back on the same socket, as a new process: new sessions, no login, maybe new handles.
+  ASSERT_TRUE(server.start());
+  auto back = sign_until_ok(*signer, std::chrono::seconds(10));
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_TRUE(verifies(*signer, *back));
+  // And it stays usable: the sessions and the login are the new server's.
+  for (int i = 0; i < 3; ++i) {
+    auto again = sign_once(*signer);
+    ASSERT_TRUE(again) << again.error().message;
+    EXPECT_TRUE(verifies(*signer, *again));
+  }
+}
+
+TEST(TokenFault, ThreadsSigningThroughAnOutageAllRecover) {
+  make_key("fault-threads", tokens::KeyType::ec_p256);
+  P11KitTokenServer server;
+  ASSERT_TRUE(server.ready());
+  auto signer = remote_signer("fault-threads");
+  ASSERT_TRUE(sign_once(*signer));
+
+  std::atomic<bool> stop{false};
+  std::atomic<int> failures{0}, bad{0};
+  std::mutex first_bad_mu;
+  std::string first_bad;
+  auto note_bad = [&](const std::string& what) {
+    ++bad;
+    std::lock_guard lock(first_bad_mu);
+    if (first_bad.empty()) first_bad = what;
+  };
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&] {
+      while (!stop) {
+        auto r = sign_once(*signer);
+        if (!r) {
+          ++failures;
+          if (r.error().kind != ErrorKind::device) note_bad(r.error().message);
+        } else if (!verifies(*signer, *r)) {
+          note_bad("a signature that does not verify");
+        }
+      }
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  server.kill_all();
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  bool restarted = server.start();
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  stop = true;
+  for (auto& t : threads) t.join();
+  ASSERT_TRUE(restarted);
+  EXPECT_GT(failures.load(), 0) << "the outage was not seen";
+  EXPECT_EQ(bad.load(), 0) << "a failure other than a device error, or a bad signature: "
+                           << first_bad;
+  // After the threads' storm, one more signature works at once.
+  auto after = sign_once(*signer);
+  ASSERT_TRUE(after) << after.error().message;
+  EXPECT_TRUE(verifies(*signer, *after));
+}
+
 TEST(TokenFault, TokenThatStopsAnsweringTripsTheWatchdog) {
   make_key("fault-stuck", tokens::KeyType::ec_p256);
-  TokenServer server;
+  P11KitTokenServer server;
   ASSERT_TRUE(server.ready());
   auto signer = remote_signer("fault-stuck");
   ASSERT_TRUE(sign_once(*signer));
@@ -137,7 +186,7 @@ TEST(TokenFault, TokenThatStopsAnsweringTripsTheWatchdog) {
 
 TEST(TokenFault, CommandAgainstAStoppedTokenExitsWithOneLineAndCode5) {
   make_key("fault-cli", tokens::KeyType::ec_p256);
-  TokenServer server;
+  P11KitTokenServer server;
   ASSERT_TRUE(server.ready());
   server.stop();
   std::string err = g_token->dir() + "/cli.err";

@@ -24,12 +24,6 @@ std::map<std::string, std::shared_ptr<Module>>& cache() {
   return *modules;
 }
 
-std::string trimmed(const unsigned char* field, size_t size) {
-  std::string s(reinterpret_cast<const char*>(field), size);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\0')) s.pop_back();
-  return s;
-}
-
 std::string str(const char* s) { return s != nullptr ? s : ""; }
 
 std::vector<std::string> token_flags(const PKCS11_TOKEN* t) {
@@ -45,6 +39,12 @@ std::vector<std::string> token_flags(const PKCS11_TOKEN* t) {
 }
 
 }  // namespace
+
+std::string trimmed_field(const unsigned char* field, size_t size) {
+  std::string s(reinterpret_cast<const char*>(field), size);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\0')) s.pop_back();
+  return s;
+}
 
 std::string resolve_module_path(const Pkcs11Uri& uri, const std::string& option) {
   if (uri.module_path) return *uri.module_path;
@@ -108,6 +108,8 @@ Status Module::load(const std::string& path) {
     }
   }
   path_ = path;
+  const std::string file = path.substr(path.rfind('/') + 1);
+  max_sessions_ = file == "p11-kit-client.so" ? 1 : 16;
   ctx_ = PKCS11_CTX_new();
   if (ctx_ == nullptr) return fail(ErrorKind::internal, "out of memory creating a libp11 context");
   {
@@ -196,7 +198,7 @@ Result<TokenInfo> Module::init_token(const std::string& label, const SecureStrin
   CK_TOKEN_INFO ti{};
   for (CK_SLOT_ID id : ids) {
     if (fn_->C_GetTokenInfo(id, &ti) == CKR_OK && (ti.flags & CKF_TOKEN_INITIALIZED) != 0 &&
-        trimmed(ti.label, sizeof ti.label) == label) {
+        trimmed_field(ti.label, sizeof ti.label) == label) {
       slot_id = id;
       break;
     }
@@ -224,9 +226,9 @@ Result<TokenInfo> Module::init_token(const std::string& label, const SecureStrin
   if (rv != CKR_OK) return rv_error("security officer login to the new " + device + " failed", rv);
   TokenInfo info;
   info.label = label;
-  info.manufacturer = trimmed(ti.manufacturerID, sizeof ti.manufacturerID);
-  info.model = trimmed(ti.model, sizeof ti.model);
-  info.serial = trimmed(ti.serialNumber, sizeof ti.serialNumber);
+  info.manufacturer = trimmed_field(ti.manufacturerID, sizeof ti.manufacturerID);
+  info.model = trimmed_field(ti.model, sizeof ti.model);
+  info.serial = trimmed_field(ti.serialNumber, sizeof ti.serialNumber);
   info.slot_id = *slot_id;
   info.uri = token_uri(info.label, info.manufacturer, info.serial, info.model);
   return info;
@@ -252,9 +254,10 @@ std::vector<TokenInfo> Module::tokens() {
 }
 
 Result<std::shared_ptr<Token>> Module::find_token(const Pkcs11Uri& uri) {
-  std::string lib_manufacturer = trimmed(library_.manufacturerID, sizeof library_.manufacturerID);
+  std::string lib_manufacturer =
+      trimmed_field(library_.manufacturerID, sizeof library_.manufacturerID);
   std::string lib_description =
-      trimmed(library_.libraryDescription, sizeof library_.libraryDescription);
+      trimmed_field(library_.libraryDescription, sizeof library_.libraryDescription);
   std::string lib_version = std::to_string(library_.libraryVersion.major) + "." +
                             std::to_string(library_.libraryVersion.minor);
   auto library_matches = [&] {
@@ -312,6 +315,52 @@ Result<std::shared_ptr<Token>> Module::find_token(const Pkcs11Uri& uri) {
   auto token = std::make_shared<Token>(this, slot, id, std::move(info));
   open_tokens_[id] = token;
   return token;
+}
+
+Status Module::reinitialize(uint64_t seen) {
+  constexpr auto kRetryInterval = std::chrono::seconds(1);
+  std::lock_guard once(reinit_mu_);
+  if (generation_.load() != seen) return {};  // done by another thread meanwhile
+  const auto now = std::chrono::steady_clock::now();
+  if (last_failure_ && now - last_attempt_ < kRetryInterval) return tl::unexpected(*last_failure_);
+  last_attempt_ = now;
+  auto failed = [&](Error e) {
+    last_failure_ = e;
+    return tl::unexpected(std::move(e));
+  };
+  auto use = use_.exclusive(call_timeout());
+  if (!use.owns_lock()) {
+    return failed(Error{ErrorKind::device, "PKCS#11 module " + path_ +
+                                               " cannot be initialised again: calls into it "
+                                               "did not return"});
+  }
+  std::vector<std::shared_ptr<Token>> tokens;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& [id, token] : open_tokens_) tokens.push_back(token);
+  }
+  for (auto& token : tokens) token->forget_sessions();
+  {
+    CallWatch watch("C_Finalize", "PKCS#11 module " + path_);
+    fn_->C_Finalize(nullptr);  // a module that lost its device may answer anything
+  }
+  generation_.fetch_add(1);  // from here on every old session and object handle is void
+  CK_C_INITIALIZE_ARGS args{};
+  args.flags = CKF_OS_LOCKING_OK;
+  CK_RV rv;
+  {
+    CallWatch watch("C_Initialize", "PKCS#11 module " + path_);
+    rv = fn_->C_Initialize(&args);
+  }
+  if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED) {
+    return failed(rv_error("PKCS#11 module " + path_ + " failed to initialise again", rv).value());
+  }
+  we_initialized_ = true;
+  for (auto& token : tokens) {
+    if (auto ok = token->reattach(); !ok) return failed(ok.error());
+  }
+  last_failure_.reset();
+  return {};
 }
 
 }  // namespace hwca::tokens::pkcs11

@@ -3,9 +3,12 @@
 // libp11 0.4.12 lacks. One Module per path and process.
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -13,6 +16,7 @@
 #include "tokens/keystore.hpp"
 #include "tokens/pkcs11/pkcs11_api.hpp"
 #include "tokens/pkcs11/pkcs11_uri.hpp"
+#include "tokens/pkcs11/session_pool.hpp"
 #include "tokens/pkcs11/token.hpp"
 
 struct PKCS11_ctx_st;
@@ -45,6 +49,28 @@ class Module {
   // libp11 is not thread-safe for discovery and login: hold this around such calls.
   std::mutex& libp11_mutex() { return mu_; }
 
+  // How many sessions a token's pool may open: 16, but 1 for p11-kit's RPC client
+  // (p11-kit-client.so, a remote token): its calls go one at a time over one socket anyway,
+  // and threads waiting in it for that socket were seen never to return when the server
+  // died under them (p11-kit 0.24); waiting in the pool instead is bounded.
+  size_t max_sessions() const { return max_sessions_; }
+
+  // Held shared by every session lease (session_pool.hpp), exclusively by reinitialize().
+  UseGate& use_gate() { return use_; }
+  uint64_t generation() const { return generation_.load(); }
+
+  // Recovery after a token call failed as if the device were gone. A remote token (p11-kit's
+  // client whose server went away, a network HSM) answers CKR_DEVICE_ERROR to every later
+  // call until the module is finalised and initialised again, even once the device is back.
+  // This does that on hwca's own instance of the module (libp11's, used only for discovery
+  // and the first login, is left alone), then lets each open token find its slot again and
+  // log in again (Token::reattach); object handles of the old generation are void, and
+  // signers look their keys up again. `seen` is the generation the failed call ran in: if
+  // another thread reinitialised since, this returns at once. It waits for the calls in
+  // flight (at most the call timeout), and tries at most once a second: meanwhile it
+  // returns the last attempt's error at once, so a dead device costs no waiting.
+  Status reinitialize(uint64_t seen);
+
  private:
   Module() = default;
   Status load(const std::string& path);
@@ -58,8 +84,15 @@ class Module {
   CK_FUNCTION_LIST* fn_ = nullptr;
   bool we_initialized_ = false;
   CK_INFO library_{};
+  size_t max_sessions_ = 16;
   std::mutex mu_;
   std::map<CK_SLOT_ID, std::shared_ptr<Token>> open_tokens_;
+
+  UseGate use_;
+  std::atomic<uint64_t> generation_{0};
+  std::mutex reinit_mu_;  // one reinitialisation at a time; guards the two below
+  std::chrono::steady_clock::time_point last_attempt_{};
+  std::optional<Error> last_failure_;
 };
 
 }  // namespace hwca::tokens::pkcs11

@@ -25,4 +25,11 @@ CK_RV take_libp11_rv();
 // "what failed: CKR_NAME" with the kind of rv.
 tl::unexpected<Error> rv_error(const std::string& what, CK_RV rv);
 
+// A blank-padded text field of a PKCS#11 structure (CK_TOKEN_INFO's label...), unpadded.
+std::string trimmed_field(const unsigned char* field, size_t size);
+template <size_t N>
+std::string trimmed_field(const unsigned char (&field)[N]) {
+  return trimmed_field(field, N);
+}
+
 }  // namespace hwca::tokens::pkcs11

@@ -98,7 +98,8 @@ ErrorKind rv_kind(CK_RV rv) {
 bool rv_token_gone(CK_RV rv) {
   return rv == CKR_DEVICE_REMOVED || rv == CKR_TOKEN_NOT_PRESENT || rv == CKR_DEVICE_ERROR ||
          rv == CKR_SESSION_CLOSED || rv == CKR_SESSION_HANDLE_INVALID ||
-         rv == CKR_TOKEN_NOT_RECOGNIZED || rv == CKR_CRYPTOKI_NOT_INITIALIZED;
+         rv == CKR_TOKEN_NOT_RECOGNIZED || rv == CKR_CRYPTOKI_NOT_INITIALIZED ||
+         rv == CKR_SLOT_ID_INVALID;
 }
 
 CK_RV take_libp11_rv() {

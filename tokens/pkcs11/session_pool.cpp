@@ -10,6 +10,7 @@ SessionLease& SessionLease::operator=(SessionLease&& o) noexcept {
     pool_ = o.pool_;
     handle_ = o.handle_;
     broken_ = o.broken_;
+    use_ = std::move(o.use_);
     o.pool_ = nullptr;
     o.handle_ = CK_INVALID_HANDLE;
   }
@@ -21,23 +22,25 @@ void SessionLease::reset() {
   pool_ = nullptr;
   handle_ = CK_INVALID_HANDLE;
   broken_ = false;
+  if (use_.owns_lock()) use_.unlock();
 }
 
 SessionPool::SessionPool(CK_FUNCTION_LIST* fn, CK_SLOT_ID slot, std::string device,
-                         size_t max_sessions)
-    : fn_(fn), slot_(slot), device_(std::move(device)), max_(max_sessions) {}
+                         size_t max_sessions, UseGate& use)
+    : fn_(fn), slot_(slot), device_(std::move(device)), max_(max_sessions), use_(use) {}
 
 SessionPool::~SessionPool() { close_all(); }
 
-Result<SessionLease> SessionPool::acquire(std::chrono::milliseconds timeout) {
+Result<SessionLease> SessionPool::acquire(std::chrono::milliseconds timeout, CK_RV* rv_out) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
+  UseLock use = use_.shared();  // waits while the module is being initialised again
   std::unique_lock lock(mu_);
   for (;;) {
     if (closed_) return fail(ErrorKind::device, device_ + " has been closed");
     if (!idle_.empty()) {
       CK_SESSION_HANDLE h = idle_.back();
       idle_.pop_back();
-      return SessionLease(this, h);
+      return SessionLease(this, h, std::move(use));
     }
     if (open_ < max_) {
       ++open_;
@@ -49,13 +52,14 @@ Result<SessionLease> SessionPool::acquire(std::chrono::milliseconds timeout) {
         rv = fn_->C_OpenSession(slot_, CKF_SERIAL_SESSION, nullptr, nullptr, &h);
       }
       lock.lock();
-      if (rv == CKR_OK) return SessionLease(this, h);
+      if (rv == CKR_OK) return SessionLease(this, h, std::move(use));
       --open_;
       if (rv == CKR_SESSION_COUNT && open_ > 0) {
         max_ = open_;  // the token's real limit; wait for one of ours
         continue;
       }
       freed_.notify_one();
+      if (rv_out != nullptr) *rv_out = rv;
       return rv_error("cannot open a session on " + device_, rv);
     }
     if (freed_.wait_until(lock, deadline) == std::cv_status::timeout && idle_.empty() &&
@@ -93,6 +97,27 @@ void SessionPool::close_all() {
     CallWatch watch("C_CloseSession", device_);
     fn_->C_CloseSession(h);
   }
+}
+
+void SessionPool::forget() {
+  std::vector<CK_SESSION_HANDLE> idle;
+  {
+    std::lock_guard lock(mu_);
+    idle.swap(idle_);
+    open_ = 0;  // nothing is leased while the use lock is held exclusively
+  }
+  for (auto h : idle) {
+    CallWatch watch("C_CloseSession", device_);
+    fn_->C_CloseSession(h);  // the device is likely gone: its answer does not matter
+  }
+}
+
+void SessionPool::reopen(CK_SLOT_ID slot, CK_SESSION_HANDLE session) {
+  std::lock_guard lock(mu_);
+  slot_ = slot;
+  idle_.push_back(session);
+  open_ = 1;
+  freed_.notify_all();
 }
 
 }  // namespace hwca::tokens::pkcs11

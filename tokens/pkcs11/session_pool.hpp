@@ -1,10 +1,13 @@
 // A bounded pool of read-only PKCS#11 sessions on one slot. Sessions are opened lazily up
-// to a limit; a caller waits at most the given time for a free one.
+// to a limit; a caller waits at most the given time for a free one. Every lease holds the
+// module's use lock shared, so that the module is never finalised under a session in use
+// (Module::reinitialize takes it exclusively).
 #pragma once
 
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <vector>
 
@@ -13,13 +16,37 @@
 namespace hwca::tokens::pkcs11 {
 
 class SessionPool;
+using UseLock = std::shared_lock<std::shared_timed_mutex>;
+
+// A module's use lock: held shared by every session lease, exclusively while the module is
+// initialised again. Once an exclusive taker waits, new shared takers wait behind it: a
+// steady stream of failing calls must not starve the reinitialisation that would end it.
+class UseGate {
+ public:
+  UseLock shared() {
+    std::lock_guard gate(gate_);
+    return UseLock(use_);
+  }
+  // The lock held exclusively, or not held (owns_lock() false) after `timeout`.
+  std::unique_lock<std::shared_timed_mutex> exclusive(std::chrono::milliseconds timeout) {
+    std::lock_guard gate(gate_);
+    std::unique_lock lock(use_, std::defer_lock);
+    (void)lock.try_lock_for(timeout);
+    return lock;
+  }
+
+ private:
+  std::mutex gate_;
+  std::shared_timed_mutex use_;
+};
 
 // A session borrowed from the pool; returned when the lease ends. Mark it broken when a
 // call on it failed in a way that leaves it unusable, and it is closed instead.
 class SessionLease {
  public:
   SessionLease() = default;
-  SessionLease(SessionPool* pool, CK_SESSION_HANDLE h) : pool_(pool), handle_(h) {}
+  SessionLease(SessionPool* pool, CK_SESSION_HANDLE h, UseLock use)
+      : pool_(pool), handle_(h), use_(std::move(use)) {}
   SessionLease(SessionLease&& o) noexcept { *this = std::move(o); }
   SessionLease& operator=(SessionLease&& o) noexcept;
   SessionLease(const SessionLease&) = delete;
@@ -28,22 +55,32 @@ class SessionLease {
 
   CK_SESSION_HANDLE get() const { return handle_; }
   void mark_broken() { broken_ = true; }
-  void reset();
+  void reset();  // give the session back and the use lock up
 
  private:
   SessionPool* pool_ = nullptr;
   CK_SESSION_HANDLE handle_ = CK_INVALID_HANDLE;
   bool broken_ = false;
+  UseLock use_;
 };
 
 class SessionPool {
  public:
-  SessionPool(CK_FUNCTION_LIST* fn, CK_SLOT_ID slot, std::string device, size_t max_sessions);
+  SessionPool(CK_FUNCTION_LIST* fn, CK_SLOT_ID slot, std::string device, size_t max_sessions,
+              UseGate& use);
   ~SessionPool();
 
-  Result<SessionLease> acquire(std::chrono::milliseconds timeout);
+  // `rv`, when given, receives C_OpenSession's answer if opening a session failed.
+  Result<SessionLease> acquire(std::chrono::milliseconds timeout, CK_RV* rv = nullptr);
   // Close every idle session; leased ones are closed when returned.
   void close_all();
+
+  // For Module::reinitialize, with the use lock held exclusively (so nothing is leased):
+  // forget() closes the idle sessions before the module is finalised; reopen() takes the
+  // token's slot (it may have moved) and `session`, opened and logged in on it, as the
+  // first idle session (closing a token's last session would log it out).
+  void forget();
+  void reopen(CK_SLOT_ID slot, CK_SESSION_HANDLE session);
 
  private:
   friend class SessionLease;
@@ -53,6 +90,7 @@ class SessionPool {
   CK_SLOT_ID slot_;
   std::string device_;
   size_t max_;
+  UseGate& use_;
   std::mutex mu_;
   std::condition_variable freed_;
   std::vector<CK_SESSION_HANDLE> idle_;

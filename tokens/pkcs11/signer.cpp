@@ -39,9 +39,19 @@ const char* mechanism_name(CK_MECHANISM_TYPE m) {
 
 }  // namespace
 
+struct Pkcs11Signer::Attempt {
+  Result<std::vector<uint8_t>> result;
+  bool gone = false;        // failed as if the device were gone
+  uint64_t generation = 0;  // the module's generation the attempt ran in
+};
+
 Pkcs11Signer::Pkcs11Signer(std::shared_ptr<Token> token, KeyObject key, ossl::Ptr<EVP_PKEY> pub,
                            std::string uri)
-    : token_(std::move(token)), key_(std::move(key)), pub_(std::move(pub)), uri_(std::move(uri)) {
+    : token_(std::move(token)),
+      key_(std::move(key)),
+      key_generation_(token_->generation()),
+      pub_(std::move(pub)),
+      uri_(std::move(uri)) {
   int bits = EVP_PKEY_get_bits(pub_.get());
   max_sig_ = key_.key_type == CKK_EC ? 2 * static_cast<size_t>((bits + 7) / 8)
                                      : static_cast<size_t>((bits + 7) / 8);
@@ -78,39 +88,86 @@ Result<std::vector<uint8_t>> Pkcs11Signer::sign(const SignRequest& req) {
     mech = CK_MECHANISM{CKM_RSA_PKCS_PSS, &pss, sizeof pss};
   }
 
-  auto lease = token_->session();
-  if (!lease) return tl::unexpected(lease.error());
+  auto first = sign_once(mech, data);
+  if (first.result || !first.gone) return std::move(first.result);
+  // The device looked gone: initialise the module again (or wait for the thread doing it)
+  // and try once more. While the device stays away this fails at once.
+  if (auto back = token_->recover(first.generation); !back) {
+    return fail(ErrorKind::device,
+                first.result.error().message + "; reconnecting failed: " + back.error().message);
+  }
+  return std::move(sign_once(mech, data).result);
+}
+
+Result<CK_OBJECT_HANDLE> Pkcs11Signer::handle(CK_SESSION_HANDLE session) {
+  std::lock_guard lock(key_mu_);
+  const uint64_t now = token_->generation();
+  if (key_generation_ == now) return key_.handle;
+  Pkcs11Uri by;
+  if (!key_.label.empty()) by.object = key_.label;
+  if (!key_.id.empty()) by.id = key_.id;
+  auto found = find_key(*token_, session, by, CKO_PRIVATE_KEY);
+  if (!found) return tl::unexpected(found.error());
+  key_.handle = found->handle;
+  key_generation_ = now;
+  return key_.handle;
+}
+
+Pkcs11Signer::Attempt Pkcs11Signer::sign_once(CK_MECHANISM& mech, std::span<const uint8_t> data) {
+  Attempt a;
+  a.generation = token_->generation();
+  CK_RV open_rv = CKR_OK;
+  auto lease = token_->session(&open_rv);
+  if (!lease) {
+    a.gone = rv_token_gone(open_rv);
+    a.result = a.gone ? fail(ErrorKind::device, token_->describe() + " is gone or broken (" +
+                                                    rv_name(open_rv) + "); no session opens")
+                      : tl::unexpected(lease.error());
+    return a;
+  }
+  a.generation = token_->generation();  // stable while the lease holds the use lock
+  auto key = handle(lease->get());
+  if (!key) {
+    a.result = tl::unexpected(key.error());
+    return a;
+  }
   std::vector<uint8_t> sig(max_sig_);
   CK_ULONG sig_len = sig.size();
   CK_RV rv;
   {
     CallWatch watch("C_Sign", token_->describe());
     CK_FUNCTION_LIST* fn = token_->fn();
-    rv = fn->C_SignInit(lease->get(), &mech, key_.handle);
+    rv = fn->C_SignInit(lease->get(), &mech, *key);
     if (rv == CKR_OK) {
       rv = fn->C_Sign(lease->get(), const_cast<CK_BYTE*>(data.data()), data.size(), sig.data(),
                       &sig_len);
     }
   }
   if (rv != CKR_OK) {
-    if (rv_token_gone(rv) || rv == CKR_OPERATION_ACTIVE) lease->mark_broken();
+    a.gone = rv_token_gone(rv);
+    if (a.gone || rv == CKR_OPERATION_ACTIVE) lease->mark_broken();
     std::string what = std::string(mechanism_name(mech.mechanism)) + " signature with " + uri_;
     // Some tokens answer CKR_ARGUMENTS_BAD to parameters they do not support (SoftHSM2 and
     // an MGF1 hash that differs from the message hash).
     if (rv == CKR_MECHANISM_INVALID || rv == CKR_MECHANISM_PARAM_INVALID ||
         rv == CKR_ARGUMENTS_BAD) {
-      return fail(ErrorKind::device,
-                  token_->describe() + " does not support " + what + " (" + rv_name(rv) + ")");
+      a.result = fail(ErrorKind::device,
+                      token_->describe() + " does not support " + what + " (" + rv_name(rv) + ")");
+    } else if (rv_token_gone(rv)) {
+      a.result = fail(ErrorKind::device, token_->describe() + " is gone or broken (" + rv_name(rv) +
+                                             "); " + what + " failed");
+    } else {
+      a.result = rv_error(what + " failed", rv);
     }
-    if (rv_token_gone(rv)) {
-      return fail(ErrorKind::device, token_->describe() + " is gone or broken (" + rv_name(rv) +
-                                         "); " + what + " failed");
-    }
-    return rv_error(what + " failed", rv);
+    return a;
   }
   sig.resize(sig_len);
-  if (ec) return ecdsa_raw_to_der(sig);
-  return sig;
+  if (key_.key_type == CKK_EC) {
+    a.result = ecdsa_raw_to_der(sig);
+  } else {
+    a.result = std::move(sig);
+  }
+  return a;
 }
 
 }  // namespace hwca::tokens::pkcs11

@@ -7,12 +7,6 @@
 #include "tokens/pkcs11/module.hpp"
 
 namespace hwca::tokens::pkcs11 {
-namespace {
-
-constexpr size_t kMaxSessions = 16;
-
-}  // namespace
-
 Status check_pin_flags(CK_FLAGS flags, const std::string& device) {
   if ((flags & CKF_USER_PIN_LOCKED) != 0) {
     return fail(ErrorKind::auth,
@@ -41,7 +35,7 @@ Token::Token(Module* module, PKCS11_slot_st* slot, CK_SLOT_ID slot_id, TokenInfo
       slot_id_(slot_id),
       info_(std::move(info)),
       describe_("token '" + info_.label + "' (serial " + info_.serial + ")"),
-      pool_(module->fn(), slot_id, describe_, kMaxSessions) {}
+      pool_(module->fn(), slot_id, describe_, module->max_sessions(), module->use_gate()) {}
 
 CK_FUNCTION_LIST* Token::fn() const { return module_->fn(); }
 
@@ -65,6 +59,7 @@ Status Token::ensure_login(const PinSources& pins) {
 
   auto flags = fresh_flags();
   if (!flags) return tl::unexpected(flags.error());
+  pins_ = pins;
   if ((*flags & CKF_LOGIN_REQUIRED) == 0) {
     logged_in_ = true;
     return {};
@@ -143,6 +138,74 @@ Result<CK_SESSION_HANDLE> Token::open_rw_session() {
   }
   if (rv != CKR_OK) return rv_error("cannot open a read-write session on " + describe_, rv);
   return h;
+}
+
+uint64_t Token::generation() const { return module_->generation(); }
+
+Status Token::recover(uint64_t seen) { return module_->reinitialize(seen); }
+
+Status Token::reattach() {
+  CK_ULONG count = 0;
+  std::vector<CK_SLOT_ID> ids;
+  CK_RV rv;
+  {
+    CallWatch watch("C_GetSlotList", describe_);
+    rv = fn()->C_GetSlotList(CK_TRUE, nullptr, &count);
+    if (rv == CKR_OK) {
+      ids.resize(count);
+      rv = fn()->C_GetSlotList(CK_TRUE, ids.data(), &count);
+      ids.resize(count);
+    }
+  }
+  if (rv != CKR_OK) return rv_error("cannot list the slots for " + describe_, rv);
+  std::optional<CK_SLOT_ID> found;
+  CK_TOKEN_INFO ti{};
+  for (CK_SLOT_ID id : ids) {
+    CallWatch watch("C_GetTokenInfo", describe_);
+    if (fn()->C_GetTokenInfo(id, &ti) == CKR_OK && trimmed_field(ti.label) == info_.label &&
+        trimmed_field(ti.serialNumber) == info_.serial) {
+      found = id;
+      break;
+    }
+  }
+  if (!found) return fail(ErrorKind::device, describe_ + " is not present");
+  slot_id_ = *found;
+
+  std::lock_guard lock(login_mu_);
+  logged_in_ = false;
+  CK_SESSION_HANDLE h = CK_INVALID_HANDLE;
+  {
+    CallWatch watch("C_OpenSession", describe_);
+    rv = fn()->C_OpenSession(slot_id_, CKF_SERIAL_SESSION, nullptr, nullptr, &h);
+  }
+  if (rv != CKR_OK) return rv_error("cannot open a session on " + describe_, rv);
+  auto give_up = [&](Error e) {
+    CallWatch watch("C_CloseSession", describe_);
+    fn()->C_CloseSession(h);
+    return tl::unexpected(std::move(e));
+  };
+  if ((ti.flags & CKF_LOGIN_REQUIRED) != 0) {
+    if (login_refused_) return give_up(*login_refused_);
+    if (!pins_) return give_up(Error{ErrorKind::auth, "no PIN source to log in to " + describe_});
+    if (auto ok = check_pin_flags(ti.flags, describe_); !ok) return give_up(ok.error());
+    auto pin = obtain_pin(*pins_, "PIN for " + describe_);
+    if (!pin) return give_up(pin.error());
+    {
+      CallWatch watch("C_Login", describe_);
+      rv = fn()->C_Login(h, CKU_USER,
+                         reinterpret_cast<CK_UTF8CHAR*>(const_cast<char*>(pin->c_str())),
+                         pin->size());
+    }
+    if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN) {
+      Error e{rv_kind(rv) == ErrorKind::device ? ErrorKind::device : ErrorKind::auth,
+              "login to " + describe_ + " failed: " + rv_name(rv)};
+      if (rv == CKR_PIN_INCORRECT) login_refused_ = e;  // never risk locking the PIN
+      return give_up(e);
+    }
+  }
+  logged_in_ = true;
+  pool_.reopen(slot_id_, h);
+  return {};
 }
 
 }  // namespace hwca::tokens::pkcs11

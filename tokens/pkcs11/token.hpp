@@ -33,11 +33,24 @@ class Token {
   // rejected is never tried again (the error is kept and returned).
   Status ensure_login(const PinSources& pins);
 
-  Result<SessionLease> session() { return pool_.acquire(call_timeout_ms()); }
+  // `rv`, when given, receives C_OpenSession's answer if opening a session failed.
+  Result<SessionLease> session(CK_RV* rv = nullptr) { return pool_.acquire(call_timeout_ms(), rv); }
   // A read-write session outside the pool (key generation); closed when the lease ends.
   Result<CK_SESSION_HANDLE> open_rw_session();
 
   void close() { pool_.close_all(); }
+
+  // Recovery after a call failed as if the device were gone (rv_token_gone): the module's
+  // generation counts its reinitialisations (object and session handles of an older one
+  // are void); recover() reinitialises the module unless another thread did since
+  // `seen`, the generation the failed call ran in (see Module::reinitialize).
+  uint64_t generation() const;
+  Status recover(uint64_t seen);
+  // Called by Module::reinitialize with the use lock held exclusively: forget_sessions()
+  // before finalising, reattach() after initialising again (find the slot by label and
+  // serial, log in again with the PIN sources of the first login, open the first session).
+  void forget_sessions() { pool_.forget(); }
+  Status reattach();
 
  private:
   static std::chrono::milliseconds call_timeout_ms();
@@ -54,6 +67,7 @@ class Token {
   std::mutex login_mu_;
   bool logged_in_ = false;
   std::optional<Error> login_refused_;
+  std::optional<PinSources> pins_;  // of the first login, to log in again after recovery
 };
 
 // Check a token's flags before a login; pure logic (unit-tested without a device).
