@@ -225,15 +225,32 @@ std::time_t unix_time(const ASN1_TIME* t) {
   return timegm(&tm);
 }
 
-std::string fingerprint_sha256(const X509* cert) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  if (X509_digest(cert, EVP_sha256(), md, &len) != 1) return {};
+namespace {
+
+std::string fingerprint_text(const unsigned char* md, unsigned int len) {
   char* text = OPENSSL_buf2hexstr(md, static_cast<long>(len));  // "AB:CD:..."
   if (text == nullptr) return {};
   std::string out(text);
   OPENSSL_free(text);
   return out;
+}
+
+}  // namespace
+
+std::string fingerprint_sha256(const X509* cert) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (X509_digest(cert, EVP_sha256(), md, &len) != 1) return {};
+  return fingerprint_text(md, len);
+}
+
+std::string fingerprint_sha256(const std::vector<uint8_t>& der) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (der.empty() || EVP_Digest(der.data(), der.size(), md, &len, EVP_sha256(), nullptr) != 1) {
+    return {};
+  }
+  return fingerprint_text(md, len);
 }
 
 }  // namespace hwca::ca

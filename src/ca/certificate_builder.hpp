@@ -58,5 +58,8 @@ Result<std::vector<ossl::Ptr<X509>>> read_pem_certificates(const std::string& pa
 
 // Hex SHA-256 fingerprint of a certificate's DER, colon-separated upper case (as openssl).
 std::string fingerprint_sha256(const X509* cert);
+// The same from the DER itself: a certificate just signed has no cached encoding, and the
+// issuer already holds its DER (cert_der), so this spares encoding it again.
+std::string fingerprint_sha256(const std::vector<uint8_t>& der);
 
 }  // namespace hwca::ca

@@ -5,6 +5,8 @@
 #include <cctype>
 #include <cstring>
 
+#include "ca/csr_fast_path.hpp"
+
 namespace hwca::ca {
 namespace {
 
@@ -68,6 +70,8 @@ Result<ossl::Ptr<X509_REQ>> parse_csr(std::string_view data, const std::string& 
     der.assign(data.data(), data.size());
   }
   if (der.empty()) return fail(ErrorKind::usage, source + " is empty");
+  // Most requests are taken whole by the fast path; it refuses none (csr_fast_path.hpp).
+  if (ossl::Ptr<X509_REQ> fast = parse_named_curve_request(der, libctx)) return fast;
   // d2i frees the object it was given when decoding fails (and sets `out` to NULL): own
   // the result only after the call.
   X509_REQ* out = X509_REQ_new_ex(libctx, ossl::kDefaultProps);

@@ -22,7 +22,7 @@ nlohmann::json issued_event(const IssuedCertificate& c) {
           {"sans", c.record.sans},
           {"not_before", c.record.not_before},
           {"not_after", c.record.not_after},
-          {"sha256", fingerprint_sha256(c.cert.get())},
+          {"sha256", fingerprint_sha256(c.record.der)},
           {"requester", c.record.requester}};
 }
 

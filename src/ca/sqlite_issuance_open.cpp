@@ -142,12 +142,20 @@ Status create_if_missing(const std::string& path, const std::string& shown) {
 void SqliteIssuanceStore::Close::operator()(sqlite3* db) const { sqlite3_close_v2(db); }
 
 SqliteIssuanceStore::SqliteIssuanceStore(std::string path, Db db, const Options& options)
-    : path_(std::move(path)), db_(std::move(db)), options_(options) {}
+    : path_(std::move(path)),
+      db_(std::move(db)),
+      options_(options),
+      write_stmts_(std::make_unique<sqlite::StmtCache>()),
+      read_stmts_(std::make_unique<sqlite::StmtCache>()) {}
 
-tl::unexpected<Error> SqliteIssuanceStore::db_error(int rc, const std::string& doing) const {
+SqliteIssuanceStore::~SqliteIssuanceStore() = default;
+
+tl::unexpected<Error> SqliteIssuanceStore::db_error(int rc, const std::string& doing,
+                                                    sqlite3* db) const {
+  if (db == nullptr) db = db_.get();
   const std::string shown = printable(path_);
-  const std::string text = printable(db_ ? sqlite3_errmsg(db_.get()) : sqlite3_errstr(rc));
-  const int sys = db_ ? sqlite3_system_errno(db_.get()) : 0;
+  const std::string text = printable(db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+  const int sys = db ? sqlite3_system_errno(db) : 0;
   const std::string why = text + (sys != 0 ? " (" + error_text(sys) + ")" : "");
   switch (rc & 0xff) {
     case SQLITE_READONLY:
@@ -223,7 +231,30 @@ Result<std::unique_ptr<SqliteIssuanceStore>> SqliteIssuanceStore::open(const std
   sqlite3_extended_result_codes(raw, 1);
   if (rc != SQLITE_OK) return store->db_error(sqlite3_extended_errcode(raw), "open");
   if (auto ok = store->prepare(); !ok) return tl::unexpected(ok.error());
+  if (!options.read_only) {
+    if (auto ok = store->open_reader(); !ok) return tl::unexpected(ok.error());
+  }
   return store;
+}
+
+Status SqliteIssuanceStore::open_reader() {
+  sqlite3* raw = nullptr;
+  int rc = sqlite3_open_v2(path_.c_str(), &raw,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_FULLMUTEX,
+                           nullptr);
+  reader_.reset(raw);
+  if (raw == nullptr) return fail(ErrorKind::internal, "out of memory opening " + printable(path_));
+  sqlite3_extended_result_codes(raw, 1);
+  if (rc != SQLITE_OK) return db_error(sqlite3_extended_errcode(raw), "open", raw);
+  sqlite3_busy_timeout(raw, options_.busy_timeout_ms);
+  int one = 1;  // as the writer's: closing last must not remove -wal and -shm
+  sqlite3_file_control(raw, "main", SQLITE_FCNTL_PERSIST_WAL, &one);
+  return {};
+}
+
+SqliteIssuanceStore::ReadConn SqliteIssuanceStore::reader() {
+  if (reader_) return {std::unique_lock(read_mu_), reader_.get(), read_stmts_.get()};
+  return {std::unique_lock(mu_), db_.get(), write_stmts_.get()};
 }
 
 Status SqliteIssuanceStore::prepare() {
@@ -349,10 +380,11 @@ Status SqliteIssuanceStore::prepare() {
   return {};
 }
 
-Result<int64_t> SqliteIssuanceStore::schema_version() {
-  Stmt s(db_.get(), "PRAGMA user_version");
+Result<int64_t> SqliteIssuanceStore::schema_version(sqlite3* db, sqlite::StmtCache* stmts) {
+  const char* sql = "PRAGMA user_version";
+  Stmt s = stmts != nullptr ? Stmt(*stmts, db, sql) : Stmt(db, sql);
   int rc = s.step();
-  if (rc != SQLITE_ROW) return db_error(rc, "read");
+  if (rc != SQLITE_ROW) return db_error(rc, "read", db);
   return s.int64(0);
 }
 

@@ -68,17 +68,18 @@ IssuedCert read_row(const Stmt& s) {
 
 }  // namespace
 
-Result<std::vector<IssuedCert>> SqliteIssuanceStore::query(const char* sql, const std::string* ca,
+Result<std::vector<IssuedCert>> SqliteIssuanceStore::query(const ReadConn& r, const char* sql,
+                                                           const std::string* ca,
                                                            const std::string* serial,
                                                            const int64_t* before) {
-  sqlite3* db = db_.get();
+  sqlite3* db = r.db;
   Txn txn(db);  // one snapshot for the rows and their SANs
-  if (int rc = txn.begin(/*write=*/false); rc != SQLITE_OK) return db_error(rc, "read");
-  Stmt rows(db, sql);
+  if (int rc = txn.begin(/*write=*/false); rc != SQLITE_OK) return db_error(rc, "read", db);
+  Stmt rows(*r.stmts, db, sql);
   if (ca) rows.bind(":ca", *ca);
   if (serial) rows.bind(":serial", *serial);
   if (before) rows.bind(":before", *before);
-  Stmt sans(db, "SELECT san FROM cert_sans WHERE cert_id = :id ORDER BY position");
+  Stmt sans(*r.stmts, db, "SELECT san FROM cert_sans WHERE cert_id = :id ORDER BY position");
   std::vector<IssuedCert> out;
   int rc;
   while ((rc = rows.step()) == SQLITE_ROW) {
@@ -86,22 +87,22 @@ Result<std::vector<IssuedCert>> SqliteIssuanceStore::query(const char* sql, cons
     sans.bind(":id", rows.int64(0));
     int src;
     while ((src = sans.step()) == SQLITE_ROW) out.back().sans.push_back(sans.text(0));
-    if (src != SQLITE_DONE) return db_error(src, "read");
+    if (src != SQLITE_DONE) return db_error(src, "read", db);
     sans.reset();
   }
-  if (rc != SQLITE_DONE) return db_error(rc, "read");
+  if (rc != SQLITE_DONE) return db_error(rc, "read", db);
   return out;
 }
 
 Result<bool> SqliteIssuanceStore::serial_exists(const std::string& ca, const std::string& serial) {
   auto key = serial_key(serial);
   if (!key) return tl::unexpected(key.error());
-  std::lock_guard lock(mu_);
-  Stmt s(db_.get(), "SELECT 1 FROM certs WHERE ca = :ca AND serial = :serial");
+  auto r = reader();
+  Stmt s(*r.stmts, r.db, "SELECT 1 FROM certs WHERE ca = :ca AND serial = :serial");
   s.bind(":ca", ca);
   s.bind(":serial", *key);
   int rc = s.step();
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return db_error(rc, "read");
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return db_error(rc, "read", r.db);
   return rc == SQLITE_ROW;
 }
 
@@ -131,11 +132,12 @@ Status SqliteIssuanceStore::record(const std::vector<IssuedCert>& batch) {
   sqlite3* db = db_.get();
   Txn txn(db);
   if (int rc = txn.begin(/*write=*/true); rc != SQLITE_OK) return db_error(rc, "record in");
-  Stmt cert(db,
+  Stmt cert(*write_stmts_, db,
             "INSERT INTO certs (ca, serial, profile, subject, not_before, not_after, requester, "
             "der, revoked_at, revocation_reason, recorded_at) VALUES (:ca, :serial, :profile, "
             ":subject, :not_before, :not_after, :requester, :der, :revoked_at, :reason, :now)");
-  Stmt san(db, "INSERT INTO cert_sans (cert_id, position, san) VALUES (:id, :position, :san)");
+  Stmt san(*write_stmts_, db,
+           "INSERT INTO cert_sans (cert_id, position, san) VALUES (:id, :position, :san)");
   const int64_t now = static_cast<int64_t>(std::time(nullptr));
   for (const auto& c : batch) {
     cert.bind(":ca", c.ca);
@@ -177,9 +179,9 @@ Status SqliteIssuanceStore::record(const std::vector<IssuedCert>& batch) {
 Result<std::optional<IssuedCert>> SqliteIssuanceStore::find(const std::string& serial) {
   auto key = serial_key(serial);
   if (!key) return tl::unexpected(key.error());
-  std::lock_guard lock(mu_);
+  auto r = reader();
   auto found =
-      query((std::string(kSelectAll) + " WHERE serial = :serial ORDER BY ca LIMIT 2").c_str(),
+      query(r, (std::string(kSelectAll) + " WHERE serial = :serial ORDER BY ca LIMIT 2").c_str(),
             nullptr, &*key, nullptr);
   if (!found) return tl::unexpected(found.error());
   if (found->empty()) return std::nullopt;
@@ -195,8 +197,8 @@ Result<std::optional<IssuedCert>> SqliteIssuanceStore::find(const std::string& c
                                                             const std::string& serial) {
   auto key = serial_key(serial);
   if (!key) return tl::unexpected(key.error());
-  std::lock_guard lock(mu_);
-  auto found = query((std::string(kSelectAll) + " WHERE ca = :ca AND serial = :serial").c_str(),
+  auto r = reader();
+  auto found = query(r, (std::string(kSelectAll) + " WHERE ca = :ca AND serial = :serial").c_str(),
                      &ca, &*key, nullptr);
   if (!found) return tl::unexpected(found.error());
   if (found->empty()) return std::nullopt;
@@ -215,8 +217,8 @@ Result<std::vector<IssuedCert>> SqliteIssuanceStore::list(
     sql += " WHERE not_after < :before";
   }
   sql += " ORDER BY not_after, serial, ca";
-  std::lock_guard lock(mu_);
-  return query(sql.c_str(), ca ? &*ca : nullptr, nullptr,
+  auto r = reader();
+  return query(r, sql.c_str(), ca ? &*ca : nullptr, nullptr,
                expiring_before ? &*expiring_before : nullptr);
 }
 
@@ -257,8 +259,9 @@ Status SqliteIssuanceStore::revoke(const std::string& ca, const std::string& ser
 }
 
 Result<std::vector<IssuedCert>> SqliteIssuanceStore::revoked(const std::string& ca) {
-  std::lock_guard lock(mu_);
-  return query((std::string(kSelectNoDer) +
+  auto r = reader();
+  return query(r,
+               (std::string(kSelectNoDer) +
                 " WHERE ca = :ca AND revoked_at IS NOT NULL ORDER BY revoked_at, serial")
                    .c_str(),
                &ca, nullptr, nullptr);

@@ -10,8 +10,11 @@
 // version-1 file opened writable is upgraded to 2 in one transaction, its rows kept; opened
 // read-only it stays version 1, and its node registry reads as empty.
 //
-// One object may be shared between threads (calls are serialised). Do not carry an open
-// store across fork(): open a new one in the child.
+// One object may be shared between threads. Writes are serialised on one connection; reads
+// use a second one (unless opened read-only), so that a read never waits for a write's sync:
+// in WAL mode it sees the last committed state. Each connection keeps the statements of its
+// frequent calls prepared for reuse. Do not carry an open store across fork():
+// open a new one in the child.
 #pragma once
 
 #include <memory>
@@ -24,6 +27,9 @@
 struct sqlite3;
 
 namespace hwca::ca {
+namespace sqlite {
+class StmtCache;
+}
 
 class SqliteIssuanceStore : public IssuanceStore, public NodeRegistry {
  public:
@@ -38,7 +44,7 @@ class SqliteIssuanceStore : public IssuanceStore, public NodeRegistry {
 
   SqliteIssuanceStore(const SqliteIssuanceStore&) = delete;
   SqliteIssuanceStore& operator=(const SqliteIssuanceStore&) = delete;
-  ~SqliteIssuanceStore() override = default;
+  ~SqliteIssuanceStore() override;
 
   Status writable() const override;
   Result<bool> serial_exists(const std::string& ca, const std::string& serial) override;
@@ -69,18 +75,35 @@ class SqliteIssuanceStore : public IssuanceStore, public NodeRegistry {
   };
   using Db = std::unique_ptr<sqlite3, Close>;
 
+  // The connection reads use, locked for the caller: the reading one, else the writer's.
+  struct ReadConn {
+    std::unique_lock<std::mutex> lock;
+    sqlite3* db;
+    sqlite::StmtCache* stmts;  // db's
+  };
+
   SqliteIssuanceStore(std::string path, Db db, const Options& options);
-  Status prepare();  // check the file, apply the settings, create, upgrade or check the schema
-  Result<int64_t> schema_version();  // user_version now (a read-only file may be older)
-  Status registry_writable();        // writable() and a schema that has the registry
-  tl::unexpected<Error> db_error(int rc, const std::string& doing) const;
-  Result<std::vector<IssuedCert>> query(const char* sql, const std::string* ca,
+  Status prepare();      // check the file, apply the settings, create, upgrade or check the schema
+  Status open_reader();  // the second connection, once the schema is in place
+  ReadConn reader();
+  // user_version now, on `db` (a read-only file may be older)
+  Result<int64_t> schema_version(sqlite3* db, sqlite::StmtCache* stmts = nullptr);
+  Status registry_writable();  // writable() and a schema that has the registry
+  // An SQLite error as an Error; the message is read from `db` (default: the writer).
+  tl::unexpected<Error> db_error(int rc, const std::string& doing, sqlite3* db = nullptr) const;
+  Result<std::vector<IssuedCert>> query(const ReadConn& r, const char* sql, const std::string* ca,
                                         const std::string* serial, const int64_t* before);
 
   std::string path_;
-  Db db_;
+  Db db_;      // every write
+  Db reader_;  // reads; null when opened read-only
   Options options_;
-  std::mutex mu_;
+  std::mutex mu_;       // db_
+  std::mutex read_mu_;  // reader_
+  // Each connection's statements kept for reuse, under its mutex. Declared after the
+  // connections, so that they are finalised before those close.
+  std::unique_ptr<sqlite::StmtCache> write_stmts_;
+  std::unique_ptr<sqlite::StmtCache> read_stmts_;
 };
 
 }  // namespace hwca::ca

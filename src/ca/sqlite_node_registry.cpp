@@ -74,7 +74,7 @@ std::optional<BootstrapToken> read_token(const Stmt& s) {
 
 Status SqliteIssuanceStore::registry_writable() {
   if (auto w = writable(); !w) return w;
-  auto version = schema_version();
+  auto version = schema_version(db_.get());
   if (!version) return tl::unexpected(version.error());
   if (*version < kRegistryVersion) {  // opening a writable file upgrades it: not reached
     return fail(ErrorKind::internal, "issuance database " + printable(path_) +
@@ -142,11 +142,11 @@ Status SqliteIssuanceStore::add_token(const BootstrapToken& token, const Sha256&
 }
 
 Result<std::vector<BootstrapToken>> SqliteIssuanceStore::tokens() {
-  std::lock_guard lock(mu_);
-  sqlite3* db = db_.get();
+  auto r = reader();
+  sqlite3* db = r.db;
   Txn txn(db);  // one snapshot for the version and the rows
-  if (int rc = txn.begin(/*write=*/false); rc != SQLITE_OK) return db_error(rc, "read");
-  auto version = schema_version();
+  if (int rc = txn.begin(/*write=*/false); rc != SQLITE_OK) return db_error(rc, "read", db);
+  auto version = schema_version(db);
   if (!version) return tl::unexpected(version.error());
   if (*version < kRegistryVersion) return std::vector<BootstrapToken>{};
   Stmt rows(db, "SELECT " HWCA_TOKEN_COLUMNS " FROM bootstrap_tokens ORDER BY created_at, id");
@@ -161,7 +161,7 @@ Result<std::vector<BootstrapToken>> SqliteIssuanceStore::tokens() {
     }
     out.push_back(std::move(*t));
   }
-  if (rc != SQLITE_DONE) return db_error(rc, "read");
+  if (rc != SQLITE_DONE) return db_error(rc, "read", db);
   return out;
 }
 
@@ -277,21 +277,21 @@ Status SqliteIssuanceStore::unclaim_token(const std::string& id) {
 }
 
 Result<std::optional<NodeRecord>> SqliteIssuanceStore::node(const std::string& name) {
-  std::lock_guard lock(mu_);
-  sqlite3* db = db_.get();
+  auto r = reader();
+  sqlite3* db = r.db;
   Txn txn(db);
-  if (int rc = txn.begin(/*write=*/false); rc != SQLITE_OK) return db_error(rc, "read");
-  auto version = schema_version();
+  if (int rc = txn.begin(/*write=*/false); rc != SQLITE_OK) return db_error(rc, "read", db);
+  auto version = schema_version(db, r.stmts);
   if (!version) return tl::unexpected(version.error());
   if (*version < kRegistryVersion) return std::optional<NodeRecord>{};
   // The node's registration is the last token it spent.
-  Stmt find(db,
+  Stmt find(*r.stmts, db,
             "SELECT node, addresses, used_at FROM bootstrap_tokens "
             "WHERE node = :name AND used_at IS NOT NULL ORDER BY used_at DESC, rowid DESC LIMIT 1");
   find.bind(":name", name);
   int rc = find.step();
   if (rc == SQLITE_DONE) return std::optional<NodeRecord>{};
-  if (rc != SQLITE_ROW) return db_error(rc, "read");
+  if (rc != SQLITE_ROW) return db_error(rc, "read", db);
   NodeRecord record;
   record.name = find.text(0);
   auto addresses = parse_addresses(find.text(1));

@@ -16,6 +16,7 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <netinet/in.h>
+#include <openssl/ssl.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -534,6 +535,12 @@ TEST_F(EstServerTest, EnrollsWithATokenThenRenewsOverMutualTls) {
   EXPECT_EQ(audit.events["cert.issued"], 4);  // the TLS certificate, two renewals, the first
   EXPECT_EQ(audit.events["est.rejected"], 0);
 
+  // The logger counts a request after its reply is written: the client may be first (more
+  // so since no session tickets come before the reply).
+  for (auto until = Clock::now() + 5s;
+       sample(metrics_.text(), requests("simplereenroll", 200)) != 2 && Clock::now() < until;) {
+    std::this_thread::sleep_for(5ms);
+  }
   const std::string m = metrics_.text();
   EXPECT_EQ(sample(m, issued("kubelet-client")), 3) << m;
   EXPECT_EQ(sample(m, requests("cacerts", 200)), 1) << m;
@@ -626,6 +633,12 @@ TEST_F(EstServerTest, GroupCommitsConcurrentRenewals) {
   EXPECT_EQ(audit.events["cert.issued"], static_cast<int>(all.size()));
   for (const auto& s : all) EXPECT_EQ(audit.issued[s], 1) << s;
 
+  // The logger counts a request after its reply is written: the client may be first.
+  for (auto until = Clock::now() + 5s;
+       sample(metrics_.text(), requests("simplereenroll", 200)) != kThreads * kPerThread &&
+       Clock::now() < until;) {
+    std::this_thread::sleep_for(5ms);
+  }
   const std::string m = metrics_.text();
   EXPECT_EQ(sample(m, requests("simplereenroll", 200)), kThreads * kPerThread) << m;
   EXPECT_EQ(sample(m, issued("kubelet-client")), kThreads + kThreads * kPerThread) << m;
@@ -968,6 +981,44 @@ TEST_F(EstServerTest, StopAsRunStartsIsNeverLost) {
     server_.reset();
     service_.reset();
   }
+}
+
+// 10. No session resumption: the server sends no TLS 1.3 session tickets (every connection
+// makes a full handshake, its client certificate verified each time). A raw OpenSSL client
+// that would cache any session it is given reads a whole reply and is given none.
+TEST_F(EstServerTest, SendsNoSessionTickets) {
+  start();
+  if (HasFatalFailure()) return;
+  std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> ctx(SSL_CTX_new(TLS_client_method()),
+                                                        SSL_CTX_free);
+  ASSERT_TRUE(ctx);
+  SSL_CTX_set_min_proto_version(ctx.get(), TLS1_3_VERSION);
+  X509_STORE_add_cert(SSL_CTX_get_cert_store(ctx.get()), ca_cert_.get());
+  SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
+  SSL_CTX_set_session_cache_mode(ctx.get(), SSL_SESS_CACHE_CLIENT);
+  static std::atomic<int> sessions{0};
+  sessions = 0;
+  SSL_CTX_sess_set_new_cb(ctx.get(), [](SSL*, SSL_SESSION*) {
+    ++sessions;
+    return 0;  // not kept
+  });
+  int fd = connect_silent(port_);
+  ASSERT_GE(fd, 0);
+  std::unique_ptr<SSL, decltype(&SSL_free)> ssl(SSL_new(ctx.get()), SSL_free);
+  ASSERT_TRUE(ssl);
+  SSL_set_fd(ssl.get(), fd);
+  SSL_set_tlsext_host_name(ssl.get(), "localhost");
+  ASSERT_EQ(SSL_connect(ssl.get()), 1) << ossl::take_errors();
+  const std::string get = "GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+  ASSERT_EQ(SSL_write(ssl.get(), get.data(), static_cast<int>(get.size())),
+            static_cast<int>(get.size()));
+  std::string reply;
+  char buf[512];
+  for (int n; (n = SSL_read(ssl.get(), buf, sizeof buf)) > 0;)
+    reply.append(buf, static_cast<size_t>(n));
+  ::close(fd);
+  EXPECT_EQ(reply.rfind("HTTP/1.1 200", 0), 0u) << reply;
+  EXPECT_EQ(sessions.load(), 0) << "the server sent session tickets";
 }
 
 // 9. The CA key's token goes away mid-run and comes back: the CA key is reached through
