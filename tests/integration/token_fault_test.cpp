@@ -110,6 +110,34 @@ TEST(TokenFault, SignerWorksAgainOnceTheTokenComesBack) {
   }
 }
 
+// The first reconnection finds the PIN file gone (moved away during the outage): it fails
+// with an error that says so, nothing is tried with a wrong PIN, and once the file is back
+// a later attempt logs in and signs.
+TEST(TokenFault, AReconnectionWhoseLoginFailsIsTriedAgain) {
+  make_key("fault-pin", tokens::KeyType::ec_p256);
+  P11KitTokenServer server;
+  ASSERT_TRUE(server.ready());
+  auto signer = remote_signer("fault-pin");
+  ASSERT_TRUE(sign_once(*signer));
+
+  server.kill_all();
+  const std::string pin_file = g_token->pin_file();
+  const std::string moved = pin_file + ".away";
+  ASSERT_EQ(std::rename(pin_file.c_str(), moved.c_str()), 0);
+  ASSERT_TRUE(server.start());
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // past the last attempt's second
+  auto no_pin = sign_once(*signer);
+  ASSERT_EQ(std::rename(moved.c_str(), pin_file.c_str()), 0);
+  ASSERT_FALSE(no_pin) << "signed without the PIN file";
+  EXPECT_NE(no_pin.error().message.find("reconnecting failed"), std::string::npos)
+      << no_pin.error().message;
+  EXPECT_NE(no_pin.error().message.find(pin_file), std::string::npos) << no_pin.error().message;
+
+  auto back = sign_until_ok(*signer, std::chrono::seconds(10));
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_TRUE(verifies(*signer, *back));
+}
+
 TEST(TokenFault, ThreadsSigningThroughAnOutageAllRecover) {
   make_key("fault-threads", tokens::KeyType::ec_p256);
   P11KitTokenServer server;

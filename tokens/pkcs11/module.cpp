@@ -345,6 +345,7 @@ Status Module::reinitialize(uint64_t seen) {
     fn_->C_Finalize(nullptr);  // a module that lost its device may answer anything
   }
   generation_.fetch_add(1);  // from here on every old session and object handle is void
+  attached_ = false;
   CK_C_INITIALIZE_ARGS args{};
   args.flags = CKF_OS_LOCKING_OK;
   CK_RV rv;
@@ -355,10 +356,11 @@ Status Module::reinitialize(uint64_t seen) {
   if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED) {
     return failed(rv_error("PKCS#11 module " + path_ + " failed to initialise again", rv).value());
   }
-  we_initialized_ = true;
+  we_initialized_ = rv == CKR_OK;
   for (auto& token : tokens) {
     if (auto ok = token->reattach(); !ok) return failed(ok.error());
   }
+  attached_ = true;
   last_failure_.reset();
   return {};
 }

@@ -58,6 +58,9 @@ class Module {
   // Held shared by every session lease (session_pool.hpp), exclusively by reinitialize().
   UseGate& use_gate() { return use_; }
   uint64_t generation() const { return generation_.load(); }
+  // False from a reinitialisation until one has attached every token again (found its slot,
+  // logged in): meanwhile any failing call is worth another attempt.
+  bool attached() const { return attached_.load(); }
 
   // Recovery after a token call failed as if the device were gone. A remote token (p11-kit's
   // client whose server went away, a network HSM) answers CKR_DEVICE_ERROR to every later
@@ -90,6 +93,7 @@ class Module {
 
   UseGate use_;
   std::atomic<uint64_t> generation_{0};
+  std::atomic<bool> attached_{true};
   std::mutex reinit_mu_;  // one reinitialisation at a time; guards the two below
   std::chrono::steady_clock::time_point last_attempt_{};
   std::optional<Error> last_failure_;

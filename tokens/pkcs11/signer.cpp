@@ -89,7 +89,9 @@ Result<std::vector<uint8_t>> Pkcs11Signer::sign(const SignRequest& req) {
   }
 
   auto first = sign_once(mech, data);
-  if (first.result || !first.gone) return std::move(first.result);
+  // After a reinitialisation that did not attach the token again (its login failed, say),
+  // whatever fails next (the key not found without a login, ...) is worth another attempt.
+  if (first.result || !(first.gone || !token_->attached())) return std::move(first.result);
   // The device looked gone: initialise the module again (or wait for the thread doing it)
   // and try once more. While the device stays away this fails at once.
   if (auto back = token_->recover(first.generation); !back) {

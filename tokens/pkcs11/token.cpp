@@ -142,6 +142,8 @@ Result<CK_SESSION_HANDLE> Token::open_rw_session() {
 
 uint64_t Token::generation() const { return module_->generation(); }
 
+bool Token::attached() const { return module_->attached(); }
+
 Status Token::recover(uint64_t seen) { return module_->reinitialize(seen); }
 
 Status Token::reattach() {
@@ -171,7 +173,11 @@ Status Token::reattach() {
   if (!found) return fail(ErrorKind::device, describe_ + " is not present");
   slot_id_ = *found;
 
-  std::lock_guard lock(login_mu_);
+  // Not waited for: a first login in progress holds it while it waits for a session, which
+  // waits for this reinitialisation to end. The next attempt comes a second later.
+  std::unique_lock lock(login_mu_, std::try_to_lock);
+  if (!lock.owns_lock())
+    return fail(ErrorKind::device, "a login to " + describe_ + " is under way");
   logged_in_ = false;
   CK_SESSION_HANDLE h = CK_INVALID_HANDLE;
   {

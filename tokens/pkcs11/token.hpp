@@ -45,6 +45,7 @@ class Token {
   // are void); recover() reinitialises the module unless another thread did since
   // `seen`, the generation the failed call ran in (see Module::reinitialize).
   uint64_t generation() const;
+  bool attached() const;  // Module::attached
   Status recover(uint64_t seen);
   // Called by Module::reinitialize with the use lock held exclusively: forget_sessions()
   // before finalising, reattach() after initialising again (find the slot by label and
