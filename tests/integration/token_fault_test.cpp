@@ -41,13 +41,24 @@ Result<std::vector<uint8_t>> sign_once(tokens::Signer& signer) {
   return signer.sign(req);
 }
 
-TEST(TokenFault, TokenThatDisappearsMidRunGivesAClearErrorNotAHang) {
-  make_key("fault-gone", tokens::KeyType::ec_p256);
+// An ec-p256 key made in the shared token, then a p11-kit server for the token (its SoftHSM2
+// reads the token when it starts: the key comes first) and a signer for the key through
+// p11-kit's client, which has signed once.
+struct RemoteKey {
+  explicit RemoteKey(const std::string& label) : uri(make_key(label, tokens::KeyType::ec_p256)) {
+    if (!server.ready()) throw std::runtime_error("the p11-kit server did not start");
+    signer = remote_signer(label);
+    auto first = sign_once(*signer);
+    if (!first) throw std::runtime_error("the first signature failed: " + first.error().message);
+  }
+  std::string uri;
   P11KitTokenServer server;
-  ASSERT_TRUE(server.ready());
-  auto signer = remote_signer("fault-gone");
-  auto first = sign_once(*signer);
-  ASSERT_TRUE(first) << first.error().message;
+  std::shared_ptr<tokens::Signer> signer;  // dropped before the server stops
+};
+
+TEST(TokenFault, TokenThatDisappearsMidRunGivesAClearErrorNotAHang) {
+  RemoteKey key("fault-gone");
+  auto& [uri, server, signer] = key;
 
   server.kill_all();
   auto start = std::chrono::steady_clock::now();
@@ -80,11 +91,8 @@ Result<std::vector<uint8_t>> sign_until_ok(tokens::Signer& signer, std::chrono::
 }
 
 TEST(TokenFault, SignerWorksAgainOnceTheTokenComesBack) {
-  make_key("fault-back", tokens::KeyType::ec_p256);
-  P11KitTokenServer server;
-  ASSERT_TRUE(server.ready());
-  auto signer = remote_signer("fault-back");
-  ASSERT_TRUE(sign_once(*signer));
+  RemoteKey key("fault-back");
+  auto& [uri, server, signer] = key;
 
   server.kill_all();
   // While it is away every attempt fails at once, as a device error (the reconnection it
@@ -114,11 +122,8 @@ TEST(TokenFault, SignerWorksAgainOnceTheTokenComesBack) {
 // with an error that says so, nothing is tried with a wrong PIN, and once the file is back
 // a later attempt logs in and signs.
 TEST(TokenFault, AReconnectionWhoseLoginFailsIsTriedAgain) {
-  make_key("fault-pin", tokens::KeyType::ec_p256);
-  P11KitTokenServer server;
-  ASSERT_TRUE(server.ready());
-  auto signer = remote_signer("fault-pin");
-  ASSERT_TRUE(sign_once(*signer));
+  RemoteKey key("fault-pin");
+  auto& [uri, server, signer] = key;
 
   server.kill_all();
   const std::string pin_file = g_token->pin_file();
@@ -139,11 +144,8 @@ TEST(TokenFault, AReconnectionWhoseLoginFailsIsTriedAgain) {
 }
 
 TEST(TokenFault, ThreadsSigningThroughAnOutageAllRecover) {
-  make_key("fault-threads", tokens::KeyType::ec_p256);
-  P11KitTokenServer server;
-  ASSERT_TRUE(server.ready());
-  auto signer = remote_signer("fault-threads");
-  ASSERT_TRUE(sign_once(*signer));
+  RemoteKey key("fault-threads");
+  auto& [uri, server, signer] = key;
 
   std::atomic<bool> stop{false};
   std::atomic<int> failures{0}, bad{0};
@@ -186,11 +188,8 @@ TEST(TokenFault, ThreadsSigningThroughAnOutageAllRecover) {
 }
 
 TEST(TokenFault, TokenThatStopsAnsweringTripsTheWatchdog) {
-  make_key("fault-stuck", tokens::KeyType::ec_p256);
-  P11KitTokenServer server;
-  ASSERT_TRUE(server.ready());
-  auto signer = remote_signer("fault-stuck");
-  ASSERT_TRUE(sign_once(*signer));
+  RemoteKey key("fault-stuck");
+  auto& [uri, server, signer] = key;
 
   std::promise<std::string> tripped;
   std::atomic<bool> once{false};
