@@ -66,6 +66,8 @@ nodes=${nodes:-$concurrency}
 [[ -n $json_out ]] && json_out=$(realpath -m "$json_out")
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=tests/bench/bench_lib.sh
+source "$root/tests/bench/bench_lib.sh"
 HWCA_BIN=$(realpath -m "${HWCA_BIN:-$root/build/bin/hwca}")
 HWCA_EST_LOAD=$(realpath -m "${HWCA_EST_LOAD:-$root/build/bin/hwca_est_load}")
 SOFTHSM_MODULE=/usr/lib/softhsm/libsofthsm2.so
@@ -94,17 +96,8 @@ cleanup() {
 }
 trap cleanup EXIT
 cd "$WORK"
-mkdir -m 700 tokens clients
-printf '%s\n' "directories.tokendir = $WORK/tokens" "objectstore.backend = file" \
-  "log.level = ERROR" "slots.removable = false" >softhsm2.conf
-export SOFTHSM2_CONF=$WORK/softhsm2.conf
-export HWCA_PKCS11_MODULE=$SOFTHSM_MODULE
-export HWCA_HOME=$WORK/home
-unset OPENSSL_CONF HWCA_TOKEN_TIMEOUT
-PIN=bench-$RANDOM$RANDOM
-(umask 077 && printf '%s\n' "$PIN" >pin)
-export HWCA_PIN_SOURCE=file:$WORK/pin
-softhsm2-util --init-token --free --label bench --pin "$PIN" --so-pin "so-$PIN" >/dev/null
+mkdir -m 700 clients
+bench_softhsm_token
 
 "$HWCA_BIN" ca init --name root --key 'pkcs11:token=bench;object=root' --generate ec-p256 \
   --subject '/CN=hwca EST bench root' >/dev/null

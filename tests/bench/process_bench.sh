@@ -50,6 +50,8 @@ done
   { echo "process_bench.sh: -n and -r need whole numbers above 0" >&2; exit 2; }
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=tests/bench/bench_lib.sh
+source "$root/tests/bench/bench_lib.sh"
 HWCA_BIN=$(realpath -m "${HWCA_BIN:-$root/build/bin/hwca}")  # the script changes folder
 SOFTHSM_MODULE=/usr/lib/softhsm/libsofthsm2.so
 fail() { echo "FAIL: $*" >&2; exit 1; }
@@ -65,17 +67,8 @@ engine_dir=$(openssl version -e | sed -n 's/^ENGINESDIR: "\(.*\)"$/\1/p')
 WORK=$(mktemp -d "$parent/hwca-pbench.XXXXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 cd "$WORK"
-mkdir -m 700 tokens csr out
-printf '%s\n' "directories.tokendir = $WORK/tokens" "objectstore.backend = file" \
-  "log.level = ERROR" "slots.removable = false" >softhsm2.conf
-export SOFTHSM2_CONF=$WORK/softhsm2.conf
-export HWCA_PKCS11_MODULE=$SOFTHSM_MODULE
-export HWCA_HOME=$WORK/home
-unset OPENSSL_CONF HWCA_TOKEN_TIMEOUT
-PIN=bench-$RANDOM$RANDOM
-(umask 077 && printf '%s\n' "$PIN" >pin)
-export HWCA_PIN_SOURCE=file:$WORK/pin
-softhsm2-util --init-token --free --label bench --pin "$PIN" --so-pin "so-$PIN" >/dev/null
+mkdir -m 700 csr out
+bench_softhsm_token
 
 KEY='pkcs11:token=bench;object=ca'
 "$HWCA_BIN" ca init --name root --key "$KEY" --generate ec-p256 \
