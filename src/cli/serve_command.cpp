@@ -5,17 +5,12 @@
 #include <iostream>
 #include <thread>
 
-#include "ca/ca_init.hpp"
-#include "ca/certificate_builder.hpp"
 #include "ca/issuer.hpp"
-#include "ca/san.hpp"
 #include "cli/context.hpp"
-#include "common/file_util.hpp"
+#include "cli/serve_tls.hpp"
 #include "common/text.hpp"
-#include "common/uri.hpp"
 #include "est/est_server.hpp"
 #include "est/est_service.hpp"
-#include "k8s/leaf_key.hpp"
 
 namespace hwca::cli {
 namespace {
@@ -23,15 +18,11 @@ namespace {
 struct ServeArgs {
   std::string ca;
   std::string listen = "127.0.0.1:8443";
-  std::vector<std::string> tls_sans;
-  std::string tls_cert, tls_key;
+  TlsOptions tls;
   size_t workers = 64;
   int read_timeout = 5;
   size_t max_body = 96 * 1024;
-  int tls_days = 90;
 };
-
-constexpr const char* kTlsKeyType = "ec-p256";
 
 Result<std::pair<std::string, int>> parse_listen(const std::string& text) {
   auto colon = text.rfind(':');
@@ -51,113 +42,9 @@ Result<std::pair<std::string, int>> parse_listen(const std::string& text) {
   return std::pair{host, static_cast<int>(port)};
 }
 
-// Where the server's own TLS key lives by default: beside the CA key, in the same token
-// (object "<ca>-est-tls") or, for a TPM CA, in a key file of the same TPM in the CA's folder.
-Result<std::string> default_tls_key_uri(const ca::Home& home, const std::string& ca_name) {
-  const std::string& ca_key = home.config().cas.at(ca_name).key;
-  auto uri = parse_uri(ca_key);
-  if (!uri) return tl::unexpected(uri.error());
-  if (uri->scheme == "tpm2") {
-    return "tpm2:file=" + home.path("cas/" + ca_name + "/est-tls.tpmkey");
-  }
-  Uri tls = *uri;
-  tls.path.clear();
-  for (const auto& [name, value] : uri->path) {
-    if (name != "object" && name != "id" && name != "type") tls.path.emplace_back(name, value);
-  }
-  tls.path.emplace_back("object", ca_name + "-est-tls");
-  return format_uri(tls);
-}
-
-Result<ossl::Ptr<EVP_PKEY>> load_or_make_tls_key(const Context& ctx,
-                                                 const ca::CryptoContext& crypto,
-                                                 const std::string& uri, bool* made) {
-  auto key = crypto.load_private_key(uri, ctx.key_load_options());
-  if (key || key.error().kind != ErrorKind::not_found) return key;
-  auto generated = generate_key(ctx, uri, kTlsKeyType);
-  if (!generated) return wrap(generated.error(), "cannot make the server's TLS key " + uri);
-  *made = true;
-  return crypto.load_private_key(uri, ctx.key_load_options());
-}
-
-Result<std::vector<ossl::Ptr<X509>>> ca_chain(const ca::Home& home, const std::string& name) {
-  std::vector<ossl::Ptr<X509>> out;
-  for (std::string n = name; !n.empty(); n = home.config().cas.at(n).parent) {
-    auto cert = ca::load_ca_cert(home, n);
-    if (!cert) return tl::unexpected(cert.error());
-    out.push_back(std::move(*cert));
-  }
-  return out;
-}
-
-// The server's TLS certificate: given (--tls-cert/--tls-key), or issued now by the CA it
-// serves for a key in the CA's token.
-Result<est::TlsIdentity> tls_identity(const Context& ctx, const ServeArgs& args,
-                                      const ca::Home& home, const ca::CryptoContext& crypto,
-                                      ca::Issuer& issuer, std::string& note) {
-  est::TlsIdentity id;
-  auto chain = ca_chain(home, args.ca);
-  if (!chain) return tl::unexpected(chain.error());
-  id.client_ca.reset(X509_dup(chain->front().get()));
-  if (!args.tls_cert.empty()) {
-    auto certs = ca::read_pem_certificates(args.tls_cert);
-    if (!certs) return tl::unexpected(certs.error());
-    id.cert = std::move(certs->front());
-    for (size_t i = 1; i < certs->size(); ++i) id.chain.push_back(std::move((*certs)[i]));
-    if (!uri_scheme(args.tls_key).empty()) {
-      auto key = crypto.load_private_key(args.tls_key, ctx.key_load_options());
-      if (!key) return tl::unexpected(key.error());
-      id.key = std::move(*key);
-    } else {
-      auto pem = read_file(args.tls_key);
-      if (!pem) return tl::unexpected(pem.error());
-      auto key = k8s::parse_private_key(*pem, args.tls_key);
-      OPENSSL_cleanse(pem->data(), pem->size());
-      if (!key) return tl::unexpected(key.error());
-      id.key = std::move(*key);
-    }
-    note = "TLS certificate from " + args.tls_cert;
-    return id;
-  }
-  auto uri = default_tls_key_uri(home, args.ca);
-  if (!uri) return tl::unexpected(uri.error());
-  bool made = false;
-  auto key = load_or_make_tls_key(ctx, crypto, *uri, &made);
-  if (!key) return tl::unexpected(key.error());
-  std::vector<std::string> sans;
-  for (const auto& name : args.tls_sans) {
-    sans.push_back((ca::parse_san("IP:" + name, {}) ? "IP:" : "DNS:") + name);
-  }
-  auto csr = k8s::make_csr_der(crypto.libctx(), key->get(), args.tls_sans.front(), {}, sans);
-  if (!csr) return tl::unexpected(csr.error());
-  ca::SignRequest request;
-  request.csr = std::move(*csr);
-  request.source = "the EST server's TLS request";
-  request.profile = "server";
-  request.days = args.tls_days;
-  request.requester = "serve:uid=" + std::to_string(::getuid());
-  auto issued = issuer.issue(request);
-  if (!issued) return wrap(issued.error(), "cannot issue the server's TLS certificate");
-  // From its DER, so that TLS decodes its public key afresh in the process's context.
-  const auto der = ca::cert_der(issued->cert.get());
-  const unsigned char* p = der.data();
-  id.cert.reset(d2i_X509(nullptr, &p, static_cast<long>(der.size())));
-  if (!id.cert) return fail(ErrorKind::internal, "cannot decode the server's TLS certificate");
-  for (auto& c : *chain) id.chain.push_back(std::move(c));
-  id.key = std::move(*key);
-  note = std::string("TLS certificate ") + issued->record.serial + " for " +
-         [&] {
-           std::string all;
-           for (const auto& s : args.tls_sans) all += (all.empty() ? "" : ", ") + s;
-           return all;
-         }() +
-         ", key " + *uri + (made ? " (made now)" : "");
-  return id;
-}
-
 int serve(const Context& ctx, ServeArgs args) {
-  if (args.tls_sans.empty()) args.tls_sans = {"localhost", "127.0.0.1"};
-  if (args.tls_cert.empty() != args.tls_key.empty()) {
+  if (args.tls.sans.empty()) args.tls.sans = {"localhost", "127.0.0.1"};
+  if (args.tls.cert.empty() != args.tls.key.empty()) {
     return report(Error{ErrorKind::usage, "--tls-cert and --tls-key go together"});
   }
   auto listen = parse_listen(args.listen);
@@ -183,7 +70,7 @@ int serve(const Context& ctx, ServeArgs args) {
   auto issuer = ca::Issuer::open(*home, **crypto, **store, args.ca, ctx.key_load_options());
   if (!issuer) return report(issuer.error());
   std::string note;
-  auto identity = tls_identity(ctx, args, *home, **crypto, **issuer, note);
+  auto identity = tls_identity(ctx, args.tls, *home, **crypto, **store, **issuer, note);
   if (!identity) return report(identity.error());
   auto chain = ca_chain(*home, args.ca);
   if (!chain) return report(chain.error());
@@ -237,14 +124,14 @@ void set_serve_command(CLI::App& app, Context& ctx, int& exit_code) {
   cmd->add_option("--listen", args.listen,
                   "address and port to listen on (default 127.0.0.1:8443; port 0: any free one)")
       ->type_name("ADDR:PORT");
-  cmd->add_option("--tls-san", args.tls_sans,
+  cmd->add_option("--tls-san", args.tls.sans,
                   "a DNS name or IP address for the server's TLS certificate (repeat; default "
                   "localhost and 127.0.0.1)")
       ->type_name("NAME");
-  cmd->add_option("--tls-cert", args.tls_cert,
+  cmd->add_option("--tls-cert", args.tls.cert,
                   "present this certificate (PEM, chain after it) instead of one issued at start")
       ->type_name("FILE");
-  cmd->add_option("--tls-key", args.tls_key,
+  cmd->add_option("--tls-key", args.tls.key,
                   "the key of --tls-cert: a key URI (pkcs11:, tpm2:) or a PEM file")
       ->type_name("URI|FILE");
   cmd->add_option("--workers", args.workers,

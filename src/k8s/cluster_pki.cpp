@@ -70,11 +70,11 @@ Status make_requests(OSSL_LIB_CTX* libctx, std::vector<Work*>& todo, tokens::Key
       if (report && options.progress) options.progress("keys", done.load(), todo.size());
       Work& w = *todo[i];
       auto key = generate_leaf_key(libctx, type);
-      auto csr = key ? make_csr_der(libctx, key->get(), w.plan->common_name, w.plan->groups,
-                                    w.plan->sans)
-                     : Result<std::string>(tl::unexpected(key.error()));
-      auto pem = csr ? private_key_pem(key->get())
-                     : Result<SecureString>(tl::unexpected(csr.error()));
+      auto csr =
+          key ? make_csr_der(libctx, key->get(), w.plan->common_name, w.plan->groups, w.plan->sans)
+              : Result<std::string>(tl::unexpected(key.error()));
+      auto pem =
+          csr ? private_key_pem(key->get()) : Result<SecureString>(tl::unexpected(csr.error()));
       if (!pem) {
         errors[i] = pem.error();
         continue;
@@ -84,7 +84,8 @@ Status make_requests(OSSL_LIB_CTX* libctx, std::vector<Work*>& todo, tokens::Key
       ++done;
     }
   };
-  unsigned n = options.threads ? options.threads : std::max(1u, std::thread::hardware_concurrency());
+  unsigned n =
+      options.threads ? options.threads : std::max(1u, std::thread::hardware_concurrency());
   n = static_cast<unsigned>(std::min<size_t>(n, todo.size()));
   std::vector<std::thread> pool;
   for (unsigned t = 1; t < n; ++t) pool.emplace_back(worker, false);
@@ -97,9 +98,49 @@ Status make_requests(OSSL_LIB_CTX* libctx, std::vector<Work*>& todo, tokens::Key
   return {};
 }
 
+// What a run has issued and recorded so far: a run that fails after that says so, since
+// those certificates exist (in the database and the audit log) though none was written.
+class IssuedSoFar {
+ public:
+  explicit IssuedSoFar(size_t planned) : planned_(planned) {}
+  void add(const std::string& ca, const std::string& serial) {
+    serials_[ca].push_back(serial);
+    ++count_;
+  }
+  Error explain(Error e) const {
+    if (count_ == 0) return e;
+    constexpr std::string_view kNothing = "nothing issued: ";
+    std::string cause = e.message;
+    if (cause.compare(0, kNothing.size(), kNothing) == 0) cause.erase(0, kNothing.size());
+    std::string text = std::to_string(count_) + " of " + std::to_string(planned_) +
+                       " certificates were issued and recorded, then the run stopped and wrote "
+                       "none of them: " +
+                       cause + " (";
+    bool first = true;
+    for (const auto& [ca, serials] : serials_) {
+      text += std::string(first ? "" : "; ") + "CA '" + ca + "': ";
+      first = false;
+      constexpr size_t kShown = 3;
+      for (size_t i = 0; i < serials.size() && i < kShown; ++i) {
+        text += (i ? ", " : "") + serials[i];
+      }
+      if (serials.size() > kShown) {
+        text += " and " + std::to_string(serials.size() - kShown) + " more";
+      }
+    }
+    text += "; 'hwca cert list' shows them, the next run issues new ones)";
+    return Error{e.kind, std::move(text)};
+  }
+
+ private:
+  size_t planned_;
+  size_t count_ = 0;
+  std::map<std::string, std::vector<std::string>> serials_;
+};
+
 Status issue_all(const ca::Home& home, const ca::CryptoContext& crypto, ca::IssuanceStore& store,
                  const Cluster& cluster, std::map<std::string, CaInfo>& cas,
-                 std::vector<Work*>& todo, const PkiOptions& options) {
+                 std::vector<Work*>& todo, const PkiOptions& options, IssuedSoFar& so_far) {
   if (todo.empty()) return {};
   std::map<std::string, std::vector<Work*>> by_ca;
   for (Work* w : todo) by_ca[ca_name_for(cluster, w->plan->ca)].push_back(w);
@@ -123,8 +164,9 @@ Status issue_all(const ca::Home& home, const ca::CryptoContext& crypto, ca::Issu
     }
     if (options.progress) options.progress("signing", 0, requests.size());
     auto issued = info.issuer->issue_batch(requests);
-    if (!issued) return tl::unexpected(issued.error());
+    if (!issued) return tl::unexpected(so_far.explain(issued.error()));
     for (size_t i = 0; i < works.size(); ++i) {
+      so_far.add(name, (*issued)[i].record.serial);
       works[i]->cert_pem = ca::cert_pem((*issued)[i].cert.get()) + info.chain_tail;
       works[i]->not_after = (*issued)[i].record.not_after;
     }
@@ -214,15 +256,14 @@ Status stage_node(OutputTree& tree, const Cluster& cluster, const Node& node,
   for (CaRole role : {CaRole::kubernetes, CaRole::etcd, CaRole::front_proxy}) {
     if (!cp && role != CaRole::kubernetes) continue;
     const CaInfo& info = cas.at(ca_name_for(cluster, role));
-    if (auto ok = write_if_changed(tree, node.name, ca_role_file(role), info.cert_pem,
-                                   kPublicMode);
+    if (auto ok = write_if_changed(tree, node.name, ca_role_file(role), info.cert_pem, kPublicMode);
         !ok) {
       return ok;
     }
   }
   if (cp && sa) {
-    if (auto ok = write_if_changed(tree, node.name, kServiceAccountKey, sa->key_pem.view(),
-                                   kSecretMode);
+    if (auto ok =
+            write_if_changed(tree, node.name, kServiceAccountKey, sa->key_pem.view(), kSecretMode);
         !ok) {
       return ok;
     }
@@ -242,10 +283,14 @@ Status stage_node(OutputTree& tree, const Cluster& cluster, const Node& node,
 
 const char* outcome_name(Outcome outcome) {
   switch (outcome) {
-    case Outcome::kept: return "kept";
-    case Outcome::issued: return "issued";
-    case Outcome::replaced: return "replaced";
-    case Outcome::renewed: return "renewed";
+    case Outcome::kept:
+      return "kept";
+    case Outcome::issued:
+      return "issued";
+    case Outcome::replaced:
+      return "replaced";
+    case Outcome::renewed:
+      return "renewed";
   }
   return "?";
 }
@@ -266,8 +311,9 @@ Result<PkiReport> write_cluster_pki(const ca::Home& home, const ca::CryptoContex
   if (!plan) return tl::unexpected(plan.error());
 
   std::map<std::string, CaInfo> cas;
-  const std::pair<CaRole, const char*> roles[] = {
-      {CaRole::kubernetes, "kubernetes"}, {CaRole::etcd, "etcd"}, {CaRole::front_proxy, "frontProxy"}};
+  const std::pair<CaRole, const char*> roles[] = {{CaRole::kubernetes, "kubernetes"},
+                                                  {CaRole::etcd, "etcd"},
+                                                  {CaRole::front_proxy, "frontProxy"}};
   for (const auto& [role, key] : roles) {
     const std::string& name = ca_name_for(cluster, role);
     if (cas.count(name)) continue;
@@ -289,9 +335,10 @@ Result<PkiReport> write_cluster_pki(const ca::Home& home, const ca::CryptoContex
                   [](const Node* n) { return n->role == Role::control_plane; })) {
     auto found = existing_service_account_key(*tree, cluster);
     if (!found) return tl::unexpected(found.error());
-    if (!*found) report.notes.push_back("generated a new service-account key (pki/sa.key, RSA 2048)");
-    sa_future = std::async(std::launch::async, service_account_pair, std::move(*found),
-                           crypto.libctx());
+    if (!*found)
+      report.notes.push_back("generated a new service-account key (pki/sa.key, RSA 2048)");
+    sa_future =
+        std::async(std::launch::async, service_account_pair, std::move(*found), crypto.libctx());
   }
   std::vector<Work*> todo;
   std::map<std::string, std::vector<Work*>> by_node;
@@ -299,11 +346,12 @@ Result<PkiReport> write_cluster_pki(const ca::Home& home, const ca::CryptoContex
     if (w.outcome != Outcome::kept) todo.push_back(&w);
     by_node[w.plan->node].push_back(&w);
   }
-  auto issued = issue_all(home, crypto, store, cluster, cas, todo, options);
+  IssuedSoFar so_far(todo.size());
+  auto issued = issue_all(home, crypto, store, cluster, cas, todo, options, so_far);
   std::optional<ServiceAccount> sa;
   if (sa_future.valid()) {
     auto pair = sa_future.get();
-    if (!pair && issued) return tl::unexpected(pair.error());
+    if (!pair && issued) return tl::unexpected(so_far.explain(pair.error()));
     if (pair) sa = std::move(*pair);
   }
   if (!issued) return tl::unexpected(issued.error());
@@ -312,16 +360,16 @@ Result<PkiReport> write_cluster_pki(const ca::Home& home, const ca::CryptoContex
   for (const Node* node : nodes) {
     if (auto ok = stage_node(*tree, cluster, *node, cas, sa ? &*sa : nullptr, by_node[node->name]);
         !ok) {
-      return tl::unexpected(ok.error());
+      return tl::unexpected(so_far.explain(ok.error()));
     }
     if (options.progress) options.progress("writing", ++staged, nodes.size());
   }
   report.nodes_written = tree->staged_nodes();
-  if (auto ok = tree->commit(); !ok) return tl::unexpected(ok.error());
+  if (auto ok = tree->commit(); !ok) return tl::unexpected(so_far.explain(ok.error()));
 
   for (const Work& w : *works) {
-    report.rows.push_back({w.plan->node, w.plan->name, ca_name_for(cluster, w.plan->ca),
-                           w.outcome, w.reason, w.not_after});
+    report.rows.push_back({w.plan->node, w.plan->name, ca_name_for(cluster, w.plan->ca), w.outcome,
+                           w.reason, w.not_after});
   }
   return report;
 }

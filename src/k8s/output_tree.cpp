@@ -77,8 +77,8 @@ Status recover(const std::string& dir, const std::string& staging,
     while (std::getline(in, node)) {
       if (node.empty()) continue;
       if (node.find('/') != std::string::npos || node == "." || node == "..") {
-        return fail(ErrorKind::conflict, staging + "/" + kCommitRecord +
-                                             " is damaged; remove " + staging + " and run again");
+        return fail(ErrorKind::conflict, staging + "/" + kCommitRecord + " is damaged; remove " +
+                                             staging + " and run again");
       }
       if (auto ok = swap_in(dir, staging, node); !ok) return ok;
       ++count;
@@ -98,24 +98,28 @@ Status recover(const std::string& dir, const std::string& staging,
 Result<OutputTree> OutputTree::open(const std::string& dir, std::vector<std::string>& notes) {
   if (dir.empty()) return fail(ErrorKind::usage, "no output folder");
   std::error_code ec;
+  bool created = false;
   if (!fs::exists(dir, ec)) {
     if (::mkdir(dir.c_str(), 0700) != 0) {
       return tl::unexpected(io_error("cannot create the output folder", dir, errno));
     }
+    created = true;
   } else if (!fs::is_directory(dir, ec)) {
     return fail(ErrorKind::usage, dir + " is not a folder");
   }
   const std::string lock = dir + "/.hwca.lock";
   int fd = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) {
-    return fail(ErrorKind::io, "cannot write to the output folder " + dir + ": " +
-                                   error_text(errno));
+    if (created) ::rmdir(dir.c_str());
+    return fail(ErrorKind::io,
+                "cannot write to the output folder " + dir + ": " + error_text(errno));
   }
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     ::close(fd);
     return fail(ErrorKind::conflict, "another hwca run is writing " + dir + "; wait for it");
   }
   OutputTree tree(dir, fd);
+  tree.created_ = created;
   if (auto ok = recover(dir, tree.staging(), notes); !ok) return tl::unexpected(ok.error());
   // A probe: a folder we can lock in but not write to (read-only file system, immutable
   // attribute) fails here, before anything is signed.
@@ -130,13 +134,19 @@ OutputTree::OutputTree(OutputTree&& other) noexcept
       lock_fd_(other.lock_fd_),
       staged_(std::move(other.staged_)),
       committed_(other.committed_),
-      recorded_(other.recorded_) {
+      recorded_(other.recorded_),
+      created_(other.created_) {
   other.lock_fd_ = -1;
 }
 
 OutputTree::~OutputTree() {
   if (lock_fd_ < 0) return;
-  if (!committed_ && !recorded_) (void)remove_all(staging());
+  if (!committed_ && !recorded_) {
+    (void)remove_all(staging());
+    // A folder this run made and filled with nothing goes again (rmdir fails if anything
+    // else is in it).
+    if (created_ && ::unlink((dir_ + "/.hwca.lock").c_str()) == 0) ::rmdir(dir_.c_str());
+  }
   ::close(lock_fd_);
 }
 

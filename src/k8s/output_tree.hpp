@@ -22,7 +22,8 @@ namespace hwca::k8s {
 
 class OutputTree {
  public:
-  // Opens DIR (created with mode 0700 if missing), takes its lock and finishes or discards
+  // Opens DIR (created with mode 0700 if missing, and removed again by a run that puts
+  // nothing in it), takes its lock and finishes or discards
   // an earlier run's staging; what it did is added to `notes`.
   static Result<OutputTree> open(const std::string& dir, std::vector<std::string>& notes);
   OutputTree(OutputTree&& other) noexcept;
@@ -33,8 +34,7 @@ class OutputTree {
   std::string node_path(const std::string& node, const std::string& rel) const;
 
   // Write DIR/<node>/<rel> in the node's staged tree (staged on first use).
-  Status write(const std::string& node, const std::string& rel, std::string_view data,
-               mode_t mode);
+  Status write(const std::string& node, const std::string& rel, std::string_view data, mode_t mode);
   size_t staged_nodes() const { return staged_.size(); }
 
   // Put every staged tree in place, durably. Without a call, nothing staged is kept.
@@ -50,6 +50,7 @@ class OutputTree {
   std::set<std::string> staged_;
   bool committed_ = false;
   bool recorded_ = false;  // the COMMIT record is written: keep the staging for recovery
+  bool created_ = false;   // open() made the folder: a run that writes nothing removes it
 };
 
 }  // namespace hwca::k8s

@@ -4,6 +4,7 @@
 #include <openssl/ssl.h>
 
 #include "ca/certificate_builder.hpp"
+#include "ca/crypto_context.hpp"
 #include "common/base64.hpp"
 #include "common/text.hpp"
 #include "est/est_codec.hpp"
@@ -133,9 +134,14 @@ Error transport_error(const EstEndpoint& e, httplib::Error err, const httplib::S
     case httplib::Error::Write:
       why = "the connection broke while sending the request";
       break;
-    case httplib::Error::SSLConnection:
-      why = "the TLS handshake failed (" + ossl::take_errors() + ")";
-      break;
+    case httplib::Error::SSLConnection: {
+      // The client key's device may be what failed (a TPM gone while it signed): then the
+      // provider's error, and its kind, say so.
+      return ca::provider_error(
+          ErrorKind::io,
+          "EST server " + e.host + ":" + std::to_string(e.port) + ": the TLS handshake failed",
+          /*prefix_ours=*/true);
+    }
     case httplib::Error::SSLServerVerification:
       why = "the server's certificate does not chain to --ca-cert (verify result " +
             std::to_string(cli.get_openssl_verify_result()) + ": " +

@@ -13,6 +13,7 @@
 #include "ca/sqlite_issuance_store.hpp"
 #include "integration_env.hpp"
 #include "k8s/cluster_pki.hpp"
+#include "support/forwarding_store.hpp"
 #include "support/temp_dir.hpp"
 
 namespace hwca::test {
@@ -38,8 +39,9 @@ nodes:
 }
 
 size_t count(const k8s::PkiReport& r, k8s::Outcome outcome) {
-  return static_cast<size_t>(std::count_if(r.rows.begin(), r.rows.end(),
-                                           [&](const k8s::PkiRow& row) { return row.outcome == outcome; }));
+  return static_cast<size_t>(
+      std::count_if(r.rows.begin(), r.rows.end(),
+                    [&](const k8s::PkiRow& row) { return row.outcome == outcome; }));
 }
 
 class K8sPki : public ::testing::Test {
@@ -88,11 +90,12 @@ class K8sPki : public ::testing::Test {
     ASSERT_TRUE(made) << made.error().message;
   }
 
-  Result<k8s::PkiReport> run(k8s::PkiOptions options = {}) {
+  Result<k8s::PkiReport> run(k8s::PkiOptions options = {}, ca::IssuanceStore* store = nullptr) {
     options.key_options = key_options();
     options.requester = "test:k8s";
     options.threads = 2;
-    return k8s::write_cluster_pki(*home_, *crypto_, *store_, cluster_, dir_.file("out"), options);
+    return k8s::write_cluster_pki(*home_, *crypto_, store ? *store : *store_, cluster_,
+                                  dir_.file("out"), options);
   }
 
   size_t stored() {
@@ -118,8 +121,8 @@ TEST_F(K8sPki, WritesEveryNodeThenKeepsIt) {
   EXPECT_EQ(stored(), leaves + 4);  // and the four CA certificates
   auto audit = ca::AuditLog::verify(home_->path(home_->config().audit_log));
   ASSERT_TRUE(audit) << audit.error().message;
-  for (const char* f : {"cp1/pki/apiserver.key", "cp2/pki/etcd/peer.key", "w7/kubelet.conf",
-                        "cp1/pki/sa.key"}) {
+  for (const char* f :
+       {"cp1/pki/apiserver.key", "cp2/pki/etcd/peer.key", "w7/kubelet.conf", "cp1/pki/sa.key"}) {
     struct stat st {};
     ASSERT_EQ(::stat(dir_.file(std::string("out/") + f).c_str(), &st), 0) << f;
     EXPECT_EQ(st.st_mode & 0777, 0600u) << f;
@@ -147,15 +150,16 @@ TEST_F(K8sPki, RenewsOneNameOnOneNode) {
 }
 
 TEST_F(K8sPki, ACaThatCannotSignStopsTheRunBeforeAnythingIsIssued) {
-  auto revoked = ca::revoke_certificate(*home_, *store_, "root",
-                                        [&] {
-                                          auto rows = store_->list(std::nullopt, std::nullopt);
-                                          for (const auto& r : *rows) {
-                                            if (r.subject == "CN=front-proxy-ca") return r.serial;
-                                          }
-                                          return std::string();
-                                        }(),
-                                        1, "test:k8s");
+  auto revoked = ca::revoke_certificate(
+      *home_, *store_, "root",
+      [&] {
+        auto rows = store_->list(std::nullopt, std::nullopt);
+        for (const auto& r : *rows) {
+          if (r.subject == "CN=front-proxy-ca") return r.serial;
+        }
+        return std::string();
+      }(),
+      1, "test:k8s");
   ASSERT_TRUE(revoked) << revoked.error().message;
   const size_t before = stored();
   auto result = run();
@@ -163,9 +167,48 @@ TEST_F(K8sPki, ACaThatCannotSignStopsTheRunBeforeAnythingIsIssued) {
   EXPECT_EQ(result.error().kind, ErrorKind::conflict);
   EXPECT_NE(result.error().message.find("revoked"), std::string::npos) << result.error().message;
   EXPECT_EQ(stored(), before) << "certificates were issued by a run that failed";
-  for (const auto& entry : fs::directory_iterator(dir_.file("out"))) {
-    EXPECT_EQ(entry.path().filename().string()[0], '.') << "left " << entry.path();
-  }
+  EXPECT_FALSE(fs::exists(dir_.file("out"))) << "a failed first run left its folder behind";
+}
+
+// The CAs sign one batch each (etcd-ca, front-proxy-ca, k8s-ca); the database refuses the
+// second batch: the first one's certificates exist, and the error says how many and which.
+TEST_F(K8sPki, AFailureAfterSomeSignaturesSaysWhatWasIssued) {
+  class FailingSecondBatch : public ForwardingStore {
+   public:
+    using ForwardingStore::ForwardingStore;
+    Status record(const std::vector<ca::IssuedCert>& batch) override {
+      if (++batches_ == 2) return fail(ErrorKind::io, "disk full (test)");
+      return inner_.record(batch);
+    }
+
+   private:
+    int batches_ = 0;
+  };
+  FailingSecondBatch failing(*store_);
+  const size_t before = stored();
+  auto result = run({}, &failing);
+  ASSERT_FALSE(result);
+  const size_t recorded = stored() - before;
+  ASSERT_GT(recorded, 0u);
+  const std::string& message = result.error().message;
+  EXPECT_EQ(result.error().kind, ErrorKind::io);
+  EXPECT_NE(message.find(std::to_string(recorded) + " of " + std::to_string(2 * 12 + kWorkers) +
+                         " certificates were issued and recorded"),
+            std::string::npos)
+      << message;
+  EXPECT_NE(message.find("disk full (test)"), std::string::npos) << message;
+  EXPECT_EQ(message.find("nothing issued"), std::string::npos) << message;
+  auto rows = store_->list(std::string("etcd-ca"), std::nullopt);
+  ASSERT_TRUE(rows);
+  rows->erase(std::remove_if(rows->begin(), rows->end(),
+                             [](const ca::IssuedCert& r) { return r.subject == "CN=etcd-ca"; }),
+              rows->end());
+  ASSERT_EQ(rows->size(), recorded);
+  EXPECT_NE(message.find("CA 'etcd-ca': "), std::string::npos) << message;
+  size_t named = 0;
+  for (const auto& row : *rows) named += message.find(row.serial) != std::string::npos;
+  EXPECT_EQ(named, std::min<size_t>(recorded, 3)) << message;
+  EXPECT_FALSE(fs::exists(dir_.file("out"))) << "a failed first run left its folder behind";
 }
 
 }  // namespace

@@ -4,7 +4,8 @@
 #                       (PIN from $PIN_FILE) in the background and wait (10 s at most) for
 #                       its one line on stdout; sets SERVE_PID, SERVE_LINE, SERVE_OUT,
 #                       SERVE_ERR and PORT (the port it chose).
-#   est_serve_stop      stop it (TERM, then KILL after 5 s) and reap it quietly.
+#   est_serve_stop      stop it (TERM, then KILL after 5 s) and reap it quietly (safe under
+#                       set -e).
 #   est_serve_logs      append every server's stderr to $STDERR_LOG, for lib.sh's check that
 #                       no PIN is in any of them.
 # The sourcing script calls est_serve_stop and est_serve_logs from its EXIT handler.
@@ -39,8 +40,8 @@ est_serve_stop() {
     kill -0 "$SERVE_PID" 2>/dev/null || break
     sleep 0.1
   done
-  kill -9 "$SERVE_PID" 2>/dev/null
-  { wait "$SERVE_PID"; } 2>/dev/null
+  kill -9 "$SERVE_PID" 2>/dev/null || true
+  { wait "$SERVE_PID"; } 2>/dev/null || true
   SERVE_PID=""
 }
 
