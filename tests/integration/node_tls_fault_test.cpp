@@ -1,0 +1,206 @@
+// hwca-node's EST client with its key in a TPM (a swtpm of the test's own): the key signs
+// the client's CertificateVerify in the TLS handshake through the hwca provider. A TPM gone
+// by then fails the handshake as a device error naming the TPM (hwca-node exits 5, as
+// docs/cli.md says), not as a network one (7); with the TPM up the same set-up succeeds
+// and the server sees the client certificate.
+//
+// A program of its own: cpp-httplib makes its SSL_CTX in OpenSSL's default library context,
+// so the TPM key must be loaded there (CryptoContext::Scope::process_default), and that
+// context can be taken once per process (hwca_integration_tests takes it for the EST
+// server's tests). The server is cpp-httplib's SSLServer on 127.0.0.1, which requires a
+// client certificate from a software CA; the node's certificate is issued by that CA.
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <openssl/ssl.h>
+
+#include <csignal>
+#include <cstdio>
+#include <ctime>
+#include <fstream>
+#include <mutex>
+#include <thread>
+
+#include "ca/certificate_builder.hpp"
+#include "ca/crypto_context.hpp"
+#include "est/est_codec.hpp"
+#include "node/est_client.hpp"
+#include "node/node_identity.hpp"
+#include "support/scoped_env.hpp"
+#include "support/swtpm.hpp"
+#include "support/temp_dir.hpp"
+#include "support/test_csr.hpp"
+#include "tokens/tpm2/tcti.hpp"
+#include "tokens/tpm2/tpm_context.hpp"
+
+namespace hwca::test {
+
+// The process's one default-context CryptoContext, made by main().
+const ca::CryptoContext* g_crypto = nullptr;
+
+namespace {
+
+// A software P-256 key from OpenSSL's default provider.
+ossl::Ptr<EVP_PKEY> software_key() {
+  ossl::Ptr<EVP_PKEY> k(EVP_PKEY_Q_keygen(nullptr, ossl::kDefaultProps, "EC", "P-256"));
+  if (!k) throw std::runtime_error("cannot make a P-256 key: " + ossl::take_errors());
+  return k;
+}
+
+// A certificate for `key` named CN=`cn`: a CA's (self-signed) without `issuer`, else a leaf
+// issued by `issuer` with `issuer_key` for `usage` (NID_server_auth or NID_client_auth).
+ossl::Ptr<X509> certificate(const std::string& cn, EVP_PKEY* key, const X509* issuer,
+                            EVP_PKEY* issuer_key, int usage = NID_undef,
+                            std::vector<ca::San> sans = {}) {
+  auto subject = name_of({{"CN", cn}});
+  ca::CertificateSpec spec;
+  spec.subject = subject.get();
+  spec.subject_key = key;
+  spec.issuer = issuer;
+  spec.issuer_key = issuer_key;
+  spec.serial = *ca::Serial::random();
+  spec.not_before = std::time(nullptr) - 60;
+  spec.not_after = std::time(nullptr) + 3600;
+  spec.ca = issuer == nullptr;
+  spec.key_usage_bits = spec.ca ? std::vector<int>{0, 5} : std::vector<int>{0};
+  if (usage != NID_undef) spec.ext_key_usage = {usage};
+  spec.sans = std::move(sans);
+  auto cert = ca::build_certificate(spec, nullptr);
+  if (!cert) throw std::runtime_error("certificate " + cn + ": " + cert.error().message);
+  return std::move(*cert);
+}
+
+// An EST server on 127.0.0.1 (a free port) that requires a client certificate issued by the
+// test's CA; simpleenroll answers with that certificate and remembers it.
+class MutualTlsServer {
+ public:
+  MutualTlsServer(X509* ca_cert, X509* cert, EVP_PKEY* key) : server_(cert, key, trust(ca_cert)) {
+    if (!server_.is_valid()) throw std::runtime_error("SSLServer: " + ossl::take_errors());
+    server_.Post("/.well-known/est/simpleenroll",
+                 [this](const httplib::Request& req, httplib::Response& res) {
+                   ossl::Ptr<X509> peer(SSL_get1_peer_certificate(req.ssl));
+                   auto body = est::certs_only_body({peer.get()});
+                   std::lock_guard lock(mu_);
+                   if (!peer || !body) {
+                     res.status = 500;
+                     return;
+                   }
+                   res.set_content(*body, "application/pkcs7-mime; smime-type=certs-only");
+                   peers_.push_back(std::move(peer));
+                 });
+    // Bound and listening before the thread starts: a connection waits in the backlog.
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    if (port_ <= 0) throw std::runtime_error("cannot bind a port on 127.0.0.1");
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+  }
+  ~MutualTlsServer() {
+    server_.stop();
+    thread_.join();
+  }
+
+  int port() const { return port_; }
+  // The client certificates the server saw in completed requests.
+  std::vector<ossl::Ptr<X509>> peers() {
+    std::lock_guard lock(mu_);
+    return std::move(peers_);
+  }
+
+ private:
+  static X509_STORE* trust(X509* ca_cert) {
+    X509_STORE* store = X509_STORE_new();  // the server's SSL_CTX takes it
+    if (store == nullptr || X509_STORE_add_cert(store, ca_cert) != 1) {
+      throw std::runtime_error("cannot make the server's trust store");
+    }
+    return store;
+  }
+
+  httplib::SSLServer server_;
+  int port_ = 0;
+  std::thread thread_;
+  std::mutex mu_;
+  std::vector<ossl::Ptr<X509>> peers_;
+};
+
+// A node with its key in a fresh swtpm (HWCA_TCTI), a CA with a software key, and an EST
+// server over mutual TLS; enroll() asks it as hwca-node does.
+class NodeTlsFault : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    bool created = false;
+    auto key =
+        node::load_or_create_key(*g_crypto, "tpm2:file=" + dir_.file("node.key"), {}, {}, &created);
+    ASSERT_TRUE(key) << key.error().message;
+    ASSERT_TRUE(created);
+    node_key_ = std::move(*key);
+    ca_key_ = software_key();
+    ca_cert_ = certificate("node-tls-fault CA", ca_key_.get(), nullptr, ca_key_.get());
+    server_key_ = software_key();
+    server_cert_ = certificate("est.test", server_key_.get(), ca_cert_.get(), ca_key_.get(),
+                               NID_server_auth, {{ca::SanType::ip, "127.0.0.1"}});
+    node_cert_ = certificate("system:node:tpm-node", node_key_.get(), ca_cert_.get(), ca_key_.get(),
+                             NID_client_auth);
+    std::ofstream(ca_file_) << ca::cert_pem(ca_cert_.get());
+    server_ =
+        std::make_unique<MutualTlsServer>(ca_cert_.get(), server_cert_.get(), server_key_.get());
+  }
+  void TearDown() override {
+    server_.reset();
+    node_key_.reset();
+    tokens::tpm2::TpmContext::close_all();
+    ERR_clear_error();
+  }
+
+  Result<ossl::Ptr<X509>> enroll() {
+    node::ClientOptions options;
+    options.ca_file = ca_file_;
+    options.client_cert = node_cert_.get();
+    options.client_key = node_key_.get();
+    options.timeout_s = 20;
+    node::EstClient client({"127.0.0.1", server_->port(), ""}, options);
+    // Not read by this server: the handshake is what is tested.
+    return client.enroll("not a request", /*reenroll=*/false);
+  }
+
+  Swtpm tpm_;
+  ScopedEnv tcti_{tokens::tpm2::kTctiEnv, tpm_.tcti()};
+  TempDir dir_{"hwca-node-tls"};
+  std::string ca_file_ = dir_.file("ca.pem");
+  ossl::Ptr<EVP_PKEY> node_key_, ca_key_, server_key_;
+  ossl::Ptr<X509> ca_cert_, server_cert_, node_cert_;
+  std::unique_ptr<MutualTlsServer> server_;
+};
+
+TEST_F(NodeTlsFault, TheHandshakeSignsInTheTpmAndTheServerSeesTheNodeCertificate) {
+  auto issued = enroll();
+  ASSERT_TRUE(issued) << issued.error().message;
+  EXPECT_EQ(X509_cmp(issued->get(), node_cert_.get()), 0);
+  auto peers = server_->peers();
+  ASSERT_EQ(peers.size(), 1u);
+  EXPECT_EQ(X509_cmp(peers[0].get(), node_cert_.get()), 0);
+}
+
+TEST_F(NodeTlsFault, ATpmGoneDuringTheHandshakeIsADeviceErrorNamingIt) {
+  tpm_.stop();
+  auto issued = enroll();
+  ASSERT_FALSE(issued) << "enrolled although the TPM that holds the client key is stopped";
+  EXPECT_EQ(issued.error().kind, ErrorKind::device) << issued.error().message;
+  EXPECT_NE(issued.error().message.find("the TLS handshake failed"), std::string::npos)
+      << issued.error().message;
+  EXPECT_NE(issued.error().message.find(tpm_.tcti()), std::string::npos) << issued.error().message;
+  EXPECT_TRUE(server_->peers().empty());
+}
+
+}  // namespace
+
+}  // namespace hwca::test
+
+int main(int argc, char** argv) {
+  std::signal(SIGPIPE, SIG_IGN);  // as hwca-node does: a peer that hangs up is an error
+  ::testing::InitGoogleTest(&argc, argv);
+  auto crypto = hwca::ca::CryptoContext::create(hwca::ca::CryptoContext::Scope::process_default);
+  if (!crypto) {
+    std::fprintf(stderr, "process_default CryptoContext: %s\n", crypto.error().message.c_str());
+    return 1;
+  }
+  hwca::test::g_crypto = crypto->get();
+  return RUN_ALL_TESTS();
+}
