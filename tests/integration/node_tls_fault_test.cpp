@@ -13,6 +13,7 @@
 #include <httplib.h>
 #include <openssl/ssl.h>
 
+#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <ctime>
@@ -90,16 +91,22 @@ class MutualTlsServer {
     // Bound and listening before the thread starts: a connection waits in the backlog.
     port_ = server_.bind_to_any_port("127.0.0.1");
     if (port_ <= 0) throw std::runtime_error("cannot bind a port on 127.0.0.1");
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    thread_ = std::thread([this] {
+      server_.listen_after_bind();
+      listen_ended_ = true;
+    });
   }
   ~MutualTlsServer() {
+    // stop() does nothing before listen_after_bind() has begun, which would then never
+    // return: wait until it runs (or has already ended by itself).
+    while (!server_.is_running() && !listen_ended_) std::this_thread::yield();
     server_.stop();
     thread_.join();
   }
 
   int port() const { return port_; }
-  // The client certificates the server saw in completed requests.
-  std::vector<ossl::Ptr<X509>> peers() {
+  // The client certificates the server saw in requests since the last call.
+  std::vector<ossl::Ptr<X509>> take_peers() {
     std::lock_guard lock(mu_);
     return std::move(peers_);
   }
@@ -115,6 +122,7 @@ class MutualTlsServer {
 
   httplib::SSLServer server_;
   int port_ = 0;
+  std::atomic<bool> listen_ended_{false};
   std::thread thread_;
   std::mutex mu_;
   std::vector<ossl::Ptr<X509>> peers_;
@@ -173,7 +181,7 @@ TEST_F(NodeTlsFault, TheHandshakeSignsInTheTpmAndTheServerSeesTheNodeCertificate
   auto issued = enroll();
   ASSERT_TRUE(issued) << issued.error().message;
   EXPECT_EQ(X509_cmp(issued->get(), node_cert_.get()), 0);
-  auto peers = server_->peers();
+  auto peers = server_->take_peers();
   ASSERT_EQ(peers.size(), 1u);
   EXPECT_EQ(X509_cmp(peers[0].get(), node_cert_.get()), 0);
 }
@@ -186,7 +194,7 @@ TEST_F(NodeTlsFault, ATpmGoneDuringTheHandshakeIsADeviceErrorNamingIt) {
   EXPECT_NE(issued.error().message.find("the TLS handshake failed"), std::string::npos)
       << issued.error().message;
   EXPECT_NE(issued.error().message.find(tpm_.tcti()), std::string::npos) << issued.error().message;
-  EXPECT_TRUE(server_->peers().empty());
+  EXPECT_TRUE(server_->take_peers().empty());
 }
 
 }  // namespace
