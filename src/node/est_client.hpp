@@ -39,7 +39,8 @@ class EstClient {
 
   // POST simpleenroll or simplereenroll with a DER request; the issued certificate.
   // A refusal keeps the server's one-line reason and maps its status to a kind: 401 auth,
-  // 403 and 400 usage, 404 not_found, 5xx device (the CA's side), transport errors io.
+  // 403 and 400 usage, 404 not_found, 5xx device (the CA's side), transport errors io
+  // (device when the TLS handshake failed because the client key's device did: a TPM gone).
   Result<ossl::Ptr<X509>> enroll(const std::string& csr_der, bool reenroll);
   // GET cacerts.
   Result<std::vector<ossl::Ptr<X509>>> cacerts();
