@@ -7,7 +7,6 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
@@ -31,17 +30,14 @@ void address_text(const sockaddr* addr, socklen_t len, std::string& host, int& p
 void drain_before_close(int fd) {
   if (::shutdown(fd, SHUT_WR) != 0) return;
   const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(1);
-  size_t left = 1 << 20;
   char buf[16384];
-  while (left > 0) {
+  for (;;) {
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                         until - std::chrono::steady_clock::now())
                         .count();
     pollfd p{fd, POLLIN, 0};
     if (ms <= 0 || ::poll(&p, 1, static_cast<int>(ms)) <= 0) return;
-    const ssize_t n = ::recv(fd, buf, std::min(sizeof buf, left), 0);
-    if (n <= 0) return;
-    left -= static_cast<size_t>(n);
+    if (::recv(fd, buf, sizeof buf, 0) <= 0) return;
   }
 }
 

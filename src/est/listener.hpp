@@ -29,8 +29,9 @@ struct Accepted {
 void address_text(const sockaddr* addr, socklen_t len, std::string& host, int& port);
 
 // Before closing a connection whose request was not read whole (a 413): end our side, then
-// read and drop what the client still sends, for a second or a MiB at most, so that closing
-// with unread bytes (which sends a reset) does not destroy the reply before it is read.
+// read and drop what the client still sends, for a second at most, so that closing with
+// unread bytes (which sends a reset) does not destroy the reply before the client reads it
+// (curl, busy sending a body, reads the reply only now and then).
 void drain_before_close(int fd);
 
 class Listener {
