@@ -185,7 +185,9 @@ TEST_F(EstServerLimitsTest, AHandshakeTrickledAByteAtATimeIsCutAtItsDeadline) {
   ASSERT_EQ(SSL_do_handshake(ssl.get()), -1);
   ERR_clear_error();
   char* data = nullptr;
-  const std::string hello(data, static_cast<size_t>(BIO_get_mem_data(out, &data)));
+  const long size = BIO_get_mem_data(out, &data);
+  ASSERT_TRUE(data != nullptr && size > 0);
+  const std::string hello(data, static_cast<size_t>(size));
   ASSERT_GT(hello.size(), 100u);
 
   int fd = connect_silent(port_);
