@@ -29,7 +29,7 @@ constexpr const char* kEstPath =
     R"(/\.well-known/est/(?:([A-Za-z0-9._-]+)/)?(cacerts|csrattrs|simpleenroll|simplereenroll))";
 // Bytes on the wire a request may take beyond twice max_body: its request line and headers
 // (and the framing of a chunked body, which the body's own limit does not see).
-constexpr size_t kHeaderAllowance = 64 * 1024;
+constexpr size_t kHeaderAllowance = size_t{64} * 1024;
 
 // The reply ends the connection: the request's body was not read (whole).
 void close_after(const httplib::Request& req, httplib::Response& res) {
