@@ -95,6 +95,14 @@ Status Listener::bind(const std::string& host, int port) {
 
 Status Listener::run(const std::function<void(Accepted)>& admit) {
   if (fd_ < 0) return fail(ErrorKind::internal, "the listener is not bound");
+  auto accepted = accept_until_stopped(admit);
+  // New connections are refused from now on, rather than left in the backlog.
+  ::close(fd_);
+  fd_ = -1;
+  return accepted;
+}
+
+Status Listener::accept_until_stopped(const std::function<void(Accepted)>& admit) {
   pollfd fds[2] = {{wake_fd_, POLLIN, 0}, {fd_, POLLIN, 0}};
   for (;;) {
     int rc = ::poll(fds, 2, -1);

@@ -46,18 +46,21 @@ class Listener {
   Status bind(const std::string& host, int port);
   int port() const { return port_; }
 
-  // Accept until stop(), handing each connection to `admit` (which then owns its socket).
-  // Returns once stopped; an error only when accepting fails for good.
+  // Accept until stop(), handing each connection to `admit` (which then owns its socket),
+  // then close the listening socket. Returns once stopped; an error only when accepting
+  // fails for good.
   Status run(const std::function<void(Accepted)>& admit);
 
   // From any thread, before or during run(): run() returns, the wake descriptor turns
-  // readable. The listening socket is closed by the destructor.
+  // readable.
   void stop();
 
   // Readable once stop() was called (never drained).
   int wake_fd() const { return wake_fd_; }
 
  private:
+  Status accept_until_stopped(const std::function<void(Accepted)>& admit);
+
   int fd_ = -1;
   int wake_fd_ = -1;
   int port_ = 0;
