@@ -20,7 +20,9 @@ struct ServeArgs {
   std::string listen = "127.0.0.1:8443";
   TlsOptions tls;
   size_t workers = 64;
+  size_t max_client_connections = 8;
   int read_timeout = 5;
+  int request_timeout = 10;
   size_t max_body = 96 * 1024;
 };
 
@@ -69,9 +71,6 @@ int serve(const Context& ctx, ServeArgs args) {
   if (!crypto) return report(crypto.error());
   auto issuer = ca::Issuer::open(*home, **crypto, **store, args.ca, ctx.key_load_options());
   if (!issuer) return report(issuer.error());
-  std::string note;
-  auto identity = tls_identity(ctx, args.tls, *home, **crypto, **store, **issuer, note);
-  if (!identity) return report(identity.error());
   auto chain = ca_chain(*home, args.ca);
   if (!chain) return report(chain.error());
   std::vector<const X509*> chain_view;
@@ -85,9 +84,16 @@ int serve(const Context& ctx, ServeArgs args) {
   options.host = listen->first;
   options.port = listen->second;
   options.workers = args.workers;
+  options.max_client_connections = args.max_client_connections;
   options.read_timeout_s = args.read_timeout;
+  options.request_timeout_s = args.request_timeout;
   options.max_body = args.max_body;
   est::EstServer server(service, metrics, options);
+  // The address first: a server that cannot listen issues itself no TLS certificate.
+  if (auto ok = server.listen(); !ok) return report(ok.error());
+  std::string note;
+  auto identity = tls_identity(ctx, args.tls, *home, **crypto, **store, **issuer, note);
+  if (!identity) return report(identity.error());
   if (auto ok = server.bind(*identity); !ok) return report(ok.error());
 
   std::thread watcher([&] {
@@ -138,12 +144,24 @@ void set_serve_command(CLI::App& app, Context& ctx, int& exit_code) {
                   "connections served at once (default 64); more wait for a free worker")
       ->check(CLI::Range(1, 4096))
       ->type_name("N");
+  cmd->add_option("--max-client-connections", args.max_client_connections,
+                  "connections open at once from one client address (default 8); more are "
+                  "closed at once")
+      ->check(CLI::Range(1, 4096))
+      ->type_name("N");
   cmd->add_option("--read-timeout", args.read_timeout,
-                  "seconds a client may stay silent, the TLS handshake included (default 5)")
+                  "seconds for the TLS handshake, for each read of a request, and for an idle "
+                  "connection to send its next request (default 5)")
       ->check(CLI::Range(1, 300))
       ->type_name("SECONDS");
+  cmd->add_option("--request-timeout", args.request_timeout,
+                  "seconds for a whole request, headers and body, from its first byte "
+                  "(default 10)")
+      ->check(CLI::Range(1, 600))
+      ->type_name("SECONDS");
   cmd->add_option("--max-body", args.max_body,
-                  "largest request body in bytes (default 98304); larger ones get 413")
+                  "largest request body in bytes (default 98304); larger ones, chunked or not, "
+                  "get 413 and the connection is closed")
       ->check(CLI::Range(1024, 16 * 1024 * 1024))
       ->type_name("BYTES");
   cmd->callback([&] { exit_code = serve(ctx, args); });

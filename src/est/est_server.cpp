@@ -2,30 +2,69 @@
 
 #include <httplib.h>
 #include <openssl/ssl.h>
-#include <sys/socket.h>
+#include <unistd.h>
 
 #include <chrono>
+#include <csignal>
 #include <thread>
 
 #include "common/base64.hpp"
 #include "common/text.hpp"
+#include "est/tls_stream.hpp"
 
 namespace hwca::est {
+
+// cpp-httplib's server for parsing, routing and replying only: hwca's workers hand it one
+// request at a time on their own Stream (process_request is protected in the library).
+class EstServer::Http : public httplib::Server {
+ public:
+  using httplib::Server::process_request;
+};
+
 namespace {
 
-// cpp-httplib listens with a backlog of 5 (CPPHTTPLIB_LISTEN_BACKLOG, compiled into
-// Debian's library): a burst of new connections overflows it and the kernel drops SYNs,
-// which clients resend after a second. Listening again on the bound socket only raises the
-// backlog.
-class HttpsServer : public httplib::SSLServer {
- public:
-  using httplib::SSLServer::SSLServer;
-  bool raise_backlog() { return ::listen(svr_sock_, SOMAXCONN) == 0; }
-};
+using std::chrono::seconds;
 
 constexpr const char* kEstPath =
     R"(/\.well-known/est/(?:([A-Za-z0-9._-]+)/)?(cacerts|csrattrs|simpleenroll|simplereenroll))";
-const unsigned char kSessionContext[] = "hwca-est";
+// Bytes on the wire a request may take beyond twice max_body: its request line and headers
+// (and the framing of a chunked body, which the body's own limit does not see).
+constexpr size_t kHeaderAllowance = size_t{64} * 1024;
+
+// The reply ends the connection: the request's body was not read (whole).
+void close_after(const httplib::Request& req, httplib::Response& res) {
+  res.set_header("Connection", "close");
+  if (TlsStream* stream = TlsStream::of(req.ssl)) stream->close_after_reply();
+}
+
+void text_reply(httplib::Response& res, int status, const std::string& text) {
+  res.status = status;
+  res.set_content(text, "text/plain");
+}
+
+// The request body, read in pieces and given up as soon as it passes `max`: 0, or the
+// status to answer (413 too large, 408 too slow, 400 broken off or malformed framing, 415
+// an encoding the library cannot undo).
+int read_body(const httplib::Request& req, const httplib::Response& res,
+              const httplib::ContentReader& content, size_t max, std::string& body) {
+  if (req.has_header("Content-Length") && req.get_header_value<uint64_t>("Content-Length") > max) {
+    return 413;
+  }
+  bool too_large = false;
+  const bool ok = content([&](const char* data, size_t n) {
+    if (n > max - body.size()) {
+      too_large = true;
+      return false;
+    }
+    body.append(data, n);
+    return true;
+  });
+  if (ok) return 0;
+  const TlsStream* stream = TlsStream::of(req.ssl);
+  if (too_large || (stream != nullptr && stream->over_limit())) return 413;
+  if (stream != nullptr && stream->timed_out()) return 408;
+  return res.status >= 400 ? res.status : 400;
+}
 
 void send(const Reply& reply, httplib::Response& res) {
   res.status = reply.status;
@@ -60,70 +99,25 @@ EstServer::EstServer(EstService& service, Metrics& metrics, ServerOptions option
 EstServer::~EstServer() = default;
 
 Status EstServer::bind(const TlsIdentity& id) {
-  std::string tls_error;
-  auto http = std::make_unique<HttpsServer>([&](SSL_CTX& ctx) {
-    SSL_CTX_set_min_proto_version(&ctx, TLS1_2_VERSION);
-    SSL_CTX_set_options(&ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
-    bool ok = SSL_CTX_use_certificate(&ctx, id.cert.get()) == 1;
-    for (const auto& c : id.chain) ok = ok && SSL_CTX_add1_chain_cert(&ctx, c.get()) == 1;
-    ok = ok && SSL_CTX_use_PrivateKey(&ctx, id.key.get()) == 1 &&
-         SSL_CTX_check_private_key(&ctx) == 1;
-    if (!ok) {
-      tls_error = "the TLS certificate and key do not go together: " + ossl::take_errors();
-      return false;
-    }
-    // Clients are verified against the serving CA only (it may be an intermediate).
-    X509_STORE* store = X509_STORE_new();
-    ok = store != nullptr && X509_STORE_add_cert(store, id.client_ca.get()) == 1 &&
-         X509_STORE_set_flags(store, X509_V_FLAG_PARTIAL_CHAIN) == 1;
-    if (!ok) {
-      X509_STORE_free(store);
-      tls_error = "cannot set up client verification: " + ossl::take_errors();
-      return false;
-    }
-    SSL_CTX_set_cert_store(&ctx, store);
-    STACK_OF(X509_NAME)* names = sk_X509_NAME_new_null();
-    X509_NAME* name = X509_NAME_dup(X509_get_subject_name(id.client_ca.get()));
-    if (names != nullptr && name != nullptr) {
-      sk_X509_NAME_push(names, name);
-      SSL_CTX_set_client_CA_list(&ctx, names);
-    }
-    SSL_CTX_set_verify(&ctx, SSL_VERIFY_PEER, nullptr);
-    SSL_CTX_set_session_id_context(&ctx, kSessionContext, sizeof kSessionContext - 1);
-    // No session resumption: every connection makes a full handshake, so its client
-    // certificate is verified each time. No client resumes anyway (cpp-httplib's, hence
-    // hwca-node's, does not), while the two TLS 1.3 tickets OpenSSL sends by default after
-    // each handshake were 29% of its cost; and no session cache grows with TLS 1.2 clients.
-    SSL_CTX_set_num_tickets(&ctx, 0);
-    SSL_CTX_set_options(&ctx, SSL_OP_NO_TICKET);
-    SSL_CTX_set_session_cache_mode(&ctx, SSL_SESS_CACHE_OFF);
-    return true;
-  });
-  HttpsServer* https = http.get();
-  http_ = std::move(http);
-  if (!http_->is_valid()) {
-    return fail(ErrorKind::usage,
-                tls_error.empty() ? "cannot set up TLS: " + ossl::take_errors() : tls_error);
-  }
-  const size_t workers = options_.workers;
-  http_->new_task_queue = [workers] { return new httplib::ThreadPool(workers); };
-  http_->set_read_timeout(options_.read_timeout_s, 0);
-  http_->set_write_timeout(options_.write_timeout_s, 0);
+  auto tls = make_server_tls_context(id);
+  if (!tls) return tl::unexpected(tls.error());
+  tls_ = std::move(*tls);
+  // A client that goes away while its reply is written must not end the process.
+  ::signal(SIGPIPE, SIG_IGN);
+  http_ = std::make_unique<Http>();
   http_->set_keep_alive_timeout(options_.read_timeout_s);
   http_->set_keep_alive_max_count(options_.keep_alive_max);
   http_->set_payload_max_length(options_.max_body);
-  http_->set_tcp_nodelay(true);
   routes();
-  if (options_.port == 0) {
-    port_ = http_->bind_to_any_port(options_.host);
-  } else if (http_->bind_to_port(options_.host, options_.port)) {
-    port_ = options_.port;
-  }
-  if (port_ <= 0 || !https->raise_backlog()) {
-    port_ = 0;
-    return fail(ErrorKind::io, "cannot listen on " + options_.host + ":" +
-                                   std::to_string(options_.port) + ": " + error_text(errno));
-  }
+  queue_ = std::make_unique<ConnectionQueue>(
+      options_.queue != 0 ? options_.queue : options_.workers, options_.max_client_connections);
+  return listen();
+}
+
+Status EstServer::listen() {
+  if (port_ != 0) return {};
+  if (auto bound = listener_.bind(options_.host, options_.port); !bound) return bound;
+  port_ = listener_.port();
   return {};
 }
 
@@ -142,21 +136,38 @@ void EstServer::routes() {
     }
     send(reply, res);
   });
-  http.Post(kEstPath, [this](const httplib::Request& req, httplib::Response& res) {
+  // The body is read here, in pieces, so that one too large is cut off at max_body.
+  http.Post(kEstPath, [this](const httplib::Request& req, httplib::Response& res,
+                             const httplib::ContentReader& content) {
     const std::string label = req.matches[1];
     const std::string op = req.matches[2];
-    Reply reply;
-    if (op == "simpleenroll" || op == "simplereenroll") {
-      Caller caller;
-      caller.address = req.remote_addr + ":" + std::to_string(req.remote_port);
-      caller.peer = req.ssl != nullptr ? SSL_get0_peer_certificate(req.ssl) : nullptr;
-      read_basic(req, caller);
-      reply = service_.enroll(op == "simpleenroll" ? Operation::enroll : Operation::reenroll, label,
-                              req.body, req.get_header_value("Content-Type"), caller);
-    } else {
-      reply = Reply{405, "text/plain", op + " takes GET\n", {{"Allow", "GET"}}};
+    if (op != "simpleenroll" && op != "simplereenroll") {
+      send(Reply{405, "text/plain", op + " takes GET\n", {{"Allow", "GET"}}}, res);
+      close_after(req, res);
+      return;
     }
-    send(reply, res);
+    const std::string type = req.get_header_value("Content-Type");
+    std::string body;
+    // A multipart body is not read (the library would parse it): the service refuses its type.
+    const bool multipart = type.rfind("multipart/form-data", 0) == 0;
+    if (!multipart) {
+      if (int status = read_body(req, res, content, options_.max_body, body); status != 0) {
+        text_reply(res, status,
+                   status == 413   ? "the request body is too large\n"
+                   : status == 408 ? "the request took too long\n"
+                                   : "the request body is malformed or was cut off\n");
+        close_after(req, res);
+        return;
+      }
+    }
+    Caller caller;
+    caller.address = req.remote_addr + ":" + std::to_string(req.remote_port);
+    caller.peer = req.ssl != nullptr ? SSL_get0_peer_certificate(req.ssl) : nullptr;
+    read_basic(req, caller);
+    send(service_.enroll(op == "simpleenroll" ? Operation::enroll : Operation::reenroll, label,
+                         body, type, caller),
+         res);
+    if (multipart) close_after(req, res);
   });
   http.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
     res.set_content("ok\n", "text/plain");
@@ -164,8 +175,10 @@ void EstServer::routes() {
   http.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
     res.set_content(metrics_.text(), "text/plain; version=0.0.4");
   });
-  // Replies of 400 and above that no route wrote (404, 413 from the library).
-  http.set_error_handler([](const httplib::Request&, httplib::Response& res) {
+  // Replies of 400 and above that no route wrote (404, and 400 or 413 from the library for
+  // requests outside the EST routes: the connection is closed after those).
+  http.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+    if (res.status == 400 || res.status == 413) close_after(req, res);
     if (res.body.empty()) {
       res.set_content(res.status == 413   ? "the request body is too large\n"
                       : res.status == 404 ? "not found: EST is under /.well-known/est/\n"
@@ -183,25 +196,91 @@ void EstServer::routes() {
   });
 }
 
+void EstServer::admit(Accepted a) {
+  const int fd = a.fd;
+  switch (queue_->offer(std::move(a))) {
+    case ConnectionQueue::Admit::queued:
+      return;
+    case ConnectionQueue::Admit::per_client:
+      metrics_.connection_dropped("per_client");
+      break;
+    case ConnectionQueue::Admit::queue_full:
+      metrics_.connection_dropped("queue_full");
+      break;
+    case ConnectionQueue::Admit::closed:
+      break;
+  }
+  ::close(fd);
+}
+
+void EstServer::work() {
+  while (auto a = queue_->take()) {
+    serve(*a);
+    ::close(a->fd);
+    queue_->done(a->address);
+  }
+}
+
+// One connection: the TLS handshake, then its requests until it closes, stays idle, misses
+// a limit, or the server stops.
+void EstServer::serve(const Accepted& a) {
+  ossl::Ptr<SSL> ssl(SSL_new(tls_.get()));
+  if (!ssl || SSL_set_fd(ssl.get(), a.fd) != 1) {
+    ERR_clear_error();
+    return;
+  }
+  TlsStream stream(ssl.get(), a, listener_.wake_fd(), seconds(options_.read_timeout_s),
+                   seconds(options_.write_timeout_s));
+  if (!stream.handshake(Clock::now() + seconds(options_.read_timeout_s))) {
+    if (stream.timed_out()) metrics_.connection_dropped("deadline");
+    return;
+  }
+  const size_t max_request = kHeaderAllowance + 2 * options_.max_body;
+  for (size_t left = options_.keep_alive_max; left > 0; --left) {
+    if (!stream.wait_for_request(seconds(options_.read_timeout_s))) break;
+    stream.begin_request(Clock::now() + seconds(options_.request_timeout_s), max_request);
+    const bool last = left == 1 || stopping_;
+    bool closed = false;
+    bool parsed = false;  // false: the request line or headers were refused (400, 414)
+    const bool written = http_->process_request(stream, last, closed, [&](httplib::Request& req) {
+      req.ssl = ssl.get();
+      parsed = true;
+    });
+    if (stream.timed_out()) metrics_.connection_dropped("deadline");
+    if (!written || closed || last || !parsed || stream.must_close()) break;
+  }
+  if (stream.fatal()) return;
+  SSL_shutdown(ssl.get());  // close_notify, if it goes out at once
+  ERR_clear_error();
+  if (stream.must_close() && !stream.timed_out()) drain_before_close(a.fd);
+}
+
 Status EstServer::run() {
   if (!http_ || port_ == 0) return fail(ErrorKind::internal, "the EST server is not bound");
   started_ = true;
   Status result;
-  if (!stopping_ && !http_->listen_after_bind() && !stopping_) {
-    result =
-        fail(ErrorKind::io, "the EST server stopped accepting connections: " + error_text(errno));
+  if (!stopping_) {
+    std::vector<std::thread> workers;
+    for (size_t i = 0; i < options_.workers; ++i) workers.emplace_back([this] { work(); });
+    result = listener_.run([this](Accepted a) { admit(std::move(a)); });
+    listener_.stop();  // if it failed on its own: the idle connections end too
+    for (auto& a : queue_->close()) ::close(a.fd);
+    for (auto& t : workers) t.join();
   }
-  finished_ = true;
+  {
+    std::lock_guard lock(mu_);
+    finished_ = true;
+  }
+  finished_cv_.notify_all();
   return result;
 }
 
 void EstServer::stop() {
   stopping_ = true;
-  if (!started_ || !http_) return;  // run() sees stopping_ and returns at once
-  while (!finished_) {
-    http_->stop();
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  listener_.stop();
+  if (!started_) return;  // run() sees stopping_ and returns at once
+  std::unique_lock lock(mu_);
+  finished_cv_.wait(lock, [this] { return finished_; });
 }
 
 }  // namespace hwca::est

@@ -47,6 +47,10 @@ void Metrics::rejected(const std::string& reason) {
   counter(rejected_, reason).fetch_add(1, std::memory_order_relaxed);
 }
 
+void Metrics::connection_dropped(const std::string& reason) {
+  counter(dropped_, reason).fetch_add(1, std::memory_order_relaxed);
+}
+
 void Metrics::signing_seconds(double seconds) {
   for (size_t i = 0; i < kBuckets.size(); ++i) {
     if (seconds <= kBuckets[i]) {
@@ -76,6 +80,12 @@ std::string Metrics::text() const {
   family(out, "hwca_est_rejected_total", "Enrollments refused, by reason.", "counter");
   for (const auto& [reason, n] : rejected_) {
     out += "hwca_est_rejected_total{reason=\"" + label_value(reason) + "\"} " +
+           std::to_string(n->load()) + "\n";
+  }
+  family(out, "hwca_est_connections_dropped_total",
+         "Connections closed by a limit: per_client, queue_full or deadline.", "counter");
+  for (const auto& [reason, n] : dropped_) {
+    out += "hwca_est_connections_dropped_total{reason=\"" + label_value(reason) + "\"} " +
            std::to_string(n->load()) + "\n";
   }
   family(out, "hwca_est_token_errors_total",

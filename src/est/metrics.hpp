@@ -5,6 +5,10 @@
 //   hwca_est_rejected_total{reason}          enrollments refused, by reason
 //   hwca_est_token_errors_total              the CA's key token failed while signing
 //   hwca_est_signing_seconds                 histogram: sign, record and audit one request
+//   hwca_est_connections_dropped_total{reason}  connections closed by a limit: per_client
+//                                            (the client address had its most open),
+//                                            queue_full (no room to wait for a worker),
+//                                            deadline (handshake or request too slow)
 //
 // Counting is lock-free (atomics) except for the first use of a new label set.
 #pragma once
@@ -23,6 +27,7 @@ class Metrics {
   void request(const std::string& endpoint, int code);
   void issued(const std::string& label);
   void rejected(const std::string& reason);
+  void connection_dropped(const std::string& reason);
   void token_error() { token_errors_.fetch_add(1, std::memory_order_relaxed); }
   void signing_seconds(double seconds);
 
@@ -40,6 +45,7 @@ class Metrics {
   std::map<std::string, std::unique_ptr<Counter>> requests_;  // key: endpoint "\n" code
   std::map<std::string, std::unique_ptr<Counter>> issued_;
   std::map<std::string, std::unique_ptr<Counter>> rejected_;
+  std::map<std::string, std::unique_ptr<Counter>> dropped_;
   Counter token_errors_{0};
   std::array<Counter, kBuckets.size()> buckets_{};  // not cumulative; summed when shown
   Counter count_{0};

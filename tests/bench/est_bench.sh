@@ -121,7 +121,10 @@ echo "work folder $WORK on $fs; load average $(cut -d' ' -f1-3 /proc/loadavg)" >
 
 # The server, on any free port; its first stdout line names it.
 workers=$((concurrency + 8))
-"$HWCA_BIN" serve --ca root --listen 127.0.0.1:0 --workers "$workers" >serve.out 2>serve.err &
+# Every client thread connects from 127.0.0.1: the per-address cap must not count them as one
+# client (it is 8 by default).
+"$HWCA_BIN" serve --ca root --listen 127.0.0.1:0 --workers "$workers" \
+  --max-client-connections "$workers" >serve.out 2>serve.err &
 server_pid=$!
 for ((t = 0; t < 300; t++)); do
   grep -q '^hwca serve: CA' serve.out 2>/dev/null && break

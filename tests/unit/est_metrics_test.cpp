@@ -31,6 +31,18 @@ TEST(EstMetrics, CountsRequestsByEndpointAndCode) {
   EXPECT_NE(t.find("# TYPE hwca_est_requests_total counter\n"), std::string::npos);
 }
 
+TEST(EstMetrics, CountsDroppedConnectionsByReason) {
+  Metrics m;
+  m.connection_dropped("per_client");
+  m.connection_dropped("per_client");
+  m.connection_dropped("deadline");
+  const std::string t = m.text();
+  EXPECT_EQ(sample(t, R"(hwca_est_connections_dropped_total{reason="per_client"})"), "2");
+  EXPECT_EQ(sample(t, R"(hwca_est_connections_dropped_total{reason="deadline"})"), "1");
+  EXPECT_FALSE(sample(t, R"(hwca_est_connections_dropped_total{reason="queue_full"})"));
+  EXPECT_NE(t.find("# TYPE hwca_est_connections_dropped_total counter\n"), std::string::npos);
+}
+
 TEST(EstMetrics, HistogramBucketsAreCumulative) {
   Metrics m;
   m.signing_seconds(0.0004);  // first bucket
