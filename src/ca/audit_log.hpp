@@ -7,10 +7,18 @@
 // followed by fsync() before it returns, so a recorded event survives a crash. A crash can
 // at worst leave a torn last line (never confirmed to anyone); the next append removes it
 // and records that it did. Callers put no PIN and no key material in `data`.
+//
+// A log cut under a writer is not continued: an AuditLog remembers the last line it wrote
+// (or found, with anchor()), and each append first checks, under the lock, that the file
+// still holds that line where it was; if the file was truncated, replaced or removed the
+// append fails (ErrorKind::conflict) instead of starting the chain again at seq 1. Every
+// error of this class has ErrorSource::audit_log.
 #pragma once
 
 #include <functional>
+#include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,6 +29,14 @@ namespace hwca::ca {
 class AuditLog {
  public:
   explicit AuditLog(std::string path) : path_(std::move(path)) {}
+  AuditLog(const AuditLog&) = delete;
+  AuditLog& operator=(const AuditLog&) = delete;
+
+  // Remember where the chain ends now, so that a later cut is noticed even before this
+  // object writes. With `must_exist` (a server over a database that already holds records)
+  // a missing or empty log is refused now (ErrorKind::conflict), and no append of this
+  // object will ever start a new chain.
+  Status anchor(bool must_exist);
 
   // Append one event; returns the SHA-256 (hex) of the line written. The file is created
   // with mode 0600 if absent.
@@ -45,7 +61,20 @@ class AuditLog {
   const std::string& path() const { return path_; }
 
  private:
+  // The last line this object wrote or anchored: the file must still hold it, ending at
+  // byte `end` (its '\n' excluded from `length`).
+  struct Known {
+    size_t end = 0;
+    size_t length = 0;
+    size_t seq = 0;
+    std::string hash;
+  };
+  Status check_known(int fd) const;  // under the file's lock and mu_
+
   std::string path_;
+  std::mutex mu_;  // known_ and must_exist_; held while appending
+  std::optional<Known> known_;
+  bool must_exist_ = false;
 };
 
 // SHA-256 of `text` as lower-case hex.

@@ -73,6 +73,13 @@ class IssuanceStore {
 
   // 1, 2, 3... per CA, atomically incremented and durable when it returns.
   virtual Result<uint64_t> next_crl_number(const std::string& ca) = 0;
+
+  // A cheap read that fails when the database cannot be read (a server's health check).
+  virtual Status ping() = 0;
+
+  // Whether the database holds anything the audit log must account for: a certificate or
+  // a bootstrap token.
+  virtual Result<bool> holds_records() = 0;
 };
 
 }  // namespace hwca::ca

@@ -28,15 +28,24 @@ nlohmann::json issued_event(const IssuedCertificate& c) {
 
 }  // namespace
 
-void audit_rejection(AuditLog& audit, const std::string& ca, const SignRequest& request,
-                     const Error& why) {
+Status audit_rejection(AuditLog& audit, const std::string& ca, const SignRequest& request,
+                       const Error& why) {
   nlohmann::json data = {{"ca", ca},
                          {"profile", request.profile},
                          {"source", request.source},
                          {"csr_sha256", sha256_hex(request.csr)},
-                         {"reason", why.message},
+                         {"reason", bounded(why.message, 1024)},
                          {"requester", request.requester}};
-  (void)audit.append("cert.rejected", data);
+  auto ok = audit.append("cert.rejected", data);
+  if (!ok) return tl::unexpected(ok.error());
+  return {};
+}
+
+void Issuer::reject(const SignRequest& request, const Error& why, bool audit_outage) {
+  if (!audit_outage && is_outage(why)) return;
+  if (auto ok = audit_rejection(audit_, name_, request, why); !ok && audit_error_) {
+    audit_error_(ok.error());
+  }
 }
 
 Result<std::unique_ptr<Issuer>> Issuer::open(const Home& home, const CryptoContext& crypto,
@@ -175,21 +184,25 @@ Result<IssuedCertificate> Issuer::issue(const SignRequest& request) {
 Result<IssuedCertificate> Issuer::sign_unrecorded(const SignRequest& request) {
   auto c = check(request, std::time(nullptr));
   if (!c) {
-    audit_rejection(audit_, name_, request, c.error());
+    reject(request, c.error(), /*audit_outage=*/false);
     return tl::unexpected(c.error());
   }
   auto made = sign(*c);
   if (!made) {
-    Error why{made.error().kind, "nothing issued: " + made.error().message};
-    audit_rejection(audit_, name_, request, why);
+    Error why = wrap(made.error(), "nothing issued").value();
+    reject(request, why, /*audit_outage=*/false);
     return tl::unexpected(why);
   }
   return made;
 }
 
 Status Issuer::commit(const std::vector<Signed>& batch) {
+  return commit(batch, /*audit_outage=*/false);
+}
+
+Status Issuer::commit(const std::vector<Signed>& batch, bool audit_outage) {
   auto refuse_all = [&](const Error& why) {
-    for (const auto& s : batch) audit_rejection(audit_, name_, *s.request, why);
+    for (const auto& s : batch) reject(*s.request, why, audit_outage);
     return tl::unexpected(why);
   };
   // The commit point: once recorded (and synced), the certificates exist.
@@ -198,8 +211,7 @@ Status Issuer::commit(const std::vector<Signed>& batch) {
   for (const auto& s : batch) rows.push_back(s.cert->record);
   if (auto ok = store_.record(rows); !ok) {
     return refuse_all(
-        Error{ok.error().kind,
-              "nothing issued: the issuance database did not record it: " + ok.error().message});
+        wrap(ok.error(), "nothing issued: the issuance database did not record it").value());
   }
   std::vector<AuditLog::Event> events;
   events.reserve(batch.size());
@@ -226,7 +238,7 @@ Result<std::vector<IssuedCertificate>> Issuer::issue_batch(
   for (const auto& request : requests) {
     auto c = check(request, now);
     if (!c) {
-      audit_rejection(audit_, name_, request, c.error());
+      reject(request, c.error(), /*audit_outage=*/true);
       return tl::unexpected(c.error());
     }
     checked.push_back(std::move(*c));
@@ -236,8 +248,8 @@ Result<std::vector<IssuedCertificate>> Issuer::issue_batch(
   for (auto& c : checked) {
     auto made = sign(c);
     if (!made) {
-      Error why{made.error().kind, "nothing issued: " + made.error().message};
-      for (const auto& request : requests) audit_rejection(audit_, name_, request, why);
+      Error why = wrap(made.error(), "nothing issued").value();
+      for (const auto& request : requests) reject(request, why, /*audit_outage=*/true);
       return tl::unexpected(why);
     }
     out.push_back(std::move(*made));
@@ -245,7 +257,7 @@ Result<std::vector<IssuedCertificate>> Issuer::issue_batch(
   std::vector<Signed> batch;
   batch.reserve(out.size());
   for (size_t i = 0; i < out.size(); ++i) batch.push_back({&requests[i], &out[i]});
-  if (auto ok = commit(batch); !ok) return tl::unexpected(ok.error());
+  if (auto ok = commit(batch, /*audit_outage=*/true); !ok) return tl::unexpected(ok.error());
   return out;
 }
 

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <ctime>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -57,13 +58,25 @@ class Issuer {
   // checks and signs one request without recording it (a refusal is audited), and nothing
   // it returns may be handed out before commit() recorded and audited it. commit() is all
   // or nothing: on failure every certificate of the batch is audited as refused, and
-  // none may be handed out. Both are safe to call from several threads at once.
+  // none may be handed out. Both are safe to call from several threads at once. A failure
+  // that is an outage (is_outage(): the token, the database, the audit log, the disk) is
+  // not audited by these two: a server counts those and tells its operator instead of
+  // writing one synced line per refused request.
   struct Signed {
     const SignRequest* request = nullptr;
     IssuedCertificate* cert = nullptr;
   };
   Result<IssuedCertificate> sign_unrecorded(const SignRequest& request);
   Status commit(const std::vector<Signed>& batch);
+
+  // Called when a refusal's audit line cannot be written (from any thread; set it before
+  // signing starts). By default the failure is dropped: the refusal is what the caller reports.
+  void on_audit_error(std::function<void(const Error&)> handler) {
+    audit_error_ = std::move(handler);
+  }
+  // Remember the end of the audit chain now (AuditLog::anchor): the log being cut later is
+  // noticed, and with `must_exist` a missing or empty log is refused.
+  Status anchor_audit(bool must_exist) { return audit_.anchor(must_exist); }
 
   const std::string& ca_name() const { return name_; }
   const X509* ca_cert() const { return cert_.get(); }
@@ -74,6 +87,9 @@ class Issuer {
   struct Checked;  // a request that passed every check, with its certificate's contents
   Result<Checked> check(const SignRequest& request, std::time_t now);
   Result<IssuedCertificate> sign(Checked& checked);
+  Status commit(const std::vector<Signed>& batch, bool audit_outage);
+  // Audit a refusal, unless it is an outage and `audit_outage` is false.
+  void reject(const SignRequest& request, const Error& why, bool audit_outage);
 
   const Home& home_;
   const CryptoContext& crypto_;
@@ -84,11 +100,12 @@ class Issuer {
   ossl::Ptr<EVP_PKEY> key_;
   std::time_t ca_not_before_ = 0;
   std::time_t ca_not_after_ = 0;
+  std::function<void(const Error&)> audit_error_;
 };
 
 // Audit a request refused before or while it was examined ("cert.rejected"). Best effort:
-// the refusal itself is what the caller reports.
-void audit_rejection(AuditLog& audit, const std::string& ca, const SignRequest& request,
-                     const Error& why);
+// the refusal itself is what the caller reports; the audit log's failure is returned.
+Status audit_rejection(AuditLog& audit, const std::string& ca, const SignRequest& request,
+                       const Error& why);
 
 }  // namespace hwca::ca

@@ -152,6 +152,13 @@ SqliteIssuanceStore::~SqliteIssuanceStore() = default;
 
 tl::unexpected<Error> SqliteIssuanceStore::db_error(int rc, const std::string& doing,
                                                     sqlite3* db) const {
+  auto e = db_error_kind(rc, doing, db);
+  e.value().source = ErrorSource::database;  // whatever the kind: the database failed
+  return e;
+}
+
+tl::unexpected<Error> SqliteIssuanceStore::db_error_kind(int rc, const std::string& doing,
+                                                         sqlite3* db) const {
   if (db == nullptr) db = db_.get();
   const std::string shown = printable(path_);
   const std::string text = printable(db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));

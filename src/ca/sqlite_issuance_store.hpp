@@ -57,6 +57,8 @@ class SqliteIssuanceStore : public IssuanceStore, public NodeRegistry {
                 int64_t when) override;
   Result<std::vector<IssuedCert>> revoked(const std::string& ca) override;
   Result<uint64_t> next_crl_number(const std::string& ca) override;
+  Status ping() override;                 // sqlite_issuance_health.cpp
+  Result<bool> holds_records() override;  // sqlite_issuance_health.cpp
 
   // NodeRegistry (sqlite_node_registry.cpp).
   Status add_token(const BootstrapToken& token, const Sha256& secret_sha256) override;
@@ -90,7 +92,9 @@ class SqliteIssuanceStore : public IssuanceStore, public NodeRegistry {
   Result<int64_t> schema_version(sqlite3* db, sqlite::StmtCache* stmts = nullptr);
   Status registry_writable();  // writable() and a schema that has the registry
   // An SQLite error as an Error; the message is read from `db` (default: the writer).
+  // Its source is ErrorSource::database.
   tl::unexpected<Error> db_error(int rc, const std::string& doing, sqlite3* db = nullptr) const;
+  tl::unexpected<Error> db_error_kind(int rc, const std::string& doing, sqlite3* db) const;
   Result<std::vector<IssuedCert>> query(const ReadConn& r, const char* sql, const std::string* ca,
                                         const std::string* serial, const int64_t* before);
 

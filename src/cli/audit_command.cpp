@@ -7,98 +7,147 @@
 #include "ca/audit_log.hpp"
 #include "ca/home.hpp"
 #include "cli/context.hpp"
+#include "common/text.hpp"
 
 namespace hwca::cli {
 namespace {
 
 using CertKey = std::pair<std::string, std::string>;  // (issuing CA, serial)
 
-// The certificates the log says were made: cert.issued lines, and ca.created lines (a root
-// is recorded under itself, an intermediate under its parent).
-CertKey audited_cert(const nlohmann::json& line) {
-  const auto& event = line["event"];
-  const auto& data = line.contains("data") ? line["data"] : nlohmann::json::object();
-  auto text = [&](const char* k) {
-    return data.contains(k) && data[k].is_string() ? data[k].get<std::string>() : std::string();
-  };
-  if (event == "cert.issued") return {text("ca"), text("serial")};
-  if (event == "ca.created") {
-    std::string parent = text("parent");
-    return {parent.empty() ? text("ca") : parent, text("serial")};
-  }
-  return {};
+// What the log accounts for.
+struct Audited {
+  std::set<CertKey> certs;                               // cert.issued, ca.created
+  std::set<CertKey> revoked;                             // cert.revoked
+  std::set<std::string> tokens_created, tokens_revoked;  // bootstrap.created, .revoked
+};
+
+std::string text_of(const nlohmann::json& data, const char* key) {
+  return data.is_object() && data.contains(key) && data[key].is_string()
+             ? data[key].get<std::string>()
+             : std::string();
 }
 
-// Every audited certificate must be in the database; a recorded one without its line was
-// never handed out (a run stopped between recording and auditing): a note, not a failure.
-int cross_check(const ca::Home& home, const std::set<CertKey>& audited,
-                const std::set<CertKey>& revoked) {
-  if (::access(home.path(home.config().database).c_str(), F_OK) != 0 && audited.empty()) {
+void account(const nlohmann::json& line, Audited& a) {
+  const std::string event = line["event"];
+  const nlohmann::json data = line.contains("data") ? line["data"] : nlohmann::json::object();
+  const std::string ca = text_of(data, "ca"), serial = text_of(data, "serial");
+  // A root is recorded under itself, an intermediate under its parent.
+  if (event == "cert.issued" && !serial.empty()) a.certs.insert({ca, serial});
+  if (event == "ca.created" && !serial.empty()) {
+    const std::string parent = text_of(data, "parent");
+    a.certs.insert({parent.empty() ? ca : parent, serial});
+  }
+  if (event == "cert.revoked" && !serial.empty()) a.revoked.insert({ca, serial});
+  if (event == "bootstrap.created") a.tokens_created.insert(text_of(data, "id"));
+  if (event == "bootstrap.revoked") a.tokens_revoked.insert(text_of(data, "id"));
+}
+
+std::string cert_name(const CertKey& k) {
+  return "certificate " + printable(k.second) + " of CA '" + printable(k.first) + "'";
+}
+
+// The database against the log, both ways: every certificate, revocation and bootstrap
+// token the database holds must have its line (a certificate recorded but never audited,
+// which a run that failed between the two leaves, is accounted for once it is revoked), and
+// every certificate and revocation the log records must be in the database. Problems are
+// listed on standard output; the first one is the error.
+int cross_check(const ca::Home& home, const Audited& a) {
+  const std::string db_path = home.path(home.config().database);
+  if (::access(db_path.c_str(), F_OK) != 0 && a.certs.empty() && a.tokens_created.empty()) {
     return 0;
   }
   auto store = open_issuance_store(home, /*read_only=*/true);
   if (!store) return report(store.error());
   auto rows = (*store)->list(std::nullopt, std::nullopt);
   if (!rows) return report(rows.error());
+  auto tokens = (*store)->tokens();
+  if (!tokens) return report(tokens.error());
+
+  std::vector<std::string> problems;
   std::set<CertKey> recorded, recorded_revoked;
+  size_t accounted_by_revocation = 0;
   for (const auto& r : *rows) {
-    recorded.insert({r.ca, r.serial});
-    if (r.revoked) recorded_revoked.insert({r.ca, r.serial});
+    const CertKey key{r.ca, r.serial};
+    recorded.insert(key);
+    if (r.revoked) recorded_revoked.insert(key);
+    const bool issued = a.certs.count(key) != 0, revoked = a.revoked.count(key) != 0;
+    if (!issued && !revoked) {
+      problems.push_back(cert_name(key) + " (" + printable(r.subject) +
+                         ") is in the issuance database, but no audit line accounts for it "
+                         "(if it was never handed out, revoke it: 'hwca revoke --ca " +
+                         printable(r.ca) + " " + printable(r.serial) + "')");
+    } else if (!issued) {
+      ++accounted_by_revocation;
+    }
+    if (r.revoked && !revoked) {
+      problems.push_back("the revocation of " + cert_name(key) +
+                         " is in the issuance database, but the audit log has no cert.revoked "
+                         "line for it: the log was cut, or the database altered");
+    }
   }
   // Un-revoking a certificate in the database would bring a compromised key back to life.
-  for (const auto& r : revoked) {
+  for (const auto& r : a.revoked) {
     if (recorded_revoked.count(r) == 0) {
-      return report(Error{ErrorKind::conflict,
-                          "the audit log records the revocation of certificate " + r.second +
-                              " of CA '" + r.first +
-                              "', but the issuance database does not show it revoked: the "
-                              "database was altered"});
+      problems.push_back("the audit log records the revocation of " + cert_name(r) +
+                         ", but the issuance database does not show it revoked: the database "
+                         "was altered");
     }
   }
-  for (const auto& a : audited) {
-    if (recorded.count(a) == 0) {
-      return report(Error{ErrorKind::conflict,
-                          "the audit log records certificate " + a.second + " of CA '" + a.first +
-                              "', which the issuance database does not hold: rows were "
-                              "removed or the database was replaced"});
+  for (const auto& c : a.certs) {
+    if (recorded.count(c) == 0) {
+      problems.push_back("the audit log records " + cert_name(c) +
+                         ", which the issuance database does not hold: rows were removed or the "
+                         "database was replaced");
     }
   }
-  size_t unaudited = 0;
-  for (const auto& r : recorded) {
-    if (audited.count(r) == 0) {
-      ++unaudited;
-      std::cerr << "hwca: note: certificate " << r.second << " of CA '" << r.first
-                << "' is recorded but has no audit line (the run stopped before auditing "
-                   "it; it was never handed out)\n";
+  size_t unaudited_revoked_tokens = 0;
+  for (const auto& t : *tokens) {
+    if (a.tokens_created.count(t.id) != 0) continue;
+    // 'hwca bootstrap create' revokes a token whose line it could not write: harmless.
+    if (t.revoked_at != 0 && t.used_at == 0) {
+      ++unaudited_revoked_tokens;
+      continue;
     }
+    problems.push_back("bootstrap token '" + printable(t.id) + "' for node '" + printable(t.node) +
+                       "' is in the issuance database, but the audit log has no "
+                       "bootstrap.created line for it: it was not made by 'hwca bootstrap "
+                       "create', or the log was cut");
   }
-  std::cout << "issuance database " << home.path(home.config().database) << ": " << recorded.size()
-            << " certificates, "
-            << (unaudited == 0 ? std::string("each with its audit line")
-                               : std::to_string(unaudited) + " without an audit line")
-            << "\n";
-  return 0;
+
+  std::cout << "issuance database " << db_path << ": " << recorded.size() << " certificates ("
+            << recorded_revoked.size() << " revoked), " << tokens->size() << " bootstrap tokens\n";
+  if (accounted_by_revocation > 0) {
+    std::cout << accounted_by_revocation
+              << " certificates have no cert.issued line but were revoked (never handed out)\n";
+  }
+  if (unaudited_revoked_tokens > 0) {
+    std::cout << unaudited_revoked_tokens
+              << " bootstrap tokens have no bootstrap.created line but were revoked unused\n";
+  }
+  if (problems.empty()) {
+    std::cout << "every certificate, revocation and bootstrap token is accounted for\n";
+    return 0;
+  }
+  for (const auto& p : problems) std::cout << "unaccounted: " << p << "\n";
+  std::string first = problems.front();
+  if (problems.size() > 1) {
+    first += " (and " + std::to_string(problems.size() - 1) +
+             " more problems, listed on standard output)";
+  }
+  return report(Error{ErrorKind::conflict, first});
 }
 
 int verify(const Context& ctx) {
   auto home = ca::Home::open(ca::resolve_home(ctx.home), /*create=*/false);
   if (!home) return report(home.error());
   std::string path = home->path(home->config().audit_log);
-  std::set<CertKey> audited, revoked;
-  auto summary = ca::AuditLog::verify(path, [&](const nlohmann::json& line) {
-    if (auto key = audited_cert(line); !key.second.empty()) audited.insert(key);
-    if (line["event"] == "cert.revoked" && line.contains("data")) {
-      const auto& d = line["data"];
-      if (d.contains("ca") && d["ca"].is_string() && d.contains("serial") &&
-          d["serial"].is_string()) {
-        revoked.insert({d["ca"].get<std::string>(), d["serial"].get<std::string>()});
-      }
-    }
-  });
+  Audited audited;
+  auto summary =
+      ca::AuditLog::verify(path, [&](const nlohmann::json& line) { account(line, audited); });
   if (!summary) return report(summary.error());
   std::cout << "audit log " << path << ": " << summary->lines
             << " events, the hash chain is intact\nhead: " << summary->head << "\n";
-  return cross_check(*home, audited, revoked);
+  return cross_check(*home, audited);
 }
 
 }  // namespace
@@ -108,8 +157,10 @@ void set_audit_command(CLI::App& app, Context& ctx, int& exit_code) {
   audit->require_subcommand(1);
   auto* verify_cmd = audit->add_subcommand(
       "verify",
-      "check the audit log's hash chain (exit 6 naming the first line that breaks it) and "
-      "that every certificate and revocation it records is in the issuance database");
+      "check the audit log's hash chain (exit 6 naming the first line that breaks it), and "
+      "the issuance database against it both ways: every certificate, revocation and "
+      "bootstrap token of the database must have its line, and every certificate and "
+      "revocation of the log must be in the database (exit 6, listing what is not)");
   verify_cmd->callback([&] { exit_code = verify(ctx); });
 }
 

@@ -76,7 +76,20 @@ int serve(const Context& ctx, ServeArgs args) {
   std::vector<const X509*> chain_view;
   for (const auto& c : *chain) chain_view.push_back(c.get());
 
+  // A new audit chain over a database that already holds records would hide what came
+  // before it: refuse to start one. From here on, a log cut under the server is not
+  // continued either (AuditLog::anchor).
   ca::AuditLog audit(home->path(home->config().audit_log));
+  auto holds = (*store)->holds_records();
+  if (!holds) return report(holds.error());
+  auto anchored = audit.anchor(*holds);
+  if (anchored) anchored = (*issuer)->anchor_audit(*holds);
+  if (!anchored && *holds) {
+    return report(wrap(anchored.error(), "the issuance database " + (*store)->path() +
+                                             " holds certificates or bootstrap tokens")
+                      .value());
+  }
+  if (!anchored) return report(anchored.error());
   est::Metrics metrics;
   est::EstService service(**issuer, **store, **store, audit, metrics, (*crypto)->libctx(),
                           chain_view);

@@ -39,7 +39,7 @@ int sign(const Context& ctx, const SignArgs& args) {
   if (args.days != 0) request.days = args.days;
   request.requester = cli_requester();
   auto refuse = [&](const Error& e) {
-    ca::audit_rejection(audit, args.ca, request, e);
+    (void)ca::audit_rejection(audit, args.ca, request, e);
     return report(e);
   };
   auto csr = read_csr(args.csr);

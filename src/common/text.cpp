@@ -1,5 +1,6 @@
 #include "common/text.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <ctime>
 
@@ -18,6 +19,27 @@ std::string printable(std::string_view text) {
       out.push_back(static_cast<char>(c));
     }
   }
+  return out;
+}
+
+std::string bounded(std::string_view text, size_t max) {
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  out.reserve(std::min(text.size(), max) + 24);
+  size_t i = 0;
+  for (; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    const bool plain = c >= 0x20 && c < 0x7f;
+    if (out.size() + (plain ? 1 : 4) > max) break;
+    if (plain) {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out += "\\x";
+      out += digits[c >> 4];
+      out += digits[c & 15];
+    }
+  }
+  if (i < text.size()) out += "...[" + std::to_string(text.size() - i) + " more bytes]";
   return out;
 }
 

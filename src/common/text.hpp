@@ -11,6 +11,13 @@ namespace hwca {
 // Control characters (and DEL) become "\xNN"; everything else is kept.
 std::string printable(std::string_view text);
 
+// Text from a client, for an audit line or a reply: printable ASCII only (every other byte,
+// control, DEL or not ASCII, becomes "\xNN" as in printable()), and at most `max` characters
+// of it; what is cut is replaced by a marker that says how much ("...[7000 more bytes]").
+// So an attacker's string costs a log line at most `max` + 24 characters, and stays valid
+// UTF-8 for the JSON of the audit log.
+std::string bounded(std::string_view text, size_t max = 128);
+
 // strerror() that is safe to call from several threads.
 std::string error_text(int err);
 

@@ -169,8 +169,8 @@ void EstServer::routes() {
          res);
     if (multipart) close_after(req, res);
   });
-  http.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
-    res.set_content("ok\n", "text/plain");
+  http.Get("/healthz", [this](const httplib::Request&, httplib::Response& res) {
+    send(service_.healthz(), res);
   });
   http.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
     res.set_content(metrics_.text(), "text/plain; version=0.0.4");
@@ -266,6 +266,7 @@ Status EstServer::run() {
     listener_.stop();  // if it failed on its own: the idle connections end too
     for (auto& a : queue_->close()) ::close(a.fd);
     for (auto& t : workers) t.join();
+    service_.flush();  // the refusals summed up and not yet audited
   }
   {
     std::lock_guard lock(mu_);

@@ -1,5 +1,6 @@
 // The EST server's HTTP and TLS side: routes under /.well-known/est/[label/], plus /healthz
-// and /metrics, over TLS 1.2 or 1.3 (tls_context.hpp has the settings).
+// (200 "ok", or 503 when the issuance database cannot be read) and /metrics, over TLS 1.2 or 1.3
+// (tls_context.hpp has the settings).
 //
 // cpp-httplib (Debian's libcpp-httplib, 0.11) parses requests, routes them and writes the
 // replies; hwca owns the rest, because the library's own accept loop bounds nothing but each
@@ -64,7 +65,8 @@ class EstServer {
   // Set up TLS, and bind the listening socket if listen() has not.
   Status bind(const TlsIdentity& identity);
   int port() const { return port_; }
-  // Serve until stop(); then wait for the requests in flight.
+  // Serve until stop(); then wait for the requests in flight, and have the service audit
+  // the summary of the refusals it has not audited yet.
   Status run();
   // From any thread (a signal-watching one): stop accepting and let run() return. Safe
   // before run() (which then returns at once) and while it starts; once run() has begun,

@@ -14,8 +14,6 @@
 namespace hwca::est {
 namespace {
 
-constexpr const char* kRealm = "Basic realm=\"hwca EST\", charset=\"UTF-8\"";
-
 Reply text_reply(int status, const std::string& message) {
   Reply r;
   r.status = status;
@@ -29,19 +27,6 @@ bool is_pkcs10(const std::string& content_type) {
   while (!type.empty() && type.back() == ' ') type.pop_back();
   for (auto& c : type) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return type == kPkcs10Type;
-}
-
-// The token behind the CA key failing is the server's trouble, and may pass: 503.
-int status_for(const Error& e) {
-  switch (e.kind) {
-    case ErrorKind::usage:
-      return 400;
-    case ErrorKind::device:
-    case ErrorKind::auth:
-      return 503;
-    default:
-      return 500;
-  }
 }
 
 }  // namespace
@@ -65,6 +50,8 @@ EstService::EstService(ca::Issuer& issuer, ca::IssuanceStore& store, ca::NodeReg
       group_(issuer) {
   auto body = certs_only_body(chain);
   if (body) cacerts_body_ = std::move(*body);
+  set_log({});
+  issuer_.on_audit_error([this](const Error& e) { audit_failed(e, "a refusal (cert.rejected)"); });
 }
 
 Reply EstService::cacerts() const {
@@ -77,7 +64,7 @@ Reply EstService::cacerts() const {
 }
 
 Reply EstService::csrattrs(const std::string& label) const {
-  if (!profile_for_label(label)) return text_reply(404, "no EST label '" + printable(label) + "'");
+  if (!profile_for_label(label)) return text_reply(404, "no EST label '" + bounded(label) + "'");
   auto body =
       csrattrs_body({{NID_ecdsa_with_SHA256}, NID_X9_62_id_ecPublicKey, NID_X9_62_prime256v1});
   if (!body) return text_reply(500, body.error().message);
@@ -85,20 +72,6 @@ Reply EstService::csrattrs(const std::string& label) const {
   r.content_type = kCsrAttrsType;
   r.body = std::move(*body);
   r.headers.emplace_back("Content-Transfer-Encoding", "base64");
-  return r;
-}
-
-Reply EstService::refuse(int status, const std::string& reason, const std::string& message,
-                         const std::string& label, const Caller& caller, const std::string& node) {
-  metrics_.rejected(reason);
-  (void)audit_.append("est.rejected", {{"ca", issuer_.ca_name()},
-                                       {"label", label},
-                                       {"node", node},
-                                       {"reason", reason},
-                                       {"message", message},
-                                       {"peer", caller.address}});
-  Reply r = text_reply(status, message);
-  if (status == 401) r.headers.emplace_back("WWW-Authenticate", kRealm);
   return r;
 }
 
@@ -135,64 +108,69 @@ Result<EstService::Node> EstService::node_from_certificate(const X509* peer) {
 
 Reply EstService::enroll(Operation op, const std::string& label, std::string_view body,
                          const std::string& content_type, Caller& caller) {
+  if (auto due = summary_.due()) write_summary(*due);
   auto profile = profile_for_label(label);
-  if (!profile) return text_reply(404, "no EST label '" + printable(label) + "'");
+  if (!profile) return text_reply(404, "no EST label '" + bounded(label) + "'");
   auto refused = [&](int status, const std::string& reason, const std::string& message,
                      const std::string& node) {
     return refuse(status, reason, message, label, caller, node);
   };
+  // Before a node is established: counted and summed up, not one audit line each.
+  auto unauthenticated = [&](int status, const std::string& reason, const std::string& message) {
+    return refuse_unauthenticated(status, reason, message, caller);
+  };
   // Who is asking, before anything of the request is looked at.
   if (caller.peer == nullptr && op == Operation::reenroll) {
-    return refused(401, "auth",
-                   "simplereenroll needs the node's current client certificate (mutual TLS)", "");
+    return unauthenticated(
+        401, "auth", "simplereenroll needs the node's current client certificate (mutual TLS)");
   }
   // A credential is issued on the strength of the TPM-bound certificate alone.
   if (caller.peer == nullptr && *profile == NodeProfile::kubelet_credential) {
-    return refused(401, "auth",
-                   "kubelet-credential needs the node's client certificate (mutual TLS)", "");
+    return unauthenticated(401, "auth",
+                           "kubelet-credential needs the node's client certificate (mutual TLS)");
   }
   if (caller.peer == nullptr && !caller.has_basic) {
-    return refused(401, "auth",
-                   "authenticate with a bootstrap token (HTTP Basic: node name and token) or "
-                   "the node's client certificate",
-                   "");
+    return unauthenticated(401, "auth",
+                           "authenticate with a bootstrap token (HTTP Basic: node name and "
+                           "token) or the node's client certificate");
   }
   if (!is_pkcs10(content_type)) {
-    return refused(415, "content_type",
-                   "the request must be application/pkcs10, not '" + printable(content_type) + "'",
-                   "");
+    return unauthenticated(
+        415, "content_type",
+        "the request must be application/pkcs10, not '" + bounded(content_type, 64) + "'");
   }
   auto req = decode_pkcs10_body(body, libctx_);
-  if (!req) return refused(400, "malformed", req.error().message, "");
+  if (!req) return unauthenticated(400, "malformed", req.error().message);
 
   Node node;
   if (caller.peer != nullptr) {
     auto n = node_from_certificate(caller.peer);
     if (!n) {
-      if (n.error().kind != ErrorKind::auth) return text_reply(500, n.error().message);
-      return refused(401, "auth", n.error().message, "");
+      if (n.error().kind != ErrorKind::auth) return failed(n.error(), caller, "");
+      return unauthenticated(401, "auth", n.error().message);
     }
     node = std::move(*n);
     if (op == Operation::reenroll && X509_NAME_cmp(X509_REQ_get_subject_name(req->get()),
                                                    X509_get_subject_name(caller.peer)) != 0) {
       return refused(403, "subject",
                      "a renewal must keep the subject of the client certificate (" +
-                         printable(ca::dn_text(X509_get_subject_name(caller.peer))) + ")",
+                         bounded(ca::dn_text(X509_get_subject_name(caller.peer))) + ")",
                      node.name);
     }
   } else {
     const std::string& user = caller.basic_user;
     if (!ca::valid_node_name(user)) {
-      return refused(401, "auth", "the HTTP Basic user must be the node's name", "");
+      return unauthenticated(401, "auth", "the HTTP Basic user must be the node's name");
     }
     auto id = ca::bootstrap_token_id(caller.basic_password.view());
-    if (!id) return refused(401, "token", "the HTTP Basic password is not a bootstrap token", user);
+    if (!id)
+      return unauthenticated(401, "token", "the HTTP Basic password is not a bootstrap token");
     auto claimed = registry_.claim_token(
         *id, user, ca::bootstrap_token_hash(caller.basic_password.view()), std::time(nullptr));
     caller.basic_password.clear();
     if (!claimed) {
-      if (claimed.error().kind != ErrorKind::auth) return text_reply(500, claimed.error().message);
-      return refused(401, "token", claimed.error().message, user);
+      if (claimed.error().kind != ErrorKind::auth) return failed(claimed.error(), caller, user);
+      return unauthenticated(401, "token", claimed.error().message);
     }
     node.name = user;
     node.addresses = claimed->addresses;
@@ -214,7 +192,7 @@ Reply EstService::enroll(Operation op, const std::string& label, std::string_vie
   int der_len = i2d_X509_REQ(req->get(), &der);
   if (der_len <= 0) {
     give_back();
-    return text_reply(500, "cannot encode the request");
+    return failed(Error{ErrorKind::internal, "cannot encode the request"}, caller, node.name);
   }
   request.csr.assign(reinterpret_cast<const char*>(der), static_cast<size_t>(der_len));
   OPENSSL_free(der);
@@ -223,24 +201,22 @@ Reply EstService::enroll(Operation op, const std::string& label, std::string_vie
   request.profile = profile_name(*profile);
   request.requester = "est:" + node.name + " (" + node.via + ")";
   const auto started = std::chrono::steady_clock::now();
-  auto made = issuer_.sign_unrecorded(request);  // audits its own refusals
+  auto made = issuer_.sign_unrecorded(request);  // audits its own refusals, not outages
   Status committed;
   if (made) committed = group_.commit(request, *made);
   const Error* failure = !made ? &made.error() : !committed ? &committed.error() : nullptr;
   if (failure != nullptr) {
     give_back();
-    int status = status_for(*failure);
-    // "device": the CA key's token or TPM (reason "token" is a bootstrap token's refusal).
-    metrics_.rejected(status == 400 ? "profile" : status == 503 ? "device" : "internal");
-    if (status == 503) metrics_.token_error();
-    Reply r = text_reply(status, failure->message);
-    if (status == 503) r.headers.emplace_back("Retry-After", "30");
-    return r;
+    if (failure->kind == ErrorKind::usage && failure->source == ErrorSource::other) {
+      metrics_.rejected("profile");  // the request, against the profile: audited by the issuer
+      return text_reply(400, bounded(failure->message, 1024));
+    }
+    return failed(*failure, caller, node.name);
   }
   metrics_.signing_seconds(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   auto out = certs_only_body({made->cert.get()});
-  if (!out) return text_reply(500, out.error().message);
+  if (!out) return failed(out.error(), caller, node.name);
   metrics_.issued(request.profile);
   Reply r;
   r.content_type = kCertsOnlyType;

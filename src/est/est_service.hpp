@@ -11,10 +11,21 @@
 // A client certificate authenticates a node only if this CA issued it under
 // kubelet-client, the issuance database has it and it is not revoked (TLS already checked
 // its chain and dates). Every request then goes through node_policy.hpp, then the issuer
-// (profile = label), then group commit. Every refusal is audited ("est.rejected") with its
-// reason, and counted.
+// (profile = label), then group commit. Every refusal is counted (metrics, by reason).
+// A refusal of a node that authenticated is audited on its own line ("est.rejected", or
+// "cert.rejected" from the issuer); the refusals of requests that never authenticated (no
+// credential, or one that does not hold, or a body refused before the credential is looked
+// at) and those during an outage are summed up instead: one "est.rejected.summary" line per
+// minute at most (rejection_summary.hpp), and one when the service stops, so that a client
+// without credentials cannot make the log grow faster than that.
+//
+// An outage (is_outage(): the CA key's token, the issuance database, the audit log, the
+// disk) is answered 503 with Retry-After and a short message; its cause and what the
+// operator should do go to the service's log (stderr), never to the client. Client text
+// that reaches an audit line or a reply is cut to a short bound (bounded()).
 #pragma once
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -27,6 +38,7 @@
 #include "common/secure_string.hpp"
 #include "est/group_commit.hpp"
 #include "est/metrics.hpp"
+#include "est/rejection_summary.hpp"
 
 namespace hwca::est {
 
@@ -49,9 +61,23 @@ enum class Operation { enroll, reenroll };
 
 class EstService {
  public:
+  // One line for the operator (no newline).
+  using Log = std::function<void(const std::string& line)>;
+
   EstService(ca::Issuer& issuer, ca::IssuanceStore& store, ca::NodeRegistry& registry,
              ca::AuditLog& audit, Metrics& metrics, OSSL_LIB_CTX* libctx,
              std::vector<const X509*> chain);
+  ~EstService();  // flush()
+  EstService(const EstService&) = delete;
+  EstService& operator=(const EstService&) = delete;
+
+  // Where operator messages go; default: standard error, "hwca serve: <line>". Set it
+  // before serving.
+  void set_log(Log log);
+  // Audit the summary of the refusals not yet audited (the server calls it when it stops).
+  void flush();
+  // /healthz: "ok", or 503 when the issuance database cannot be read.
+  Reply healthz();
 
   Reply cacerts() const;
   Reply csrattrs(const std::string& label) const;
@@ -60,8 +86,18 @@ class EstService {
 
  private:
   struct Node;
+  // A node that authenticated (or claimed a name) is refused: one audit line.
   Reply refuse(int status, const std::string& reason, const std::string& message,
                const std::string& label, const Caller& caller, const std::string& node);
+  // A request that never authenticated is refused: counted and summed up.
+  Reply refuse_unauthenticated(int status, const std::string& reason, const std::string& message,
+                               const Caller& caller);
+  // A failure of the CA's own (est_service_refusals.cpp): an outage is 503 with
+  // Retry-After, anything else 500; the cause goes to the log, not to the client.
+  Reply failed(const Error& e, const Caller& caller, const std::string& node);
+  void count_summarised(const std::string& reason, const Caller& caller);
+  void write_summary(const RejectionSummary::Summary& summary);
+  void audit_failed(const Error& e, const std::string& what);
   Result<Node> node_from_certificate(const X509* peer);
 
   ca::Issuer& issuer_;
@@ -72,6 +108,8 @@ class EstService {
   OSSL_LIB_CTX* libctx_;
   GroupCommit group_;
   std::string cacerts_body_;
+  RejectionSummary summary_;
+  Log log_;
 };
 
 }  // namespace hwca::est

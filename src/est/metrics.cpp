@@ -91,6 +91,9 @@ std::string Metrics::text() const {
   family(out, "hwca_est_token_errors_total",
          "Failures of the token holding the CA key while signing.", "counter");
   out += "hwca_est_token_errors_total " + std::to_string(token_errors_.load()) + "\n";
+  family(out, "hwca_est_audit_errors_total",
+         "Audit lines of refusals (or of their summary) that could not be written.", "counter");
+  out += "hwca_est_audit_errors_total " + std::to_string(audit_errors_.load()) + "\n";
   family(out, "hwca_est_signing_seconds", "Time to sign, record and audit one certificate.",
          "histogram");
   uint64_t cumulative = 0;

@@ -4,6 +4,8 @@
 //   hwca_est_issued_total{label}             certificates handed out
 //   hwca_est_rejected_total{reason}          enrollments refused, by reason
 //   hwca_est_token_errors_total              the CA's key token failed while signing
+//   hwca_est_audit_errors_total              audit lines (of refusals, or their summary)
+//                                            that could not be written
 //   hwca_est_signing_seconds                 histogram: sign, record and audit one request
 //   hwca_est_connections_dropped_total{reason}  connections closed by a limit: per_client
 //                                            (the client address had its most open),
@@ -29,6 +31,7 @@ class Metrics {
   void rejected(const std::string& reason);
   void connection_dropped(const std::string& reason);
   void token_error() { token_errors_.fetch_add(1, std::memory_order_relaxed); }
+  void audit_error() { audit_errors_.fetch_add(1, std::memory_order_relaxed); }
   void signing_seconds(double seconds);
 
   std::string text() const;  // the exposition
@@ -47,6 +50,7 @@ class Metrics {
   std::map<std::string, std::unique_ptr<Counter>> rejected_;
   std::map<std::string, std::unique_ptr<Counter>> dropped_;
   Counter token_errors_{0};
+  Counter audit_errors_{0};
   std::array<Counter, kBuckets.size()> buckets_{};  // not cumulative; summed when shown
   Counter count_{0};
   std::atomic<uint64_t> sum_micros_{0};

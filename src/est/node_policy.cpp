@@ -58,9 +58,14 @@ SubjectParts parts_of(const X509_NAME* subject) {
   return out;
 }
 
+// The request's values, each cut to a short bound, and at most a few of them.
 std::string quoted_list(const std::vector<std::string>& values) {
+  constexpr size_t kShown = 4;
   std::string out;
-  for (const auto& v : values) out += (out.empty() ? "'" : ", '") + printable(v) + "'";
+  for (size_t i = 0; i < values.size() && i < kShown; ++i) {
+    out += (out.empty() ? "'" : ", '") + bounded(values[i], 64) + "'";
+  }
+  if (values.size() > kShown) out += " and " + std::to_string(values.size() - kShown) + " more";
   return out.empty() ? "none" : out;
 }
 
@@ -93,7 +98,7 @@ tl::expected<void, PolicyError> check_subject(X509_REQ* req, const std::string& 
   const std::string want = "CN=" + printable(cn) + ", O=" + kNodesGroup;
   SubjectParts parts = parts_of(X509_REQ_get_subject_name(req));
   if (!parts.problem.empty()) {
-    return refuse(Refusal::subject, "the request's subject holds " + printable(parts.problem) +
+    return refuse(Refusal::subject, "the request's subject holds " + bounded(parts.problem) +
                                         "; node '" + printable(node) + "' may have only " + want);
   }
   if (parts.organizations.size() != 1 || parts.organizations[0] != kNodesGroup) {
@@ -131,7 +136,7 @@ tl::expected<void, PolicyError> check_sans(const X509_EXTENSION* ext, const std:
     switch (san->type) {
       case ca::SanType::dns:
         if (!same_dns(san->value, node)) {
-          return refuse(Refusal::san, "the request names " + printable(san->text()) + "; a " + who +
+          return refuse(Refusal::san, "the request names " + bounded(san->text()) + "; a " + who +
                                           " may name only DNS:" + printable(node));
         }
         break;
@@ -139,14 +144,15 @@ tl::expected<void, PolicyError> check_sans(const X509_EXTENSION* ext, const std:
         if (!registered(san->value, addresses)) {
           std::string have;
           for (const auto& a : addresses) have += (have.empty() ? "" : ", ") + printable(a);
-          return refuse(Refusal::san, "the request names " + san->text() + ", which node '" +
-                                          printable(node) + "' did not register (registered: " +
-                                          (have.empty() ? "none" : have) + ")");
+          return refuse(
+              Refusal::san,
+              "the request names " + bounded(san->text()) + ", which node '" + printable(node) +
+                  "' did not register (registered: " + (have.empty() ? "none" : have) + ")");
         }
         break;
       case ca::SanType::email:
       case ca::SanType::uri:
-        return refuse(Refusal::san, "the request names " + printable(san->text()) + "; a " + who +
+        return refuse(Refusal::san, "the request names " + bounded(san->text()) + "; a " + who +
                                         " may name only its DNS name and IP addresses");
     }
     ++count;

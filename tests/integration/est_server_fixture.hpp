@@ -281,6 +281,10 @@ class EstServerTest : public ::testing::Test {
     service_ = std::make_unique<est::EstService>(*issuer_, *store_, *db_, *audit_, metrics_,
                                                  process_crypto().libctx(),
                                                  std::vector<const X509*>{ca_cert_.get()});
+    service_->set_log([this](const std::string& line) {
+      std::lock_guard lock(log_mu_);
+      log_.push_back(line);
+    });
     server_ = std::make_unique<est::EstServer>(*service_, metrics_, options);
 
     auto key = software_key();
@@ -446,6 +450,26 @@ class EstServerTest : public ::testing::Test {
     return v;
   }
 
+  // The service's operator log (stderr in hwca serve), so far.
+  std::vector<std::string> log_lines() {
+    std::lock_guard lock(log_mu_);
+    return log_;
+  }
+
+  // The est.rejected.summary lines' counts by reason, summed.
+  std::map<std::string, uint64_t> summarised(size_t skip = 0) {
+    std::map<std::string, uint64_t> out;
+    size_t n = 0;
+    auto ok = ca::AuditLog::verify(audit_path_, [&](const nlohmann::json& line) {
+      if (n++ < skip || line.at("event") != "est.rejected.summary") return;
+      for (const auto& [reason, count] : line.at("data").at("reasons").items()) {
+        out[reason] += count.get<uint64_t>();
+      }
+    });
+    EXPECT_TRUE(ok) << ok.error().message;
+    return out;
+  }
+
   size_t audit_lines() {
     auto ok = ca::AuditLog::verify(audit_path_);
     EXPECT_TRUE(ok) << ok.error().message;
@@ -467,6 +491,8 @@ class EstServerTest : public ::testing::Test {
   std::thread runner_;
   std::atomic<bool> ran_{false};
   Status run_result_;
+  std::mutex log_mu_;
+  std::vector<std::string> log_;
 };
 
 }  // namespace hwca::test

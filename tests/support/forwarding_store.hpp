@@ -35,6 +35,8 @@ class ForwardingStore : public ca::IssuanceStore {
   Result<uint64_t> next_crl_number(const std::string& ca) override {
     return inner_.next_crl_number(ca);
   }
+  Status ping() override { return inner_.ping(); }
+  Result<bool> holds_records() override { return inner_.holds_records(); }
 
  protected:
   ca::IssuanceStore& inner_;

@@ -145,4 +145,112 @@ TEST_F(AuditLogTest, MissingLogIsNotFoundAndGarbageIsRefused) {
   EXPECT_NE(garbage.error().message.find("line 1"), std::string::npos);
 }
 
+// A log truncated, or replaced by another file, under a writer is not continued: the
+// writer remembers its last line and refuses to append once the file no longer holds it,
+// instead of starting the chain again at seq 1 (which verifies as a whole new chain).
+TEST_F(AuditLogTest, ALogCutUnderAWriterIsNotContinued) {
+  AuditLog log(path_);
+  ASSERT_TRUE(log.append("ca.created", {{"ca", "root"}}));
+  ASSERT_TRUE(log.append("cert.issued", {{"serial", "01"}}));
+  // Another writer (another process) appends meanwhile: that is no cut.
+  {
+    AuditLog other(path_);
+    ASSERT_TRUE(other.append("cert.issued", {{"serial", "02"}}));
+  }
+  ASSERT_TRUE(log.append("cert.issued", {{"serial", "03"}}));
+
+  // Truncated to nothing.
+  ASSERT_EQ(::truncate(path_.c_str(), 0), 0);
+  auto after_truncate = log.append("cert.issued", {{"serial", "04"}});
+  ASSERT_FALSE(after_truncate);
+  EXPECT_EQ(after_truncate.error().kind, ErrorKind::conflict);
+  EXPECT_EQ(after_truncate.error().source, hwca::ErrorSource::audit_log);
+  EXPECT_NE(after_truncate.error().message.find("cut or replaced"), std::string::npos)
+      << after_truncate.error().message;
+  EXPECT_TRUE(lines().empty()) << "a new chain was started: " << lines().front();
+
+  // Its tail cut (the first line kept), and then as long again as it was: not continued.
+  ASSERT_TRUE(AuditLog(dir_.file("fresh.log")).append("ca.created", {{"ca", "fresh"}}));
+  {
+    AuditLog again(path_);
+    ASSERT_TRUE(again.append("ca.created", {{"ca", "root"}}));
+    ASSERT_TRUE(again.append("cert.issued", {{"serial", "05"}}));
+    const auto ls = lines();
+    write_lines({ls[0]});
+    EXPECT_FALSE(again.append("cert.issued", {{"serial", "06"}}));
+    write_lines({ls[0], R"({"padding":")" + std::string(ls[1].size() - 13, 'x') + R"("})"});
+    EXPECT_FALSE(again.append("cert.issued", {{"serial", "06"}}));
+  }
+
+  // Replaced by another file (renamed over it), and removed.
+  AuditLog writer(path_);
+  ASSERT_EQ(::unlink(path_.c_str()), 0);
+  ASSERT_TRUE(writer.append("ca.created", {{"ca", "root"}}));
+  ASSERT_EQ(::rename(dir_.file("fresh.log").c_str(), path_.c_str()), 0);
+  EXPECT_FALSE(writer.append("cert.issued", {{"serial", "07"}}));
+  ASSERT_EQ(::unlink(path_.c_str()), 0);
+  auto removed = writer.append("cert.issued", {{"serial", "07"}});
+  ASSERT_FALSE(removed);
+  EXPECT_NE(removed.error().message.find("removed"), std::string::npos) << removed.error().message;
+  struct stat st {};
+  EXPECT_NE(::stat(path_.c_str(), &st), 0) << "the removed log was created anew";
+}
+
+// anchor(): a writer that has not written yet also notices a cut after it anchored; with
+// must_exist, a missing or empty log is refused at once and never started.
+TEST_F(AuditLogTest, AChainThatMustExistIsNotStarted) {
+  AuditLog missing(path_);
+  auto refused = missing.anchor(/*must_exist=*/true);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().kind, ErrorKind::conflict);
+  EXPECT_NE(refused.error().message.find("missing"), std::string::npos) << refused.error().message;
+  EXPECT_FALSE(missing.append("ca.created", {{"ca", "root"}}));
+  struct stat st {};
+  EXPECT_NE(::stat(path_.c_str(), &st), 0) << "a new log was created";
+
+  write_lines({}, /*final_newline=*/false);  // empty
+  AuditLog empty(path_);
+  auto empty_refused = empty.anchor(true);
+  ASSERT_FALSE(empty_refused);
+  EXPECT_NE(empty_refused.error().message.find("empty"), std::string::npos);
+  EXPECT_FALSE(empty.append("ca.created", {{"ca", "root"}}));
+  EXPECT_TRUE(lines().empty());
+
+  // Without must_exist, an empty log starts a chain (a new home).
+  AuditLog fresh(path_);
+  ASSERT_TRUE(fresh.anchor(false));
+  ASSERT_TRUE(fresh.append("ca.created", {{"ca", "root"}}));
+  ASSERT_TRUE(fresh.append("cert.issued", {{"serial", "01"}}));
+
+  // Anchored on a chain: continues it; cut before it wrote anything: refuses.
+  AuditLog server(path_);
+  ASSERT_TRUE(server.anchor(true));
+  ASSERT_TRUE(server.append("est.rejected", {{"reason", "auth"}}));
+  AuditLog idle(path_);
+  ASSERT_TRUE(idle.anchor(true));
+  ASSERT_EQ(::truncate(path_.c_str(), 0), 0);
+  EXPECT_FALSE(idle.append("est.rejected", {{"reason", "auth"}}));
+  EXPECT_TRUE(lines().empty());
+  auto s = AuditLog::verify(path_);
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->lines, 0u);
+}
+
+// verify names a chain that starts again (seq 1 after line 1).
+TEST_F(AuditLogTest, AChainThatStartsAgainIsNamed) {
+  append_three();
+  const auto first = lines();
+  { std::ofstream out(dir_.file("b.log")); }
+  AuditLog b(dir_.file("b.log"));
+  ASSERT_TRUE(b.append("ca.created", {{"ca", "other"}}));
+  std::ifstream in(dir_.file("b.log"));
+  std::string restart;
+  std::getline(in, restart);
+  write_lines({first[0], first[1], first[2], restart});
+  auto s = AuditLog::verify(path_);
+  ASSERT_FALSE(s);
+  EXPECT_NE(s.error().message.find("line 4 starts the chain again"), std::string::npos)
+      << s.error().message;
+}
+
 }  // namespace

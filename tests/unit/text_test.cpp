@@ -19,4 +19,33 @@ TEST(Printable, OrdinaryTextAndUtf8AreKept) {
   EXPECT_EQ(hwca::printable(""), "");
 }
 
+TEST(Bounded, ShortPrintableTextIsKept) {
+  EXPECT_EQ(hwca::bounded("application/json"), "application/json");
+  EXPECT_EQ(hwca::bounded(""), "");
+  EXPECT_EQ(hwca::bounded(std::string(128, 'a')), std::string(128, 'a'));
+}
+
+TEST(Bounded, LongTextIsCutAndSaysHowMuch) {
+  const std::string cut = hwca::bounded(std::string(7000, 'a'));
+  EXPECT_EQ(cut, std::string(128, 'a') + "...[6872 more bytes]");
+  EXPECT_EQ(hwca::bounded("abcdefgh", 3), "abc...[5 more bytes]");
+  EXPECT_LE(hwca::bounded(std::string(1 << 20, 'x'), 64).size(), 64u + 24u);
+}
+
+TEST(Bounded, OnlyPrintableAsciiIsLeft) {
+  // Control characters, DEL and every non-ASCII byte (so the result is valid UTF-8 whatever
+  // came in, for the JSON of the audit log).
+  EXPECT_EQ(hwca::bounded("a\nb\x7f"), "a\\x0ab\\x7f");
+  EXPECT_EQ(hwca::bounded("caf\xc3\xa9"), "caf\\xc3\\xa9");
+  EXPECT_EQ(hwca::bounded("\xff\xfe"), "\\xff\\xfe");
+  for (unsigned char c : hwca::bounded(std::string("\x01\x80\x1b[0m\xf0\x9f\x98\x80")))
+    EXPECT_TRUE(c >= 0x20 && c < 0x7f) << static_cast<int>(c);
+}
+
+TEST(Bounded, AnEscapeIsNeverSplitByTheCut) {
+  // 3 plain characters, then an escape that would pass the bound of 5: cut before it.
+  EXPECT_EQ(hwca::bounded("abc\x01", 5), "abc...[1 more bytes]");
+  EXPECT_EQ(hwca::bounded("\x01\x02", 4), "\\x01...[1 more bytes]");
+}
+
 }  // namespace
