@@ -375,7 +375,8 @@ for want in "profile:      server" "ca:           sub" "status:       valid" \
 done
 out=$(hwca audit verify)
 assert_contains "$out" "$(wc -l <"$AUDIT") events, the hash chain is intact" "audit verify"
-assert_contains "$out" "$CERT_COUNT certificates, each with its audit line" "audit verify"
+assert_contains "$out" "$CERT_COUNT certificates (0 revoked)" "audit verify"
+assert_contains "$out" "every certificate, revocation and bootstrap token is accounted for" "audit verify"
 
 # --- bad input: one line, its exit code, one cert.rejected line, nothing else -----------
 
@@ -555,7 +556,7 @@ db_and_audit_agree
 [[ $CERT_COUNT == 17 ]] || fail "cert list holds $CERT_COUNT certificates, expected 17"
 out=$(hwca audit verify)
 assert_contains "$out" "$(wc -l <"$AUDIT") events, the hash chain is intact" "audit verify"
-assert_contains "$out" "each with its audit line" "audit verify"
+assert_contains "$out" "every certificate, revocation and bootstrap token is accounted for" "audit verify"
 rejected=$(grep -c '"event":"cert.rejected"' "$AUDIT")
 [[ $rejected == "$REFUSED" ]] || fail "$rejected cert.rejected lines, expected $REFUSED"
 ! grep -rq -e "$PIN" -e "PRIVATE KEY" "$HWCA_HOME" || fail "a PIN or a private key is in the home"
