@@ -11,6 +11,7 @@
 #include <fstream>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <sstream>
 #include <thread>
 #include <vector>
@@ -84,9 +85,36 @@ std::vector<CK_SLOT_ID> real_slots() {
   return ids;
 }
 
+// Intercepted calls reach the real module holding this shared; logout and close-sessions
+// hold it exclusively, so that they happen between calls, as a device reset would: SoftHSM2
+// frees a key's material at C_Logout, under a C_Sign of another thread if there is one.
+// Once a disturbance waits, new calls wait behind it (std::shared_mutex alone may let a
+// steady stream of calls starve it).
+class CallGate {
+ public:
+  std::shared_lock<std::shared_mutex> call() {
+    std::lock_guard gate(gate_);
+    return std::shared_lock(calls_);
+  }
+  std::unique_lock<std::shared_mutex> alone() {
+    std::lock_guard gate(gate_);
+    return std::unique_lock(calls_);
+  }
+
+ private:
+  std::mutex gate_;
+  std::shared_mutex calls_;
+};
+
+CallGate& gate() {
+  static auto* g = new CallGate();
+  return *g;
+}
+
 // What the real module is made to do: lose the login of every session (C_Logout on a
 // session of its own), or close every session.
 void disturb(Action action) {
+  auto alone = gate().alone();
   for (CK_SLOT_ID slot : real_slots()) {
     if (action == Action::close_sessions) {
       g_real->C_CloseAllSessions(slot);
@@ -143,37 +171,44 @@ CK_RV before(const char* fn, bool* empty = nullptr) {
 
 CK_RV w_Initialize(void* args) {
   if (CK_RV rv = before("C_Initialize"); rv != CKR_OK) return rv;
+  auto in = gate().call();
   return g_real->C_Initialize(args);
 }
 
 CK_RV w_GetSlotList(CK_BBOOL present, CK_SLOT_ID* list, CK_ULONG* n) {
   if (CK_RV rv = before("C_GetSlotList"); rv != CKR_OK) return rv;
+  auto in = gate().call();
   return g_real->C_GetSlotList(present, list, n);
 }
 
 CK_RV w_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO* info) {
   if (CK_RV rv = before("C_GetTokenInfo"); rv != CKR_OK) return rv;
+  auto in = gate().call();
   return g_real->C_GetTokenInfo(slot, info);
 }
 
 CK_RV w_OpenSession(CK_SLOT_ID slot, CK_FLAGS flags, void* app, CK_NOTIFY notify,
                     CK_SESSION_HANDLE* h) {
   if (CK_RV rv = before("C_OpenSession"); rv != CKR_OK) return rv;
+  auto in = gate().call();
   return g_real->C_OpenSession(slot, flags, app, notify, h);
 }
 
 CK_RV w_GetSessionInfo(CK_SESSION_HANDLE h, CK_SESSION_INFO* info) {
   if (CK_RV rv = before("C_GetSessionInfo"); rv != CKR_OK) return rv;
+  auto in = gate().call();
   return g_real->C_GetSessionInfo(h, info);
 }
 
 CK_RV w_Login(CK_SESSION_HANDLE h, CK_USER_TYPE user, CK_UTF8CHAR* pin, CK_ULONG len) {
   if (CK_RV rv = before("C_Login"); rv != CKR_OK) return rv;
+  auto in = gate().call();
   return g_real->C_Login(h, user, pin, len);
 }
 
 CK_RV w_FindObjectsInit(CK_SESSION_HANDLE h, CK_ATTRIBUTE* tmpl, CK_ULONG n) {
   if (CK_RV rv = before("C_FindObjectsInit"); rv != CKR_OK) return rv;
+  auto in = gate().call();
   return g_real->C_FindObjectsInit(h, tmpl, n);
 }
 
@@ -184,22 +219,39 @@ CK_RV w_FindObjects(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE* out, CK_ULONG max, CK
     *n = 0;
     return CKR_OK;
   }
+  auto in = gate().call();
   return g_real->C_FindObjects(h, out, max, n);
+}
+
+CK_RV w_FindObjectsFinal(CK_SESSION_HANDLE h) {
+  if (CK_RV rv = before("C_FindObjectsFinal"); rv != CKR_OK) return rv;
+  auto in = gate().call();
+  return g_real->C_FindObjectsFinal(h);
+}
+
+CK_RV w_CloseSession(CK_SESSION_HANDLE h) {
+  if (CK_RV rv = before("C_CloseSession"); rv != CKR_OK) return rv;
+  auto in = gate().call();
+  return g_real->C_CloseSession(h);
 }
 
 CK_RV w_GetAttributeValue(CK_SESSION_HANDLE h, CK_OBJECT_HANDLE obj, CK_ATTRIBUTE* tmpl,
                           CK_ULONG n) {
   if (CK_RV rv = before("C_GetAttributeValue"); rv != CKR_OK) return rv;
+  auto in = gate().call();
   return g_real->C_GetAttributeValue(h, obj, tmpl, n);
 }
 
 CK_RV w_SignInit(CK_SESSION_HANDLE h, CK_MECHANISM* mech, CK_OBJECT_HANDLE key) {
   if (CK_RV rv = before("C_SignInit"); rv != CKR_OK) return rv;
+  auto in = gate().call();
   return g_real->C_SignInit(h, mech, key);
 }
 
 CK_RV w_Sign(CK_SESSION_HANDLE h, CK_BYTE* data, CK_ULONG len, CK_BYTE* sig, CK_ULONG* sig_len) {
-  if (CK_RV rv = before("C_Sign"); rv != CKR_OK) {
+  CK_RV injected = before("C_Sign");
+  auto in = gate().call();
+  if (CK_RV rv = injected; rv != CKR_OK) {
     // A failed C_Sign ends the operation (PKCS#11 5.12): end the real one too, as a
     // device that failed mid-signature would, so the session is usable again.
     CK_ULONG need = 0;
@@ -216,6 +268,7 @@ CK_RV w_GenerateKeyPair(CK_SESSION_HANDLE h, CK_MECHANISM* mech, CK_ATTRIBUTE* p
                         CK_ATTRIBUTE* priv, CK_ULONG npriv, CK_OBJECT_HANDLE* hpub,
                         CK_OBJECT_HANDLE* hpriv) {
   if (CK_RV rv = before("C_GenerateKeyPair"); rv != CKR_OK) return rv;
+  auto in = gate().call();
   return g_real->C_GenerateKeyPair(h, mech, pub, npub, priv, npriv, hpub, hpriv);
 }
 
@@ -240,6 +293,8 @@ CK_RV load() {
   g_list.C_GetSlotList = &w_GetSlotList;
   g_list.C_GetTokenInfo = &w_GetTokenInfo;
   g_list.C_OpenSession = &w_OpenSession;
+  g_list.C_CloseSession = &w_CloseSession;
+  g_list.C_FindObjectsFinal = &w_FindObjectsFinal;
   g_list.C_GetSessionInfo = &w_GetSessionInfo;
   g_list.C_Login = &w_Login;
   g_list.C_FindObjectsInit = &w_FindObjectsInit;

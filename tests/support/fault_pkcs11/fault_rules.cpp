@@ -8,10 +8,20 @@
 namespace hwca::test::fault {
 
 const char* const kIntercepted[] = {
-    "C_Initialize",      "C_GetSlotList",    "C_GetTokenInfo",
-    "C_OpenSession",     "C_GetSessionInfo", "C_Login",
-    "C_FindObjectsInit", "C_FindObjects",    "C_GetAttributeValue",
-    "C_SignInit",        "C_Sign",           "C_GenerateKeyPair",
+    "C_Initialize",
+    "C_GetSlotList",
+    "C_GetTokenInfo",
+    "C_OpenSession",
+    "C_CloseSession",
+    "C_GetSessionInfo",
+    "C_Login",
+    "C_FindObjectsInit",
+    "C_FindObjects",
+    "C_FindObjectsFinal",
+    "C_GetAttributeValue",
+    "C_SignInit",
+    "C_Sign",
+    "C_GenerateKeyPair",
 };
 const size_t kInterceptedCount = sizeof kIntercepted / sizeof kIntercepted[0];
 
