@@ -150,7 +150,7 @@ Status Token::login_on_anchor(const SecureString& pin, bool again) {
                                      ? describe_ +
                                            " rejected the PIN (CKR_PIN_INCORRECT); "
                                            "not retrying, check the PIN source"
-                                     : "login to " + describe_ + " refused: " + rv_name(rv)};
+                                     : "login to " + describe_ + " failed: " + rv_name(rv)};
       return tl::unexpected(*login_refused_);
     }
     // Anything else is the device's trouble, and worth another attempt later.
