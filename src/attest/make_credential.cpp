@@ -206,10 +206,39 @@ Result<Credential> make_credential(const EkPublic& ek, std::span<const uint8_t> 
   Result<Bytes> encrypted = EVP_PKEY_is_a(ek.key.get(), "RSA") ? rsa_seed(ek, options, seed)
                                                                : ecc_seed(ek, options, seed);
   if (!encrypted) return tl::unexpected(encrypted.error());
+  auto blob = credential_blob(ek, seed, object_name, credential);
+  OPENSSL_cleanse(seed.data(), seed.size());
+  if (!blob) return tl::unexpected(blob.error());
 
+  TPM2B_ENCRYPTED_SECRET secret{};
+  if (encrypted->size() > sizeof secret.secret) {
+    return fail(ErrorKind::internal, "MakeCredential: encrypted seed too large");
+  }
+  secret.size = static_cast<UINT16>(encrypted->size());
+  std::memcpy(secret.secret, encrypted->data(), encrypted->size());
+  Credential out{std::move(*blob), Bytes(sizeof secret + 2)};
+  size_t secret_len = 0;
+  if (Tss2_MU_TPM2B_ENCRYPTED_SECRET_Marshal(&secret, out.encrypted_secret.data(),
+                                             out.encrypted_secret.size(),
+                                             &secret_len) != TSS2_RC_SUCCESS) {
+    return fail(ErrorKind::internal, "MakeCredential: cannot marshal the encrypted seed");
+  }
+  out.encrypted_secret.resize(secret_len);
+  return out;
+}
+
+Result<Bytes> credential_blob(const EkPublic& ek, std::span<const uint8_t> seed,
+                              std::span<const uint8_t> object_name,
+                              std::span<const uint8_t> credential) {
+  const size_t hlen = hash_size(ek.name_alg);
+  if (hlen == 0 || seed.size() != hlen || credential.empty() || credential.size() > hlen) {
+    return fail(ErrorKind::usage, "MakeCredential: seed or credential of the wrong size");
+  }
+  if (object_name.size() < 2 + 32 || object_name.size() > sizeof(TPMU_NAME)) {
+    return fail(ErrorKind::usage, "MakeCredential: not a TPM object name");
+  }
   auto sym_key = kdfa(ek.name_alg, seed, "STORAGE", object_name, {}, ek.aes_bits);
   auto hmac_key = kdfa(ek.name_alg, seed, "INTEGRITY", {}, {}, 8 * hlen);
-  OPENSSL_cleanse(seed.data(), seed.size());
   if (!sym_key) return tl::unexpected(sym_key.error());
   if (!hmac_key) return tl::unexpected(hmac_key.error());
 
@@ -229,26 +258,17 @@ Result<Credential> make_credential(const EkPublic& ek, std::span<const uint8_t> 
   put_tpm2b(blob, *outer);
   blob.insert(blob.end(), enc_identity->begin(), enc_identity->end());
   TPM2B_ID_OBJECT id{};
-  TPM2B_ENCRYPTED_SECRET secret{};
-  if (blob.size() > sizeof id.credential || encrypted->size() > sizeof secret.secret) {
-    return fail(ErrorKind::internal, "MakeCredential: result too large");
+  if (blob.size() > sizeof id.credential) {
+    return fail(ErrorKind::internal, "MakeCredential: credential blob too large");
   }
   id.size = static_cast<UINT16>(blob.size());
   std::memcpy(id.credential, blob.data(), blob.size());
-  secret.size = static_cast<UINT16>(encrypted->size());
-  std::memcpy(secret.secret, encrypted->data(), encrypted->size());
-
-  Credential out{Bytes(sizeof id + 2), Bytes(sizeof secret + 2)};
-  size_t id_len = 0, secret_len = 0;
-  if (Tss2_MU_TPM2B_ID_OBJECT_Marshal(&id, out.id_object.data(), out.id_object.size(), &id_len) !=
-          TSS2_RC_SUCCESS ||
-      Tss2_MU_TPM2B_ENCRYPTED_SECRET_Marshal(&secret, out.encrypted_secret.data(),
-                                             out.encrypted_secret.size(),
-                                             &secret_len) != TSS2_RC_SUCCESS) {
-    return fail(ErrorKind::internal, "MakeCredential: cannot marshal the result");
+  Bytes out(sizeof id + 2);
+  size_t id_len = 0;
+  if (Tss2_MU_TPM2B_ID_OBJECT_Marshal(&id, out.data(), out.size(), &id_len) != TSS2_RC_SUCCESS) {
+    return fail(ErrorKind::internal, "MakeCredential: cannot marshal the credential blob");
   }
-  out.id_object.resize(id_len);
-  out.encrypted_secret.resize(secret_len);
+  out.resize(id_len);
   return out;
 }
 

@@ -46,6 +46,12 @@ struct MakeCredentialOptions {
   EVP_PKEY* ephemeral = nullptr;
 };
 
+// The credential blob (TPM2B_ID_OBJECT, marshalled) from the seed: the part of
+// MakeCredential after the seed's protection, shared by RSA and ECC EKs.
+Result<Bytes> credential_blob(const EkPublic& ek, std::span<const uint8_t> seed,
+                              std::span<const uint8_t> object_name,
+                              std::span<const uint8_t> credential);
+
 // MakeCredential(EK, object name, credential). credential: 1 to digest-size-of-nameAlg
 // bytes; object_name: a TPM Name (alg || digest). ErrorKind::usage for bad sizes,
 // internal when OpenSSL fails.
