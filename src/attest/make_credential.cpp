@@ -127,7 +127,7 @@ Result<Bytes> aes_cfb(std::span<const uint8_t> key, std::span<const uint8_t> dat
       EVP_EncryptFinal_ex(ctx.get(), out.data() + len, &tail) != 1) {
     return ossl_fail("AES-CFB");
   }
-  out.resize(static_cast<size_t>(len + tail));
+  out.resize(static_cast<size_t>(len) + static_cast<size_t>(tail));
   return out;
 }
 

@@ -22,7 +22,7 @@ void append_label(Bytes& out, std::string_view label) {
 
 Status check_kdf(TPMI_ALG_HASH alg, size_t bits) {
   if (hash_name(alg) == nullptr) return fail(ErrorKind::internal, "KDF: hash not supported");
-  if (bits == 0 || bits % 8 != 0 || bits > 8 * 1024) {
+  if (bits == 0 || bits % 8 != 0 || bits > size_t{8} * 1024) {
     return fail(ErrorKind::internal, "KDF: bad output size");
   }
   return {};
