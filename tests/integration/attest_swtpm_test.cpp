@@ -202,12 +202,18 @@ TEST_F(AttestSwtpm, CredentialBlobMatchesTpm2MakecredentialByteForByte) {
   struct Kind {
     const char* what;
     ossl::Ptr<EVP_PKEY> key;
+    TPMI_ALG_HASH alg;  // the template's nameAlg (the P-384 one: SHA-384 and AES-256)
   };
-  Kind kinds[] = {{"rsa-2048", test::rsa_key(2048)}, {"ecc-p256", test::ec_key("P-256")}};
+  Kind kinds[] = {{"rsa-2048", test::rsa_key(2048), TPM2_ALG_SHA256},
+                  {"ecc-p256", test::ec_key("P-256"), TPM2_ALG_SHA256},
+                  {"ecc-p384", test::ec_key("P-384"), TPM2_ALG_SHA384}};
   for (Kind& k : kinds) {
     SCOPED_TRACE(k.what);
-    write_bytes(dir_ + "sw_ek.pub",
-                test::marshal_public(test::area_of(k.key.get(), test::kEkAttrs)));
+    TPMT_PUBLIC area = test::area_of(k.key.get(), test::kEkAttrs);
+    area.nameAlg = k.alg;
+    if (k.alg == TPM2_ALG_SHA384) area.parameters.eccDetail.symmetric.keyBits.aes = 256;
+    const size_t hlen = hash_size(k.alg);
+    write_bytes(dir_ + "sw_ek.pub", test::marshal_public(area));
     int status = -1;
     std::string out = shell("tpm2_makecredential -T none -u " + dir_ + "sw_ek.pub -s " + dir_ +
                                 "secret.bin -n " + hex(name) + " -o " + dir_ + "sw.cred",
@@ -228,9 +234,10 @@ TEST_F(AttestSwtpm, CredentialBlobMatchesTpm2MakecredentialByteForByte) {
       ASSERT_EQ(EVP_PKEY_decrypt(ctx.get(), seed.data(), &len, enc.data(), enc.size()), 1);
       seed.resize(len);
     } else {
-      // enc: TPMS_ECC_POINT (x, y of 32 bytes each); Z = x(d_EK * point).
-      ASSERT_EQ(enc.size(), 2u + 32u + 2u + 32u);
-      Bytes x(enc.begin() + 2, enc.begin() + 34), y(enc.begin() + 36, enc.end());
+      // enc: TPMS_ECC_POINT (x, y of the field size each); Z = x(d_EK * point).
+      const long f = (EVP_PKEY_get_bits(k.key.get()) + 7) / 8;
+      ASSERT_EQ(enc.size(), static_cast<size_t>(4 + 2 * f));
+      Bytes x(enc.begin() + 2, enc.begin() + 2 + f), y(enc.begin() + 4 + f, enc.end());
       Bytes point = concat(concat({0x04}, x), y);
       ossl::Ptr<EVP_PKEY> peer(EVP_PKEY_new());
       ASSERT_EQ(EVP_PKEY_copy_parameters(peer.get(), k.key.get()), 1);
@@ -238,18 +245,23 @@ TEST_F(AttestSwtpm, CredentialBlobMatchesTpm2MakecredentialByteForByte) {
       ossl::Ptr<EVP_PKEY_CTX> ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, k.key.get(), nullptr));
       ASSERT_EQ(EVP_PKEY_derive_init(ctx.get()), 1);
       ASSERT_EQ(EVP_PKEY_derive_set_peer(ctx.get(), peer.get()), 1);
-      Bytes z(32);
+      Bytes z(static_cast<size_t>(f));
       size_t zlen = z.size();
       ASSERT_EQ(EVP_PKEY_derive(ctx.get(), z.data(), &zlen), 1);
-      TPMT_PUBLIC area = test::area_of(k.key.get(), test::kEkAttrs);
       Bytes ek_x(area.unique.ecc.x.buffer, area.unique.ecc.x.buffer + area.unique.ecc.x.size);
-      auto s = kdfe(TPM2_ALG_SHA256, z, "IDENTITY", x, ek_x, 256);
+      auto s = kdfe(k.alg, z, "IDENTITY", x, ek_x, 8 * hlen);
       ASSERT_TRUE(s);
       seed = *s;
     }
-    ASSERT_EQ(seed.size(), 32u);
-    auto ek = ek_from_key(k.key.get());
-    ASSERT_TRUE(ek);
+    ASSERT_EQ(seed.size(), hlen);
+    auto pub = parse_public(test::marshal_public(area));
+    ASSERT_TRUE(pub);
+    auto ek = ek_from_public(*pub);
+    ASSERT_TRUE(ek) << ek.error().message;
+    auto assumed = ek_from_key(k.key.get());  // the template assumed from the key alone
+    ASSERT_TRUE(assumed);
+    EXPECT_EQ(assumed->name_alg, ek->name_alg);
+    EXPECT_EQ(assumed->aes_bits, ek->aes_bits);
     auto blob = credential_blob(*ek, seed, name, secret);
     ASSERT_TRUE(blob) << blob.error().message;
     EXPECT_EQ(hex(*blob), hex(theirs.id_object));
