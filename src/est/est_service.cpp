@@ -226,7 +226,8 @@ Reply EstService::enroll(Operation op, const std::string& label, std::string_vie
     give_back();
     return refused(
         403, "compromised",
-        ca::compromised_key_message(ca::spki_sha256(X509_REQ_get_X509_PUBKEY(req->get()))),
+        ca::compromised_key_message(ca::spki_sha256(X509_REQ_get_X509_PUBKEY(req->get()))) +
+            " ('hwca-node enroll --new-key' with a bootstrap token)",
         node.name);
   }
 
