@@ -114,7 +114,7 @@ Result<Config> parse_config(const std::string& text, const std::string& source) 
           for (const auto& field : ca.second) {
             std::string f = field.first.as<std::string>();
             if (f == "renewalKeyChange") {
-              auto b = boolean(field.second, where + ": " + f);
+              auto b = boolean(field.second, where + ": renewalKeyChange");
               if (!b) return tl::unexpected(b.error());
               e.renewal_key_change = *b;
               continue;
