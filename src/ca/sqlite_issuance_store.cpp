@@ -9,6 +9,7 @@
 #include <set>
 #include <utility>
 
+#include "ca/spki.hpp"
 #include "ca/sqlite_statement.hpp"
 #include "common/text.hpp"
 
@@ -184,10 +185,13 @@ Status SqliteIssuanceStore::record(const std::vector<IssuedCert>& batch) {
     } else {
       cert.bind(":renewed_from", c.renewed_from);
     }
-    if (c.spki_sha256.empty()) {
+    // Every certificate's key digest: from its DER when the caller did not give it (a DER
+    // that is no certificate, as tests record, leaves it unknown).
+    const std::string spki = c.spki_sha256.empty() ? spki_sha256_of_cert(c.der) : c.spki_sha256;
+    if (spki.empty()) {
       cert.bind_null(":spki");
     } else {
-      cert.bind(":spki", c.spki_sha256);
+      cert.bind(":spki", spki);
     }
     int rc = cert.step();
     if (rc == SQLITE_CONSTRAINT_UNIQUE) {

@@ -235,7 +235,7 @@ TEST_F(IssuanceLineage, RevokingWithRenewalsFollowsTheLineageTransitively) {
 
 // A version-2 file opened writable becomes version 3: its rows kept, each one's key digested
 // from its DER (a DER that is no certificate stays unknown); opened read-only it stays
-// version 2 and reads without lineage.
+// version 2 and reads without lineage. A new record without a digest gets one from its DER.
 TEST_F(IssuanceLineage, APreviousSchemaIsUpgradedWithItsKeysDigested) {
   auto k1 = test::ec_key("P-256");
   auto k2 = test::ec_key("P-384");
@@ -303,6 +303,11 @@ TEST_F(IssuanceLineage, APreviousSchemaIsUpgradedWithItsKeysDigested) {
   EXPECT_FALSE(*store->key_compromised(s2));
   ASSERT_TRUE(store->record({cert("root", "04", "02", s2)}));
   EXPECT_EQ(serials(*store->renewals("root", "02")), std::vector<std::string>{"04"});
+  // A record without its key digest (a CA's own, from `hwca ca init`) gets it from its DER.
+  IssuedCert own = cert("root", "05");
+  own.der = der2;
+  ASSERT_TRUE(store->record({own}));
+  EXPECT_EQ((*store->find("root", "05"))->spki_sha256, s2);
 }
 
 }  // namespace
