@@ -114,7 +114,9 @@ Status take_sans(const Profile& p, const X509_EXTENSION* ext, std::vector<San>& 
 // allows no other in a certificate), and RSA public exponents other than 65537.
 Status check_key_encoding(X509_REQ* req, EVP_PKEY* key) {
   X509_ALGOR* algor = nullptr;
-  if (X509_PUBKEY_get0_param(nullptr, nullptr, nullptr, &algor, X509_REQ_get_X509_PUBKEY(req)) !=
+  const unsigned char* point = nullptr;
+  int point_len = 0;
+  if (X509_PUBKEY_get0_param(nullptr, &point, &point_len, &algor, X509_REQ_get_X509_PUBKEY(req)) !=
       1) {
     ERR_clear_error();
     return fail(ErrorKind::usage, "the request's public key cannot be read");
@@ -127,6 +129,19 @@ Status check_key_encoding(X509_REQ* req, EVP_PKEY* key) {
     return fail(ErrorKind::usage,
                 "the request's EC key carries explicit curve parameters; hwca accepts named "
                 "curves only (RFC 5480), as Go's crypto/x509 does");
+  }
+  // One encoding per key, so that the SubjectPublicKeyInfo identifies it (a key revoked for
+  // keyCompromise is matched by its SHA-256): an uncompressed point, NULL RSA parameters.
+  if (OBJ_obj2nid(alg) == NID_X9_62_id_ecPublicKey &&
+      (point_len < 1 || point[0] != POINT_CONVERSION_UNCOMPRESSED)) {
+    return fail(ErrorKind::usage,
+                "the request's EC point is not in uncompressed form; hwca accepts uncompressed "
+                "points only, as Go's crypto/x509 does");
+  }
+  if (OBJ_obj2nid(alg) == NID_rsaEncryption && ptype != V_ASN1_NULL) {
+    return fail(ErrorKind::usage,
+                "the request's RSA key lacks its NULL parameters (RFC 3279); Go's crypto/x509 "
+                "refuses such a key");
   }
   if (EVP_PKEY_is_a(key, "RSA")) {
     BIGNUM* raw = nullptr;

@@ -408,4 +408,40 @@ TEST_F(RequestPolicyTest, RsaExponentsOtherThan65537AreRefused) {
   EXPECT_TRUE(apply_profile(builtin("server"), req.get()));
 }
 
+// A key has one SubjectPublicKeyInfo (so that a compromised key is known again by its
+// SHA-256): a compressed EC point, which Go's crypto/x509 cannot read either, is refused; so
+// is an RSA key whose algorithm lacks its NULL parameters.
+TEST_F(RequestPolicyTest, OnlyOneEncodingOfAKeyIsTaken) {
+  auto key = test::ec_key("P-256");
+  ASSERT_EQ(EVP_PKEY_set_utf8_string_param(key.get(), OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
+                                           OSSL_PKEY_EC_POINT_CONVERSION_FORMAT_COMPRESSED),
+            1);
+  auto compressed = reparsed(test::simple_csr(key.get(), "a", "DNS:a.example").get());
+  const unsigned char* point = nullptr;
+  int len = 0;
+  ASSERT_EQ(X509_PUBKEY_get0_param(nullptr, &point, &len, nullptr,
+                                   X509_REQ_get_X509_PUBKEY(compressed.get())),
+            1);
+  ASSERT_EQ(len, 33);  // 0x02 or 0x03, then x
+  expect_refused(builtin("server"), compressed.get(), "EC point is not in uncompressed form");
+
+  // The same RSA request with its algorithm's parameters left out, signed again.
+  auto rsa = test::rsa_key(2048);
+  auto subject = test::name_of({{"CN", "a"}});
+  auto san = test::ext("subjectAltName", "DNS:a.example");
+  auto req = test::make_csr(rsa.get(), subject.get(), {san.get()});
+  EXPECT_TRUE(apply_profile(builtin("server"), reparsed(req.get()).get()));
+  X509_PUBKEY* spki = X509_REQ_get_X509_PUBKEY(req.get());
+  const unsigned char* bits = nullptr;
+  int bits_len = 0;
+  ASSERT_EQ(X509_PUBKEY_get0_param(nullptr, &bits, &bits_len, nullptr, spki), 1);
+  auto* copy = static_cast<unsigned char*>(OPENSSL_memdup(bits, static_cast<size_t>(bits_len)));
+  ASSERT_EQ(X509_PUBKEY_set0_param(spki, OBJ_nid2obj(NID_rsaEncryption), V_ASN1_UNDEF, nullptr,
+                                   copy, bits_len),
+            1);
+  ASSERT_GT(X509_REQ_sign(req.get(), rsa.get(), EVP_sha256()), 0);
+  auto absent = reparsed(req.get());
+  expect_refused(builtin("server"), absent.get(), "RSA key lacks its NULL parameters");
+}
+
 }  // namespace
