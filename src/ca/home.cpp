@@ -27,6 +27,15 @@ Result<std::string> scalar(const YAML::Node& node, const std::string& where) {
   return node.as<std::string>();
 }
 
+Result<bool> boolean(const YAML::Node& node, const std::string& where) {
+  if (node.IsScalar()) {
+    const std::string v = node.as<std::string>();
+    if (v == "true") return true;
+    if (v == "false") return false;
+  }
+  return fail(ErrorKind::usage, where + " must be true or false");
+}
+
 Status check(const Config& c, const std::string& source) {
   for (const auto& [name, ca] : c.cas) {
     std::string where = source + ": CA '" + printable(name) + "'";
@@ -104,6 +113,12 @@ Result<Config> parse_config(const std::string& text, const std::string& source) 
           CaEntry e;
           for (const auto& field : ca.second) {
             std::string f = field.first.as<std::string>();
+            if (f == "renewalKeyChange") {
+              auto b = boolean(field.second, where + ": renewalKeyChange");
+              if (!b) return tl::unexpected(b.error());
+              e.renewal_key_change = *b;
+              continue;
+            }
             auto v = scalar(field.second, where + ": " + f);
             if (!v) return tl::unexpected(v.error());
             if (f == "key")
@@ -148,6 +163,7 @@ std::string emit_config(const Config& c) {
     out << YAML::Key << "key" << YAML::Value << ca.key;
     out << YAML::Key << "cert" << YAML::Value << ca.cert;
     if (!ca.parent.empty()) out << YAML::Key << "parent" << YAML::Value << ca.parent;
+    if (ca.renewal_key_change) out << YAML::Key << "renewalKeyChange" << YAML::Value << true;
     out << YAML::EndMap;
   }
   out << YAML::EndMap;

@@ -22,6 +22,9 @@ struct CaEntry {
   std::string key;     // key URI (pkcs11:..., later tpm2:...); never a pin-value
   std::string cert;    // certificate file, relative to the home
   std::string parent;  // name of the issuing CA; empty for a root
+  // renewalKeyChange: an EST renewal (simplereenroll) may be for another key than its
+  // client certificate's. Default false: a new key needs a fresh enrollment.
+  bool renewal_key_change = false;
 };
 
 struct Config {

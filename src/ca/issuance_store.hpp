@@ -29,6 +29,11 @@ struct IssuedCert {
   bool revoked = false;
   int64_t revoked_at = 0;     // Unix seconds
   int revocation_reason = 0;  // RFC 5280 CRLReason code
+  // Lineage (schema version 3): the serial of the certificate of the same CA that
+  // authenticated the renewal this certificate was issued by (empty if it was not a
+  // renewal), and the SHA-256 of its SubjectPublicKeyInfo (spki.hpp; empty if unknown).
+  std::string renewed_from;
+  std::string spki_sha256;
 
   bool operator==(const IssuedCert&) const = default;
 };
@@ -66,6 +71,24 @@ class IssuanceStore {
   // CRLReason (0-10 except 7): usage. Durable when it returns.
   virtual Status revoke(const std::string& ca, const std::string& serial, int reason,
                         int64_t when) = 0;
+
+  // Revoke `serial` of CA `ca` and, transitively, every certificate of that CA issued by
+  // renewal from it (renewed_from), all with `reason` at `when`, in one transaction,
+  // durable when it returns. The certificates revoked now come back, `serial` first if it
+  // was valid, then its renewals, each before those renewed from it; one already revoked is
+  // left as it was, but the renewals from it are followed. Unknown certificate: not_found;
+  // nothing left to revoke: conflict; a reason that is not a CRLReason: usage.
+  virtual Result<std::vector<IssuedCert>> revoke_with_renewals(const std::string& ca,
+                                                               const std::string& serial,
+                                                               int reason, int64_t when) = 0;
+
+  // The certificates of CA `ca` issued by renewal from `serial` (directly), by serial.
+  virtual Result<std::vector<IssuedCert>> renewals(const std::string& ca,
+                                                   const std::string& serial) = 0;
+
+  // Whether a certificate revoked for keyCompromise, of any CA, is for the key whose
+  // SubjectPublicKeyInfo has this SHA-256 (spki.hpp).
+  virtual Result<bool> key_compromised(const std::string& spki_sha256) = 0;
 
   // The CA's revoked certificates for a CRL, ordered by revocation time then serial; `der`
   // is left empty.

@@ -6,6 +6,7 @@
 #include "ca/dn.hpp"
 #include "ca/request_policy.hpp"
 #include "ca/serial.hpp"
+#include "ca/spki.hpp"
 #include "common/text.hpp"
 
 namespace hwca::ca {
@@ -27,6 +28,12 @@ nlohmann::json issued_event(const IssuedCertificate& c) {
 }
 
 }  // namespace
+
+std::string compromised_key_message(const std::string& spki_sha256) {
+  return "the request's public key (SubjectPublicKeyInfo SHA-256 " + spki_sha256 +
+         ") is in a certificate revoked for keyCompromise: it is never certified again; make a "
+         "new key";
+}
 
 Status audit_rejection(AuditLog& audit, const std::string& ca, const SignRequest& request,
                        const Error& why) {
@@ -88,6 +95,12 @@ Result<Issuer::Checked> Issuer::check(const SignRequest& request, std::time_t no
   }
   auto approved = apply_profile(*profile, req);
   if (!approved) return wrap(approved.error(), request.source);
+  const std::string spki = spki_sha256(X509_REQ_get_X509_PUBKEY(req));
+  if (spki.empty()) return fail(ErrorKind::usage, request.source + ": its key cannot be encoded");
+  auto compromised = store_.key_compromised(spki);
+  if (!compromised) return tl::unexpected(compromised.error());
+  if (*compromised)
+    return fail(ErrorKind::usage, request.source + ": " + compromised_key_message(spki));
 
   Checked c;
   CertificateSpec& spec = c.spec;
@@ -161,9 +174,20 @@ Result<Issuer::Checked> Issuer::check(const SignRequest& request, std::time_t no
   r.not_before = spec.not_before;
   r.not_after = spec.not_after;
   r.requester = request.requester;
+  r.renewed_from = request.renewed_from;
+  r.spki_sha256 = spki;
   c.owned = std::move(owned);
   c.approved = std::move(*approved);
   return c;
+}
+
+Result<bool> Issuer::key_compromised(X509_REQ* req) {
+  return store_.key_compromised(spki_sha256(X509_REQ_get_X509_PUBKEY(req)));
+}
+
+bool Issuer::renewal_key_change() const {
+  auto ca = home_.config().cas.find(name_);
+  return ca != home_.config().cas.end() && ca->second.renewal_key_change;
 }
 
 Result<IssuedCertificate> Issuer::sign(Checked& c) {

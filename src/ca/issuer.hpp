@@ -34,6 +34,9 @@ struct SignRequest {
   // The request already parsed and its signature checked (parse_csr), to save parsing it
   // again; `csr` is then only digested for the audit log. Not owned; outlives the call.
   X509_REQ* parsed = nullptr;
+  // For a renewal: the serial of the certificate (of this CA) that authenticated it, kept
+  // in the issuance database as the new certificate's lineage (renewed_from).
+  std::string renewed_from = {};
 };
 
 struct IssuedCertificate {
@@ -77,6 +80,13 @@ class Issuer {
   // Remember the end of the audit chain now (AuditLog::anchor): the log being cut later is
   // noticed, and with `must_exist` a missing or empty log is refused.
   Status anchor_audit(bool must_exist) { return audit_.anchor(must_exist); }
+  // Whether a certificate revoked for keyCompromise, of any CA of the store, has the
+  // public key of `req`. Every request is checked so before it is signed (then refused as a
+  // usage error); a server asks first to answer such a request apart. A store failure is
+  // the store's Error.
+  Result<bool> key_compromised(X509_REQ* req);
+  // Whether the CA's config lets a renewal change the key (renewalKeyChange; default no).
+  bool renewal_key_change() const;
 
   const std::string& ca_name() const { return name_; }
   const X509* ca_cert() const { return cert_.get(); }
@@ -102,6 +112,9 @@ class Issuer {
   std::time_t ca_not_after_ = 0;
   std::function<void(const Error&)> audit_error_;
 };
+
+// The refusal of a request whose key was revoked for keyCompromise (one line).
+std::string compromised_key_message(const std::string& spki_sha256);
 
 // Audit a request refused before or while it was examined ("cert.rejected"). Best effort:
 // the refusal itself is what the caller reports; the audit log's failure is returned.

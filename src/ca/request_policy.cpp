@@ -1,5 +1,7 @@
 #include "ca/request_policy.hpp"
 
+#include <openssl/core_names.h>
+#include <openssl/rsa.h>
 #include <openssl/x509v3.h>
 
 #include <algorithm>
@@ -107,12 +109,107 @@ Status take_sans(const Profile& p, const X509_EXTENSION* ext, std::vector<San>& 
   return {};
 }
 
+// What Go's crypto/x509 (the kubelet's, the API server's) refuses in a certificate, which
+// would carry the request's key as it is: EC parameters other than a named curve (RFC 5480
+// allows no other in a certificate), and RSA public exponents other than 65537.
+Status check_key_encoding(X509_REQ* req, EVP_PKEY* key) {
+  X509_ALGOR* algor = nullptr;
+  const unsigned char* point = nullptr;
+  int point_len = 0;
+  if (X509_PUBKEY_get0_param(nullptr, &point, &point_len, &algor, X509_REQ_get_X509_PUBKEY(req)) !=
+      1) {
+    ERR_clear_error();
+    return fail(ErrorKind::usage, "the request's public key cannot be read");
+  }
+  const ASN1_OBJECT* alg = nullptr;
+  int ptype = V_ASN1_UNDEF;
+  const void* pval = nullptr;
+  X509_ALGOR_get0(&alg, &ptype, &pval, algor);
+  if (OBJ_obj2nid(alg) == NID_X9_62_id_ecPublicKey && ptype != V_ASN1_OBJECT) {
+    return fail(ErrorKind::usage,
+                "the request's EC key carries explicit curve parameters; hwca accepts named "
+                "curves only (RFC 5480), as Go's crypto/x509 does");
+  }
+  // One encoding per key, so that the SubjectPublicKeyInfo identifies it (a key revoked for
+  // keyCompromise is matched by its SHA-256): an uncompressed point, NULL RSA parameters.
+  if (OBJ_obj2nid(alg) == NID_X9_62_id_ecPublicKey &&
+      (point_len < 1 || point[0] != POINT_CONVERSION_UNCOMPRESSED)) {
+    return fail(ErrorKind::usage,
+                "the request's EC point is not in uncompressed form; hwca accepts uncompressed "
+                "points only, as Go's crypto/x509 does");
+  }
+  if (OBJ_obj2nid(alg) == NID_rsaEncryption && ptype != V_ASN1_NULL) {
+    return fail(ErrorKind::usage,
+                "the request's RSA key lacks its NULL parameters (RFC 3279); Go's crypto/x509 "
+                "refuses such a key");
+  }
+  if (EVP_PKEY_is_a(key, "RSA")) {
+    BIGNUM* raw = nullptr;
+    if (EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_RSA_E, &raw) != 1) {
+      ERR_clear_error();
+      return fail(ErrorKind::usage, "the request's RSA public exponent cannot be read");
+    }
+    ossl::Ptr<BIGNUM> e(raw);
+    if (BN_is_word(e.get(), RSA_F4) != 1) {
+      std::string shown = std::to_string(BN_num_bits(e.get())) + "-bit number";
+      if (BN_num_bits(e.get()) <= 64) {
+        char* dec = BN_bn2dec(e.get());
+        if (dec != nullptr) shown = dec;
+        OPENSSL_free(dec);
+      }
+      return fail(ErrorKind::usage, "the request's RSA key has public exponent " + shown +
+                                        "; hwca accepts 65537 only, as Go's crypto/x509 does");
+    }
+  }
+  return {};
+}
+
+// The digest a request's signature was made with: SHA-256, SHA-384 or SHA-512 (RSA-PSS by
+// its hash, SHA-1 when its parameters name none); none at all for Ed25519 and Ed448, whose
+// keys the profile judges. SHA-1 and weaker (MD5, SHA-224...) are refused.
+Status check_signature_digest(const X509_REQ* req) {
+  const X509_ALGOR* sig_alg = nullptr;
+  X509_REQ_get0_signature(req, nullptr, &sig_alg);
+  const ASN1_OBJECT* alg = nullptr;
+  int ptype = V_ASN1_UNDEF;
+  const void* pval = nullptr;
+  if (sig_alg != nullptr) X509_ALGOR_get0(&alg, &ptype, &pval, sig_alg);
+  const int sig_nid = alg != nullptr ? OBJ_obj2nid(alg) : NID_undef;
+  int md_nid = NID_undef;
+  if (sig_nid == NID_rsassaPss) {
+    auto* pss = ptype == V_ASN1_SEQUENCE
+                    ? static_cast<RSA_PSS_PARAMS*>(ASN1_item_unpack(
+                          static_cast<const ASN1_STRING*>(pval), ASN1_ITEM_rptr(RSA_PSS_PARAMS)))
+                    : nullptr;
+    if (pss == nullptr && ptype != V_ASN1_UNDEF) {
+      ERR_clear_error();
+      return fail(ErrorKind::usage, "the request's RSA-PSS parameters do not decode");
+    }
+    md_nid = pss != nullptr && pss->hashAlgorithm != nullptr
+                 ? OBJ_obj2nid(pss->hashAlgorithm->algorithm)
+                 : NID_sha1;  // RFC 4055: the default hash
+    RSA_PSS_PARAMS_free(pss);
+  } else if (OBJ_find_sigid_algs(sig_nid, &md_nid, nullptr) != 1) {
+    return fail(ErrorKind::usage, "the request is signed with an unknown algorithm");
+  } else if (md_nid == NID_undef) {
+    return {};  // Ed25519, Ed448: no separate digest
+  }
+  if (md_nid == NID_sha256 || md_nid == NID_sha384 || md_nid == NID_sha512) return {};
+  const char* md = md_nid == NID_undef ? nullptr : OBJ_nid2sn(md_nid);
+  return fail(ErrorKind::usage, std::string("the request is signed with ") + OBJ_nid2ln(sig_nid) +
+                                    " (digest " + (md != nullptr ? md : "unknown") +
+                                    "); hwca accepts request signatures with SHA-256, SHA-384 "
+                                    "or SHA-512 only");
+}
+
 }  // namespace
 
 Result<Approved> apply_profile(const Profile& p, X509_REQ* req) {
   Approved a;
   a.key = X509_REQ_get0_pubkey(req);
   if (a.key == nullptr) return fail(ErrorKind::usage, "the request has no public key");
+  if (auto ok = check_key_encoding(req, a.key); !ok) return tl::unexpected(ok.error());
+  if (auto ok = check_signature_digest(req); !ok) return tl::unexpected(ok.error());
   if (auto ok = check_key(p, a.key); !ok) return tl::unexpected(ok.error());
   auto subject = checked_subject(p, X509_REQ_get_subject_name(req));
   if (!subject) return tl::unexpected(subject.error());

@@ -1,7 +1,11 @@
 // What a profile lets through from a request. The certificate's subject and SANs are rebuilt
 // from checked values; everything else the request asks for (key usages, other extensions,
 // attributes) is ignored, except a request for CA:TRUE under a profile that is not a CA's,
-// which is refused rather than silently dropped.
+// which is refused rather than silently dropped. Whatever the profile, a request is refused
+// whose key Go's crypto/x509 would refuse in the certificate (EC keys with explicit curve
+// parameters rather than a named curve, compressed points, RSA keys without NULL
+// parameters or with public exponents other than 65537), or whose
+// signature uses a digest weaker than SHA-256 (RSA-PSS judged by its hash).
 #pragma once
 
 #include <vector>

@@ -73,8 +73,12 @@ std::string crl_reason_name(int reason) {
   return "reason " + std::to_string(reason);
 }
 
-Status revoke_certificate(Home& home, IssuanceStore& store, const std::string& ca,
-                          const std::string& serial, int reason, const std::string& requester) {
+namespace {
+
+// What revoking `serial` needs first: a revocation reason, the CA in the home, the
+// certificate in the store, and not a root's own record.
+Result<IssuedCert> revocable(Home& home, IssuanceStore& store, const std::string& ca,
+                             const std::string& serial, int reason) {
   if (!revocation_reason(reason)) {
     return fail(ErrorKind::usage, "revocation reason " + std::to_string(reason) +
                                       " is not one of: " + valid_reasons());
@@ -91,35 +95,75 @@ Status revoke_certificate(Home& home, IssuanceStore& store, const std::string& c
     return fail(ErrorKind::not_found,
                 "no certificate with serial " + *key + " issued by CA '" + printable(ca) + "'");
   }
-  const IssuedCert& cert = **found;
-  if (cert.revoked) {
-    return fail(ErrorKind::conflict, "certificate " + *key + " of CA '" + printable(ca) +
-                                         "' was already revoked at " + utc_text(cert.revoked_at) +
-                                         " (" + crl_reason_name(cert.revocation_reason) + ")");
-  }
-  if (cert.profile == "root-ca") {
+  if ((*found)->profile == "root-ca") {
     // A root's own record: a CRL signed by the root cannot revoke the root.
     return fail(ErrorKind::usage, "certificate " + *key + " is root CA '" + printable(ca) +
                                       "' itself; a root cannot revoke itself: take it out of "
                                       "the trust stores instead");
   }
+  return std::move(**found);
+}
+
+nlohmann::json revoked_event(const IssuedCert& cert, int reason, const std::string& requester) {
+  return {{"ca", cert.ca},
+          {"serial", cert.serial},
+          {"subject", cert.subject},
+          {"reason", crl_reason_name(reason)},
+          {"requester", requester}};
+}
+
+}  // namespace
+
+Status revoke_certificate(Home& home, IssuanceStore& store, const std::string& ca,
+                          const std::string& serial, int reason, const std::string& requester) {
+  auto found = revocable(home, store, ca, serial, reason);
+  if (!found) return tl::unexpected(found.error());
+  const IssuedCert& cert = *found;
+  const std::string& key = cert.serial;
+  if (cert.revoked) {
+    return fail(ErrorKind::conflict, "certificate " + key + " of CA '" + printable(ca) +
+                                         "' was already revoked at " + utc_text(cert.revoked_at) +
+                                         " (" + crl_reason_name(cert.revocation_reason) + ")");
+  }
   const auto now = static_cast<int64_t>(std::time(nullptr));
-  if (auto ok = store.revoke(ca, *key, reason, now); !ok) {
-    return wrap(ok.error(), "certificate " + *key + " of CA '" + ca + "' not revoked");
+  if (auto ok = store.revoke(ca, key, reason, now); !ok) {
+    return wrap(ok.error(), "certificate " + key + " of CA '" + ca + "' not revoked");
   }
   AuditLog audit(home.path(home.config().audit_log));
-  nlohmann::json data = {{"ca", ca},
-                         {"serial", *key},
-                         {"subject", cert.subject},
-                         {"reason", crl_reason_name(reason)},
-                         {"requester", requester}};
-  if (auto ok = audit.append("cert.revoked", data); !ok) {
+  if (auto ok = audit.append("cert.revoked", revoked_event(cert, reason, requester)); !ok) {
     // The revocation stands (it is the safe side) and will be in the next CRL.
-    return wrap(ok.error(), "certificate " + *key + " of CA '" + ca +
+    return wrap(ok.error(), "certificate " + key + " of CA '" + ca +
                                 "' is revoked in the issuance database, but the audit log did "
                                 "not record it");
   }
   return {};
+}
+
+Result<std::vector<IssuedCert>> revoke_with_renewals(Home& home, IssuanceStore& store,
+                                                     const std::string& ca,
+                                                     const std::string& serial, int reason,
+                                                     const std::string& requester) {
+  auto found = revocable(home, store, ca, serial, reason);
+  if (!found) return tl::unexpected(found.error());
+  const std::string& key = found->serial;
+  const auto now = static_cast<int64_t>(std::time(nullptr));
+  auto revoked = store.revoke_with_renewals(ca, key, reason, now);
+  if (!revoked) {
+    return wrap(revoked.error(), "certificate " + key + " of CA '" + ca + "' not revoked");
+  }
+  std::vector<AuditLog::Event> events;
+  for (const auto& cert : *revoked) {
+    nlohmann::json data = revoked_event(cert, reason, requester);
+    if (cert.serial != key) data["renewal_of"] = key;
+    events.push_back({"cert.revoked", std::move(data)});
+  }
+  AuditLog audit(home.path(home.config().audit_log));
+  if (auto ok = audit.append_all(events); !ok) {
+    return wrap(ok.error(), std::to_string(revoked->size()) + " certificate(s) of CA '" + ca +
+                                "' are revoked in the issuance database, but the audit log did "
+                                "not record it");
+  }
+  return revoked;
 }
 
 }  // namespace hwca::ca

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "ca/crypto_context.hpp"
 #include "ca/home.hpp"
@@ -34,6 +35,16 @@ std::string crl_reason_name(int reason);
 // (conflict, saying when it was). Nothing is audited if the store refused the change.
 Status revoke_certificate(Home& home, IssuanceStore& store, const std::string& ca,
                           const std::string& serial, int reason, const std::string& requester);
+
+// The same for `serial` and, transitively, every certificate of the CA issued by renewal
+// from it (the issuance store's renewed_from), in one database transaction, each audited
+// "cert.revoked" (with "renewal_of" for the renewals) in one write. Those already revoked
+// are left as they were (their renewals are followed); conflict if nothing was left to
+// revoke. The certificates revoked come back, `serial` first if it was valid.
+Result<std::vector<IssuedCert>> revoke_with_renewals(Home& home, IssuanceStore& store,
+                                                     const std::string& ca,
+                                                     const std::string& serial, int reason,
+                                                     const std::string& requester);
 
 inline constexpr int kDefaultCrlDays = 7;
 

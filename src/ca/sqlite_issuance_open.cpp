@@ -11,7 +11,9 @@
 #include <chrono>
 #include <thread>
 #include <utility>
+#include <vector>
 
+#include "ca/spki.hpp"
 #include "ca/sqlite_issuance_store.hpp"
 #include "ca/sqlite_statement.hpp"
 #include "common/text.hpp"
@@ -22,7 +24,7 @@ namespace {
 using sqlite::Stmt;
 using sqlite::Txn;
 
-constexpr int kSchemaVersion = 2;
+constexpr int kSchemaVersion = 3;
 constexpr int kApplicationId = 0x68776361;  // "hwca", in the file header
 
 // Version 1: the certificates. Revocation state is revoked_at/revocation_reason, both NULL
@@ -81,7 +83,20 @@ CREATE INDEX bootstrap_tokens_spent ON bootstrap_tokens (node, used_at)
   WHERE used_at IS NOT NULL;
 PRAGMA user_version = 2;
 )sql";
-static_assert(kApplicationId == 1752654689 && kSchemaVersion == 2, "update the schema texts too");
+
+// Version 3 adds each certificate's lineage: the serial of the certificate that
+// authenticated the renewal it was issued by (NULL if none), and the SHA-256 of its
+// SubjectPublicKeyInfo as hex (filled for older rows from their DER by fill_spki). The
+// partial index answers "was this key revoked for keyCompromise?" (reason 1).
+const char* const kSchemaV3 = R"sql(
+ALTER TABLE certs ADD COLUMN renewed_from TEXT CHECK (renewed_from IS NULL OR renewed_from <> '');
+ALTER TABLE certs ADD COLUMN spki_sha256 TEXT
+  CHECK (spki_sha256 IS NULL OR length(spki_sha256) = 64);
+CREATE INDEX certs_by_renewed_from ON certs (ca, renewed_from) WHERE renewed_from IS NOT NULL;
+CREATE INDEX certs_compromised_keys ON certs (spki_sha256) WHERE revocation_reason = 1;
+PRAGMA user_version = 3;
+)sql";
+static_assert(kApplicationId == 1752654689 && kSchemaVersion == 3, "update the schema texts too");
 
 std::string dir_of(const std::string& path) {
   auto slash = path.rfind('/');
@@ -343,8 +358,11 @@ Status SqliteIssuanceStore::prepare() {
   if (version == kSchemaVersion) return {};  // WAL mode is kept in the file
   // An older database that cannot be written (opened read-only, or a read-only file) is
   // read as it is: the tables it lacks read as empty (the node registry's reads check the
-  // version). It is upgraded the next time it is opened writable.
-  if (version != 0 && !writable()) return {};
+  // version), its lineage as unknown. It is upgraded the next time it is opened writable.
+  if (version != 0 && !writable()) {
+    lineage_ = version >= 3;
+    return {};
+  }
   if (auto w = writable(); !w) return w;
 
   Stmt wal(db, "PRAGMA journal_mode = WAL");
@@ -360,7 +378,7 @@ Status SqliteIssuanceStore::prepare() {
   }
   wal.reset();
 
-  // Create (version 0) or upgrade (version 1) in one write transaction: a crash leaves the
+  // Create (version 0) or upgrade (versions 1 and 2) in one write transaction: a crash leaves the
   // file as it was, and the version is read again under the write lock, since another
   // process may have created or upgraded it since the first read.
   const char* const doing = version == 0 ? "create" : "upgrade";
@@ -383,7 +401,36 @@ Status SqliteIssuanceStore::prepare() {
       return db_error(rc, *again == 0 ? "create the tables of" : "upgrade");
     }
   }
+  if (*again < 3) {
+    if (rc = sqlite3_exec(db, kSchemaV3, nullptr, nullptr, nullptr); rc != SQLITE_OK) {
+      return db_error(rc, *again == 0 ? "create the tables of" : "upgrade");
+    }
+    if (auto ok = fill_spki(); !ok) return ok;
+  }
   if (rc = txn.commit(); rc != SQLITE_OK) return db_error(rc, doing);
+  return {};
+}
+
+Status SqliteIssuanceStore::fill_spki() {
+  sqlite3* db = db_.get();
+  // Read first, then write: the digests only, not the certificates, are kept meanwhile.
+  std::vector<std::pair<int64_t, std::string>> found;
+  Stmt rows(db, "SELECT id, der FROM certs WHERE spki_sha256 IS NULL");
+  int rc;
+  while ((rc = rows.step()) == SQLITE_ROW) {
+    // A DER that is no certificate (none is, unless written by hand) keeps NULL: unknown.
+    std::string spki = spki_sha256_of_cert(rows.blob(1));
+    if (!spki.empty()) found.emplace_back(rows.int64(0), std::move(spki));
+  }
+  if (rc != SQLITE_DONE) return db_error(rc, "upgrade");
+  rows.reset();
+  Stmt update(db, "UPDATE certs SET spki_sha256 = :spki WHERE id = :id");
+  for (const auto& [id, spki] : found) {
+    update.bind(":spki", spki);
+    update.bind(":id", id);
+    if (rc = update.step(); rc != SQLITE_DONE) return db_error(rc, "upgrade");
+    update.reset();
+  }
   return {};
 }
 

@@ -9,6 +9,7 @@
 #include <set>
 #include <utility>
 
+#include "ca/spki.hpp"
 #include "ca/sqlite_statement.hpp"
 #include "common/text.hpp"
 
@@ -21,8 +22,13 @@ using sqlite::Txn;
 #define HWCA_CERT_COLUMNS                                                            \
   "id, ca, serial, profile, subject, not_before, not_after, requester, revoked_at, " \
   "revocation_reason"
-const char* const kSelectAll = "SELECT " HWCA_CERT_COLUMNS ", der FROM certs";
-const char* const kSelectNoDer = "SELECT " HWCA_CERT_COLUMNS ", x'' FROM certs";
+// A database older than version 3, read as it is (opened read-only), has no lineage.
+const char* const kSelectAll =
+    "SELECT " HWCA_CERT_COLUMNS ", der, renewed_from, spki_sha256 FROM certs";
+const char* const kSelectNoDer =
+    "SELECT " HWCA_CERT_COLUMNS ", x'', renewed_from, spki_sha256 FROM certs";
+const char* const kSelectAllV2 = "SELECT " HWCA_CERT_COLUMNS ", der, NULL, NULL FROM certs";
+const char* const kSelectNoDerV2 = "SELECT " HWCA_CERT_COLUMNS ", x'', NULL, NULL FROM certs";
 #undef HWCA_CERT_COLUMNS
 
 std::string utc_text(int64_t when) {
@@ -63,10 +69,17 @@ IssuedCert read_row(const Stmt& s) {
   c.revoked_at = c.revoked ? s.int64(8) : 0;
   c.revocation_reason = c.revoked ? static_cast<int>(s.int64(9)) : 0;
   c.der = s.blob(10);
+  c.renewed_from = s.text(11);
+  c.spki_sha256 = s.text(12);
   return c;
 }
 
 }  // namespace
+
+const char* SqliteIssuanceStore::select(bool der) const {
+  if (lineage_) return der ? kSelectAll : kSelectNoDer;
+  return der ? kSelectAllV2 : kSelectNoDerV2;
+}
 
 Result<std::vector<IssuedCert>> SqliteIssuanceStore::query(const ReadConn& r, const char* sql,
                                                            const std::string* ca,
@@ -121,6 +134,16 @@ Status SqliteIssuanceStore::record(const std::vector<IssuedCert>& batch) {
                                         std::to_string(c.revocation_reason) +
                                         ", not an RFC 5280 CRLReason");
     }
+    if (!c.renewed_from.empty() && serial_key(c.renewed_from) != c.renewed_from) {
+      return fail(ErrorKind::usage, "certificate " + c.serial + " is renewed from '" +
+                                        printable(c.renewed_from) +
+                                        "', not a lower-case hex serial");
+    }
+    if (!c.spki_sha256.empty() && c.spki_sha256.size() != 64) {
+      return fail(ErrorKind::usage, "certificate " + c.serial + " has a key digest of " +
+                                        std::to_string(c.spki_sha256.size()) +
+                                        " characters, not a SHA-256 in hex");
+    }
     if (!seen.emplace(c.ca, c.serial).second) {
       return fail(ErrorKind::conflict, "serial " + c.serial + " of CA '" + printable(c.ca) +
                                            "' appears twice in the batch; nothing was recorded");
@@ -134,8 +157,9 @@ Status SqliteIssuanceStore::record(const std::vector<IssuedCert>& batch) {
   if (int rc = txn.begin(/*write=*/true); rc != SQLITE_OK) return db_error(rc, "record in");
   Stmt cert(*write_stmts_, db,
             "INSERT INTO certs (ca, serial, profile, subject, not_before, not_after, requester, "
-            "der, revoked_at, revocation_reason, recorded_at) VALUES (:ca, :serial, :profile, "
-            ":subject, :not_before, :not_after, :requester, :der, :revoked_at, :reason, :now)");
+            "der, revoked_at, revocation_reason, recorded_at, renewed_from, spki_sha256) VALUES "
+            "(:ca, :serial, :profile, :subject, :not_before, :not_after, :requester, :der, "
+            ":revoked_at, :reason, :now, :renewed_from, :spki)");
   Stmt san(*write_stmts_, db,
            "INSERT INTO cert_sans (cert_id, position, san) VALUES (:id, :position, :san)");
   const int64_t now = static_cast<int64_t>(std::time(nullptr));
@@ -156,6 +180,19 @@ Status SqliteIssuanceStore::record(const std::vector<IssuedCert>& batch) {
       cert.bind_null(":reason");
     }
     cert.bind(":now", now);
+    if (c.renewed_from.empty()) {
+      cert.bind_null(":renewed_from");
+    } else {
+      cert.bind(":renewed_from", c.renewed_from);
+    }
+    // Every certificate's key digest: from its DER when the caller did not give it (a DER
+    // that is no certificate, as tests record, leaves it unknown).
+    const std::string spki = c.spki_sha256.empty() ? spki_sha256_of_cert(c.der) : c.spki_sha256;
+    if (spki.empty()) {
+      cert.bind_null(":spki");
+    } else {
+      cert.bind(":spki", spki);
+    }
     int rc = cert.step();
     if (rc == SQLITE_CONSTRAINT_UNIQUE) {
       return fail(ErrorKind::conflict, "CA '" + printable(c.ca) + "' already used serial " +
@@ -181,7 +218,7 @@ Result<std::optional<IssuedCert>> SqliteIssuanceStore::find(const std::string& s
   if (!key) return tl::unexpected(key.error());
   auto r = reader();
   auto found =
-      query(r, (std::string(kSelectAll) + " WHERE serial = :serial ORDER BY ca LIMIT 2").c_str(),
+      query(r, (std::string(select(true)) + " WHERE serial = :serial ORDER BY ca LIMIT 2").c_str(),
             nullptr, &*key, nullptr);
   if (!found) return tl::unexpected(found.error());
   if (found->empty()) return std::nullopt;
@@ -198,8 +235,9 @@ Result<std::optional<IssuedCert>> SqliteIssuanceStore::find(const std::string& c
   auto key = serial_key(serial);
   if (!key) return tl::unexpected(key.error());
   auto r = reader();
-  auto found = query(r, (std::string(kSelectAll) + " WHERE ca = :ca AND serial = :serial").c_str(),
-                     &ca, &*key, nullptr);
+  auto found =
+      query(r, (std::string(select(true)) + " WHERE ca = :ca AND serial = :serial").c_str(), &ca,
+            &*key, nullptr);
   if (!found) return tl::unexpected(found.error());
   if (found->empty()) return std::nullopt;
   return std::move(found->front());
@@ -208,7 +246,7 @@ Result<std::optional<IssuedCert>> SqliteIssuanceStore::find(const std::string& c
 Result<std::vector<IssuedCert>> SqliteIssuanceStore::list(
     const std::optional<std::string>& ca, const std::optional<int64_t>& expiring_before) {
   // Constant SQL text only: the values are bound.
-  std::string sql = kSelectAll;
+  std::string sql = select(true);
   if (ca && expiring_before) {
     sql += " WHERE ca = :ca AND not_after < :before";
   } else if (ca) {
@@ -258,10 +296,97 @@ Status SqliteIssuanceStore::revoke(const std::string& ca, const std::string& ser
   return {};
 }
 
+Result<std::vector<IssuedCert>> SqliteIssuanceStore::revoke_with_renewals(const std::string& ca,
+                                                                          const std::string& serial,
+                                                                          int reason,
+                                                                          int64_t when) {
+  auto key = serial_key(serial);
+  if (!key) return tl::unexpected(key.error());
+  if (!valid_crl_reason(reason)) {
+    return fail(ErrorKind::usage, "revocation reason " + std::to_string(reason) +
+                                      " is not an RFC 5280 CRLReason (0-10 except 7)");
+  }
+  std::lock_guard lock(mu_);
+  if (auto w = writable(); !w) return tl::unexpected(w.error());
+  sqlite3* db = db_.get();
+  Txn txn(db);
+  if (int rc = txn.begin(/*write=*/true); rc != SQLITE_OK) return db_error(rc, "revoke in");
+  // The certificate, then the ones renewed from it, breadth first (a parent before its
+  // renewals); UNION keeps each once, so even a hand-made cycle ends.
+  Stmt lineage(db,
+               "WITH RECURSIVE lineage(id) AS ("
+               " SELECT id FROM certs WHERE ca = :ca AND serial = :serial"
+               " UNION"
+               " SELECT c.id FROM lineage l JOIN certs p ON p.id = l.id"
+               " JOIN certs c ON c.ca = p.ca AND c.renewed_from = p.serial)"
+               " SELECT id FROM lineage");
+  lineage.bind(":ca", ca);
+  lineage.bind(":serial", *key);
+  std::vector<int64_t> ids;
+  int rc;
+  while ((rc = lineage.step()) == SQLITE_ROW) ids.push_back(lineage.int64(0));
+  if (rc != SQLITE_DONE) return db_error(rc, "revoke in");
+  if (ids.empty()) {
+    return fail(ErrorKind::not_found, "CA '" + printable(ca) + "' has no certificate with serial " +
+                                          *key + " in issuance database " + printable(path_));
+  }
+  Stmt row(db, (std::string(kSelectNoDer) + " WHERE id = :id").c_str());
+  Stmt update(db,
+              "UPDATE certs SET revoked_at = :when, revocation_reason = :reason WHERE id = :id");
+  std::vector<IssuedCert> out;
+  for (int64_t id : ids) {
+    row.bind(":id", id);
+    if (rc = row.step(); rc != SQLITE_ROW) return db_error(rc, "revoke in");
+    IssuedCert c = read_row(row);
+    row.reset();
+    if (c.revoked) continue;
+    update.bind(":when", when);
+    update.bind(":reason", static_cast<int64_t>(reason));
+    update.bind(":id", id);
+    if (rc = update.step(); rc != SQLITE_DONE) return db_error(rc, "revoke in");
+    update.reset();
+    c.revoked = true;
+    c.revoked_at = when;
+    c.revocation_reason = reason;
+    out.push_back(std::move(c));
+  }
+  if (out.empty()) {
+    return fail(ErrorKind::conflict, "certificate " + *key + " of CA '" + printable(ca) +
+                                         "' and every certificate renewed from it were already "
+                                         "revoked");
+  }
+  if (rc = txn.commit(); rc != SQLITE_OK) return db_error(rc, "revoke in");
+  return out;
+}
+
+Result<std::vector<IssuedCert>> SqliteIssuanceStore::renewals(const std::string& ca,
+                                                              const std::string& serial) {
+  auto key = serial_key(serial);
+  if (!key) return tl::unexpected(key.error());
+  if (!lineage_) return std::vector<IssuedCert>{};
+  auto r = reader();
+  return query(
+      r,
+      (std::string(kSelectNoDer) + " WHERE ca = :ca AND renewed_from = :serial ORDER BY serial")
+          .c_str(),
+      &ca, &*key, nullptr);
+}
+
+Result<bool> SqliteIssuanceStore::key_compromised(const std::string& spki_sha256) {
+  if (spki_sha256.empty() || !lineage_) return false;
+  auto r = reader();
+  Stmt s(*r.stmts, r.db,
+         "SELECT 1 FROM certs WHERE spki_sha256 = :spki AND revocation_reason = 1 LIMIT 1");
+  s.bind(":spki", spki_sha256);
+  int rc = s.step();
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return db_error(rc, "read", r.db);
+  return rc == SQLITE_ROW;
+}
+
 Result<std::vector<IssuedCert>> SqliteIssuanceStore::revoked(const std::string& ca) {
   auto r = reader();
   return query(r,
-               (std::string(kSelectNoDer) +
+               (std::string(select(false)) +
                 " WHERE ca = :ca AND revoked_at IS NOT NULL ORDER BY revoked_at, serial")
                    .c_str(),
                &ca, nullptr, nullptr);

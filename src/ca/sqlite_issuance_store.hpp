@@ -6,9 +6,11 @@
 // database whose file and folder were made read-only can still be read. Several processes
 // may write at once: each write waits up to busy_timeout_ms for another's lock, then fails.
 // Opening checks the file (PRAGMA quick_check) and its schema version (user_version). A new
-// file gets version 2 (certificates, and the node registry of node_registry.hpp); a
-// version-1 file opened writable is upgraded to 2 in one transaction, its rows kept; opened
-// read-only it stays version 1, and its node registry reads as empty.
+// file gets version 3 (certificates with their lineage, and the node registry of
+// node_registry.hpp); an older file opened writable is upgraded to 3 in one transaction, its
+// rows kept (version 3 adds renewed_from and spki_sha256 to certs, the latter filled from
+// each certificate's DER); opened read-only it stays as it is, its node registry (version 1)
+// reads as empty and its lineage (versions 1 and 2) as unknown.
 //
 // One object may be shared between threads. Writes are serialised on one connection; reads
 // use a second one (unless opened read-only), so that a read never waits for a write's sync:
@@ -55,6 +57,12 @@ class SqliteIssuanceStore : public IssuanceStore, public NodeRegistry {
                                        const std::optional<int64_t>& expiring_before) override;
   Status revoke(const std::string& ca, const std::string& serial, int reason,
                 int64_t when) override;
+  Result<std::vector<IssuedCert>> revoke_with_renewals(const std::string& ca,
+                                                       const std::string& serial, int reason,
+                                                       int64_t when) override;
+  Result<std::vector<IssuedCert>> renewals(const std::string& ca,
+                                           const std::string& serial) override;
+  Result<bool> key_compromised(const std::string& spki_sha256) override;
   Result<std::vector<IssuedCert>> revoked(const std::string& ca) override;
   Result<uint64_t> next_crl_number(const std::string& ca) override;
   Status ping() override;                 // sqlite_issuance_health.cpp
@@ -86,6 +94,7 @@ class SqliteIssuanceStore : public IssuanceStore, public NodeRegistry {
 
   SqliteIssuanceStore(std::string path, Db db, const Options& options);
   Status prepare();      // check the file, apply the settings, create, upgrade or check the schema
+  Status fill_spki();    // spki_sha256 of the rows that have none (upgrading to version 3)
   Status open_reader();  // the second connection, once the schema is in place
   ReadConn reader();
   // user_version now, on `db` (a read-only file may be older)
@@ -95,6 +104,8 @@ class SqliteIssuanceStore : public IssuanceStore, public NodeRegistry {
   // Its source is ErrorSource::database.
   tl::unexpected<Error> db_error(int rc, const std::string& doing, sqlite3* db = nullptr) const;
   tl::unexpected<Error> db_error_kind(int rc, const std::string& doing, sqlite3* db) const;
+  // "SELECT <every column> FROM certs", with the DER or an empty blob in its place.
+  const char* select(bool der) const;
   Result<std::vector<IssuedCert>> query(const ReadConn& r, const char* sql, const std::string* ca,
                                         const std::string* serial, const int64_t* before);
 
@@ -102,8 +113,9 @@ class SqliteIssuanceStore : public IssuanceStore, public NodeRegistry {
   Db db_;      // every write
   Db reader_;  // reads; null when opened read-only
   Options options_;
-  std::mutex mu_;       // db_
-  std::mutex read_mu_;  // reader_
+  bool lineage_ = true;  // the schema has renewed_from and spki_sha256 (version 3)
+  std::mutex mu_;        // db_
+  std::mutex read_mu_;   // reader_
   // Each connection's statements kept for reuse, under its mutex. Declared after the
   // connections, so that they are finalised before those close.
   std::unique_ptr<sqlite::StmtCache> write_stmts_;

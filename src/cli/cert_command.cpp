@@ -111,6 +111,15 @@ int show(const Context& ctx, const CertArgs& args) {
   }
   line("requester", printable(c.requester));
   line("sha256", ca::fingerprint_sha256(x.get()));
+  line("key sha256", c.spki_sha256.empty() ? "-" : c.spki_sha256);
+  if (!c.renewed_from.empty()) line("renewed from", c.renewed_from);
+  auto renewals = (*store)->renewals(c.ca, c.serial);
+  if (!renewals) return report(renewals.error());
+  if (!renewals->empty()) {
+    std::string serials;
+    for (const auto& r : *renewals) serials += (serials.empty() ? "" : ", ") + r.serial;
+    line("renewed into", serials);
+  }
   return 0;
 }
 

@@ -15,6 +15,7 @@ namespace {
 
 struct RevokeArgs {
   std::string ca, serial, reason = "unspecified";
+  bool with_renewals = false;
 };
 
 struct CrlArgs {
@@ -41,6 +42,24 @@ int revoke(const Context& ctx, const RevokeArgs& args) {
   if (!home) return report(home.error());
   auto store = open_issuance_store(*home, /*read_only=*/false);
   if (!store) return report(store.error());
+  if (args.with_renewals) {
+    auto revoked =
+        ca::revoke_with_renewals(*home, **store, args.ca, *serial, *reason, cli_requester());
+    if (!revoked) return report(revoked.error());
+    size_t renewals = 0;
+    for (const auto& c : *revoked) {
+      std::cout << "revoked " << c.serial << " (" << ca::crl_reason_name(*reason) << ")";
+      if (c.serial != *serial) {
+        ++renewals;
+        std::cout << ", renewed from " << c.renewed_from;
+      }
+      std::cout << "\n";
+    }
+    std::cout << revoked->size() << " certificate(s) revoked: " << renewals
+              << " issued by renewal from " << *serial
+              << (renewals == revoked->size() ? " (itself already revoked)" : "") << "\n";
+    return 0;
+  }
   if (auto ok = ca::revoke_certificate(*home, **store, args.ca, *serial, *reason, cli_requester());
       !ok) {
     return report(ok.error());
@@ -122,6 +141,10 @@ void set_revoke_command(CLI::App& app, Context& ctx, int& exit_code) {
                    "cessationOfOperation (5), certificateHold (6), privilegeWithdrawn (9), "
                    "aACompromise (10)")
       ->type_name("REASON");
+  revoke_cmd->add_flag("--with-renewals", revoke_args.with_renewals,
+                       "also revoke, transitively, every certificate issued by renewal from it "
+                       "(EST simplereenroll authenticated by it), in one transaction, each "
+                       "audited; those already revoked are left as they were");
   revoke_cmd->callback([&] { exit_code = revoke(ctx, revoke_args); });
 
   static CrlArgs crl_args;

@@ -7,6 +7,7 @@
 #include "ca/certificate_builder.hpp"
 #include "ca/dn.hpp"
 #include "ca/serial.hpp"
+#include "ca/spki.hpp"
 #include "common/text.hpp"
 #include "est/est_codec.hpp"
 #include "est/node_policy.hpp"
@@ -185,6 +186,28 @@ Reply EstService::enroll(Operation op, const std::string& label, std::string_vie
     give_back();
     return refused(403, refusal_name(ok.error().reason), ok.error().message, node.name);
   }
+  // A kubelet client certificate got with a client certificate is a renewal: for that
+  // certificate's key (kept in the node's TPM), unless the CA lets renewals change keys.
+  const bool renewal = caller.peer != nullptr && *profile == NodeProfile::kubelet_client;
+  if (renewal && !issuer_.renewal_key_change() &&
+      ca::spki_der(X509_REQ_get_X509_PUBKEY(req->get())) !=
+          ca::spki_der(X509_get_X509_PUBKEY(caller.peer))) {
+    return refused(403, "key",
+                   "a renewal must be for the key of the client certificate; a new key needs a "
+                   "fresh enrollment ('hwca-node enroll --new-key' with a bootstrap token)",
+                   node.name);
+  }
+  // Never again a key revoked for keyCompromise (the issuer checks it too; asked here to
+  // answer it apart). A failed lookup is the store's error, handled as the issuer's below.
+  auto compromised = issuer_.key_compromised(req->get());
+  if (compromised && *compromised) {
+    give_back();
+    return refused(
+        403, "compromised",
+        ca::compromised_key_message(ca::spki_sha256(X509_REQ_get_X509_PUBKEY(req->get()))) +
+            " ('hwca-node enroll --new-key' with a bootstrap token)",
+        node.name);
+  }
 
   ca::SignRequest request;
   // The DER, as `hwca sign` sees it: the audit log's csr_sha256 of a refusal is the request's.
@@ -200,8 +223,11 @@ Reply EstService::enroll(Operation op, const std::string& label, std::string_vie
   request.source = "EST request from " + caller.address;
   request.profile = profile_name(*profile);
   request.requester = "est:" + node.name + " (" + node.via + ")";
+  if (renewal) request.renewed_from = ca::serial_hex(X509_get0_serialNumber(caller.peer));
   const auto started = std::chrono::steady_clock::now();
-  auto made = issuer_.sign_unrecorded(request);  // audits its own refusals, not outages
+  // The issuer audits its own refusals, not outages.
+  auto made = compromised ? issuer_.sign_unrecorded(request)
+                          : Result<ca::IssuedCertificate>(tl::unexpected(compromised.error()));
   Status committed;
   if (made) committed = group_.commit(request, *made);
   const Error* failure = !made ? &made.error() : !committed ? &committed.error() : nullptr;

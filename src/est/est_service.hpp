@@ -8,6 +8,11 @@
 //   simplereenroll               renewal: the node's current client certificate only; the
 //                                request's subject must equal the certificate's
 //
+// A kubelet-client request authenticated by a client certificate (either endpoint) is a
+// renewal: it must be for the certificate's key unless the CA's config has
+// renewalKeyChange (403 "key"), and the new certificate records the old one's serial
+// (renewed_from). A key revoked for keyCompromise is refused for anyone (403 "compromised").
+//
 // A client certificate authenticates a node only if this CA issued it under
 // kubelet-client, the issuance database has it and it is not revoked (TLS already checked
 // its chain and dates). Every request then goes through node_policy.hpp, then the issuer

@@ -1,8 +1,10 @@
 #include "node/node_commands.hpp"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <ctime>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -13,6 +15,7 @@
 #include "common/file_util.hpp"
 #include "common/pin_source.hpp"
 #include "common/text.hpp"
+#include "common/uri.hpp"
 #include "k8s/leaf_key.hpp"
 #include "node/est_client.hpp"
 #include "node/node_identity.hpp"
@@ -22,6 +25,7 @@ namespace {
 
 struct EnrollArgs {
   std::string node, token_file, cert_out;
+  bool new_key = false;
 };
 struct RenewArgs {
   std::string cert;
@@ -104,34 +108,138 @@ Status save_certificate(const std::string& path, const X509* cert) {
                               " was issued but not saved (its PEM is on standard output)");
 }
 
+std::string dir_of(const std::string& path) {
+  auto slash = path.rfind('/');
+  return slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+}
+
+// "<dir>/.<name>.new": where a replacement is made before it takes the file's place.
+std::string staged_path(const std::string& path) {
+  auto slash = path.rfind('/');
+  return slash == std::string::npos
+             ? "." + path + ".new"
+             : path.substr(0, slash + 1) + "." + path.substr(slash + 1) + ".new";
+}
+
+void sync_dir(const std::string& path) {
+  int fd = ::open(dir_of(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;
+  ::fsync(fd);
+  ::close(fd);
+}
+
+// enroll --new-key: the node key file --key names, and the key made beside it (the same URI
+// but for its file), which replaces it only once a certificate for it came back.
+struct NewKey {
+  std::string path;        // the key file --key names
+  std::string staged;      // the new key's file until then
+  std::string staged_uri;  // --key with file=<staged>
+};
+
+Result<NewKey> new_key_of(const std::string& key_uri) {
+  auto uri = parse_uri(key_uri);
+  auto file = uri ? uri->path_attr("file") : std::nullopt;
+  if (!uri || uri->scheme != "tpm2" || !file) {
+    return fail(ErrorKind::usage,
+                "--new-key replaces a TPM key file: give --key tpm2:file=PATH (a key at a "
+                "persistent handle is not replaced)");
+  }
+  NewKey k;
+  k.path = *file;
+  k.staged = staged_path(k.path);
+  for (auto& [name, value] : uri->path) {
+    if (name == "file") value = k.staged;
+  }
+  k.staged_uri = format_uri(*uri);
+  // Left by a run that stopped before its key took the file's place: no certificate was
+  // installed for it, and it is made afresh.
+  if (::unlink(k.staged.c_str()) != 0 && errno != ENOENT) {
+    return fail(ErrorKind::io, "cannot remove " + printable(k.staged) + ": " + error_text(errno));
+  }
+  return k;
+}
+
+// The certificate for the new key, then the key, each replacing the old one by rename(2) in
+// its folder: a failure before the key's rename leaves the old key and certificate as they
+// were (and the new key removed).
+Status install_new_key(const NewKey& k, const std::string& cert_out, const X509* cert) {
+  const std::string serial = ca::serial_hex(X509_get0_serialNumber(cert));
+  const std::string cert_staged = staged_path(cert_out);
+  auto abandon = [&](const Error& e) {
+    ::unlink(cert_staged.c_str());
+    ::unlink(k.staged.c_str());
+    return wrap(e, "certificate " + serial +
+                       " was issued for a new key, which was dropped: the old key and "
+                       "certificate are kept (revoke " +
+                       serial + " on the CA)");
+  };
+  if (auto ok = write_file_atomic(cert_staged, ca::cert_pem(cert), 0644); !ok) {
+    return abandon(ok.error());
+  }
+  if (::rename(k.staged.c_str(), k.path.c_str()) != 0) {
+    return abandon(
+        Error{ErrorKind::io, "cannot replace " + printable(k.path) + ": " + error_text(errno)});
+  }
+  sync_dir(k.path);
+  if (::rename(cert_staged.c_str(), cert_out.c_str()) != 0) {
+    int err = errno;
+    ::unlink(cert_staged.c_str());
+    std::cout << ca::cert_pem(cert) << std::flush;
+    return fail(ErrorKind::io, "the new key replaced " + printable(k.path) + " but certificate " +
+                                   serial + " could not replace " + printable(cert_out) + ": " +
+                                   error_text(err) + " (its PEM is on standard output)");
+  }
+  sync_dir(cert_out);
+  return {};
+}
+
 int enroll(const Options& o, const EnrollArgs& a) {
   if (auto ok = check_cert_out(a.cert_out); !ok) return report(ok.error());
+  std::optional<NewKey> fresh;
+  if (a.new_key) {
+    auto k = new_key_of(o.key);
+    if (!k) return report(k.error());
+    fresh = std::move(*k);
+  }
   auto token = read_secret_file(a.token_file, "bootstrap token file");
   if (!token) return report(token.error());
   auto s = setup(o);
   if (!s) return report(s.error());
   bool created = false;
-  auto key = load_or_create_key(*s->crypto, o.key, s->open, s->load, &created);
-  if (!key) return report(key.error());
+  auto key =
+      load_or_create_key(*s->crypto, fresh ? fresh->staged_uri : o.key, s->open, s->load, &created);
+  // From here on, a failure leaves the old key: the new one is removed.
+  auto drop = [&](const Error& e) {
+    if (fresh) ::unlink(fresh->staged.c_str());
+    return report(e);
+  };
+  if (!key) return drop(key.error());
   auto csr = node_request(s->crypto->libctx(), key->get(), a.node, {});
-  if (!csr) return report(csr.error());
+  if (!csr) return drop(csr.error());
   auto e = endpoint(o, "");
-  if (!e) return report(e.error());
+  if (!e) return drop(e.error());
   ClientOptions co;
   co.ca_file = o.ca_cert;
   co.basic_user = a.node;
   co.basic_password = &*token;
   co.timeout_s = o.timeout;
   auto cert = EstClient(*e, co).enroll(*csr, false);
-  if (!cert) return report(cert.error());
+  if (!cert) return drop(cert.error());
   if (auto ok = check_issued(cert->get(), key->get(), a.node, o.ca_cert); !ok) {
+    return drop(ok.error());
+  }
+  if (fresh) {
+    if (auto ok = install_new_key(*fresh, a.cert_out, cert->get()); !ok) return report(ok.error());
+  } else if (auto ok = save_certificate(a.cert_out, cert->get()); !ok) {
     return report(ok.error());
   }
-  if (auto ok = save_certificate(a.cert_out, cert->get()); !ok) return report(ok.error());
   std::cout << "enrolled node '" << a.node << "': certificate "
             << ca::serial_hex(X509_get0_serialNumber(cert->get())) << " until "
             << rfc3339(ca::unix_time(X509_get0_notAfter(cert->get()))) << " in " << a.cert_out
-            << (created ? " (key made in the TPM: " : " (key ") << o.key << ")\n";
+            << (fresh     ? " (new key made in the TPM, replacing the old one: "
+                : created ? " (key made in the TPM: "
+                          : " (key ")
+            << o.key << ")\n";
   return 0;
 }
 
@@ -277,6 +385,10 @@ void add_commands(CLI::App& app, Options& o, int& exit_code) {
                 "where to write the certificate (atomically, mode 0644)")
       ->required()
       ->type_name("FILE");
+  e->add_flag("--new-key", enroll_args.new_key,
+              "make a new key in the TPM and enroll with it; it replaces the key file (--key "
+              "tpm2:file=PATH) and the certificate only once the certificate is received "
+              "(else both stay as they were). For a key revoked as compromised");
   e->callback([&] { exit_code = enroll(o, enroll_args); });
 
   static RenewArgs renew_args;

@@ -53,17 +53,17 @@ TEST_F(EstServerTest, EnrollsWithATokenThenRenewsOverMutualTls) {
   ASSERT_EQ(tokens->size(), 1u);
   EXPECT_NE(tokens->front().used_at, 0);
 
-  // Renewal: a new key, the subject of the current certificate, mutual TLS with it.
-  auto key2 = software_key();
+  // Renewal: the same key and subject as the current certificate, mutual TLS with it (a new
+  // key is refused: est_renewal_test.cpp).
   node::ClientOptions with_cert;
   with_cert.ca_file = ca_pem_;
   with_cert.client_cert = cert1->get();
   with_cert.client_key = key1.get();
   node::EstClient renew(endpoint, with_cert);
   auto cert2 = renew.enroll(
-      csr_der(make_csr(key2.get(), X509_get_subject_name(cert1->get())).get()), /*reenroll=*/true);
+      csr_der(make_csr(key1.get(), X509_get_subject_name(cert1->get())).get()), /*reenroll=*/true);
   ASSERT_TRUE(cert2) << cert2.error().message;
-  expect_node_certificate(cert2->get(), "node-a", key2.get());
+  expect_node_certificate(cert2->get(), "node-a", key1.get());
   const std::string serial2 = serial_of(cert2->get());
   EXPECT_NE(serial2, serial1);
   auto row2 = db_->find(kCa, serial2);
@@ -72,9 +72,8 @@ TEST_F(EstServerTest, EnrollsWithATokenThenRenewsOverMutualTls) {
 
   // The same over cpp-httplib directly: the reply's headers.
   auto cli = client(cert1->get(), key1.get());
-  auto res =
-      cli->Post(kReenroll, request_body(software_key().get(), X509_get_subject_name(cert1->get())),
-                est::kPkcs10Type);
+  auto res = cli->Post(kReenroll, request_body(key1.get(), X509_get_subject_name(cert1->get())),
+                       est::kPkcs10Type);
   ASSERT_TRUE(res) << httplib::to_string(res.error());
   EXPECT_EQ(res->status, 200) << res->body;
   EXPECT_EQ(res->get_header_value("Content-Type"), est::kCertsOnlyType);

@@ -1,5 +1,5 @@
 // One SoftHSM2 token for the whole program (SoftHSM reads its configuration once per
-// process); each test makes the keys it needs with labels of its own.
+// process); each test makes the keys it needs with labels of its own (integration_env.cpp).
 #include <gtest/gtest.h>
 
 #include <csignal>
@@ -20,27 +20,6 @@ class TokenEnvironment : public ::testing::Environment {
     g_token = nullptr;
   }
 };
-
-tokens::OpenOptions open_options() {
-  tokens::OpenOptions o;
-  o.pin_source = g_token->pin_source();
-  return o;
-}
-
-ca::KeyLoadOptions key_options() {
-  ca::KeyLoadOptions o;
-  o.pin_source = g_token->pin_source();
-  return o;
-}
-
-std::string make_key(const std::string& label, tokens::KeyType type) {
-  std::string uri = g_token->key_uri(label);
-  auto store = tokens::open_store(uri, open_options());
-  if (!store) throw std::runtime_error(store.error().message);
-  auto info = (*store)->create_key({uri, type});
-  if (!info) throw std::runtime_error(info.error().message);
-  return uri;
-}
 
 }  // namespace hwca::test
 

@@ -29,6 +29,18 @@ class ForwardingStore : public ca::IssuanceStore {
                 int64_t when) override {
     return inner_.revoke(ca, serial, reason, when);
   }
+  Result<std::vector<ca::IssuedCert>> revoke_with_renewals(const std::string& ca,
+                                                           const std::string& serial, int reason,
+                                                           int64_t when) override {
+    return inner_.revoke_with_renewals(ca, serial, reason, when);
+  }
+  Result<std::vector<ca::IssuedCert>> renewals(const std::string& ca,
+                                               const std::string& serial) override {
+    return inner_.renewals(ca, serial);
+  }
+  Result<bool> key_compromised(const std::string& spki_sha256) override {
+    return inner_.key_compromised(spki_sha256);
+  }
   Result<std::vector<ca::IssuedCert>> revoked(const std::string& ca) override {
     return inner_.revoked(ca);
   }

@@ -58,6 +58,25 @@ void expect_refused(const std::string& yaml, const std::string& needle) {
   EXPECT_EQ(c.error().message.find('\n'), std::string::npos);
 }
 
+// renewalKeyChange: per CA, false unless it says true; kept through emit and parse.
+TEST(Config, RenewalKeyChangeIsPerCaAndOffByDefault) {
+  auto c = parse_config(std::string(kGood) +
+                            "  sub:\n    key: \"pkcs11:object=s\"\n"
+                            "    cert: cas/sub/cert.pem\n"
+                            "    renewalKeyChange: true\n",
+                        "config.yaml");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_FALSE(c->cas.at("root").renewal_key_change);
+  EXPECT_TRUE(c->cas.at("sub").renewal_key_change);
+  auto again = parse_config(hwca::ca::emit_config(*c), "emitted");
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_FALSE(again->cas.at("root").renewal_key_change);
+  EXPECT_TRUE(again->cas.at("sub").renewal_key_change);
+  EXPECT_EQ(hwca::ca::emit_config(*again).find("renewalKeyChange: false"), std::string::npos);
+  expect_refused("cas:\n  a:\n    key: pkcs11:object=a\n    cert: a\n    renewalKeyChange: yes\n",
+                 "CA 'a': renewalKeyChange must be true or false");
+}
+
 TEST(Config, BadConfigsAreRefusedWithTheCause) {
   expect_refused("colour: red\n", "unknown key 'colour'");
   expect_refused("cas:\n  Root:\n    key: pkcs11:object=a\n    cert: a.pem\n", "CA name");

@@ -6,6 +6,7 @@
 #include "ca/request_policy.hpp"
 
 #include <gtest/gtest.h>
+#include <openssl/rsa.h>
 
 #include "support/test_csr.hpp"
 
@@ -282,6 +283,165 @@ TEST_F(RequestPolicyTest, TheKeyIsCheckedFirst) {
   auto p521 = test::ec_key("P-521");
   auto req521 = test::simple_csr(p521.get(), "a", "DNS:a.example");
   expect_refused(builtin("server"), req521.get(), "curve P-521");
+}
+
+// The request as a client sends it: encoded, then parsed back, as hwca reads it.
+hwca::ossl::Ptr<X509_REQ> reparsed(const X509_REQ* req) {
+  const std::string der = test::csr_der(req);
+  const auto* p = reinterpret_cast<const unsigned char*>(der.data());
+  hwca::ossl::Ptr<X509_REQ> out(d2i_X509_REQ(nullptr, &p, static_cast<long>(der.size())));
+  if (!out) throw std::runtime_error("cannot parse the CSR back");
+  return out;
+}
+
+// A request signed with RSA-PSS: `digest` for the hash (and MGF1), default salt.
+hwca::ossl::Ptr<X509_REQ> pss_csr(EVP_PKEY* key, const char* digest) {
+  auto subject = test::name_of({{"CN", "a"}});
+  auto san = test::ext("subjectAltName", "DNS:a.example");
+  hwca::ossl::Ptr<X509_REQ> req(X509_REQ_new());
+  X509_REQ_set_version(req.get(), X509_REQ_VERSION_1);
+  X509_REQ_set_subject_name(req.get(), subject.get());
+  X509_REQ_set_pubkey(req.get(), key);
+  STACK_OF(X509_EXTENSION)* exts = sk_X509_EXTENSION_new_null();
+  sk_X509_EXTENSION_push(exts, san.get());
+  X509_REQ_add_extensions(req.get(), exts);
+  sk_X509_EXTENSION_free(exts);
+  hwca::ossl::Ptr<EVP_MD_CTX> ctx(EVP_MD_CTX_new());
+  EVP_PKEY_CTX* pctx = nullptr;
+  if (EVP_DigestSignInit_ex(ctx.get(), &pctx, digest, nullptr, nullptr, key, nullptr) != 1 ||
+      EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
+      X509_REQ_sign_ctx(req.get(), ctx.get()) <= 0) {
+    throw std::runtime_error("cannot sign the CSR with RSA-PSS");
+  }
+  return reparsed(req.get());
+}
+
+// An RSA key of 2048 bits with public exponent `e`.
+hwca::ossl::Ptr<EVP_PKEY> rsa_key_with_exponent(unsigned long e) {
+  hwca::ossl::Ptr<EVP_PKEY_CTX> ctx(EVP_PKEY_CTX_new_from_name(nullptr, "RSA", nullptr));
+  hwca::ossl::Ptr<BIGNUM> bn(BN_new());
+  EVP_PKEY* key = nullptr;
+  if (!ctx || !bn || BN_set_word(bn.get(), e) != 1 || EVP_PKEY_keygen_init(ctx.get()) != 1 ||
+      EVP_PKEY_CTX_set_rsa_keygen_bits(ctx.get(), 2048) != 1 ||
+      EVP_PKEY_CTX_set1_rsa_keygen_pubexp(ctx.get(), bn.get()) != 1 ||
+      EVP_PKEY_keygen(ctx.get(), &key) != 1) {
+    throw std::runtime_error("cannot make an RSA key with exponent " + std::to_string(e));
+  }
+  return hwca::ossl::Ptr<EVP_PKEY>(key);
+}
+
+// RFC 5480 allows only a named curve in a certificate, and Go's crypto/x509 refuses any
+// other: a key whose SubjectPublicKeyInfo spells out P-256's parameters is refused, under
+// every profile; the same key as a named curve is taken.
+TEST_F(RequestPolicyTest, ExplicitCurveParametersAreRefused) {
+  auto key = test::ec_key("P-256");
+  auto named = reparsed(test::simple_csr(key.get(), "a", "DNS:a.example").get());
+  EXPECT_TRUE(apply_profile(builtin("server"), named.get()));
+  ASSERT_EQ(EVP_PKEY_set_utf8_string_param(key.get(), OSSL_PKEY_PARAM_EC_ENCODING,
+                                           OSSL_PKEY_EC_ENCODING_EXPLICIT),
+            1);
+  auto explicit_req = reparsed(test::simple_csr(key.get(), "a", "DNS:a.example").get());
+  // The request does carry the parameters (not the curve's name).
+  X509_ALGOR* algor = nullptr;
+  ASSERT_EQ(X509_PUBKEY_get0_param(nullptr, nullptr, nullptr, &algor,
+                                   X509_REQ_get_X509_PUBKEY(explicit_req.get())),
+            1);
+  int ptype = 0;
+  X509_ALGOR_get0(nullptr, &ptype, nullptr, algor);
+  ASSERT_EQ(ptype, V_ASN1_SEQUENCE);
+  for (const char* profile : {"server", "client", "peer", "kubelet-client", "intermediate-ca"}) {
+    SCOPED_TRACE(profile);
+    expect_refused(builtin(profile), explicit_req.get(), "explicit curve parameters");
+  }
+}
+
+// ecdsa-with-SHA1, sha1WithRSAEncryption, MD5 and SHA-224 are refused; SHA-256, SHA-384 and
+// SHA-512 are taken, for EC and RSA keys alike.
+TEST_F(RequestPolicyTest, Sha1AndWeakerSignaturesAreRefused) {
+  auto rsa = test::rsa_key(2048);
+  auto subject = test::name_of({{"CN", "a"}});
+  auto san = test::ext("subjectAltName", "DNS:a.example");
+  for (EVP_PKEY* key : {ec.get(), rsa.get()}) {
+    const bool is_rsa = EVP_PKEY_is_a(key, "RSA") == 1;
+    SCOPED_TRACE(is_rsa ? "RSA" : "EC");
+    for (const char* digest : {"SHA1", "SHA224", "MD5"}) {
+      SCOPED_TRACE(digest);
+      if (!is_rsa && std::string(digest) == "MD5") continue;  // no ECDSA with MD5
+      auto req = reparsed(test::make_csr(key, subject.get(), {san.get()}, digest).get());
+      expect_refused(builtin("server"), req.get(), "SHA-256, SHA-384 or SHA-512 only");
+    }
+    auto sha1 = reparsed(test::make_csr(key, subject.get(), {san.get()}, "SHA1").get());
+    expect_refused(builtin("server"), sha1.get(),
+                   is_rsa ? "sha1WithRSAEncryption (digest SHA1)" : "ecdsa-with-SHA1");
+    for (const char* digest : {"SHA256", "SHA384", "SHA512"}) {
+      SCOPED_TRACE(digest);
+      auto req = reparsed(test::make_csr(key, subject.get(), {san.get()}, digest).get());
+      EXPECT_TRUE(apply_profile(builtin("server"), req.get()));
+    }
+  }
+}
+
+// RSA-PSS names its hash in its parameters (absent: SHA-1): judged by that hash.
+TEST_F(RequestPolicyTest, RsaPssSignaturesAreJudgedByTheirDigest) {
+  auto rsa = test::rsa_key(2048);
+  auto sha256 = pss_csr(rsa.get(), "SHA256");
+  ASSERT_EQ(X509_REQ_get_signature_nid(sha256.get()), NID_rsassaPss);
+  EXPECT_TRUE(apply_profile(builtin("server"), sha256.get()));
+  auto sha512 = pss_csr(rsa.get(), "SHA512");
+  EXPECT_TRUE(apply_profile(builtin("server"), sha512.get()));
+  auto sha1 = pss_csr(rsa.get(), "SHA1");
+  ASSERT_EQ(X509_REQ_get_signature_nid(sha1.get()), NID_rsassaPss);
+  expect_refused(builtin("server"), sha1.get(), "rsassaPss (digest SHA1)");
+}
+
+// Go's crypto/x509 takes RSA keys with e = 65537 only (and rejects e = 3 outright).
+TEST_F(RequestPolicyTest, RsaExponentsOtherThan65537AreRefused) {
+  for (unsigned long e : {3UL, 17UL, 65539UL}) {
+    SCOPED_TRACE(e);
+    auto key = rsa_key_with_exponent(e);
+    auto req = reparsed(test::simple_csr(key.get(), "a", "DNS:a.example").get());
+    expect_refused(builtin("server"), req.get(),
+                   "public exponent " + std::to_string(e) + "; hwca accepts 65537 only");
+  }
+  auto f4 = rsa_key_with_exponent(RSA_F4);
+  auto req = reparsed(test::simple_csr(f4.get(), "a", "DNS:a.example").get());
+  EXPECT_TRUE(apply_profile(builtin("server"), req.get()));
+}
+
+// A key has one SubjectPublicKeyInfo (so that a compromised key is known again by its
+// SHA-256): a compressed EC point, which Go's crypto/x509 cannot read either, is refused; so
+// is an RSA key whose algorithm lacks its NULL parameters.
+TEST_F(RequestPolicyTest, OnlyOneEncodingOfAKeyIsTaken) {
+  auto key = test::ec_key("P-256");
+  ASSERT_EQ(EVP_PKEY_set_utf8_string_param(key.get(), OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
+                                           OSSL_PKEY_EC_POINT_CONVERSION_FORMAT_COMPRESSED),
+            1);
+  auto compressed = reparsed(test::simple_csr(key.get(), "a", "DNS:a.example").get());
+  const unsigned char* point = nullptr;
+  int len = 0;
+  ASSERT_EQ(X509_PUBKEY_get0_param(nullptr, &point, &len, nullptr,
+                                   X509_REQ_get_X509_PUBKEY(compressed.get())),
+            1);
+  ASSERT_EQ(len, 33);  // 0x02 or 0x03, then x
+  expect_refused(builtin("server"), compressed.get(), "EC point is not in uncompressed form");
+
+  // The same RSA request with its algorithm's parameters left out, signed again.
+  auto rsa = test::rsa_key(2048);
+  auto subject = test::name_of({{"CN", "a"}});
+  auto san = test::ext("subjectAltName", "DNS:a.example");
+  auto req = test::make_csr(rsa.get(), subject.get(), {san.get()});
+  EXPECT_TRUE(apply_profile(builtin("server"), reparsed(req.get()).get()));
+  X509_PUBKEY* spki = X509_REQ_get_X509_PUBKEY(req.get());
+  const unsigned char* bits = nullptr;
+  int bits_len = 0;
+  ASSERT_EQ(X509_PUBKEY_get0_param(nullptr, &bits, &bits_len, nullptr, spki), 1);
+  auto* copy = static_cast<unsigned char*>(OPENSSL_memdup(bits, static_cast<size_t>(bits_len)));
+  ASSERT_EQ(X509_PUBKEY_set0_param(spki, OBJ_nid2obj(NID_rsaEncryption), V_ASN1_UNDEF, nullptr,
+                                   copy, bits_len),
+            1);
+  ASSERT_GT(X509_REQ_sign(req.get(), rsa.get(), EVP_sha256()), 0);
+  auto absent = reparsed(req.get());
+  expect_refused(builtin("server"), absent.get(), "RSA key lacks its NULL parameters");
 }
 
 }  // namespace

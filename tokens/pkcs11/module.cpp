@@ -312,7 +312,7 @@ Result<std::shared_ptr<Token>> Module::find_token(const Pkcs11Uri& uri) {
   info.slot_id = id;
   info.flags = token_flags(slot->token);
   info.uri = token_uri(info.label, info.manufacturer, info.serial, info.model);
-  auto token = std::make_shared<Token>(this, slot, id, std::move(info));
+  auto token = std::make_shared<Token>(this, id, std::move(info));
   open_tokens_[id] = token;
   return token;
 }
@@ -322,7 +322,14 @@ Status Module::reinitialize(uint64_t seen) {
   std::lock_guard once(reinit_mu_);
   if (generation_.load() != seen) return {};  // done by another thread meanwhile
   const auto now = std::chrono::steady_clock::now();
-  if (last_failure_ && now - last_attempt_ < kRetryInterval) return tl::unexpected(*last_failure_);
+  if (attempted_ && now - last_attempt_ < kRetryInterval) {
+    // One attempt a second, whether the last one failed or the device failed again just
+    // after it: a token that keeps failing must not be reinitialised under every request.
+    if (last_failure_) return tl::unexpected(*last_failure_);
+    return fail(ErrorKind::device, "PKCS#11 module " + path_ +
+                                       " failed again within a second of its reinitialisation");
+  }
+  attempted_ = true;
   last_attempt_ = now;
   auto failed = [&](Error e) {
     last_failure_ = e;

@@ -46,9 +46,6 @@ class Module {
   Result<TokenInfo> init_token(const std::string& label, const SecureString& so_pin,
                                const SecureString& user_pin);
 
-  // libp11 is not thread-safe for discovery and login: hold this around such calls.
-  std::mutex& libp11_mutex() { return mu_; }
-
   // How many sessions a token's pool may open: 16, but 1 for p11-kit's RPC client
   // (p11-kit-client.so, a remote token): its calls go one at a time over one socket anyway,
   // and threads waiting in it for that socket were seen never to return when the server
@@ -65,13 +62,14 @@ class Module {
   // Recovery after a token call failed as if the device were gone. A remote token (p11-kit's
   // client whose server went away, a network HSM) answers CKR_DEVICE_ERROR to every later
   // call until the module is finalised and initialised again, even once the device is back.
-  // This does that on hwca's own instance of the module (libp11's, used only for discovery
-  // and the first login, is left alone), then lets each open token find its slot again and
-  // log in again (Token::reattach); object handles of the old generation are void, and
+  // This does that on hwca's own instance of the module (libp11's, used only for discovery,
+  // is left alone), then lets each open token find its slot again and log in again on a
+  // new anchor session (Token::reattach); object handles of the old generation are void, and
   // signers look their keys up again. `seen` is the generation the failed call ran in: if
   // another thread reinitialised since, this returns at once. It waits for the calls in
   // flight (at most the call timeout), and tries at most once a second: meanwhile it
-  // returns the last attempt's error at once, so a dead device costs no waiting.
+  // returns the last attempt's error (or, after a success, a device error) at once, so a
+  // dead device costs no waiting and a failing one is not reinitialised under every call.
   Status reinitialize(uint64_t seen);
 
  private:
@@ -95,6 +93,7 @@ class Module {
   std::atomic<uint64_t> generation_{0};
   std::atomic<bool> attached_{true};
   std::mutex reinit_mu_;  // one reinitialisation at a time; guards the two below
+  bool attempted_ = false;
   std::chrono::steady_clock::time_point last_attempt_{};
   std::optional<Error> last_failure_;
 };

@@ -22,10 +22,12 @@ const char* class_name(CK_OBJECT_CLASS cls) {
 }
 
 Result<std::vector<CK_OBJECT_HANDLE>> find(Token& token, CK_SESSION_HANDLE s,
-                                           std::vector<CK_ATTRIBUTE> tmpl) {
+                                           std::vector<CK_ATTRIBUTE> tmpl,
+                                           CK_RV* rv_out = nullptr) {
   CK_FUNCTION_LIST* fn = token.fn();
   CallWatch watch("C_FindObjects", token.describe());
   CK_RV rv = fn->C_FindObjectsInit(s, tmpl.data(), tmpl.size());
+  if (rv_out != nullptr) *rv_out = rv;
   if (rv != CKR_OK) return rv_error("cannot search " + token.describe(), rv);
   std::vector<CK_OBJECT_HANDLE> out;
   CK_OBJECT_HANDLE batch[16];
@@ -36,12 +38,14 @@ Result<std::vector<CK_OBJECT_HANDLE>> find(Token& token, CK_SESSION_HANDLE s,
     out.insert(out.end(), batch, batch + n);
   } while (n == 16 && out.size() < 4096);
   CK_RV rv_final = fn->C_FindObjectsFinal(s);
+  if (rv_out != nullptr) *rv_out = rv != CKR_OK ? rv : rv_final;
   if (rv != CKR_OK) return rv_error("cannot search " + token.describe(), rv);
   if (rv_final != CKR_OK) return rv_error("cannot search " + token.describe(), rv_final);
   return out;
 }
 
-Result<KeyObject> describe_object(Token& token, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h) {
+Result<KeyObject> describe_object(Token& token, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE h,
+                                  CK_RV* rv_out = nullptr) {
   KeyObject k;
   k.handle = h;
   CK_KEY_TYPE kt = CKK_EC;
@@ -49,6 +53,7 @@ Result<KeyObject> describe_object(Token& token, CK_SESSION_HANDLE s, CK_OBJECT_H
   {
     CallWatch watch("C_GetAttributeValue", token.describe());
     CK_RV rv = token.fn()->C_GetAttributeValue(s, h, &a, 1);
+    if (rv_out != nullptr) *rv_out = rv;
     if (rv != CKR_OK) return rv_error("cannot read a key type in " + token.describe(), rv);
   }
   k.key_type = kt;
@@ -145,7 +150,7 @@ CK_RV probe_attribute(Token& token, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj,
 }
 
 Result<KeyObject> find_key(Token& token, CK_SESSION_HANDLE s, const Pkcs11Uri& uri,
-                           CK_OBJECT_CLASS cls) {
+                           CK_OBJECT_CLASS cls, CK_RV* rv) {
   if (!uri.selects_object()) {
     return fail(ErrorKind::usage, "the URI names no key: add object=LABEL and/or id=%XX...");
   }
@@ -154,7 +159,7 @@ Result<KeyObject> find_key(Token& token, CK_SESSION_HANDLE s, const Pkcs11Uri& u
   std::string id = uri.id.value_or("");
   if (uri.object) tmpl.push_back({CKA_LABEL, label.data(), label.size()});
   if (uri.id) tmpl.push_back({CKA_ID, id.data(), id.size()});
-  auto handles = find(token, s, tmpl);
+  auto handles = find(token, s, tmpl, rv);
   if (!handles) return tl::unexpected(handles.error());
   if (handles->empty()) {
     return fail(ErrorKind::not_found, std::string("no ") + class_name(cls) + " " + selector(uri) +
@@ -165,7 +170,7 @@ Result<KeyObject> find_key(Token& token, CK_SESSION_HANDLE s, const Pkcs11Uri& u
                                          "s match " + selector(uri) + " in " + token.describe() +
                                          "; add id= to choose one");
   }
-  return describe_object(token, s, handles->front());
+  return describe_object(token, s, handles->front(), rv);
 }
 
 Result<std::vector<KeyObject>> find_all_keys(Token& token, CK_SESSION_HANDLE s,

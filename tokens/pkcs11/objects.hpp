@@ -22,9 +22,10 @@ struct KeyObject {
 };
 
 // The one object of `cls` that the URI's object= and id= select. Errors name the token and
-// say whether nothing or several objects matched.
+// say whether nothing or several objects matched; `rv`, when given, receives the answer of
+// the call that failed (CKR_OK when the search itself worked).
 Result<KeyObject> find_key(Token& token, CK_SESSION_HANDLE s, const Pkcs11Uri& uri,
-                           CK_OBJECT_CLASS cls);
+                           CK_OBJECT_CLASS cls, CK_RV* rv = nullptr);
 
 // All objects of a class (for listing).
 Result<std::vector<KeyObject>> find_all_keys(Token& token, CK_SESSION_HANDLE s,

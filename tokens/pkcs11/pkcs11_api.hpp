@@ -15,8 +15,14 @@ std::string rv_name(CK_RV rv);
 // The error kind a return value belongs to (auth for PIN errors, device for the rest...).
 ErrorKind rv_kind(CK_RV rv);
 
-// True when `rv` means the session or the token is gone (removed, closed, broken).
+// True when `rv` means the token is gone or broken (removed, device error, module reset):
+// worth a reconnection (Module::reinitialize).
 bool rv_token_gone(CK_RV rv);
+
+// True when `rv` means the login or the handles it covered are lost (not logged in, the
+// session closed, an object handle void): worth logging in again (Token::relogin), then a
+// reconnection if that fails.
+bool rv_login_lost(CK_RV rv);
 
 // The CK_RV libp11 left in the OpenSSL error queue (CKR_GENERAL_ERROR if none); the queue
 // is emptied.

@@ -97,9 +97,14 @@ ErrorKind rv_kind(CK_RV rv) {
 
 bool rv_token_gone(CK_RV rv) {
   return rv == CKR_DEVICE_REMOVED || rv == CKR_TOKEN_NOT_PRESENT || rv == CKR_DEVICE_ERROR ||
-         rv == CKR_SESSION_CLOSED || rv == CKR_SESSION_HANDLE_INVALID ||
          rv == CKR_TOKEN_NOT_RECOGNIZED || rv == CKR_CRYPTOKI_NOT_INITIALIZED ||
          rv == CKR_SLOT_ID_INVALID;
+}
+
+bool rv_login_lost(CK_RV rv) {
+  return rv == CKR_USER_NOT_LOGGED_IN || rv == CKR_SESSION_HANDLE_INVALID ||
+         rv == CKR_SESSION_CLOSED || rv == CKR_OBJECT_HANDLE_INVALID ||
+         rv == CKR_KEY_HANDLE_INVALID;
 }
 
 CK_RV take_libp11_rv() {

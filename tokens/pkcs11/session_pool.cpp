@@ -112,11 +112,23 @@ void SessionPool::forget() {
   }
 }
 
-void SessionPool::reopen(CK_SLOT_ID slot, CK_SESSION_HANDLE session) {
+void SessionPool::drop_idle() {
+  std::unique_lock lock(mu_);
+  std::vector<CK_SESSION_HANDLE> idle;
+  idle.swap(idle_);
+  open_ -= idle.size();
+  lock.unlock();
+  for (auto h : idle) {
+    CallWatch watch("C_CloseSession", device_);
+    fn_->C_CloseSession(h);  // a void handle answers an error that does not matter
+  }
+  freed_.notify_all();
+}
+
+void SessionPool::reopen(CK_SLOT_ID slot) {
   std::lock_guard lock(mu_);
   slot_ = slot;
-  idle_.push_back(session);
-  open_ = 1;
+  open_ = 0;
   freed_.notify_all();
 }
 

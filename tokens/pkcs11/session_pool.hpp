@@ -75,12 +75,16 @@ class SessionPool {
   // Close every idle session; leased ones are closed when returned.
   void close_all();
 
+  // Close the idle sessions (after the token lost its login or its sessions: their handles
+  // may be void); leased ones are closed when a call on them fails. With the use lock held.
+  void drop_idle();
+
   // For Module::reinitialize, with the use lock held exclusively (so nothing is leased):
   // forget() closes the idle sessions before the module is finalised; reopen() takes the
-  // token's slot (it may have moved) and `session`, opened and logged in on it, as the
-  // first idle session (closing a token's last session would log it out).
+  // token's slot (it may have moved). The login is held by the token's anchor session,
+  // which the pool never lends: closing any pooled session never logs the token out.
   void forget();
-  void reopen(CK_SLOT_ID slot, CK_SESSION_HANDLE session);
+  void reopen(CK_SLOT_ID slot);
 
  private:
   friend class SessionLease;

@@ -41,8 +41,9 @@ const char* mechanism_name(CK_MECHANISM_TYPE m) {
 
 struct Pkcs11Signer::Attempt {
   Result<std::vector<uint8_t>> result;
-  bool gone = false;        // failed as if the device were gone
+  enum class Fault { none, gone, lost } fault = Fault::none;
   uint64_t generation = 0;  // the module's generation the attempt ran in
+  uint64_t epoch = 0;       // the token's login epoch the attempt ran in
 };
 
 Pkcs11Signer::Pkcs11Signer(std::shared_ptr<Token> token, KeyObject key, ossl::Ptr<EVP_PKEY> pub,
@@ -50,6 +51,7 @@ Pkcs11Signer::Pkcs11Signer(std::shared_ptr<Token> token, KeyObject key, ossl::Pt
     : token_(std::move(token)),
       key_(std::move(key)),
       key_generation_(token_->generation()),
+      key_epoch_(token_->login_epoch()),
       pub_(std::move(pub)),
       uri_(std::move(uri)) {
   int bits = EVP_PKEY_get_bits(pub_.get());
@@ -88,30 +90,51 @@ Result<std::vector<uint8_t>> Pkcs11Signer::sign(const SignRequest& req) {
     mech = CK_MECHANISM{CKM_RSA_PKCS_PSS, &pss, sizeof pss};
   }
 
-  auto first = sign_once(mech, data);
-  // After a reinitialisation that did not attach the token again (its login failed, say),
-  // whatever fails next (the key not found without a login, ...) is worth another attempt.
-  if (first.result || !(first.gone || !token_->attached())) return std::move(first.result);
-  // The device looked gone: initialise the module again (or wait for the thread doing it)
-  // and try once more. While the device stays away this fails at once.
-  if (auto back = token_->recover(first.generation); !back) {
-    return fail(ErrorKind::device,
-                first.result.error().message + "; reconnecting failed: " + back.error().message);
+  using Fault = Attempt::Fault;
+  Attempt a = sign_once(mech, data);
+  bool relogged = false, reconnected = false;
+  std::string why;  // what the recovery found, for the final error
+  while (!a.result) {
+    // After a reinitialisation that did not attach the token again (its login failed, say),
+    // whatever fails next is worth another attempt too.
+    if (a.fault == Fault::none && token_->attached()) return std::move(a.result);
+    if (a.fault == Fault::lost && !relogged && !reconnected) {
+      relogged = true;
+      auto again = token_->relogin(a.epoch);
+      if (again && *again) {
+        a = sign_once(mech, data);
+        continue;
+      }
+      // The login held (so the fault is elsewhere), or logging in again failed: reconnect.
+      if (!again) why = "; " + again.error().message;
+    }
+    if (reconnected) break;
+    reconnected = true;
+    // Initialise the module again (or wait for the thread doing it) and try once more.
+    // While the device stays away this fails at once.
+    if (auto back = token_->recover(a.generation); !back) {
+      return fail(ErrorKind::device, a.result.error().message + why +
+                                         "; reconnecting failed: " + back.error().message);
+    }
+    a = sign_once(mech, data);
   }
-  return std::move(sign_once(mech, data).result);
+  if (a.result || a.fault == Fault::none) return std::move(a.result);
+  return fail(ErrorKind::device, a.result.error().message + why);
 }
 
-Result<CK_OBJECT_HANDLE> Pkcs11Signer::handle(CK_SESSION_HANDLE session) {
+Result<CK_OBJECT_HANDLE> Pkcs11Signer::handle(CK_SESSION_HANDLE session, CK_RV* rv) {
   std::lock_guard lock(key_mu_);
   const uint64_t now = token_->generation();
-  if (key_generation_ == now) return key_.handle;
+  const uint64_t epoch = token_->login_epoch();
+  if (key_generation_ == now && key_epoch_ == epoch) return key_.handle;
   Pkcs11Uri by;
   if (!key_.label.empty()) by.object = key_.label;
   if (!key_.id.empty()) by.id = key_.id;
-  auto found = find_key(*token_, session, by, CKO_PRIVATE_KEY);
+  auto found = find_key(*token_, session, by, CKO_PRIVATE_KEY, rv);
   if (!found) return tl::unexpected(found.error());
   key_.handle = found->handle;
   key_generation_ = now;
+  key_epoch_ = epoch;
   return key_.handle;
 }
 
@@ -121,16 +144,30 @@ Pkcs11Signer::Attempt Pkcs11Signer::sign_once(CK_MECHANISM& mech, std::span<cons
   CK_RV open_rv = CKR_OK;
   auto lease = token_->session(&open_rv);
   if (!lease) {
-    a.gone = rv_token_gone(open_rv);
-    a.result = a.gone ? fail(ErrorKind::device, token_->describe() + " is gone or broken (" +
-                                                    rv_name(open_rv) + "); no session opens")
-                      : tl::unexpected(lease.error());
+    if (rv_token_gone(open_rv)) a.fault = Attempt::Fault::gone;
+    a.result = a.fault == Attempt::Fault::gone
+                   ? fail(ErrorKind::device, token_->describe() + " is gone or broken (" +
+                                                 rv_name(open_rv) + "); no session opens")
+                   : tl::unexpected(lease.error());
     return a;
   }
   a.generation = token_->generation();  // stable while the lease holds the use lock
-  auto key = handle(lease->get());
+  a.epoch = token_->login_epoch();
+  CK_RV find_rv = CKR_OK;
+  auto key = handle(lease->get(), &find_rv);
   if (!key) {
-    a.result = tl::unexpected(key.error());
+    if (rv_token_gone(find_rv)) {
+      a.fault = Attempt::Fault::gone;
+    } else if (rv_login_lost(find_rv) || key.error().kind == ErrorKind::not_found) {
+      // The token had this key: not finding it now means the login (which private objects
+      // need) or the session was lost, not that the key is gone.
+      a.fault = Attempt::Fault::lost;
+    }
+    if (a.fault != Attempt::Fault::none) lease->mark_broken();
+    a.result = a.fault == Attempt::Fault::lost && find_rv == CKR_OK
+                   ? fail(ErrorKind::device, token_->describe() + " no longer shows the key of " +
+                                                 uri_ + " (its login was lost?)")
+                   : tl::unexpected(key.error());
     return a;
   }
   std::vector<uint8_t> sig(max_sig_);
@@ -146,8 +183,9 @@ Pkcs11Signer::Attempt Pkcs11Signer::sign_once(CK_MECHANISM& mech, std::span<cons
     }
   }
   if (rv != CKR_OK) {
-    a.gone = rv_token_gone(rv);
-    if (a.gone || rv == CKR_OPERATION_ACTIVE) lease->mark_broken();
+    if (rv_token_gone(rv)) a.fault = Attempt::Fault::gone;
+    if (rv_login_lost(rv)) a.fault = Attempt::Fault::lost;
+    if (a.fault != Attempt::Fault::none || rv == CKR_OPERATION_ACTIVE) lease->mark_broken();
     std::string what = std::string(mechanism_name(mech.mechanism)) + " signature with " + uri_;
     // Some tokens answer CKR_ARGUMENTS_BAD to parameters they do not support (SoftHSM2 and
     // an MGF1 hash that differs from the message hash).
@@ -155,7 +193,7 @@ Pkcs11Signer::Attempt Pkcs11Signer::sign_once(CK_MECHANISM& mech, std::span<cons
         rv == CKR_ARGUMENTS_BAD) {
       a.result = fail(ErrorKind::device,
                       token_->describe() + " does not support " + what + " (" + rv_name(rv) + ")");
-    } else if (rv_token_gone(rv)) {
+    } else if (a.fault != Attempt::Fault::none) {
       a.result = fail(ErrorKind::device, token_->describe() + " is gone or broken (" + rv_name(rv) +
                                              "); " + what + " failed");
     } else {

@@ -1,7 +1,5 @@
 #include "tokens/pkcs11/token.hpp"
 
-#include <libp11.h>
-
 #include "common/ossl.hpp"
 #include "tokens/call_watch.hpp"
 #include "tokens/pkcs11/module.hpp"
@@ -29,9 +27,8 @@ Status check_pin_flags(CK_FLAGS flags, const std::string& device) {
   return {};
 }
 
-Token::Token(Module* module, PKCS11_slot_st* slot, CK_SLOT_ID slot_id, TokenInfo info)
+Token::Token(Module* module, CK_SLOT_ID slot_id, TokenInfo info)
     : module_(module),
-      slot_(slot),
       slot_id_(slot_id),
       info_(std::move(info)),
       describe_("token '" + info_.label + "' (serial " + info_.serial + ")"),
@@ -52,81 +49,144 @@ Result<CK_FLAGS> Token::fresh_flags() {
   return ti.flags;
 }
 
+namespace {
+
+CK_UTF8CHAR* utf8(const SecureString& pin) {
+  return reinterpret_cast<CK_UTF8CHAR*>(const_cast<char*>(pin.c_str()));
+}
+
+// A login refusal that must never be tried again with the same PIN.
+bool pin_refused(CK_RV rv) {
+  return rv == CKR_PIN_INCORRECT || rv == CKR_PIN_INVALID || rv == CKR_PIN_LEN_RANGE ||
+         rv == CKR_PIN_EXPIRED || rv == CKR_PIN_LOCKED || rv == CKR_USER_PIN_NOT_INITIALIZED;
+}
+
+}  // namespace
+
 Status Token::ensure_login(const PinSources& pins) {
   std::lock_guard lock(login_mu_);
-  if (logged_in_) return {};
   if (login_refused_) return tl::unexpected(*login_refused_);
+  if (logged_in_) {
+    if (!login_required_) return {};
+    // Still logged in? One C_GetSessionInfo on the anchor; if the login was lost (a device
+    // reset, another application's C_Logout), log in again before the caller looks for keys.
+    UseLock use = module_->use_gate().shared();
+    if (anchor_logged_in()) return {};
+    auto again = login_again();
+    if (again) pool_.drop_idle();
+    return again;
+  }
 
   auto flags = fresh_flags();
   if (!flags) return tl::unexpected(flags.error());
   pins_ = pins;
   if ((*flags & CKF_LOGIN_REQUIRED) == 0) {
+    login_required_ = false;
     logged_in_ = true;
     return {};
   }
-  // Another part of this process may have logged in already (login state is per process).
-  auto already = sessions_logged_in();
-  if (!already) return tl::unexpected(already.error());
-  if (*already) {
-    logged_in_ = true;
-    return {};
-  }
-  if (auto ok = check_pin_flags(*flags, describe_); !ok) return ok;
-
-  auto pin = obtain_pin(pins, "PIN for " + describe_);
-  if (!pin) return tl::unexpected(pin.error());
-
-  int rc;
   {
-    std::lock_guard libp11_lock(module_->libp11_mutex());
-    CallWatch watch("C_Login", describe_);
-    rc = PKCS11_login(slot_, 0, pin->c_str());
-  }
-  if (rc != 0) {
-    CK_RV rv = take_libp11_rv();
-    if (rv == CKR_USER_ALREADY_LOGGED_IN) {
+    // Another part of this process may have logged in already (login state is per process).
+    UseLock use = module_->use_gate().shared();
+    if (auto ok = open_anchor(); !ok) return ok;
+    if (anchor_logged_in()) {
       logged_in_ = true;
       return {};
     }
-    std::string why = rv == CKR_PIN_INCORRECT
-                          ? describe_ +
-                                " rejected the PIN (CKR_PIN_INCORRECT); not retrying, "
-                                "check the PIN source"
-                          : "login to " + describe_ + " failed: " + rv_name(rv);
-    login_refused_ =
-        Error{rv_kind(rv) == ErrorKind::device ? ErrorKind::device : ErrorKind::auth, why};
-    return tl::unexpected(*login_refused_);
   }
-  ERR_clear_error();
-  // libp11's login covers our sessions when the module keeps one state per process (the
-  // usual case). A proxy that gives each C_GetFunctionList caller its own instance
-  // (p11-kit-client to a remote token) needs the same, accepted PIN on our instance too.
-  auto covered = sessions_logged_in();
-  if (!covered) return tl::unexpected(covered.error());
-  if (!*covered) {
-    auto lease = session();
-    if (!lease) return tl::unexpected(lease.error());
+  if (auto ok = check_pin_flags(*flags, describe_); !ok) return ok;
+  auto pin = obtain_pin(pins, "PIN for " + describe_);
+  if (!pin) return tl::unexpected(pin.error());
+  UseLock use = module_->use_gate().shared();
+  return login_on_anchor(*pin, /*again=*/false);
+}
+
+Status Token::open_anchor() {
+  if (anchor_ != CK_INVALID_HANDLE) return {};
+  CK_RV rv;
+  {
+    CallWatch watch("C_OpenSession", describe_);
+    rv = fn()->C_OpenSession(slot_id_, CKF_SERIAL_SESSION, nullptr, nullptr, &anchor_);
+  }
+  if (rv == CKR_OK) return {};
+  anchor_ = CK_INVALID_HANDLE;
+  return fail(ErrorKind::device, "cannot open a session on " + describe_ + ": " + rv_name(rv));
+}
+
+void Token::close_anchor() {
+  if (anchor_ == CK_INVALID_HANDLE) return;
+  CallWatch watch("C_CloseSession", describe_);
+  fn()->C_CloseSession(anchor_);  // a void handle answers an error that does not matter
+  anchor_ = CK_INVALID_HANDLE;
+}
+
+bool Token::anchor_logged_in() {
+  if (anchor_ == CK_INVALID_HANDLE) return false;
+  CK_SESSION_INFO si{};
+  CK_RV rv;
+  {
+    CallWatch watch("C_GetSessionInfo", describe_);
+    rv = fn()->C_GetSessionInfo(anchor_, &si);
+  }
+  if (rv != CKR_OK) {
+    close_anchor();  // void (its sessions closed, the module reset): open another
+    return false;
+  }
+  return si.state == CKS_RO_USER_FUNCTIONS || si.state == CKS_RW_USER_FUNCTIONS;
+}
+
+Status Token::login_on_anchor(const SecureString& pin, bool again) {
+  if (auto ok = open_anchor(); !ok) return ok;
+  CK_RV rv;
+  {
     CallWatch watch("C_Login", describe_);
-    CK_RV rv =
-        fn()->C_Login(lease->get(), CKU_USER,
-                      reinterpret_cast<CK_UTF8CHAR*>(const_cast<char*>(pin->c_str())), pin->size());
-    if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN) {
-      login_refused_ = Error{rv_kind(rv), "login to " + describe_ + " failed: " + rv_name(rv)};
+    rv = fn()->C_Login(anchor_, CKU_USER, utf8(pin), pin.size());
+  }
+  if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN) {
+    // The anchor is kept: a login that failed leaves it usable for the next attempt.
+    if (pin_refused(rv)) {
+      login_refused_ =
+          Error{ErrorKind::auth, rv == CKR_PIN_INCORRECT
+                                     ? describe_ +
+                                           " rejected the PIN (CKR_PIN_INCORRECT); "
+                                           "not retrying, check the PIN source"
+                                     : "login to " + describe_ + " failed: " + rv_name(rv)};
       return tl::unexpected(*login_refused_);
     }
+    // Anything else is the device's trouble, and worth another attempt later.
+    return fail(ErrorKind::device, std::string(again ? "logging in again to " : "login to ") +
+                                       describe_ + " failed: " + rv_name(rv));
   }
   logged_in_ = true;
+  login_epoch_.fetch_add(1);
   return {};
 }
 
-Result<bool> Token::sessions_logged_in() {
-  auto lease = session();
-  if (!lease) return tl::unexpected(lease.error());
-  CK_SESSION_INFO si{};
-  CallWatch watch("C_GetSessionInfo", describe_);
-  CK_RV rv = fn()->C_GetSessionInfo(lease->get(), &si);
-  if (rv != CKR_OK) return rv_error("cannot read a session's state on " + describe_, rv);
-  return si.state == CKS_RO_USER_FUNCTIONS || si.state == CKS_RW_USER_FUNCTIONS;
+Status Token::login_again() {
+  if (login_refused_) return tl::unexpected(*login_refused_);
+  if (!pins_) return fail(ErrorKind::device, "no PIN source to log in to " + describe_ + " again");
+  auto pin = obtain_pin(*pins_, "PIN for " + describe_);
+  if (!pin) {
+    return fail(ErrorKind::device,
+                "cannot log in to " + describe_ + " again: " + pin.error().message);
+  }
+  return login_on_anchor(*pin, /*again=*/true);
+}
+
+Result<bool> Token::relogin(uint64_t seen) {
+  std::lock_guard lock(login_mu_);
+  if (login_epoch_.load() != seen) return true;  // done by another thread (or a reconnection)
+  if (!logged_in_ || !login_required_) return false;
+  UseLock use = module_->use_gate().shared();
+  if (anchor_logged_in()) return false;
+  if (auto ok = login_again(); !ok) return tl::unexpected(ok.error());
+  pool_.drop_idle();  // opened before: their handles may be void
+  return true;
+}
+
+void Token::forget_sessions() {
+  pool_.forget();
+  close_anchor();
 }
 
 Result<CK_SESSION_HANDLE> Token::open_rw_session() {
@@ -173,45 +233,20 @@ Status Token::reattach() {
   if (!found) return fail(ErrorKind::device, describe_ + " is not present");
   slot_id_ = *found;
 
-  // Not waited for: a first login in progress holds it while it waits for a session, which
-  // waits for this reinitialisation to end. The next attempt comes a second later.
+  // Not waited for: a first login in progress holds it while it waits for the use lock,
+  // which waits for this reinitialisation to end. The next attempt comes a second later.
   std::unique_lock lock(login_mu_, std::try_to_lock);
   if (!lock.owns_lock())
     return fail(ErrorKind::device, "a login to " + describe_ + " is under way");
-  logged_in_ = false;
-  CK_SESSION_HANDLE h = CK_INVALID_HANDLE;
-  {
-    CallWatch watch("C_OpenSession", describe_);
-    rv = fn()->C_OpenSession(slot_id_, CKF_SERIAL_SESSION, nullptr, nullptr, &h);
+  anchor_ = CK_INVALID_HANDLE;  // the old one went with the module's finalisation
+  pool_.reopen(slot_id_);
+  // Never logged in (the next ensure_login will), or no login needed: nothing to restore.
+  if (!logged_in_ || !pins_ || (ti.flags & CKF_LOGIN_REQUIRED) == 0 || !login_required_) {
+    login_epoch_.fetch_add(1);
+    return {};
   }
-  if (rv != CKR_OK) return rv_error("cannot open a session on " + describe_, rv);
-  auto give_up = [&](Error e) {
-    CallWatch watch("C_CloseSession", describe_);
-    fn()->C_CloseSession(h);
-    return tl::unexpected(std::move(e));
-  };
-  if ((ti.flags & CKF_LOGIN_REQUIRED) != 0) {
-    if (login_refused_) return give_up(*login_refused_);
-    if (!pins_) return give_up(Error{ErrorKind::auth, "no PIN source to log in to " + describe_});
-    if (auto ok = check_pin_flags(ti.flags, describe_); !ok) return give_up(ok.error());
-    auto pin = obtain_pin(*pins_, "PIN for " + describe_);
-    if (!pin) return give_up(pin.error());
-    {
-      CallWatch watch("C_Login", describe_);
-      rv = fn()->C_Login(h, CKU_USER,
-                         reinterpret_cast<CK_UTF8CHAR*>(const_cast<char*>(pin->c_str())),
-                         pin->size());
-    }
-    if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN) {
-      Error e{rv_kind(rv) == ErrorKind::device ? ErrorKind::device : ErrorKind::auth,
-              "login to " + describe_ + " failed: " + rv_name(rv)};
-      if (rv == CKR_PIN_INCORRECT) login_refused_ = e;  // never risk locking the PIN
-      return give_up(e);
-    }
-  }
-  logged_in_ = true;
-  pool_.reopen(slot_id_, h);
-  return {};
+  if (auto ok = check_pin_flags(ti.flags, describe_); !ok) return ok;
+  return login_again();
 }
 
 }  // namespace hwca::tokens::pkcs11

@@ -13,7 +13,7 @@ export HWCA_HOME=$WORK/home
 # Help texts name every option.
 out=$(hwca revoke --help)
 for word in "Usage: hwca revoke" "--ca NAME" SERIAL "--reason REASON" keyCompromise \
-  cACompromise superseded certificateHold aACompromise "hwca crl"; do
+  cACompromise superseded certificateHold aACompromise "hwca crl" --with-renewals; do
   assert_contains "$out" "$word" "hwca revoke --help"
 done
 out=$(hwca crl --help)

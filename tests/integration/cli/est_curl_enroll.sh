@@ -430,10 +430,17 @@ read_audit
 post simplereenroll "" w1 --cert w1.pem --key w1.key
 issued r1 w1 client worker-1
 [[ $SERIAL != "$W1_SERIAL" ]] || fail "the renewal has the serial of the certificate it renews"
-# A new key.
+# A new key: refused through either endpoint (a renewal keeps the key of the client
+# certificate, issue 14); a new key takes a fresh enrollment with a bootstrap token.
 key r2
 csr r2 r2 "$W1_SUBJ"
 post simplereenroll "" r2 --cert w1.pem --key w1.key
+refused 403 key "a renewal for a new key"
+[[ $(body) == *"hwca-node enroll --new-key"* ]] || fail "the key refusal says: $(body)"
+post simpleenroll "" r2 --cert w1.pem --key w1.key
+refused 403 key "simpleenroll for a new key with the client certificate"
+new_token worker-1 --ip 10.0.0.5
+post simpleenroll "" r2 -u "worker-1:$TOKEN"
 issued r2 r2 client worker-1
 # Without the client certificate, even with a valid token: 401 (and the token is not spent).
 post simplereenroll "" w1

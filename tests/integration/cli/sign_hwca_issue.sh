@@ -414,6 +414,22 @@ refused 2 "EC key is on curve secp256k1" --ca sub --profile server --csr k1.csr
 openssl genpkey -algorithm ED25519 -out ed.key
 csr ed "/CN=ed.example" -addext "subjectAltName=DNS:ed.example"
 refused 2 "key type ED25519 is not supported" --ca sub --profile server --csr ed.csr
+# What Go's crypto/x509 refuses (issue 14, item 8): explicit EC parameters, SHA-1 request
+# signatures, RSA public exponents other than 65537.
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -pkeyopt ec_param_enc:explicit \
+  -out explicit.key
+csr explicit "/CN=explicit.example" -addext "subjectAltName=DNS:explicit.example"
+refused 2 "the request's EC key carries explicit curve parameters" \
+  --ca sub --profile server --csr explicit.csr
+key sha1 ec P-256
+csr sha1 "/CN=sha1.example" -addext "subjectAltName=DNS:sha1.example" -sha1
+refused 2 "the request is signed with ecdsa-with-SHA1 (digest SHA1)" \
+  --ca sub --profile server --csr sha1.csr
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -pkeyopt rsa_keygen_pubexp:3 \
+  -out e3.key 2>/dev/null
+csr e3 "/CN=e3.example" -addext "subjectAltName=DNS:e3.example"
+refused 2 "the request's RSA key has public exponent 3; hwca accepts 65537 only" \
+  --ca sub --profile server --csr e3.csr
 
 key catrue ec P-256
 csr catrue "/CN=catrue.example" -addext "subjectAltName=DNS:catrue.example" \
