@@ -145,8 +145,8 @@ TEST_F(EstServerTest, ABrokenDatabaseIsAnOutageNotABadRequest) {
   const std::string db_path = home_->path(home_->config().database);
   // Everything into the main file first, as SQLite does by itself every 1000 pages (until
   // then, the write-ahead log would still serve the recent pages), then empty it.
-  ASSERT_EQ(std::system(("sqlite3 '" + db_path + "' 'PRAGMA wal_checkpoint(TRUNCATE)' >/dev/null")
-                            .c_str()),
+  ASSERT_EQ(std::system(
+                ("sqlite3 '" + db_path + "' 'PRAGMA wal_checkpoint(TRUNCATE)' >/dev/null").c_str()),
             0);
   ASSERT_EQ(::truncate(db_path.c_str(), 0), 0);
 
