@@ -80,7 +80,7 @@ restore
 
 # A chain started anew over the database (the log emptied, then a certificate signed).
 : >"$log"
-hwca_pin sign --ca root --profile server --csr "$WORK/a.csr" --out "$WORK/a2.pem" >/dev/null
+hwca_pin sign --ca root --profile server --csr "$WORK/b.csr" --out "$WORK/b2.pem" >/dev/null
 expect_fail 6 "is in the issuance database, but no audit line accounts for it" hwca audit verify
 rc=0
 out=$(hwca audit verify 2>/dev/null) || rc=$?
