@@ -273,9 +273,9 @@ class EstServerTest : public ::testing::Test {
     service_.reset();
   }
 
-  // Service and server on 127.0.0.1, a free port, with a TLS certificate the CA issues now;
-  // bound, not yet running.
-  void bind_server(est::ServerOptions options = {}) {
+  // Service and server on 127.0.0.1, a free port, with a TLS certificate the CA issues now
+  // for TLS_KEY (a software key when none is given); bound, not yet running.
+  void bind_server(est::ServerOptions options = {}, ossl::Ptr<EVP_PKEY> tls_key = nullptr) {
     options.host = "127.0.0.1";
     options.port = 0;
     service_ = std::make_unique<est::EstService>(*issuer_, *store_, *db_, *audit_, metrics_,
@@ -287,7 +287,7 @@ class EstServerTest : public ::testing::Test {
     });
     server_ = std::make_unique<est::EstServer>(*service_, metrics_, options);
 
-    auto key = software_key();
+    auto key = tls_key ? std::move(tls_key) : software_key();
     auto csr = simple_csr(key.get(), "localhost", "DNS:localhost,IP:127.0.0.1");
     ca::SignRequest request;
     request.csr = csr_der(csr.get());
@@ -308,8 +308,8 @@ class EstServerTest : public ::testing::Test {
   }
 
   // bind_server, then run() on a thread; returns once the server answers /healthz.
-  void start(est::ServerOptions options = {}) {
-    bind_server(options);
+  void start(est::ServerOptions options = {}, ossl::Ptr<EVP_PKEY> tls_key = nullptr) {
+    bind_server(options, std::move(tls_key));
     if (HasFatalFailure()) return;
     ran_ = false;
     runner_ = std::thread([this] {

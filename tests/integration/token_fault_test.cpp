@@ -15,6 +15,7 @@
 
 #include "integration_env.hpp"
 #include "p11kit_token_server.hpp"
+#include "support/signer_probe.hpp"
 #include "tokens/call_watch.hpp"
 #include "tokens/registry.hpp"
 
@@ -30,15 +31,6 @@ std::shared_ptr<tokens::Signer> remote_signer(const std::string& label) {
   auto signer = (*store)->create_signer(uri);
   if (!signer) throw std::runtime_error(signer.error().message);
   return *signer;
-}
-
-Result<std::vector<uint8_t>> sign_once(tokens::Signer& signer) {
-  std::vector<uint8_t> hash(32, 0x5a);
-  tokens::SignRequest req;
-  req.scheme = tokens::SigScheme::ecdsa;
-  req.digest = "SHA256";
-  req.hash = hash;
-  return signer.sign(req);
 }
 
 // An ec-p256 key made in the shared token, then a p11-kit server for the token (its SoftHSM2

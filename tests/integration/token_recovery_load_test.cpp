@@ -36,42 +36,10 @@ class TokenRecoveryEst : public EstServerTest {
   // As start(), with the server's TLS key in the token beside the CA key (hwca serve's
   // default) instead of a software key.
   void start_with_token_tls(est::ServerOptions options) {
-    options.host = "127.0.0.1";
-    options.port = 0;
-    service_ = std::make_unique<est::EstService>(*issuer_, *store_, *db_, *audit_, metrics_,
-                                                 process_crypto().libctx(),
-                                                 std::vector<const X509*>{ca_cert_.get()});
-    server_ = std::make_unique<est::EstServer>(*service_, metrics_, options);
     static const std::string tls_uri = make_key("est-recovery-tls", tokens::KeyType::ec_p256);
     auto key = process_crypto().load_private_key(tls_uri, key_options());
     ASSERT_TRUE(key) << key.error().message;
-    auto csr = simple_csr(key->get(), "localhost", "DNS:localhost,IP:127.0.0.1");
-    ca::SignRequest request;
-    request.csr = csr_der(csr.get());
-    request.source = "the test server's TLS request";
-    request.profile = "server";
-    request.requester = "test:est";
-    auto tls = issuer_->issue(request);
-    ASSERT_TRUE(tls) << tls.error().message;
-    est::TlsIdentity id;
-    id.cert = dup(tls->cert.get());
-    id.chain.push_back(dup(ca_cert_.get()));
-    id.key = std::move(*key);
-    id.client_ca = dup(ca_cert_.get());
-    auto bound = server_->bind(id);
-    ASSERT_TRUE(bound) << bound.error().message;
-    port_ = server_->port();
-    ran_ = false;
-    runner_ = std::thread([this] {
-      run_result_ = server_->run();
-      ran_ = true;
-    });
-    auto cli = client();
-    for (auto give_up = Clock::now() + 20s;; std::this_thread::sleep_for(20ms)) {
-      auto res = cli->Get("/healthz");
-      if (res && res->status == 200) break;
-      ASSERT_LT(Clock::now(), give_up) << "the server never answered /healthz";
-    }
+    start(options, std::move(*key));
   }
 };
 

@@ -8,21 +8,13 @@
 #include <thread>
 
 #include "recovery_env.hpp"
+#include "support/signer_probe.hpp"
 #include "tokens/registry.hpp"
 
 namespace hwca::test {
 namespace {
 
 using namespace std::chrono_literals;
-
-Result<std::vector<uint8_t>> sign_once(tokens::Signer& signer) {
-  std::vector<uint8_t> hash(32, 0x5a);
-  tokens::SignRequest req;
-  req.scheme = tokens::SigScheme::ecdsa;
-  req.digest = "SHA256";
-  req.hash = hash;
-  return signer.sign(req);
-}
 
 bool verifies(tokens::Signer& signer, const std::vector<uint8_t>& sig) {
   std::vector<uint8_t> hash(32, 0x5a);

@@ -86,6 +86,13 @@ void SessionPool::release(CK_SESSION_HANDLE h, bool broken) {
   freed_.notify_one();
 }
 
+void SessionPool::close_sessions(const std::vector<CK_SESSION_HANDLE>& handles) {
+  for (auto h : handles) {
+    CallWatch watch("C_CloseSession", device_);
+    fn_->C_CloseSession(h);
+  }
+}
+
 void SessionPool::close_all() {
   std::unique_lock lock(mu_);
   closed_ = true;
@@ -93,10 +100,7 @@ void SessionPool::close_all() {
   idle.swap(idle_);
   open_ -= idle.size();
   lock.unlock();
-  for (auto h : idle) {
-    CallWatch watch("C_CloseSession", device_);
-    fn_->C_CloseSession(h);
-  }
+  close_sessions(idle);
 }
 
 void SessionPool::forget() {
@@ -106,10 +110,7 @@ void SessionPool::forget() {
     idle.swap(idle_);
     open_ = 0;  // nothing is leased while the use lock is held exclusively
   }
-  for (auto h : idle) {
-    CallWatch watch("C_CloseSession", device_);
-    fn_->C_CloseSession(h);  // the device is likely gone: its answer does not matter
-  }
+  close_sessions(idle);
 }
 
 void SessionPool::drop_idle() {
@@ -118,10 +119,7 @@ void SessionPool::drop_idle() {
   idle.swap(idle_);
   open_ -= idle.size();
   lock.unlock();
-  for (auto h : idle) {
-    CallWatch watch("C_CloseSession", device_);
-    fn_->C_CloseSession(h);  // a void handle answers an error that does not matter
-  }
+  close_sessions(idle);
   freed_.notify_all();
 }
 

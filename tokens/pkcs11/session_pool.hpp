@@ -89,6 +89,9 @@ class SessionPool {
  private:
   friend class SessionLease;
   void release(CK_SESSION_HANDLE h, bool broken);
+  // C_CloseSession on each of HANDLES, taken out of the pool before (their answers do not
+  // matter: the sessions may be void, or the device gone).
+  void close_sessions(const std::vector<CK_SESSION_HANDLE>& handles);
 
   CK_FUNCTION_LIST* fn_;
   CK_SLOT_ID slot_;
