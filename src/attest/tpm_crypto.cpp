@@ -1,15 +1,14 @@
 #include "attest/tpm_crypto.hpp"
 
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
+#include <openssl/kdf.h>
+#include <openssl/params.h>
 
 #include "common/ossl.hpp"
 
 namespace hwca::attest {
 namespace {
-
-void put_u32(Bytes& out, uint32_t v) {
-  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<uint8_t>(v >> shift));
-}
 
 void append(Bytes& out, std::span<const uint8_t> data) {
   out.insert(out.end(), data.begin(), data.end());
@@ -82,44 +81,57 @@ Result<Bytes> hmac(TPMI_ALG_HASH alg, std::span<const uint8_t> key, std::span<co
   return out;
 }
 
+namespace {
+
+// `bytes` of key material from OpenSSL's KDF `kdf` (default provider) with `params`.
+Result<Bytes> derive(const char* kdf, const OSSL_PARAM* params, size_t bytes) {
+  ossl::Ptr<EVP_KDF> k(EVP_KDF_fetch(nullptr, kdf, ossl::kDefaultProps));
+  ossl::Ptr<EVP_KDF_CTX> ctx(k ? EVP_KDF_CTX_new(k.get()) : nullptr);
+  Bytes out(bytes);
+  if (!ctx || EVP_KDF_derive(ctx.get(), out.data(), out.size(), params) != 1) {
+    return fail(ErrorKind::internal, std::string(kdf) + ": " + ossl::take_errors());
+  }
+  return out;
+}
+
+// OSSL_PARAMs take non-const buffers; the KDFs only read them.
+void* in(std::span<const uint8_t> data) { return const_cast<uint8_t*>(data.data()); }
+
+}  // namespace
+
+// KDFa is SP 800-108 in counter mode with HMAC (OpenSSL's KBKDF): a 32-bit counter, the
+// label, a zero byte (the TPM's label carries it), the context, the length in bits.
 Result<Bytes> kdfa(TPMI_ALG_HASH alg, std::span<const uint8_t> key, std::string_view label,
                    std::span<const uint8_t> context_u, std::span<const uint8_t> context_v,
                    size_t bits) {
   if (auto ok = check_kdf(alg, bits); !ok) return tl::unexpected(ok.error());
-  Bytes out;
-  for (uint32_t i = 1; out.size() < bits / 8; ++i) {
-    Bytes in;
-    put_u32(in, i);
-    append_label(in, label);
-    append(in, context_u);
-    append(in, context_v);
-    put_u32(in, static_cast<uint32_t>(bits));
-    auto block = hmac(alg, key, in);
-    if (!block) return block;
-    append(out, *block);
-  }
-  out.resize(bits / 8);
-  return out;
+  Bytes context(context_u.begin(), context_u.end());
+  append(context, context_v);
+  const OSSL_PARAM params[] = {
+      OSSL_PARAM_utf8_string("mac", const_cast<char*>("HMAC"), 0),
+      OSSL_PARAM_utf8_string("digest", const_cast<char*>(hash_name(alg)), 0),
+      OSSL_PARAM_octet_string("key", in(key), key.size()),
+      OSSL_PARAM_octet_string("salt", const_cast<char*>(label.data()), label.size()),
+      OSSL_PARAM_octet_string("info", context.data(), context.size()),
+      OSSL_PARAM_END};
+  return derive("KBKDF", params, bits / 8);
 }
 
+// KDFe is SP 800-56A's single-step KDF with a hash (OpenSSL's SSKDF): the counter, Z, then
+// the label with its zero byte and the two parties' x-coordinates as the other info.
 Result<Bytes> kdfe(TPMI_ALG_HASH alg, std::span<const uint8_t> z, std::string_view label,
                    std::span<const uint8_t> party_u, std::span<const uint8_t> party_v,
                    size_t bits) {
   if (auto ok = check_kdf(alg, bits); !ok) return tl::unexpected(ok.error());
-  Bytes out;
-  for (uint32_t i = 1; out.size() < bits / 8; ++i) {
-    Bytes in;
-    put_u32(in, i);
-    append(in, z);
-    append_label(in, label);
-    append(in, party_u);
-    append(in, party_v);
-    auto block = digest(alg, in);
-    if (!block) return block;
-    append(out, *block);
-  }
-  out.resize(bits / 8);
-  return out;
+  Bytes info;
+  append_label(info, label);
+  append(info, party_u);
+  append(info, party_v);
+  const OSSL_PARAM params[] = {
+      OSSL_PARAM_utf8_string("digest", const_cast<char*>(hash_name(alg)), 0),
+      OSSL_PARAM_octet_string("key", in(z), z.size()),
+      OSSL_PARAM_octet_string("info", info.data(), info.size()), OSSL_PARAM_END};
+  return derive("SSKDF", params, bits / 8);
 }
 
 }  // namespace hwca::attest

@@ -62,15 +62,21 @@ void sync_dir_of(const std::string& path) {
 
 }  // namespace
 
+Status rename_synced(const std::string& from, const std::string& to) {
+  if (::rename(from.c_str(), to.c_str()) != 0) {
+    return fail(ErrorKind::io, "cannot replace " + to + ": " + error_text(errno));
+  }
+  sync_dir_of(to);
+  return {};
+}
+
 Status write_file_atomic(const std::string& path, std::string_view data, mode_t mode) {
   auto tmp = write_temp(path, data, mode);
   if (!tmp) return tl::unexpected(tmp.error());
-  if (::rename(tmp->c_str(), path.c_str()) != 0) {
-    int err = errno;
+  if (auto ok = rename_synced(*tmp, path); !ok) {
     ::unlink(tmp->c_str());
-    return fail(ErrorKind::io, "cannot replace " + path + ": " + error_text(err));
+    return ok;
   }
-  sync_dir_of(path);
   return {};
 }
 

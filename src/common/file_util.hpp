@@ -20,6 +20,10 @@ Status write_file_atomic(const std::string& path, std::string_view data, mode_t 
 // ErrorKind::conflict and nothing changes.
 Status write_new_file_atomic(const std::string& path, std::string_view data, mode_t mode);
 
+// rename(2) `from` over `to` (same file system), then sync `to`'s folder so the rename
+// survives a crash; on failure nothing moved and the error names `to`.
+Status rename_synced(const std::string& from, const std::string& to);
+
 Result<std::string> read_file(const std::string& path, size_t max_bytes = 16 << 20);
 
 }  // namespace hwca

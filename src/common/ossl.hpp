@@ -6,6 +6,7 @@
 #include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/kdf.h>
 #include <openssl/param_build.h>
 #include <openssl/provider.h>
 #include <openssl/store.h>
@@ -29,6 +30,8 @@ HWCA_OSSL_DELETER(EVP_PKEY, EVP_PKEY_free);
 HWCA_OSSL_DELETER(EVP_PKEY_CTX, EVP_PKEY_CTX_free);
 HWCA_OSSL_DELETER(EVP_MD_CTX, EVP_MD_CTX_free);
 HWCA_OSSL_DELETER(EVP_MD, EVP_MD_free);
+HWCA_OSSL_DELETER(EVP_KDF, EVP_KDF_free);
+HWCA_OSSL_DELETER(EVP_KDF_CTX, EVP_KDF_CTX_free);
 HWCA_OSSL_DELETER(BIO, BIO_free_all);
 HWCA_OSSL_DELETER(BIGNUM, BN_free);
 HWCA_OSSL_DELETER(X509, X509_free);

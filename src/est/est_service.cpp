@@ -198,9 +198,13 @@ Reply EstService::enroll(Operation op, const std::string& label, std::string_vie
                    node.name);
   }
   // Never again a key revoked for keyCompromise (the issuer checks it too; asked here to
-  // answer it apart). A failed lookup is the store's error, handled as the issuer's below.
+  // answer it apart). A failed lookup is an outage of the store, like the issuer's.
   auto compromised = issuer_.key_compromised(req->get());
-  if (compromised && *compromised) {
+  if (!compromised) {
+    give_back();
+    return failed(compromised.error(), caller, node.name);
+  }
+  if (*compromised) {
     give_back();
     return refused(
         403, "compromised",
@@ -225,9 +229,7 @@ Reply EstService::enroll(Operation op, const std::string& label, std::string_vie
   request.requester = "est:" + node.name + " (" + node.via + ")";
   if (renewal) request.renewed_from = ca::serial_hex(X509_get0_serialNumber(caller.peer));
   const auto started = std::chrono::steady_clock::now();
-  // The issuer audits its own refusals, not outages.
-  auto made = compromised ? issuer_.sign_unrecorded(request)
-                          : Result<ca::IssuedCertificate>(tl::unexpected(compromised.error()));
+  auto made = issuer_.sign_unrecorded(request);  // audits its own refusals, not outages
   Status committed;
   if (made) committed = group_.commit(request, *made);
   const Error* failure = !made ? &made.error() : !committed ? &committed.error() : nullptr;

@@ -1,6 +1,5 @@
 #include "node/node_commands.hpp"
 
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -108,24 +107,12 @@ Status save_certificate(const std::string& path, const X509* cert) {
                               " was issued but not saved (its PEM is on standard output)");
 }
 
-std::string dir_of(const std::string& path) {
-  auto slash = path.rfind('/');
-  return slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
-}
-
 // "<dir>/.<name>.new": where a replacement is made before it takes the file's place.
 std::string staged_path(const std::string& path) {
   auto slash = path.rfind('/');
   return slash == std::string::npos
              ? "." + path + ".new"
              : path.substr(0, slash + 1) + "." + path.substr(slash + 1) + ".new";
-}
-
-void sync_dir(const std::string& path) {
-  int fd = ::open(dir_of(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return;
-  ::fsync(fd);
-  ::close(fd);
 }
 
 // enroll --new-key: the node key file --key names, and the key made beside it (the same URI
@@ -176,20 +163,13 @@ Status install_new_key(const NewKey& k, const std::string& cert_out, const X509*
   if (auto ok = write_file_atomic(cert_staged, ca::cert_pem(cert), 0644); !ok) {
     return abandon(ok.error());
   }
-  if (::rename(k.staged.c_str(), k.path.c_str()) != 0) {
-    return abandon(
-        Error{ErrorKind::io, "cannot replace " + printable(k.path) + ": " + error_text(errno)});
-  }
-  sync_dir(k.path);
-  if (::rename(cert_staged.c_str(), cert_out.c_str()) != 0) {
-    int err = errno;
+  if (auto ok = rename_synced(k.staged, k.path); !ok) return abandon(ok.error());
+  if (auto ok = rename_synced(cert_staged, cert_out); !ok) {
     ::unlink(cert_staged.c_str());
     std::cout << ca::cert_pem(cert) << std::flush;
-    return fail(ErrorKind::io, "the new key replaced " + printable(k.path) + " but certificate " +
-                                   serial + " could not replace " + printable(cert_out) + ": " +
-                                   error_text(err) + " (its PEM is on standard output)");
+    return wrap(ok.error(), "the new key replaced " + printable(k.path) + " but certificate " +
+                                serial + " could not be saved (its PEM is on standard output)");
   }
-  sync_dir(cert_out);
   return {};
 }
 
