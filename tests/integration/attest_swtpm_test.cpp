@@ -13,6 +13,7 @@
 #include <string>
 
 #include "attest/certify_evidence.hpp"
+#include "attest/ek_certificate.hpp"
 #include "attest/make_credential.hpp"
 #include "support/swtpm.hpp"
 #include "unit/attest_keys.hpp"
@@ -191,6 +192,46 @@ TEST_F(AttestSwtpm, SoftwareMakeCredentialActivatesWithRsaP256AndP384Eks) {
   auto cred = make_credential(*from_cert, ak_name, Bytes(32, 7));
   ASSERT_TRUE(cred);
   EXPECT_EQ(activate(dir_ + "ek_rsa.ctx", *cred, true), Bytes(32, 7));
+}
+
+// The EK certificates swtpm_setup wrote to NV (RSA-2048 at 0x01c00002, ECC P-384 at
+// 0x01c00016), as tpm2_nvread gives them, parse and chain to the swtpm-localca root through
+// its intermediate; without the intermediate they do not. Their keys are the TPM's EKs.
+TEST_F(AttestSwtpm, NvEkCertificatesChainToTheLocalca) {
+  auto pem_cert = [](const std::string& path) {
+    Bytes bytes = read_bytes(path);
+    auto cert = parse_ek_certificate(bytes);
+    EXPECT_TRUE(cert) << path << ": " << (cert ? "" : cert.error().message);
+    return cert ? std::move(*cert) : ossl::Ptr<X509>();
+  };
+  auto root = pem_cert(tpm_->ek_root_pem());
+  auto intermediate = pem_cert(tpm_->ek_intermediate_pem());
+  ASSERT_TRUE(root && intermediate);
+  struct Nv {
+    const char* index;
+    const char* pub;  // the EK's public area, from the suite's setup
+    int base_id;
+  };
+  for (const Nv& nv : {Nv{"0x01c00002", "ek_rsa.pub", EVP_PKEY_RSA},
+                       Nv{"0x01c00016", "ek_384.pub", EVP_PKEY_EC}}) {
+    SCOPED_TRACE(nv.index);
+    const std::string file = dir_ + "nv_" + nv.index + ".der";
+    run(std::string("tpm2_nvread ") + nv.index + " -o " + file);
+    auto cert = parse_ek_certificate(read_bytes(file));
+    ASSERT_TRUE(cert) << cert.error().message;
+    EVP_PKEY* key = X509_get0_pubkey(cert->get());
+    ASSERT_NE(key, nullptr);
+    EXPECT_EQ(EVP_PKEY_get_base_id(key), nv.base_id);
+    auto from_pub = ek_from_public(public_file(nv.pub));
+    ASSERT_TRUE(from_pub);
+    EXPECT_EQ(EVP_PKEY_eq(key, from_pub->key.get()), 1);
+    EXPECT_EQ(ek_spki_sha256(key), ek_spki_sha256(from_pub->key.get()));
+    EXPECT_TRUE(ek_from_key(key));
+    auto ok = verify_ek_chain(cert->get(), {root.get()}, {intermediate.get()});
+    EXPECT_TRUE(ok) << ok.error().message;
+    EXPECT_FALSE(verify_ek_chain(cert->get(), {root.get()}, {}));
+    EXPECT_FALSE(verify_ek_chain(cert->get(), {intermediate.get()}, {}));
+  }
 }
 
 // tpm2_makecredential -T none with a software "EK" whose private key is known here: the

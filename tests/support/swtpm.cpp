@@ -225,6 +225,15 @@ std::string Swtpm::tcti() const { return "swtpm:host=127.0.0.1,port=" + std::to_
 
 std::string Swtpm::tools_env() const { return "TPM2TOOLS_TCTI='" + tcti() + "' "; }
 
+// Where swtpm_localca keeps its CA under XDG_CONFIG_HOME (swtpm-localca.conf's statedir).
+std::string Swtpm::ek_root_pem() const {
+  return dir_ + "/config/var/lib/swtpm-localca/swtpm-localca-rootca-cert.pem";
+}
+
+std::string Swtpm::ek_intermediate_pem() const {
+  return dir_ + "/config/var/lib/swtpm-localca/issuercert.pem";
+}
+
 void Swtpm::start() {
   if (running()) return;
   static std::mt19937 rng(std::random_device{}() ^ static_cast<unsigned>(::getpid()));

@@ -39,6 +39,10 @@ class Swtpm {
   int port() const { return port_; }  // the TPM's; the control channel is port() + 1
   pid_t pid() const { return pid_; }
   const std::string& dir() const { return dir_; }
+  // The swtpm-localca chain its EK certificates (NV 0x01c00002 RSA-2048, 0x01c00016 ECC
+  // P-384) were signed with, as PEM files: the self-signed root and the intermediate.
+  std::string ek_root_pem() const;
+  std::string ek_intermediate_pem() const;
 
   // SIGTERM, then SIGKILL after 3 s; does nothing when it is not running.
   void stop();

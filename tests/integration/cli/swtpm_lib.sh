@@ -8,7 +8,9 @@
 #                       SWTPM_TCTI ("swtpm:host=127.0.0.1,port=P"), SWTPM_PID and SWTPM_DIR,
 #                       and exports TPM2TOOLS_TCTI and TPM2OPENSSL_TCTI to it, so tpm2-tools
 #                       and tpm2-openssl never reach the machine's own TPM. HWCA_TCTI is the
-#                       test's to set.
+#                       test's to set. SWTPM_EK_ROOT and SWTPM_EK_INTERMEDIATE: the
+#                       swtpm-localca root and intermediate (PEM) its EK certificates (NV
+#                       0x01c00002 RSA-2048, 0x01c00016 ECC P-384) chain to.
 #   swtpm_serve DIR     serve again the state swtpm_start made in DIR (new ports; sets the
 #                       same variables)
 #   swtpm_stop [PID]    stop one (TERM, then KILL after 3 s); default $SWTPM_PID
@@ -98,6 +100,8 @@ swtpm_serve() {
         SWTPM_TCTI="swtpm:host=127.0.0.1,port=$port"
         SWTPM_PID=$pid
         SWTPM_DIR=$dir
+        SWTPM_EK_ROOT=$dir/config/var/lib/swtpm-localca/swtpm-localca-rootca-cert.pem
+        SWTPM_EK_INTERMEDIATE=$dir/config/var/lib/swtpm-localca/issuercert.pem
         export TPM2TOOLS_TCTI=$SWTPM_TCTI TPM2OPENSSL_TCTI=$SWTPM_TCTI
         timeout 20 tpm2_getrandom --hex 8 >/dev/null 2>&1 ||
           fail "swtpm $name on port $port does not answer"

@@ -1,0 +1,191 @@
+// EK certificates: parsing with vendors' NV quirks tolerated, EK public keys, the registry's
+// SHA-256 of an EK, and chain verification to the operator's EK roots (ek_certificate.hpp).
+#include "attest/ek_certificate.hpp"
+
+#include <openssl/pem.h>
+#include <openssl/x509_vfy.h>
+
+#include <algorithm>
+#include <string_view>
+
+#include "common/text.hpp"
+
+namespace hwca::attest {
+namespace {
+
+// The TCG PC Client NV header before an EK certificate: 10 01 00, then a 2-byte length.
+constexpr uint8_t kNvHeader[] = {0x10, 0x01, 0x00};
+constexpr size_t kNvHeaderSize = 5;
+
+// Where PEM begins after leading whitespace (which OpenSSL's PEM reader does not skip on
+// the BEGIN line), or npos when the bytes are not PEM.
+size_t pem_start(std::span<const uint8_t> bytes) {
+  size_t i = 0;
+  while (i < bytes.size() &&
+         (bytes[i] == ' ' || bytes[i] == '\t' || bytes[i] == '\r' || bytes[i] == '\n')) {
+    ++i;
+  }
+  const std::string_view begin = "-----BEGIN ";
+  const bool pem = bytes.size() - i >= begin.size() &&
+                   std::equal(begin.begin(), begin.end(), bytes.begin() + static_cast<long>(i));
+  return pem ? i : std::string_view::npos;
+}
+
+ossl::Ptr<BIO> memory_bio(std::span<const uint8_t> bytes) {
+  return ossl::Ptr<BIO>(BIO_new_mem_buf(bytes.data(), static_cast<int>(bytes.size())));
+}
+
+// The size of the DER element at the start of `bytes` (header and contents), or 0 when its
+// header is not a definite length that fits in `bytes`' size type.
+size_t der_element_size(std::span<const uint8_t> bytes) {
+  if (bytes.size() < 2) return 0;
+  size_t header = 2, length = bytes[1];
+  if (length & 0x80) {
+    const size_t octets = length & 0x7f;
+    if (octets == 0 || octets > 4 || bytes.size() < 2 + octets) return 0;
+    length = 0;
+    for (size_t i = 0; i < octets; ++i) length = (length << 8) | bytes[2 + i];
+    header += octets;
+  }
+  return header + length;
+}
+
+}  // namespace
+
+Result<ossl::Ptr<X509>> parse_ek_certificate(std::span<const uint8_t> bytes) {
+  if (bytes.empty()) return fail(ErrorKind::usage, "the EK certificate is empty");
+  if (bytes.size() > (1u << 20)) {
+    return fail(ErrorKind::usage, "the EK certificate is larger than 1 MiB");
+  }
+  if (size_t at = pem_start(bytes); at != std::string_view::npos) {
+    auto bio = memory_bio(bytes.subspan(at));
+    ossl::Ptr<X509> cert(bio ? PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr) : nullptr);
+    if (!cert) {
+      return fail(ErrorKind::usage,
+                  "the EK certificate is PEM but not a CERTIFICATE (" + ossl::take_errors() + ")");
+    }
+    return cert;
+  }
+  std::span<const uint8_t> der = bytes;
+  if (der.size() >= kNvHeaderSize && std::equal(kNvHeader, kNvHeader + 3, der.begin())) {
+    const size_t length = (size_t{der[3]} << 8) | der[4];
+    if (length > der.size() - kNvHeaderSize) {
+      return fail(ErrorKind::usage, "the EK certificate's NV header says " +
+                                        std::to_string(length) + " bytes, but only " +
+                                        std::to_string(der.size() - kNvHeaderSize) + " follow");
+    }
+    der = der.subspan(kNvHeaderSize, length);
+  }
+  if (der.empty() || der[0] != 0x30) {
+    return fail(ErrorKind::usage,
+                "the EK certificate is neither PEM nor DER (it does not start with a SEQUENCE)");
+  }
+  const size_t size = der_element_size(der);
+  if (size == 0 || size > der.size()) {
+    return fail(ErrorKind::usage,
+                "the EK certificate's DER is cut short (" + std::to_string(der.size()) + " bytes)");
+  }
+  const auto tail = der.subspan(size);
+  if (!std::all_of(tail.begin(), tail.end(), [](uint8_t b) { return b == 0x00 || b == 0xff; })) {
+    return fail(ErrorKind::usage, "the EK certificate is followed by " +
+                                      std::to_string(tail.size()) +
+                                      " bytes that are not padding (0x00 or 0xFF)");
+  }
+  const unsigned char* p = der.data();
+  ossl::Ptr<X509> cert(d2i_X509(nullptr, &p, static_cast<long>(size)));
+  if (!cert || p != der.data() + size) {
+    return fail(ErrorKind::usage,
+                "the EK certificate is not an X.509 certificate (" + ossl::take_errors() + ")");
+  }
+  return cert;
+}
+
+Result<ossl::Ptr<EVP_PKEY>> parse_ek_public_key(std::span<const uint8_t> bytes) {
+  if (bytes.empty()) return fail(ErrorKind::usage, "the EK public key is empty");
+  if (size_t at = pem_start(bytes); at != std::string_view::npos) {
+    auto bio = memory_bio(bytes.subspan(at));
+    ossl::Ptr<EVP_PKEY> key(bio ? PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr)
+                                : nullptr);
+    if (!key) {
+      return fail(ErrorKind::usage,
+                  "the EK public key is PEM but not a PUBLIC KEY (" + ossl::take_errors() + ")");
+    }
+    return key;
+  }
+  const unsigned char* p = bytes.data();
+  ossl::Ptr<EVP_PKEY> key(d2i_PUBKEY(nullptr, &p, static_cast<long>(bytes.size())));
+  if (!key || p != bytes.data() + bytes.size()) {
+    return fail(ErrorKind::usage,
+                "the EK public key is not a SubjectPublicKeyInfo in PEM or DER (" +
+                    (key ? std::string("bytes after it") : ossl::take_errors()) + ")");
+  }
+  return key;
+}
+
+std::vector<uint8_t> ek_spki_der(EVP_PKEY* key) {
+  unsigned char* der = nullptr;
+  int len = key == nullptr ? -1 : i2d_PUBKEY(key, &der);
+  if (len <= 0) {
+    ERR_clear_error();
+    return {};
+  }
+  std::vector<uint8_t> out(der, der + len);
+  OPENSSL_free(der);
+  return out;
+}
+
+std::string ek_spki_sha256(EVP_PKEY* key) {
+  const std::vector<uint8_t> der = ek_spki_der(key);
+  unsigned char md[32];
+  unsigned int md_len = 0;
+  if (der.empty() || EVP_Digest(der.data(), der.size(), md, &md_len, EVP_sha256(), nullptr) != 1) {
+    ERR_clear_error();
+    return {};
+  }
+  return hex_text(md, md_len);
+}
+
+Status verify_ek_chain(X509* ek, const std::vector<X509*>& anchors,
+                       const std::vector<X509*>& intermediates) {
+  if (anchors.empty()) {
+    return fail(ErrorKind::auth, "no EK root is trusted, so no EK certificate can chain");
+  }
+  ossl::Ptr<X509_STORE> store(X509_STORE_new());
+  ossl::Ptr<X509_STORE_CTX> ctx(X509_STORE_CTX_new());
+  STACK_OF(X509)* untrusted = sk_X509_new_null();
+  auto free_untrusted = [&] { sk_X509_free(untrusted); };
+  if (!store || !ctx || untrusted == nullptr) {
+    free_untrusted();
+    return fail(ErrorKind::internal, "cannot verify the EK certificate: out of memory");
+  }
+  for (X509* a : anchors) X509_STORE_add_cert(store.get(), a);  // a duplicate is no failure
+  ERR_clear_error();
+  for (X509* i : intermediates) sk_X509_push(untrusted, i);  // not owned by the stack
+  if (X509_STORE_CTX_init(ctx.get(), store.get(), ek, untrusted) != 1) {
+    free_untrusted();
+    return fail(ErrorKind::internal,
+                "cannot verify the EK certificate (" + ossl::take_errors() + ")");
+  }
+  X509_VERIFY_PARAM* param = X509_STORE_CTX_get0_param(ctx.get());
+  X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_NO_CHECK_TIME);
+  const int ok = X509_verify_cert(ctx.get());
+  const int err = X509_STORE_CTX_get_error(ctx.get());
+  X509* at = X509_STORE_CTX_get_current_cert(ctx.get());
+  std::string where;
+  if (at != nullptr) {
+    char buf[256];
+    X509_NAME_oneline(X509_get_subject_name(at), buf, sizeof buf);
+    where = std::string(" at '") + printable(buf) + "'";
+  }
+  X509_STORE_CTX_cleanup(ctx.get());
+  free_untrusted();
+  ERR_clear_error();
+  if (ok != 1) {
+    return fail(ErrorKind::auth, std::string("the EK certificate does not chain to a trusted EK "
+                                             "root: ") +
+                                     X509_verify_cert_error_string(err) + where);
+  }
+  return {};
+}
+
+}  // namespace hwca::attest
