@@ -34,6 +34,12 @@ struct IssuedCert {
   // renewal), and the SHA-256 of its SubjectPublicKeyInfo (spki.hpp; empty if unknown).
   std::string renewed_from;
   std::string spki_sha256;
+  // For a certificate issued by TPM attestation (schema version 4), lower-case hex: the
+  // SHA-256 of the EK's SubjectPublicKeyInfo, the AK's TPM Name and the certified key's TPM
+  // Name. All empty if it was not attested (or unknown).
+  std::string attest_ek_sha256;
+  std::string attest_ak_name;
+  std::string attest_key_name;
 
   bool operator==(const IssuedCert&) const = default;
 };
@@ -100,8 +106,8 @@ class IssuanceStore {
   // A cheap read that fails when the database cannot be read (a server's health check).
   virtual Status ping() = 0;
 
-  // Whether the database holds anything the audit log must account for: a certificate or
-  // a bootstrap token.
+  // Whether the database holds anything the audit log must account for: a certificate, a
+  // bootstrap token, a node's TPM or an EK root.
   virtual Result<bool> holds_records() = 0;
 };
 

@@ -16,15 +16,21 @@ constexpr std::time_t kDay = 86400;
 constexpr int kSerialAttempts = 4;
 
 nlohmann::json issued_event(const IssuedCertificate& c) {
-  return {{"ca", c.record.ca},
-          {"serial", c.record.serial},
-          {"profile", c.record.profile},
-          {"subject", c.record.subject},
-          {"sans", c.record.sans},
-          {"not_before", c.record.not_before},
-          {"not_after", c.record.not_after},
-          {"sha256", fingerprint_sha256(c.record.der)},
-          {"requester", c.record.requester}};
+  nlohmann::json event = {{"ca", c.record.ca},
+                          {"serial", c.record.serial},
+                          {"profile", c.record.profile},
+                          {"subject", c.record.subject},
+                          {"sans", c.record.sans},
+                          {"not_before", c.record.not_before},
+                          {"not_after", c.record.not_after},
+                          {"sha256", fingerprint_sha256(c.record.der)},
+                          {"requester", c.record.requester}};
+  if (!c.record.attest_ek_sha256.empty()) {
+    event["ek_sha256"] = c.record.attest_ek_sha256;
+    event["ak_name"] = c.record.attest_ak_name;
+    event["key_name"] = c.record.attest_key_name;
+  }
+  return event;
 }
 
 }  // namespace
@@ -176,6 +182,11 @@ Result<Issuer::Checked> Issuer::check(const SignRequest& request, std::time_t no
   r.requester = request.requester;
   r.renewed_from = request.renewed_from;
   r.spki_sha256 = spki;
+  if (request.attestation) {
+    r.attest_ek_sha256 = request.attestation->ek_sha256;
+    r.attest_ak_name = request.attestation->ak_name;
+    r.attest_key_name = request.attestation->key_name;
+  }
   c.owned = std::move(owned);
   c.approved = std::move(*approved);
   return c;

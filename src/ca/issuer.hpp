@@ -37,6 +37,14 @@ struct SignRequest {
   // For a renewal: the serial of the certificate (of this CA) that authenticated it, kept
   // in the issuance database as the new certificate's lineage (renewed_from).
   std::string renewed_from = {};
+  // For a request proven by TPM attestation (src/est): what it was attested with, lower-case
+  // hex, kept in the issuance database and the cert.issued audit line.
+  struct Attestation {
+    std::string ek_sha256;  // SHA-256 of the EK's SubjectPublicKeyInfo (tpm_registry.hpp)
+    std::string ak_name;    // the attestation key's TPM Name
+    std::string key_name;   // the certified key's TPM Name
+  };
+  std::optional<Attestation> attestation = {};
 };
 
 struct IssuedCertificate {

@@ -23,10 +23,15 @@ Result<bool> SqliteIssuanceStore::holds_records() {
   auto r = reader();
   auto version = schema_version(r.db, r.stmts);
   if (!version) return tl::unexpected(version.error());
-  // A version-1 file (opened read-only) has no bootstrap tokens.
-  const char* sql = *version >= 2 ? "SELECT EXISTS (SELECT 1 FROM certs) OR "
-                                    "EXISTS (SELECT 1 FROM bootstrap_tokens)"
-                                  : "SELECT EXISTS (SELECT 1 FROM certs)";
+  // An older file (opened read-only) lacks the later tables: a version-1 file has no
+  // bootstrap tokens, one before version 4 no TPM registry.
+  const char* sql = *version >= 4   ? "SELECT EXISTS (SELECT 1 FROM certs) OR "
+                                      "EXISTS (SELECT 1 FROM bootstrap_tokens) OR "
+                                      "EXISTS (SELECT 1 FROM node_tpms) OR "
+                                      "EXISTS (SELECT 1 FROM ek_roots)"
+                    : *version >= 2 ? "SELECT EXISTS (SELECT 1 FROM certs) OR "
+                                      "EXISTS (SELECT 1 FROM bootstrap_tokens)"
+                                    : "SELECT EXISTS (SELECT 1 FROM certs)";
   Stmt s(*r.stmts, r.db, sql);
   int rc = s.step();
   if (rc != SQLITE_ROW) return db_error(rc, "read", r.db);

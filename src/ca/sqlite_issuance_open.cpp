@@ -24,7 +24,7 @@ namespace {
 using sqlite::Stmt;
 using sqlite::Txn;
 
-constexpr int kSchemaVersion = 3;
+constexpr int kSchemaVersion = 4;
 constexpr int kApplicationId = 0x68776361;  // "hwca", in the file header
 
 // Version 1: the certificates. Revocation state is revoked_at/revocation_reason, both NULL
@@ -96,7 +96,35 @@ CREATE INDEX certs_by_renewed_from ON certs (ca, renewed_from) WHERE renewed_fro
 CREATE INDEX certs_compromised_keys ON certs (spki_sha256) WHERE revocation_reason = 1;
 PRAGMA user_version = 3;
 )sql";
-static_assert(kApplicationId == 1752654689 && kSchemaVersion == 3, "update the schema texts too");
+// Version 4 adds the registry of nodes' TPMs (tpm_registry.hpp): a node's EK, keyed by the
+// SHA-256 of its SubjectPublicKeyInfo (one TPM per node, one node per EK), the EK roots, and,
+// on each certificate issued by attestation, what it was attested with (hex; NULL if it was
+// not): the EK's SHA-256, the AK's TPM Name and the certified key's TPM Name.
+const char* const kSchemaV4 = R"sql(
+CREATE TABLE node_tpms (
+  node TEXT PRIMARY KEY CHECK (node <> ''),
+  ek_sha256 TEXT NOT NULL UNIQUE CHECK (length(ek_sha256) = 64),
+  ek_kind TEXT NOT NULL CHECK (ek_kind IN ('certificate', 'public-key')),
+  ek_der BLOB NOT NULL CHECK (length(ek_der) > 0),
+  registered_at INTEGER NOT NULL,
+  registered_by TEXT NOT NULL
+) STRICT;
+CREATE TABLE ek_roots (
+  sha256 TEXT PRIMARY KEY CHECK (length(sha256) = 64),
+  subject TEXT NOT NULL,
+  anchor INTEGER NOT NULL CHECK (anchor IN (0, 1)),
+  der BLOB NOT NULL CHECK (length(der) > 0),
+  added_at INTEGER NOT NULL,
+  added_by TEXT NOT NULL
+) STRICT;
+ALTER TABLE certs ADD COLUMN attest_ek_sha256 TEXT
+  CHECK (attest_ek_sha256 IS NULL OR length(attest_ek_sha256) = 64);
+ALTER TABLE certs ADD COLUMN attest_ak_name TEXT CHECK (attest_ak_name IS NULL OR attest_ak_name <> '');
+ALTER TABLE certs ADD COLUMN attest_key_name TEXT
+  CHECK (attest_key_name IS NULL OR attest_key_name <> '');
+PRAGMA user_version = 4;
+)sql";
+static_assert(kApplicationId == 1752654689 && kSchemaVersion == 4, "update the schema texts too");
 
 std::string dir_of(const std::string& path) {
   auto slash = path.rfind('/');
@@ -361,6 +389,7 @@ Status SqliteIssuanceStore::prepare() {
   // version), its lineage as unknown. It is upgraded the next time it is opened writable.
   if (version != 0 && !writable()) {
     lineage_ = version >= 3;
+    attestation_ = version >= 4;
     return {};
   }
   if (auto w = writable(); !w) return w;
@@ -378,7 +407,7 @@ Status SqliteIssuanceStore::prepare() {
   }
   wal.reset();
 
-  // Create (version 0) or upgrade (versions 1 and 2) in one write transaction: a crash leaves the
+  // Create (version 0) or upgrade (versions 1 to 3) in one write transaction: a crash leaves the
   // file as it was, and the version is read again under the write lock, since another
   // process may have created or upgraded it since the first read.
   const char* const doing = version == 0 ? "create" : "upgrade";
@@ -406,6 +435,11 @@ Status SqliteIssuanceStore::prepare() {
       return db_error(rc, *again == 0 ? "create the tables of" : "upgrade");
     }
     if (auto ok = fill_spki(); !ok) return ok;
+  }
+  if (*again < 4) {
+    if (rc = sqlite3_exec(db, kSchemaV4, nullptr, nullptr, nullptr); rc != SQLITE_OK) {
+      return db_error(rc, *again == 0 ? "create the tables of" : "upgrade");
+    }
   }
   if (rc = txn.commit(); rc != SQLITE_OK) return db_error(rc, doing);
   return {};

@@ -22,13 +22,23 @@ using sqlite::Txn;
 #define HWCA_CERT_COLUMNS                                                            \
   "id, ca, serial, profile, subject, not_before, not_after, requester, revoked_at, " \
   "revocation_reason"
-// A database older than version 3, read as it is (opened read-only), has no lineage.
-const char* const kSelectAll =
-    "SELECT " HWCA_CERT_COLUMNS ", der, renewed_from, spki_sha256 FROM certs";
+#define HWCA_ATTEST_COLUMNS ", attest_ek_sha256, attest_ak_name, attest_key_name"
+// A database older than version 3, read as it is (opened read-only), has no lineage; one
+// older than version 4 no attestation.
+const char* const kSelectAll = "SELECT " HWCA_CERT_COLUMNS
+                               ", der, renewed_from, spki_sha256" HWCA_ATTEST_COLUMNS " FROM certs";
 const char* const kSelectNoDer =
-    "SELECT " HWCA_CERT_COLUMNS ", x'', renewed_from, spki_sha256 FROM certs";
-const char* const kSelectAllV2 = "SELECT " HWCA_CERT_COLUMNS ", der, NULL, NULL FROM certs";
-const char* const kSelectNoDerV2 = "SELECT " HWCA_CERT_COLUMNS ", x'', NULL, NULL FROM certs";
+    "SELECT " HWCA_CERT_COLUMNS ", x'', renewed_from, spki_sha256" HWCA_ATTEST_COLUMNS
+    " FROM certs";
+const char* const kSelectAllV3 =
+    "SELECT " HWCA_CERT_COLUMNS ", der, renewed_from, spki_sha256, NULL, NULL, NULL FROM certs";
+const char* const kSelectNoDerV3 =
+    "SELECT " HWCA_CERT_COLUMNS ", x'', renewed_from, spki_sha256, NULL, NULL, NULL FROM certs";
+const char* const kSelectAllV2 =
+    "SELECT " HWCA_CERT_COLUMNS ", der, NULL, NULL, NULL, NULL, NULL FROM certs";
+const char* const kSelectNoDerV2 =
+    "SELECT " HWCA_CERT_COLUMNS ", x'', NULL, NULL, NULL, NULL, NULL FROM certs";
+#undef HWCA_ATTEST_COLUMNS
 #undef HWCA_CERT_COLUMNS
 
 std::string utc_text(int64_t when) {
@@ -56,6 +66,12 @@ Result<std::string> serial_key(const std::string& serial) {
   return s;
 }
 
+// Empty or lower-case hex digits.
+bool lower_hex(const std::string& s) {
+  return std::all_of(s.begin(), s.end(),
+                     [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
 IssuedCert read_row(const Stmt& s) {
   IssuedCert c;
   c.ca = s.text(1);
@@ -71,13 +87,17 @@ IssuedCert read_row(const Stmt& s) {
   c.der = s.blob(10);
   c.renewed_from = s.text(11);
   c.spki_sha256 = s.text(12);
+  c.attest_ek_sha256 = s.text(13);
+  c.attest_ak_name = s.text(14);
+  c.attest_key_name = s.text(15);
   return c;
 }
 
 }  // namespace
 
 const char* SqliteIssuanceStore::select(bool der) const {
-  if (lineage_) return der ? kSelectAll : kSelectNoDer;
+  if (attestation_) return der ? kSelectAll : kSelectNoDer;
+  if (lineage_) return der ? kSelectAllV3 : kSelectNoDerV3;
   return der ? kSelectAllV2 : kSelectNoDerV2;
 }
 
@@ -144,6 +164,16 @@ Status SqliteIssuanceStore::record(const std::vector<IssuedCert>& batch) {
                                         std::to_string(c.spki_sha256.size()) +
                                         " characters, not a SHA-256 in hex");
     }
+    for (const std::string* h : {&c.attest_ek_sha256, &c.attest_ak_name, &c.attest_key_name}) {
+      if (!lower_hex(*h)) {
+        return fail(ErrorKind::usage, "certificate " + c.serial +
+                                          " has attestation names that are not lower-case hex");
+      }
+    }
+    if (!c.attest_ek_sha256.empty() && c.attest_ek_sha256.size() != 64) {
+      return fail(ErrorKind::usage,
+                  "certificate " + c.serial + " has an EK digest that is not a SHA-256 in hex");
+    }
     if (!seen.emplace(c.ca, c.serial).second) {
       return fail(ErrorKind::conflict, "serial " + c.serial + " of CA '" + printable(c.ca) +
                                            "' appears twice in the batch; nothing was recorded");
@@ -157,9 +187,10 @@ Status SqliteIssuanceStore::record(const std::vector<IssuedCert>& batch) {
   if (int rc = txn.begin(/*write=*/true); rc != SQLITE_OK) return db_error(rc, "record in");
   Stmt cert(*write_stmts_, db,
             "INSERT INTO certs (ca, serial, profile, subject, not_before, not_after, requester, "
-            "der, revoked_at, revocation_reason, recorded_at, renewed_from, spki_sha256) VALUES "
+            "der, revoked_at, revocation_reason, recorded_at, renewed_from, spki_sha256, "
+            "attest_ek_sha256, attest_ak_name, attest_key_name) VALUES "
             "(:ca, :serial, :profile, :subject, :not_before, :not_after, :requester, :der, "
-            ":revoked_at, :reason, :now, :renewed_from, :spki)");
+            ":revoked_at, :reason, :now, :renewed_from, :spki, :ek, :ak, :key)");
   Stmt san(*write_stmts_, db,
            "INSERT INTO cert_sans (cert_id, position, san) VALUES (:id, :position, :san)");
   const int64_t now = static_cast<int64_t>(std::time(nullptr));
@@ -192,6 +223,15 @@ Status SqliteIssuanceStore::record(const std::vector<IssuedCert>& batch) {
       cert.bind_null(":spki");
     } else {
       cert.bind(":spki", spki);
+    }
+    for (auto [name, value] :
+         {std::pair{":ek", &c.attest_ek_sha256}, std::pair{":ak", &c.attest_ak_name},
+          std::pair{":key", &c.attest_key_name}}) {
+      if (value->empty()) {
+        cert.bind_null(name);
+      } else {
+        cert.bind(name, *value);
+      }
     }
     int rc = cert.step();
     if (rc == SQLITE_CONSTRAINT_UNIQUE) {
@@ -367,7 +407,7 @@ Result<std::vector<IssuedCert>> SqliteIssuanceStore::renewals(const std::string&
   auto r = reader();
   return query(
       r,
-      (std::string(kSelectNoDer) + " WHERE ca = :ca AND renewed_from = :serial ORDER BY serial")
+      (std::string(select(false)) + " WHERE ca = :ca AND renewed_from = :serial ORDER BY serial")
           .c_str(),
       &ca, &*key, nullptr);
 }

@@ -6,11 +6,13 @@
 // database whose file and folder were made read-only can still be read. Several processes
 // may write at once: each write waits up to busy_timeout_ms for another's lock, then fails.
 // Opening checks the file (PRAGMA quick_check) and its schema version (user_version). A new
-// file gets version 3 (certificates with their lineage, and the node registry of
-// node_registry.hpp); an older file opened writable is upgraded to 3 in one transaction, its
-// rows kept (version 3 adds renewed_from and spki_sha256 to certs, the latter filled from
-// each certificate's DER); opened read-only it stays as it is, its node registry (version 1)
-// reads as empty and its lineage (versions 1 and 2) as unknown.
+// file gets version 4 (certificates with their lineage and attestation, the node registry of
+// node_registry.hpp and the TPM registry of tpm_registry.hpp); an older file opened writable
+// is upgraded to 4 in one transaction, its rows kept (version 3 adds renewed_from and
+// spki_sha256 to certs, the latter filled from each certificate's DER; version 4 the TPM
+// registry and the attest_* columns); opened read-only it stays as it is, its node registry
+// (version 1) and TPM registry (versions 1 to 3) read as empty, its lineage (versions 1 and
+// 2) and attestation (versions 1 to 3) as unknown.
 //
 // One object may be shared between threads. Writes are serialised on one connection; reads
 // use a second one (unless opened read-only), so that a read never waits for a write's sync:
@@ -25,15 +27,17 @@
 
 #include "ca/issuance_store.hpp"
 #include "ca/node_registry.hpp"
+#include "ca/tpm_registry.hpp"
 
 struct sqlite3;
 
 namespace hwca::ca {
 namespace sqlite {
 class StmtCache;
-}
+class Stmt;
+}  // namespace sqlite
 
-class SqliteIssuanceStore : public IssuanceStore, public NodeRegistry {
+class SqliteIssuanceStore : public IssuanceStore, public NodeRegistry, public TpmRegistry {
  public:
   struct Options {
     bool read_only = false;      // SQLITE_OPEN_READONLY: never creates nor changes the file
@@ -77,6 +81,16 @@ class SqliteIssuanceStore : public IssuanceStore, public NodeRegistry {
   Status unclaim_token(const std::string& id) override;
   Result<std::optional<NodeRecord>> node(const std::string& name) override;
 
+  // TpmRegistry (sqlite_tpm_registry.cpp).
+  Status register_tpm(const NodeTpm& tpm) override;
+  Status register_tpms(const std::vector<NodeTpm>& tpms) override;
+  Status unregister_tpm(const std::string& node) override;
+  Result<std::optional<NodeTpm>> tpm(const std::string& node) override;
+  Result<std::vector<NodeTpm>> tpms() override;
+  Status add_ek_root(const EkRoot& root) override;
+  Status remove_ek_root(const std::string& sha256) override;
+  Result<std::vector<EkRoot>> ek_roots() override;
+
   const std::string& path() const { return path_; }
 
  private:
@@ -99,7 +113,15 @@ class SqliteIssuanceStore : public IssuanceStore, public NodeRegistry {
   ReadConn reader();
   // user_version now, on `db` (a read-only file may be older)
   Result<int64_t> schema_version(sqlite3* db, sqlite::StmtCache* stmts = nullptr);
-  Status registry_writable();  // writable() and a schema that has the registry
+  // writable() and a schema of at least `version`, which has `tables` (default: the node
+  // registry's, version 2).
+  Status registry_writable(int64_t version = 2, const char* tables = "bootstrap tokens");
+  // Every row `sql` selects from a TPM registry table (with `node` bound to :node if given),
+  // each read by `read`, in one snapshot; none from a schema older than version 4
+  // (sqlite_tpm_registry.cpp).
+  template <typename Row>
+  Result<std::vector<Row>> read_all(const char* sql, Row (*read)(const sqlite::Stmt&),
+                                    const std::string* node = nullptr);
   // An SQLite error as an Error; the message is read from `db` (default: the writer).
   // Its source is ErrorSource::database.
   tl::unexpected<Error> db_error(int rc, const std::string& doing, sqlite3* db = nullptr) const;
@@ -113,9 +135,10 @@ class SqliteIssuanceStore : public IssuanceStore, public NodeRegistry {
   Db db_;      // every write
   Db reader_;  // reads; null when opened read-only
   Options options_;
-  bool lineage_ = true;  // the schema has renewed_from and spki_sha256 (version 3)
-  std::mutex mu_;        // db_
-  std::mutex read_mu_;   // reader_
+  bool lineage_ = true;      // the schema has renewed_from and spki_sha256 (version 3)
+  bool attestation_ = true;  // the schema has the attest_* columns (version 4)
+  std::mutex mu_;            // db_
+  std::mutex read_mu_;       // reader_
   // Each connection's statements kept for reuse, under its mutex. Declared after the
   // connections, so that they are finalised before those close.
   std::unique_ptr<sqlite::StmtCache> write_stmts_;

@@ -72,14 +72,14 @@ std::optional<BootstrapToken> read_token(const Stmt& s) {
 
 }  // namespace
 
-Status SqliteIssuanceStore::registry_writable() {
+Status SqliteIssuanceStore::registry_writable(int64_t needed, const char* tables) {
   if (auto w = writable(); !w) return w;
   auto version = schema_version(db_.get());
   if (!version) return tl::unexpected(version.error());
-  if (*version < kRegistryVersion) {  // opening a writable file upgrades it: not reached
+  if (*version < needed) {  // opening a writable file upgrades it: not reached
     return fail(ErrorKind::internal, "issuance database " + printable(path_) +
                                          " has schema version " + std::to_string(*version) +
-                                         ", without bootstrap tokens; open it again to upgrade");
+                                         ", without " + tables + "; open it again to upgrade");
   }
   return {};
 }

@@ -113,6 +113,11 @@ int show(const Context& ctx, const CertArgs& args) {
   line("sha256", ca::fingerprint_sha256(x.get()));
   line("key sha256", c.spki_sha256.empty() ? "-" : c.spki_sha256);
   if (!c.renewed_from.empty()) line("renewed from", c.renewed_from);
+  if (!c.attest_ek_sha256.empty()) {
+    line("attested", "EK sha256 " + printable(c.attest_ek_sha256) + ", AK name " +
+                         printable(c.attest_ak_name) + ", key name " +
+                         printable(c.attest_key_name));
+  }
   auto renewals = (*store)->renewals(c.ca, c.serial);
   if (!renewals) return report(renewals.error());
   if (!renewals->empty()) {

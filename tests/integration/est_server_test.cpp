@@ -8,6 +8,7 @@
 #include <barrier>
 #include <set>
 
+#include "est/group_commit.hpp"
 #include "est_server_fixture.hpp"
 #include "node/est_client.hpp"
 #include "p11kit_token_server.hpp"
@@ -660,6 +661,56 @@ TEST_F(EstServerTest, SurvivesTheCaTokenGoingAwayAndComingBack) {
   // The refusals of the outage are in the summary written at the stop.
   stop_server();
   EXPECT_GE(summarised(lines)["device"], 3u);
+}
+
+// A request proven by attestation (SignRequest::attestation) keeps what it was attested with
+// through sign_unrecorded and the group commit: in its database row and its cert.issued
+// line. One without has neither.
+TEST_F(EstServerTest, AnAttestedRequestKeepsItsAttestationThroughTheGroupCommit) {
+  est::GroupCommit group(*issuer_);
+  auto issue = [&](const std::optional<ca::SignRequest::Attestation>& attestation) {
+    auto key = software_key();
+    auto csr = simple_csr(key.get(), "localhost", "DNS:localhost");
+    ca::SignRequest request;
+    request.csr = csr_der(csr.get());
+    request.source = "an attested request";
+    request.profile = "server";
+    request.requester = "test:est";
+    request.attestation = attestation;
+    auto cert = issuer_->sign_unrecorded(request);
+    EXPECT_TRUE(cert) << cert.error().message;
+    if (!cert) return std::string();
+    auto ok = group.commit(request, *cert);
+    EXPECT_TRUE(ok) << ok.error().message;
+    return cert->record.serial;
+  };
+  const ca::SignRequest::Attestation att{std::string(64, 'e'), "000b" + std::string(64, 'a'),
+                                         "000b" + std::string(64, 'b')};
+  const std::string attested = issue(att);
+  std::ifstream log(audit_path_);
+  std::string line, last;
+  while (std::getline(log, line)) last = line;
+  const std::string plain = issue(std::nullopt);
+  ASSERT_FALSE(attested.empty() || plain.empty());
+
+  auto row = db_->find(kCa, attested);
+  ASSERT_TRUE(row && *row);
+  EXPECT_EQ((*row)->attest_ek_sha256, att.ek_sha256);
+  EXPECT_EQ((*row)->attest_ak_name, att.ak_name);
+  EXPECT_EQ((*row)->attest_key_name, att.key_name);
+  auto event = nlohmann::json::parse(last);
+  EXPECT_EQ(event["event"], "cert.issued");
+  EXPECT_EQ(event["data"]["serial"], attested);
+  EXPECT_EQ(event["data"]["ek_sha256"], att.ek_sha256);
+  EXPECT_EQ(event["data"]["ak_name"], att.ak_name);
+  EXPECT_EQ(event["data"]["key_name"], att.key_name);
+
+  auto other = db_->find(kCa, plain);
+  ASSERT_TRUE(other && *other);
+  EXPECT_EQ((*other)->attest_ek_sha256, "");
+  std::ifstream log2(audit_path_);
+  while (std::getline(log2, line)) last = line;
+  EXPECT_EQ(nlohmann::json::parse(last)["data"].count("ek_sha256"), 0u) << last;
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include "ca/sqlite_issuance_store.hpp"
 #include "support/temp_dir.hpp"
 #include "support/test_csr.hpp"
+#include "unit/issuance_schema_fixtures.hpp"
 
 namespace {
 
@@ -18,57 +19,8 @@ using hwca::ErrorKind;
 using hwca::ca::IssuedCert;
 using hwca::ca::SqliteIssuanceStore;
 namespace test = hwca::test;
-
-// Schema version 2 exactly as hwca created it before the lineage: the fixture for the
-// upgrade. Do not change it to follow the current schema.
-const char* const kSchemaV2Fixture = R"sql(
-PRAGMA journal_mode = WAL;
-CREATE TABLE certs (
-  id INTEGER PRIMARY KEY,
-  ca TEXT NOT NULL CHECK (ca <> ''),
-  serial TEXT NOT NULL CHECK (serial <> ''),
-  profile TEXT NOT NULL,
-  subject TEXT NOT NULL,
-  not_before INTEGER NOT NULL,
-  not_after INTEGER NOT NULL,
-  requester TEXT NOT NULL,
-  der BLOB NOT NULL,
-  revoked_at INTEGER,
-  revocation_reason INTEGER,
-  recorded_at INTEGER NOT NULL,
-  CHECK ((revoked_at IS NULL) = (revocation_reason IS NULL))
-) STRICT;
-CREATE UNIQUE INDEX certs_by_ca_serial ON certs (ca, serial);
-CREATE INDEX certs_by_serial ON certs (serial);
-CREATE INDEX certs_by_not_after ON certs (not_after, serial);
-CREATE INDEX certs_revoked ON certs (ca, revoked_at) WHERE revoked_at IS NOT NULL;
-CREATE TABLE cert_sans (
-  cert_id INTEGER NOT NULL REFERENCES certs (id) ON DELETE CASCADE,
-  position INTEGER NOT NULL,
-  san TEXT NOT NULL,
-  PRIMARY KEY (cert_id, position)
-) STRICT, WITHOUT ROWID;
-CREATE TABLE crl_numbers (
-  ca TEXT PRIMARY KEY,
-  last INTEGER NOT NULL CHECK (last > 0)
-) STRICT;
-PRAGMA application_id = 1752654689;
-CREATE TABLE bootstrap_tokens (
-  id TEXT PRIMARY KEY CHECK (length(id) = 6),
-  node TEXT NOT NULL CHECK (node <> ''),
-  secret_sha256 BLOB NOT NULL CHECK (length(secret_sha256) = 32),
-  addresses TEXT NOT NULL,
-  created_at INTEGER NOT NULL,
-  expires_at INTEGER NOT NULL,
-  created_by TEXT NOT NULL,
-  used_at INTEGER,
-  revoked_at INTEGER
-) STRICT;
-CREATE INDEX bootstrap_tokens_by_created ON bootstrap_tokens (created_at, id);
-CREATE INDEX bootstrap_tokens_spent ON bootstrap_tokens (node, used_at)
-  WHERE used_at IS NOT NULL;
-PRAGMA user_version = 2;
-)sql";
+using test::kSchemaV2Fixture;
+using test::user_version;
 
 // A self-signed certificate for `key` (its DER): what the store digests the key from.
 std::vector<uint8_t> certificate_der(EVP_PKEY* key, long serial) {
@@ -111,21 +63,6 @@ std::vector<std::string> serials(const std::vector<IssuedCert>& certs) {
   std::vector<std::string> out;
   for (const auto& c : certs) out.push_back(c.serial);
   return out;
-}
-
-int64_t user_version(const std::string& path) {
-  sqlite3* db = nullptr;
-  int64_t v = -1;
-  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
-    sqlite3_stmt* s = nullptr;
-    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, nullptr) == SQLITE_OK &&
-        sqlite3_step(s) == SQLITE_ROW) {
-      v = sqlite3_column_int64(s, 0);
-    }
-    sqlite3_finalize(s);
-  }
-  sqlite3_close(db);
-  return v;
 }
 
 class IssuanceLineage : public ::testing::Test {
@@ -233,9 +170,10 @@ TEST_F(IssuanceLineage, RevokingWithRenewalsFollowsTheLineageTransitively) {
   EXPECT_EQ(serials(*late), std::vector<std::string>{"07"});
 }
 
-// A version-2 file opened writable becomes version 3: its rows kept, each one's key digested
-// from its DER (a DER that is no certificate stays unknown); opened read-only it stays
-// version 2 and reads without lineage. A new record without a digest gets one from its DER.
+// A version-2 file opened writable gets the lineage of version 3 (and on to the current one): its
+// rows kept, each one's key digested from its DER (a DER that is no certificate stays unknown);
+// opened read-only it stays version 2 and reads without lineage. A new record without a digest gets
+// one from its DER.
 TEST_F(IssuanceLineage, APreviousSchemaIsUpgradedWithItsKeysDigested) {
   auto k1 = test::ec_key("P-256");
   auto k2 = test::ec_key("P-384");
@@ -290,7 +228,7 @@ TEST_F(IssuanceLineage, APreviousSchemaIsUpgradedWithItsKeysDigested) {
 
   auto store = open_store();
   ASSERT_TRUE(store);
-  EXPECT_EQ(user_version(path_), 3);
+  EXPECT_EQ(user_version(path_), 4);  // and on to the current version
   const std::string s1 = spki_of(k1.get()), s2 = spki_of(k2.get());
   ASSERT_EQ(s1.size(), 64u);
   EXPECT_NE(s1, s2);
