@@ -19,6 +19,8 @@ struct Audited {
   std::set<CertKey> certs;                               // cert.issued, ca.created
   std::set<CertKey> revoked;                             // cert.revoked
   std::set<std::string> tokens_created, tokens_revoked;  // bootstrap.created, .revoked
+  std::set<std::pair<std::string, std::string>> tpms;    // node.registered: (node, EK SHA-256)
+  std::set<std::string> ek_roots;                        // ek_root.added: SHA-256
 };
 
 std::string text_of(const nlohmann::json& data, const char* key) {
@@ -40,20 +42,25 @@ void account(const nlohmann::json& line, Audited& a) {
   if (event == "cert.revoked" && !serial.empty()) a.revoked.insert({ca, serial});
   if (event == "bootstrap.created") a.tokens_created.insert(text_of(data, "id"));
   if (event == "bootstrap.revoked") a.tokens_revoked.insert(text_of(data, "id"));
+  if (event == "node.registered")
+    a.tpms.insert({text_of(data, "node"), text_of(data, "ek_sha256")});
+  if (event == "ek_root.added") a.ek_roots.insert(text_of(data, "sha256"));
 }
 
 std::string cert_name(const CertKey& k) {
   return "certificate " + printable(k.second) + " of CA '" + printable(k.first) + "'";
 }
 
-// The database against the log, both ways: every certificate, revocation and bootstrap
-// token the database holds must have its line (a certificate recorded but never audited,
+// The database against the log, both ways: every certificate, revocation, bootstrap
+// token, registered TPM (node.registered for that node and EK) and EK root (ek_root.added)
+// the database holds must have its line (a certificate recorded but never audited,
 // which a run that failed between the two leaves, is accounted for once it is revoked), and
 // every certificate and revocation the log records must be in the database. Problems are
 // listed on standard output; the first one is the error.
 int cross_check(const ca::Home& home, const Audited& a) {
   const std::string db_path = home.path(home.config().database);
-  if (::access(db_path.c_str(), F_OK) != 0 && a.certs.empty() && a.tokens_created.empty()) {
+  if (::access(db_path.c_str(), F_OK) != 0 && a.certs.empty() && a.tokens_created.empty() &&
+      a.tpms.empty() && a.ek_roots.empty()) {
     return 0;
   }
   auto store = open_issuance_store(home, /*read_only=*/true);
@@ -62,6 +69,10 @@ int cross_check(const ca::Home& home, const Audited& a) {
   if (!rows) return report(rows.error());
   auto tokens = (*store)->tokens();
   if (!tokens) return report(tokens.error());
+  auto tpms = (*store)->tpms();
+  if (!tpms) return report(tpms.error());
+  auto ek_roots = (*store)->ek_roots();
+  if (!ek_roots) return report(ek_roots.error());
 
   std::vector<std::string> problems;
   std::set<CertKey> recorded, recorded_revoked;
@@ -114,8 +125,23 @@ int cross_check(const ca::Home& home, const Audited& a) {
                        "create', or the log was cut");
   }
 
+  for (const auto& t : *tpms) {
+    if (a.tpms.count({t.node, t.ek_sha256}) != 0) continue;
+    problems.push_back("the TPM of node '" + printable(t.node) + "' (EK SHA-256 " +
+                       printable(t.ek_sha256) +
+                       ") is in the issuance database, but the audit log has no node.registered "
+                       "line for it: it was not registered by 'hwca node', or the log was cut");
+  }
+  for (const auto& r : *ek_roots) {
+    if (a.ek_roots.count(r.sha256) != 0) continue;
+    problems.push_back("EK root " + printable(r.sha256) + " (" + printable(r.subject) +
+                       ") is in the issuance database, but the audit log has no ek_root.added "
+                       "line for it: it was not added by 'hwca ek-roots add', or the log was cut");
+  }
+
   std::cout << "issuance database " << db_path << ": " << recorded.size() << " certificates ("
-            << recorded_revoked.size() << " revoked), " << tokens->size() << " bootstrap tokens\n";
+            << recorded_revoked.size() << " revoked), " << tokens->size() << " bootstrap tokens, "
+            << tpms->size() << " node TPMs, " << ek_roots->size() << " EK roots\n";
   if (accounted_by_revocation > 0) {
     std::cout << accounted_by_revocation
               << " certificates have no cert.issued line but were revoked (never handed out)\n";
@@ -125,7 +151,8 @@ int cross_check(const ca::Home& home, const Audited& a) {
               << " bootstrap tokens have no bootstrap.created line but were revoked unused\n";
   }
   if (problems.empty()) {
-    std::cout << "every certificate, revocation and bootstrap token is accounted for\n";
+    std::cout << "every certificate, revocation and bootstrap token is accounted for, and every "
+                 "node TPM and EK root\n";
     return 0;
   }
   for (const auto& p : problems) std::cout << "unaccounted: " << p << "\n";
@@ -158,8 +185,9 @@ void set_audit_command(CLI::App& app, Context& ctx, int& exit_code) {
   auto* verify_cmd = audit->add_subcommand(
       "verify",
       "check the audit log's hash chain (exit 6 naming the first line that breaks it), and "
-      "the issuance database against it both ways: every certificate, revocation and "
-      "bootstrap token of the database must have its line, and every certificate and "
+      "the issuance database against it both ways: every certificate, revocation, "
+      "bootstrap token, node TPM and EK root of the database must have its line, and every "
+      "certificate and "
       "revocation of the log must be in the database (exit 6, listing what is not)");
   verify_cmd->callback([&] { exit_code = verify(ctx); });
 }

@@ -70,5 +70,7 @@ void set_revoke_command(CLI::App& app, Context& ctx, int& exit_code);  // revoke
 void set_k8s_command(CLI::App& app, Context& ctx, int& exit_code);
 void set_bootstrap_command(CLI::App& app, Context& ctx, int& exit_code);
 void set_serve_command(CLI::App& app, Context& ctx, int& exit_code);
+void set_node_command(CLI::App& app, Context& ctx, int& exit_code);
+void set_ek_roots_command(CLI::App& app, Context& ctx, int& exit_code);
 
 }  // namespace hwca::cli

@@ -210,6 +210,8 @@ int main(int argc, char** argv) {
   cli::set_revoke_command(app, ctx, exit_code);
   cli::set_k8s_command(app, ctx, exit_code);
   cli::set_bootstrap_command(app, ctx, exit_code);
+  cli::set_node_command(app, ctx, exit_code);
+  cli::set_ek_roots_command(app, ctx, exit_code);
   cli::set_serve_command(app, ctx, exit_code);
 
   app.parse_complete_callback([&] {
