@@ -152,6 +152,7 @@ int store_and_audit(const ca::Home& home, ca::SqliteIssuanceStore& store,
   if (auto ok = store.register_tpms(tpms); !ok) return report(ok.error());
   ca::AuditLog audit(home.path(home.config().audit_log));
   std::vector<ca::AuditLog::Event> events;
+  events.reserve(tpms.size());
   for (const auto& t : tpms) events.push_back({"node.registered", registered_event(t)});
   if (auto ok = audit.append_all(events); !ok) {
     bool undone = true;
@@ -313,7 +314,7 @@ int import(const Context& ctx, const ImportArgs& args) {
                               where + ": unknown key " + quoted(key) + " (name, ek-cert, ek-pub)"});
         }
         if (!item.second.IsScalar()) {
-          return report(Error{ErrorKind::usage, where + ": " + key + " must be a string"});
+          return report(Error{ErrorKind::usage, where + ": " + key + " is not a string"});
         }
         fields[key] = item.second.as<std::string>();
       }
