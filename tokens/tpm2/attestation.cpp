@@ -288,9 +288,10 @@ Result<LoadedEk> load_ek(const std::shared_ptr<TpmContext>& ctx, EkChoice choice
     if (!nv) return tl::unexpected(nv.error());
     if (!*nv) continue;
     auto der = ek_certificate_der(**nv);
-    if (!der) {
-      return wrap(der.error(),
-                  ctx->name() + ": the EK certificate in NV " + index_text(nv_index_of(kind)));
+    if (!der) {  // what the TPM holds, not what the user gave: the TPM's fault
+      return fail(ErrorKind::device, ctx->name() + ": the EK certificate in NV " +
+                                         index_text(nv_index_of(kind)) + ": " +
+                                         der.error().message);
     }
     ek.info.kind = kind;
     ek.info.certificate = std::move(*der);
