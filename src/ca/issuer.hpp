@@ -37,6 +37,14 @@ struct SignRequest {
   // For a renewal: the serial of the certificate (of this CA) that authenticated it, kept
   // in the issuance database as the new certificate's lineage (renewed_from).
   std::string renewed_from = {};
+  // For a key proven by TPM attestation to live in the node's registered TPM: what proved
+  // it, kept in the certificate's database row and audit line.
+  struct Attestation {
+    std::string ek_sha256;  // SHA-256 of the EK's SubjectPublicKeyInfo, hex
+    std::string ak_name;    // the AK's TPM Name, hex
+    std::string key_name;   // the certified key's TPM Name, hex
+  };
+  std::optional<Attestation> attestation = {};
 };
 
 struct IssuedCertificate {

@@ -8,6 +8,7 @@
 #include <csignal>
 #include <thread>
 
+#include "attest/protocol.hpp"
 #include "common/base64.hpp"
 #include "common/text.hpp"
 #include "est/tls_stream.hpp"
@@ -66,10 +67,31 @@ int read_body(const httplib::Request& req, const httplib::Response& res,
   return res.status >= 400 ? res.status : 400;
 }
 
+// read_body, and the reply that ends the connection when it fails: false then.
+bool read_request_body(const httplib::Request& req, httplib::Response& res,
+                       const httplib::ContentReader& content, size_t max, std::string& body) {
+  const int status = read_body(req, res, content, max, body);
+  if (status == 0) return true;
+  text_reply(res, status,
+             status == 413   ? "the request body is too large\n"
+             : status == 408 ? "the request took too long\n"
+                             : "the request body is malformed or was cut off\n");
+  close_after(req, res);
+  return false;
+}
+
 void send(const Reply& reply, httplib::Response& res) {
   res.status = reply.status;
   for (const auto& [name, value] : reply.headers) res.set_header(name, value);
   res.set_content(reply.body, reply.content_type);
+}
+
+// Who sent the request: its address and its client certificate, if any.
+Caller caller_of(const httplib::Request& req) {
+  Caller caller;
+  caller.address = req.remote_addr + ":" + std::to_string(req.remote_port);
+  caller.peer = req.ssl != nullptr ? SSL_get0_peer_certificate(req.ssl) : nullptr;
+  return caller;
 }
 
 // HTTP Basic credentials (RFC 7617): "Basic base64(user:password)".
@@ -150,25 +172,29 @@ void EstServer::routes() {
     std::string body;
     // A multipart body is not read (the library would parse it): the service refuses its type.
     const bool multipart = type.rfind("multipart/form-data", 0) == 0;
-    if (!multipart) {
-      if (int status = read_body(req, res, content, options_.max_body, body); status != 0) {
-        text_reply(res, status,
-                   status == 413   ? "the request body is too large\n"
-                   : status == 408 ? "the request took too long\n"
-                                   : "the request body is malformed or was cut off\n");
-        close_after(req, res);
-        return;
-      }
-    }
-    Caller caller;
-    caller.address = req.remote_addr + ":" + std::to_string(req.remote_port);
-    caller.peer = req.ssl != nullptr ? SSL_get0_peer_certificate(req.ssl) : nullptr;
+    if (!multipart && !read_request_body(req, res, content, options_.max_body, body)) return;
+    Caller caller = caller_of(req);
     read_basic(req, caller);
     send(service_.enroll(op == "simpleenroll" ? Operation::enroll : Operation::reenroll, label,
                          body, type, caller),
          res);
     if (multipart) close_after(req, res);
   });
+  // TPM attestation's two rounds (JSON bodies, est_service_attest.cpp).
+  auto attest = [this](bool challenge) {
+    return [this, challenge](const httplib::Request& req, httplib::Response& res,
+                             const httplib::ContentReader& content) {
+      std::string body;
+      if (!read_request_body(req, res, content, options_.max_body, body)) return;
+      Caller caller = caller_of(req);
+      const std::string type = req.get_header_value("Content-Type");
+      send(challenge ? service_.attest_challenge(body, type, caller)
+                     : service_.attest_enroll(body, type, caller),
+           res);
+    };
+  };
+  http.Post(attest::kChallengePath, attest(true));
+  http.Post(attest::kEnrollPath, attest(false));
   http.Get("/healthz", [this](const httplib::Request&, httplib::Response& res) {
     send(service_.healthz(), res);
   });
@@ -188,10 +214,12 @@ void EstServer::routes() {
   });
   // Every reply is counted once, by endpoint: the EST operation, healthz, metrics or other.
   http.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
-    std::string endpoint = req.matches.size() == 3  ? std::string(req.matches[2])
-                           : req.path == "/healthz" ? "healthz"
-                           : req.path == "/metrics" ? "metrics"
-                                                    : "other";
+    std::string endpoint = req.matches.size() == 3                ? std::string(req.matches[2])
+                           : req.path == "/healthz"               ? "healthz"
+                           : req.path == "/metrics"               ? "metrics"
+                           : req.path == attest::kChallengePath ? "attest_challenge"
+                           : req.path == attest::kEnrollPath    ? "attest_enroll"
+                                                                  : "other";
     metrics_.request(endpoint, res.status);
   });
 }

@@ -32,13 +32,6 @@ bool is_pkcs10(const std::string& content_type) {
 
 }  // namespace
 
-struct EstService::Node {
-  std::string name;
-  std::vector<std::string> addresses;
-  std::string via;       // "bootstrap token abc123", "client certificate <serial>"
-  std::string token_id;  // the token claimed for this request, given back if it fails
-};
-
 EstService::EstService(ca::Issuer& issuer, ca::IssuanceStore& store, ca::NodeRegistry& registry,
                        ca::AuditLog& audit, Metrics& metrics, OSSL_LIB_CTX* libctx,
                        std::vector<const X509*> chain)
@@ -163,6 +156,11 @@ Reply EstService::enroll(Operation op, const std::string& label, std::string_vie
     if (!ca::valid_node_name(user)) {
       return unauthenticated(401, "auth", "the HTTP Basic user must be the node's name");
     }
+    if (tpms_ != nullptr && attest_options_.require) {
+      return unauthenticated(403, "attestation_required",
+                             "this CA enrolls nodes by TPM attestation only ('hwca-node enroll "
+                             "--attest'): bootstrap tokens are refused");
+    }
     auto id = ca::bootstrap_token_id(caller.basic_password.view());
     if (!id)
       return unauthenticated(401, "token", "the HTTP Basic password is not a bootstrap token");
@@ -177,29 +175,55 @@ Reply EstService::enroll(Operation op, const std::string& label, std::string_vie
     node.addresses = claimed->addresses;
     node.via = "bootstrap token " + *id;
     node.token_id = *id;
+    // A node whose TPM is registered proves it holds that TPM, not a token.
+    if (tpms_ != nullptr) {
+      auto tpm = tpms_->tpm(user);
+      if (!tpm || *tpm) (void)registry_.unclaim_token(*id);
+      if (!tpm) return failed(tpm.error(), caller, user);
+      if (*tpm) {
+        return refused(403, "attestation_required",
+                       "node '" + user +
+                           "' has a registered TPM: it enrolls by TPM attestation only "
+                           "('hwca-node enroll --attest'), not with a bootstrap token",
+                       user);
+      }
+    }
   }
+  return issue(node, req->get(), *profile, label, caller, {});
+}
+
+// What every enrollment ends with, once the node is established: the kubelet rules, the
+// renewal's key, the compromised-key check, then the issuer and group commit.
+Reply EstService::issue(Node& node, X509_REQ* req, NodeProfile profile, const std::string& label,
+                        Caller& caller, std::optional<ca::SignRequest::Attestation> attestation) {
   // From here on a refusal gives the token back: nothing was issued for it.
+  auto refused = [&](int status, const std::string& reason, const std::string& message,
+                     const std::string& who) {
+    return refuse(status, reason, message, label, caller, who);
+  };
   auto give_back = [&] {
     if (!node.token_id.empty()) (void)registry_.unclaim_token(node.token_id);
   };
-  if (auto ok = check_node_request(req->get(), node.name, *profile, node.addresses); !ok) {
+  if (auto ok = check_node_request(req, node.name, profile, node.addresses); !ok) {
     give_back();
     return refused(403, refusal_name(ok.error().reason), ok.error().message, node.name);
   }
   // A kubelet client certificate got with a client certificate is a renewal: for that
   // certificate's key (kept in the node's TPM), unless the CA lets renewals change keys.
-  const bool renewal = caller.peer != nullptr && *profile == NodeProfile::kubelet_client;
-  if (renewal && !issuer_.renewal_key_change() &&
-      ca::spki_der(X509_REQ_get_X509_PUBKEY(req->get())) !=
+  const bool renewal = caller.peer != nullptr && profile == NodeProfile::kubelet_client;
+  // An attested key was proven to live in the node's TPM: it may replace the old one.
+  if (renewal && !attestation && !issuer_.renewal_key_change() &&
+      ca::spki_der(X509_REQ_get_X509_PUBKEY(req)) !=
           ca::spki_der(X509_get_X509_PUBKEY(caller.peer))) {
     return refused(403, "key",
                    "a renewal must be for the key of the client certificate; a new key needs a "
-                   "fresh enrollment ('hwca-node enroll --new-key' with a bootstrap token)",
+                   "fresh enrollment ('hwca-node enroll --new-key' with a bootstrap token) or "
+                   "attestation ('hwca-node renew --new-key')",
                    node.name);
   }
   // Never again a key revoked for keyCompromise (the issuer checks it too; asked here to
   // answer it apart). A failed lookup is an outage of the store, like the issuer's.
-  auto compromised = issuer_.key_compromised(req->get());
+  auto compromised = issuer_.key_compromised(req);
   if (!compromised) {
     give_back();
     return failed(compromised.error(), caller, node.name);
@@ -208,26 +232,27 @@ Reply EstService::enroll(Operation op, const std::string& label, std::string_vie
     give_back();
     return refused(
         403, "compromised",
-        ca::compromised_key_message(ca::spki_sha256(X509_REQ_get_X509_PUBKEY(req->get()))) +
-            " ('hwca-node enroll --new-key' with a bootstrap token)",
+        ca::compromised_key_message(ca::spki_sha256(X509_REQ_get_X509_PUBKEY(req))) +
+            " ('hwca-node enroll --new-key', with a bootstrap token or --attest)",
         node.name);
   }
 
   ca::SignRequest request;
   // The DER, as `hwca sign` sees it: the audit log's csr_sha256 of a refusal is the request's.
   unsigned char* der = nullptr;
-  int der_len = i2d_X509_REQ(req->get(), &der);
+  int der_len = i2d_X509_REQ(req, &der);
   if (der_len <= 0) {
     give_back();
     return failed(Error{ErrorKind::internal, "cannot encode the request"}, caller, node.name);
   }
   request.csr.assign(reinterpret_cast<const char*>(der), static_cast<size_t>(der_len));
   OPENSSL_free(der);
-  request.parsed = req->get();
+  request.parsed = req;
   request.source = "EST request from " + caller.address;
-  request.profile = profile_name(*profile);
+  request.profile = profile_name(profile);
   request.requester = "est:" + node.name + " (" + node.via + ")";
   if (renewal) request.renewed_from = ca::serial_hex(X509_get0_serialNumber(caller.peer));
+  request.attestation = std::move(attestation);
   const auto started = std::chrono::steady_clock::now();
   auto made = issuer_.sign_unrecorded(request);  // audits its own refusals, not outages
   Status committed;

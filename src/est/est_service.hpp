@@ -30,7 +30,10 @@
 // that reaches an audit line or a reply is cut to a short bound (bounded()).
 #pragma once
 
+#include <chrono>
 #include <functional>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -39,10 +42,13 @@
 #include "ca/audit_log.hpp"
 #include "ca/issuer.hpp"
 #include "ca/node_registry.hpp"
+#include "ca/tpm_registry.hpp"
 #include "common/ossl.hpp"
 #include "common/secure_string.hpp"
+#include "est/challenge_store.hpp"
 #include "est/group_commit.hpp"
 #include "est/metrics.hpp"
+#include "est/node_policy.hpp"
 #include "est/rejection_summary.hpp"
 
 namespace hwca::est {
@@ -63,6 +69,15 @@ struct Caller {
 };
 
 enum class Operation { enroll, reenroll };
+
+// TPM attestation (est_service_attest.cpp, docs/attestation.md).
+struct AttestationOptions {
+  // Refuse bootstrap tokens for every node: attestation (or a client certificate) only.
+  // A node with a registered TPM is refused its bootstrap tokens in any case.
+  bool require = false;
+  std::chrono::seconds nonce_ttl{60};  // how long a challenge may wait for its answer
+  size_t challenges_per_node = 4;      // open at once; a new one pushes the oldest out
+};
 
 class EstService {
  public:
@@ -89,8 +104,24 @@ class EstService {
   Reply enroll(Operation op, const std::string& label, std::string_view body,
                const std::string& content_type, Caller& caller);
 
+  // Serve the attestation rounds with this registry of node TPMs (and its EK roots); until
+  // then they answer 404. Set it before serving.
+  void enable_attestation(ca::TpmRegistry& tpms, AttestationOptions options);
+  // Round 1: the registered EK and the AK's attributes are checked; the challenge is
+  // MakeCredential(EK, Name(AK), secret) with a single-use nonce.
+  Reply attest_challenge(std::string_view body, const std::string& content_type, Caller& caller);
+  // Round 2: the secret, the key's attributes, its TPM2_Certify by the AK over
+  // SHA-256(nonce || CSR), the CSR's key; then issued as simpleenroll issues.
+  Reply attest_enroll(std::string_view body, const std::string& content_type, Caller& caller);
+
  private:
-  struct Node;
+  // An established node: who it is and how it proved it.
+  struct Node {
+    std::string name;
+    std::vector<std::string> addresses;
+    std::string via;       // "bootstrap token abc123", "client certificate <serial>", ...
+    std::string token_id;  // the token claimed for this request, given back if it fails
+  };
   // A node that authenticated (or claimed a name) is refused: one audit line.
   Reply refuse(int status, const std::string& reason, const std::string& message,
                const std::string& label, const Caller& caller, const std::string& node);
@@ -104,6 +135,8 @@ class EstService {
   void write_summary(const RejectionSummary::Summary& summary);
   void audit_failed(const Error& e, const std::string& what);
   Result<Node> node_from_certificate(const X509* peer);
+  Reply issue(Node& node, X509_REQ* req, NodeProfile profile, const std::string& label,
+              Caller& caller, std::optional<ca::SignRequest::Attestation> attestation);
 
   ca::Issuer& issuer_;
   ca::IssuanceStore& store_;
@@ -115,6 +148,9 @@ class EstService {
   std::string cacerts_body_;
   RejectionSummary summary_;
   Log log_;
+  ca::TpmRegistry* tpms_ = nullptr;  // attestation served when set
+  AttestationOptions attest_options_;
+  std::unique_ptr<ChallengeStore> challenges_;
 };
 
 }  // namespace hwca::est

@@ -24,6 +24,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -285,6 +286,7 @@ class EstServerTest : public ::testing::Test {
       std::lock_guard lock(log_mu_);
       log_.push_back(line);
     });
+    if (configure_) configure_(*service_);
     server_ = std::make_unique<est::EstServer>(*service_, metrics_, options);
 
     auto key = tls_key ? std::move(tls_key) : software_key();
@@ -485,6 +487,8 @@ class EstServerTest : public ::testing::Test {
   std::string audit_path_, ca_pem_;
   std::unique_ptr<ca::AuditLog> audit_;
   est::Metrics metrics_;
+  // Called on the new service before it serves (attestation tests enable it here).
+  std::function<void(est::EstService&)> configure_;
   std::unique_ptr<est::EstService> service_;
   std::unique_ptr<est::EstServer> server_;
   int port_ = 0;
