@@ -39,7 +39,8 @@ Result<ossl::Ptr<X509>> read_certificate(const std::string& path);
 
 // What identifies the node's TPM to the CA's registry (hwca node register): the EK
 // certificate as PEM (or, without one, the EK's public key as PEM), and the SHA-256 of its
-// SubjectPublicKeyInfo DER in lower-case hex, as the registry stores it.
+// SubjectPublicKeyInfo DER (in OpenSSL's encoding of the key) in lower-case hex, as the
+// registry stores it and the CA computes it.
 struct EkIdentity {
   std::string pem;
   bool certificate = false;  // pem is a certificate (else a public key)
