@@ -3,7 +3,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -16,6 +18,7 @@
 #include "common/text.hpp"
 #include "common/uri.hpp"
 #include "k8s/leaf_key.hpp"
+#include "node/attest_client.hpp"
 #include "node/est_client.hpp"
 #include "node/node_identity.hpp"
 
@@ -25,10 +28,17 @@ namespace {
 struct EnrollArgs {
   std::string node, token_file, cert_out;
   bool new_key = false;
+  bool attest = false;
+  std::string ek;  // "rsa", "ecc" or empty (any)
 };
 struct RenewArgs {
   std::string cert;
   bool force = false;
+  bool new_key = false;
+  std::string ek;
+};
+struct EkShowArgs {
+  std::string ek, out;
 };
 struct CredentialArgs {
   std::string cert;
@@ -173,7 +183,87 @@ Status install_new_key(const NewKey& k, const std::string& cert_out, const X509*
   return {};
 }
 
+tokens::tpm2::EkChoice ek_choice(const std::string& ek) {
+  if (ek == "rsa") return tokens::tpm2::EkChoice::rsa;
+  if (ek == "ecc") return tokens::tpm2::EkChoice::ecc;
+  return tokens::tpm2::EkChoice::any;
+}
+
+// What an attested enrollment reports: the EK it proved, and for the benchmark
+// (HWCA_NODE_STATS=1) the TPM commands this process sent.
+struct Attested {
+  std::string ek_sha256;
+  uint64_t tpm_commands = 0;
+};
+
+// The attestation rounds for `key` (the kubelet key at `key_uri`): round 1 with the node's
+// EK and a fresh AK; the CA's credential activated in the TPM; the request signed by the
+// key, and the key certified by the AK with qualifying_data(nonce, request); round 2. The
+// certificate the server issued (not yet checked).
+Result<ossl::Ptr<X509>> attested_enrollment(const Options& o, const Setup& s,
+                                            const std::string& node, const std::string& key_uri,
+                                            EVP_PKEY* key, const std::string& ek,
+                                            const ClientOptions& co, Attested* out) {
+  auto e = endpoint(o, "");
+  if (!e) return tl::unexpected(e.error());
+  auto attestor = tokens::tpm2::NodeAttestor::open(o.tcti, ek_choice(ek));
+  if (!attestor) return tl::unexpected(attestor.error());
+  auto id = ek_identity((*attestor)->ek());
+  if (!id) return tl::unexpected(id.error());
+  out->ek_sha256 = id->spki_sha256;
+  AttestClient client(*e, co);
+  attest::ChallengeRequest round1;
+  round1.node = node;
+  round1.ek_certificate = (*attestor)->ek().certificate;
+  round1.ek_public = (*attestor)->ek().public_area;
+  round1.ak_public = (*attestor)->ak_public();
+  auto challenge = client.challenge(round1);
+  if (!challenge) return tl::unexpected(challenge.error());
+  auto secret = (*attestor)->activate(challenge->credential_blob, challenge->encrypted_secret);
+  if (!secret) return tl::unexpected(secret.error());
+  auto csr = node_request(s.crypto->libctx(), key, node, {});
+  if (!csr) return tl::unexpected(csr.error());
+  attest::Bytes csr_der(csr->begin(), csr->end());
+  auto evidence = (*attestor)->certify(key_uri, attest::qualifying_data(challenge->nonce, csr_der),
+                                       o.pin_source);
+  if (!evidence) return tl::unexpected(evidence.error());
+  attest::EnrollRequest round2;
+  round2.node = node;
+  round2.nonce = challenge->nonce;
+  round2.secret = std::move(*secret);
+  round2.csr = std::move(csr_der);
+  round2.key_public = std::move(evidence->key_public);
+  round2.certify_info = std::move(evidence->attest);
+  round2.certify_signature = std::move(evidence->signature);
+  auto cert = client.enroll(round2);  // over mutual TLS, the handshake signs in the TPM too
+  out->tpm_commands = (*attestor)->tpm_commands();
+  return cert;
+}
+
+// HWCA_NODE_STATS=1: one line on standard error with the time an attested enrollment took
+// (from the command's start) and the TPM commands it sent.
+void report_stats(const char* what, std::chrono::steady_clock::time_point start,
+                  const Attested& attested) {
+  const char* env = std::getenv("HWCA_NODE_STATS");
+  if (env == nullptr || std::string(env) != "1") return;
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::fprintf(stderr, "hwca-node: stats: %s: %.3f s, %llu TPM commands\n", what, seconds,
+               static_cast<unsigned long long>(attested.tpm_commands));
+}
+
+std::string attested_note(const Attested& attested) {
+  return " (attested: EK sha256 " + attested.ek_sha256.substr(0, 16) + "...)";
+}
+
 int enroll(const Options& o, const EnrollArgs& a) {
+  const auto start = std::chrono::steady_clock::now();
+  if (a.attest == !a.token_file.empty()) {
+    return report(
+        Error{ErrorKind::usage, "enroll needs exactly one of --bootstrap-token-file and --attest"});
+  }
+  if (!a.ek.empty() && !a.attest) {
+    return report(Error{ErrorKind::usage, "--ek chooses the EK of --attest"});
+  }
   if (auto ok = check_cert_out(a.cert_out); !ok) return report(ok.error());
   std::optional<NewKey> fresh;
   if (a.new_key) {
@@ -181,8 +271,12 @@ int enroll(const Options& o, const EnrollArgs& a) {
     if (!k) return report(k.error());
     fresh = std::move(*k);
   }
-  auto token = read_secret_file(a.token_file, "bootstrap token file");
-  if (!token) return report(token.error());
+  std::optional<SecureString> token;
+  if (!a.attest) {
+    auto t = read_secret_file(a.token_file, "bootstrap token file");
+    if (!t) return report(t.error());
+    token = std::move(*t);
+  }
   auto s = setup(o);
   if (!s) return report(s.error());
   bool created = false;
@@ -194,16 +288,23 @@ int enroll(const Options& o, const EnrollArgs& a) {
     return report(e);
   };
   if (!key) return drop(key.error());
-  auto csr = node_request(s->crypto->libctx(), key->get(), a.node, {});
-  if (!csr) return drop(csr.error());
-  auto e = endpoint(o, "");
-  if (!e) return drop(e.error());
   ClientOptions co;
   co.ca_file = o.ca_cert;
-  co.basic_user = a.node;
-  co.basic_password = &*token;
   co.timeout_s = o.timeout;
-  auto cert = EstClient(*e, co).enroll(*csr, false);
+  Attested attested;
+  Result<ossl::Ptr<X509>> cert = fail(ErrorKind::internal, "no enrollment");
+  if (a.attest) {
+    cert = attested_enrollment(o, *s, a.node, fresh ? fresh->staged_uri : o.key, key->get(), a.ek,
+                               co, &attested);
+  } else {
+    auto csr = node_request(s->crypto->libctx(), key->get(), a.node, {});
+    if (!csr) return drop(csr.error());
+    auto e = endpoint(o, "");
+    if (!e) return drop(e.error());
+    co.basic_user = a.node;
+    co.basic_password = &*token;
+    cert = EstClient(*e, co).enroll(*csr, false);
+  }
   if (!cert) return drop(cert.error());
   if (auto ok = check_issued(cert->get(), key->get(), a.node, o.ca_cert); !ok) {
     return drop(ok.error());
@@ -219,7 +320,8 @@ int enroll(const Options& o, const EnrollArgs& a) {
             << (fresh     ? " (new key made in the TPM, replacing the old one: "
                 : created ? " (key made in the TPM: "
                           : " (key ")
-            << o.key << ")\n";
+            << o.key << ")" << (a.attest ? attested_note(attested) : "") << "\n";
+  if (a.attest) report_stats("enroll --attest", start, attested);
   return 0;
 }
 
@@ -266,7 +368,49 @@ Result<ossl::Ptr<X509>> enroll_as(const Options& o, const Identity& id, const st
   return EstClient(*e, co).enroll(csr, reenroll);
 }
 
+// renew --new-key: a new key made in the TPM (staged as enroll --new-key does), attested over
+// mutual TLS with the current certificate and key, installed as enroll --new-key does.
+int renew_new_key(const Options& o, const RenewArgs& a) {
+  const auto start = std::chrono::steady_clock::now();
+  auto fresh = new_key_of(o.key);
+  if (!fresh) return report(fresh.error());
+  auto id = load_identity(o, a.cert);
+  if (!id) return report(id.error());
+  bool created = false;
+  auto key = load_or_create_key(*id->setup.crypto, fresh->staged_uri, id->setup.open,
+                                id->setup.load, &created);
+  auto drop = [&](const Error& e) {
+    ::unlink(fresh->staged.c_str());
+    return report(e);
+  };
+  if (!key) return drop(key.error());
+  ClientOptions co;
+  co.ca_file = o.ca_cert;
+  co.client_cert = id->cert.get();
+  co.client_key = id->key.get();
+  co.timeout_s = o.timeout;
+  Attested attested;
+  auto cert = attested_enrollment(o, id->setup, id->node, fresh->staged_uri, key->get(), a.ek, co,
+                                  &attested);
+  if (!cert) return drop(cert.error());
+  if (auto ok = check_issued(cert->get(), key->get(), id->node, o.ca_cert); !ok) {
+    return drop(ok.error());
+  }
+  if (auto ok = install_new_key(*fresh, a.cert, cert->get()); !ok) return report(ok.error());
+  std::cout << "renewed node '" << id->node << "': certificate "
+            << ca::serial_hex(X509_get0_serialNumber(cert->get())) << " until "
+            << rfc3339(ca::unix_time(X509_get0_notAfter(cert->get()))) << " in " << a.cert
+            << " (new key made in the TPM, replacing the old one: " << o.key << ")"
+            << attested_note(attested) << "\n";
+  report_stats("renew --new-key", start, attested);
+  return 0;
+}
+
 int renew(const Options& o, const RenewArgs& a) {
+  if (!a.ek.empty() && !a.new_key) {
+    return report(Error{ErrorKind::usage, "--ek chooses the EK of renew --new-key"});
+  }
+  if (a.new_key) return renew_new_key(o, a);
   auto current = read_certificate(a.cert);
   if (!current) return report(current.error());
   const std::time_t due = renewal_time(current->get());
@@ -321,6 +465,27 @@ int kubelet_credential(const Options& o, const CredentialArgs& a) {
   return 0;
 }
 
+int ek_show(const Options& o, const EkShowArgs& a) {
+  auto ek = tokens::tpm2::read_ek(o.tcti, ek_choice(a.ek));
+  if (!ek) return report(ek.error());
+  auto id = ek_identity(*ek);
+  if (!id) return report(id.error());
+  if (!a.out.empty()) {
+    if (auto ok = write_file_atomic(a.out, id->pem, 0644); !ok) return report(ok.error());
+  }
+  char nv[16];
+  std::snprintf(nv, sizeof nv, "0x%08x", ek->nv_index);
+  std::cout << "EK: " << tokens::tpm2::ek_kind_name(ek->kind) << "\n"
+            << "certificate: "
+            << (ek->nv_index != 0 ? std::string("NV ") + nv
+                                  : std::string("none in NV (the EK's public key below)"))
+            << "\n"
+            << "SHA-256 (SubjectPublicKeyInfo): " << id->spki_sha256 << "\n"
+            << id->pem << std::flush;
+  if (!std::cout) return report(Error{ErrorKind::io, "cannot write to standard output"});
+  return 0;
+}
+
 void common_options(CLI::App* cmd, Options& o, bool needs_ca = true) {
   cmd->add_option("--server", o.server, "the EST server: https://HOST:PORT (hwca serve)")
       ->required()
@@ -357,10 +522,19 @@ void add_commands(CLI::App& app, Options& o, int& exit_code) {
   e->add_option("--node-name", enroll_args.node, "this node's name (as the CA's token says)")
       ->required()
       ->type_name("NAME");
-  e->add_option("--bootstrap-token-file", enroll_args.token_file,
-                "file holding the bootstrap token (mode 0600), from 'hwca bootstrap create'")
-      ->required()
-      ->type_name("FILE");
+  auto* token = e->add_option("--bootstrap-token-file", enroll_args.token_file,
+                              "file holding the bootstrap token (mode 0600), from 'hwca "
+                              "bootstrap create'; or --attest")
+                    ->type_name("FILE");
+  e->add_flag("--attest", enroll_args.attest,
+              "enroll by TPM attestation instead of a bootstrap token: prove with the TPM's "
+              "endorsement key that the key lives in this node's registered TPM")
+      ->excludes(token);
+  e->add_option("--ek", enroll_args.ek,
+                "with --attest: the EK to use, rsa or ecc (default: "
+                "the first with a certificate, RSA first)")
+      ->check(CLI::IsMember({"rsa", "ecc"}))
+      ->type_name("rsa|ecc");
   e->add_option("--cert-out", enroll_args.cert_out,
                 "where to write the certificate (atomically, mode 0644)")
       ->required()
@@ -381,6 +555,13 @@ void add_commands(CLI::App& app, Options& o, int& exit_code) {
       ->required()
       ->type_name("FILE");
   r->add_flag("--force", renew_args.force, "renew even if not due");
+  r->add_flag("--new-key", renew_args.new_key,
+              "renew now with a new key made in the TPM, proven by TPM attestation over mutual "
+              "TLS; it replaces the key file (--key tpm2:file=PATH) and the certificate only "
+              "once the certificate is received");
+  r->add_option("--ek", renew_args.ek, "with --new-key: the EK to use, rsa or ecc")
+      ->check(CLI::IsMember({"rsa", "ecc"}))
+      ->type_name("rsa|ecc");
   r->callback([&] { exit_code = renew(o, renew_args); });
 
   static CredentialArgs cred_args;
@@ -394,6 +575,28 @@ void add_commands(CLI::App& app, Options& o, int& exit_code) {
       ->required()
       ->type_name("FILE");
   c->callback([&] { exit_code = kubelet_credential(o, cred_args); });
+
+  static EkShowArgs ek_args;
+  auto* ek = app.add_subcommand("ek", "the TPM's endorsement key (EK), for registration");
+  ek->require_subcommand(1);
+  auto* show = ek->add_subcommand(
+      "show",
+      "print the EK certificate from the TPM's NV (or, without one, the EK's public key) as "
+      "PEM, its kind, NV index and the SHA-256 of its SubjectPublicKeyInfo, as 'hwca node "
+      "register' stores it");
+  show->add_option("--tcti", o.tcti,
+                   "the TPM (tpm2-tss TCTI); default $HWCA_TCTI, else device:/dev/tpmrm0")
+      ->type_name("TCTI");
+  show->add_option("--ek", ek_args.ek,
+                   "which EK: rsa or ecc (default: the first with a "
+                   "certificate, RSA first)")
+      ->check(CLI::IsMember({"rsa", "ecc"}))
+      ->type_name("rsa|ecc");
+  show->add_option("--out", ek_args.out,
+                   "also write the certificate (or public key) PEM to FILE, for 'hwca node "
+                   "register --ek-cert/--ek-pub'")
+      ->type_name("FILE");
+  show->callback([&] { exit_code = ek_show(o, ek_args); });
 }
 
 }  // namespace hwca::node

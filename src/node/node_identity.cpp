@@ -2,8 +2,10 @@
 
 #include <openssl/x509v3.h>
 
+#include "attest/tpm_public.hpp"
 #include "ca/certificate_builder.hpp"
 #include "ca/dn.hpp"
+#include "ca/spki.hpp"
 #include "common/text.hpp"
 #include "k8s/leaf_key.hpp"
 #include "tokens/registry.hpp"
@@ -78,6 +80,40 @@ Result<ossl::Ptr<X509>> read_certificate(const std::string& path) {
   auto certs = ca::read_pem_certificates(path);
   if (!certs) return tl::unexpected(certs.error());
   return std::move(certs->front());
+}
+
+Result<EkIdentity> ek_identity(const tokens::tpm2::EkInfo& ek) {
+  EkIdentity out;
+  ossl::Ptr<EVP_PKEY> key;
+  if (!ek.certificate.empty()) {
+    const unsigned char* p = ek.certificate.data();
+    ossl::Ptr<X509> cert(d2i_X509(nullptr, &p, static_cast<long>(ek.certificate.size())));
+    if (!cert) {
+      return fail(ErrorKind::device, "the EK certificate in the TPM's NV is not a certificate: " +
+                                         ossl::take_errors());
+    }
+    out.pem = ca::cert_pem(cert.get());
+    out.certificate = true;
+    key.reset(X509_get_pubkey(cert.get()));
+  } else {
+    auto pub = attest::parse_public(ek.public_area);
+    if (!pub) return fail(ErrorKind::device, "the EK's public area: " + pub.error().message);
+    auto k = attest::public_key(pub->area);
+    if (!k) return fail(ErrorKind::device, "the EK's public key: " + k.error().message);
+    auto pem = ossl::public_key_pem(k->get());
+    if (!pem) return tl::unexpected(pem.error());
+    out.pem = std::move(*pem);
+    key = std::move(*k);
+  }
+  // The key's SubjectPublicKeyInfo in OpenSSL's encoding, whichever way the certificate
+  // wrote it: what the CA computes from what the node sends.
+  X509_PUBKEY* spki = nullptr;
+  if (key && X509_PUBKEY_set(&spki, key.get()) == 1) out.spki_sha256 = ca::spki_sha256(spki);
+  X509_PUBKEY_free(spki);
+  if (out.spki_sha256.empty()) {
+    return fail(ErrorKind::internal, "cannot encode the EK's public key: " + ossl::take_errors());
+  }
+  return out;
 }
 
 }  // namespace hwca::node

@@ -11,6 +11,7 @@
 #include "common/ossl.hpp"
 #include "common/result.hpp"
 #include "tokens/keystore.hpp"
+#include "tokens/tpm2/attestation.hpp"
 
 namespace hwca::node {
 
@@ -35,5 +36,16 @@ Status check_issued(const X509* cert, const EVP_PKEY* key, const std::string& no
 std::time_t renewal_time(const X509* cert);
 
 Result<ossl::Ptr<X509>> read_certificate(const std::string& path);
+
+// What identifies the node's TPM to the CA's registry (hwca node register): the EK
+// certificate as PEM (or, without one, the EK's public key as PEM), and the SHA-256 of its
+// SubjectPublicKeyInfo DER (in OpenSSL's encoding of the key) in lower-case hex, as the
+// registry stores it and the CA computes it.
+struct EkIdentity {
+  std::string pem;
+  bool certificate = false;  // pem is a certificate (else a public key)
+  std::string spki_sha256;
+};
+Result<EkIdentity> ek_identity(const tokens::tpm2::EkInfo& ek);
 
 }  // namespace hwca::node

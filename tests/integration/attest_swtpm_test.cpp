@@ -15,21 +15,14 @@
 #include "attest/certify_evidence.hpp"
 #include "attest/ek_certificate.hpp"
 #include "attest/make_credential.hpp"
+#include "support/shell.hpp"
 #include "support/swtpm.hpp"
 #include "unit/attest_keys.hpp"
 
 namespace hwca::attest {
 namespace {
 
-std::string shell(const std::string& command, int* status) {
-  std::string out;
-  FILE* p = ::popen((command + " 2>&1").c_str(), "r");
-  if (p == nullptr) return "popen failed";
-  char buf[512];
-  for (size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
-  *status = ::pclose(p);
-  return out;
-}
+using hwca::test::shell;
 
 Bytes read_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -10,6 +10,11 @@
 #include "ca/tpm_registry.hpp"
 #include "common/text.hpp"
 #include "est_server_fixture.hpp"
+#include "node/node_identity.hpp"
+#include "support/shell.hpp"
+#include "support/swtpm.hpp"
+#include "tokens/tpm2/attestation.hpp"
+#include "tokens/tpm2/tpm_context.hpp"
 #include "unit/attest_keys.hpp"
 #include "unit/attest_soft_activation.hpp"
 
@@ -499,6 +504,35 @@ TEST_F(EstAttestTest, WithoutARegistryTheRoundsAreNotServed) {
   auto cli = client();
   SoftTpm tpm;
   EXPECT_EQ(post(*cli, kAttestRound1, attest::to_json(tpm.round1("worker-1"))).status, 404);
+}
+
+// hwca-node itself, its kubelet key and EK in a swtpm, against this server: the EK it shows
+// is the one registered, and both rounds pass with what the real TPM made.
+TEST_F(EstAttestTest, HwcaNodeEnrollsByAttestationWithARealTpm) {
+  serve();
+  Swtpm tpm;
+  auto ek = tokens::tpm2::read_ek(tpm.tcti(), tokens::tpm2::EkChoice::any);
+  ASSERT_TRUE(ek) << ek.error().message;
+  tokens::tpm2::TpmContext::close_all();  // a swtpm serves one client at a time
+  auto id = node::ek_identity(*ek);
+  ASSERT_TRUE(id) << id.error().message;
+  ca::NodeTpm t;
+  t.node = "worker-1";
+  t.ek_sha256 = id->spki_sha256;
+  t.ek_kind = "certificate";
+  ASSERT_TRUE(tpms_.register_tpm(t));
+  int status = -1;
+  std::string out = shell(
+      "HWCA_TCTI='" + tpm.tcti() + "' " HWCA_NODE_BIN " enroll --attest --node-name worker-1" +
+          " --server https://127.0.0.1:" + std::to_string(port_) + " --ca-cert " + ca_pem_ +
+          " --key tpm2:file=" + dir_.file("kubelet.tpmkey") + " --cert-out " +
+          dir_.file("kubelet.pem"),
+      &status);
+  ASSERT_EQ(status, 0) << out;
+  EXPECT_NE(out.find("(attested: EK sha256 " + id->spki_sha256.substr(0, 16) + "...)"),
+            std::string::npos)
+      << out;
+  EXPECT_EQ(sample(metrics_.text(), requests("attest_enroll", 200)), 1);
 }
 
 }  // namespace

@@ -13,13 +13,12 @@
 #include <httplib.h>
 #include <openssl/ssl.h>
 
-#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <ctime>
 #include <fstream>
 #include <mutex>
-#include <thread>
+#include <optional>
 
 #include "ca/certificate_builder.hpp"
 #include "ca/crypto_context.hpp"
@@ -27,8 +26,10 @@
 #include "node/est_client.hpp"
 #include "node/node_identity.hpp"
 #include "support/scoped_env.hpp"
+#include "support/server_thread.hpp"
 #include "support/swtpm.hpp"
 #include "support/temp_dir.hpp"
+#include "support/test_ca.hpp"
 #include "support/test_csr.hpp"
 #include "tokens/tpm2/tcti.hpp"
 #include "tokens/tpm2/tpm_context.hpp"
@@ -39,36 +40,6 @@ namespace hwca::test {
 const ca::CryptoContext* g_crypto = nullptr;
 
 namespace {
-
-// A software P-256 key from OpenSSL's default provider.
-ossl::Ptr<EVP_PKEY> software_key() {
-  ossl::Ptr<EVP_PKEY> k(EVP_PKEY_Q_keygen(nullptr, ossl::kDefaultProps, "EC", "P-256"));
-  if (!k) throw std::runtime_error("cannot make a P-256 key: " + ossl::take_errors());
-  return k;
-}
-
-// A certificate for `key` named CN=`cn`: a CA's (self-signed) without `issuer`, else a leaf
-// issued by `issuer` with `issuer_key` for `usage` (NID_server_auth or NID_client_auth).
-ossl::Ptr<X509> certificate(const std::string& cn, EVP_PKEY* key, const X509* issuer,
-                            EVP_PKEY* issuer_key, int usage = NID_undef,
-                            std::vector<ca::San> sans = {}) {
-  auto subject = name_of({{"CN", cn}});
-  ca::CertificateSpec spec;
-  spec.subject = subject.get();
-  spec.subject_key = key;
-  spec.issuer = issuer;
-  spec.issuer_key = issuer_key;
-  spec.serial = *ca::Serial::random();
-  spec.not_before = std::time(nullptr) - 60;
-  spec.not_after = std::time(nullptr) + 3600;
-  spec.ca = issuer == nullptr;
-  spec.key_usage_bits = spec.ca ? std::vector<int>{0, 5} : std::vector<int>{0};
-  if (usage != NID_undef) spec.ext_key_usage = {usage};
-  spec.sans = std::move(sans);
-  auto cert = ca::build_certificate(spec, nullptr);
-  if (!cert) throw std::runtime_error("certificate " + cn + ": " + cert.error().message);
-  return std::move(*cert);
-}
 
 // An EST server on 127.0.0.1 (a free port) that requires a client certificate issued by the
 // test's CA; simpleenroll answers with that certificate and remembers it.
@@ -89,22 +60,10 @@ class MutualTlsServer {
                    peers_.push_back(std::move(peer));
                  });
     // Bound and listening before the thread starts: a connection waits in the backlog.
-    port_ = server_.bind_to_any_port("127.0.0.1");
-    if (port_ <= 0) throw std::runtime_error("cannot bind a port on 127.0.0.1");
-    thread_ = std::thread([this] {
-      server_.listen_after_bind();
-      listen_ended_ = true;
-    });
-  }
-  ~MutualTlsServer() {
-    // stop() does nothing before listen_after_bind() has begun, which would then never
-    // return: wait until it runs (or has already ended by itself).
-    while (!server_.is_running() && !listen_ended_) std::this_thread::yield();
-    server_.stop();
-    thread_.join();
+    thread_.emplace(server_);
   }
 
-  int port() const { return port_; }
+  int port() const { return thread_->port(); }
   // The client certificates the server saw in requests since the last call.
   std::vector<ossl::Ptr<X509>> take_peers() {
     std::lock_guard lock(mu_);
@@ -121,11 +80,9 @@ class MutualTlsServer {
   }
 
   httplib::SSLServer server_;
-  int port_ = 0;
-  std::atomic<bool> listen_ended_{false};
-  std::thread thread_;
   std::mutex mu_;
   std::vector<ossl::Ptr<X509>> peers_;
+  std::optional<ServerThread> thread_;  // last: the server stops before the rest goes
 };
 
 // A node with its key in a fresh swtpm (HWCA_TCTI), a CA with a software key, and an EST

@@ -78,6 +78,16 @@ Result<ossl::Ptr<EVP_PKEY>> Tpm2KeyStore::get_public_key(const std::string& text
 Result<std::shared_ptr<Signer>> Tpm2KeyStore::create_signer(const std::string& text) {
   auto uri = parse_tpm2_uri(text);
   if (!uri) return tl::unexpected(uri.error());
+  auto key = open_for_use(text);
+  if (!key) return tl::unexpected(key.error());
+  auto pub = public_key_of((*key)->public_area().publicArea);
+  if (!pub) return tl::unexpected(pub.error());
+  return std::make_shared<Tpm2Signer>(std::move(*key), std::move(*pub), format_tpm2_uri(*uri));
+}
+
+Result<std::shared_ptr<TpmKey>> Tpm2KeyStore::open_for_use(const std::string& text) {
+  auto uri = parse_tpm2_uri(text);
+  if (!uri) return tl::unexpected(uri.error());
   if (uri->type == "public") {
     return fail(ErrorKind::usage, "a signing key URI must name a private key, not type=public");
   }
@@ -100,9 +110,7 @@ Result<std::shared_ptr<Signer>> Tpm2KeyStore::create_signer(const std::string& t
   }
   // Loaded now: a key from another TPM fails here, before a caller starts signing.
   if (auto ok = (*key)->load(); !ok) return tl::unexpected(ok.error());
-  auto pub = public_key_of((*key)->public_area().publicArea);
-  if (!pub) return tl::unexpected(pub.error());
-  return std::make_shared<Tpm2Signer>(std::move(*key), std::move(*pub), format_tpm2_uri(*uri));
+  return key;
 }
 
 Result<KeyInfo> Tpm2KeyStore::create_key(const CreateKeyRequest& request) {

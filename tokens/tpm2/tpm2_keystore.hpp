@@ -25,6 +25,11 @@ class Tpm2KeyStore : public KeyStore, public KeyInspector {
   Result<std::shared_ptr<Signer>> create_signer(const std::string& uri) override;
   void close() override {}
 
+  // The key a URI names, its password set (the URI's pin-source, else --pin-source, else
+  // the prompt, when the key file says it has one) and loaded: what create_signer signs
+  // with, and what hwca-node's attestation certifies.
+  Result<std::shared_ptr<TpmKey>> open_for_use(const std::string& uri);
+
   // Loads the key and reads its public area back from the TPM.
   Result<KeyAttributes> inspect_key(const std::string& uri) override;
 

@@ -44,7 +44,8 @@ Status TpmContext::start() {
   auto tcti = load_tcti(choice_);
   if (!tcti) return tl::unexpected(tcti.error());
   tcti_ = std::move(*tcti);
-  TSS2_RC rc = Esys_Initialize(&esys_, tcti_.get(), nullptr);
+  counter_ = std::make_unique<CommandCounter>(tcti_.get());
+  TSS2_RC rc = Esys_Initialize(&esys_, counter_->tcti(), nullptr);
   if (rc != TSS2_RC_SUCCESS) return error("ESYS initialisation failed", rc);
   // A TPM is started once after power-on, by firmware, the kernel or (swtpm) its
   // startup-clear flag; a TPM that nobody started refuses every command, so start it here.

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "common/result.hpp"
+#include "tokens/tpm2/command_counter.hpp"
 #include "tokens/tpm2/tcti.hpp"
 
 namespace hwca::tokens::tpm2 {
@@ -78,6 +79,9 @@ class TpmContext {
   void remember_refusal(const std::string& id, Error error);
 
   const std::string& tcti() const { return choice_.tcti; }
+  // The commands this context has sent to the TPM since it was opened (every transmit,
+  // TPM2_Startup included).
+  uint64_t commands_sent() const { return counter_ ? counter_->commands() : 0; }
   // "TPM 'swtpm:host=127.0.0.1,port=2321'", for messages.
   std::string name() const;
   // "TPM '...': what: decoded rc", with the kind of rc; for TPM_RC_OBJECT_MEMORY, what to
@@ -93,6 +97,7 @@ class TpmContext {
   std::recursive_mutex mu_;
   TctiChoice choice_;
   TctiPtr tcti_;
+  std::unique_ptr<CommandCounter> counter_;  // wraps tcti_: what ESYS talks to
   ESYS_CONTEXT* esys_ = nullptr;
   std::vector<Evictable*> loaded_;
   std::map<std::string, Error> refusals_;

@@ -191,8 +191,9 @@ tl::unexpected<Error> TpmKey::auth_error(ESYS_CONTEXT* esys, TSS2_RC rc) {
   return tl::unexpected(error);
 }
 
-Result<TPMT_SIGNATURE> TpmKey::sign(const TPMT_SIG_SCHEME& scheme, const TPM2B_DIGEST& digest) {
-  return ctx_->with([&](ESYS_CONTEXT* esys) -> Result<TPMT_SIGNATURE> {
+Status TpmKey::with_password(const std::string& what,
+                             const std::function<TSS2_RC(ESYS_CONTEXT*, ESYS_TR)>& command) {
+  return ctx_->with([&](ESYS_CONTEXT* esys) -> Status {
     if (auto refused = ctx_->refusal(refusal_id_)) return tl::unexpected(*refused);
     auto tr = object();
     if (!tr) return tl::unexpected(tr.error());
@@ -200,22 +201,46 @@ Result<TPMT_SIGNATURE> TpmKey::sign(const TPMT_SIG_SCHEME& scheme, const TPM2B_D
     TSS2_RC rc = Esys_TR_SetAuth(esys, *tr, &auth);
     wipe(auth);
     if (rc != TSS2_RC_SUCCESS) return ctx_->error("setting the password of " + describe_, rc);
-    TPMT_TK_HASHCHECK validation{};
-    validation.tag = TPM2_ST_HASHCHECK;
-    validation.hierarchy = TPM2_RH_NULL;
-    TPMT_SIGNATURE* signature = nullptr;
-    rc = Esys_Sign(esys, *tr, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &digest, &scheme,
-                   &validation, &signature);
-    EsysPtr<TPMT_SIGNATURE> owned(signature);
+    rc = command(esys, *tr);
     // Keep no copy of the password in ESYS's record of the object.
     TPM2B_AUTH empty{};
     Esys_TR_SetAuth(esys, *tr, &empty);
     if (is(rc, TPM2_RC_AUTH_FAIL) || is(rc, TPM2_RC_BAD_AUTH) || is(rc, TPM2_RC_LOCKOUT)) {
       return auth_error(esys, rc);
     }
-    if (rc != TSS2_RC_SUCCESS) return ctx_->error("signing with " + describe_, rc);
-    return *signature;
+    if (rc != TSS2_RC_SUCCESS) return ctx_->error(what + " " + describe_, rc);
+    return {};
   });
+}
+
+Result<TPMT_SIGNATURE> TpmKey::sign(const TPMT_SIG_SCHEME& scheme, const TPM2B_DIGEST& digest) {
+  TPMT_SIGNATURE* signature = nullptr;
+  Status ok = with_password("signing with", [&](ESYS_CONTEXT* esys, ESYS_TR tr) {
+    TPMT_TK_HASHCHECK validation{};
+    validation.tag = TPM2_ST_HASHCHECK;
+    validation.hierarchy = TPM2_RH_NULL;
+    return Esys_Sign(esys, tr, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &digest, &scheme,
+                     &validation, &signature);
+  });
+  EsysPtr<TPMT_SIGNATURE> owned(signature);
+  if (!ok) return tl::unexpected(ok.error());
+  return *signature;
+}
+
+Result<TpmKey::Certified> TpmKey::certify_by(ESYS_TR signer, const TPM2B_DATA& qualifying,
+                                             const TPMT_SIG_SCHEME& scheme) {
+  TPM2B_ATTEST* attest = nullptr;
+  TPMT_SIGNATURE* signature = nullptr;
+  // The key's authorisation (the ADMIN role: its password, adminWithPolicy being clear),
+  // then the signer's (empty).
+  Status ok = with_password("certifying", [&](ESYS_CONTEXT* esys, ESYS_TR tr) {
+    return Esys_Certify(esys, tr, signer, ESYS_TR_PASSWORD, ESYS_TR_PASSWORD, ESYS_TR_NONE,
+                        &qualifying, &scheme, &attest, &signature);
+  });
+  EsysPtr<TPM2B_ATTEST> attest_owned(attest);
+  EsysPtr<TPMT_SIGNATURE> signature_owned(signature);
+  if (!ok) return tl::unexpected(ok.error());
+  return Certified{*attest, *signature};
 }
 
 Result<TPM2B_PUBLIC> TpmKey::read_public() {

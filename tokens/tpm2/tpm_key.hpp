@@ -4,6 +4,7 @@
 // TPM2_EvictControl to keep one at a handle.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -53,6 +54,17 @@ class TpmKey : public Evictable {
   // that keeps signing or reopening the key cannot lock the TPM out.
   Result<TPMT_SIGNATURE> sign(const TPMT_SIG_SCHEME& scheme, const TPM2B_DIGEST& digest);
 
+  // TPM2_Certify of this key (authorised with its password) by `signer`, a loaded
+  // attestation key whose authorisation is empty, with `qualifying` as qualifyingData and
+  // `scheme` (ECDSA or RSASSA with a hash, as the signer allows). A wrong password is
+  // handled as in sign().
+  struct Certified {
+    TPM2B_ATTEST attest;  // the TPMS_ATTEST, marshalled by the TPM
+    TPMT_SIGNATURE signature;
+  };
+  Result<Certified> certify_by(ESYS_TR signer, const TPM2B_DATA& qualifying,
+                               const TPMT_SIG_SCHEME& scheme);
+
   // The public area as the TPM reports it (TPM2_ReadPublic of the loaded object): for
   // hwca key show, this proves the TPM holds the key and shows its real attributes.
   Result<TPM2B_PUBLIC> read_public();
@@ -68,6 +80,11 @@ class TpmKey : public Evictable {
   // room.
   Result<ESYS_TR> object();
   tl::unexpected<Error> auth_error(ESYS_CONTEXT* esys, TSS2_RC rc);
+  // Under the context's lock: the key loaded and its password set, rc = command(esys, key),
+  // the password taken back out of ESYS's record. A rejected password is auth_error's;
+  // another failure is "`what` <the key>: rc".
+  Status with_password(const std::string& what,
+                       const std::function<TSS2_RC(ESYS_CONTEXT*, ESYS_TR)>& command);
 
   std::shared_ptr<TpmContext> ctx_;
   std::string describe_;
