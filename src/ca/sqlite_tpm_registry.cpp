@@ -162,10 +162,10 @@ Result<std::vector<Row>> SqliteIssuanceStore::read_all(const char* sql,
   sqlite3* db = r.db;
   Txn txn(db);  // one snapshot for the version and the rows
   if (int rc = txn.begin(/*write=*/false); rc != SQLITE_OK) return db_error(rc, "read", db);
-  auto version = schema_version(db);
+  auto version = schema_version(db, r.stmts);
   if (!version) return tl::unexpected(version.error());
   if (*version < kTpmRegistryVersion) return std::vector<Row>{};
-  Stmt rows(db, sql);
+  Stmt rows(*r.stmts, db, sql);  // kept prepared: round 1 of every attestation reads here
   if (node != nullptr) rows.bind(":node", *node);
   std::vector<Row> out;
   int rc;

@@ -1,6 +1,7 @@
 // hwca serve: the EST enrollment server (src/est) for one CA of the home.
 #include <pthread.h>
 
+#include <chrono>
 #include <csignal>
 #include <iostream>
 #include <thread>
@@ -24,6 +25,8 @@ struct ServeArgs {
   int read_timeout = 5;
   int request_timeout = 10;
   size_t max_body = 96 * 1024;
+  bool require_attestation = false;
+  int attest_nonce_ttl = 60;
 };
 
 Result<std::pair<std::string, int>> parse_listen(const std::string& text) {
@@ -93,6 +96,10 @@ int serve(const Context& ctx, ServeArgs args) {
   est::Metrics metrics;
   est::EstService service(**issuer, **store, **store, audit, metrics, (*crypto)->libctx(),
                           chain_view);
+  est::AttestationOptions attest;
+  attest.require = args.require_attestation;
+  attest.nonce_ttl = std::chrono::seconds(args.attest_nonce_ttl);
+  service.enable_attestation(**store, attest);
   est::ServerOptions options;
   options.host = listen->first;
   options.port = listen->second;
@@ -177,6 +184,13 @@ void set_serve_command(CLI::App& app, Context& ctx, int& exit_code) {
                   "get 413 and the connection is closed")
       ->check(CLI::Range(1024, 16 * 1024 * 1024))
       ->type_name("BYTES");
+  cmd->add_flag("--require-attestation", args.require_attestation,
+                "enroll nodes by TPM attestation only: bootstrap tokens are refused for every "
+                "node (a node with a registered TPM is refused them in any case)");
+  cmd->add_option("--attest-nonce-ttl", args.attest_nonce_ttl,
+                  "seconds an attestation challenge may wait for its answer (default 60)")
+      ->check(CLI::Range(5, 600))
+      ->type_name("SECONDS");
   cmd->callback([&] { exit_code = serve(ctx, args); });
 }
 

@@ -7,7 +7,6 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
-#include <openssl/sha.h>
 
 #include "attest/certify_evidence.hpp"
 #include "attest/ek_certificate.hpp"
@@ -42,17 +41,6 @@ bool is_json(const std::string& content_type) {
 
 std::string hex(const attest::Bytes& bytes) { return hex_text(bytes.data(), bytes.size()); }
 
-// SHA-256 of a key's SubjectPublicKeyInfo DER, as the registry keeps it (ca::spki_sha256).
-std::string spki_sha256(EVP_PKEY* key) {
-  unsigned char* der = nullptr;
-  int len = i2d_PUBKEY(key, &der);
-  if (len <= 0) return {};
-  unsigned char md[SHA256_DIGEST_LENGTH];
-  SHA256(der, static_cast<size_t>(len), md);
-  OPENSSL_free(der);
-  return hex_text(md, sizeof md);
-}
-
 // The EK a challenge request presents: its MakeCredential parameters (from its public
 // area when given: that is the TPM's own word; else the certificate's template), its
 // registry digest, and its certificate if one came.
@@ -84,7 +72,7 @@ attest::Checked<PresentedEk> presented_ek(const attest::ChallengeRequest& m) {
     if (!params) return tl::unexpected(params.error());
     ek.params = std::move(*params);
   }
-  ek.sha256 = spki_sha256(ek.params.key.get());
+  ek.sha256 = attest::ek_spki_sha256(ek.params.key.get());
   if (ek.sha256.empty()) return attest::refuse(attest::Reason::malformed, "the EK cannot be encoded");
   return ek;
 }

@@ -6,6 +6,7 @@
 // tests/integration/cli/node_swtpm_attest.sh.
 #include <openssl/x509v3.h>
 
+#include "attest/ek_certificate.hpp"
 #include "attest/protocol.hpp"
 #include "ca/tpm_registry.hpp"
 #include "common/text.hpp"
@@ -29,15 +30,6 @@ constexpr const char* kAttestRound2 = "/attest/v1/enroll";
 
 Bytes bytes_of(const std::string& s) { return Bytes(s.begin(), s.end()); }
 
-std::string sha256_hex(EVP_PKEY* key) {
-  unsigned char* der = nullptr;
-  int len = i2d_PUBKEY(key, &der);
-  unsigned char md[32];
-  SHA256(der, static_cast<size_t>(len), md);
-  OPENSSL_free(der);
-  return hex_text(md, sizeof md);
-}
-
 // A node's TPM in software: its EK, a fresh AK, and a kubelet key, with the attributes a
 // TPM gives them (each may be altered by a test).
 struct SoftTpm {
@@ -50,7 +42,7 @@ struct SoftTpm {
   TPMT_PUBLIC ek_area() const { return soft::area_of(ek.get(), soft::kEkAttrs); }
   TPMT_PUBLIC ak_area() const { return soft::area_of(ak.get(), ak_attrs); }
   TPMT_PUBLIC key_area() const { return soft::area_of(key.get(), key_attrs); }
-  std::string ek_sha256() const { return sha256_hex(ek.get()); }
+  std::string ek_sha256() const { return attest::ek_spki_sha256(ek.get()); }
 
   attest::ChallengeRequest round1(const std::string& node) const {
     return {node, {}, soft::marshal_public(ek_area()), soft::marshal_public(ak_area())};
@@ -63,46 +55,18 @@ struct SoftTpm {
   }
 };
 
-// An in-memory registry of node TPMs (the SQLite one is tested on its own).
-class MemoryTpms : public ca::TpmRegistry {
- public:
-  Status register_tpm(const ca::NodeTpm& t) override {
-    std::lock_guard lock(mu_);
-    tpms_[t.node] = t;
-    return {};
-  }
-  Status register_tpms(const std::vector<ca::NodeTpm>& ts) override {
-    for (const auto& t : ts) (void)register_tpm(t);
-    return {};
-  }
-  Status unregister_tpm(const std::string& node) override {
-    std::lock_guard lock(mu_);
-    tpms_.erase(node);
-    return {};
-  }
-  Result<std::optional<ca::NodeTpm>> tpm(const std::string& node) override {
-    std::lock_guard lock(mu_);
-    auto it = tpms_.find(node);
-    if (it == tpms_.end()) return std::optional<ca::NodeTpm>{};
-    return std::optional<ca::NodeTpm>{it->second};
-  }
-  Result<std::vector<ca::NodeTpm>> tpms() override { return std::vector<ca::NodeTpm>{}; }
-  Status add_ek_root(const ca::EkRoot& r) override {
-    std::lock_guard lock(mu_);
-    roots_.push_back(r);
-    return {};
-  }
-  Status remove_ek_root(const std::string&) override { return {}; }
-  Result<std::vector<ca::EkRoot>> ek_roots() override {
-    std::lock_guard lock(mu_);
-    return roots_;
-  }
+std::string sha256_of(const Bytes& b) {
+  unsigned char md[32];
+  SHA256(b.data(), b.size(), md);
+  return hex_text(md, sizeof md);
+}
 
- private:
-  std::mutex mu_;
-  std::map<std::string, ca::NodeTpm> tpms_;
-  std::vector<ca::EkRoot> roots_;
-};
+ossl::Ptr<X509> read_pem_cert(const std::string& path) {
+  ossl::Ptr<BIO> bio(BIO_new_file(path.c_str(), "r"));
+  return ossl::Ptr<X509>(bio ? PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr) : nullptr);
+}
+
+std::string hex_of(const Bytes& b) { return hex_text(b.data(), b.size()); }
 
 Bytes der_of(const X509* cert) {
   auto der = ca::cert_der(cert);
@@ -143,7 +107,7 @@ class EstAttestTest : public EstServerTest {
  protected:
   void SetUp() override {
     EstServerTest::SetUp();
-    configure_ = [this](est::EstService& s) { s.enable_attestation(tpms_, options_); };
+    configure_ = [this](est::EstService& s) { s.enable_attestation(*db_, options_); };
   }
 
   // start(), and forget the server's own TLS certificate: from here on nothing is issued
@@ -158,7 +122,11 @@ class EstAttestTest : public EstServerTest {
     t.node = node;
     t.ek_sha256 = tpm.ek_sha256();
     t.ek_kind = "public-key";
-    ASSERT_TRUE(tpms_.register_tpm(t));
+    t.ek_der = attest::ek_spki_der(tpm.ek.get());
+    t.registered_at = std::time(nullptr);
+    t.registered_by = "test:attest";
+    auto ok = db_->register_tpm(t);
+    ASSERT_TRUE(ok) << ok.error().message;
   }
 
   Answer post(httplib::SSLClient& cli, const char* path, const std::string& json) {
@@ -219,7 +187,6 @@ class EstAttestTest : public EstServerTest {
     EXPECT_TRUE(store_->batches().empty()) << "something was issued";
   }
 
-  MemoryTpms tpms_;
   est::AttestationOptions options_;
 };
 
@@ -235,6 +202,12 @@ TEST_F(EstAttestTest, AnAttestedKeyGetsItsNodesCertificate) {
   EXPECT_EQ(sample(metrics_.text(), requests("attest_enroll", 200)), 1);
   auto view = audit_view();
   EXPECT_EQ(view.issued.count(serial_of(a.certs[0].get())), 1u);
+  // What proved the key is kept with the certificate.
+  auto row = db_->find(kCa, serial_of(a.certs[0].get()));
+  ASSERT_TRUE(row && *row);
+  EXPECT_EQ((*row)->attest_ek_sha256, tpm.ek_sha256());
+  EXPECT_EQ((*row)->attest_ak_name, hex_of(soft::name_sha256(tpm.ak_area())));
+  EXPECT_EQ((*row)->attest_key_name, hex_of(soft::name_sha256(tpm.key_area())));
 }
 
 TEST_F(EstAttestTest, RoundOneRefusesAnEkNotRegisteredForTheNode) {
@@ -267,14 +240,16 @@ TEST_F(EstAttestTest, RoundOneRefusesAnAkThatIsNotARestrictedTpmKey) {
                {TPMA_OBJECT_SENSITIVEDATAORIGIN, 0, "attest_not_sensitive_data_origin"},
                {TPMA_OBJECT_SIGN_ENCRYPT, 0, "attest_not_sign"},
                {0, TPMA_OBJECT_DECRYPT, "attest_decrypt"}};
+  int n = 0;
   for (const auto& c : cases) {
     SCOPED_TRACE(c.reason);
     SoftTpm tpm;
     tpm.ak_attrs = (tpm.ak_attrs & ~c.clear) | c.set;
-    register_node("worker-ak", tpm);
+    const std::string node = "worker-ak" + std::to_string(++n);
+    register_node(node, tpm);
     long long before = rejections(c.reason);
     Answer refused;
-    EXPECT_FALSE(challenge(*cli, tpm.round1("worker-ak"), &refused));
+    EXPECT_FALSE(challenge(*cli, tpm.round1(node), &refused));
     expect_refused(refused, 403, c.reason, "AK: ", before);
   }
 }
@@ -448,8 +423,11 @@ TEST_F(EstAttestTest, AnEkCertificateMustChainToTheEkRootsWhenThereAreSome) {
   EXPECT_TRUE(challenge(*cli, with_cert(bad, "bad", bad_cert.get())));
   ca::EkRoot r;
   r.der = der_of(root.get());
+  r.sha256 = sha256_of(r.der);
+  r.subject = "CN=EK root";
   r.anchor = true;
-  ASSERT_TRUE(tpms_.add_ek_root(r));
+  auto added = db_->add_ek_root(r);
+  ASSERT_TRUE(added) << added.error().message;
   Answer refused;
   long long before = rejections("ek_untrusted");
   EXPECT_FALSE(challenge(*cli, with_cert(bad, "bad", bad_cert.get()), &refused));
@@ -520,7 +498,11 @@ TEST_F(EstAttestTest, HwcaNodeEnrollsByAttestationWithARealTpm) {
   t.node = "worker-1";
   t.ek_sha256 = id->spki_sha256;
   t.ek_kind = "certificate";
-  ASSERT_TRUE(tpms_.register_tpm(t));
+  t.ek_der = ek->certificate;
+  t.registered_at = std::time(nullptr);
+  t.registered_by = "test:attest";
+  auto registered = db_->register_tpm(t);
+  ASSERT_TRUE(registered) << registered.error().message;
   int status = -1;
   std::string out = shell(
       "HWCA_TCTI='" + tpm.tcti() + "' " HWCA_NODE_BIN " enroll --attest --node-name worker-1" +
@@ -533,6 +515,14 @@ TEST_F(EstAttestTest, HwcaNodeEnrollsByAttestationWithARealTpm) {
             std::string::npos)
       << out;
   EXPECT_EQ(sample(metrics_.text(), requests("attest_enroll", 200)), 1);
+  // The row keeps what proved the key: this EK, and the key's Name as the TPM computes it.
+  auto cert = read_pem_cert(dir_.file("kubelet.pem"));
+  ASSERT_TRUE(cert);
+  auto row = db_->find(kCa, serial_of(cert.get()));
+  ASSERT_TRUE(row && *row);
+  EXPECT_EQ((*row)->attest_ek_sha256, id->spki_sha256);
+  EXPECT_EQ((*row)->attest_ak_name.size(), 68u);  // SHA-256 Name: 2 + 32 bytes, in hex
+  EXPECT_EQ((*row)->attest_key_name.size(), 68u);
 }
 
 }  // namespace
