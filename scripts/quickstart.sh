@@ -98,7 +98,7 @@ openssl req -new "${prov[@]}" -key "$key_uri?pin-source=file:$pin_path" \
   -subj "/CN=signed in the token" -out "$state/token.csr"
 openssl req -in "$state/token.csr" -noout -verify
 
-say "Enrollment: 'hwca serve' for k8s-ca, and node w1 whose kubelet key is made in a TPM (swtpm)"
+say "Enrollment by TPM attestation: 'hwca serve' for k8s-ca, and node w1 whose kubelet key is made in its TPM (swtpm)"
 node_dir="$state/node-w1"
 mkdir -p "$node_dir/tpm" "$node_dir/tpm-config"
 if [ ! -f "$node_dir/tpm/tpm2-00.permall" ]; then
@@ -136,12 +136,24 @@ export HWCA_TCTI="swtpm:host=127.0.0.1,port=$tpm_port"
 ca_cert="$HWCA_HOME/cas/k8s-ca/cert.pem"
 node_args=(--server "https://localhost:$est_port" --ca-cert "$ca_cert"
   --key "tpm2:file=$node_dir/kubelet.tpmkey")
-# The operator makes a single-use token for w1 and hands it to the node (here: a 0600 file).
-"$hwca" bootstrap create --node w1 --ip 10.0.0.21 --ttl 30m > "$node_dir/token"
-"$build/bin/hwca-node" enroll "${node_args[@]}" --node-name w1 \
-  --bootstrap-token-file "$node_dir/token" --cert-out "$node_dir/kubelet-client.pem"
-rm -f "$node_dir/token"
+# The operator trusts the TPM maker's EK roots (here swtpm_localca's root and intermediate,
+# which signed the swtpm's EK certificates) and registers w1's TPM by its EK certificate, as
+# 'hwca-node ek show' reads it on the node. No bootstrap token: the CA issues only for a key
+# proven to live in that TPM.
+localca="$node_dir/tpm-config/var/lib/swtpm-localca"
+for root in "$localca/swtpm-localca-rootca-cert.pem" "$localca/issuercert.pem"; do
+  sum=$(openssl x509 -in "$root" -outform DER | sha256sum | cut -d' ' -f1)
+  "$hwca" ek-roots list | grep -q "$sum" || "$hwca" ek-roots add "$root"
+done
+"$build/bin/hwca-node" ek show --out "$node_dir/ek.pem" | sed '/-----BEGIN/,$d'
+if ! "$hwca" node show w1 > /dev/null 2>&1; then  # registered by an earlier run: the same TPM
+  "$hwca" node register --name w1 --ek-cert "$node_dir/ek.pem"
+fi
+"$build/bin/hwca-node" enroll "${node_args[@]}" --node-name w1 --attest \
+  --cert-out "$node_dir/kubelet-client.pem"
 openssl x509 -in "$node_dir/kubelet-client.pem" -noout -subject -enddate
+serial=$(openssl x509 -in "$node_dir/kubelet-client.pem" -noout -serial | cut -d= -f2)
+"$hwca" cert show "${serial,,}" | grep -i attest
 say "Renewal over mutual TLS with the TPM key (--force: it is not due yet)"
 "$build/bin/hwca-node" renew "${node_args[@]}" --cert "$node_dir/kubelet-client.pem" --force
 say "What the kubelet's exec credential plugin gets: a 1-hour certificate, asked for with the TPM key"
@@ -161,9 +173,12 @@ Done. What happened:
     the tree that goes to that node's /etc/kubernetes/ (kubeadm's external-CA mode: no CA
     key is on any disk); each certificate was signed in the token, recorded and audited;
   - openssl verified the chains; re-running this script keeps every valid file;
-  - 'hwca serve' enrolled node w1 over EST with a single-use bootstrap token; w1's kubelet
-    key was made inside its TPM ($node_dir/kubelet.tpmkey loads in that TPM only) and
-    renewed over mutual TLS with it; the exec credential plugin got a 1-hour certificate.
+  - w1's TPM was registered by its EK certificate (chained to the swtpm maker's roots);
+    'hwca serve' issued w1's kubelet certificate by TPM attestation: the key was made inside
+    that TPM ($node_dir/kubelet.tpmkey loads in it only) and proven so (credential
+    activation with the registered EK, TPM2_Certify with the CA's nonce), no token needed;
+    it renewed over mutual TLS with that key; the exec credential plugin got a 1-hour
+    certificate.
 Try:
   export SOFTHSM2_CONF=$SOFTHSM2_CONF HWCA_PKCS11_MODULE=$HWCA_PKCS11_MODULE HWCA_PIN_SOURCE=$HWCA_PIN_SOURCE HWCA_HOME=$HWCA_HOME
   $hwca k8s check-expiration --dir $out
