@@ -104,6 +104,16 @@ Result<const ASN1_OBJECT*> object_of(int nid, const char* what) {
 
 }  // namespace
 
+bool is_media_type(std::string_view content_type, std::string_view type) {
+  std::string_view given = content_type.substr(0, content_type.find(';'));
+  while (!given.empty() && given.back() == ' ') given.remove_suffix(1);
+  if (given.size() != type.size()) return false;
+  for (size_t i = 0; i < given.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(given[i])) != type[i]) return false;
+  }
+  return true;
+}
+
 Result<ossl::Ptr<X509_REQ>> decode_pkcs10_body(std::string_view body, OSSL_LIB_CTX* libctx) {
   if (only_space(body)) return fail(ErrorKind::usage, "the request body is empty");
   // Base64 of kMaxCsrBytes, with generous room for line breaks: anything longer cannot

@@ -28,6 +28,10 @@ inline constexpr const char* kCsrAttrsType = "application/csrattrs";
 // "the request body is not base64", "the request body is not a DER PKCS#10 request: ..."
 // (PEM text, not a SEQUENCE, over 64 KiB, garbage or truncated, bytes after the request),
 // "the request's signature does not verify").
+// Whether a Content-Type header names `type` ("application/pkcs10"): case-insensitive,
+// parameters (";charset=...") allowed.
+bool is_media_type(std::string_view content_type, std::string_view type);
+
 Result<ossl::Ptr<X509_REQ>> decode_pkcs10_body(std::string_view body, OSSL_LIB_CTX* libctx);
 
 // The certs-only reply holding `certs` in order (the certificates field is kept in the

@@ -22,14 +22,6 @@ Reply text_reply(int status, const std::string& message) {
   return r;
 }
 
-// "application/pkcs10", case-insensitive, parameters allowed.
-bool is_pkcs10(const std::string& content_type) {
-  std::string type = content_type.substr(0, content_type.find(';'));
-  while (!type.empty() && type.back() == ' ') type.pop_back();
-  for (auto& c : type) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return type == kPkcs10Type;
-}
-
 }  // namespace
 
 EstService::EstService(ca::Issuer& issuer, ca::IssuanceStore& store, ca::NodeRegistry& registry,
@@ -128,7 +120,7 @@ Reply EstService::enroll(Operation op, const std::string& label, std::string_vie
                            "authenticate with a bootstrap token (HTTP Basic: node name and "
                            "token) or the node's client certificate");
   }
-  if (!is_pkcs10(content_type)) {
+  if (!is_media_type(content_type, kPkcs10Type)) {
     return unauthenticated(
         415, "content_type",
         "the request must be application/pkcs10, not '" + bounded(content_type, 64) + "'");

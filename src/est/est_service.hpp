@@ -135,6 +135,10 @@ class EstService {
   void write_summary(const RejectionSummary::Summary& summary);
   void audit_failed(const Error& e, const std::string& what);
   Result<Node> node_from_certificate(const X509* peer);
+  // What both attestation rounds refuse before reading the body: 404 when attestation is
+  // not served, 415 a body that is not JSON (`what`: "challenge request").
+  std::optional<Reply> attest_refused_early(const std::string& content_type, const Caller& caller,
+                                            const char* what);
   Reply issue(Node& node, X509_REQ* req, NodeProfile profile, const std::string& label,
               Caller& caller, std::optional<ca::SignRequest::Attestation> attestation);
 

@@ -16,6 +16,7 @@
 #include "ca/csr.hpp"
 #include "ca/serial.hpp"
 #include "common/text.hpp"
+#include "est/est_codec.hpp"
 #include "est/est_service.hpp"
 
 namespace hwca::est {
@@ -29,14 +30,6 @@ Reply text_reply(int status, const std::string& message) {
   r.status = status;
   r.body = message + "\n";
   return r;
-}
-
-// "application/json", case-insensitive, parameters allowed.
-bool is_json(const std::string& content_type) {
-  std::string type = content_type.substr(0, content_type.find(';'));
-  while (!type.empty() && type.back() == ' ') type.pop_back();
-  for (auto& c : type) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return type == attest::kJsonType;
 }
 
 std::string hex(const attest::Bytes& bytes) { return hex_text(bytes.data(), bytes.size()); }
@@ -117,18 +110,25 @@ void EstService::enable_attestation(ca::TpmRegistry& tpms, AttestationOptions op
   challenges_ = std::make_unique<ChallengeStore>(options.nonce_ttl, options.challenges_per_node);
 }
 
-Reply EstService::attest_challenge(std::string_view body, const std::string& content_type,
-                                   Caller& caller) {
+std::optional<Reply> EstService::attest_refused_early(const std::string& content_type,
+                                                      const Caller& caller, const char* what) {
   if (tpms_ == nullptr) return text_reply(404, "TPM attestation is not served here");
   if (auto due = summary_.due()) write_summary(*due);
+  if (!is_media_type(content_type, attest::kJsonType)) {
+    return refuse_unauthenticated(415, "content_type",
+                                  std::string("the ") + what + " must be application/json, not '" +
+                                      bounded(content_type, 64) + "'",
+                                  caller);
+  }
+  return std::nullopt;
+}
+
+Reply EstService::attest_challenge(std::string_view body, const std::string& content_type,
+                                   Caller& caller) {
+  if (auto early = attest_refused_early(content_type, caller, "challenge request")) return *early;
   auto unauthenticated = [&](int status, const std::string& reason, const std::string& message) {
     return refuse_unauthenticated(status, reason, message, caller);
   };
-  if (!is_json(content_type)) {
-    return unauthenticated(415, "content_type",
-                           "the challenge request must be application/json, not '" +
-                               bounded(content_type, 64) + "'");
-  }
   auto m = attest::challenge_request_from_json(body);
   if (!m) return unauthenticated(400, "malformed", m.error().message);
   if (!ca::valid_node_name(m->node)) {
@@ -201,16 +201,10 @@ Reply EstService::attest_challenge(std::string_view body, const std::string& con
 
 Reply EstService::attest_enroll(std::string_view body, const std::string& content_type,
                                 Caller& caller) {
-  if (tpms_ == nullptr) return text_reply(404, "TPM attestation is not served here");
-  if (auto due = summary_.due()) write_summary(*due);
+  if (auto early = attest_refused_early(content_type, caller, "enroll request")) return *early;
   auto unauthenticated = [&](int status, const std::string& reason, const std::string& message) {
     return refuse_unauthenticated(status, reason, message, caller);
   };
-  if (!is_json(content_type)) {
-    return unauthenticated(415, "content_type",
-                           "the enroll request must be application/json, not '" +
-                               bounded(content_type, 64) + "'");
-  }
   auto m = attest::enroll_request_from_json(body);
   if (!m) return unauthenticated(400, "malformed", m.error().message);
   auto challenge = challenges_->take(m->nonce);

@@ -483,3 +483,18 @@ TEST(EstCsrAttrs, OpensslAsn1parseReadsTheOidsAndTheAttribute) {
 }
 
 }  // namespace
+
+namespace hwca::est {
+namespace {
+
+TEST(EstCodec, MediaTypesAreCaseInsensitiveAndTakeParameters) {
+  EXPECT_TRUE(is_media_type("application/pkcs10", kPkcs10Type));
+  EXPECT_TRUE(is_media_type("Application/PKCS10; charset=utf-8", kPkcs10Type));
+  EXPECT_TRUE(is_media_type("application/json ;x=y", "application/json"));
+  EXPECT_FALSE(is_media_type("application/pkcs10x", kPkcs10Type));
+  EXPECT_FALSE(is_media_type("application/json", kPkcs10Type));
+  EXPECT_FALSE(is_media_type("", kPkcs10Type));
+}
+
+}  // namespace
+}  // namespace hwca::est
