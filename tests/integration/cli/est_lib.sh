@@ -17,6 +17,8 @@
 #   new_token_file FILE NODE [bootstrap create options...]   a new bootstrap token of NODE in
 #                       FILE (mode 0600; TOKEN_ID its id, TOKENS every token made)
 #   token_state ID      valid, used, revoked or expired
+#   tokens_unlogged     no token of TOKENS has its secret in $STDERR_LOG, the audit log or
+#                       the last server's stderr
 #   serial_of PEM, subject_of PEM, pub_of_cert PEM (SHA-256 of its SubjectPublicKeyInfo),
 #   sum_of FILE, node_dir_state (name, inode and digest of each file of $NODE)
 #   cert_field SERIAL FIELD   FIELD's value in `hwca cert show --ca root SERIAL` (empty if absent)
@@ -105,11 +107,19 @@ token_state() {
   hwca bootstrap list --json | jq -r --arg id "$1" '.[] | select(.id == $id) | .state'
 }
 
+tokens_unlogged() {
+  local t
+  for t in "${TOKENS[@]}"; do
+    ! grep -qF -e "${t#*.}" "$STDERR_LOG" "$HWCA_HOME/audit.log" "$SERVE_ERR" ||
+      fail "a token's secret is in a log"
+  done
+}
+
 serial_of() { local s; s=$(openssl x509 -in "$1" -noout -serial); s=${s#serial=}; echo "${s,,}"; }
 subject_of() { local s; s=$(openssl x509 -in "$1" -noout -subject); echo "${s#subject=}"; }
 pub_of_cert() { openssl x509 -in "$1" -noout -pubkey | pub_digest; }
 sum_of() { sha256sum "$1" | cut -d' ' -f1; }
-node_dir_state() { (cd "$NODE" && for f in * .[!.]*; do [[ -e $f ]] && echo "$f $(stat -c %i "$f") $(sum_of "$f")"; done) || true; }
+node_dir_state() { (cd "${NODE:?}" && for f in * .[!.]*; do [[ -e $f ]] && echo "$f $(stat -c %i "$f") $(sum_of "$f")"; done) || true; }
 
 cert_field() { hwca cert show --ca root "$1" | sed -n "s/^$2: *//p"; }
 
