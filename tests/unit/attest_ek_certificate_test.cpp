@@ -163,6 +163,32 @@ TEST_F(EkCertificate, TheEkDigestIsTheSpkiSha256) {
   EXPECT_NE(h, ek_spki_sha256(int_key_.get()));
 }
 
+// The digest is taken over bytes put together from the key's numbers: exactly OpenSSL's own
+// encoding of the key, for every kind of EK (and for a key that arrived through a TPM2B_PUBLIC).
+TEST_F(EkCertificate, TheSpkiIsOpenSslsEncodingOfTheKey) {
+  struct Case {
+    const char* what;
+    ossl::Ptr<EVP_PKEY> key;
+  };
+  Case cases[] = {{"RSA-2048", test::rsa_key(2048)}, {"RSA-3072", test::rsa_key(3072)},
+                  {"P-256", test::ec_key("P-256")},  {"P-384", test::ec_key("P-384")},
+                  {"P-521", test::ec_key("P-521")}};
+  for (auto& c : cases) {
+    SCOPED_TRACE(c.what);
+    unsigned char* der = nullptr;
+    int len = i2d_PUBKEY(c.key.get(), &der);
+    ASSERT_GT(len, 0);
+    std::vector<uint8_t> expected(der, der + len);
+    OPENSSL_free(der);
+    EXPECT_EQ(ek_spki_der(c.key.get()), expected);
+    // A public-only copy, as the server holds the EK.
+    const unsigned char* p = expected.data();
+    ossl::Ptr<EVP_PKEY> pub(d2i_PUBKEY(nullptr, &p, len));
+    ASSERT_TRUE(pub);
+    EXPECT_EQ(ek_spki_der(pub.get()), expected);
+  }
+}
+
 TEST_F(EkCertificate, AChainOfTheRealShapeVerifies) {
   EXPECT_TRUE(verify(ek_.get(), {root_.get()}, {intermediate_.get()}));
   // An ECC P-384 EK from the same intermediate, and one straight from the root.
