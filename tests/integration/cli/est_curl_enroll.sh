@@ -221,7 +221,8 @@ refused() {
 }
 
 TOKENS=()
-# new_token NODE [create options...]: TOKEN, a new bootstrap token; TOKEN_ID its id.
+# new_token NODE [create options...]: TOKEN, a new bootstrap token; TOKEN_ID its id
+# (est_lib.sh's token_state ID tells its state).
 new_token() {
   local node=$1
   shift
@@ -229,9 +230,6 @@ new_token() {
   [[ $TOKEN =~ ^[a-z0-9]{6}\.[a-z0-9]{32}$ ]] || fail "bootstrap create printed '$TOKEN'"
   TOKEN_ID=${TOKEN%%.*}
   TOKENS+=("$TOKEN")
-}
-token_state() {
-  hwca bootstrap list --json | jq -r --arg id "$1" '.[] | select(.id == $id) | .state'
 }
 
 # --- the CA and the server ------------------------------------------------------------------

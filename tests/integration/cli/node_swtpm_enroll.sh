@@ -38,16 +38,8 @@ NODE_SUBJECT="O = system:nodes, CN = system:node:worker-1"
 
 # --- the EST server, stopped when the script exits (before k8s_lib's and lib.sh's cleanup) ---
 
-_node_exit() {
-  local rc=$?
-  set +e  # under -e, `(exit $rc)` below would end the handler before the cleanup
-  est_serve_stop
-  est_serve_logs
-  (exit "$rc")
-  _k8s_exit
-}
-trap _node_exit EXIT
-# swtpm_lib chains its handler (stop every swtpm) before _node_exit.
+trap est_node_exit EXIT
+# swtpm_lib chains its handler (stop every swtpm) before est_node_exit.
 # shellcheck source=swtpm_lib.sh
 source "$here/swtpm_lib.sh"
 
@@ -59,85 +51,23 @@ start_server() {
   SERVER=https://localhost:$PORT
 }
 
-# --- helpers ----------------------------------------------------------------------------------
+# --- helpers (est_lib.sh has node, refused_by, new_token_file, audited, node_cert...) --------
 
-# pub_of_cert PEM / pub_of_key PEM-KEY: SHA-256 of the DER public key (lib.sh's pub_digest).
-pub_of_cert() { openssl x509 -in "$1" -noout -pubkey | pub_digest; }
-# pub_of_tpmkey FILE: the public key of a TSS2 key file as tpm2-openssl reads it, loading it
-# in the TPM ($TPM2OPENSSL_TCTI, which swtpm_lib.sh exports); no hwca code involved.
-pub_of_tpmkey() {
-  local out
-  out=$(openssl pkey -provider tpm2 -provider default -in "$1" -pubout 2>"$WORK/tpm2ossl.err") ||
-    fail "tpm2-openssl cannot read $1: $(cat "$WORK/tpm2ossl.err")"
-  pub_digest <<<"$out"
-}
-serial_of() { local s; s=$(openssl x509 -in "$1" -noout -serial); s=${s#serial=}; echo "${s,,}"; }
-subject_of() { local s; s=$(openssl x509 -in "$1" -noout -subject); echo "${s#subject=}"; }
-sum_of() { sha256sum "$1" | cut -d' ' -f1; }
-# node_dir_state: name, inode and digest of every file of the node's folder.
-node_dir_state() { (cd "$NODE" && for f in * .[!.]*; do [[ -e $f ]] && echo "$f $(stat -c %i "$f") $(sum_of "$f")"; done) || true; }
-
-TOKENS=()
 # new_token FILE [MODE]: a new bootstrap token of worker-1 in FILE (mode 0600 unless MODE);
 # TOKEN_ID its id.
 new_token() {
-  local t
-  t=$(hwca bootstrap create --node worker-1 --ip 10.0.0.5 --ttl 30m 2>/dev/null)  # stderr kept in STDERR_LOG
-  [[ $t =~ ^[a-z0-9]{6}\.[a-z0-9]{32}$ ]] || fail "bootstrap create printed '$t'"
-  TOKENS+=("$t")
-  TOKEN_ID=${t%%.*}
-  rm -f "$1"
-  (umask 077 && printf '%s\n' "$t" >"$1")
+  new_token_file "$1" worker-1 --ip 10.0.0.5 --ttl 30m
   chmod "${2:-600}" "$1"
-}
-token_state() {
-  hwca bootstrap list --json | jq -r --arg id "$1" '.[] | select(.id == $id) | .state'
-}
-
-# node CMD ARGS...: hwca-node CMD against the server with the CA's certificate and the node
-# key (its TPM from $HWCA_TCTI); stdout in OUT, stderr (kept in STDERR_LOG) in ERR, exit in RC.
-node() {
-  local cmd=$1
-  shift
-  RC=0
-  "$HWCA_NODE_BIN" "$cmd" "$@" >"$WORK/node.out" 2>"$WORK/node.err" || RC=$?
-  cat "$WORK/node.err" >>"$STDERR_LOG"
-  OUT=$(cat "$WORK/node.out") ERR=$(cat "$WORK/node.err")
 }
 enroll() {
   node enroll --server "${SRV:-$SERVER}" --ca-cert "${CACERT:-$ROOT}" --node-name worker-1 \
     --key "$KEY_URI" "$@"
 }
 renew() { node renew --server "$SERVER" --ca-cert "$ROOT" --key "$KEY_URI" --cert "$CERT" "$@"; }
-# refused_by CODE TEXT WHAT: the last hwca-node run exited CODE with one stderr line
-# "hwca-node: ..." holding TEXT (no control characters), nothing on stdout.
-refused_by() {
-  local code=$1 text=$2 what=$3
-  [[ $RC == "$code" ]] || fail "$what: hwca-node exited $RC, expected $code; stderr: $ERR; stdout: $OUT"
-  [[ $(wc -l <"$WORK/node.err") == 1 && $ERR == "hwca-node: "* ]] ||
-    fail "$what: stderr is not one 'hwca-node: ' line: $ERR"
-  [[ $ERR != *[[:cntrl:]]* ]] || fail "$what: stderr holds control characters: $(cat -A <<<"$ERR")"
-  [[ $ERR == *"$text"* ]] || fail "$what: stderr lacks '$text': $ERR"
-  [[ -z $OUT ]] || fail "$what: stdout: $OUT"
-}
-# audited SERIAL PROFILE: the audit log has SERIAL's cert.issued line, with PROFILE.
-audited() {
-  local line
-  line=$(grep -F "\"serial\":\"$1\"" "$AUDIT" | grep -F '"event":"cert.issued"') ||
-    fail "certificate $1 is not audited as cert.issued"
-  [[ $line == *"\"profile\":\"$2\""* ]] || fail "certificate $1 is audited as $line, expected profile $2"
-}
 # listed SERIAL: `hwca cert list` holds SERIAL; LISTED is its line.
 listed() {
   LISTED=$(hwca cert list --ca root | awk -v s="$1" '$1 == s') || true
   [[ -n $LISTED ]] || fail "certificate $1 is not in 'hwca cert list'"
-}
-# node_cert PEM: a kubelet-client certificate of worker-1 that verifies against the CA.
-node_cert() {
-  local out
-  [[ $(subject_of "$1") == "$NODE_SUBJECT" ]] || fail "$1: subject '$(subject_of "$1")'"
-  out=$(openssl verify -CAfile "$ROOT" -purpose sslclient "$1" 2>&1) || fail "openssl verify $1: $out"
-  [[ $out == "$1: OK" ]] || fail "openssl verify $1: $out"
 }
 
 # --- the CA, the server, the TPM ----------------------------------------------------------------
@@ -384,16 +314,14 @@ openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout basi
 openssl base64 -in basic.der -out basic.b64
 issued_before=$(grep -cF '"event":"cert.issued"' "$AUDIT")
 lines_before=$(grep -cvF '"event":"est.rejected.summary"' "$AUDIT")
-auth_before=$(curl -sS --max-time 15 --cacert "$ROOT" "$SERVER/metrics" |
-  awk '$1 == "hwca_est_rejected_total{reason=\"auth\"}" {print $2}')
+auth_before=$(est_rejected auth)
 code=$(curl -sS --max-time 15 --cacert "$ROOT" -u "worker-1:${T4%$'\n'}" -o basic.body \
   -w '%{http_code}' -H "Content-Type: application/pkcs10" --data-binary @basic.b64 \
   "$SERVER/.well-known/est/kubelet-credential/simpleenroll") || fail "curl exited $?"
 [[ $code == 401 ]] || fail "kubelet-credential with HTTP Basic: status $code, expected 401: $(cat basic.body)"
 [[ $(grep -cvF '"event":"est.rejected.summary"' "$AUDIT") == "$lines_before" ]] || fail "the 401 was audited on a line of its own: $(tail -n 1 "$AUDIT")"
-auth_after=$(curl -sS --max-time 15 --cacert "$ROOT" "$SERVER/metrics" |
-  awk '$1 == "hwca_est_rejected_total{reason=\"auth\"}" {print $2}')
-((auth_after == ${auth_before:-0} + 1)) || fail "the 401 is not counted: auth ${auth_before:-0} -> $auth_after"
+auth_after=$(est_rejected auth)
+((auth_after == auth_before + 1)) || fail "the 401 is not counted: auth $auth_before -> $auth_after"
 [[ $(grep -cF '"event":"cert.issued"' "$AUDIT") == "$issued_before" ]] || fail "HTTP Basic got a certificate issued"
 [[ $(token_state "$TOKEN_ID") == valid ]] || fail "the refused request spent the token"
 
@@ -429,9 +357,7 @@ sed 's/^Type=oneshot/Type=one-shot/' units/hwca-node-renew.service >units-bad.se
 verify_unit "$PWD/units-bad.service"
 [[ -n $VBAD ]] || fail "the unit check lets 'Type=one-shot' pass"
 
-for t in "${TOKENS[@]}"; do
-  ! grep -qF -e "${t#*.}" "$STDERR_LOG" "$AUDIT" "$SERVE_ERR" || fail "a token's secret is in a log"
-done
+tokens_unlogged
 out=$(hwca audit verify)
 assert_contains "$out" "the hash chain is intact" "audit verify"
 

@@ -28,60 +28,17 @@ BASH_XTRACEFD=$xtrace_fd
 AUDIT=$HWCA_HOME/audit.log
 ROOT=$HWCA_HOME/cas/root/cert.pem
 
-_node_exit() {
-  local rc=$?
-  set +e
-  est_serve_stop
-  est_serve_logs
-  (exit "$rc")
-  _k8s_exit
-}
-trap _node_exit EXIT
+trap est_node_exit EXIT
 # shellcheck source=swtpm_lib.sh
 source "$here/swtpm_lib.sh"
 
-pub_of_cert() { openssl x509 -in "$1" -noout -pubkey | pub_digest; }
-pub_of_tpmkey() {
-  local out
-  out=$(openssl pkey -provider tpm2 -provider default -in "$1" -pubout 2>"$WORK/tpm2ossl.err") ||
-    fail "tpm2-openssl cannot read $1: $(cat "$WORK/tpm2ossl.err")"
-  pub_digest <<<"$out"
-}
-serial_of() { local s; s=$(openssl x509 -in "$1" -noout -serial); s=${s#serial=}; echo "${s,,}"; }
-sum_of() { sha256sum "$1" | cut -d' ' -f1; }
-node_dir_state() { (cd "$NODE" && for f in * .[!.]*; do [[ -e $f ]] && echo "$f $(stat -c %i "$f") $(sum_of "$f")"; done) || true; }
-new_token() {
-  local t
-  t=$(hwca bootstrap create --node worker-1 --ttl 30m 2>/dev/null)
-  [[ $t =~ ^[a-z0-9]{6}\.[a-z0-9]{32}$ ]] || fail "bootstrap create printed '$t'"
-  TOKEN_ID=${t%%.*}
-  rm -f "$1"
-  (umask 077 && printf '%s\n' "$t" >"$1")
-}
-token_state() { hwca bootstrap list --json | jq -r --arg id "$1" '.[] | select(.id == $id) | .state'; }
-node() {
-  local cmd=$1
-  shift
-  RC=0
-  "$HWCA_NODE_BIN" "$cmd" "$@" >"$WORK/node.out" 2>"$WORK/node.err" || RC=$?
-  cat "$WORK/node.err" >>"$STDERR_LOG"
-  OUT=$(cat "$WORK/node.out") ERR=$(cat "$WORK/node.err")
-}
+# est_lib.sh has node, refused_by, new_token_file, token_state, cert_field...
+new_token() { new_token_file "$1" worker-1 --ttl 30m; }
 enroll() {
   node enroll --server "$SERVER" --ca-cert "$ROOT" --node-name worker-1 --key "${KEY:-$KEY_URI}" \
     --cert-out "$CERT" "$@"
 }
 renew() { node renew --server "$SERVER" --ca-cert "$ROOT" --key "$KEY_URI" --cert "$CERT" --force; }
-refused_by() {
-  local code=$1 text=$2 what=$3
-  [[ $RC == "$code" ]] || fail "$what: hwca-node exited $RC, expected $code; stderr: $ERR; stdout: $OUT"
-  [[ $(wc -l <"$WORK/node.err") == 1 && $ERR == "hwca-node: "* ]] ||
-    fail "$what: stderr is not one 'hwca-node: ' line: $ERR"
-  [[ $ERR == *"$text"* ]] || fail "$what: stderr lacks '$text': $ERR"
-  [[ -z $OUT ]] || fail "$what: stdout: $OUT"
-}
-# show SERIAL FIELD: the value of FIELD in `hwca cert show SERIAL` (empty if absent).
-show() { hwca cert show --ca root "$1" | sed -n "s/^$2: *//p"; }
 
 hwca_pin ca init --name root --key "$(key_uri root)" --generate ec-p256 \
   --subject "/CN=hwca new-key test root/O=hwca" >/dev/null
@@ -111,14 +68,14 @@ renew
 [[ $RC == 0 ]] || fail "the second renew --force exited $RC: $ERR"
 S3=$(serial_of "$CERT")
 [[ $S1 != "$S2" && $S2 != "$S3" ]] || fail "renewals kept a serial: $S1 $S2 $S3"
-[[ -z $(show "$S1" "renewed from") ]] || fail "the first certificate shows a renewal source"
-[[ $(show "$S1" "renewed into") == "$S2" ]] || fail "cert show $S1: renewed into '$(show "$S1" "renewed into")'"
-[[ $(show "$S2" "renewed from") == "$S1" ]] || fail "cert show $S2: renewed from '$(show "$S2" "renewed from")'"
-[[ $(show "$S2" "renewed into") == "$S3" ]] || fail "cert show $S2: renewed into '$(show "$S2" "renewed into")'"
-[[ $(show "$S3" "renewed from") == "$S2" ]] || fail "cert show $S3: renewed from '$(show "$S3" "renewed from")'"
-[[ -z $(show "$S3" "renewed into") ]] || fail "the last certificate shows a renewal"
-key_sha=$(show "$S1" "key sha256")
-[[ $key_sha == "$OLD_PUB" && $(show "$S3" "key sha256") == "$OLD_PUB" ]] ||
+[[ -z $(cert_field "$S1" "renewed from") ]] || fail "the first certificate shows a renewal source"
+[[ $(cert_field "$S1" "renewed into") == "$S2" ]] || fail "cert show $S1: renewed into '$(cert_field "$S1" "renewed into")'"
+[[ $(cert_field "$S2" "renewed from") == "$S1" ]] || fail "cert show $S2: renewed from '$(cert_field "$S2" "renewed from")'"
+[[ $(cert_field "$S2" "renewed into") == "$S3" ]] || fail "cert show $S2: renewed into '$(cert_field "$S2" "renewed into")'"
+[[ $(cert_field "$S3" "renewed from") == "$S2" ]] || fail "cert show $S3: renewed from '$(cert_field "$S3" "renewed from")'"
+[[ -z $(cert_field "$S3" "renewed into") ]] || fail "the last certificate shows a renewal"
+key_sha=$(cert_field "$S1" "key sha256")
+[[ $key_sha == "$OLD_PUB" && $(cert_field "$S3" "key sha256") == "$OLD_PUB" ]] ||
   fail "cert show: key sha256 '$key_sha', the TPM key's SPKI digest is $OLD_PUB"
 
 # --- 2. revoke the first with its renewals -------------------------------------------------------
@@ -128,7 +85,7 @@ out=$(hwca revoke --ca root --reason keyCompromise --with-renewals "$S1")
 assert_contains "$out" "3 certificate(s) revoked: 2 issued by renewal from $S1" "revoke --with-renewals"
 for s in "$S1" "$S2" "$S3"; do
   assert_contains "$out" "revoked $s (keyCompromise)" "revoke --with-renewals"
-  [[ $(show "$s" status) == revoked ]] || fail "$s is $(show "$s" status) after revoke --with-renewals"
+  [[ $(cert_field "$s" status) == revoked ]] || fail "$s is $(cert_field "$s" status) after revoke --with-renewals"
   grep -F '"event":"cert.revoked"' "$AUDIT" | grep -qF "\"serial\":\"$s\"" ||
     fail "the revocation of $s is not audited"
 done
@@ -178,7 +135,7 @@ S4=$(serial_of "$CERT")
 [[ -z $(find "$NODE" -name '.*.new') ]] || fail "staged files left: $(find "$NODE" -name '.*.new')"
 renew
 [[ $RC == 0 ]] || fail "renew with the new key exited $RC: $ERR"
-[[ $(show "$(serial_of "$CERT")" "renewed from") == "$S4" ]] || fail "the renewal of $S4 is not in its lineage"
+[[ $(cert_field "$(serial_of "$CERT")" "renewed from") == "$S4" ]] || fail "the renewal of $S4 is not in its lineage"
 
 # --- 5b. --new-key refused by the server: nothing changes -------------------------------------------
 

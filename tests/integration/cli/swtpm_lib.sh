@@ -14,6 +14,8 @@
 #   swtpm_serve DIR     serve again the state swtpm_start made in DIR (new ports; sets the
 #                       same variables)
 #   swtpm_stop [PID]    stop one (TERM, then KILL after 3 s); default $SWTPM_PID
+#   pub_of_tpmkey FILE  SHA-256 of the public key of a TSS2 key file as tpm2-openssl reads it,
+#                       loading it in the TPM of $TPM2OPENSSL_TCTI; no hwca code involved
 # Every swtpm started here is stopped when the script exits; then the EXIT handler that was
 # in place when this file was sourced (lib.sh's _cleanup, or k8s_lib.sh's handler) runs
 # with the script's exit status.
@@ -115,3 +117,10 @@ swtpm_serve() {
 }
 
 swtpm_stop() { _swtpm_kill "${1:-$SWTPM_PID}"; }
+
+pub_of_tpmkey() {
+  local out
+  out=$(openssl pkey -provider tpm2 -provider default -in "$1" -pubout 2>"$WORK/tpm2ossl.err") ||
+    fail "tpm2-openssl cannot read $1: $(cat "$WORK/tpm2ossl.err")"
+  pub_digest <<<"$out"
+}
