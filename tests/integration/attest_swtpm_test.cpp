@@ -268,18 +268,31 @@ TEST_F(AttestSwtpm, CredentialBlobMatchesTpm2MakecredentialByteForByte) {
       ASSERT_EQ(EVP_PKEY_decrypt(ctx.get(), seed.data(), &len, enc.data(), enc.size()), 1);
       seed.resize(len);
     } else {
-      // enc: TPMS_ECC_POINT (x, y of the field size each); Z = x(d_EK * point).
-      const long f = (EVP_PKEY_get_bits(k.key.get()) + 7) / 8;
-      ASSERT_EQ(enc.size(), static_cast<size_t>(4 + 2 * f));
-      Bytes x(enc.begin() + 2, enc.begin() + 2 + f), y(enc.begin() + 4 + f, enc.end());
-      Bytes point = concat(concat({0x04}, x), y);
+      // enc: TPMS_ECC_POINT, two TPM2Bs; tpm2-tools writes each coordinate without its
+      // leading zero bytes (one time in 128, a 31-byte coordinate on P-256). KDFe takes x as
+      // sent; the point, padded to the field size. Z = x(d_EK * point).
+      const size_t f = static_cast<size_t>((EVP_PKEY_get_bits(k.key.get()) + 7) / 8);
+      auto tpm2b_at = [&](size_t& at) {
+        EXPECT_LE(at + 2, enc.size());
+        const size_t n = (size_t{enc[at]} << 8) | enc[at + 1];
+        EXPECT_LE(at + 2 + n, enc.size());
+        EXPECT_LE(n, f);
+        Bytes coord(enc.begin() + static_cast<long>(at + 2), enc.begin() + static_cast<long>(at + 2 + n));
+        at += 2 + n;
+        return coord;
+      };
+      size_t at = 0;
+      Bytes x = tpm2b_at(at), y = tpm2b_at(at);
+      ASSERT_EQ(at, enc.size());
+      auto padded = [&](const Bytes& c) { return concat(Bytes(f - c.size(), 0), c); };
+      Bytes point = concat(concat({0x04}, padded(x)), padded(y));
       ossl::Ptr<EVP_PKEY> peer(EVP_PKEY_new());
       ASSERT_EQ(EVP_PKEY_copy_parameters(peer.get(), k.key.get()), 1);
       ASSERT_EQ(EVP_PKEY_set1_encoded_public_key(peer.get(), point.data(), point.size()), 1);
       ossl::Ptr<EVP_PKEY_CTX> ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, k.key.get(), nullptr));
       ASSERT_EQ(EVP_PKEY_derive_init(ctx.get()), 1);
       ASSERT_EQ(EVP_PKEY_derive_set_peer(ctx.get(), peer.get()), 1);
-      Bytes z(static_cast<size_t>(f));
+      Bytes z(f);
       size_t zlen = z.size();
       ASSERT_EQ(EVP_PKEY_derive(ctx.get(), z.data(), &zlen), 1);
       Bytes ek_x(area.unique.ecc.x.buffer, area.unique.ecc.x.buffer + area.unique.ecc.x.size);
