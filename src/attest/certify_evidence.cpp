@@ -65,8 +65,10 @@ Checked<TPMS_ATTEST> parse_certify_attest(std::span<const uint8_t> attest) {
   return a;
 }
 
-Check verify_attest_signature(std::span<const uint8_t> attest, std::span<const uint8_t> signature,
-                              const TpmPublic& ak) {
+namespace {
+
+Check verify_signature_with(std::span<const uint8_t> attest, std::span<const uint8_t> signature,
+                            const TpmPublic& ak, EVP_PKEY* ak_key) {
   TPMT_SIGNATURE sig{};
   size_t offset = 0;
   if (Tss2_MU_TPMT_SIGNATURE_Unmarshal(signature.data(), signature.size(), &offset, &sig) !=
@@ -96,12 +98,17 @@ Check verify_attest_signature(std::span<const uint8_t> attest, std::span<const u
     return refuse(Reason::unsupported_signature,
                   "signature hash " + hex(hash) + " is not SHA-256 or SHA-384");
   }
-  auto key = public_key(ak.area);
-  if (!key) return refuse(key.error().reason, "attestation key: " + key.error().message);
+  ossl::Ptr<EVP_PKEY> built;
+  if (ak_key == nullptr) {
+    auto key = public_key(ak.area);
+    if (!key) return refuse(key.error().reason, "attestation key: " + key.error().message);
+    built = std::move(*key);
+    ak_key = built.get();
+  }
   ossl::Ptr<EVP_MD_CTX> ctx(EVP_MD_CTX_new());
   if (!ctx || der.empty() ||
       EVP_DigestVerifyInit_ex(ctx.get(), nullptr, hash_name(hash), nullptr, ossl::kDefaultProps,
-                              key->get(), nullptr) != 1 ||
+                              ak_key, nullptr) != 1 ||
       EVP_DigestVerify(ctx.get(), der.data(), der.size(), attest.data(), attest.size()) != 1) {
     ossl::take_errors();
     return refuse(Reason::bad_signature,
@@ -110,12 +117,25 @@ Check verify_attest_signature(std::span<const uint8_t> attest, std::span<const u
   return {};
 }
 
+}  // namespace
+
+Check verify_attest_signature(std::span<const uint8_t> attest, std::span<const uint8_t> signature,
+                              const TpmPublic& ak) {
+  return verify_signature_with(attest, signature, ak, nullptr);
+}
+
 Check verify_certify(std::span<const uint8_t> attest, std::span<const uint8_t> signature,
                      const TpmPublic& ak, const TpmPublic& key,
                      std::span<const uint8_t> expected_extra_data) {
+  return verify_certify(attest, signature, ak, nullptr, key, expected_extra_data);
+}
+
+Check verify_certify(std::span<const uint8_t> attest, std::span<const uint8_t> signature,
+                     const TpmPublic& ak, EVP_PKEY* ak_key, const TpmPublic& key,
+                     std::span<const uint8_t> expected_extra_data) {
   auto parsed = parse_certify_attest(attest);
   if (!parsed) return tl::unexpected(parsed.error());
-  if (auto ok = verify_attest_signature(attest, signature, ak); !ok) return ok;
+  if (auto ok = verify_signature_with(attest, signature, ak, ak_key); !ok) return ok;
   const TPM2B_DATA& extra = parsed->extraData;
   if (!std::equal(extra.buffer, extra.buffer + extra.size, expected_extra_data.begin(),
                   expected_extra_data.end())) {

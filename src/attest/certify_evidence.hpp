@@ -29,5 +29,9 @@ Check verify_attest_signature(std::span<const uint8_t> attest, std::span<const u
 Check verify_certify(std::span<const uint8_t> attest, std::span<const uint8_t> signature,
                      const TpmPublic& ak, const TpmPublic& key,
                      std::span<const uint8_t> expected_extra_data);
+// The same with the AK's key already built (attestation_key()).
+Check verify_certify(std::span<const uint8_t> attest, std::span<const uint8_t> signature,
+                     const TpmPublic& ak, EVP_PKEY* ak_key, const TpmPublic& key,
+                     std::span<const uint8_t> expected_extra_data);
 
 }  // namespace hwca::attest

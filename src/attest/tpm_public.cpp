@@ -43,10 +43,10 @@ Check common_checks(const TPMT_PUBLIC& area, const char* what) {
               "decrypt set: a signing key must not also decrypt");
 }
 
-Check supported(const TPMT_PUBLIC& area, const char* what) {
+Checked<ossl::Ptr<EVP_PKEY>> supported(const TPMT_PUBLIC& area, const char* what) {
   auto key = public_key(area);
   if (!key) return refuse(key.error().reason, std::string(what) + ": " + key.error().message);
-  return {};
+  return key;
 }
 
 }  // namespace
@@ -155,26 +155,38 @@ Checked<ossl::Ptr<EVP_PKEY>> public_key(const TPMT_PUBLIC& area) {
   return refuse(Reason::unsupported_key, "key type is neither RSA nor ECC");
 }
 
-Check is_attestation_key(const TPMT_PUBLIC& area) {
+Checked<ossl::Ptr<EVP_PKEY>> attestation_key(const TPMT_PUBLIC& area) {
   const char* what = "attestation key";
-  if (auto ok = common_checks(area, what); !ok) return ok;
+  if (auto ok = common_checks(area, what); !ok) return tl::unexpected(ok.error());
   if (auto ok = need(area, what, kRestricted, true, Reason::not_restricted,
                      "restricted clear: it could sign a forged attestation");
       !ok) {
-    return ok;
+    return tl::unexpected(ok.error());
   }
   return supported(area, what);
 }
 
-Check is_certifiable_key(const TPMT_PUBLIC& area) {
+Checked<ossl::Ptr<EVP_PKEY>> certifiable_key(const TPMT_PUBLIC& area) {
   const char* what = "certified key";
-  if (auto ok = common_checks(area, what); !ok) return ok;
+  if (auto ok = common_checks(area, what); !ok) return tl::unexpected(ok.error());
   if (auto ok = need(area, what, kRestricted, false, Reason::restricted,
                      "restricted set: a restricted key cannot sign a CSR's contents");
       !ok) {
-    return ok;
+    return tl::unexpected(ok.error());
   }
   return supported(area, what);
+}
+
+Check is_attestation_key(const TPMT_PUBLIC& area) {
+  auto key = attestation_key(area);
+  if (!key) return tl::unexpected(key.error());
+  return {};
+}
+
+Check is_certifiable_key(const TPMT_PUBLIC& area) {
+  auto key = certifiable_key(area);
+  if (!key) return tl::unexpected(key.error());
+  return {};
 }
 
 }  // namespace hwca::attest

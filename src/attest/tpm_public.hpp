@@ -51,4 +51,9 @@ Check is_attestation_key(const TPMT_PUBLIC& area);
 // not restricted, not decrypt, and a supported key.
 Check is_certifiable_key(const TPMT_PUBLIC& area);
 
+// The same checks, giving the key they built (public_key) to the caller, which then need
+// not build it again.
+Checked<ossl::Ptr<EVP_PKEY>> attestation_key(const TPMT_PUBLIC& area);
+Checked<ossl::Ptr<EVP_PKEY>> certifiable_key(const TPMT_PUBLIC& area);
+
 }  // namespace hwca::attest

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -28,6 +29,7 @@ struct Challenge {
   std::string node;
   std::string ek_sha256;       // 64 lower-case hex
   attest::TpmPublic ak;        // the AK round 1 checked
+  std::shared_ptr<EVP_PKEY> ak_key;  // its public key, built once by round 1's checks
   attest::Bytes secret;        // what ActivateCredential must give back
   std::string client_serial;   // the client certificate round 1 came with ("" if none)
 };

@@ -178,10 +178,13 @@ Reply EstService::attest_challenge(std::string_view body, const std::string& con
   }
   auto ak = attest::parse_public(m->ak_public);
   if (!ak) return unauthenticated(400, refusal_reason(ak.error()), "AK: " + ak.error().message);
-  if (auto ok = attest::is_attestation_key(ak->area); !ok) {
-    return unauthenticated(403, refusal_reason(ok.error()), "AK: " + ok.error().message);
+  auto ak_key = attest::attestation_key(ak->area);
+  if (!ak_key) {
+    return unauthenticated(403, refusal_reason(ak_key.error()), "AK: " + ak_key.error().message);
   }
-  Challenge challenge{m->node, ek->sha256, *ak, attest::Bytes(kSecretSize), client_serial};
+  Challenge challenge{m->node,        ek->sha256,
+                      *ak,            std::shared_ptr<EVP_PKEY>(ak_key->release(), EVP_PKEY_free),
+                      attest::Bytes(kSecretSize), client_serial};
   if (RAND_bytes(challenge.secret.data(), static_cast<int>(kSecretSize)) != 1) {
     return failed(Error{ErrorKind::internal, "no random bytes for a credential"}, caller, m->node);
   }
@@ -236,21 +239,19 @@ Reply EstService::attest_enroll(std::string_view body, const std::string& conten
   };
   auto key = attest::parse_public(m->key_public);
   if (!key) return refused(400, refusal_reason(key.error()), "key: " + key.error().message);
-  if (auto ok = attest::is_certifiable_key(key->area); !ok) {
-    return refused(403, refusal_reason(ok.error()), "key: " + ok.error().message);
+  auto certified = attest::certifiable_key(key->area);
+  if (!certified) {
+    return refused(403, refusal_reason(certified.error()), "key: " + certified.error().message);
   }
   auto req = ca::parse_csr(std::string_view(reinterpret_cast<const char*>(m->csr.data()),
                                             m->csr.size()),
                            "the attested request", libctx_);
   if (!req) return refused(400, "malformed", req.error().message);
-  if (auto ok = attest::verify_certify(m->certify_info, m->certify_signature, challenge->ak, *key,
+  if (auto ok = attest::verify_certify(m->certify_info, m->certify_signature, challenge->ak,
+                                       challenge->ak_key.get(), *key,
                                        attest::qualifying_data(m->nonce, m->csr));
       !ok) {
     return refused(403, refusal_reason(ok.error()), "certify: " + ok.error().message);
-  }
-  auto certified = attest::public_key(key->area);
-  if (!certified) {
-    return refused(403, refusal_reason(certified.error()), "key: " + certified.error().message);
   }
   if (EVP_PKEY_eq(X509_REQ_get0_pubkey(req->get()), certified->get()) != 1) {
     ERR_clear_error();
