@@ -13,13 +13,10 @@
 #include <string_view>
 
 #include "common/text.hpp"
+#include "tokens/tpm2/attestation.hpp"
 
 namespace hwca::attest {
 namespace {
-
-// The TCG PC Client NV header before an EK certificate: 10 01 00, then a 2-byte length.
-constexpr uint8_t kNvHeader[] = {0x10, 0x01, 0x00};
-constexpr size_t kNvHeaderSize = 5;
 
 // Where PEM begins after leading whitespace (which OpenSSL's PEM reader does not skip on
 // the BEGIN line), or npos when the bytes are not PEM.
@@ -39,21 +36,6 @@ ossl::Ptr<BIO> memory_bio(std::span<const uint8_t> bytes) {
   return ossl::Ptr<BIO>(BIO_new_mem_buf(bytes.data(), static_cast<int>(bytes.size())));
 }
 
-// The size of the DER element at the start of `bytes` (header and contents), or 0 when its
-// header is not a definite length that fits in `bytes`' size type.
-size_t der_element_size(std::span<const uint8_t> bytes) {
-  if (bytes.size() < 2) return 0;
-  size_t header = 2, length = bytes[1];
-  if (length & 0x80) {
-    const size_t octets = length & 0x7f;
-    if (octets == 0 || octets > 4 || bytes.size() < 2 + octets) return 0;
-    length = 0;
-    for (size_t i = 0; i < octets; ++i) length = (length << 8) | bytes[2 + i];
-    header += octets;
-  }
-  return header + length;
-}
-
 }  // namespace
 
 Result<ossl::Ptr<X509>> parse_ek_certificate(std::span<const uint8_t> bytes) {
@@ -70,34 +52,16 @@ Result<ossl::Ptr<X509>> parse_ek_certificate(std::span<const uint8_t> bytes) {
     }
     return cert;
   }
-  std::span<const uint8_t> der = bytes;
-  if (der.size() >= kNvHeaderSize && std::equal(kNvHeader, kNvHeader + 3, der.begin())) {
-    const size_t length = (size_t{der[3]} << 8) | der[4];
-    if (length > der.size() - kNvHeaderSize) {
-      return fail(ErrorKind::usage, "the EK certificate's NV header says " +
-                                        std::to_string(length) + " bytes, but only " +
-                                        std::to_string(der.size() - kNvHeaderSize) + " follow");
-    }
-    der = der.subspan(kNvHeaderSize, length);
+  // DER as TPMs store it (tokens/tpm2: the NV header, padding), the framing the node uses.
+  auto der = tokens::tpm2::ek_certificate_der(bytes);
+  if (!der) {
+    return fail(ErrorKind::usage, "the EK certificate is neither PEM nor DER: " +
+                                      der.error().message);
   }
-  if (der.empty() || der[0] != 0x30) {
-    return fail(ErrorKind::usage,
-                "the EK certificate is neither PEM nor DER (it does not start with a SEQUENCE)");
-  }
-  const size_t size = der_element_size(der);
-  if (size == 0 || size > der.size()) {
-    return fail(ErrorKind::usage,
-                "the EK certificate's DER is cut short (" + std::to_string(der.size()) + " bytes)");
-  }
-  const auto tail = der.subspan(size);
-  if (!std::all_of(tail.begin(), tail.end(), [](uint8_t b) { return b == 0x00 || b == 0xff; })) {
-    return fail(ErrorKind::usage, "the EK certificate is followed by " +
-                                      std::to_string(tail.size()) +
-                                      " bytes that are not padding (0x00 or 0xFF)");
-  }
-  const unsigned char* p = der.data();
+  const size_t size = der->size();
+  const unsigned char* p = der->data();
   ossl::Ptr<X509> cert(d2i_X509(nullptr, &p, static_cast<long>(size)));
-  if (!cert || p != der.data() + size) {
+  if (!cert || p != der->data() + size) {
     return fail(ErrorKind::usage,
                 "the EK certificate is not an X.509 certificate (" + ossl::take_errors() + ")");
   }

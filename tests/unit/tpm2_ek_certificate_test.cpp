@@ -60,6 +60,12 @@ TEST(Tpm2EkCertificate, WhatIsNoCertificateIsRefused) {
   EXPECT_FALSE(ek_certificate_der(cut)) << "a DER shorter than its length";
   EXPECT_FALSE(ek_certificate_der(Bytes{0x04, 0x01, 0x00})) << "not a SEQUENCE";
   EXPECT_FALSE(ek_certificate_der(Bytes{})) << "empty";
+  Bytes junk = der;
+  junk.insert(junk.end(), {0x00, 0x41, 0x42});
+  auto tail = ek_certificate_der(junk);
+  ASSERT_FALSE(tail) << "bytes after the DER that are not padding";
+  EXPECT_NE(tail.error().message.find("3 bytes that are not padding"), std::string::npos)
+      << tail.error().message;
   Bytes header_too_long = {0x10, 0x01, 0x00, 0x10, 0x00, 0x30, 0x00};
   EXPECT_FALSE(ek_certificate_der(header_too_long)) << "a header longer than the data";
   auto e = ek_certificate_der(Bytes{0x30, 0x84, 1, 2, 3, 4});

@@ -1,5 +1,7 @@
 #include "tokens/tpm2/attestation.hpp"
 
+#include <algorithm>
+
 #include <openssl/rand.h>
 #include <tss2/tss2_mu.h>
 
@@ -341,26 +343,41 @@ const char* ek_kind_name(EkKind kind) {
 }
 
 Result<std::vector<uint8_t>> ek_certificate_der(std::span<const uint8_t> nv) {
+  if (nv.empty()) return fail(ErrorKind::usage, "it is empty");
   // TCG PC Client Platform TPM Profile: 0x10 0x01 0x00, a u16 length, then the DER.
-  if (nv.size() > 5 && nv[0] == 0x10 && nv[1] == 0x01 && nv[2] == 0x00) {
-    size_t len = (size_t{nv[3]} << 8) | nv[4];
-    if (len + 5 > nv.size()) return fail(ErrorKind::usage, "its header's length passes its end");
+  if (nv.size() >= 5 && nv[0] == 0x10 && nv[1] == 0x01 && nv[2] == 0x00) {
+    const size_t len = (size_t{nv[3]} << 8) | nv[4];
+    if (len > nv.size() - 5) {
+      return fail(ErrorKind::usage, "its NV header says " + std::to_string(len) +
+                                        " bytes, but only " + std::to_string(nv.size() - 5) +
+                                        " follow");
+    }
     nv = nv.subspan(5, len);
   }
-  // The outer SEQUENCE's length (definite form, up to 3 length bytes): padding after it is
-  // dropped.
-  if (nv.size() < 2 || nv[0] != 0x30) return fail(ErrorKind::usage, "it is not a DER SEQUENCE");
+  // The outer SEQUENCE's length (definite form, up to 4 length bytes).
+  if (nv.size() < 2 || nv[0] != 0x30) {
+    return fail(ErrorKind::usage, "it is not a DER SEQUENCE");
+  }
   size_t header = 2, len = nv[1];
   if (len & 0x80) {
-    size_t bytes = len & 0x7f;
-    if (bytes == 0 || bytes > 3 || nv.size() < 2 + bytes) {
+    const size_t bytes = len & 0x7f;
+    if (bytes == 0 || bytes > 4 || nv.size() < 2 + bytes) {
       return fail(ErrorKind::usage, "its DER length is not one hwca reads");
     }
     len = 0;
     for (size_t i = 0; i < bytes; ++i) len = (len << 8) | nv[2 + i];
     header += bytes;
   }
-  if (header + len > nv.size()) return fail(ErrorKind::usage, "its DER length passes its end");
+  if (len > nv.size() - header) {
+    return fail(ErrorKind::usage, "its DER is cut short (" + std::to_string(nv.size()) + " bytes)");
+  }
+  // Padding after the DER (0x00 or 0xFF, as NV indices are sized and erased) is dropped;
+  // anything else is not an EK certificate as vendors ship them.
+  const auto tail = nv.subspan(header + len);
+  if (!std::all_of(tail.begin(), tail.end(), [](uint8_t b) { return b == 0x00 || b == 0xff; })) {
+    return fail(ErrorKind::usage, "it is followed by " + std::to_string(tail.size()) +
+                                      " bytes that are not padding (0x00 or 0xFF)");
+  }
   return std::vector<uint8_t>(nv.begin(), nv.begin() + static_cast<long>(header + len));
 }
 

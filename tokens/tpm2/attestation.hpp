@@ -42,7 +42,9 @@ struct CertifyEvidence {
 
 // The certificate in an EK certificate NV index's bytes: without the 5-byte header some
 // TPMs put before it (10 01 00, then the length: TCG PC Client platform TPM profile) and
-// without padding after the DER's outer length. usage when it is not a DER SEQUENCE.
+// without the 0x00/0xFF padding after the DER's outer length. usage (one line, "it ...")
+// when it is not a DER SEQUENCE, is cut short, or is followed by anything but padding.
+// The node reads NV with it, and the CA (attest::parse_ek_certificate) what nodes send.
 Result<std::vector<uint8_t>> ek_certificate_der(std::span<const uint8_t> nv_data);
 
 // The EK (see NodeAttestor::open) without an AK: for `hwca-node ek show`. The EK is flushed
