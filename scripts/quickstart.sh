@@ -120,11 +120,21 @@ swtpm socket --tpm2 --tpmstate dir="$node_dir/tpm" --flags not-need-init,startup
 swtpm_pid=$!
 "$hwca" serve --ca k8s-ca --listen 127.0.0.1:0 > "$state/serve.out" 2> "$state/serve.err" &
 serve_pid=$!
+# The TPM is stopped as a machine stops it, with TPM2_Shutdown first: a TPM that loses power
+# without it counts a dictionary-attack failure for the keys it used (the AK has no noDA), and
+# after a few re-runs of this script it would lock them out.
+tpm_tcti="swtpm:host=127.0.0.1,port=$tpm_port"
 stop_both() {
-  kill "$serve_pid" "$swtpm_pid" 2>/dev/null || true
+  kill "$serve_pid" 2>/dev/null || true
+  TPM2TOOLS_TCTI="$tpm_tcti" tpm2_shutdown >/dev/null 2>&1 || true
+  kill "$swtpm_pid" 2>/dev/null || true
   wait "$serve_pid" "$swtpm_pid" 2>/dev/null || true
 }
 trap stop_both EXIT
+# A state left locked out by an earlier version of this script (killed without TPM2_Shutdown):
+# its lockout authorisation is swtpm's empty one.
+for _ in $(seq 50); do TPM2TOOLS_TCTI="$tpm_tcti" tpm2_getrandom 1 >/dev/null 2>&1 && break; sleep 0.1; done
+TPM2TOOLS_TCTI="$tpm_tcti" tpm2_dictionarylockout --clear-lockout >/dev/null 2>&1 || true
 for _ in $(seq 100); do
   grep -q "^hwca serve: " "$state/serve.out" 2>/dev/null && break
   kill -0 "$serve_pid" 2>/dev/null || { cat "$state/serve.err" >&2; exit 1; }
