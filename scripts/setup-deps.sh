@@ -16,12 +16,13 @@ BUILD_PACKAGES=(
 # comparison in tests/bench/process_bench.sh), sqlite3 (tests that alter the database),
 # etcd and etcdctl (the Kubernetes PKI tests run a 3-member cluster on its certificates),
 # swtpm and swtpm_setup (the TPM 2.0 tests start their own software TPM), tpm2-tools (they
-# check the TPM independently of hwca's code), tpm2-openssl (key files both ways) and curl
-# (the EST tests' outside client).
+# check the TPM independently of hwca's code), tpm2-openssl (key files both ways), curl
+# (the EST tests' outside client), and jq and python3-yaml (the tests read the JSON and YAML
+# documents of -o json|yaml with them).
 RUN_PACKAGES=(
   openssl softhsm2 libsofthsm2 p11-kit p11-kit-modules opensc gnutls-bin
   libengine-pkcs11-openssl sqlite3 etcd-server etcd-client
-  swtpm swtpm-tools tpm2-tools tpm2-openssl curl
+  swtpm swtpm-tools tpm2-tools tpm2-openssl curl jq python3-yaml
 )
 # kubectl: the one on the machine if there is one, else Debian's.
 command -v kubectl >/dev/null || RUN_PACKAGES+=(kubernetes-client)
