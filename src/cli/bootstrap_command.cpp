@@ -15,6 +15,7 @@
 #include "cli/context.hpp"
 #include "cli/output.hpp"
 #include "cli/table.hpp"
+#include "common/file_util.hpp"
 #include "common/text.hpp"
 
 namespace hwca::cli {
@@ -103,19 +104,6 @@ nlohmann::json token_json(const ca::BootstrapToken& t, int64_t now) {
           {"state", state_of(t, now)}};
 }
 
-// Write all of `data` to standard output, past the C++ stream (whose buffer would keep a
-// copy of a secret).
-Status write_stdout(const char* data, size_t size) {
-  while (size > 0) {
-    ssize_t n = ::write(STDOUT_FILENO, data, size);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return fail(ErrorKind::io, "cannot write to standard output: " + error_text(errno));
-    data += n;
-    size -= static_cast<size_t>(n);
-  }
-  return {};
-}
-
 // The token's text is wiped however create() ends.
 struct WipeToken {
   ca::TokenText& token;
@@ -191,9 +179,9 @@ int create(const Context& ctx, const CreateArgs& args) {
       after = "\"\n" + doc;
     }
   }
-  auto written = write_stdout(before.data(), before.size());
-  if (written) written = write_stdout(made->text.data(), made->text.size());
-  if (written) written = write_stdout(after.data(), after.size());
+  auto written = write_stdout(before);
+  if (written) written = write_stdout(std::string_view(made->text.data(), made->text.size()));
+  if (written) written = write_stdout(after);
   if (!written) {
     // Not (wholly) handed out: revoke it, the safe side, and say so in the audit log.
     bool revoked = static_cast<bool>((*store)->revoke_token(token.id, now));
