@@ -143,7 +143,9 @@ int show(const Context& ctx, const CertArgs& args) {
 
 void set_cert_command(CLI::App& app, Context& ctx, int& exit_code) {
   static CertArgs args;
-  auto* cert = app.add_subcommand("cert", "look up certificates in the issuance database");
+  auto* cert = app.add_subcommand(
+      "cert",
+      "look up certificates in the issuance database, or inspect a certificate, CSR or CRL file");
   cert->require_subcommand(1);
 
   auto* list_cmd = cert->add_subcommand(
