@@ -54,7 +54,7 @@ done
 if [ -n "$root" ]; then
   [[ $root == /* ]] || usage_error "--root must be an absolute path, not '$root'"
   [[ -f $root/etc/passwd && -f $root/etc/group ]] ||
-    die "$root/etc/passwd or $root/etc/group is missing: --root needs a system tree with them"
+    die "$root/etc/passwd or $root/etc/group is missing: --root needs a system tree with them" 3
 fi
 [ "$(id -u)" -eq 0 ] || die "must run as root (it creates a system user and writes /etc)" 4
 build=${build_dir:-$repo/build-install}

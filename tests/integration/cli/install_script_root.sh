@@ -147,7 +147,7 @@ expect_install_fail 2 "unknown option '--bogus'" --bogus
 expect_install_fail 2 "--prefix must be an absolute path" --prefix usr
 expect_install_fail 2 "--root needs a value" --root
 mkdir "$WORK/empty"
-expect_install_fail 1 "$WORK/empty/etc/passwd or $WORK/empty/etc/group is missing" --root "$WORK/empty"
+expect_install_fail 3 "$WORK/empty/etc/passwd or $WORK/empty/etc/group is missing" --root "$WORK/empty"
 expect_install_fail 3 "group 'nosuch' does not exist" --root "$R" --token-group nosuch
 expect_install_fail 3 "holds no build" --root "$R" --build-dir "$WORK/empty"
 chmod 755 "$WORK"
