@@ -59,9 +59,9 @@ id -nG hwca | grep -qw softhsm || fail "hwca is not in group softhsm: $(id -nG h
 # The token and the CA, made by the hwca user (a SoftHSM2 token's folder is its maker's, 0700).
 # The PINs go through the environment, never argv.
 as_hwca() {
-  HWCA_SETUP_PIN=$PIN HWCA_SETUP_SO_PIN=$SO_PIN runuser -u hwca -- env \
+  (cd / && HWCA_SETUP_PIN=$PIN HWCA_SETUP_SO_PIN=$SO_PIN runuser -u hwca -- env \
     SOFTHSM2_CONF=/etc/softhsm/softhsm2.conf HWCA_PKCS11_MODULE=$SOFTHSM_MODULE \
-    HWCA_HOME=/var/lib/hwca /usr/local/bin/hwca --pin-source env:HWCA_SETUP_PIN "$@"
+    HWCA_HOME=/var/lib/hwca /usr/local/bin/hwca --pin-source env:HWCA_SETUP_PIN "$@")
 }
 as_hwca token init --label "$label" --so-pin-source env:HWCA_SETUP_SO_PIN >/dev/null ||
   fail "hwca token init as user hwca failed"
