@@ -21,7 +21,7 @@ the token, /etc/hwca and the /etc/default templates. Never overwrites a settings
   --no-build           install what the build folder holds, without building
   --root DIR           install into the system tree at DIR instead of / (images, tests):
                        files under DIR, the user and group into DIR/etc/passwd and
-                       DIR/etc/group; no packages are installed, systemd is not told
+                       DIR/etc/group; only the build's packages, systemd is not told
   -h, --help           this text
 EOF
 }
@@ -70,7 +70,8 @@ sets=(build)
 ((server)) && sets+=(server)
 ((node)) && sets+=(node)
 if [ -n "$root" ]; then
-  echo "install: packages not checked under --root (they would go to this machine, not $root)"
+  echo "install: runtime packages not installed under --root (they would go to this machine, not $root)"
+  sets=(build)  # the build, if any, runs here
 else
   before=$(dpkg-query -W -f='${Package}\n' 2>/dev/null | sort | md5sum)
   "$repo/scripts/setup-deps.sh" "${sets[@]}"
