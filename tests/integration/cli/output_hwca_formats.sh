@@ -111,11 +111,17 @@ doc=$(hwca revoke --ca root "$web" --reason keyCompromise -o json)
 [[ $(jq -r '[.ca, .reason, .reasonCode, (.revoked | length), .revoked[0].serial, .revoked[0].status, .revoked[0].revocationReason] | join(" ")' <<<"$doc") == \
   "root keyCompromise 1 1 $web revoked keyCompromise" ]] || fail "revoke -o json: $doc"
 no_stdout 6 "already revoked" hwca revoke --ca root "$web" -o json
+doc=$(hwca revoke --ca root "$client" --with-renewals --reason superseded -o yaml | yaml_to_json)
+[[ $(jq -r '[.reason, (.revoked | map([.serial, .status, .revocationReason] | join(" ")) | join(","))] | join(" ")' <<<"$doc") == \
+  "superseded $client revoked superseded" ]] || fail "revoke --with-renewals -o yaml: $doc"
 doc=$(hwca_pin crl --ca root -o json)
 jq -r .pem <<<"$doc" >crl.pem
 openssl crl -in crl.pem -noout -verify -CAfile "$root" 2>&1 | grep -q "verify OK" || fail "crl -o json: pem does not verify"
-[[ $(jq -r '[.ca, .number, .nextUpdate, (.revoked | map(.serial) | join(",")), .out] | join(" ")' <<<"$doc") == \
-  "root $(printf '%d' "$(openssl crl -in crl.pem -noout -crlnumber | cut -d= -f2)") $(rfc3339 "$(openssl crl -in crl.pem -noout -nextupdate | cut -d= -f2)") $web " ]] ||
+crl_serials=$(openssl crl -in crl.pem -noout -text | sed -n 's/^ *Serial Number: //p' | tr 'A-F' 'a-f' | sort | paste -sd,)
+[[ $(jq -r '.revoked | map(.serial) | sort | join(",")' <<<"$doc") == "$crl_serials" ]] ||
+  fail "crl -o json: revoked serials differ from openssl's $crl_serials: $doc"
+[[ $(jq -r '[.ca, .number, .nextUpdate, (.revoked | map(.serial) | sort | join(",")), .out] | join(" ")' <<<"$doc") == \
+  "root $(printf '%d' "$(openssl crl -in crl.pem -noout -crlnumber | cut -d= -f2)") $(rfc3339 "$(openssl crl -in crl.pem -noout -nextupdate | cut -d= -f2)") $(printf '%s\n' "$web" "$client" | sort | paste -sd,) " ]] ||
   fail "crl -o json: $doc"
 doc=$(hwca_pin crl --ca root --der --out crl.der -o yaml | yaml_to_json)
 [[ $(jq -r .der <<<"$doc" | base64 -d | sha256sum) == "$(sha256sum <crl.der)" ]] || fail "crl --der -o yaml: der is not the file"
@@ -180,7 +186,7 @@ no_stdout 3 "has no registered TPM" hwca node show worker-3 -o json
 doc=$(same_doc hwca audit verify)
 db=$HWCA_HOME/issuance.db
 [[ $(jq -r '[.events, .head, .database.certificates, .database.revoked, .database.bootstrapTokens, .database.nodeTpms, .database.ekRoots, (.problems | length)] | join(" ")' <<<"$doc") == \
-  "$(wc -l <"$HWCA_HOME/audit.log") $(tail -n 1 "$HWCA_HOME/audit.log" | tr -d '\n' | sha256sum | cut -d' ' -f1) $(sqlite3 "$db" 'SELECT count(*) FROM certs') 1 2 2 0 0" ]] ||
+  "$(wc -l <"$HWCA_HOME/audit.log") $(tail -n 1 "$HWCA_HOME/audit.log" | tr -d '\n' | sha256sum | cut -d' ' -f1) $(sqlite3 "$db" 'SELECT count(*) FROM certs') 2 2 2 0 0" ]] ||
   fail "audit verify -o json: $doc"
 # A problem: the whole document on standard output, the first problem as the error.
 sqlite3 "$db" "UPDATE certs SET revoked_at = NULL, revocation_reason = NULL WHERE serial = '$web'"
