@@ -57,6 +57,15 @@ std::string utc_text(long long unix_seconds) {
   return buf;
 }
 
+std::string join(const std::vector<std::string>& items, std::string_view sep) {
+  std::string out;
+  for (const auto& item : items) {
+    if (!out.empty()) out += sep;
+    out += item;
+  }
+  return out;
+}
+
 std::string hex_text(const unsigned char* data, size_t len) {
   static const char* digits = "0123456789abcdef";
   std::string out;
