@@ -14,6 +14,7 @@
 #include "ca/san.hpp"
 #include "cli/context.hpp"
 #include "cli/table.hpp"
+#include "common/file_util.hpp"
 #include "common/text.hpp"
 
 namespace hwca::cli {
@@ -67,19 +68,6 @@ std::string rfc3339(int64_t t) {
   std::string s = utc_text(t);  // "2026-11-28 12:00:00Z"
   s[10] = 'T';
   return s;
-}
-
-// Write all of `data` to standard output, past the C++ stream (whose buffer would keep a
-// copy of a secret).
-Status write_stdout(const char* data, size_t size) {
-  while (size > 0) {
-    ssize_t n = ::write(STDOUT_FILENO, data, size);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return fail(ErrorKind::io, "cannot write to standard output: " + error_text(errno));
-    data += n;
-    size -= static_cast<size_t>(n);
-  }
-  return {};
 }
 
 // The token's text is wiped however create() ends.
@@ -143,8 +131,8 @@ int create(const Context& ctx, const CreateArgs& args) {
                             (revoked ? "; it was revoked"
                                      : "; revoke it: 'hwca bootstrap revoke " + token.id + "'")});
   }
-  auto written = write_stdout(made->text.data(), made->text.size());
-  if (written) written = write_stdout("\n", 1);
+  auto written = write_stdout(std::string_view(made->text.data(), made->text.size()));
+  if (written) written = write_stdout("\n");
   if (!written) {
     // Not (wholly) handed out: revoke it, the safe side, and say so in the audit log.
     bool revoked = static_cast<bool>((*store)->revoke_token(token.id, now));

@@ -3,6 +3,7 @@
 // reads a written tree.
 #include <unistd.h>
 
+#include <chrono>
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -31,11 +32,21 @@ struct K8sArgs {
   bool force = false;
 };
 
-// A progress line on a terminal, rewritten in place; nothing when stderr is not one.
+// A progress line on a terminal, rewritten in place, for a stage of 50 items or more or one
+// that has run for a second (a few rsa-4096 keys take minutes); nothing when stderr is not
+// a terminal.
 bool g_progress_shown = false;
 void progress(const char* stage, size_t done, size_t total) {
   static const bool tty = ::isatty(STDERR_FILENO) == 1;
-  if (!tty || total < 50) return;
+  static std::string current;
+  static auto started = std::chrono::steady_clock::now();
+  if (!tty) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (current != stage) {
+    current = stage;
+    started = now;
+  }
+  if (total < 50 && now - started < std::chrono::seconds(1)) return;
   std::cerr << "\rhwca: " << stage << " " << done << "/" << total << "   " << std::flush;
   g_progress_shown = done != total;
   if (done == total) std::cerr << "\r\033[K" << std::flush;
@@ -156,25 +167,32 @@ int kubeconfig(const Context& ctx, const K8sArgs& args) {
   request.requester = cli_requester();
   request.key_options = ctx.key_load_options();
   if (auto ok = k8s::check_user_request(request); !ok) return report(ok.error());
-  if (!args.force && ::access(args.out.c_str(), F_OK) == 0) {
+  // "-": the kubeconfig on standard output, and what was done on standard error.
+  const bool to_stdout = args.out == "-";
+  if (!to_stdout && !args.force && ::access(args.out.c_str(), F_OK) == 0) {
     return report(Error{ErrorKind::conflict,
                         args.out + " exists; --force replaces it (the old certificate stays "
                                    "valid until revoked)"});
   }
-  if (auto ok = check_output_folder(args.out); !ok) return report(ok.error());
+  if (!to_stdout) {
+    if (auto ok = check_output_folder(args.out); !ok) return report(ok.error());
+  }
   auto setup = open_for_signing(ctx);
   if (!setup) return report(setup.error());
   auto made = k8s::issue_user_kubeconfig(setup->home, *setup->crypto, *setup->store, request);
   if (!made) return report(made.error());
-  if (auto ok = write_file_atomic(args.out, made->text.view(), 0600); !ok) {
-    return report(Error{ok.error().kind, "certificate " + made->serial +
-                                             " was issued and recorded, but " + ok.error().message +
-                                             " (revoke it: 'hwca revoke')"});
+  auto written = to_stdout ? write_stdout(made->text.view())
+                           : write_file_atomic(args.out, made->text.view(), 0600);
+  if (!written) {
+    return report(Error{written.error().kind,
+                        "certificate " + made->serial + " was issued and recorded, but " +
+                            written.error().message + " (revoke it: 'hwca revoke')"});
   }
-  std::cout << "wrote " << args.out << " for user " << printable(args.user)
-            << (args.groups.empty() ? "" : " in " + printable(join(args.groups)))
-            << ", certificate " << made->serial << " valid until " << utc_text(made->not_after)
-            << "\n";
+  (to_stdout ? std::cerr : std::cout)
+      << (to_stdout ? "wrote the kubeconfig to standard output" : "wrote " + args.out)
+      << " for user " << printable(args.user)
+      << (args.groups.empty() ? "" : " in " + printable(join(args.groups))) << ", certificate "
+      << made->serial << " valid until " << utc_text(made->not_after) << "\n";
   return 0;
 }
 
@@ -307,7 +325,8 @@ void set_k8s_command(CLI::App& app, Context& ctx, int& exit_code) {
   kc->add_option("--days", args.days, "validity in days (default the client profile's)")
       ->type_name("N")
       ->check(CLI::PositiveNumber);
-  kc->add_option("--out", args.out, "the kubeconfig to write (atomically, mode 0600)")
+  kc->add_option("--out", args.out,
+                 "the kubeconfig to write (atomically, mode 0600); '-': standard output")
       ->required()
       ->type_name("FILE");
   kc->add_flag("--force", args.force, "replace an existing file");

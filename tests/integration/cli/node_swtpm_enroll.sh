@@ -184,6 +184,14 @@ fault 3 "tok/none" "no token file" --bootstrap-token-file tok/none
 CACERT=$OTHER fault 7 "does not chain to --ca-cert" "another CA's certificate as --ca-cert" \
   --bootstrap-token-file tok/t3
 FAULT_CA=$ERR
+# A server whose certificate chains but does not hold the name in --server: said so, not
+# "does not chain" (the chain verified).
+est_serve_stop
+est_serve_start --tls-san 127.0.0.1
+SRV=https://localhost:$PORT fault 7 "chains to --ca-cert but does not name 'localhost'" \
+  "a server certificate without the name used" --bootstrap-token-file tok/t3
+est_serve_stop
+start_server
 SRV=$DOWN fault 7 "EST server localhost:${DOWN##*:}: " "nothing listening" --bootstrap-token-file tok/t3
 FAULT_DOWN=$ERR
 SRV=http://localhost:$PORT fault 2 "--server must be an https:// URL" "an http:// server" \
