@@ -45,18 +45,6 @@ struct CredentialArgs {
   std::string cert;
 };
 
-// Refuse before enrolling (and spending the token) what would keep the certificate from
-// being written: its folder must exist and be writable.
-Status check_cert_out(const std::string& path) {
-  auto slash = path.rfind('/');
-  std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
-  if (::access(dir.c_str(), W_OK) != 0) {
-    return fail(errno == ENOENT ? ErrorKind::not_found : ErrorKind::io,
-                "cannot write " + printable(path) + ": " + error_text(errno));
-  }
-  return {};
-}
-
 // Write an issued certificate atomically. It was issued (and a bootstrap token spent for
 // it): if the file cannot be written, the certificate goes to standard output instead of
 // being lost, and the error says so.

@@ -1,5 +1,9 @@
 #include "node/node_common.hpp"
 
+#include <unistd.h>
+
+#include <cerrno>
+
 #include "ca/dn.hpp"
 #include "common/text.hpp"
 #include "node/node_identity.hpp"
@@ -111,6 +115,16 @@ void common_options(CLI::App* cmd, Options& o, bool needs_ca) {
   cmd->add_option("--timeout", o.timeout, "seconds for each network step (default 30)")
       ->check(CLI::Range(1, 600))
       ->type_name("SECONDS");
+}
+
+Status check_cert_out(const std::string& path) {
+  auto slash = path.rfind('/');
+  std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  if (::access(dir.c_str(), W_OK) != 0) {
+    return fail(errno == ENOENT ? ErrorKind::not_found : ErrorKind::io,
+                "cannot write " + printable(path) + ": " + error_text(errno));
+  }
+  return {};
 }
 
 }  // namespace hwca::node

@@ -38,6 +38,10 @@ Result<EstEndpoint> endpoint(const Options& o, const std::string& label);
 // The node a certificate belongs to (CN=system:node:<name>); `path` names it in errors.
 Result<std::string> node_of(const X509* cert, const std::string& path);
 
+// Refuse before enrolling (and spending a token, or a certificate) what would keep the file
+// from being written: its folder must exist and be writable.
+Status check_cert_out(const std::string& path);
+
 // "<dir>/.<name>.new": where a replacement is made before it takes the file's place.
 std::string staged_path(const std::string& path);
 

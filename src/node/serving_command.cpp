@@ -106,7 +106,8 @@ Status install(const ServingArgs& a, const SecureString& key_pem, const std::str
     OPENSSL_cleanse(both.data(), both.size());
     return ok;
   }
-  const std::string kept_key = a.key + ".old";
+  std::string kept_key = staged_key;  // "<dir>/.<name>.old"
+  kept_key.replace(kept_key.size() - 4, 4, ".old");
   auto cleanup = [&] {
     ::unlink(staged_key.c_str());
     ::unlink(staged_cert.c_str());
@@ -148,6 +149,9 @@ Status install(const ServingArgs& a, const SecureString& key_pem, const std::str
 int serving(const Options& o, const ServingArgs& a) {
   auto addresses = ca::canonical_ips(a.ips);
   if (!addresses) return report(addresses.error());
+  for (const auto* path : {&a.cert, &a.key}) {
+    if (auto ok = check_cert_out(*path); !ok) return report(ok.error());
+  }
   // Who the node is, from its client certificate, before the TPM is opened: a pair that is
   // current needs neither the TPM nor the server.
   auto client = read_certificate(a.client_cert);

@@ -12,7 +12,8 @@
 #  2. again: not due, the files unchanged; --force: a new serial and a new key.
 #  3. --ip 10.0.0.9 (not registered): refused (exit 2) with the server's reason naming the
 #     registered addresses, the files untouched; no client certificate, no TPM key: refused,
-#     untouched.
+#     untouched; a missing folder: refused before asking; a certificate that cannot be
+#     renamed into place (a folder in the way): the old key put back, nothing left over.
 #  4. one file for both (--serving-cert and --serving-key the same): mode 0600, certificate
 #     and key that belong together.
 #  5. worker-2 registered by its TPM with `hwca node register --ip 10.0.0.7` (shown by `node
@@ -160,6 +161,23 @@ node serving --server "$SERVER" --ca-cert "$ROOT" --key "tpm2:file=$WORK/none.tp
   fail "serving with no TPM key: exit $RC: $ERR"
 [[ $(node_dir_state) == "$before" ]] || fail "a failed serving run changed the node's files"
 
+# A folder that is not there: refused before anything is asked of the server.
+issued=$(hwca cert list --ca root | wc -l)
+serving --ip 10.0.0.5 --serving-cert "$NODE/none/server.crt" --serving-key "$SKEY"
+refused_by 3 "cannot write $NODE/none/server.crt" "serving into a missing folder"
+[[ $(hwca cert list --ca root | wc -l) == "$issued" ]] || fail "serving into a missing folder got a certificate"
+# A certificate that cannot take its place (a folder is in the way): issued, but the new key
+# that was already renamed over the old one is put back; no staged file is left.
+mkdir "$NODE/in-the-way"
+touch "$NODE/in-the-way/x"
+before=$(node_dir_state)
+serving --ip 10.0.0.5 --serving-cert "$NODE/in-the-way" --serving-key "$SKEY"
+refused_by 7 "was issued but not installed (the files in place are kept)" "serving over a folder"
+INSTALL_MSG=$ERR
+[[ $(node_dir_state) == "$before" ]] || fail "a failed installation changed the node's files"
+[[ $(key_of "$SKEY") == "$(pub_of_cert "$SCERT")" ]] || fail "the old key was not put back"
+rm -r "$NODE/in-the-way"
+
 # --- 4. one file for both --------------------------------------------------------------------------
 
 BOTH=$NODE/server-both.pem
@@ -237,6 +255,7 @@ out=$(hwca audit verify)
 assert_contains "$out" "the hash chain is intact" "audit verify"
 cat <<EOF
   address not registered:   $UNREGISTERED_MSG
+  not installed:            $INSTALL_MSG
   worker-2 (attested):      $WORKER2_MSG
 EOF
 echo "ok: hwca-node serving: token and attested nodes, renewal, refusals, one-file pair, the" \
