@@ -38,14 +38,21 @@ struct InitArgs {
 };
 
 int init_token(const Context& ctx, const InitArgs& args) {
-  if (ctx.pin_source.empty()) {
-    return report({ErrorKind::usage, "give the new user PIN with --pin-source env:NAME|file:PATH"});
+  // The new user PIN: --pin-source, else $HWCA_PIN_SOURCE (never a prompt: it would have
+  // to be typed twice to be safe, and scripts are what initialise tokens).
+  const tokens::OpenOptions options = ctx.open_options();
+  const std::string& pin_source =
+      !options.pin_source.empty() ? options.pin_source : options.default_pin_source;
+  if (pin_source.empty()) {
+    return report(
+        {ErrorKind::usage,
+         "give the new user PIN with --pin-source env:NAME|file:PATH or $HWCA_PIN_SOURCE"});
   }
-  auto store = tokens::open_store("pkcs11:", ctx.open_options());
+  auto store = tokens::open_store("pkcs11:", options);
   if (!store) return report(store.error());
   auto* init = tokens::ability<tokens::TokenInitializer>(*store);
   if (init == nullptr) return report({ErrorKind::usage, "this store cannot initialise tokens"});
-  auto token = init->init_token({args.label, args.so_pin_source, ctx.pin_source});
+  auto token = init->init_token({args.label, args.so_pin_source, pin_source});
   if (!token) return report(token.error());
   std::cout << "initialised token '" << token->label << "' (serial " << token->serial
             << ") and set its user PIN\n"
@@ -65,7 +72,7 @@ void set_token_command(CLI::App& app, Context& ctx, int& exit_code) {
   auto* init = token->add_subcommand(
       "init",
       "initialise a fresh token (e.g. SoftHSM2's free slot) and set its user PIN, "
-      "read from --pin-source");
+      "read from --pin-source or $HWCA_PIN_SOURCE");
   init->add_option("--label", init_args.label, "label of the new token (1-32 characters)")
       ->required()
       ->type_name("LABEL");

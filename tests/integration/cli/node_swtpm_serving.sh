@@ -19,7 +19,7 @@
 #  5. worker-2 registered by its TPM with `hwca node register --ip 10.0.0.7` (shown by `node
 #     show` and `node list`) enrolls by attestation and gets a serving certificate for
 #     DNS:worker-2, IP:10.0.0.7; worker-1's address is refused, naming 10.0.0.7.
-#  6. the second ExecStart of scripts/systemd/hwca-node-renew.service, run as systemd would
+#  6. the second ExecStart of scripts/systemd/hwca-node-renew.service.in, run as systemd would
 #     ($$ as $): without HWCA_SERVING it does nothing; with it, not due; with --force in it,
 #     a new certificate.
 here=$(cd "$(dirname "$0")" && pwd)
@@ -227,10 +227,11 @@ WORKER2_MSG=$ERR
 
 # --- 6. the renewal unit's serving line ---------------------------------------------------------
 
-line=$(sed -n "s/^ExecStart=\/bin\/sh -c '\(.*hwca-node serving.*\)'$/\1/p" "$repo/scripts/systemd/hwca-node-renew.service")
-[[ -n $line ]] || fail "hwca-node-renew.service has no ExecStart for hwca-node serving"
+line=$(sed -n "s/^ExecStart=\/bin\/sh -c '\(.*hwca-node serving.*\)'$/\1/p" "$repo/scripts/systemd/hwca-node-renew.service.in")
+[[ -n $line ]] || fail "hwca-node-renew.service.in has no ExecStart for hwca-node serving"
 line=${line//\$\$/\$}
-line=${line//\/usr\/local\/bin\/hwca-node /$HWCA_NODE_BIN }
+line=${line//@HWCA_BINDIR@\/hwca-node /$HWCA_NODE_BIN }
+[[ $line == *"exec $HWCA_NODE_BIN serving "* ]] || fail "the unit's serving line: $line"
 export HWCA_TCTI=$TCTI_A TPM2OPENSSL_TCTI=$TCTI_A
 unit_run() {
   RC=0

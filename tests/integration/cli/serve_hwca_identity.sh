@@ -14,7 +14,7 @@ source "$here/lib.sh"
 source "$here/est_lib.sh"
 need curl sqlite3
 repo=$(cd "$here/../../.." && pwd)
-UNIT=$repo/scripts/systemd/hwca-serve.service
+UNIT=$repo/scripts/systemd/hwca-serve.service.in
 
 _serve_exit() {
   local rc=$?
