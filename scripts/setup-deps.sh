@@ -14,6 +14,20 @@ BUILD_PACKAGES=(
   libssl-dev libp11-dev libp11-kit-dev libcli11-dev libexpected-dev
   nlohmann-json3-dev libyaml-cpp-dev libsqlite3-dev libtss2-dev libcpp-httplib-dev
 )
+<<<<<<< HEAD
+# Run and test: OpenSSL's command line, SoftHSM2, p11-kit (proxy, client and server),
+# opensc's pkcs11-tool, GnuTLS's certtool, libp11's pkcs11 engine for openssl (the
+# comparison in tests/bench/process_bench.sh), sqlite3 (tests that alter the database),
+# etcd and etcdctl (the Kubernetes PKI tests run a 3-member cluster on its certificates),
+# swtpm and swtpm_setup (the TPM 2.0 tests start their own software TPM), tpm2-tools (they
+# check the TPM independently of hwca's code), tpm2-openssl (key files both ways), curl
+# (the EST tests' outside client), and jq and python3-yaml (the tests read the JSON and YAML
+# documents of -o json|yaml with them).
+RUN_PACKAGES=(
+  openssl softhsm2 libsofthsm2 p11-kit p11-kit-modules opensc gnutls-bin
+  libengine-pkcs11-openssl sqlite3 etcd-server etcd-client
+  swtpm swtpm-tools tpm2-tools tpm2-openssl curl jq python3-yaml
+=======
 # server (hwca, hwca serve): OpenSSL's command line, SoftHSM2 (the token the docs and the
 # quickstart use; it creates the softhsm group owning its token folder), p11-kit's proxy
 # module (the default PKCS#11 module) and its tools.
@@ -30,6 +44,7 @@ NODE_PACKAGES=(openssl)
 TEST_PACKAGES=(
   libgtest-dev opensc gnutls-bin libengine-pkcs11-openssl sqlite3 etcd-server etcd-client
   swtpm swtpm-tools tpm2-tools tpm2-openssl curl systemd
+>>>>>>> main
 )
 # kubectl: the one on the machine if there is one, else Debian's.
 command -v kubectl >/dev/null || TEST_PACKAGES+=(kubernetes-client)

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/context.hpp"
+#include "cli/output.hpp"
 #include "cli/table.hpp"
 #include "common/file_util.hpp"
 #include "common/text.hpp"
@@ -22,7 +23,8 @@ namespace hwca::cli {
 namespace {
 
 struct K8sArgs {
-  std::string config, out, dir, output = "table";
+  std::string config, out, dir;
+  OutputFormat output = OutputFormat::text;
   std::vector<std::string> nodes, names;
   unsigned threads = 0;
   // kubeconfig
@@ -149,7 +151,21 @@ int write_pki(const Context& ctx, const K8sArgs& args, bool renew) {
     clear_progress();
     return report(result.error());
   }
-  print_summary(*result, args.out);
+  nlohmann::json rows = nlohmann::json::array();
+  for (const auto& row : result->rows) {
+    rows.push_back(
+        {{"node", row.node},
+         {"name", row.name},
+         {"ca", row.ca},
+         {"outcome", k8s::outcome_name(row.outcome)},
+         {"reason", row.reason.empty() ? nlohmann::json(nullptr) : nlohmann::json(row.reason)},
+         {"notAfter", rfc3339_text(row.not_after)}});
+  }
+  nlohmann::json doc = {{"out", args.out},
+                        {"nodesWritten", result->nodes_written},
+                        {"certificates", rows},
+                        {"notes", result->notes}};
+  print_output(args.output, doc, [&](std::ostream&) { print_summary(*result, args.out); });
   return 0;
 }
 
@@ -169,6 +185,11 @@ int kubeconfig(const Context& ctx, const K8sArgs& args) {
   if (auto ok = k8s::check_user_request(request); !ok) return report(ok.error());
   // "-": the kubeconfig on standard output, and what was done on standard error.
   const bool to_stdout = args.out == "-";
+  if (to_stdout && args.output != OutputFormat::text) {
+    return report(Error{ErrorKind::usage,
+                        "-o json|yaml needs --out FILE: with --out - the "
+                        "kubeconfig itself is standard output"});
+  }
   if (!to_stdout && !args.force && ::access(args.out.c_str(), F_OK) == 0) {
     return report(Error{ErrorKind::conflict,
                         args.out + " exists; --force replaces it (the old certificate stays "
@@ -188,24 +209,91 @@ int kubeconfig(const Context& ctx, const K8sArgs& args) {
                         "certificate " + made->serial + " was issued and recorded, but " +
                             written.error().message + " (revoke it: 'hwca revoke')"});
   }
-  (to_stdout ? std::cerr : std::cout)
-      << (to_stdout ? "wrote the kubeconfig to standard output" : "wrote " + args.out)
-      << " for user " << printable(args.user)
-      << (args.groups.empty() ? "" : " in " + printable(join(args.groups))) << ", certificate "
-      << made->serial << " valid until " << utc_text(made->not_after) << "\n";
+  nlohmann::json doc = {{"file", args.out},       {"user", args.user},
+                        {"groups", args.groups},  {"cluster", args.cluster},
+                        {"server", args.server},  {"ca", args.ca},
+                        {"serial", made->serial}, {"notAfter", rfc3339_text(made->not_after)}};
+  print_output(args.output, doc, [&](std::ostream&) {
+    (to_stdout ? std::cerr : std::cout)
+        << (to_stdout ? "wrote the kubeconfig to standard output" : "wrote " + args.out)
+        << " for user " << printable(args.user)
+        << (args.groups.empty() ? "" : " in " + printable(join(args.groups))) << ", certificate "
+        << made->serial << " valid until " << utc_text(made->not_after) << "\n";
+  });
   return 0;
 }
 
-std::string rfc3339(std::time_t t) {
-  std::string s = utc_text(t);  // "2026-11-28 12:00:00Z"
-  s[10] = 'T';
-  return s;
+// One certificate as kubeadm's CertificateExpirationInfo lists it (output.kubeadm.k8s.io/
+// v1alpha3 Certificate: residualTime in seconds, caName only for a leaf). An unreadable file
+// is "missing", as kubeadm says of one it cannot load.
+nlohmann::json kubeadm_certificate(const k8s::ExpiryRow& r, std::time_t now) {
+  nlohmann::json j = {
+      {"name", r.name}, {"externallyManaged", r.externally_managed}, {"missing", !r.error.empty()}};
+  if (r.error.empty()) {
+    j["expirationDate"] = rfc3339_text(r.not_after);
+    j["residualTime"] = static_cast<long long>(r.not_after - now);
+  } else {
+    j["expirationDate"] = nullptr;
+    j["residualTime"] = 0;
+  }
+  if (!r.is_ca) j["caName"] = r.ca;
+  return j;
+}
+
+// kubeadm's document for one node's rows (hwca adds "node" when DIR holds several trees).
+nlohmann::json expiration_info(const std::vector<k8s::ExpiryRow>& rows, std::time_t now) {
+  nlohmann::json certs = nlohmann::json::array(), cas = nlohmann::json::array();
+  for (const auto& r : rows) (r.is_ca ? cas : certs).push_back(kubeadm_certificate(r, now));
+  nlohmann::json doc = {{"apiVersion", "output.kubeadm.k8s.io/v1alpha3"},
+                        {"kind", "CertificateExpirationInfo"},
+                        {"certificates", certs},
+                        {"certificateAuthorities", cas}};
+  if (!rows.empty() && !rows.front().node.empty()) doc["node"] = rows.front().node;
+  return doc;
+}
+
+// One node's tree: kubeadm's CertificateExpirationInfo itself; a folder of trees: a List of
+// them, one a node, each with its "node".
+nlohmann::json expiration_document(const std::vector<k8s::ExpiryRow>& rows, std::time_t now) {
+  if (rows.empty() || rows.front().node.empty()) return expiration_info(rows, now);
+  nlohmann::json items = nlohmann::json::array();
+  for (size_t i = 0; i < rows.size();) {
+    size_t end = i;
+    while (end < rows.size() && rows[end].node == rows[i].node) ++end;
+    items.push_back(expiration_info(
+        {rows.begin() + static_cast<long>(i), rows.begin() + static_cast<long>(end)}, now));
+    i = end;
+  }
+  return {{"apiVersion", "v1"}, {"kind", "List"}, {"items", items}};
+}
+
+void print_expiration_tables(std::ostream& out, const std::vector<k8s::ExpiryRow>& rows,
+                             std::time_t now) {
+  // One node's own tree: kubeadm's columns; a folder of trees: a NODE column first.
+  const bool one_tree = !rows.empty() && rows.front().node.empty();
+  std::vector<Row> certs, cas;
+  for (const auto& r : rows) {
+    Row row = one_tree ? Row{r.name} : Row{r.node, r.name};
+    if (!r.error.empty()) {
+      row.insert(row.end(), {"-", "unreadable"});
+    } else {
+      row.insert(row.end(), {utc_text(r.not_after), k8s::residual_text(r.not_after, now)});
+    }
+    if (!r.is_ca) row.push_back(r.ca);
+    (r.is_ca ? cas : certs).push_back(std::move(row));
+  }
+  Row cert_header = {"CERTIFICATE", "EXPIRES", "RESIDUAL TIME", "CERTIFICATE AUTHORITY"};
+  Row ca_header = {"CERTIFICATE AUTHORITY", "EXPIRES", "RESIDUAL TIME"};
+  if (!one_tree) {
+    cert_header.insert(cert_header.begin(), "NODE");
+    ca_header.insert(ca_header.begin(), "NODE");
+  }
+  print_table(out, cert_header, certs);
+  out << "\n";
+  print_table(out, ca_header, cas);
 }
 
 int check_expiration(const K8sArgs& args) {
-  if (args.output != "table" && args.output != "json") {
-    return report(Error{ErrorKind::usage, "--output is table or json"});
-  }
   std::set<std::string> nodes(args.nodes.begin(), args.nodes.end());
   auto rows = k8s::scan_expiration(args.dir, nodes);
   if (!rows) return report(rows.error());
@@ -215,41 +303,9 @@ int check_expiration(const K8sArgs& args) {
   for (const auto& r : *rows) {
     if (!r.error.empty() && unreadable++ == 0) first_error = r.error;
   }
-  if (args.output == "json") {
-    nlohmann::json certs = nlohmann::json::array(), cas = nlohmann::json::array();
-    for (const auto& r : *rows) {
-      nlohmann::json j = {{"node", r.node}, {"name", r.name}, {"path", r.path}};
-      if (!r.error.empty()) {
-        j["error"] = r.error;
-      } else {
-        j["subject"] = r.subject;
-        j["notAfter"] = rfc3339(r.not_after);
-        j["residualSeconds"] = static_cast<long long>(r.not_after - now);
-        j["expired"] = r.not_after <= now;
-      }
-      if (!r.is_ca) j["certificateAuthority"] = r.ca;
-      (r.is_ca ? cas : certs).push_back(std::move(j));
-    }
-    std::cout << nlohmann::json{{"certificates", certs}, {"certificateAuthorities", cas}}.dump(2)
-              << "\n";
-  } else {
-    std::vector<Row> certs, cas;
-    for (const auto& r : *rows) {
-      Row row = {r.node, r.name};
-      if (!r.error.empty()) {
-        row.insert(row.end(), {"-", "unreadable"});
-      } else {
-        row.insert(row.end(), {utc_text(r.not_after), k8s::residual_text(r.not_after, now)});
-      }
-      if (!r.is_ca) row.push_back(r.ca);
-      (r.is_ca ? cas : certs).push_back(std::move(row));
-    }
-    print_table(std::cout,
-                {"NODE", "CERTIFICATE", "EXPIRES", "RESIDUAL TIME", "CERTIFICATE AUTHORITY"},
-                certs);
-    std::cout << "\n";
-    print_table(std::cout, {"NODE", "CERTIFICATE AUTHORITY", "EXPIRES", "RESIDUAL TIME"}, cas);
-  }
+  // The whole document (unreadable files "missing") or table, then the error if any.
+  print_output(args.output, expiration_document(*rows, now),
+               [&](std::ostream& out) { print_expiration_tables(out, *rows, now); });
   std::cout << std::flush;
   if (unreadable > 0) {
     return report(Error{ErrorKind::io, std::to_string(unreadable) + " file" +
@@ -288,6 +344,7 @@ void set_k8s_command(CLI::App& app, Context& ctx, int& exit_code) {
       "write every node's certificates, keys and kubeconfigs (kubeadm's layout, external-CA "
       "mode: no CA key is written); files that are still valid and match are kept");
   add_pki_options(certs, args);
+  add_output_option(certs, args.output);
   certs->callback([&] { exit_code = write_pki(ctx, args, false); });
 
   auto* renew = k8s->add_subcommand(
@@ -300,6 +357,7 @@ void set_k8s_command(CLI::App& app, Context& ctx, int& exit_code) {
                    "certificates to renew: all, or kubeadm names (apiserver, etcd-server, "
                    "admin.conf, kubelet.conf, ...)")
       ->type_name("NAME");
+  add_output_option(renew, args.output);
   renew->callback([&] { exit_code = write_pki(ctx, args, true); });
 
   auto* kc = k8s->add_subcommand("kubeconfig",
@@ -330,15 +388,18 @@ void set_k8s_command(CLI::App& app, Context& ctx, int& exit_code) {
       ->required()
       ->type_name("FILE");
   kc->add_flag("--force", args.force, "replace an existing file");
+  add_output_option(kc, args.output);
   kc->callback([&] { exit_code = kubeconfig(ctx, args); });
 
   auto* exp = k8s->add_subcommand("check-expiration",
                                   "when each certificate of a written tree expires (as kubeadm's)");
-  exp->add_option("--dir", args.dir, "the folder 'hwca k8s certs' wrote")
+  exp->add_option("--dir", args.dir,
+                  "the folder 'hwca k8s certs' wrote (DIR/<node>/...), or one node's own tree "
+                  "(its /etc/kubernetes)")
       ->required()
       ->type_name("DIR");
   exp->add_option("--node", args.nodes, "only this node (repeat for more)")->type_name("NAME");
-  exp->add_option("--output", args.output, "table (default) or json")->type_name("FORMAT");
+  add_output_option(exp, args.output, {{"table", OutputFormat::text}});
   exp->callback([&] { exit_code = check_expiration(args); });
 }
 

@@ -31,4 +31,7 @@ std::string utc_text(long long unix_seconds);
 // The items with `sep` between them ("a, b, c").
 std::string join(const std::vector<std::string>& items, std::string_view sep = ", ");
 
+// The same in RFC 3339: "2026-11-28T12:00:00Z" (the documents of -o json|yaml).
+std::string rfc3339_text(long long unix_seconds);
+
 }  // namespace hwca
