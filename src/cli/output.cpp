@@ -57,6 +57,7 @@ bool needs_quotes(const std::string& s) {
 void emit(YAML::Emitter& out, const nlohmann::json& v) {
   switch (v.type()) {
     case nlohmann::json::value_t::object:
+      if (v.empty()) out << YAML::Flow;  // "key: {}", not a block of nothing
       out << YAML::BeginMap;
       for (const auto& [key, value] : v.items()) {
         out << YAML::Key;
@@ -67,6 +68,7 @@ void emit(YAML::Emitter& out, const nlohmann::json& v) {
       out << YAML::EndMap;
       break;
     case nlohmann::json::value_t::array:
+      if (v.empty()) out << YAML::Flow;  // "key: []"
       out << YAML::BeginSeq;
       for (const auto& item : v) emit(out, item);
       out << YAML::EndSeq;

@@ -72,6 +72,8 @@ TEST(CliOutput, PlainWordsStayUnquoted) {
   EXPECT_EQ(hwca::cli::to_yaml(json{{"node", "worker-1"}}), "node: worker-1\n");
   EXPECT_EQ(hwca::cli::to_yaml(json{{"mode", "0777"}}), "mode: \"0777\"\n");
   EXPECT_EQ(hwca::cli::to_yaml(json{{"n", "y"}}), "\"n\": \"y\"\n");
+  EXPECT_EQ(hwca::cli::to_yaml(json{{"sans", json::array()}, {"ext", json::object()}}),
+            "ext: {}\nsans: []\n");
 }
 
 TEST(CliOutput, PrintsEachFormat) {
