@@ -157,8 +157,11 @@ for root in "$localca/swtpm-localca-rootca-cert.pem" "$localca/issuercert.pem"; 
   "$hwca" ek-roots list | grep -q "$sum" || "$hwca" ek-roots add "$root"
 done
 "$build/bin/hwca-node" ek show --out "$node_dir/ek.pem" | sed '/-----BEGIN/,$d'
-if ! "$hwca" node show w1 > /dev/null 2>&1; then  # registered by an earlier run: the same TPM
-  "$hwca" node register --name w1 --ek-cert "$node_dir/ek.pem"
+# Its address (the cluster description's), which its serving certificate may name. A
+# registration of an earlier run is kept if it has it (the same TPM), else made again.
+if ! "$hwca" node show w1 2>/dev/null | grep -q '^addresses: *10\.0\.0\.21$'; then
+  "$hwca" node unregister w1 > /dev/null 2>&1 || true
+  "$hwca" node register --name w1 --ek-cert "$node_dir/ek.pem" --ip 10.0.0.21
 fi
 "$build/bin/hwca-node" enroll "${node_args[@]}" --node-name w1 --attest \
   --cert-out "$node_dir/kubelet-client.pem"
@@ -170,6 +173,11 @@ say "Renewal over mutual TLS with the TPM key (--force: it is not due yet)"
 say "What the kubelet's exec credential plugin gets: a 1-hour certificate, asked for with the TPM key"
 "$build/bin/hwca-node" kubelet-credential "${node_args[@]}" --cert "$node_dir/kubelet-client.pem" |
   sed -n 's/.*"expirationTimestamp":"\([^"]*\)".*/  expires \1/p'
+say "The kubelet's serving certificate: a key made on the node, the certificate asked for with the TPM key"
+"$build/bin/hwca-node" serving "${node_args[@]}" --cert "$node_dir/kubelet-client.pem" \
+  --ip 10.0.0.21 --serving-cert "$node_dir/kubelet-server.crt" \
+  --serving-key "$node_dir/kubelet-server.key"
+openssl x509 -in "$node_dir/kubelet-server.crt" -noout -subject -enddate -ext subjectAltName,extendedKeyUsage
 curl -sS --cacert "$ca_cert" "https://localhost:$est_port/metrics" | grep '^hwca_est_issued_total'
 stop_both
 trap - EXIT
@@ -189,7 +197,8 @@ Done. What happened:
     that TPM ($node_dir/kubelet.tpmkey loads in it only) and proven so (credential
     activation with the registered EK, TPM2_Certify with the CA's nonce), no token needed;
     it renewed over mutual TLS with that key; the exec credential plugin got a 1-hour
-    certificate.
+    certificate; 'hwca-node serving' got the kubelet's serving certificate for w1 and its
+    registered address 10.0.0.21 (a key file made on the node, 30 days; it renews after 20).
 Try:
   export SOFTHSM2_CONF=$SOFTHSM2_CONF HWCA_PKCS11_MODULE=$HWCA_PKCS11_MODULE HWCA_PIN_SOURCE=$HWCA_PIN_SOURCE HWCA_HOME=$HWCA_HOME
   $hwca k8s check-expiration --dir $out

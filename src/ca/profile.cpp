@@ -81,6 +81,9 @@ std::map<std::string, Profile> make_builtins() {
   kubelet_serving.subject_attributes = {NID_commonName, NID_organizationName};
   kubelet_serving.san_types = {SanType::dns, SanType::ip};
   kubelet_serving.require_san = true;
+  // Its key is a file on the node (the kubelet cannot use a TPM key): a month by default,
+  // renewed by hwca-node serving after twenty days.
+  kubelet_serving.default_days = 30;
   // What `hwca-node kubelet-credential` hands the kubelet: a client certificate for a key
   // held in memory, an hour long, issued only to a node authenticated by its TPM-bound
   // kubelet-client certificate. It never authenticates to the EST server itself.

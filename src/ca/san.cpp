@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <openssl/x509v3.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "common/text.hpp"
@@ -160,6 +161,33 @@ std::optional<std::string> canonical_ip(const std::string& text) {
     return std::nullopt;
   }
   return std::string(out);
+}
+
+std::vector<std::string> certificate_sans(const X509* cert) {
+  std::vector<std::string> out;
+  auto* names =
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
+  for (int i = 0; names && i < sk_GENERAL_NAME_num(names); ++i) {
+    auto san = san_from_general_name(sk_GENERAL_NAME_value(names, i), {});
+    out.push_back(san ? san->text() : "?");
+  }
+  GENERAL_NAMES_free(names);
+  return out;
+}
+
+Result<std::vector<std::string>> canonical_ips(const std::vector<std::string>& ips,
+                                               const std::string& what) {
+  std::vector<std::string> out;
+  for (const auto& ip : ips) {
+    auto canonical = canonical_ip(ip);
+    if (!canonical) {
+      return fail(ErrorKind::usage, what + " '" + printable(ip) +
+                                        "' is not an IPv4 or IPv6 address (e.g. 10.0.0.5, "
+                                        "fd00::5; no prefix length, no zone)");
+    }
+    if (std::find(out.begin(), out.end(), *canonical) == out.end()) out.push_back(*canonical);
+  }
+  return out;
 }
 
 const char* san_type_name(SanType type) {

@@ -27,6 +27,15 @@ struct San {
 // not one (no prefix length, no zone). An IPv4-mapped IPv6 address stays IPv6.
 std::optional<std::string> canonical_ip(const std::string& text);
 
+// Each address in canonical text, in the order given, without repeats: a node's addresses
+// as given with --ip. A usage error names the first that is not an address, as `what` 'x'.
+Result<std::vector<std::string>> canonical_ips(const std::vector<std::string>& ips,
+                                               const std::string& what = "--ip");
+
+// A certificate's SANs as text ("DNS:x", "IP:10.0.0.5"), in order; "?" for one hwca does not
+// take.
+std::vector<std::string> certificate_sans(const X509* cert);
+
 // "dns", "ip", "email", "uri" (as profiles name them).
 const char* san_type_name(SanType type);
 Result<SanType> parse_san_type(const std::string& name);

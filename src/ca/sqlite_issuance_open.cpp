@@ -24,7 +24,7 @@ namespace {
 using sqlite::Stmt;
 using sqlite::Txn;
 
-constexpr int kSchemaVersion = 4;
+constexpr int kSchemaVersion = 5;
 constexpr int kApplicationId = 0x68776361;  // "hwca", in the file header
 
 // Version 1: the certificates. Revocation state is revoked_at/revocation_reason, both NULL
@@ -124,7 +124,14 @@ ALTER TABLE certs ADD COLUMN attest_key_name TEXT
   CHECK (attest_key_name IS NULL OR attest_key_name <> '');
 PRAGMA user_version = 4;
 )sql";
-static_assert(kApplicationId == 1752654689 && kSchemaVersion == 4, "update the schema texts too");
+// Version 5 adds the addresses of a node registered by its TPM ('hwca node register --ip'),
+// a JSON array of canonical IP address text as bootstrap_tokens.addresses: what its
+// kubelet-serving certificates may name. Rows of version 4 get none.
+const char* const kSchemaV5 = R"sql(
+ALTER TABLE node_tpms ADD COLUMN addresses TEXT NOT NULL DEFAULT '[]';
+PRAGMA user_version = 5;
+)sql";
+static_assert(kApplicationId == 1752654689 && kSchemaVersion == 5, "update the schema texts too");
 
 std::string dir_of(const std::string& path) {
   auto slash = path.rfind('/');
@@ -407,7 +414,7 @@ Status SqliteIssuanceStore::prepare() {
   }
   wal.reset();
 
-  // Create (version 0) or upgrade (versions 1 to 3) in one write transaction: a crash leaves the
+  // Create (version 0) or upgrade (versions 1 to 4) in one write transaction: a crash leaves the
   // file as it was, and the version is read again under the write lock, since another
   // process may have created or upgraded it since the first read.
   const char* const doing = version == 0 ? "create" : "upgrade";
@@ -438,6 +445,11 @@ Status SqliteIssuanceStore::prepare() {
   }
   if (*again < 4) {
     if (rc = sqlite3_exec(db, kSchemaV4, nullptr, nullptr, nullptr); rc != SQLITE_OK) {
+      return db_error(rc, *again == 0 ? "create the tables of" : "upgrade");
+    }
+  }
+  if (*again < 5) {
+    if (rc = sqlite3_exec(db, kSchemaV5, nullptr, nullptr, nullptr); rc != SQLITE_OK) {
       return db_error(rc, *again == 0 ? "create the tables of" : "upgrade");
     }
   }

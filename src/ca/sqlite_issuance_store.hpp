@@ -117,11 +117,12 @@ class SqliteIssuanceStore : public IssuanceStore, public NodeRegistry, public Tp
   // registry's, version 2).
   Status registry_writable(int64_t version = 2, const char* tables = "bootstrap tokens");
   // Every row `sql` selects from a TPM registry table (with `node` bound to :node if given),
-  // each read by `read`, in one snapshot; none from a schema older than version 4
-  // (sqlite_tpm_registry.cpp).
+  // each read by `read`, in one snapshot; none from a schema older than version 4, and
+  // `sql_v4` instead of `sql` (if given) from version 4 (sqlite_tpm_registry.cpp).
   template <typename Row>
   Result<std::vector<Row>> read_all(const char* sql, Row (*read)(const sqlite::Stmt&),
-                                    const std::string* node = nullptr);
+                                    const std::string* node = nullptr,
+                                    const char* sql_v4 = nullptr);
   // An SQLite error as an Error; the message is read from `db` (default: the writer).
   // Its source is ErrorSource::database.
   tl::unexpected<Error> db_error(int rc, const std::string& doing, sqlite3* db = nullptr) const;

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <utility>
 
+#include "ca/address_list.hpp"
 #include "ca/bootstrap_token.hpp"
 #include "ca/san.hpp"
 #include "ca/sqlite_issuance_store.hpp"
@@ -31,22 +32,6 @@ bool valid_token_id(const std::string& id) {
 
 // The text is an IP address in its canonical form.
 bool canonical_address(const std::string& text) { return canonical_ip(text) == text; }
-
-std::string addresses_json(const std::vector<std::string>& addresses) {
-  return nlohmann::json(addresses).dump();
-}
-
-// A JSON array of strings, or nullopt for anything else (a damaged row).
-std::optional<std::vector<std::string>> parse_addresses(const std::string& text) {
-  auto j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (!j.is_array()) return std::nullopt;
-  std::vector<std::string> out;
-  for (const auto& a : j) {
-    if (!a.is_string()) return std::nullopt;
-    out.push_back(a.get<std::string>());
-  }
-  return out;
-}
 
 std::string quoted(const std::string& id) { return "'" + printable(id) + "'"; }
 

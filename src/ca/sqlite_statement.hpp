@@ -99,6 +99,7 @@ class Stmt {
     sqlite3_clear_bindings(s_.get());
   }
 
+  int columns() const { return s_ ? sqlite3_column_count(s_.get()) : 0; }
   int64_t int64(int col) const { return sqlite3_column_int64(s_.get(), col); }
   bool is_null(int col) const { return sqlite3_column_type(s_.get(), col) == SQLITE_NULL; }
   std::string text(int col) const {

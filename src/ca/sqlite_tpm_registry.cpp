@@ -1,12 +1,15 @@
 // SqliteIssuanceStore as a TpmRegistry: nodes' EKs and the EK roots, in the tables of schema
-// version 4 (sqlite_issuance_open.cpp). The table's constraints (node primary key, ek_sha256
-// unique) are what make a second TPM for a node, or an EK for a second node, a conflict.
+// version 4, with the nodes' addresses from version 5 (sqlite_issuance_open.cpp). The table's
+// constraints (node primary key, ek_sha256 unique) are what make a second TPM for a node, or an EK
+// for a second node, a conflict.
 #include <sqlite3.h>
 
 #include <algorithm>
 #include <set>
 
+#include "ca/address_list.hpp"
 #include "ca/bootstrap_token.hpp"
+#include "ca/san.hpp"
 #include "ca/sqlite_issuance_store.hpp"
 #include "ca/sqlite_statement.hpp"
 #include "common/text.hpp"
@@ -18,6 +21,7 @@ using sqlite::Stmt;
 using sqlite::Txn;
 
 constexpr int64_t kTpmRegistryVersion = 4;  // the first schema version with these tables
+constexpr int64_t kAddressesVersion = 5;    // the first with node_tpms.addresses
 
 std::string quoted(const std::string& text) { return "'" + printable(text) + "'"; }
 
@@ -42,10 +46,17 @@ Status check_tpm(const NodeTpm& t) {
   if (t.ek_der.empty()) {
     return fail(ErrorKind::usage, "node " + quoted(t.node) + ": no EK DER to register");
   }
+  for (const auto& a : t.addresses) {
+    if (canonical_ip(a) != a) {
+      return fail(ErrorKind::usage, "node " + quoted(t.node) + ": address " + quoted(a) +
+                                        " is not an IP address in canonical form");
+    }
+  }
   return {};
 }
 
-#define HWCA_TPM_COLUMNS "node, ek_sha256, ek_kind, ek_der, registered_at, registered_by"
+#define HWCA_TPM_COLUMNS_V4 "node, ek_sha256, ek_kind, ek_der, registered_at, registered_by"
+#define HWCA_TPM_COLUMNS HWCA_TPM_COLUMNS_V4 ", addresses"
 #define HWCA_ROOT_COLUMNS "sha256, subject, anchor, der, added_at, added_by"
 
 NodeTpm read_tpm(const Stmt& s) {
@@ -56,6 +67,10 @@ NodeTpm read_tpm(const Stmt& s) {
   t.ek_der = s.blob(3);
   t.registered_at = s.int64(4);
   t.registered_by = s.text(5);
+  // A version-4 file has no addresses column: its rows read as none. A damaged value reads
+  // as none too (the safe side: no IP SAN is allowed).
+  if (s.columns() > 6)
+    t.addresses = parse_addresses(s.text(6)).value_or(std::vector<std::string>{});
   return t;
 }
 
@@ -96,7 +111,7 @@ Status SqliteIssuanceStore::register_tpms(const std::vector<NodeTpm>& tpms) {
   Stmt by_node(db, "SELECT ek_sha256 FROM node_tpms WHERE node = :node");
   Stmt by_ek(db, "SELECT node FROM node_tpms WHERE ek_sha256 = :ek");
   Stmt insert(db, "INSERT INTO node_tpms (" HWCA_TPM_COLUMNS
-                  ") VALUES (:node, :ek, :kind, :der, :at, :by)");
+                  ") VALUES (:node, :ek, :kind, :der, :at, :by, :addresses)");
   const std::string none = tpms.size() > 1 ? "; nothing was registered" : "";
   for (const auto& t : tpms) {
     by_node.bind(":node", t.node);
@@ -123,6 +138,7 @@ Status SqliteIssuanceStore::register_tpms(const std::vector<NodeTpm>& tpms) {
     insert.bind(":der", t.ek_der);
     insert.bind(":at", t.registered_at);
     insert.bind(":by", t.registered_by);
+    insert.bind(":addresses", addresses_json(t.addresses));
     if (rc = insert.step(); rc != SQLITE_DONE) return db_error(rc, "register in");
     insert.reset();
   }
@@ -147,8 +163,8 @@ Status SqliteIssuanceStore::unregister_tpm(const std::string& node) {
 }
 
 Result<std::optional<NodeTpm>> SqliteIssuanceStore::tpm(const std::string& node) {
-  auto found =
-      read_all("SELECT " HWCA_TPM_COLUMNS " FROM node_tpms WHERE node = :node", read_tpm, &node);
+  auto found = read_all("SELECT " HWCA_TPM_COLUMNS " FROM node_tpms WHERE node = :node", read_tpm,
+                        &node, "SELECT " HWCA_TPM_COLUMNS_V4 " FROM node_tpms WHERE node = :node");
   if (!found) return tl::unexpected(found.error());
   if (found->empty()) return std::optional<NodeTpm>{};
   return std::optional<NodeTpm>(std::move(found->front()));
@@ -157,7 +173,8 @@ Result<std::optional<NodeTpm>> SqliteIssuanceStore::tpm(const std::string& node)
 template <typename Row>
 Result<std::vector<Row>> SqliteIssuanceStore::read_all(const char* sql,
                                                        Row (*read)(const sqlite::Stmt&),
-                                                       const std::string* node) {
+                                                       const std::string* node,
+                                                       const char* sql_v4) {
   auto r = reader();
   sqlite3* db = r.db;
   Txn txn(db);  // one snapshot for the version and the rows
@@ -165,6 +182,7 @@ Result<std::vector<Row>> SqliteIssuanceStore::read_all(const char* sql,
   auto version = schema_version(db, r.stmts);
   if (!version) return tl::unexpected(version.error());
   if (*version < kTpmRegistryVersion) return std::vector<Row>{};
+  if (*version < kAddressesVersion && sql_v4 != nullptr) sql = sql_v4;
   Stmt rows(*r.stmts, db, sql);  // kept prepared: round 1 of every attestation reads here
   if (node != nullptr) rows.bind(":node", *node);
   std::vector<Row> out;
@@ -175,7 +193,8 @@ Result<std::vector<Row>> SqliteIssuanceStore::read_all(const char* sql,
 }
 
 Result<std::vector<NodeTpm>> SqliteIssuanceStore::tpms() {
-  return read_all("SELECT " HWCA_TPM_COLUMNS " FROM node_tpms ORDER BY node", read_tpm);
+  return read_all("SELECT " HWCA_TPM_COLUMNS " FROM node_tpms ORDER BY node", read_tpm, nullptr,
+                  "SELECT " HWCA_TPM_COLUMNS_V4 " FROM node_tpms ORDER BY node");
 }
 
 Status SqliteIssuanceStore::add_ek_root(const EkRoot& root) {
@@ -234,5 +253,6 @@ Result<std::vector<EkRoot>> SqliteIssuanceStore::ek_roots() {
 
 #undef HWCA_ROOT_COLUMNS
 #undef HWCA_TPM_COLUMNS
+#undef HWCA_TPM_COLUMNS_V4
 
 }  // namespace hwca::ca

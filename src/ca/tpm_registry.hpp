@@ -5,8 +5,9 @@
 // node.
 //
 // This is the interface; SqliteIssuanceStore implements it in the home's issuance database
-// (schema version 4), a PostgreSQL store will too. Every write is durable when it returns;
-// a database older than version 4 opened read-only reads as empty.
+// (schema version 4; version 5 adds the registered addresses), a PostgreSQL store will too.
+// Every write is durable when it returns; a database older than version 4 opened read-only
+// reads as empty, one of version 4 as registrations without addresses.
 #pragma once
 
 #include <cstdint>
@@ -25,6 +26,9 @@ struct NodeTpm {
   std::vector<uint8_t> ek_der;  // the EK certificate DER, or the SPKI DER
   int64_t registered_at = 0;    // Unix seconds
   std::string registered_by;    // "cli:uid=0"
+  // IP addresses, canonical text ("10.0.0.5", "fd00::5"), 'hwca node register --ip': what
+  // the node's kubelet-serving certificates may name (schema version 5; none before).
+  std::vector<std::string> addresses;
 
   bool operator==(const NodeTpm&) const = default;
 };
@@ -48,7 +52,8 @@ class TpmRegistry {
   virtual ~TpmRegistry() = default;
 
   // ErrorKind::conflict if the node already has a TPM, or this EK is registered for another
-  // node; usage for a bad node name, digest, kind or an empty DER. Nothing stored then.
+  // node; usage for a bad node name, digest, kind, address (not canonical IP text) or an
+  // empty DER. Nothing stored then.
   virtual Status register_tpm(const NodeTpm& tpm) = 0;
   // All or nothing (one transaction): 'hwca node import'. The first bad or conflicting
   // entry (two for one node or one EK in the batch included) fails the whole batch.

@@ -3,6 +3,7 @@
 
 #include <iostream>
 #include <set>
+#include <tuple>
 
 #include "ca/audit_log.hpp"
 #include "ca/home.hpp"
@@ -20,8 +21,9 @@ struct Audited {
   std::set<CertKey> certs;                               // cert.issued, ca.created
   std::set<CertKey> revoked;                             // cert.revoked
   std::set<std::string> tokens_created, tokens_revoked;  // bootstrap.created, .revoked
-  std::set<std::pair<std::string, std::string>> tpms;    // node.registered: (node, EK SHA-256)
-  std::set<std::string> ek_roots;                        // ek_root.added: SHA-256
+  // node.registered: (node, EK SHA-256, addresses joined by ",")
+  std::set<std::tuple<std::string, std::string, std::string>> tpms;
+  std::set<std::string> ek_roots;  // ek_root.added: SHA-256
 };
 
 std::string text_of(const nlohmann::json& data, const char* key) {
@@ -43,8 +45,16 @@ void account(const nlohmann::json& line, Audited& a) {
   if (event == "cert.revoked" && !serial.empty()) a.revoked.insert({ca, serial});
   if (event == "bootstrap.created") a.tokens_created.insert(text_of(data, "id"));
   if (event == "bootstrap.revoked") a.tokens_revoked.insert(text_of(data, "id"));
-  if (event == "node.registered")
-    a.tpms.insert({text_of(data, "node"), text_of(data, "ek_sha256")});
+  if (event == "node.registered") {
+    // Lines of hwca before the addresses (schema version 5) have none.
+    std::vector<std::string> addresses;
+    if (data.is_object() && data.contains("addresses") && data["addresses"].is_array()) {
+      for (const auto& ip : data["addresses"]) {
+        addresses.push_back(ip.is_string() ? ip.get<std::string>() : "?");
+      }
+    }
+    a.tpms.insert({text_of(data, "node"), text_of(data, "ek_sha256"), join(addresses, ",")});
+  }
   if (event == "ek_root.added") a.ek_roots.insert(text_of(data, "sha256"));
 }
 
@@ -143,11 +153,13 @@ int cross_check(const ca::Home& home, const Audited& a, OutputFormat output, nlo
   }
 
   for (const auto& t : *tpms) {
-    if (a.tpms.count({t.node, t.ek_sha256}) != 0) continue;
+    if (a.tpms.count({t.node, t.ek_sha256, join(t.addresses, ",")}) != 0) continue;
     problems.push_back("the TPM of node '" + printable(t.node) + "' (EK SHA-256 " +
-                       printable(t.ek_sha256) +
+                       printable(t.ek_sha256) + ", addresses " +
+                       (t.addresses.empty() ? "none" : printable(join(t.addresses))) +
                        ") is in the issuance database, but the audit log has no node.registered "
-                       "line for it: it was not registered by 'hwca node', or the log was cut");
+                       "line for it with those addresses: it was not registered by 'hwca node', "
+                       "or the log was cut");
   }
   for (const auto& r : *ek_roots) {
     if (a.ek_roots.count(r.sha256) != 0) continue;

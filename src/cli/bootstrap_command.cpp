@@ -61,27 +61,6 @@ Result<int64_t> parse_ttl(const std::string& text) {
   return seconds;
 }
 
-// Each --ip in canonical text, in the order given, without repeats.
-Result<std::vector<std::string>> canonical_addresses(const std::vector<std::string>& ips) {
-  std::vector<std::string> out;
-  for (const auto& ip : ips) {
-    auto canonical = ca::canonical_ip(ip);
-    if (!canonical) {
-      return fail(ErrorKind::usage, "--ip '" + printable(ip) +
-                                        "' is not an IPv4 or IPv6 address (e.g. 10.0.0.5, "
-                                        "fd00::5; no prefix length, no zone)");
-    }
-    if (std::find(out.begin(), out.end(), *canonical) == out.end()) out.push_back(*canonical);
-  }
-  return out;
-}
-
-std::string join(const std::vector<std::string>& items, const char* sep) {
-  std::string out;
-  for (const auto& s : items) out += (out.empty() ? "" : sep) + s;
-  return out;
-}
-
 std::string state_of(const ca::BootstrapToken& t, int64_t now) {
   if (t.revoked_at != 0) return "revoked";
   if (t.used_at != 0) return "used";
@@ -120,7 +99,7 @@ int create(const Context& ctx, const CreateArgs& args) {
   }
   auto ttl = parse_ttl(args.ttl);
   if (!ttl) return report(ttl.error());
-  auto addresses = canonical_addresses(args.ips);
+  auto addresses = ca::canonical_ips(args.ips);
   if (!addresses) return report(addresses.error());
   auto home = ca::Home::open(ca::resolve_home(ctx.home), /*create=*/false);
   if (!home) return report(home.error());

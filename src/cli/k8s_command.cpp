@@ -34,12 +34,6 @@ struct K8sArgs {
   bool force = false;
 };
 
-std::string join(const std::vector<std::string>& items) {
-  std::string out;
-  for (const auto& i : items) out += (out.empty() ? "" : ", ") + i;
-  return out;
-}
-
 // A progress line on a terminal, rewritten in place, for a stage of 50 items or more or one
 // that has run for a second (a few rsa-4096 keys take minutes); nothing when stderr is not
 // a terminal.

@@ -16,6 +16,7 @@
 #include "ca/bootstrap_token.hpp"
 #include "ca/certificate_builder.hpp"
 #include "ca/dn.hpp"
+#include "ca/san.hpp"
 #include "cli/context.hpp"
 #include "cli/output.hpp"
 #include "cli/table.hpp"
@@ -27,6 +28,7 @@ namespace {
 
 struct RegisterArgs {
   std::string name, ek_cert, ek_pub;
+  std::vector<std::string> ips;
   OutputFormat output = OutputFormat::text;
 };
 
@@ -148,6 +150,7 @@ nlohmann::json tpm_json(const ca::NodeTpm& t) {
           {"ekSha256", t.ek_sha256},
           {"ekSubject", cert ? nlohmann::json(subject_of(t, false)) : nlohmann::json(nullptr)},
           {"ekIssuer", cert ? nlohmann::json(subject_of(t, true)) : nlohmann::json(nullptr)},
+          {"addresses", t.addresses},
           {"registeredAt", rfc3339_text(t.registered_at)},
           {"registeredBy", t.registered_by}};
 }
@@ -164,6 +167,7 @@ nlohmann::json registered_event(const ca::NodeTpm& t) {
           {"ek_kind", t.ek_kind},
           {"subject", subject_of(t, false)},
           {"issuer", subject_of(t, true)},
+          {"addresses", t.addresses},
           {"by", t.registered_by}};
 }
 
@@ -212,11 +216,18 @@ Result<ca::NodeTpm> registered_tpm(ca::TpmRegistry& registry, const std::string&
   return std::move(**tpm);
 }
 
+std::string registered_line(const ca::NodeTpm& t) {
+  return "registered node '" + t.node + "': EK " + t.ek_kind + ", SHA-256 " + t.ek_sha256 +
+         (t.addresses.empty() ? "" : ", addresses " + join(t.addresses));
+}
+
 int register_node(const Context& ctx, const RegisterArgs& args) {
   if (auto ok = check_node_name(args.name); !ok) return report(ok.error());
   if (args.ek_cert.empty() == args.ek_pub.empty()) {
     return report(Error{ErrorKind::usage, "give the node's EK as one of --ek-cert or --ek-pub"});
   }
+  auto addresses = ca::canonical_ips(args.ips);
+  if (!addresses) return report(addresses.error());
   auto opened = open_home(ctx, /*read_only=*/false);
   if (!opened) return report(opened.error());
   auto roots = load_roots(*opened->store);
@@ -224,11 +235,10 @@ int register_node(const Context& ctx, const RegisterArgs& args) {
   auto tpm = read_tpm(args.name, args.ek_cert, args.ek_pub, *roots,
                       args.ek_cert.empty() ? "--ek-pub" : "--ek-cert");
   if (!tpm) return report(tpm.error());
+  tpm->addresses = std::move(*addresses);
   if (int rc = store_and_audit(opened->home, *opened->store, {*tpm}); rc != 0) return rc;
-  print_output(args.output, tpm_json(*tpm), [&](std::ostream& out) {
-    out << "registered node '" << tpm->node << "': EK " << tpm->ek_kind << ", SHA-256 "
-        << tpm->ek_sha256 << "\n";
-  });
+  print_output(args.output, tpm_json(*tpm),
+               [&](std::ostream& out) { out << registered_line(*tpm) << "\n"; });
   return 0;
 }
 
@@ -243,10 +253,11 @@ int list(const Context& ctx, const ListArgs& args) {
   }
   std::vector<Row> rows;
   for (const auto& t : *tpms) {
-    rows.push_back({printable(t.node), t.ek_kind, t.ek_sha256, utc_text(t.registered_at),
+    rows.push_back({printable(t.node), t.ek_kind, t.ek_sha256,
+                    t.addresses.empty() ? "-" : join(t.addresses, ","), utc_text(t.registered_at),
                     printable(t.registered_by)});
   }
-  print_table(std::cout, {"NODE", "EK", "EK SHA-256", "REGISTERED", "BY"}, rows);
+  print_table(std::cout, {"NODE", "EK", "EK SHA-256", "ADDRESSES", "REGISTERED", "BY"}, rows);
   return 0;
 }
 
@@ -272,6 +283,8 @@ int show(const Context& ctx, const NameArgs& args) {
     line("EK subject:", subject.empty() ? "(empty: see its subjectAltName)" : printable(subject));
     line("EK issuer:", printable(subject_of(t, true)));
   }
+  line("addresses:", t.addresses.empty() ? "none (its serving certificates name only its DNS name)"
+                                         : join(t.addresses));
   line("registered at:", utc_text(t.registered_at));
   line("registered by:", printable(t.registered_by));
   return 0;
@@ -318,7 +331,7 @@ int import(const Context& ctx, const ImportArgs& args) {
     YAML::Node root = YAML::Load(*text);
     if (!root.IsMap() || root.size() != 1 || !root["nodes"] || !root["nodes"].IsSequence()) {
       return report(Error{ErrorKind::usage, source + " must be a mapping with one key, nodes: "
-                                                     "a list of {name, ek-cert or ek-pub}"});
+                                                     "a list of {name, ek-cert or ek-pub, ip}"});
     }
     size_t index = 0;
     for (const auto& entry : root["nodes"]) {
@@ -329,11 +342,24 @@ int import(const Context& ctx, const ImportArgs& args) {
             Error{ErrorKind::usage, where + ": not a mapping of name and ek-cert or ek-pub"});
       }
       std::map<std::string, std::string> fields;
+      std::vector<std::string> ips;
       for (const auto& item : entry) {
         const std::string key = item.first.as<std::string>();
-        if (key != "name" && key != "ek-cert" && key != "ek-pub") {
-          return report(Error{ErrorKind::usage,
-                              where + ": unknown key " + quoted(key) + " (name, ek-cert, ek-pub)"});
+        if (key != "name" && key != "ek-cert" && key != "ek-pub" && key != "ip") {
+          return report(Error{ErrorKind::usage, where + ": unknown key " + quoted(key) +
+                                                    " (name, ek-cert, ek-pub, ip)"});
+        }
+        if (key == "ip") {
+          if (!item.second.IsSequence()) {
+            return report(Error{ErrorKind::usage, where + ": ip is not a list of addresses"});
+          }
+          for (const auto& ip : item.second) {
+            if (!ip.IsScalar()) {
+              return report(Error{ErrorKind::usage, where + ": ip holds something not an address"});
+            }
+            ips.push_back(ip.as<std::string>());
+          }
+          continue;
         }
         if (!item.second.IsScalar()) {
           return report(Error{ErrorKind::usage, where + ": " + key + " is not a string"});
@@ -358,6 +384,10 @@ int import(const Context& ctx, const ImportArgs& args) {
       auto tpm =
           read_tpm(name, relative(fields["ek-cert"]), relative(fields["ek-pub"]), *roots, where);
       if (!tpm) return report(tpm.error());
+      auto addresses = ca::canonical_ips(ips, "ip");
+      if (!addresses)
+        return report(Error{ErrorKind::usage, where + ": " + addresses.error().message});
+      tpm->addresses = std::move(*addresses);
       if (auto [it, fresh] = eks.emplace(tpm->ek_sha256, index); !fresh) {
         return report(Error{ErrorKind::usage,
                             where + ": the same EK as entry " + std::to_string(it->second)});
@@ -371,10 +401,7 @@ int import(const Context& ctx, const ImportArgs& args) {
   if (tpms.empty()) return report(Error{ErrorKind::usage, source + " lists no nodes"});
   if (int rc = store_and_audit(opened->home, *opened->store, tpms); rc != 0) return rc;
   print_output(args.output, tpms_json(tpms), [&](std::ostream& out) {
-    for (const auto& t : tpms) {
-      out << "registered node '" << t.node << "': EK " << t.ek_kind << ", SHA-256 " << t.ek_sha256
-          << "\n";
-    }
+    for (const auto& t : tpms) out << registered_line(t) << "\n";
   });
   return 0;
 }
@@ -409,6 +436,11 @@ void set_node_command(CLI::App& app, Context& ctx, int& exit_code) {
                                    "DER ('hwca-node ek show', 'tpm2_createek -f pem')")
                       ->type_name("FILE");
   cert_opt->excludes(pub_opt);
+  register_cmd
+      ->add_option("--ip", register_args.ips,
+                   "an IP address of the node (repeat for several): what its kubelet-serving "
+                   "certificates may name besides its DNS name ('hwca-node serving')")
+      ->type_name("ADDRESS");
   add_output_option(register_cmd, register_args.output);
   register_cmd->callback([&] { exit_code = register_node(ctx, register_args); });
 
@@ -420,8 +452,9 @@ void set_node_command(CLI::App& app, Context& ctx, int& exit_code) {
   list_cmd->callback([&] { exit_code = list(ctx, list_args); });
 
   static NameArgs show_args;
-  auto* show_cmd = node->add_subcommand(
-      "show", "show a node's TPM: EK kind and SHA-256, the certificate's subject and issuer");
+  auto* show_cmd = node->add_subcommand("show",
+                                        "show a node's TPM: EK kind and SHA-256, the certificate's "
+                                        "subject and issuer, its addresses");
   show_cmd->add_option("name", show_args.name, "the node's name")->required()->type_name("NAME");
   add_output_option(show_cmd, show_args.output);
   show_cmd->callback([&] { exit_code = show(ctx, show_args); });
@@ -438,7 +471,8 @@ void set_node_command(CLI::App& app, Context& ctx, int& exit_code) {
   static ImportArgs import_args;
   auto* import_cmd = node->add_subcommand(
       "import",
-      "register a fleet from a YAML inventory ('nodes:', a list of {name, ek-cert or ek-pub}, "
+      "register a fleet from a YAML inventory ('nodes:', a list of {name, ek-cert or ek-pub, "
+      "optional ip: a list of addresses}, "
       "paths relative to the file's folder; docs/cli.md), all or nothing: any bad entry "
       "fails the whole import, naming it, and nothing is stored");
   import_cmd->add_option("--file", import_args.file, "the inventory")

@@ -57,6 +57,15 @@ std::string utc_text(long long unix_seconds) {
   return buf;
 }
 
+std::string join(const std::vector<std::string>& items, std::string_view sep) {
+  std::string out;
+  for (const auto& item : items) {
+    if (!out.empty()) out += sep;
+    out += item;
+  }
+  return out;
+}
+
 std::string rfc3339_text(long long unix_seconds) {
   std::string s = utc_text(unix_seconds);
   s[10] = 'T';

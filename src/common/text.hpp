@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace hwca {
 
@@ -26,6 +27,9 @@ std::string hex_text(const unsigned char* data, size_t len);
 
 // A Unix time as "2026-11-28 12:00:00Z" (UTC).
 std::string utc_text(long long unix_seconds);
+
+// The items with `sep` between them ("a, b, c").
+std::string join(const std::vector<std::string>& items, std::string_view sep = ", ");
 
 // The same in RFC 3339: "2026-11-28T12:00:00Z" (the documents of -o json|yaml).
 std::string rfc3339_text(long long unix_seconds);

@@ -86,10 +86,22 @@ Result<EstService::Node> EstService::node_from_certificate(const X509* peer) {
   Node node;
   node.name = std::move(name);
   node.via = "client certificate " + serial;
-  auto known = registry_.node(node.name);
-  if (!known) return tl::unexpected(known.error());
-  if (*known) node.addresses = (*known)->addresses;
+  auto addresses = registered_addresses(node.name);
+  if (!addresses) return tl::unexpected(addresses.error());
+  node.addresses = std::move(*addresses);
   return node;
+}
+
+Result<std::vector<std::string>> EstService::registered_addresses(const std::string& name) {
+  if (tpms_ != nullptr) {
+    auto tpm = tpms_->tpm(name);
+    if (!tpm) return tl::unexpected(tpm.error());
+    if (*tpm) return (*tpm)->addresses;
+  }
+  auto known = registry_.node(name);
+  if (!known) return tl::unexpected(known.error());
+  if (*known) return (*known)->addresses;
+  return std::vector<std::string>{};
 }
 
 Reply EstService::enroll(Operation op, const std::string& label, std::string_view body,
@@ -222,11 +234,10 @@ Reply EstService::issue(Node& node, X509_REQ* req, NodeProfile profile, const st
   }
   if (*compromised) {
     give_back();
-    return refused(
-        403, "compromised",
-        ca::compromised_key_message(ca::spki_sha256(X509_REQ_get_X509_PUBKEY(req))) +
-            " ('hwca-node enroll --new-key', with a bootstrap token or --attest)",
-        node.name);
+    return refused(403, "compromised",
+                   ca::compromised_key_message(ca::spki_sha256(X509_REQ_get_X509_PUBKEY(req))) +
+                       " ('hwca-node enroll --new-key', with a bootstrap token or --attest)",
+                   node.name);
   }
 
   ca::SignRequest request;

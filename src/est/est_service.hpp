@@ -122,6 +122,10 @@ class EstService {
     std::string via;       // "bootstrap token abc123", "client certificate <serial>", ...
     std::string token_id;  // the token claimed for this request, given back if it fails
   };
+  // The IP addresses the node's kubelet-serving certificates may name: those of its TPM's
+  // registration ('hwca node register --ip') if it has one, else those of the last bootstrap
+  // token it spent ('hwca bootstrap create --ip').
+  Result<std::vector<std::string>> registered_addresses(const std::string& name);
   // A node that authenticated (or claimed a name) is refused: one audit line.
   Reply refuse(int status, const std::string& reason, const std::string& message,
                const std::string& label, const Caller& caller, const std::string& node);

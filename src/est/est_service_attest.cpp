@@ -66,7 +66,8 @@ attest::Checked<PresentedEk> presented_ek(const attest::ChallengeRequest& m) {
     ek.params = std::move(*params);
   }
   ek.sha256 = attest::ek_spki_sha256(ek.params.key.get());
-  if (ek.sha256.empty()) return attest::refuse(attest::Reason::malformed, "the EK cannot be encoded");
+  if (ek.sha256.empty())
+    return attest::refuse(attest::Reason::malformed, "the EK cannot be encoded");
   return ek;
 }
 
@@ -143,9 +144,9 @@ Reply EstService::attest_challenge(std::string_view body, const std::string& con
       return unauthenticated(401, "auth", n.error().message);
     }
     if (n->name != m->node) {
-      return unauthenticated(403, "auth",
-                             "the client certificate is node '" + n->name + "''s, not '" +
-                                 bounded(m->node) + "''s");
+      return unauthenticated(
+          403, "auth",
+          "the client certificate is node '" + n->name + "''s, not '" + bounded(m->node) + "''s");
     }
     client_serial = ca::serial_hex(X509_get0_serialNumber(caller.peer));
   }
@@ -155,8 +156,9 @@ Reply EstService::attest_challenge(std::string_view body, const std::string& con
   if (!registered) return failed(registered.error(), caller, m->node);
   if (!*registered || (*registered)->ek_sha256 != ek->sha256) {
     return unauthenticated(403, "ek_not_registered",
-                           "this EK (SHA-256 " + ek->sha256 + ") is not the one registered for node '" +
-                               m->node + "' ('hwca node register')");
+                           "this EK (SHA-256 " + ek->sha256 +
+                               ") is not the one registered for node '" + m->node +
+                               "' ('hwca node register')");
   }
   if (ek->cert) {
     auto roots = tpms_->ek_roots();
@@ -182,9 +184,12 @@ Reply EstService::attest_challenge(std::string_view body, const std::string& con
   if (!ak_key) {
     return unauthenticated(403, refusal_reason(ak_key.error()), "AK: " + ak_key.error().message);
   }
-  Challenge challenge{m->node,        ek->sha256,
-                      *ak,            std::shared_ptr<EVP_PKEY>(ak_key->release(), EVP_PKEY_free),
-                      attest::Bytes(kSecretSize), client_serial};
+  Challenge challenge{m->node,
+                      ek->sha256,
+                      *ak,
+                      std::shared_ptr<EVP_PKEY>(ak_key->release(), EVP_PKEY_free),
+                      attest::Bytes(kSecretSize),
+                      client_serial};
   if (RAND_bytes(challenge.secret.data(), static_cast<int>(kSecretSize)) != 1) {
     return failed(Error{ErrorKind::internal, "no random bytes for a credential"}, caller, m->node);
   }
@@ -193,8 +198,7 @@ Reply EstService::attest_challenge(std::string_view body, const std::string& con
   auto nonce = challenges_->add(std::move(challenge));
   if (!nonce) return failed(nonce.error(), caller, m->node);
   attest::ChallengeReply reply{std::move(*nonce), std::move(credential->id_object),
-                               std::move(credential->encrypted_secret),
-                               challenges_->ttl().count()};
+                               std::move(credential->encrypted_secret), challenges_->ttl().count()};
   Reply r;
   r.content_type = attest::kJsonType;
   r.body = attest::to_json(reply);
@@ -243,9 +247,9 @@ Reply EstService::attest_enroll(std::string_view body, const std::string& conten
   if (!certified) {
     return refused(403, refusal_reason(certified.error()), "key: " + certified.error().message);
   }
-  auto req = ca::parse_csr(std::string_view(reinterpret_cast<const char*>(m->csr.data()),
-                                            m->csr.size()),
-                           "the attested request", libctx_);
+  auto req =
+      ca::parse_csr(std::string_view(reinterpret_cast<const char*>(m->csr.data()), m->csr.size()),
+                    "the attested request", libctx_);
   if (!req) return refused(400, "malformed", req.error().message);
   if (auto ok = attest::verify_certify(m->certify_info, m->certify_signature, challenge->ak,
                                        challenge->ak_key.get(), *key,
@@ -255,8 +259,7 @@ Reply EstService::attest_enroll(std::string_view body, const std::string& conten
   }
   if (EVP_PKEY_eq(X509_REQ_get0_pubkey(req->get()), certified->get()) != 1) {
     ERR_clear_error();
-    return refused(403, "attest_key_mismatch",
-                   "the request is not for the key the TPM certified");
+    return refused(403, "attest_key_mismatch", "the request is not for the key the TPM certified");
   }
   Node node;
   node.name = node_name;
@@ -270,13 +273,13 @@ Reply EstService::attest_enroll(std::string_view body, const std::string& conten
     }
     node.addresses = std::move(n->addresses);
   } else {
-    auto known = registry_.node(node_name);
-    if (!known) return failed(known.error(), caller, node_name);
-    if (*known) node.addresses = (*known)->addresses;
+    auto addresses = registered_addresses(node_name);
+    if (!addresses) return failed(addresses.error(), caller, node_name);
+    node.addresses = std::move(*addresses);
   }
-  return issue(node, req->get(), NodeProfile::kubelet_client, kLabel, caller,
-               ca::SignRequest::Attestation{challenge->ek_sha256, hex(challenge->ak.name),
-                                            hex(key->name)});
+  return issue(
+      node, req->get(), NodeProfile::kubelet_client, kLabel, caller,
+      ca::SignRequest::Attestation{challenge->ek_sha256, hex(challenge->ak.name), hex(key->name)});
 }
 
 }  // namespace hwca::est

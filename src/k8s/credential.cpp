@@ -26,22 +26,10 @@ std::set<std::string> lower_set(const std::vector<std::string>& names) {
   return out;
 }
 
-std::vector<std::string> cert_sans(const X509* cert) {
-  std::vector<std::string> out;
-  auto* names = static_cast<GENERAL_NAMES*>(
-      X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr));
-  for (int i = 0; names && i < sk_GENERAL_NAME_num(names); ++i) {
-    auto san = ca::san_from_general_name(sk_GENERAL_NAME_value(names, i), {});
-    out.push_back(san ? san->text() : "?");
-  }
-  GENERAL_NAMES_free(names);
-  return out;
-}
-
 std::vector<int> cert_ekus(const X509* cert) {
   std::vector<int> out;
-  auto* eku = static_cast<EXTENDED_KEY_USAGE*>(
-      X509_get_ext_d2i(cert, NID_ext_key_usage, nullptr, nullptr));
+  auto* eku =
+      static_cast<EXTENDED_KEY_USAGE*>(X509_get_ext_d2i(cert, NID_ext_key_usage, nullptr, nullptr));
   for (int i = 0; eku && i < sk_ASN1_OBJECT_num(eku); ++i) {
     out.push_back(OBJ_obj2nid(sk_ASN1_OBJECT_value(eku, i)));
   }
@@ -105,9 +93,11 @@ Result<Credential> read_credential(const std::string& node_dir, const PlannedCer
     c.key_pem = SecureString(*key);
     OPENSSL_cleanse(key->data(), key->size());
   }
-  auto cert = first_certificate(c.cert_pem, planned.kubeconfig ? planned.path : planned.path + ".crt");
+  auto cert =
+      first_certificate(c.cert_pem, planned.kubeconfig ? planned.path : planned.path + ".crt");
   if (!cert) return tl::unexpected(cert.error());
-  auto key = parse_private_key(c.key_pem.view(), planned.kubeconfig ? planned.path : planned.path + ".key");
+  auto key = parse_private_key(c.key_pem.view(),
+                               planned.kubeconfig ? planned.path : planned.path + ".key");
   if (!key) return tl::unexpected(key.error());
   c.cert = std::move(*cert);
   c.key = std::move(*key);
@@ -126,8 +116,8 @@ std::optional<std::string> replace_reason(const Credential& existing, const Plan
     return std::string("its key is not ") + tokens::key_type_name(key_type);
   }
   EVP_PKEY* ca_key = X509_get0_pubkey(ca);
-  if (X509_check_issued(const_cast<X509*>(ca), const_cast<X509*>(cert)) != X509_V_OK ||
-      !ca_key || X509_verify(const_cast<X509*>(cert), ca_key) != 1) {
+  if (X509_check_issued(const_cast<X509*>(ca), const_cast<X509*>(cert)) != X509_V_OK || !ca_key ||
+      X509_verify(const_cast<X509*>(cert), ca_key) != 1) {
     ossl::take_errors();
     return std::string("it was not issued by the current ") + ca_role_name(planned.ca);
   }
@@ -142,7 +132,7 @@ std::optional<std::string> replace_reason(const Credential& existing, const Plan
       std::multiset<std::string>(planned.groups.begin(), planned.groups.end())) {
     return "its groups (O) differ";
   }
-  if (lower_set(cert_sans(cert)) != lower_set(planned.sans)) return "its SANs differ";
+  if (lower_set(ca::certificate_sans(cert)) != lower_set(planned.sans)) return "its SANs differ";
   std::vector<int> want = profile.ext_key_usage;
   std::sort(want.begin(), want.end());
   if (cert_ekus(cert) != want) return "its extended key usage differs";

@@ -1,4 +1,4 @@
-// hwca-node's subcommands: enroll, renew, kubelet-credential.
+// hwca-node's subcommands: enroll, renew, kubelet-credential, serving, ek show.
 #pragma once
 
 #include <CLI/CLI.hpp>

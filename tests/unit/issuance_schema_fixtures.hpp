@@ -71,6 +71,33 @@ CREATE INDEX certs_compromised_keys ON certs (spki_sha256) WHERE revocation_reas
 PRAGMA user_version = 3;
 )sql";
 
+// What version 4 added to version 3 (run after kSchemaV3FromV2): the TPM registry, without
+// the addresses of version 5, and the attestation columns.
+inline constexpr const char* kSchemaV4FromV3 = R"sql(
+CREATE TABLE node_tpms (
+  node TEXT PRIMARY KEY CHECK (node <> ''),
+  ek_sha256 TEXT NOT NULL UNIQUE CHECK (length(ek_sha256) = 64),
+  ek_kind TEXT NOT NULL CHECK (ek_kind IN ('certificate', 'public-key')),
+  ek_der BLOB NOT NULL CHECK (length(ek_der) > 0),
+  registered_at INTEGER NOT NULL,
+  registered_by TEXT NOT NULL
+) STRICT;
+CREATE TABLE ek_roots (
+  sha256 TEXT PRIMARY KEY CHECK (length(sha256) = 64),
+  subject TEXT NOT NULL,
+  anchor INTEGER NOT NULL CHECK (anchor IN (0, 1)),
+  der BLOB NOT NULL CHECK (length(der) > 0),
+  added_at INTEGER NOT NULL,
+  added_by TEXT NOT NULL
+) STRICT;
+ALTER TABLE certs ADD COLUMN attest_ek_sha256 TEXT
+  CHECK (attest_ek_sha256 IS NULL OR length(attest_ek_sha256) = 64);
+ALTER TABLE certs ADD COLUMN attest_ak_name TEXT CHECK (attest_ak_name IS NULL OR attest_ak_name <> '');
+ALTER TABLE certs ADD COLUMN attest_key_name TEXT
+  CHECK (attest_key_name IS NULL OR attest_key_name <> '');
+PRAGMA user_version = 4;
+)sql";
+
 // PRAGMA user_version of the file, read on a connection of its own; -1 if it cannot be read.
 inline int64_t user_version(const std::string& path) {
   sqlite3* db = nullptr;

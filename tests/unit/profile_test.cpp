@@ -257,7 +257,7 @@ TEST(ProfileBuiltins, MatchTheDocumentedTable) {
        true,
        100,
        node_subject,
-       365,
+       30,
        397},
   };
   for (const Row& r : rows) {

@@ -372,4 +372,18 @@ TEST(SanEncoding, AnUnparsableIpIsAnErrorNotACrash) {
   EXPECT_NE(names.error().message.find("IP:not-an-address"), std::string::npos);
 }
 
+// A node's --ip addresses: canonical, in the order given, repeats (as text or as address)
+// dropped; the first that is not an address is named with the option.
+TEST(SanIp, NodeAddressesAreCanonicalOrderedAndUnique) {
+  auto ips = hwca::ca::canonical_ips({"10.0.0.5", "fd00:0::5", "10.0.0.5", "FD00::5", "::1"});
+  ASSERT_TRUE(ips) << ips.error().message;
+  EXPECT_EQ(*ips, (std::vector<std::string>{"10.0.0.5", "fd00::5", "::1"}));
+  EXPECT_TRUE(hwca::ca::canonical_ips({})->empty());
+  auto bad = hwca::ca::canonical_ips({"10.0.0.5", "10.0.0.0/8", "x"}, "ip");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().kind, ErrorKind::usage);
+  EXPECT_EQ(bad.error().message.rfind("ip '10.0.0.0/8' is not an IPv4 or IPv6 address", 0), 0u)
+      << bad.error().message;
+}
+
 }  // namespace

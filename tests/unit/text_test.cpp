@@ -48,4 +48,11 @@ TEST(Bounded, AnEscapeIsNeverSplitByTheCut) {
   EXPECT_EQ(hwca::bounded("\x01\x02", 4), "\\x01...[1 more bytes]");
 }
 
+TEST(Join, PutsTheSeparatorBetweenItemsOnly) {
+  EXPECT_EQ(hwca::join({}), "");
+  EXPECT_EQ(hwca::join({"a"}), "a");
+  EXPECT_EQ(hwca::join({"a", "", "c"}), "a, , c");
+  EXPECT_EQ(hwca::join({"10.0.0.5", "fd00::5"}, ","), "10.0.0.5,fd00::5");
+}
+
 }  // namespace

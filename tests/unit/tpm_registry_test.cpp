@@ -1,7 +1,8 @@
-// Unit tests for the TPM registry in the issuance database (tpm_registry.hpp, schema version
-// 4): one TPM per node and one node per EK, imports all or nothing, unregistering, EK roots,
-// the attestation columns of certificates, holds_records, and a version-3 database upgraded
-// with its rows kept (read-only, it reads as an empty registry).
+// Unit tests for the TPM registry in the issuance database (tpm_registry.hpp, schema versions
+// 4 and 5): one TPM per node and one node per EK, imports all or nothing, unregistering, EK
+// roots, a node's addresses, the attestation columns of certificates, holds_records, and
+// version-3 and version-4 databases upgraded with their rows kept (read-only, a version-3
+// one reads as an empty registry, a version-4 one as TPMs without addresses).
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
@@ -120,7 +121,9 @@ TEST_F(TpmRegistryStore, BadEntriesAreRefused) {
   auto bad_kind = tpm("worker-1", 'a', "key");
   auto no_der = tpm("worker-1", 'a');
   no_der.ek_der.clear();
-  for (const auto& t : {bad_name, bad_hash, bad_kind, no_der}) {
+  auto bad_address = tpm("worker-1", 'a');
+  bad_address.addresses = {"10.0.0.5", "fd00:0::5"};  // not canonical: fd00::5
+  for (const auto& t : {bad_name, bad_hash, bad_kind, no_der, bad_address}) {
     auto r = store->register_tpm(t);
     ASSERT_FALSE(r) << t.node;
     EXPECT_EQ(r.error().kind, ErrorKind::usage);
@@ -202,7 +205,7 @@ TEST_F(TpmRegistryStore, AttestationColumnsAreKeptWithTheCertificate) {
 }
 
 // A version-3 file read-only: its TPM registry reads as empty and its certificates have no
-// attestation; opened writable it becomes version 4 with its rows kept.
+// attestation; opened writable it becomes the current version with its rows kept.
 TEST_F(TpmRegistryStore, AVersion3DatabaseIsUpgradedWithItsRowsKept) {
   {
     sqlite3* db = nullptr;
@@ -234,7 +237,7 @@ TEST_F(TpmRegistryStore, AVersion3DatabaseIsUpgradedWithItsRowsKept) {
 
   auto store = open_store();
   ASSERT_TRUE(store);
-  EXPECT_EQ(user_version(path_), 4);
+  EXPECT_EQ(user_version(path_), 5);
   auto kept = store->find("root", "0a");
   ASSERT_TRUE(kept && *kept);
   EXPECT_EQ((*kept)->renewed_from, "09");
@@ -243,6 +246,63 @@ TEST_F(TpmRegistryStore, AVersion3DatabaseIsUpgradedWithItsRowsKept) {
   EXPECT_EQ((*kept)->attest_ek_sha256, "");
   ASSERT_TRUE(store->register_tpm(tpm("worker-1", 'a')));
   EXPECT_EQ(nodes_of(*store->tpms()), std::vector<std::string>{"worker-1"});
+}
+
+// A node's addresses ('hwca node register --ip') are kept with its TPM, in order.
+TEST_F(TpmRegistryStore, AddressesAreKeptWithTheTpm) {
+  auto store = open_store();
+  ASSERT_TRUE(store);
+  auto with = tpm("worker-1", 'a');
+  with.addresses = {"10.0.0.5", "fd00::5"};
+  ASSERT_TRUE(store->register_tpms({with, tpm("worker-2", 'b')}));
+  EXPECT_EQ(**store->tpm("worker-1"), with);
+  EXPECT_TRUE((*store->tpm("worker-2"))->addresses.empty());
+  auto all = store->tpms();
+  ASSERT_TRUE(all && all->size() == 2u);
+  EXPECT_EQ((*all)[0].addresses, with.addresses);
+  store.reset();
+  auto ro = open_store(/*read_only=*/true);
+  ASSERT_TRUE(ro);
+  EXPECT_EQ((*ro->tpm("worker-1"))->addresses, with.addresses);
+}
+
+// A version-4 file (a TPM registry without addresses): read-only, its TPMs read with none;
+// opened writable it becomes version 5, its TPMs kept with none, and takes addresses.
+TEST_F(TpmRegistryStore, AVersion4DatabaseIsUpgradedToAddresses) {
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+    char* err = nullptr;
+    const char* row =
+        "INSERT INTO node_tpms VALUES ('worker-1', "
+        "'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', 'certificate', "
+        "x'3003020161', 1700000000, 'cli:uid=0')";
+    for (const char* sql :
+         {test::kSchemaV2Fixture, test::kSchemaV3FromV2, test::kSchemaV4FromV3, row}) {
+      ASSERT_EQ(sqlite3_exec(db, sql, nullptr, nullptr, &err), SQLITE_OK) << (err ? err : "");
+    }
+    sqlite3_close(db);
+  }
+  ASSERT_EQ(user_version(path_), 4);
+  {
+    auto ro = open_store(/*read_only=*/true);
+    ASSERT_TRUE(ro);
+    auto one = ro->tpm("worker-1");
+    ASSERT_TRUE(one && *one) << (one ? "" : one.error().message);
+    EXPECT_EQ(**one, tpm("worker-1", 'a'));
+    auto all = ro->tpms();
+    ASSERT_TRUE(all) << all.error().message;
+    EXPECT_EQ(nodes_of(*all), std::vector<std::string>{"worker-1"});
+  }
+  ASSERT_EQ(user_version(path_), 4);
+  auto store = open_store();
+  ASSERT_TRUE(store);
+  EXPECT_EQ(user_version(path_), 5);
+  EXPECT_EQ(**store->tpm("worker-1"), tpm("worker-1", 'a'));
+  auto with = tpm("worker-2", 'b');
+  with.addresses = {"10.0.0.7"};
+  ASSERT_TRUE(store->register_tpm(with));
+  EXPECT_EQ(**store->tpm("worker-2"), with);
 }
 
 // holds_records() counts the registry on its own (the audit log must account for it).

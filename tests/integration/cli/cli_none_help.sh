@@ -50,7 +50,7 @@ for args in "sign" "k8s renew" "ca show" "token init"; do
   help_mentions "$args" "Global options (before or after the command):" "--pin-source SOURCE" \
     "--home DIR" "--module PATH" "--timeout SECONDS" "Exit codes: 0 ok"
 done
-for args in enroll renew kubelet-credential "ek show"; do
+for args in enroll renew kubelet-credential serving "ek show"; do
   # shellcheck disable=SC2086
   out=$("$HWCA_NODE_BIN" $args --help) || fail "hwca-node $args --help exited non-zero"
   assert_contains "$out" "Exit codes: 0 ok, 1 internal, 2 usage" "hwca-node $args --help"

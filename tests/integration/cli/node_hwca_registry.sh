@@ -150,12 +150,17 @@ good='nodes:
   - name: worker-1
     ek-cert: certs/worker-1-ek.der
   - name: worker-2
-    ek-pub: keys/worker-2-ek.pub.pem'
+    ek-pub: keys/worker-2-ek.pub.pem
+    ip: [10.0.0.22, "fd00:0::22"]'
 printf '%s\n  - name: worker-3\n    ek-cert: certs/worker-3-ek.der\n' "$good" >inv/untrusted.yaml
 printf '%s\n  - name: worker-1\n    ek-pub: keys/worker-2-ek.pub.pem\n' "$good" >inv/twice.yaml
 printf '%s\n  - name: worker-3\n    ek-pub: keys/none.pem\n' "$good" >inv/missing.yaml
-printf '%s\n  - name: worker-3\n    ek-cert: certs/worker-3-ek.der\n    ip: 10.0.0.1\n' "$good" \
+printf '%s\n  - name: worker-3\n    ek-cert: certs/worker-3-ek.der\n    addresses: [10.0.0.1]\n' "$good" \
   >inv/unknown.yaml
+printf '%s\n  - name: worker-3\n    ek-cert: certs/worker-3-ek.der\n    ip: 10.0.0.1\n' "$good" \
+  >inv/ip-scalar.yaml
+printf '%s\n  - name: worker-3\n    ek-pub: keys/worker-2-ek.pub.pem\n    ip: [10.0.0.300]\n' "$good" \
+  >inv/ip-bad.yaml
 printf '%s\n  - name: worker-3\n    ek-pub: keys/worker-2-ek.pub.pem\n' "$good" >inv/same-ek.yaml
 printf '%s\n' "$good" >inv/nodes.yaml
 expect_fail 4 "inv/untrusted.yaml entry 3 (name 'worker-3'): the EK certificate does not chain" \
@@ -163,13 +168,19 @@ expect_fail 4 "inv/untrusted.yaml entry 3 (name 'worker-3'): the EK certificate 
 expect_fail 2 "inv/twice.yaml entry 3 (name 'worker-1'): the same node as entry 1" \
   hwca node import --file inv/twice.yaml
 expect_fail 3 "inv/missing.yaml entry 3 (name 'worker-3')" hwca node import --file inv/missing.yaml
-expect_fail 2 "inv/unknown.yaml entry 3: unknown key 'ip'" hwca node import --file inv/unknown.yaml
+expect_fail 2 "inv/unknown.yaml entry 3: unknown key 'addresses'" hwca node import --file inv/unknown.yaml
+expect_fail 2 "inv/ip-scalar.yaml entry 3: ip is not a list of addresses" \
+  hwca node import --file inv/ip-scalar.yaml
+expect_fail 2 "inv/ip-bad.yaml entry 3 (name 'worker-3'): ip '10.0.0.300' is not an IPv4 or IPv6 address" \
+  hwca node import --file inv/ip-bad.yaml
 expect_fail 2 "inv/same-ek.yaml entry 3 (name 'worker-3'): the same EK as entry 2" \
   hwca node import --file inv/same-ek.yaml
 [[ $(sqlite3 "$DB" 'SELECT count(*) FROM node_tpms') == 0 ]] || fail "a failed import stored TPMs"
 out=$(hwca node import --file inv/nodes.yaml)
 assert_contains "$out" "registered node 'worker-1': EK certificate, SHA-256 $rsa_sha" "import"
-assert_contains "$out" "registered node 'worker-2': EK public-key, SHA-256 $ecc_sha" "import"
+assert_contains "$out" "registered node 'worker-2': EK public-key, SHA-256 $ecc_sha, addresses 10.0.0.22, fd00::22" "import"
+[[ $(sqlite3 "$DB" "SELECT addresses FROM node_tpms WHERE node = 'worker-2'") == '["10.0.0.22","fd00::22"]' ]] ||
+  fail "worker-2's stored addresses: $(sqlite3 "$DB" "SELECT addresses FROM node_tpms WHERE node = 'worker-2'")"
 # One that clashes with what is stored stores nothing either.
 printf 'nodes:\n  - name: worker-9\n    ek-cert: %s\n  - name: worker-1\n    ek-pub: %s\n' \
   "$WORK/ek-rsa.pem" "$WORK/ek-ecc.pub.pem" >inv/clash.yaml
@@ -189,9 +200,15 @@ out=$(hwca audit verify)
 assert_contains "$out" "2 node TPMs, 2 EK roots" "audit verify"
 assert_contains "$out" "every node TPM and EK root" "audit verify"
 # A TPM registered behind the log's back is caught.
-sqlite3 "$DB" "INSERT INTO node_tpms VALUES ('rogue', '$(printf '%064d' 0)', 'public-key', x'30', 0, 'x')"
+sqlite3 "$DB" "INSERT INTO node_tpms VALUES ('rogue', '$(printf '%064d' 0)', 'public-key', x'30', 0, 'x', '[]')"
 expect_fail 6 "the TPM of node 'rogue'" hwca audit verify
 sqlite3 "$DB" "DELETE FROM node_tpms WHERE node = 'rogue'"
+# So is an address added behind its back (it would let the node's serving certificates name it).
+sqlite3 "$DB" "UPDATE node_tpms SET addresses = '[\"10.0.0.22\",\"fd00::22\",\"10.9.9.9\"]' WHERE node = 'worker-2'"
+expect_fail 6 "the TPM of node 'worker-2' (EK SHA-256 $ecc_sha, addresses 10.0.0.22, fd00::22, 10.9.9.9)" hwca audit verify
+sqlite3 "$DB" "UPDATE node_tpms SET addresses = '[\"10.0.0.22\",\"fd00::22\"]' WHERE node = 'worker-2'"
+out=$(hwca audit verify)
+assert_contains "$out" "the hash chain is intact" "audit verify (addresses restored)"
 
 intermediate_sha=$(openssl x509 -in "$SWTPM_EK_INTERMEDIATE" -outform DER | openssl dgst -sha256 -r |
   cut -d' ' -f1)
