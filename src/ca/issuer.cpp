@@ -158,6 +158,8 @@ Result<Issuer::Checked> Issuer::check(const SignRequest& request, std::time_t no
   spec.key_usage_bits = approved->key_usage;
   spec.ext_key_usage = profile->ext_key_usage;
   spec.sans = approved->sans;
+  spec.urls = effective_urls(home_.config().cas.at(name_).urls, profile->crl_urls,
+                             profile->ca_issuers_urls);
   for (int attempt = 0;; ++attempt) {
     auto serial = Serial::random();
     if (!serial) return tl::unexpected(serial.error());
