@@ -154,12 +154,7 @@ int kubeconfig(const Context& ctx, const K8sArgs& args) {
   request.requester = cli_requester();
   request.key_options = ctx.key_load_options();
   if (auto ok = k8s::check_user_request(request); !ok) return report(ok.error());
-  if (!args.force && ::access(args.out.c_str(), F_OK) == 0) {
-    return report(Error{ErrorKind::conflict,
-                        args.out + " exists; --force replaces it (the old certificate stays "
-                                   "valid until revoked)"});
-  }
-  if (auto ok = check_output_folder(args.out); !ok) return report(ok.error());
+  if (auto ok = check_output_file(args.out, args.force); !ok) return report(ok.error());
   auto setup = open_for_signing(ctx);
   if (!setup) return report(setup.error());
   auto made = k8s::issue_user_kubeconfig(setup->home, *setup->crypto, *setup->store, request);
