@@ -109,16 +109,14 @@ Status check_distribution_url(const std::string& url, const std::string& field) 
 
 Status check_distribution_urls(const std::vector<std::string>& urls, const std::string& field) {
   if (urls.size() > kMaxUrls) {
-    return fail(ErrorKind::usage,
-                field + ": at most " + std::to_string(kMaxUrls) + " URLs, not " +
-                    std::to_string(urls.size()));
+    return fail(ErrorKind::usage, field + ": at most " + std::to_string(kMaxUrls) + " URLs, not " +
+                                      std::to_string(urls.size()));
   }
   for (size_t i = 0; i < urls.size(); ++i) {
     if (auto ok = check_distribution_url(urls[i], field); !ok) return ok;
     if (std::find(urls.begin(), urls.begin() + static_cast<long>(i), urls[i]) !=
         urls.begin() + static_cast<long>(i)) {
-      return fail(ErrorKind::usage,
-                  field + ": URL '" + bounded(urls[i], 80) + "' is listed twice");
+      return fail(ErrorKind::usage, field + ": URL '" + bounded(urls[i], 80) + "' is listed twice");
     }
   }
   return {};

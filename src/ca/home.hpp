@@ -28,7 +28,7 @@ struct CaEntry {
   bool renewal_key_change = false;
   // crlDistributionPoints / issuingCertificateURLs: where this CA's CRL and certificate are
   // published; every certificate it issues names them (a profile may replace them).
-  DistributionUrls urls;
+  DistributionUrls urls = {};
 };
 
 struct Config {

@@ -70,8 +70,7 @@ Result<std::unique_ptr<Issuer>> Issuer::open(const Home& home, const CryptoConte
   return is;
 }
 
-Result<std::unique_ptr<Issuer>> Issuer::open_unkeyed(const Home& home,
-                                                     const CryptoContext& crypto,
+Result<std::unique_ptr<Issuer>> Issuer::open_unkeyed(const Home& home, const CryptoContext& crypto,
                                                      IssuanceStore& store, const std::string& ca) {
   std::unique_ptr<Issuer> is(new Issuer(home, crypto, store));
   is->name_ = ca;

@@ -66,8 +66,7 @@ class Issuer {
   // writable) without its key, precheck() checks a request as issue() will (the profile, the
   // request, the validity; a refusal is audited), and load_key() loads the key and checks
   // it is the certificate's. issue() and sign_unrecorded() need the key.
-  static Result<std::unique_ptr<Issuer>> open_unkeyed(const Home& home,
-                                                      const CryptoContext& crypto,
+  static Result<std::unique_ptr<Issuer>> open_unkeyed(const Home& home, const CryptoContext& crypto,
                                                       IssuanceStore& store, const std::string& ca);
   Status precheck(const SignRequest& request);
   Status load_key(const KeyLoadOptions& key_options);

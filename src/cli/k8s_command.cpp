@@ -63,10 +63,18 @@ void print_summary(const k8s::PkiReport& report, const std::string& out_dir) {
     Sum& s = by_name[row.name];
     s.ca = row.ca;
     switch (row.outcome) {
-      case k8s::Outcome::issued: ++s.issued; break;
-      case k8s::Outcome::renewed: ++s.renewed; break;
-      case k8s::Outcome::replaced: ++s.replaced; break;
-      case k8s::Outcome::kept: ++s.kept; break;
+      case k8s::Outcome::issued:
+        ++s.issued;
+        break;
+      case k8s::Outcome::renewed:
+        ++s.renewed;
+        break;
+      case k8s::Outcome::replaced:
+        ++s.replaced;
+        break;
+      case k8s::Outcome::kept:
+        ++s.kept;
+        break;
     }
     if (s.first_end == 0 || row.not_after < s.first_end) s.first_end = row.not_after;
   }
@@ -78,9 +86,8 @@ void print_summary(const k8s::PkiReport& report, const std::string& out_dir) {
     rows.push_back({name, s.ca, std::to_string(s.issued), std::to_string(s.renewed),
                     std::to_string(s.replaced), std::to_string(s.kept), utc_text(s.first_end)});
   }
-  print_table(std::cout, {"CERTIFICATE", "CA", "ISSUED", "RENEWED", "REPLACED", "KEPT",
-                          "FIRST EXPIRY"},
-              rows);
+  print_table(std::cout,
+              {"CERTIFICATE", "CA", "ISSUED", "RENEWED", "REPLACED", "KEPT", "FIRST EXPIRY"}, rows);
   // Why files were replaced or rewritten: one line a reason, naming a few of them.
   constexpr size_t kNamed = 5;
   std::map<std::string, std::vector<std::string>> why;
@@ -92,7 +99,8 @@ void print_summary(const k8s::PkiReport& report, const std::string& out_dir) {
   }
   for (const auto& [reason, files] : why) {
     std::cout << reason << ": ";
-    for (size_t i = 0; i < files.size() && i < kNamed; ++i) std::cout << (i ? ", " : "") << files[i];
+    for (size_t i = 0; i < files.size() && i < kNamed; ++i)
+      std::cout << (i ? ", " : "") << files[i];
     if (files.size() > kNamed) std::cout << " and " << files.size() - kNamed << " more";
     std::cout << "\n";
   }
@@ -116,8 +124,8 @@ int write_pki(const Context& ctx, const K8sArgs& args, bool renew) {
     auto known = k8s::certificate_names();
     for (const auto& n : args.names) {
       if (n != "all" && std::find(known.begin(), known.end(), n) == known.end()) {
-        return report(Error{ErrorKind::usage, "unknown certificate '" + printable(n) +
-                                                  "' (all, " + join(known) + ")"});
+        return report(Error{ErrorKind::usage, "unknown certificate '" + printable(n) + "' (all, " +
+                                                  join(known) + ")"});
       }
     }
     options.renew.insert(args.names.begin(), args.names.end());
@@ -161,8 +169,8 @@ int kubeconfig(const Context& ctx, const K8sArgs& args) {
   if (!made) return report(made.error());
   if (auto ok = write_file_atomic(args.out, made->text.view(), 0600); !ok) {
     return report(Error{ok.error().kind, "certificate " + made->serial +
-                                             " was issued and recorded, but " +
-                                             ok.error().message + " (revoke it: 'hwca revoke')"});
+                                             " was issued and recorded, but " + ok.error().message +
+                                             " (revoke it: 'hwca revoke')"});
   }
   std::cout << "wrote " << args.out << " for user " << printable(args.user)
             << (args.groups.empty() ? "" : " in " + printable(join(args.groups)))
@@ -219,8 +227,8 @@ int check_expiration(const K8sArgs& args) {
       if (!r.is_ca) row.push_back(r.ca);
       (r.is_ca ? cas : certs).push_back(std::move(row));
     }
-    print_table(std::cout, {"NODE", "CERTIFICATE", "EXPIRES", "RESIDUAL TIME",
-                            "CERTIFICATE AUTHORITY"},
+    print_table(std::cout,
+                {"NODE", "CERTIFICATE", "EXPIRES", "RESIDUAL TIME", "CERTIFICATE AUTHORITY"},
                 certs);
     std::cout << "\n";
     print_table(std::cout, {"NODE", "CERTIFICATE AUTHORITY", "EXPIRES", "RESIDUAL TIME"}, cas);
@@ -254,7 +262,8 @@ void add_pki_options(CLI::App* cmd, K8sArgs& args) {
 void set_k8s_command(CLI::App& app, Context& ctx, int& exit_code) {
   static K8sArgs args;
   auto* k8s = app.add_subcommand(
-      "k8s", "Kubernetes PKI: kubeadm-compatible certificates and kubeconfigs from CAs in the token");
+      "k8s",
+      "Kubernetes PKI: kubeadm-compatible certificates and kubeconfigs from CAs in the token");
   k8s->require_subcommand(1);
 
   auto* certs = k8s->add_subcommand(
@@ -276,8 +285,8 @@ void set_k8s_command(CLI::App& app, Context& ctx, int& exit_code) {
       ->type_name("NAME");
   renew->callback([&] { exit_code = write_pki(ctx, args, true); });
 
-  auto* kc = k8s->add_subcommand(
-      "kubeconfig", "a client certificate and kubeconfig for one user or component");
+  auto* kc = k8s->add_subcommand("kubeconfig",
+                                 "a client certificate and kubeconfig for one user or component");
   kc->add_option("--ca", args.ca, "the issuing CA (the cluster's kubernetes CA)")
       ->required()
       ->type_name("NAME");
@@ -305,8 +314,8 @@ void set_k8s_command(CLI::App& app, Context& ctx, int& exit_code) {
   kc->add_flag("--force", args.force, "replace an existing file");
   kc->callback([&] { exit_code = kubeconfig(ctx, args); });
 
-  auto* exp = k8s->add_subcommand(
-      "check-expiration", "when each certificate of a written tree expires (as kubeadm's)");
+  auto* exp = k8s->add_subcommand("check-expiration",
+                                  "when each certificate of a written tree expires (as kubeadm's)");
   exp->add_option("--dir", args.dir, "the folder 'hwca k8s certs' wrote")
       ->required()
       ->type_name("DIR");
