@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # CRL numbers stay contiguous: a `hwca crl` that fails on the PIN (unset PIN source, wrong
-# PIN) or on a missing token takes no number, so the next CRL is the previous + 1 (read by
-# `openssl crl -text`). And `hwca revoke` names a serial as it was typed: "deadbeef" is
+# PIN), on a missing token or on the token's signature takes no number, so the next CRL is
+# the previous + 1 (read by `openssl crl -text`). And `hwca revoke` names a serial as it was typed: "deadbeef" is
 # stored as "00deadbeef", and the messages say both.
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -27,6 +27,14 @@ WRONG_FILE=$WORK/wrong-pin
 expect_fail 4 "PIN" hwca --pin-source "file:$WRONG_FILE" crl --ca root --out crl-x.pem
 expect_fail 3 "no-module.so" env HWCA_PKCS11_MODULE="$WORK/no-module.so" \
   "$HWCA_BIN" --pin-source "file:$PIN_FILE" crl --ca root --out crl-x.pem
+# The token fails the signature itself (tests/support/fault_pkcs11): the number taken is
+# given back.
+FAULT_MODULE=$HWCA_PROVIDER_DIR/hwca_fault_pkcs11.so
+need "$FAULT_MODULE"
+printf 'C_Sign CKR_DEVICE_ERROR\n' >"$WORK/faults"
+expect_fail 5 "signing the CRL of CA 'root' failed" env HWCA_PKCS11_MODULE="$FAULT_MODULE" \
+  HWCA_FAULT_PKCS11_CONTROL="$WORK/faults" "$HWCA_BIN" --pin-source "file:$PIN_FILE" \
+  crl --ca root --out crl-x.pem
 [[ ! -e crl-x.pem ]] || fail "a failed crl wrote crl-x.pem"
 
 out=$(hwca_pin crl --ca root --out crl2.pem)
