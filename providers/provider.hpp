@@ -25,6 +25,7 @@ inline constexpr const char* kProps = "provider=hwca";
 // Names of the provider's own parameters (store ctx params and openssl.cnf section keys).
 inline constexpr const char* kParamPinSource = HWCA_PARAM_PIN_SOURCE;
 inline constexpr const char* kParamDefaultPinSource = HWCA_PARAM_DEFAULT_PIN_SOURCE;
+inline constexpr const char* kParamPinHint = HWCA_PARAM_PIN_HINT;
 inline constexpr const char* kParamPkcs11Module = HWCA_PARAM_PKCS11_MODULE;
 inline constexpr const char* kParamTpm2Tcti = HWCA_PARAM_TPM2_TCTI;
 

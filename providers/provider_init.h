@@ -10,6 +10,9 @@
 #define HWCA_PARAM_DEFAULT_PIN_SOURCE "default-pin-source" /* after the URI's pin-source */
 #define HWCA_PARAM_PKCS11_MODULE "pkcs11-module"
 #define HWCA_PARAM_TPM2_TCTI "tpm2-tcti" /* which TPM tpm2: keys are in */
+/* How the calling program's user gives a PIN, for the error when none was given (STORE
+ * parameter only; default: the openssl command's ways). */
+#define HWCA_PARAM_PIN_HINT "pin-hint"
 
 /* Error reasons raised by the provider are this base plus an hwca::ErrorKind. */
 #define HWCA_REASON_KIND_BASE 0x100

@@ -25,14 +25,19 @@ struct StoreCtx {
   std::string default_pin_source;  // after the URI's: set_ctx_params, else the provider config
   std::string module;
   std::string tcti;
+  // How the user gives a PIN: the openssl command's ways unless the caller says (hwca does).
+  std::string pin_hint =
+      "pin-source=env:NAME|file:PATH in the URI or in the provider's openssl.cnf section, "
+      "-passin, or a terminal";
   bool done = false;
 };
 
 // A PIN prompt through OpenSSL's passphrase callback (the openssl command's -passin or its
 // terminal prompt; the hwca command's --pin-source).
-hwca::PinCallback prompt_through(OSSL_PASSPHRASE_CALLBACK* cb, void* cbarg) {
+hwca::PinCallback prompt_through(OSSL_PASSPHRASE_CALLBACK* cb, void* cbarg,
+                                 const std::string& hint) {
   if (cb == nullptr) return {};
-  return [cb, cbarg](const std::string& prompt) -> hwca::Result<hwca::SecureString> {
+  return [cb, cbarg, hint](const std::string& prompt) -> hwca::Result<hwca::SecureString> {
     char buf[257];
     size_t len = 0;
     OSSL_PARAM params[] = {
@@ -41,9 +46,7 @@ hwca::PinCallback prompt_through(OSSL_PASSPHRASE_CALLBACK* cb, void* cbarg) {
     if (cb(buf, sizeof buf - 1, &len, params, cbarg) != 1 || len == 0) {
       OPENSSL_cleanse(buf, sizeof buf);
       return hwca::fail(hwca::ErrorKind::auth,
-                        prompt +
-                            " is needed and none was given: use --pin-source "
-                            "env:NAME|file:PATH, pin-source= in the URI, or a terminal");
+                        prompt + " is needed and none was given: use " + hint);
     }
     hwca::SecureString pin(std::string_view(buf, len));
     OPENSSL_cleanse(buf, sizeof buf);
@@ -78,7 +81,7 @@ int load(StoreCtx* ctx, OSSL_CALLBACK* object_cb, void* object_cbarg,
   options.tcti = ctx->tcti;
   options.pin_source = ctx->pin_source;
   options.default_pin_source = ctx->default_pin_source;
-  options.pin_prompt = prompt_through(pw_cb, pw_cbarg);
+  options.pin_prompt = prompt_through(pw_cb, pw_cbarg, ctx->pin_hint);
   auto store = tokens::open_store(ctx->uri, options);
   if (!store) {
     hwca::provider::raise(ctx->prov, store.error());
@@ -139,6 +142,7 @@ const OSSL_PARAM kSettable[] = {
     OSSL_PARAM_utf8_string(hwca::provider::kParamDefaultPinSource, nullptr, 0),
     OSSL_PARAM_utf8_string(hwca::provider::kParamPkcs11Module, nullptr, 0),
     OSSL_PARAM_utf8_string(hwca::provider::kParamTpm2Tcti, nullptr, 0),
+    OSSL_PARAM_utf8_string(hwca::provider::kParamPinHint, nullptr, 0),
     OSSL_PARAM_int(OSSL_STORE_PARAM_EXPECT, nullptr),
     OSSL_PARAM_END};
 
@@ -167,6 +171,11 @@ extern "C" int hwca_store_set_ctx_params(void* vctx, const OSSL_PARAM params[]) 
     if (p != nullptr) {
       if (OSSL_PARAM_get_utf8_string_ptr(p, &s) != 1) return 0;
       ctx->tcti = s;
+    }
+    p = OSSL_PARAM_locate_const(params, hwca::provider::kParamPinHint);
+    if (p != nullptr) {
+      if (OSSL_PARAM_get_utf8_string_ptr(p, &s) != 1) return 0;
+      ctx->pin_hint = s;
     }
     return 1;
   });

@@ -14,7 +14,8 @@ build=${HWCA_BUILD_DIR:-$root/build}
 say() { printf '\n== %s\n' "$*"; }
 
 say "Building hwca"
-"$root/scripts/build.sh"
+# Only what this script runs: hwca, hwca-node and the provider hwca.so (not the tests).
+"$root/scripts/build.sh" runtime
 hwca="$build/bin/hwca"
 provider_dir="$build/lib"
 

@@ -104,7 +104,9 @@ Result<ossl::Ptr<EVP_PKEY>> CryptoContext::load_private_key(const std::string& u
   std::string default_pin_source = options.default_pin_source;
   std::string module = options.module;
   std::string tcti = options.tcti;
-  OSSL_PARAM params[5];
+  // The hwca commands' ways to give a PIN, for the provider's "none was given".
+  static char kPinHint[] = "--pin-source env:NAME|file:PATH, pin-source= in the URI, or a terminal";
+  OSSL_PARAM params[6];
   size_t n = 0;
   for (auto& [name, value] :
        {std::pair<const char*, std::string*>{HWCA_PARAM_PIN_SOURCE, &pin_source},
@@ -113,6 +115,7 @@ Result<ossl::Ptr<EVP_PKEY>> CryptoContext::load_private_key(const std::string& u
         {HWCA_PARAM_TPM2_TCTI, &tcti}}) {
     if (!value->empty()) params[n++] = OSSL_PARAM_construct_utf8_string(name, value->data(), 0);
   }
+  params[n++] = OSSL_PARAM_construct_utf8_string(HWCA_PARAM_PIN_HINT, kPinHint, 0);
   params[n] = OSSL_PARAM_construct_end();
 
   UiMethod ui;

@@ -7,6 +7,7 @@
 #include "ca/audit_log.hpp"
 #include "ca/home.hpp"
 #include "cli/context.hpp"
+#include "cli/output.hpp"
 #include "common/text.hpp"
 
 namespace hwca::cli {
@@ -47,6 +48,16 @@ void account(const nlohmann::json& line, Audited& a) {
   if (event == "ek_root.added") a.ek_roots.insert(text_of(data, "sha256"));
 }
 
+// What the issuance database holds, as the check counted it.
+struct Counts {
+  size_t certs = 0, revoked = 0, tokens = 0, tpms = 0, ek_roots = 0;
+  size_t accounted_by_revocation = 0;   // no cert.issued line, but revoked (never handed out)
+  size_t unaudited_revoked_tokens = 0;  // no bootstrap.created line, but revoked unused
+};
+
+void print_counts(const std::string& db_path, const Counts& n,
+                  const std::vector<std::string>& problems);
+
 std::string cert_name(const CertKey& k) {
   return "certificate " + printable(k.second) + " of CA '" + printable(k.first) + "'";
 }
@@ -57,10 +68,16 @@ std::string cert_name(const CertKey& k) {
 // which a run that failed between the two leaves, is accounted for once it is revoked), and
 // every certificate and revocation the log records must be in the database. Problems are
 // listed on standard output; the first one is the error.
-int cross_check(const ca::Home& home, const Audited& a) {
+//
+// With -o json|yaml the whole outcome is one document ({auditLog, events, head, database,
+// ..., problems}), printed before the error if there are problems.
+int cross_check(const ca::Home& home, const Audited& a, OutputFormat output, nlohmann::json doc) {
   const std::string db_path = home.path(home.config().database);
+  doc["database"] = nullptr;
+  doc["problems"] = nlohmann::json::array();
   if (::access(db_path.c_str(), F_OK) != 0 && a.certs.empty() && a.tokens_created.empty() &&
       a.tpms.empty() && a.ek_roots.empty()) {
+    if (output != OutputFormat::text) print_output(output, doc, nullptr);
     return 0;
   }
   auto store = open_issuance_store(home, /*read_only=*/true);
@@ -139,23 +156,23 @@ int cross_check(const ca::Home& home, const Audited& a) {
                        "line for it: it was not added by 'hwca ek-roots add', or the log was cut");
   }
 
-  std::cout << "issuance database " << db_path << ": " << recorded.size() << " certificates ("
-            << recorded_revoked.size() << " revoked), " << tokens->size() << " bootstrap tokens, "
-            << tpms->size() << " node TPMs, " << ek_roots->size() << " EK roots\n";
-  if (accounted_by_revocation > 0) {
-    std::cout << accounted_by_revocation
-              << " certificates have no cert.issued line but were revoked (never handed out)\n";
+  const Counts n{recorded.size(),  recorded_revoked.size(), tokens->size(),          tpms->size(),
+                 ek_roots->size(), accounted_by_revocation, unaudited_revoked_tokens};
+  if (output != OutputFormat::text) {
+    doc["database"] = {{"path", db_path},
+                       {"certificates", n.certs},
+                       {"revoked", n.revoked},
+                       {"bootstrapTokens", n.tokens},
+                       {"nodeTpms", n.tpms},
+                       {"ekRoots", n.ek_roots},
+                       {"revokedWithoutIssuedLine", n.accounted_by_revocation},
+                       {"tokensRevokedWithoutCreatedLine", n.unaudited_revoked_tokens}};
+    doc["problems"] = problems;
+    print_output(output, doc, nullptr);
+  } else {
+    print_counts(db_path, n, problems);
   }
-  if (unaudited_revoked_tokens > 0) {
-    std::cout << unaudited_revoked_tokens
-              << " bootstrap tokens have no bootstrap.created line but were revoked unused\n";
-  }
-  if (problems.empty()) {
-    std::cout << "every certificate, revocation and bootstrap token is accounted for, and every "
-                 "node TPM and EK root\n";
-    return 0;
-  }
-  for (const auto& p : problems) std::cout << "unaccounted: " << p << "\n";
+  if (problems.empty()) return 0;
   std::string first = problems.front();
   if (problems.size() > 1) {
     first += " (and " + std::to_string(problems.size() - 1) +
@@ -164,7 +181,27 @@ int cross_check(const ca::Home& home, const Audited& a) {
   return report(Error{ErrorKind::conflict, first});
 }
 
-int verify(const Context& ctx) {
+void print_counts(const std::string& db_path, const Counts& n,
+                  const std::vector<std::string>& problems) {
+  std::cout << "issuance database " << db_path << ": " << n.certs << " certificates (" << n.revoked
+            << " revoked), " << n.tokens << " bootstrap tokens, " << n.tpms << " node TPMs, "
+            << n.ek_roots << " EK roots\n";
+  if (n.accounted_by_revocation > 0) {
+    std::cout << n.accounted_by_revocation
+              << " certificates have no cert.issued line but were revoked (never handed out)\n";
+  }
+  if (n.unaudited_revoked_tokens > 0) {
+    std::cout << n.unaudited_revoked_tokens
+              << " bootstrap tokens have no bootstrap.created line but were revoked unused\n";
+  }
+  if (problems.empty()) {
+    std::cout << "every certificate, revocation and bootstrap token is accounted for, and every "
+                 "node TPM and EK root\n";
+  }
+  for (const auto& p : problems) std::cout << "unaccounted: " << p << "\n";
+}
+
+int verify(const Context& ctx, OutputFormat output) {
   auto home = ca::Home::open(ca::resolve_home(ctx.home), /*create=*/false);
   if (!home) return report(home.error());
   std::string path = home->path(home->config().audit_log);
@@ -172,9 +209,12 @@ int verify(const Context& ctx) {
   auto summary =
       ca::AuditLog::verify(path, [&](const nlohmann::json& line) { account(line, audited); });
   if (!summary) return report(summary.error());
-  std::cout << "audit log " << path << ": " << summary->lines
-            << " events, the hash chain is intact\nhead: " << summary->head << "\n";
-  return cross_check(*home, audited);
+  if (output == OutputFormat::text) {
+    std::cout << "audit log " << path << ": " << summary->lines
+              << " events, the hash chain is intact\nhead: " << summary->head << "\n";
+  }
+  return cross_check(*home, audited, output,
+                     {{"auditLog", path}, {"events", summary->lines}, {"head", summary->head}});
 }
 
 }  // namespace
@@ -189,7 +229,9 @@ void set_audit_command(CLI::App& app, Context& ctx, int& exit_code) {
       "bootstrap token, node TPM and EK root of the database must have its line, and every "
       "certificate and "
       "revocation of the log must be in the database (exit 6, listing what is not)");
-  verify_cmd->callback([&] { exit_code = verify(ctx); });
+  static OutputFormat output = OutputFormat::text;
+  add_output_option(verify_cmd, output);
+  verify_cmd->callback([&] { exit_code = verify(ctx, output); });
 }
 
 }  // namespace hwca::cli

@@ -13,7 +13,9 @@
 #include "ca/bootstrap_token.hpp"
 #include "ca/san.hpp"
 #include "cli/context.hpp"
+#include "cli/output.hpp"
 #include "cli/table.hpp"
+#include "common/file_util.hpp"
 #include "common/text.hpp"
 
 namespace hwca::cli {
@@ -24,14 +26,16 @@ constexpr int64_t kMaxTtl = int64_t{365} * 86400;
 struct CreateArgs {
   std::string node, ttl = "24h";
   std::vector<std::string> ips;
+  OutputFormat output = OutputFormat::text;
 };
 
 struct ListArgs {
-  bool json = false;
+  OutputFormat output = OutputFormat::text;
 };
 
 struct RevokeArgs {
   std::string id;
+  OutputFormat output = OutputFormat::text;
 };
 
 // "30m", "24h", "7d" in seconds: more than nothing, at most 365 days.
@@ -84,23 +88,20 @@ std::string state_of(const ca::BootstrapToken& t, int64_t now) {
   return now >= t.expires_at ? "expired" : "valid";
 }
 
-std::string rfc3339(int64_t t) {
-  std::string s = utc_text(t);  // "2026-11-28 12:00:00Z"
-  s[10] = 'T';
-  return s;
-}
-
-// Write all of `data` to standard output, past the C++ stream (whose buffer would keep a
-// copy of a secret).
-Status write_stdout(const char* data, size_t size) {
-  while (size > 0) {
-    ssize_t n = ::write(STDOUT_FILENO, data, size);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return fail(ErrorKind::io, "cannot write to standard output: " + error_text(errno));
-    data += n;
-    size -= static_cast<size_t>(n);
-  }
-  return {};
+// A token as the documents describe it (never its secret).
+nlohmann::json token_json(const ca::BootstrapToken& t, int64_t now) {
+  auto time_or_null = [](int64_t at) {
+    return at != 0 ? nlohmann::json(rfc3339_text(at)) : nlohmann::json(nullptr);
+  };
+  return {{"id", t.id},
+          {"node", t.node},
+          {"addresses", t.addresses},
+          {"createdAt", rfc3339_text(t.created_at)},
+          {"expiresAt", rfc3339_text(t.expires_at)},
+          {"createdBy", t.created_by},
+          {"usedAt", time_or_null(t.used_at)},
+          {"revokedAt", time_or_null(t.revoked_at)},
+          {"state", state_of(t, now)}};
 }
 
 // The token's text is wiped however create() ends.
@@ -164,8 +165,23 @@ int create(const Context& ctx, const CreateArgs& args) {
                             (revoked ? "; it was revoked"
                                      : "; revoke it: 'hwca bootstrap revoke " + token.id + "'")});
   }
-  auto written = write_stdout(made->text.data(), made->text.size());
-  if (written) written = write_stdout("\n", 1);
+  // The secret goes out past any buffer: alone, or spliced into the document (its characters,
+  // a-z, 0-9 and '.', need no escaping in JSON or YAML).
+  std::string before, after = "\n";
+  if (args.output != OutputFormat::text) {
+    const std::string doc = args.output == OutputFormat::json ? token_json(token, now).dump(2)
+                                                              : to_yaml(token_json(token, now));
+    if (args.output == OutputFormat::json) {  // "{\n  ..." -> "{\n  "token": "...",\n  ..."
+      before = "{\n  \"token\": \"";
+      after = "\",\n" + doc.substr(2) + "\n";
+    } else {
+      before = "token: \"";
+      after = "\"\n" + doc;
+    }
+  }
+  auto written = write_stdout(before);
+  if (written) written = write_stdout(std::string_view(made->text.data(), made->text.size()));
+  if (written) written = write_stdout(after);
   if (!written) {
     // Not (wholly) handed out: revoke it, the safe side, and say so in the audit log.
     bool revoked = static_cast<bool>((*store)->revoke_token(token.id, now));
@@ -196,21 +212,10 @@ int list(const Context& ctx, const ListArgs& args) {
   auto tokens = (*store)->tokens();
   if (!tokens) return report(tokens.error());
   const auto now = static_cast<int64_t>(std::time(nullptr));
-  if (args.json) {
+  if (args.output != OutputFormat::text) {
     nlohmann::json out = nlohmann::json::array();
-    for (const auto& t : *tokens) {
-      out.push_back(
-          {{"id", t.id},
-           {"node", t.node},
-           {"addresses", t.addresses},
-           {"createdAt", rfc3339(t.created_at)},
-           {"expiresAt", rfc3339(t.expires_at)},
-           {"createdBy", t.created_by},
-           {"usedAt", t.used_at != 0 ? nlohmann::json(rfc3339(t.used_at)) : nullptr},
-           {"revokedAt", t.revoked_at != 0 ? nlohmann::json(rfc3339(t.revoked_at)) : nullptr},
-           {"state", state_of(t, now)}});
-    }
-    std::cout << out.dump(2) << "\n";
+    for (const auto& t : *tokens) out.push_back(token_json(t, now));
+    print_output(args.output, out, nullptr);
     return 0;
   }
   std::vector<Row> rows;
@@ -261,8 +266,11 @@ int revoke(const Context& ctx, const RevokeArgs& args) {
                                              "audit log did not record it: " +
                                              ok.error().message});
   }
-  std::cout << "revoked bootstrap token '" << args.id << "' for node '" << printable(it->node)
-            << "'\n";
+  ca::BootstrapToken revoked = *it;
+  revoked.revoked_at = now;
+  print_output(args.output, token_json(revoked, now), [&](std::ostream& out) {
+    out << "revoked bootstrap token '" << args.id << "' for node '" << printable(it->node) << "'\n";
+  });
   return 0;
 }
 
@@ -295,6 +303,7 @@ void set_bootstrap_command(CLI::App& app, Context& ctx, int& exit_code) {
                    "an IPv4 or IPv6 address the node may name in its serving certificates "
                    "(repeatable)")
       ->type_name("ADDRESS");
+  add_output_option(create_cmd, create_args.output);
   create_cmd->callback([&] { exit_code = create(ctx, create_args); });
 
   static ListArgs list_args;
@@ -302,7 +311,8 @@ void set_bootstrap_command(CLI::App& app, Context& ctx, int& exit_code) {
       "list",
       "list the tokens: id, node, addresses, created, expires and state (valid, used, revoked, "
       "expired); never their secrets, which are not kept");
-  list_cmd->add_flag("--json", list_args.json, "a JSON array instead of a table");
+  add_output_option(list_cmd, list_args.output);
+  add_json_alias(list_cmd, list_args.output);
   list_cmd->callback([&] { exit_code = list(ctx, list_args); });
 
   static RevokeArgs revoke_args;
@@ -313,6 +323,7 @@ void set_bootstrap_command(CLI::App& app, Context& ctx, int& exit_code) {
                    "the token's id: its 6 characters before the '.' (see 'hwca bootstrap list')")
       ->required()
       ->type_name("ID");
+  add_output_option(revoke_cmd, revoke_args.output);
   revoke_cmd->callback([&] { exit_code = revoke(ctx, revoke_args); });
 }
 

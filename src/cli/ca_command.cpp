@@ -7,6 +7,8 @@
 #include "ca/certificate_builder.hpp"
 #include "ca/dn.hpp"
 #include "cli/context.hpp"
+#include "cli/describe.hpp"
+#include "cli/output.hpp"
 #include "cli/table.hpp"
 #include "common/text.hpp"
 #include "tokens/registry.hpp"
@@ -22,10 +24,28 @@ struct CaArgs {
   int path_len = -1;
   bool pem = false;
   bool key_attributes = false;
+  OutputFormat output = OutputFormat::text;
 };
 
 // Certificate times as the other listings print them ("2026-11-28 12:00:00Z").
 std::string time_text(const ASN1_TIME* t) { return utc_text(ca::unix_time(t)); }
+
+// A CA as the documents describe it: its certificate's fields with name, parent (null for a
+// root), certificateFile and key ({uri}, more when the key store was asked).
+nlohmann::json ca_json(const ca::Home& home, const std::string& name, const ca::CaEntry& entry,
+                       const X509* cert, nlohmann::json key) {
+  nlohmann::json doc = certificate_json(cert);
+  doc["name"] = name;
+  doc["parent"] = entry.parent.empty() ? nlohmann::json(nullptr) : nlohmann::json(entry.parent);
+  doc["certificateFile"] = home.path(entry.cert);
+  if (!key.is_object()) key = nlohmann::json::object();
+  key["uri"] = entry.key;
+  if (!key.contains("type")) key["type"] = tokens::key_type_of(X509_get0_pubkey(cert));
+  doc["key"] = std::move(key);
+  doc["crlDistributionPoints"] = entry.urls.crl;
+  doc["issuingCertificateURLs"] = entry.urls.ca_issuers;
+  return doc;
+}
 
 int init(const Context& ctx, const CaArgs& args) {
   auto home = ca::Home::open(ca::resolve_home(ctx.home), /*create=*/true);
@@ -44,10 +64,12 @@ int init(const Context& ctx, const CaArgs& args) {
   if (!crypto) return report(crypto.error());
   auto store = open_issuance_store(*home, false);
   if (!store) return report(store.error());
+  nlohmann::json generated_key;  // null: an existing key was adopted
   if (!args.generate.empty()) {
     auto made = generate_key(ctx, args.key, args.generate);
     if (!made) return report(made.error());
-    std::cout << generated_text(*made);
+    generated_key = key_json(*made);
+    if (args.output == OutputFormat::text) std::cout << generated_text(*made);
     // A token key by the URI that names exactly it; a TPM key as given (its file's path
     // absolute), so that its pin-source, which KeyInfo::uri leaves out, is recorded.
     if (!args.key.starts_with("tpm2:")) key_uri = made->uri;
@@ -74,24 +96,32 @@ int init(const Context& ctx, const CaArgs& args) {
     }
     return report(e);
   }
-  std::cout << (args.parent.empty() ? "root" : "intermediate") << " CA '" << args.name
-            << "' created: " << ca::dn_text(X509_get_subject_name(made->cert.get())) << "\n"
-            << "certificate: " << home->path(made->entry.cert) << "\n";
+  nlohmann::json doc = ca_json(*home, args.name, made->entry, made->cert.get(), generated_key);
+  doc["keyGenerated"] = !args.generate.empty();
+  print_output(args.output, doc, [&](std::ostream& out) {
+    out << (args.parent.empty() ? "root" : "intermediate") << " CA '" << args.name
+        << "' created: " << ca::dn_text(X509_get_subject_name(made->cert.get())) << "\n"
+        << "certificate: " << home->path(made->entry.cert) << "\n";
+  });
   return 0;
 }
 
-int list(const Context& ctx) {
+int list(const Context& ctx, OutputFormat output) {
   auto home = ca::Home::open(ca::resolve_home(ctx.home), false);
   if (!home) return report(home.error());
   std::vector<Row> rows;
+  nlohmann::json doc = nlohmann::json::array();
   for (const auto& [name, entry] : home->config().cas) {
     auto cert = ca::load_ca_cert(*home, name);
     if (!cert) return report(cert.error());
     rows.push_back({name, entry.parent.empty() ? "-" : entry.parent,
                     time_text(X509_get0_notAfter(cert->get())),
                     ca::dn_text(X509_get_subject_name(cert->get()))});
+    doc.push_back(ca_json(*home, name, entry, cert->get(), nullptr));
   }
-  print_table(std::cout, {"NAME", "PARENT", "NOT AFTER", "SUBJECT"}, rows);
+  print_output(output, doc, [&](std::ostream& out) {
+    print_table(out, {"NAME", "PARENT", "NOT AFTER", "SUBJECT"}, rows);
+  });
   return 0;
 }
 
@@ -108,6 +138,16 @@ int show(const Context& ctx, const CaArgs& args) {
   if (!cert) return report(cert.error());
   const auto& entry = home->config().cas.at(args.name);
   X509* x = cert->get();
+  if (args.output != OutputFormat::text) {
+    nlohmann::json key;  // the token is opened only when asked
+    if (args.key_attributes) {
+      auto attrs = inspect_key(ctx, entry.key);
+      if (!attrs) return report(attrs.error());
+      key = key_json(*attrs);
+    }
+    print_output(args.output, ca_json(*home, args.name, entry, x, key), nullptr);
+    return 0;
+  }
   auto line = [](const std::string& label, const std::string& value) {
     std::cout << std::left << std::setw(19) << (label + ":") << value << "\n";
   };
@@ -198,21 +238,26 @@ void set_ca_command(CLI::App& app, Context& ctx, int& exit_code) {
                    "basicConstraints pathLenConstraint (default: none for a root, 0 for an "
                    "intermediate)")
       ->type_name("N");
+  add_output_option(init_cmd, args.output);
   init_cmd->callback([&] { exit_code = init(ctx, args); });
 
   auto* list_cmd = ca->add_subcommand("list", "list the CAs of the home");
-  list_cmd->callback([&] { exit_code = list(ctx); });
+  add_output_option(list_cmd, args.output);
+  list_cmd->callback([&] { exit_code = list(ctx, args.output); });
 
   auto* show_cmd = ca->add_subcommand(
       "show",
       "show a CA from its certificate and the home's config (no token needed): subject, "
       "validity, fingerprint, key URI and type, CRL and caIssuers URLs");
   show_cmd->add_option("name", args.name, "the CA's name")->required()->type_name("NAME");
-  show_cmd->add_flag("--pem", args.pem,
-                     "print only the certificate in PEM, followed by its parents");
-  show_cmd->add_flag("--key-attributes", args.key_attributes,
-                     "also the key's protection attributes as its token or TPM reports them "
-                     "(opens the token: may need the PIN)");
+  auto* pem = show_cmd->add_flag("--pem", args.pem,
+                                 "print only the certificate in PEM, followed by its parents");
+  show_cmd
+      ->add_flag("--key-attributes", args.key_attributes,
+                 "also the key's protection attributes as its token or TPM reports them (opens "
+                 "the token: may need the PIN)")
+      ->excludes(pem);
+  add_output_option(show_cmd, args.output)->excludes(pem);
   show_cmd->callback([&] { exit_code = show(ctx, args); });
 }
 

@@ -5,6 +5,8 @@
 #include "ca/certificate_builder.hpp"
 #include "ca/serial.hpp"
 #include "cli/context.hpp"
+#include "cli/describe.hpp"
+#include "cli/output.hpp"
 #include "cli/table.hpp"
 #include "common/text.hpp"
 
@@ -14,6 +16,7 @@ namespace {
 struct CertArgs {
   std::string ca, expiring, serial;
   bool pem = false;
+  OutputFormat output = OutputFormat::text;
 };
 
 // "30d", "12h", "2w" or a plain number of days, in seconds.
@@ -31,11 +34,6 @@ Result<int64_t> parse_duration(const std::string& text) {
                                       printable(text) + "'");
   }
   return static_cast<int64_t>(n) * scale;
-}
-
-std::string status_of(const ca::IssuedCert& c, int64_t now) {
-  if (c.revoked) return "revoked";
-  return c.not_after <= now ? "expired" : "valid";
 }
 
 int list(const Context& ctx, const CertArgs& args) {
@@ -56,12 +54,18 @@ int list(const Context& ctx, const CertArgs& args) {
   if (!store) return report(store.error());
   auto certs = (*store)->list(args.ca.empty() ? std::nullopt : std::optional(args.ca), before);
   if (!certs) return report(certs.error());
-  std::vector<Row> rows;
-  for (const auto& c : *certs) {
-    rows.push_back({c.serial, c.ca, c.profile, status_of(c, now), utc_text(c.not_after),
-                    printable(c.subject)});
+  nlohmann::json doc = nlohmann::json::array();
+  if (args.output != OutputFormat::text) {
+    for (const auto& c : *certs) doc.push_back(issued_json(c, now));
   }
-  print_table(std::cout, {"SERIAL", "CA", "PROFILE", "STATUS", "NOT AFTER", "SUBJECT"}, rows);
+  print_output(args.output, doc, [&](std::ostream& out) {
+    std::vector<Row> rows;
+    for (const auto& c : *certs) {
+      rows.push_back({c.serial, c.ca, c.profile, issued_status(c, now), utc_text(c.not_after),
+                      printable(c.subject)});
+    }
+    print_table(out, {"SERIAL", "CA", "PROFILE", "STATUS", "NOT AFTER", "SUBJECT"}, rows);
+  });
   return 0;
 }
 
@@ -92,6 +96,15 @@ int show(const Context& ctx, const CertArgs& args) {
     return 0;
   }
   int64_t now = std::time(nullptr);
+  auto renewals = (*store)->renewals(c.ca, c.serial);
+  if (!renewals) return report(renewals.error());
+  if (args.output != OutputFormat::text) {
+    nlohmann::json doc = issued_json(c, now);
+    doc["renewedInto"] = nlohmann::json::array();
+    for (const auto& r : *renewals) doc["renewedInto"].push_back(r.serial);
+    print_output(args.output, doc, nullptr);
+    return 0;
+  }
   auto line = [](const std::string& label, const std::string& value) {
     std::cout << std::left << std::setw(14) << (label + ":") << value << "\n";
   };
@@ -104,7 +117,7 @@ int show(const Context& ctx, const CertArgs& args) {
   line("sans", sans.empty() ? "-" : printable(sans));
   line("not before", utc_text(c.not_before));
   line("not after", utc_text(c.not_after));
-  line("status", status_of(c, now));
+  line("status", issued_status(c, now));
   if (c.revoked) {
     line("revoked at", utc_text(c.revoked_at));
     line("reason code", std::to_string(c.revocation_reason));
@@ -118,8 +131,6 @@ int show(const Context& ctx, const CertArgs& args) {
                          printable(c.attest_ak_name) + ", key name " +
                          printable(c.attest_key_name));
   }
-  auto renewals = (*store)->renewals(c.ca, c.serial);
-  if (!renewals) return report(renewals.error());
   if (!renewals->empty()) {
     std::string serials;
     for (const auto& r : *renewals) serials += (serials.empty() ? "" : ", ") + r.serial;
@@ -132,7 +143,9 @@ int show(const Context& ctx, const CertArgs& args) {
 
 void set_cert_command(CLI::App& app, Context& ctx, int& exit_code) {
   static CertArgs args;
-  auto* cert = app.add_subcommand("cert", "look up certificates in the issuance database");
+  auto* cert = app.add_subcommand(
+      "cert",
+      "look up certificates in the issuance database, or inspect a certificate, CSR or CRL file");
   cert->require_subcommand(1);
 
   auto* list_cmd = cert->add_subcommand(
@@ -142,6 +155,7 @@ void set_cert_command(CLI::App& app, Context& ctx, int& exit_code) {
       ->add_option("--expiring", args.expiring,
                    "only those whose notAfter is within this time from now: 30d, 12h, 2w")
       ->type_name("DURATION");
+  add_output_option(list_cmd, args.output);
   list_cmd->callback([&] { exit_code = list(ctx, args); });
 
   auto* show_cmd = cert->add_subcommand("show", "show one certificate's record");
@@ -150,8 +164,11 @@ void set_cert_command(CLI::App& app, Context& ctx, int& exit_code) {
       ->type_name("SERIAL");
   show_cmd->add_option("--ca", args.ca, "the issuing CA, if several used this serial")
       ->type_name("NAME");
-  show_cmd->add_flag("--pem", args.pem, "print only the certificate in PEM");
+  auto* pem = show_cmd->add_flag("--pem", args.pem, "print only the certificate in PEM");
+  add_output_option(show_cmd, args.output)->excludes(pem);
   show_cmd->callback([&] { exit_code = show(ctx, args); });
+
+  add_cert_inspect(cert, exit_code);
 }
 
 }  // namespace hwca::cli

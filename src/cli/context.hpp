@@ -69,6 +69,7 @@ void set_ca_command(CLI::App& app, Context& ctx, int& exit_code);
 void set_audit_command(CLI::App& app, Context& ctx, int& exit_code);
 void set_sign_command(CLI::App& app, Context& ctx, int& exit_code);
 void set_cert_command(CLI::App& app, Context& ctx, int& exit_code);
+void add_cert_inspect(CLI::App* cert, int& exit_code);                 // hwca cert inspect
 void set_revoke_command(CLI::App& app, Context& ctx, int& exit_code);  // revoke and crl
 void set_k8s_command(CLI::App& app, Context& ctx, int& exit_code);
 void set_bootstrap_command(CLI::App& app, Context& ctx, int& exit_code);

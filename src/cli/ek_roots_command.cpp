@@ -13,6 +13,7 @@
 #include "ca/certificate_builder.hpp"
 #include "ca/dn.hpp"
 #include "cli/context.hpp"
+#include "cli/output.hpp"
 #include "cli/table.hpp"
 #include "common/text.hpp"
 
@@ -21,10 +22,12 @@ namespace {
 
 struct AddArgs {
   std::string file;
+  OutputFormat output = OutputFormat::text;
 };
 
 struct RemoveArgs {
   std::string sha256;
+  OutputFormat output = OutputFormat::text;
 };
 
 std::string root_sha256(const std::vector<uint8_t>& der) {
@@ -32,6 +35,15 @@ std::string root_sha256(const std::vector<uint8_t>& der) {
 }
 
 std::string kind_of(const ca::EkRoot& r) { return r.anchor ? "anchor" : "intermediate"; }
+
+// An EK root as the documents describe it.
+nlohmann::json root_json(const ca::EkRoot& r) {
+  return {{"sha256", r.sha256},
+          {"kind", kind_of(r)},
+          {"subject", r.subject},
+          {"addedAt", rfc3339_text(r.added_at)},
+          {"addedBy", r.added_by}};
+}
 
 int add(const Context& ctx, const AddArgs& args) {
   auto certs = ca::read_pem_certificates(args.file);
@@ -72,6 +84,7 @@ int add(const Context& ctx, const AddArgs& args) {
     roots.push_back(std::move(r));
   }
   ca::AuditLog audit(home->path(home->config().audit_log));
+  nlohmann::json added = nlohmann::json::array();
   for (const auto& r : roots) {
     if (auto ok = (*store)->add_ek_root(r); !ok) return report(ok.error());
     nlohmann::json data = {
@@ -87,24 +100,32 @@ int add(const Context& ctx, const AddArgs& args) {
                     ok.error().message + ")" +
                     (removed ? "" : "; remove it: 'hwca ek-roots remove " + r.sha256 + "'")});
     }
-    std::cout << "added EK root " << r.sha256 << " (" << kind_of(r) << "): " << printable(r.subject)
-              << "\n";
+    added.push_back(root_json(r));
+    if (args.output == OutputFormat::text) {
+      std::cout << "added EK root " << r.sha256 << " (" << kind_of(r)
+                << "): " << printable(r.subject) << "\n";
+    }
   }
+  if (args.output != OutputFormat::text) print_output(args.output, added, nullptr);
   return 0;
 }
 
-int list(const Context& ctx) {
+int list(const Context& ctx, OutputFormat output) {
   auto home = ca::Home::open(ca::resolve_home(ctx.home), /*create=*/false);
   if (!home) return report(home.error());
   auto store = open_issuance_store(*home, /*read_only=*/true);
   if (!store) return report(store.error());
   auto roots = (*store)->ek_roots();
   if (!roots) return report(roots.error());
+  nlohmann::json doc = nlohmann::json::array();
   std::vector<Row> rows;
   for (const auto& r : *roots) {
     rows.push_back({r.sha256, kind_of(r), printable(r.subject), utc_text(r.added_at)});
+    doc.push_back(root_json(r));
   }
-  print_table(std::cout, {"SHA-256", "KIND", "SUBJECT", "ADDED"}, rows);
+  print_output(output, doc, [&](std::ostream& out) {
+    print_table(out, {"SHA-256", "KIND", "SUBJECT", "ADDED"}, rows);
+  });
   return 0;
 }
 
@@ -134,7 +155,9 @@ int remove(const Context& ctx, const RemoveArgs& args) {
                                              "audit log did not record it: " +
                                              ok.error().message});
   }
-  std::cout << "removed EK root " << found->sha256 << ": " << printable(found->subject) << "\n";
+  print_output(args.output, root_json(*found), [&](std::ostream& out) {
+    out << "removed EK root " << found->sha256 << ": " << printable(found->subject) << "\n";
+  });
   return 0;
 }
 
@@ -157,11 +180,14 @@ void set_ek_roots_command(CLI::App& app, Context& ctx, int& exit_code) {
   add_cmd->add_option("file", add_args.file, "PEM file of one or several certificates")
       ->required()
       ->type_name("FILE");
+  add_output_option(add_cmd, add_args.output);
   add_cmd->callback([&] { exit_code = add(ctx, add_args); });
 
   auto* list_cmd = roots->add_subcommand(
       "list", "list the EK roots: SHA-256 of the certificate, anchor or intermediate, subject");
-  list_cmd->callback([&] { exit_code = list(ctx); });
+  static OutputFormat list_output = OutputFormat::text;
+  add_output_option(list_cmd, list_output);
+  list_cmd->callback([&] { exit_code = list(ctx, list_output); });
 
   static RemoveArgs remove_args;
   auto* remove_cmd =
@@ -171,6 +197,7 @@ void set_ek_roots_command(CLI::App& app, Context& ctx, int& exit_code) {
                    "the certificate's SHA-256 as 'hwca ek-roots list' shows it")
       ->required()
       ->type_name("SHA256");
+  add_output_option(remove_cmd, remove_args.output);
   remove_cmd->callback([&] { exit_code = remove(ctx, remove_args); });
 }
 

@@ -3,11 +3,13 @@
 // reads a written tree.
 #include <unistd.h>
 
+#include <chrono>
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
 
 #include "cli/context.hpp"
+#include "cli/output.hpp"
 #include "cli/table.hpp"
 #include "common/file_util.hpp"
 #include "common/text.hpp"
@@ -21,7 +23,8 @@ namespace hwca::cli {
 namespace {
 
 struct K8sArgs {
-  std::string config, out, dir, output = "table";
+  std::string config, out, dir;
+  OutputFormat output = OutputFormat::text;
   std::vector<std::string> nodes, names;
   unsigned threads = 0;
   // kubeconfig
@@ -37,11 +40,21 @@ std::string join(const std::vector<std::string>& items) {
   return out;
 }
 
-// A progress line on a terminal, rewritten in place; nothing when stderr is not one.
+// A progress line on a terminal, rewritten in place, for a stage of 50 items or more or one
+// that has run for a second (a few rsa-4096 keys take minutes); nothing when stderr is not
+// a terminal.
 bool g_progress_shown = false;
 void progress(const char* stage, size_t done, size_t total) {
   static const bool tty = ::isatty(STDERR_FILENO) == 1;
-  if (!tty || total < 50) return;
+  static std::string current;
+  static auto started = std::chrono::steady_clock::now();
+  if (!tty) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (current != stage) {
+    current = stage;
+    started = now;
+  }
+  if (total < 50 && now - started < std::chrono::seconds(1)) return;
   std::cerr << "\rhwca: " << stage << " " << done << "/" << total << "   " << std::flush;
   g_progress_shown = done != total;
   if (done == total) std::cerr << "\r\033[K" << std::flush;
@@ -144,7 +157,21 @@ int write_pki(const Context& ctx, const K8sArgs& args, bool renew) {
     clear_progress();
     return report(result.error());
   }
-  print_summary(*result, args.out);
+  nlohmann::json rows = nlohmann::json::array();
+  for (const auto& row : result->rows) {
+    rows.push_back(
+        {{"node", row.node},
+         {"name", row.name},
+         {"ca", row.ca},
+         {"outcome", k8s::outcome_name(row.outcome)},
+         {"reason", row.reason.empty() ? nlohmann::json(nullptr) : nlohmann::json(row.reason)},
+         {"notAfter", rfc3339_text(row.not_after)}});
+  }
+  nlohmann::json doc = {{"out", args.out},
+                        {"nodesWritten", result->nodes_written},
+                        {"certificates", rows},
+                        {"notes", result->notes}};
+  print_output(args.output, doc, [&](std::ostream&) { print_summary(*result, args.out); });
   return 0;
 }
 
@@ -162,33 +189,112 @@ int kubeconfig(const Context& ctx, const K8sArgs& args) {
   request.requester = cli_requester();
   request.key_options = ctx.key_load_options();
   if (auto ok = k8s::check_user_request(request); !ok) return report(ok.error());
-  if (auto ok = check_output_file(args.out, args.force); !ok) return report(ok.error());
+  // "-": the kubeconfig on standard output, and what was done on standard error.
+  const bool to_stdout = args.out == "-";
+  if (to_stdout && args.output != OutputFormat::text) {
+    return report(Error{ErrorKind::usage,
+                        "-o json|yaml needs --out FILE: with --out - the "
+                        "kubeconfig itself is standard output"});
+  }
+  if (!to_stdout) {
+    if (auto ok = check_output_file(args.out, args.force); !ok) return report(ok.error());
+  }
   auto setup = open_for_signing(ctx);
   if (!setup) return report(setup.error());
   auto made = k8s::issue_user_kubeconfig(setup->home, *setup->crypto, *setup->store, request);
   if (!made) return report(made.error());
-  if (auto ok = write_file_atomic(args.out, made->text.view(), 0600); !ok) {
-    return report(Error{ok.error().kind, "certificate " + made->serial +
-                                             " was issued and recorded, but " + ok.error().message +
-                                             " (revoke it: 'hwca revoke')"});
+  auto written = to_stdout ? write_stdout(made->text.view())
+                           : write_file_atomic(args.out, made->text.view(), 0600);
+  if (!written) {
+    return report(Error{written.error().kind,
+                        "certificate " + made->serial + " was issued and recorded, but " +
+                            written.error().message + " (revoke it: 'hwca revoke')"});
   }
-  std::cout << "wrote " << args.out << " for user " << printable(args.user)
-            << (args.groups.empty() ? "" : " in " + printable(join(args.groups)))
-            << ", certificate " << made->serial << " valid until " << utc_text(made->not_after)
-            << "\n";
+  nlohmann::json doc = {{"file", args.out},       {"user", args.user},
+                        {"groups", args.groups},  {"cluster", args.cluster},
+                        {"server", args.server},  {"ca", args.ca},
+                        {"serial", made->serial}, {"notAfter", rfc3339_text(made->not_after)}};
+  print_output(args.output, doc, [&](std::ostream&) {
+    (to_stdout ? std::cerr : std::cout)
+        << (to_stdout ? "wrote the kubeconfig to standard output" : "wrote " + args.out)
+        << " for user " << printable(args.user)
+        << (args.groups.empty() ? "" : " in " + printable(join(args.groups))) << ", certificate "
+        << made->serial << " valid until " << utc_text(made->not_after) << "\n";
+  });
   return 0;
 }
 
-std::string rfc3339(std::time_t t) {
-  std::string s = utc_text(t);  // "2026-11-28 12:00:00Z"
-  s[10] = 'T';
-  return s;
+// One certificate as kubeadm's CertificateExpirationInfo lists it (output.kubeadm.k8s.io/
+// v1alpha3 Certificate: residualTime in seconds, caName only for a leaf). An unreadable file
+// is "missing", as kubeadm says of one it cannot load.
+nlohmann::json kubeadm_certificate(const k8s::ExpiryRow& r, std::time_t now) {
+  nlohmann::json j = {
+      {"name", r.name}, {"externallyManaged", r.externally_managed}, {"missing", !r.error.empty()}};
+  if (r.error.empty()) {
+    j["expirationDate"] = rfc3339_text(r.not_after);
+    j["residualTime"] = static_cast<long long>(r.not_after - now);
+  } else {
+    j["expirationDate"] = nullptr;
+    j["residualTime"] = 0;
+  }
+  if (!r.is_ca) j["caName"] = r.ca;
+  return j;
+}
+
+// kubeadm's document for one node's rows (hwca adds "node" when DIR holds several trees).
+nlohmann::json expiration_info(const std::vector<k8s::ExpiryRow>& rows, std::time_t now) {
+  nlohmann::json certs = nlohmann::json::array(), cas = nlohmann::json::array();
+  for (const auto& r : rows) (r.is_ca ? cas : certs).push_back(kubeadm_certificate(r, now));
+  nlohmann::json doc = {{"apiVersion", "output.kubeadm.k8s.io/v1alpha3"},
+                        {"kind", "CertificateExpirationInfo"},
+                        {"certificates", certs},
+                        {"certificateAuthorities", cas}};
+  if (!rows.empty() && !rows.front().node.empty()) doc["node"] = rows.front().node;
+  return doc;
+}
+
+// One node's tree: kubeadm's CertificateExpirationInfo itself; a folder of trees: a List of
+// them, one a node, each with its "node".
+nlohmann::json expiration_document(const std::vector<k8s::ExpiryRow>& rows, std::time_t now) {
+  if (rows.empty() || rows.front().node.empty()) return expiration_info(rows, now);
+  nlohmann::json items = nlohmann::json::array();
+  for (size_t i = 0; i < rows.size();) {
+    size_t end = i;
+    while (end < rows.size() && rows[end].node == rows[i].node) ++end;
+    items.push_back(expiration_info(
+        {rows.begin() + static_cast<long>(i), rows.begin() + static_cast<long>(end)}, now));
+    i = end;
+  }
+  return {{"apiVersion", "v1"}, {"kind", "List"}, {"items", items}};
+}
+
+void print_expiration_tables(std::ostream& out, const std::vector<k8s::ExpiryRow>& rows,
+                             std::time_t now) {
+  // One node's own tree: kubeadm's columns; a folder of trees: a NODE column first.
+  const bool one_tree = !rows.empty() && rows.front().node.empty();
+  std::vector<Row> certs, cas;
+  for (const auto& r : rows) {
+    Row row = one_tree ? Row{r.name} : Row{r.node, r.name};
+    if (!r.error.empty()) {
+      row.insert(row.end(), {"-", "unreadable"});
+    } else {
+      row.insert(row.end(), {utc_text(r.not_after), k8s::residual_text(r.not_after, now)});
+    }
+    if (!r.is_ca) row.push_back(r.ca);
+    (r.is_ca ? cas : certs).push_back(std::move(row));
+  }
+  Row cert_header = {"CERTIFICATE", "EXPIRES", "RESIDUAL TIME", "CERTIFICATE AUTHORITY"};
+  Row ca_header = {"CERTIFICATE AUTHORITY", "EXPIRES", "RESIDUAL TIME"};
+  if (!one_tree) {
+    cert_header.insert(cert_header.begin(), "NODE");
+    ca_header.insert(ca_header.begin(), "NODE");
+  }
+  print_table(out, cert_header, certs);
+  out << "\n";
+  print_table(out, ca_header, cas);
 }
 
 int check_expiration(const K8sArgs& args) {
-  if (args.output != "table" && args.output != "json") {
-    return report(Error{ErrorKind::usage, "--output is table or json"});
-  }
   std::set<std::string> nodes(args.nodes.begin(), args.nodes.end());
   auto rows = k8s::scan_expiration(args.dir, nodes);
   if (!rows) return report(rows.error());
@@ -198,41 +304,9 @@ int check_expiration(const K8sArgs& args) {
   for (const auto& r : *rows) {
     if (!r.error.empty() && unreadable++ == 0) first_error = r.error;
   }
-  if (args.output == "json") {
-    nlohmann::json certs = nlohmann::json::array(), cas = nlohmann::json::array();
-    for (const auto& r : *rows) {
-      nlohmann::json j = {{"node", r.node}, {"name", r.name}, {"path", r.path}};
-      if (!r.error.empty()) {
-        j["error"] = r.error;
-      } else {
-        j["subject"] = r.subject;
-        j["notAfter"] = rfc3339(r.not_after);
-        j["residualSeconds"] = static_cast<long long>(r.not_after - now);
-        j["expired"] = r.not_after <= now;
-      }
-      if (!r.is_ca) j["certificateAuthority"] = r.ca;
-      (r.is_ca ? cas : certs).push_back(std::move(j));
-    }
-    std::cout << nlohmann::json{{"certificates", certs}, {"certificateAuthorities", cas}}.dump(2)
-              << "\n";
-  } else {
-    std::vector<Row> certs, cas;
-    for (const auto& r : *rows) {
-      Row row = {r.node, r.name};
-      if (!r.error.empty()) {
-        row.insert(row.end(), {"-", "unreadable"});
-      } else {
-        row.insert(row.end(), {utc_text(r.not_after), k8s::residual_text(r.not_after, now)});
-      }
-      if (!r.is_ca) row.push_back(r.ca);
-      (r.is_ca ? cas : certs).push_back(std::move(row));
-    }
-    print_table(std::cout,
-                {"NODE", "CERTIFICATE", "EXPIRES", "RESIDUAL TIME", "CERTIFICATE AUTHORITY"},
-                certs);
-    std::cout << "\n";
-    print_table(std::cout, {"NODE", "CERTIFICATE AUTHORITY", "EXPIRES", "RESIDUAL TIME"}, cas);
-  }
+  // The whole document (unreadable files "missing") or table, then the error if any.
+  print_output(args.output, expiration_document(*rows, now),
+               [&](std::ostream& out) { print_expiration_tables(out, *rows, now); });
   std::cout << std::flush;
   if (unreadable > 0) {
     return report(Error{ErrorKind::io, std::to_string(unreadable) + " file" +
@@ -271,6 +345,7 @@ void set_k8s_command(CLI::App& app, Context& ctx, int& exit_code) {
       "write every node's certificates, keys and kubeconfigs (kubeadm's layout, external-CA "
       "mode: no CA key is written); files that are still valid and match are kept");
   add_pki_options(certs, args);
+  add_output_option(certs, args.output);
   certs->callback([&] { exit_code = write_pki(ctx, args, false); });
 
   auto* renew = k8s->add_subcommand(
@@ -283,6 +358,7 @@ void set_k8s_command(CLI::App& app, Context& ctx, int& exit_code) {
                    "certificates to renew: all, or kubeadm names (apiserver, etcd-server, "
                    "admin.conf, kubelet.conf, ...)")
       ->type_name("NAME");
+  add_output_option(renew, args.output);
   renew->callback([&] { exit_code = write_pki(ctx, args, true); });
 
   auto* kc = k8s->add_subcommand("kubeconfig",
@@ -308,19 +384,23 @@ void set_k8s_command(CLI::App& app, Context& ctx, int& exit_code) {
   kc->add_option("--days", args.days, "validity in days (default the client profile's)")
       ->type_name("N")
       ->check(CLI::PositiveNumber);
-  kc->add_option("--out", args.out, "the kubeconfig to write (atomically, mode 0600)")
+  kc->add_option("--out", args.out,
+                 "the kubeconfig to write (atomically, mode 0600); '-': standard output")
       ->required()
       ->type_name("FILE");
   kc->add_flag("--force", args.force, "replace an existing file");
+  add_output_option(kc, args.output);
   kc->callback([&] { exit_code = kubeconfig(ctx, args); });
 
   auto* exp = k8s->add_subcommand("check-expiration",
                                   "when each certificate of a written tree expires (as kubeadm's)");
-  exp->add_option("--dir", args.dir, "the folder 'hwca k8s certs' wrote")
+  exp->add_option("--dir", args.dir,
+                  "the folder 'hwca k8s certs' wrote (DIR/<node>/...), or one node's own tree "
+                  "(its /etc/kubernetes)")
       ->required()
       ->type_name("DIR");
   exp->add_option("--node", args.nodes, "only this node (repeat for more)")->type_name("NAME");
-  exp->add_option("--output", args.output, "table (default) or json")->type_name("FORMAT");
+  add_output_option(exp, args.output, {{"table", OutputFormat::text}});
   exp->callback([&] { exit_code = check_expiration(args); });
 }
 

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "cli/app_setup.hpp"
 #include "cli/context.hpp"
 #include "common/pin_source.hpp"
 #include "common/text.hpp"
@@ -115,46 +116,6 @@ Result<SigningSetup> open_for_signing(const Context& ctx) {
 
 std::string cli_requester() { return "cli:uid=" + std::to_string(::getuid()); }
 
-namespace {
-
-// One line for a command-line mistake: "hwca: <subcommand>: <what> (see ... --help)".
-int report_parse_error(CLI::App& app, const CLI::ParseError& e, int argc, char** argv) {
-  CLI::App* deepest = &app;
-  std::string path = "hwca";
-  for (;;) {
-    auto chosen = deepest->get_subcommands();
-    if (chosen.empty()) break;
-    deepest = chosen.front();
-    path += " " + deepest->get_name();
-  }
-  std::string what = e.what();
-  // An unknown word where a command was required: name it and list the commands.
-  if (dynamic_cast<const CLI::RequiredError*>(&e) != nullptr &&
-      what.find("subcommand") != std::string::npos) {
-    std::string commands;
-    for (const auto* sub : deepest->get_subcommands({})) {
-      commands += (commands.empty() ? "" : ", ") + sub->get_name();
-    }
-    std::string unknown;
-    for (int i = 1; i < argc; ++i) {
-      std::string word = argv[i];
-      if (word.empty() || word[0] == '-' || word == deepest->get_name()) continue;
-      if (path.find(" " + word) == std::string::npos) {
-        unknown = word;
-        break;
-      }
-    }
-    what = (unknown.empty() ? "a command is needed" : "unknown command '" + unknown + "'") +
-           " (one of: " + commands + ")";
-  }
-  std::string where = path == "hwca" ? "" : path.substr(5) + ": ";
-  std::fprintf(stderr, "hwca: %s%s (see %s --help)\n", where.c_str(), printable(what).c_str(),
-               path.c_str());
-  return static_cast<int>(ErrorKind::usage);
-}
-
-}  // namespace
-
 }  // namespace hwca::cli
 
 int main(int argc, char** argv) {
@@ -170,9 +131,7 @@ int main(int argc, char** argv) {
       "'tpm2:file=/etc/hwca/ca.tpmkey' or 'tpm2:handle=0x81000010'.\n"
       "PINs and key passwords come from --pin-source, the URI's pin-source, or a prompt.",
       "hwca"};
-  app.require_subcommand(1);
-  app.fallthrough();  // global options may also follow the subcommand
-  app.set_version_flag("--version", std::string("hwca ") + HWCA_VERSION);
+  cli::prepare_app(app, std::string("hwca ") + HWCA_VERSION);
   app.add_option("--module", ctx.module,
                  "PKCS#11 module (.so); default: module-path= in the URI, $HWCA_PKCS11_MODULE, "
                  "else p11-kit's proxy")
@@ -206,10 +165,6 @@ int main(int argc, char** argv) {
                    : std::string("must be a number of seconds between 0 and 3600");
       })
       ->type_name("SECONDS");
-  app.footer(
-      "Exit codes: 0 ok, 1 internal, 2 usage, 3 not found, 4 PIN/auth, 5 device, "
-      "6 conflict, 7 file i/o (docs/cli.md).");
-
   cli::set_token_command(app, ctx, exit_code);
   cli::set_key_command(app, ctx, exit_code);
   cli::set_ca_command(app, ctx, exit_code);
@@ -222,6 +177,9 @@ int main(int argc, char** argv) {
   cli::set_node_command(app, ctx, exit_code);
   cli::set_ek_roots_command(app, ctx, exit_code);
   cli::set_serve_command(app, ctx, exit_code);
+  cli::finish_app(app,
+                  "Exit codes: 0 ok, 1 internal, 2 usage, 3 not found, 4 PIN/auth, 5 device, "
+                  "6 conflict, 7 file i/o (docs/cli.md).");
 
   app.parse_complete_callback([&] {
     if (ctx.timeout > 0) {
@@ -230,29 +188,7 @@ int main(int argc, char** argv) {
     }
   });
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForAllHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForVersion& e) {
-    std::printf("%s\n", e.what());
-    return 0;
-  } catch (const CLI::ParseError& e) {
-    int rc = cli::report_parse_error(app, e, argc, argv);
-    tokens::shutdown_all();
-    return rc;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "hwca: unexpected failure: %s\n", printable(e.what()).c_str());
-    tokens::shutdown_all();
-    return static_cast<int>(ErrorKind::internal);
-  }
-  std::cout.flush();
-  if (!std::cout) {
-    std::fprintf(stderr, "hwca: cannot write to standard output\n");
-    exit_code = static_cast<int>(ErrorKind::io);
-  }
+  int rc = cli::run_app(app, argc, argv, exit_code);
   tokens::shutdown_all();
-  return exit_code;
+  return rc;
 }

@@ -17,6 +17,7 @@
 #include "ca/certificate_builder.hpp"
 #include "ca/dn.hpp"
 #include "cli/context.hpp"
+#include "cli/output.hpp"
 #include "cli/table.hpp"
 #include "common/file_util.hpp"
 #include "common/text.hpp"
@@ -26,18 +27,21 @@ namespace {
 
 struct RegisterArgs {
   std::string name, ek_cert, ek_pub;
+  OutputFormat output = OutputFormat::text;
 };
 
 struct ListArgs {
-  bool json = false;
+  OutputFormat output = OutputFormat::text;
 };
 
 struct NameArgs {
   std::string name;
+  OutputFormat output = OutputFormat::text;
 };
 
 struct ImportArgs {
   std::string file;
+  OutputFormat output = OutputFormat::text;
 };
 
 std::string quoted(const std::string& text) { return "'" + printable(text) + "'"; }
@@ -136,6 +140,24 @@ std::string subject_of(const ca::NodeTpm& t, bool issuer) {
   return ca::dn_text(issuer ? X509_get_issuer_name(cert.get()) : X509_get_subject_name(cert.get()));
 }
 
+// A node's TPM as the documents describe it; ekSubject and ekIssuer are null for a public key.
+nlohmann::json tpm_json(const ca::NodeTpm& t) {
+  const bool cert = t.ek_kind == ca::kEkKindCertificate;
+  return {{"node", t.node},
+          {"ekKind", t.ek_kind},
+          {"ekSha256", t.ek_sha256},
+          {"ekSubject", cert ? nlohmann::json(subject_of(t, false)) : nlohmann::json(nullptr)},
+          {"ekIssuer", cert ? nlohmann::json(subject_of(t, true)) : nlohmann::json(nullptr)},
+          {"registeredAt", rfc3339_text(t.registered_at)},
+          {"registeredBy", t.registered_by}};
+}
+
+nlohmann::json tpms_json(const std::vector<ca::NodeTpm>& tpms) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& t : tpms) out.push_back(tpm_json(t));
+  return out;
+}
+
 nlohmann::json registered_event(const ca::NodeTpm& t) {
   return {{"node", t.node},
           {"ek_sha256", t.ek_sha256},
@@ -203,8 +225,10 @@ int register_node(const Context& ctx, const RegisterArgs& args) {
                       args.ek_cert.empty() ? "--ek-pub" : "--ek-cert");
   if (!tpm) return report(tpm.error());
   if (int rc = store_and_audit(opened->home, *opened->store, {*tpm}); rc != 0) return rc;
-  std::cout << "registered node '" << tpm->node << "': EK " << tpm->ek_kind << ", SHA-256 "
-            << tpm->ek_sha256 << "\n";
+  print_output(args.output, tpm_json(*tpm), [&](std::ostream& out) {
+    out << "registered node '" << tpm->node << "': EK " << tpm->ek_kind << ", SHA-256 "
+        << tpm->ek_sha256 << "\n";
+  });
   return 0;
 }
 
@@ -213,16 +237,8 @@ int list(const Context& ctx, const ListArgs& args) {
   if (!opened) return report(opened.error());
   auto tpms = opened->store->tpms();
   if (!tpms) return report(tpms.error());
-  if (args.json) {
-    nlohmann::json out = nlohmann::json::array();
-    for (const auto& t : *tpms) {
-      out.push_back({{"node", t.node},
-                     {"ekKind", t.ek_kind},
-                     {"ekSha256", t.ek_sha256},
-                     {"registeredAt", utc_text(t.registered_at)},
-                     {"registeredBy", t.registered_by}});
-    }
-    std::cout << out.dump(2) << "\n";
+  if (args.output != OutputFormat::text) {
+    print_output(args.output, tpms_json(*tpms), nullptr);
     return 0;
   }
   std::vector<Row> rows;
@@ -240,6 +256,10 @@ int show(const Context& ctx, const NameArgs& args) {
   auto tpm = registered_tpm(*opened->store, args.name);
   if (!tpm) return report(tpm.error());
   const ca::NodeTpm& t = *tpm;
+  if (args.output != OutputFormat::text) {
+    print_output(args.output, tpm_json(t), nullptr);
+    return 0;
+  }
   auto line = [](const std::string& label, const std::string& value) {
     std::cout << label << std::string(label.size() < 15 ? 15 - label.size() : 1, ' ') << value
               << "\n";
@@ -273,7 +293,9 @@ int unregister(const Context& ctx, const NameArgs& args) {
                                              "audit log did not record it: " +
                                              ok.error().message});
   }
-  std::cout << "unregistered node '" << args.name << "' (EK SHA-256 " << tpm->ek_sha256 << ")\n";
+  print_output(args.output, tpm_json(*tpm), [&](std::ostream& out) {
+    out << "unregistered node '" << args.name << "' (EK SHA-256 " << tpm->ek_sha256 << ")\n";
+  });
   return 0;
 }
 
@@ -348,10 +370,12 @@ int import(const Context& ctx, const ImportArgs& args) {
   }
   if (tpms.empty()) return report(Error{ErrorKind::usage, source + " lists no nodes"});
   if (int rc = store_and_audit(opened->home, *opened->store, tpms); rc != 0) return rc;
-  for (const auto& t : tpms) {
-    std::cout << "registered node '" << t.node << "': EK " << t.ek_kind << ", SHA-256 "
-              << t.ek_sha256 << "\n";
-  }
+  print_output(args.output, tpms_json(tpms), [&](std::ostream& out) {
+    for (const auto& t : tpms) {
+      out << "registered node '" << t.node << "': EK " << t.ek_kind << ", SHA-256 " << t.ek_sha256
+          << "\n";
+    }
+  });
   return 0;
 }
 
@@ -385,18 +409,21 @@ void set_node_command(CLI::App& app, Context& ctx, int& exit_code) {
                                    "DER ('hwca-node ek show', 'tpm2_createek -f pem')")
                       ->type_name("FILE");
   cert_opt->excludes(pub_opt);
+  add_output_option(register_cmd, register_args.output);
   register_cmd->callback([&] { exit_code = register_node(ctx, register_args); });
 
   static ListArgs list_args;
   auto* list_cmd = node->add_subcommand(
       "list", "list the registered TPMs: node, EK kind, EK SHA-256, when and by whom");
-  list_cmd->add_flag("--json", list_args.json, "a JSON array instead of a table");
+  add_output_option(list_cmd, list_args.output);
+  add_json_alias(list_cmd, list_args.output);
   list_cmd->callback([&] { exit_code = list(ctx, list_args); });
 
   static NameArgs show_args;
   auto* show_cmd = node->add_subcommand(
       "show", "show a node's TPM: EK kind and SHA-256, the certificate's subject and issuer");
   show_cmd->add_option("name", show_args.name, "the node's name")->required()->type_name("NAME");
+  add_output_option(show_cmd, show_args.output);
   show_cmd->callback([&] { exit_code = show(ctx, show_args); });
 
   static NameArgs unregister_args;
@@ -405,6 +432,7 @@ void set_node_command(CLI::App& app, Context& ctx, int& exit_code) {
   unregister_cmd->add_option("name", unregister_args.name, "the node's name")
       ->required()
       ->type_name("NAME");
+  add_output_option(unregister_cmd, unregister_args.output);
   unregister_cmd->callback([&] { exit_code = unregister(ctx, unregister_args); });
 
   static ImportArgs import_args;
@@ -416,6 +444,7 @@ void set_node_command(CLI::App& app, Context& ctx, int& exit_code) {
   import_cmd->add_option("--file", import_args.file, "the inventory")
       ->required()
       ->type_name("FILE");
+  add_output_option(import_cmd, import_args.output);
   import_cmd->callback([&] { exit_code = import(ctx, import_args); });
 }
 

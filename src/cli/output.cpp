@@ -2,18 +2,27 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <iostream>
 #include <map>
 
 namespace hwca::cli {
 
-CLI::Option* add_output_option(CLI::App* cmd, OutputFormat& format) {
-  static const std::map<std::string, OutputFormat> kNames = {
+CLI::Option* add_output_option(CLI::App* cmd, OutputFormat& format,
+                               const std::map<std::string, OutputFormat>& aliases) {
+  std::map<std::string, OutputFormat> kNames = {
       {"text", OutputFormat::text}, {"json", OutputFormat::json}, {"yaml", OutputFormat::yaml}};
+  kNames.insert(aliases.begin(), aliases.end());
   return cmd
       ->add_option("-o,--output", format,
                    "text (default, for people), json or yaml (for scripts; docs/cli.md)")
       ->transform(CLI::CheckedTransformer(kNames, CLI::ignore_case))
       ->type_name("FORMAT");
+}
+
+void add_json_alias(CLI::App* cmd, OutputFormat& format) {
+  cmd->add_flag_callback(
+         "--json", [&format] { format = OutputFormat::json; }, "same as -o json")
+      ->group("");
 }
 
 namespace {
@@ -34,9 +43,9 @@ bool needs_quotes(const std::string& s) {
   if (YAML::convert<bool>::decode(probe, b) || YAML::convert<double>::decode(probe, d)) {
     return true;
   }
-  static const char* const kSpecial[] = {"~", "null", "Null", "NULL", "y", "Y", "n", "N",
-                                         "yes", "Yes", "YES", "no", "No", "NO", "on", "On",
-                                         "ON", "off", "Off", "OFF"};
+  static const char* const kSpecial[] = {"~",  "null", "Null", "NULL", "y",   "Y",  "n",
+                                         "N",  "yes",  "Yes",  "YES",  "no",  "No", "NO",
+                                         "on", "On",   "ON",   "off",  "Off", "OFF"};
   for (const char* w : kSpecial) {
     if (s == w) return true;
   }
@@ -48,6 +57,7 @@ bool needs_quotes(const std::string& s) {
 void emit(YAML::Emitter& out, const nlohmann::json& v) {
   switch (v.type()) {
     case nlohmann::json::value_t::object:
+      if (v.empty()) out << YAML::Flow;  // "key: {}", not a block of nothing
       out << YAML::BeginMap;
       for (const auto& [key, value] : v.items()) {
         out << YAML::Key;
@@ -58,6 +68,7 @@ void emit(YAML::Emitter& out, const nlohmann::json& v) {
       out << YAML::EndMap;
       break;
     case nlohmann::json::value_t::array:
+      if (v.empty()) out << YAML::Flow;  // "key: []"
       out << YAML::BeginSeq;
       for (const auto& item : v) emit(out, item);
       out << YAML::EndSeq;
@@ -105,6 +116,11 @@ void print_output(std::ostream& out, OutputFormat format, const nlohmann::json& 
       text(out);
       break;
   }
+}
+
+void print_output(OutputFormat format, const nlohmann::json& doc,
+                  const std::function<void(std::ostream&)>& text) {
+  print_output(std::cout, format, doc, text);
 }
 
 }  // namespace hwca::cli

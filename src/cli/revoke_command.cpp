@@ -3,10 +3,14 @@
 
 #include <cerrno>
 #include <iostream>
+#include <sstream>
 
 #include "ca/ca_init.hpp"
 #include "ca/revocation.hpp"
 #include "cli/context.hpp"
+#include "cli/describe.hpp"
+#include "cli/output.hpp"
+#include "common/base64.hpp"
 #include "common/file_util.hpp"
 #include "common/text.hpp"
 
@@ -16,12 +20,14 @@ namespace {
 struct RevokeArgs {
   std::string ca, serial, reason = "unspecified";
   bool with_renewals = false;
+  OutputFormat output = OutputFormat::text;
 };
 
 struct CrlArgs {
   std::string ca, out;
   int days = ca::kDefaultCrlDays;
   bool der = false;
+  OutputFormat output = OutputFormat::text;
 };
 
 // The home, with CA `name` in it: an unknown CA is refused before the issuance database is
@@ -31,6 +37,26 @@ Result<ca::Home> home_with_ca(const Context& ctx, const std::string& name) {
   if (!home) return tl::unexpected(home.error());
   if (auto cert = ca::load_ca_cert(*home, name); !cert) return tl::unexpected(cert.error());
   return home;
+}
+
+// -o json|yaml: {ca, reason, reasonCode, revoked: [the certificates as the database now
+// holds them]}.
+int print_revoked(ca::IssuanceStore& store, const RevokeArgs& args,
+                  const std::vector<std::string>& serials, int reason) {
+  nlohmann::json revoked = nlohmann::json::array();
+  const auto now = std::time(nullptr);
+  for (const auto& serial : serials) {
+    auto found = store.find(args.ca, serial);
+    if (!found) return report(found.error());
+    if (*found) revoked.push_back(issued_json(**found, now));
+  }
+  print_output(args.output,
+               {{"ca", args.ca},
+                {"reason", ca::crl_reason_name(reason)},
+                {"reasonCode", reason},
+                {"revoked", revoked}},
+               nullptr);
+  return 0;
 }
 
 int revoke(const Context& ctx, const RevokeArgs& args) {
@@ -49,6 +75,11 @@ int revoke(const Context& ctx, const RevokeArgs& args) {
     auto revoked =
         ca::revoke_with_renewals(*home, **store, args.ca, args.serial, *reason, cli_requester());
     if (!revoked) return report(revoked.error());
+    if (args.output != OutputFormat::text) {
+      std::vector<std::string> serials;
+      for (const auto& c : *revoked) serials.push_back(c.serial);
+      return print_revoked(**store, args, serials, *reason);
+    }
     size_t renewals = 0;
     for (const auto& c : *revoked) {
       std::cout << "revoked " << (c.serial == *serial ? label : c.serial) << " ("
@@ -69,6 +100,7 @@ int revoke(const Context& ctx, const RevokeArgs& args) {
       !ok) {
     return report(ok.error());
   }
+  if (args.output != OutputFormat::text) return print_revoked(**store, args, {*serial}, *reason);
   std::cout << "revoked " << label << " (" << ca::crl_reason_name(*reason) << ")\n";
   return 0;
 }
@@ -76,7 +108,7 @@ int revoke(const Context& ctx, const RevokeArgs& args) {
 // Refuse before signing what would keep the CRL from being handed out.
 Status check_output(const CrlArgs& args) {
   if (args.out.empty()) {
-    if (args.der && ::isatty(STDOUT_FILENO) == 1) {
+    if (args.der && args.output == OutputFormat::text && ::isatty(STDOUT_FILENO) == 1) {
       return fail(ErrorKind::usage, "--der writes binary: give --out FILE or redirect the output");
     }
     return {};
@@ -104,8 +136,23 @@ int crl(const Context& ctx, const CrlArgs& args) {
   auto data = ca::encode_crl(made->crl.get(), args.der);
   if (!data) return report(data.error());
   const std::string what = "CRL #" + std::to_string(made->number) + " of CA '" + args.ca + "'";
+  // -o json|yaml: the CRL described, with itself as "pem" (or "der", base64).
+  std::string document;
+  if (args.output != OutputFormat::text) {
+    nlohmann::json doc = crl_json(made->crl.get());
+    doc["ca"] = args.ca;
+    doc["out"] = args.out.empty() ? nlohmann::json(nullptr) : nlohmann::json(args.out);
+    if (args.der) {
+      doc["der"] = base64_encode(*data);
+    } else {
+      doc["pem"] = *data;
+    }
+    std::ostringstream text;
+    print_output(text, args.output, doc, nullptr);
+    document = text.str();
+  }
   if (args.out.empty()) {
-    std::cout << *data << std::flush;
+    std::cout << (document.empty() ? *data : document) << std::flush;
     if (!std::cout) {
       return report(Error{ErrorKind::io, what + " was signed and audited, but standard output "
                                                 "failed; run 'hwca crl' again for a new one"});
@@ -116,6 +163,10 @@ int crl(const Context& ctx, const CrlArgs& args) {
     return report(Error{ok.error().kind, what + " was signed and audited, but " +
                                              ok.error().message +
                                              "; run 'hwca crl' again for a new one"});
+  }
+  if (!document.empty()) {
+    std::cout << document;
+    return 0;
   }
   std::cout << what << ": " << made->entries << " revoked, next update "
             << utc_text(made->next_update) << ", written to " << args.out << "\n";
@@ -150,6 +201,7 @@ void set_revoke_command(CLI::App& app, Context& ctx, int& exit_code) {
                        "also revoke, transitively, every certificate issued by renewal from it "
                        "(EST simplereenroll authenticated by it), in one transaction, each "
                        "audited; those already revoked are left as they were");
+  add_output_option(revoke_cmd, revoke_args.output);
   revoke_cmd->callback([&] { exit_code = revoke(ctx, revoke_args); });
 
   static CrlArgs crl_args;
@@ -172,6 +224,7 @@ void set_revoke_command(CLI::App& app, Context& ctx, int& exit_code) {
                    "the CRL alone on standard output")
       ->type_name("FILE");
   crl_cmd->add_flag("--der", crl_args.der, "DER instead of PEM");
+  add_output_option(crl_cmd, crl_args.output);
   crl_cmd->callback([&] { exit_code = crl(ctx, crl_args); });
 }
 

@@ -47,13 +47,25 @@ Result<std::pair<std::string, int>> parse_listen(const std::string& text) {
   return std::pair{host, static_cast<int>(port)};
 }
 
+// Is `host` (a --listen address) reachable from this machine only?
+bool loopback_only(const std::string& host) {
+  return host == "localhost" || host == "::1" || host.starts_with("127.");
+}
+
 int serve(const Context& ctx, ServeArgs args) {
-  if (args.tls.sans.empty()) args.tls.sans = {"localhost", "127.0.0.1"};
+  const bool default_sans = args.tls.sans.empty();
+  if (default_sans) args.tls.sans = {"localhost", "127.0.0.1"};
   if (args.tls.cert.empty() != args.tls.key.empty()) {
     return report(Error{ErrorKind::usage, "--tls-cert and --tls-key go together"});
   }
   auto listen = parse_listen(args.listen);
   if (!listen) return report(listen.error());
+  if (default_sans && args.tls.cert.empty() && !loopback_only(listen->first)) {
+    std::cerr << "hwca serve: warning: listening on " << printable(args.listen)
+              << " with a TLS certificate for localhost and 127.0.0.1 only, which nodes on "
+                 "other hosts cannot verify; give --tls-san with each name or address they "
+                 "use to reach this server\n";
+  }
 
   // Signals are taken by one thread of ours; every thread made after this inherits the mask.
   sigset_t stop_signals;

@@ -2,12 +2,15 @@
 #include <unistd.h>
 
 #include <iostream>
+#include <sstream>
 
 #include "ca/ca_init.hpp"
 #include "ca/certificate_builder.hpp"
 #include "ca/csr.hpp"
 #include "ca/issuer.hpp"
 #include "cli/context.hpp"
+#include "cli/describe.hpp"
+#include "cli/output.hpp"
 #include "common/file_util.hpp"
 #include "common/text.hpp"
 
@@ -19,6 +22,7 @@ struct SignArgs {
   int days = 0;
   bool chain = false;
   bool force = false;
+  OutputFormat output = OutputFormat::text;
 };
 
 Result<std::string> read_csr(const std::string& path) {
@@ -72,8 +76,18 @@ int sign(const Context& ctx, const SignArgs& args) {
     std::cerr << "hwca: note: notAfter cut to CA '" << args.ca << "''s end, "
               << utc_text(r.not_after) << "\n";
   }
+  // -o json|yaml: what was issued, with the certificate (and chain) as "pem".
+  std::string document;
+  if (args.output != OutputFormat::text) {
+    nlohmann::json doc = issued_json(r, std::time(nullptr));
+    doc["pem"] = pem;
+    doc["out"] = args.out.empty() ? nlohmann::json(nullptr) : nlohmann::json(args.out);
+    std::ostringstream text;
+    print_output(text, args.output, doc, nullptr);
+    document = text.str();
+  }
   if (args.out.empty()) {
-    std::cout << pem << std::flush;
+    std::cout << (document.empty() ? pem : document) << std::flush;
     if (!std::cout) {
       return report(Error{ErrorKind::io, "certificate " + r.serial +
                                              " was issued and recorded, but standard output "
@@ -87,6 +101,10 @@ int sign(const Context& ctx, const SignArgs& args) {
                                              " was issued and recorded, but " + ok.error().message +
                                              "; 'hwca cert show " + r.serial +
                                              " --pem' prints it"});
+  }
+  if (!document.empty()) {
+    std::cout << document;
+    return 0;
   }
   std::cout << "issued " << r.serial << " (" << r.profile << ") to " << printable(r.subject)
             << ", valid until " << utc_text(r.not_after) << ": " << args.out << "\n";
@@ -127,6 +145,7 @@ void set_sign_command(CLI::App& app, Context& ctx, int& exit_code) {
   cmd->add_flag("--force", args.force,
                 "replace an existing --out file (the old certificate stays valid until revoked)");
   cmd->add_flag("--chain", args.chain, "follow the certificate with the CA's chain");
+  add_output_option(cmd, args.output);
   cmd->callback([&] { exit_code = sign(ctx, args); });
 }
 

@@ -70,6 +70,16 @@ Status rename_synced(const std::string& from, const std::string& to) {
   return {};
 }
 
+Status write_stdout(std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = ::write(STDOUT_FILENO, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return fail(ErrorKind::io, "cannot write to standard output: " + error_text(errno));
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return {};
+}
+
 Status write_file_atomic(const std::string& path, std::string_view data, mode_t mode) {
   auto tmp = write_temp(path, data, mode);
   if (!tmp) return tl::unexpected(tmp.error());

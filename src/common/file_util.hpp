@@ -24,6 +24,10 @@ Status write_new_file_atomic(const std::string& path, std::string_view data, mod
 // survives a crash; on failure nothing moved and the error names `to`.
 Status rename_synced(const std::string& from, const std::string& to);
 
+// Write all of `data` to standard output with write(2), past the C++ stream (whose buffer
+// would keep a copy of a secret: a bootstrap token, a kubeconfig's key).
+Status write_stdout(std::string_view data);
+
 Result<std::string> read_file(const std::string& path, size_t max_bytes = 16 << 20);
 
 }  // namespace hwca

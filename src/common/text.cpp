@@ -57,6 +57,12 @@ std::string utc_text(long long unix_seconds) {
   return buf;
 }
 
+std::string rfc3339_text(long long unix_seconds) {
+  std::string s = utc_text(unix_seconds);
+  s[10] = 'T';
+  return s;
+}
+
 std::string hex_text(const unsigned char* data, size_t len) {
   static const char* digits = "0123456789abcdef";
   std::string out;

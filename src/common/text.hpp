@@ -27,4 +27,7 @@ std::string hex_text(const unsigned char* data, size_t len);
 // A Unix time as "2026-11-28 12:00:00Z" (UTC).
 std::string utc_text(long long unix_seconds);
 
+// The same in RFC 3339: "2026-11-28T12:00:00Z" (the documents of -o json|yaml).
+std::string rfc3339_text(long long unix_seconds);
+
 }  // namespace hwca

@@ -21,11 +21,81 @@ std::string residual_text(std::time_t not_after, std::time_t now) {
   return std::to_string(s / (365LL * 86400)) + "y";
 }
 
+namespace {
+
+struct Known {
+  std::string name, file;
+  bool is_ca;
+  CaRole ca;
+};
+
+const std::vector<Known>& known_files() {
+  static const std::vector<Known> known = [] {
+    std::vector<Known> k;
+    for (CaRole role : {CaRole::kubernetes, CaRole::etcd, CaRole::front_proxy}) {
+      k.push_back({ca_role_name(role), ca_role_file(role), true, role});
+    }
+    for (const auto& f : certificate_files()) k.push_back({f.name, f.file, false, f.ca});
+    return k;
+  }();
+  return known;
+}
+
+// Does `dir` itself hold a node's files (pki/ca.crt, kubelet.conf, ...)?
+bool is_node_tree(const std::string& dir) {
+  std::error_code ec;
+  for (const auto& k : known_files()) {
+    if (fs::exists(dir + "/" + k.file, ec)) return true;
+  }
+  return false;
+}
+
+// "pki/etcd/ca.crt" -> "pki/etcd/ca.key"
+std::string key_file_of(const std::string& cert_file) {
+  return cert_file.substr(0, cert_file.rfind('.')) + ".key";
+}
+
+void scan_node(const std::string& dir, const std::string& node, std::vector<ExpiryRow>& rows) {
+  std::error_code ec;
+  const std::string prefix = node.empty() ? "" : node + "/";
+  for (const auto& k : known_files()) {
+    const std::string rel = prefix + k.file, path = dir + "/" + rel;
+    if (!fs::exists(path, ec)) continue;
+    ExpiryRow row;
+    row.node = node;
+    row.name = k.name;
+    row.path = rel;
+    row.is_ca = k.is_ca;
+    row.ca = ca_role_name(k.ca);
+    row.externally_managed = !fs::exists(dir + "/" + prefix + key_file_of(ca_role_file(k.ca)), ec);
+    auto cert = read_certificate_file(path);
+    if (!cert) {
+      row.error = cert.error().message;
+    } else {
+      row.subject = ca::dn_text(X509_get_subject_name(cert->get()));
+      row.not_after = ca::unix_time(X509_get0_notAfter(cert->get()));
+    }
+    rows.push_back(std::move(row));
+  }
+}
+
+}  // namespace
+
 Result<std::vector<ExpiryRow>> scan_expiration(const std::string& dir,
                                                const std::set<std::string>& nodes) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) {
     return fail(ErrorKind::not_found, dir + " is not a folder");
+  }
+  std::vector<ExpiryRow> rows;
+  if (is_node_tree(dir)) {
+    if (!nodes.empty()) {
+      return fail(ErrorKind::usage, dir +
+                                        " is one node's own tree (it holds pki/ or kubelet.conf "
+                                        "itself): --node applies to a folder of node trees");
+    }
+    scan_node(dir, "", rows);
+    return rows;
   }
   std::vector<std::string> found;
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
@@ -40,43 +110,13 @@ Result<std::vector<ExpiryRow>> scan_expiration(const std::string& dir,
       return fail(ErrorKind::not_found, "no tree for node '" + n + "' in " + dir);
     }
   }
-  if (found.empty()) {
-    return fail(ErrorKind::not_found,
-                "no node trees in " + dir + " (write them with 'hwca k8s certs')");
-  }
   std::sort(found.begin(), found.end());
-
-  struct Known {
-    std::string name, file;
-    bool is_ca;
-    CaRole ca;
-  };
-  std::vector<Known> known;
-  for (CaRole role : {CaRole::kubernetes, CaRole::etcd, CaRole::front_proxy}) {
-    known.push_back({ca_role_name(role), ca_role_file(role), true, role});
-  }
-  for (const auto& f : certificate_files()) known.push_back({f.name, f.file, false, f.ca});
-
-  std::vector<ExpiryRow> rows;
-  for (const auto& node : found) {
-    for (const auto& k : known) {
-      const std::string rel = node + "/" + k.file, path = dir + "/" + rel;
-      if (!fs::exists(path, ec)) continue;
-      ExpiryRow row;
-      row.node = node;
-      row.name = k.name;
-      row.path = rel;
-      row.is_ca = k.is_ca;
-      row.ca = ca_role_name(k.ca);
-      auto cert = read_certificate_file(path);
-      if (!cert) {
-        row.error = cert.error().message;
-      } else {
-        row.subject = ca::dn_text(X509_get_subject_name(cert->get()));
-        row.not_after = ca::unix_time(X509_get0_notAfter(cert->get()));
-      }
-      rows.push_back(std::move(row));
-    }
+  for (const auto& node : found) scan_node(dir, node, rows);
+  if (rows.empty()) {
+    return fail(ErrorKind::not_found,
+                "no Kubernetes certificates in " + dir +
+                    ": it is neither a node's own tree (pki/ca.crt, kubelet.conf, ...) nor a "
+                    "folder of node trees written by 'hwca k8s certs' (DIR/<node>/pki/...)");
   }
   return rows;
 }

@@ -78,11 +78,18 @@ Error transport_error(const EstEndpoint& e, httplib::Error err, const httplib::S
           "EST server " + e.host + ":" + std::to_string(e.port) + ": the TLS handshake failed",
           /*prefix_ours=*/true);
     }
-    case httplib::Error::SSLServerVerification:
-      why = "the server's certificate does not chain to --ca-cert (verify result " +
-            std::to_string(cli.get_openssl_verify_result()) + ": " +
-            X509_verify_cert_error_string(cli.get_openssl_verify_result()) + ")";
+    case httplib::Error::SSLServerVerification: {
+      const long result = cli.get_openssl_verify_result();
+      // The chain verified, so what failed is cpp-httplib's own check of the host name.
+      why = result == X509_V_OK
+                ? "the server's certificate chains to --ca-cert but does not name '" + e.host +
+                      "' (use a name or address it holds in --server, or give the server "
+                      "--tls-san " +
+                      e.host + ")"
+                : "the server's certificate does not chain to --ca-cert (verify result " +
+                      std::to_string(result) + ": " + X509_verify_cert_error_string(result) + ")";
       break;
+    }
     default:
       why = httplib::to_string(err);
   }

@@ -1,11 +1,11 @@
 // Unit tests for src/cli/output.hpp: YAML output loads back as exactly the JSON document,
 // whatever the strings look like, and --output takes only the three formats.
-#include "cli/output.hpp"
-
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
 
 #include <sstream>
+
+#include "cli/output.hpp"
 
 namespace {
 
@@ -72,6 +72,8 @@ TEST(CliOutput, PlainWordsStayUnquoted) {
   EXPECT_EQ(hwca::cli::to_yaml(json{{"node", "worker-1"}}), "node: worker-1\n");
   EXPECT_EQ(hwca::cli::to_yaml(json{{"mode", "0777"}}), "mode: \"0777\"\n");
   EXPECT_EQ(hwca::cli::to_yaml(json{{"n", "y"}}), "\"n\": \"y\"\n");
+  EXPECT_EQ(hwca::cli::to_yaml(json{{"sans", json::array()}, {"ext", json::object()}}),
+            "ext: {}\nsans: []\n");
 }
 
 TEST(CliOutput, PrintsEachFormat) {
@@ -86,9 +88,9 @@ TEST(CliOutput, PrintsEachFormat) {
 }
 
 TEST(CliOutput, OptionTakesOnlyTheThreeFormats) {
-  for (const auto& [word, want] : {std::pair{"json", OutputFormat::json},
-                                   std::pair{"YAML", OutputFormat::yaml},
-                                   std::pair{"text", OutputFormat::text}}) {
+  for (const auto& [word, want] :
+       {std::pair{"json", OutputFormat::json}, std::pair{"YAML", OutputFormat::yaml},
+        std::pair{"text", OutputFormat::text}}) {
     CLI::App app;
     OutputFormat f = OutputFormat::text;
     hwca::cli::add_output_option(&app, f);
@@ -99,6 +101,25 @@ TEST(CliOutput, OptionTakesOnlyTheThreeFormats) {
   OutputFormat f = OutputFormat::text;
   hwca::cli::add_output_option(&app, f);
   EXPECT_THROW(app.parse("--output xml", false), CLI::ValidationError);
+}
+
+// check-expiration's old "--output table" and the listings' old "--json" keep working, and
+// only where they were added.
+TEST(CliOutput, OldSpellingsAreAliases) {
+  CLI::App app;
+  OutputFormat f = OutputFormat::json;
+  hwca::cli::add_output_option(&app, f, {{"table", OutputFormat::text}});
+  app.parse("--output table", false);
+  EXPECT_EQ(f, OutputFormat::text);
+
+  CLI::App listing;
+  OutputFormat g = OutputFormat::text;
+  hwca::cli::add_output_option(&listing, g);
+  hwca::cli::add_json_alias(&listing, g);
+  listing.parse("--json", false);
+  EXPECT_EQ(g, OutputFormat::json);
+  EXPECT_EQ(listing.help().find("--json"), std::string::npos) << "--json is hidden";
+  EXPECT_THROW(listing.parse("--output table", false), CLI::ValidationError);
 }
 
 }  // namespace

@@ -30,7 +30,7 @@ for word in "Usage: hwca bootstrap create" "--node NAME" REQUIRED "--ttl DURATIO
   assert_contains "$out" "$word" "hwca bootstrap create --help"
 done
 out=$(hwca bootstrap list --help)
-for word in "Usage: hwca bootstrap list" --json valid used revoked expired; do
+for word in "Usage: hwca bootstrap list" "--output FORMAT" valid used revoked expired; do
   assert_contains "$out" "$word" "hwca bootstrap list --help"
 done
 out=$(hwca bootstrap revoke --help)

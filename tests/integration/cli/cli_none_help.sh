@@ -44,6 +44,17 @@ help_mentions "k8s kubeconfig" "Usage: hwca k8s kubeconfig" "--ca NAME" "--user 
   "--server URL" "--cluster NAME" "--key-type TYPE" "--days N" "--out FILE" --force
 help_mentions "k8s check-expiration" "Usage: hwca k8s check-expiration" "--dir DIR" "--node NAME" \
   "--output FORMAT" json
+# Every command's help ends with the global options (they may follow the command) and the
+# exit codes; so does hwca-node's.
+for args in "sign" "k8s renew" "ca show" "token init"; do
+  help_mentions "$args" "Global options (before or after the command):" "--pin-source SOURCE" \
+    "--home DIR" "--module PATH" "--timeout SECONDS" "Exit codes: 0 ok"
+done
+for args in enroll renew kubelet-credential "ek show"; do
+  # shellcheck disable=SC2086
+  out=$("$HWCA_NODE_BIN" $args --help) || fail "hwca-node $args --help exited non-zero"
+  assert_contains "$out" "Exit codes: 0 ok, 1 internal, 2 usage" "hwca-node $args --help"
+done
 [[ $(hwca --version) == "hwca "[0-9]* ]] || fail "hwca --version: $(hwca --version)"
 
 # Usage errors exit 2 (the format of their message is checked in cli_none_usage_errors.sh).

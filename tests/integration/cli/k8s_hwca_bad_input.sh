@@ -175,9 +175,9 @@ expect_fail 3 "no CA named 'nope'" hwca_pin k8s kubeconfig --ca nope --user bob 
 expect_fail 3 "cannot write nodir/bob.conf" hwca_pin k8s kubeconfig --ca k8s-ca --user bob \
   --server https://10.0.0.1:6443 --out nodir/bob.conf
 [[ ! -e bob.conf ]] || fail "a refused kubeconfig was written"
-expect_fail 2 "--output is table or json" hwca k8s check-expiration --dir pki --output yaml
+expect_fail 2 "--output" hwca k8s check-expiration --dir pki --output xml
 mkdir empty
-expect_fail 3 "no node trees in empty" hwca k8s check-expiration --dir empty
+expect_fail 3 "no Kubernetes certificates in empty" hwca k8s check-expiration --dir empty
 expect_fail 3 "no tree for node 'nope'" hwca k8s check-expiration --dir pki --node nope
 echo junk >pki/w1/admin.conf
 expect_fail 7 "1 file could not be read" hwca k8s check-expiration --dir pki

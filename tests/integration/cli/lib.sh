@@ -289,3 +289,21 @@ issue_leaf() {
 home_state() {
   (cd "$HWCA_HOME" && find . -type f ! -name '*-shm' | sort | xargs sha256sum)
 }
+
+# Documents of -o json|yaml.
+#   yaml_to_json             the YAML on stdin as sorted compact JSON (python3-yaml, a reader
+#                            independent of hwca's writer; YAML 1.1 rules: a date or "yes" left
+#                            unquoted would come back as something else)
+#   same_doc CMD...          run the hwca command CMD (one that only reads) with -o json and
+#                            with -o yaml: both must parse and be equal; prints the JSON
+yaml_to_json() {
+  python3 -c 'import json, sys, yaml; json.dump(yaml.safe_load(sys.stdin), sys.stdout, sort_keys=True, separators=(",", ":"), ensure_ascii=False)'
+}
+same_doc() {
+  local json yaml
+  json=$("$@" -o json) || fail "'$* -o json' failed"
+  yaml=$("$@" -o yaml) || fail "'$* -o yaml' failed"
+  [[ $(jq -S -c . <<<"$json") == "$(yaml_to_json <<<"$yaml")" ]] ||
+    fail "'$*': -o yaml differs from -o json:"$'\n'"$json"$'\n'"$yaml"
+  printf '%s\n' "$json"
+}

@@ -66,8 +66,11 @@ expect_fail 4 "is needed and there is no terminal to ask on; give --pin-source e
   setsid -w "$HWCA_BIN" key show --key "$key" </dev/null
 expect_ossl_fail "PIN for token '$TOKEN'" setsid -w openssl req "${PROVIDER_ARGS[@]}" -new \
   -config "$OSSL_CNF" -key "$key" -subj /CN=x -out x.csr </dev/null
-grep -F ':hwca:' <<<"$LAST_ERR" | grep -qF 'pin-source' ||
-  fail "openssl without a terminal: the provider does not say how to give the PIN: $LAST_ERR"
+# ... in the openssl command's terms: it has no --pin-source.
+ossl_hint=$(grep -F ':hwca:' <<<"$LAST_ERR" || true)
+assert_contains "$ossl_hint" "pin-source=env:NAME|file:PATH in the URI or in the provider's openssl.cnf section, -passin, or a terminal" \
+  "openssl without a terminal"
+[[ $ossl_hint != *--pin-source* ]] || fail "the provider tells an openssl user to use --pin-source: $ossl_hint"
 
 # pin-value= in the URI: refused (exit 4) and the value is not echoed. ($ARGV_PIN stands
 # for the PIN: the real one is never put in hwca's argv.)
@@ -99,6 +102,15 @@ rc=0
 cat ps.err >>"$STDERR_LOG"
 [[ $rc == 2 ]] || fail "--pin-source PIN: exit $rc, expected 2: $(cat ps.err)"
 assert_contains "$(cat ps.err)" "bad PIN source" "--pin-source PIN"
+
+# token init takes the new user PIN from $HWCA_PIN_SOURCE like every other command, and
+# says where a PIN may come from when none is given.
+(umask 077 && printf '%s\n' "$SO_PIN" >so-pin && printf 'init-pin-6120\n' >init-pin)
+expect_fail 2 "give the new user PIN with --pin-source env:NAME|file:PATH or \$HWCA_PIN_SOURCE" \
+  env -u HWCA_PIN_SOURCE "$HWCA_BIN" token init --label fresh --so-pin-source file:so-pin
+HWCA_PIN_SOURCE=file:init-pin hwca token init --label fresh --so-pin-source file:so-pin >/dev/null
+hwca --pin-source file:init-pin key list --token "pkcs11:token=fresh" >/dev/null ||
+  fail "the PIN token init read from \$HWCA_PIN_SOURCE does not log in to the new token"
 
 # Nothing above printed a PIN (lib.sh repeats this check at exit for the whole script).
 ! grep -qF -e "$PIN" -e "$WRONG_PIN" -e "$ARGV_PIN" "$STDERR_LOG" || fail "a PIN appeared on stderr"

@@ -14,7 +14,7 @@ source "$here/lib.sh"
 source "$here/est_lib.sh"
 need curl sqlite3
 repo=$(cd "$here/../../.." && pwd)
-UNIT=$repo/scripts/systemd/hwca-serve.service
+UNIT=$repo/scripts/systemd/hwca-serve.service.in
 
 _serve_exit() {
   local rc=$?
@@ -112,5 +112,23 @@ prevent=$(sed -n 's/^RestartPreventExitStatus=//p' "$UNIT")
 [[ " $prevent " == *" $rc "* ]] || fail "the unit restarts on exit $rc (RestartPreventExitStatus=$prevent)"
 grep -qx 'Restart=on-failure' "$UNIT" || fail "the unit does not restart on failure"
 grep -qx 'StartLimitBurst=5' "$UNIT" || fail "the unit has no start limit"
+
+# --- 4. a certificate remote nodes cannot verify is warned of -----------------------------------
+# (A CA that does not exist stops each run right after the options are checked: nothing
+# listens.) Listening beyond loopback with the default names warns; with --tls-san, or on
+# loopback, it does not.
+serve_warning() {
+  HWCA_HOME=$HOME_A "$HWCA_BIN" serve --ca nosuch "$@" >/dev/null 2>"$WORK/warn.err" || true
+  cat "$WORK/warn.err" >>"$STDERR_LOG"
+  grep 'warning' "$WORK/warn.err" || true
+}
+warned=$(serve_warning --listen 0.0.0.0:0)
+assert_contains "$warned" "hwca serve: warning: listening on 0.0.0.0:0 with a TLS certificate for localhost and 127.0.0.1 only" "serve on 0.0.0.0"
+assert_contains "$warned" "give --tls-san" "serve on 0.0.0.0"
+[[ -z $(serve_warning --listen 0.0.0.0:0 --tls-san ca.example.test) ]] || fail "a warning despite --tls-san"
+[[ -z $(serve_warning --listen 127.0.0.1:0) ]] || fail "a warning on loopback"
+[[ -z $(serve_warning --listen '[::1]:0') ]] || fail "a warning on ::1"
+
 echo "ok: one TLS key per home ($LABEL_A, $LABEL_B), kept certificate reused and replaced" \
-  "when it must be, a wrong PIN exits 4 which the unit does not retry"
+  "when it must be, a wrong PIN exits 4 which the unit does not retry, default names on" \
+  "0.0.0.0 warned of"

@@ -1,0 +1,26 @@
+// What hwca and hwca-node share around CLI11: help that shows the global options and the
+// exit codes under every command, one value per occurrence of a repeatable option, and one
+// way to parse and to report a command-line mistake.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <string>
+
+namespace hwca::cli {
+
+// Before any option or command is added: the help formatter, the version flag, one
+// command required, global options accepted after the command too.
+void prepare_app(CLI::App& app, const std::string& version_text);
+
+// After every command is added: `footer` (the exit codes) under every command's help, and
+// every repeatable option made to take one value an occurrence, so that in
+// `--node cp-1 apiserver` the second word is the command's argument, not a second node.
+void finish_app(CLI::App& app, const std::string& footer);
+
+// Parse; help and version go to standard output (0), a command-line mistake is one line
+// "<app>: <command path>: <what> (see <app> <command path> --help)" (2), an exception one
+// line too (1). Otherwise the commands' `exit_code`, or 7 when standard output could not
+// be written.
+int run_app(CLI::App& app, int argc, char** argv, const int& exit_code);
+
+}  // namespace hwca::cli
