@@ -115,6 +115,12 @@ Result<InitCaResult> init_ca(Home& home, const CryptoContext& crypto, const Init
   if (req.path_len && *req.path_len < 0) return fail(ErrorKind::usage, "--path-len must be >= 0");
   auto subject = parse_dn(req.subject);
   if (!subject) return tl::unexpected(subject.error());
+  if (auto ok = check_distribution_urls(req.urls.crl, "--crl-url"); !ok) {
+    return tl::unexpected(ok.error());
+  }
+  if (auto ok = check_distribution_urls(req.urls.ca_issuers, "--ca-issuers-url"); !ok) {
+    return tl::unexpected(ok.error());
+  }
   std::vector<San> sans;
   for (const auto& text : req.sans) {
     auto san = parse_san(text, {});
@@ -152,6 +158,7 @@ Result<InitCaResult> init_ca(Home& home, const CryptoContext& crypto, const Init
                   "--path-len must be below the parent's (" + std::to_string(parent_len) + ")");
     }
     spec.not_after = std::min(spec.not_after, unix_time(X509_get0_notAfter(parent_cert.get())));
+    spec.urls = home.config().cas.at(req.parent).urls;  // the issuer's, as for any certificate
     auto pk = load_ca_key(home, crypto, req.parent, parent_cert.get(), req.key_options);
     if (!pk) return tl::unexpected(pk.error());
     parent_key = std::move(*pk);
@@ -186,7 +193,11 @@ Result<InitCaResult> init_ca(Home& home, const CryptoContext& crypto, const Init
     if (auto ok = req.store->record({row}); !ok) return wrap(ok.error(), "CA not created");
   }
   std::string folder = "cas/" + req.name;
-  CaEntry entry{req.key_uri, folder + "/cert.pem", req.parent};
+  CaEntry entry;
+  entry.key = req.key_uri;
+  entry.cert = folder + "/cert.pem";
+  entry.parent = req.parent;
+  entry.urls = req.urls;
   std::string chain = cert_pem(cert->get());
   if (!req.parent.empty()) {
     auto parents = read_ca_chain_pem(home, req.parent);

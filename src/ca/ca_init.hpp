@@ -16,11 +16,15 @@ namespace hwca::ca {
 struct InitCaRequest {
   std::string name;
   std::string key_uri;
-  std::string subject;          // "/CN=..." or "CN=...,O=..."
+  std::string subject;            // "/CN=..." or "CN=...,O=..."
   std::vector<std::string> sans;  // "DNS:kubernetes" (kubeadm's CAs carry their CN as one)
-  int days = 3650;              // clipped to the parent's notAfter
-  std::string parent;           // empty: a self-signed root
-  std::optional<int> path_len;  // default: none for a root, 0 for an intermediate
+  int days = 3650;                // clipped to the parent's notAfter
+  std::string parent;             // empty: a self-signed root
+  std::optional<int> path_len;    // default: none for a root, 0 for an intermediate
+  // Where this CA's CRL and certificate will be published (--crl-url, --ca-issuers-url): kept
+  // in config.yaml and named in every certificate it issues. Its own certificate names its
+  // parent's (a root's names none).
+  DistributionUrls urls = {};
   KeyLoadOptions key_options;
   std::string requester;  // for the audit log ("cli:uid=0")
   // Records the new CA's certificate (under its parent; a root under itself), so that a

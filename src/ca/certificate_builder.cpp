@@ -165,6 +165,9 @@ Result<ossl::Ptr<X509>> build_certificate(const CertificateSpec& spec, OSSL_LIB_
   }
   if (auto ok = add_sans(x.get(), spec.sans, spec.subject); !ok) return tl::unexpected(ok.error());
   if (auto ok = add_key_identifiers(x.get(), spec, libctx); !ok) return tl::unexpected(ok.error());
+  if (auto ok = add_distribution_extensions(x.get(), spec.urls); !ok) {
+    return tl::unexpected(ok.error());
+  }
 
   ossl::Ptr<EVP_MD_CTX> mctx(EVP_MD_CTX_new());
   std::string digest = signing_digest(spec.issuer_key);

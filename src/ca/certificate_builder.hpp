@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "ca/distribution_urls.hpp"
 #include "ca/san.hpp"
 #include "ca/serial.hpp"
 #include "common/ossl.hpp"
@@ -37,6 +38,7 @@ struct CertificateSpec {
                                     // 6 cRLSign, ...), critical
   std::vector<int> ext_key_usage;   // NIDs (NID_server_auth, ...), not critical
   std::vector<San> sans;            // subjectAltName, critical only if the subject is empty
+  DistributionUrls urls = {};       // the issuer's CRL and caIssuers URLs, not critical
 };
 
 // The digest hwca signs with for a key: SHA-384 for P-384, else SHA-256.

@@ -81,6 +81,48 @@ Status add_crl_extensions(X509_CRL* crl, uint64_t number, const X509* ca_cert) {
   return {};
 }
 
+// Assemble and sign the CRL numbered `number` with the CA's key, and check its signature.
+Result<ossl::Ptr<X509_CRL>> sign_crl(const CryptoContext& crypto, const std::string& ca,
+                                     const X509* cert, EVP_PKEY* key, uint64_t number,
+                                     const std::vector<IssuedCert>& revoked, std::time_t now,
+                                     std::time_t next_update) {
+  ossl::Ptr<X509_CRL> crl(X509_CRL_new_ex(crypto.libctx(), nullptr));
+  ASN1_TIME* last = ASN1_TIME_set(nullptr, now);
+  ASN1_TIME* next = ASN1_TIME_set(nullptr, next_update);
+  bool ok = crl && last != nullptr && next != nullptr &&
+            X509_CRL_set_version(crl.get(), X509_CRL_VERSION_2) == 1 &&
+            X509_CRL_set_issuer_name(crl.get(), X509_get_subject_name(cert)) == 1 &&
+            X509_CRL_set1_lastUpdate(crl.get(), last) == 1 &&
+            X509_CRL_set1_nextUpdate(crl.get(), next) == 1;
+  ASN1_TIME_free(last);
+  ASN1_TIME_free(next);
+  if (!ok) return fail(ErrorKind::internal, "cannot assemble the CRL: " + ossl::take_errors());
+  if (auto added = add_crl_extensions(crl.get(), number, cert); !added) {
+    return tl::unexpected(added.error());
+  }
+  for (const auto& entry : revoked) {
+    if (auto added = add_entry(crl.get(), entry); !added) return tl::unexpected(added.error());
+  }
+
+  ossl::Ptr<EVP_MD_CTX> mctx(EVP_MD_CTX_new());
+  std::string digest = signing_digest(key);
+  if (!mctx ||
+      EVP_DigestSignInit_ex(mctx.get(), nullptr, digest.c_str(), crypto.libctx(), nullptr, key,
+                            nullptr) != 1 ||
+      X509_CRL_sign_ctx(crl.get(), mctx.get()) <= 0) {
+    return tl::unexpected(provider_error(ErrorKind::device,
+                                         "signing the CRL of CA '" + ca + "' failed",
+                                         /*prefix_ours=*/true));
+  }
+  if (X509_CRL_verify(crl.get(), X509_get0_pubkey(cert)) != 1) {
+    ERR_clear_error();
+    return fail(ErrorKind::device, "the token returned a signature for the CRL of CA '" + ca +
+                                       "' that does not verify with its certificate");
+  }
+
+  return crl;
+}
+
 }  // namespace
 
 Result<CrlResult> publish_crl(Home& home, IssuanceStore& store, const CryptoContext& crypto,
@@ -101,49 +143,24 @@ Result<CrlResult> publish_crl(Home& home, IssuanceStore& store, const CryptoCont
   const std::time_t next_update =
       std::min(now + static_cast<std::time_t>(next_update_days) * 86400, not_after);
 
-  // The store first (it may refuse, e.g. read-only), then the token.
+  // The store first (it may refuse, e.g. read-only), then the token (a PIN refused costs no
+  // CRL number), then the number, given back if the CRL is not published.
   auto revoked = store.revoked(ca);
   if (!revoked) return wrap(revoked.error(), "no CRL for CA '" + ca + "'");
-  auto number = store.next_crl_number(ca);
-  if (!number) return wrap(number.error(), "no CRL for CA '" + ca + "'");
+  if (auto ok = store.writable(); !ok) return wrap(ok.error(), "no CRL for CA '" + ca + "'");
   auto key = load_ca_key(home, crypto, ca, cert, options);
   if (!key) return tl::unexpected(key.error());
-
-  ossl::Ptr<X509_CRL> crl(X509_CRL_new_ex(crypto.libctx(), nullptr));
-  ASN1_TIME* last = ASN1_TIME_set(nullptr, now);
-  ASN1_TIME* next = ASN1_TIME_set(nullptr, next_update);
-  bool ok = crl && last != nullptr && next != nullptr &&
-            X509_CRL_set_version(crl.get(), X509_CRL_VERSION_2) == 1 &&
-            X509_CRL_set_issuer_name(crl.get(), X509_get_subject_name(cert)) == 1 &&
-            X509_CRL_set1_lastUpdate(crl.get(), last) == 1 &&
-            X509_CRL_set1_nextUpdate(crl.get(), next) == 1;
-  ASN1_TIME_free(last);
-  ASN1_TIME_free(next);
-  if (!ok) return fail(ErrorKind::internal, "cannot assemble the CRL: " + ossl::take_errors());
-  if (auto added = add_crl_extensions(crl.get(), *number, cert); !added) {
-    return tl::unexpected(added.error());
+  auto number = store.next_crl_number(ca);
+  if (!number) return wrap(number.error(), "no CRL for CA '" + ca + "'");
+  auto crl = sign_crl(crypto, ca, cert, key->get(), *number, *revoked, now, next_update);
+  if (!crl) {
+    // Not signed: the number is given back (best effort; else a gap, as RFC 5280 allows).
+    (void)store.release_crl_number(ca, *number);
+    return tl::unexpected(crl.error());
   }
-  for (const auto& entry : *revoked) {
-    if (auto added = add_entry(crl.get(), entry); !added) return tl::unexpected(added.error());
-  }
-
-  ossl::Ptr<EVP_MD_CTX> mctx(EVP_MD_CTX_new());
-  std::string digest = signing_digest(key->get());
-  if (!mctx ||
-      EVP_DigestSignInit_ex(mctx.get(), nullptr, digest.c_str(), crypto.libctx(), nullptr,
-                            key->get(), nullptr) != 1 ||
-      X509_CRL_sign_ctx(crl.get(), mctx.get()) <= 0) {
-    return tl::unexpected(provider_error(ErrorKind::device,
-                                         "signing the CRL of CA '" + ca + "' failed",
-                                         /*prefix_ours=*/true));
-  }
-  if (X509_CRL_verify(crl.get(), X509_get0_pubkey(cert)) != 1) {
-    ERR_clear_error();
-    return fail(ErrorKind::device, "the token returned a signature for the CRL of CA '" + ca +
-                                       "' that does not verify with its certificate");
-  }
-
-  auto der = encode_crl(crl.get(), /*der=*/true);
+  // Signed: from here the number stays taken, even if the CRL is not published (an audit
+  // line may have been written in part).
+  auto der = encode_crl(crl->get(), /*der=*/true);
   if (!der) return tl::unexpected(der.error());
   AuditLog audit(home.path(home.config().audit_log));
   nlohmann::json data = {{"ca", ca},
@@ -156,7 +173,7 @@ Result<CrlResult> publish_crl(Home& home, IssuanceStore& store, const CryptoCont
     return wrap(logged.error(),
                 "CRL #" + std::to_string(*number) + " of CA '" + ca + "' not published");
   }
-  return CrlResult{std::move(crl), *number, revoked->size(), static_cast<int64_t>(now),
+  return CrlResult{std::move(*crl), *number, revoked->size(), static_cast<int64_t>(now),
                    static_cast<int64_t>(next_update)};
 }
 

@@ -55,6 +55,13 @@ Status check(const Config& c, const std::string& source) {
                                         ": key: a TPM key file is named by its absolute "
                                         "path here (hwca may run from any folder)");
     }
+    if (auto ok = check_distribution_urls(ca.urls.crl, where + ": crlDistributionPoints"); !ok) {
+      return ok;
+    }
+    if (auto ok = check_distribution_urls(ca.urls.ca_issuers, where + ": issuingCertificateURLs");
+        !ok) {
+      return ok;
+    }
     if (!safe_relative(ca.cert)) {
       return fail(ErrorKind::usage, where + ": cert must be a path inside the home");
     }
@@ -119,6 +126,12 @@ Result<Config> parse_config(const std::string& text, const std::string& source) 
               e.renewal_key_change = *b;
               continue;
             }
+            if (f == "crlDistributionPoints" || f == "issuingCertificateURLs") {
+              auto urls = parse_url_list(field.second, where + ": " + f);
+              if (!urls) return tl::unexpected(urls.error());
+              (f == "crlDistributionPoints" ? e.urls.crl : e.urls.ca_issuers) = std::move(*urls);
+              continue;
+            }
             auto v = scalar(field.second, where + ": " + f);
             if (!v) return tl::unexpected(v.error());
             if (f == "key")
@@ -164,6 +177,12 @@ std::string emit_config(const Config& c) {
     out << YAML::Key << "cert" << YAML::Value << ca.cert;
     if (!ca.parent.empty()) out << YAML::Key << "parent" << YAML::Value << ca.parent;
     if (ca.renewal_key_change) out << YAML::Key << "renewalKeyChange" << YAML::Value << true;
+    if (!ca.urls.crl.empty()) {
+      out << YAML::Key << "crlDistributionPoints" << YAML::Value << ca.urls.crl;
+    }
+    if (!ca.urls.ca_issuers.empty()) {
+      out << YAML::Key << "issuingCertificateURLs" << YAML::Value << ca.urls.ca_issuers;
+    }
     out << YAML::EndMap;
   }
   out << YAML::EndMap;

@@ -13,6 +13,7 @@
 #include <map>
 #include <string>
 
+#include "ca/distribution_urls.hpp"
 #include "ca/profile.hpp"
 #include "common/result.hpp"
 
@@ -25,6 +26,9 @@ struct CaEntry {
   // renewalKeyChange: an EST renewal (simplereenroll) may be for another key than its
   // client certificate's. Default false: a new key needs a fresh enrollment.
   bool renewal_key_change = false;
+  // crlDistributionPoints / issuingCertificateURLs: where this CA's CRL and certificate are
+  // published; every certificate it issues names them (a profile may replace them).
+  DistributionUrls urls = {};
 };
 
 struct Config {

@@ -102,6 +102,11 @@ class IssuanceStore {
 
   // 1, 2, 3... per CA, atomically incremented and durable when it returns.
   virtual Result<uint64_t> next_crl_number(const std::string& ca) = 0;
+  // Give back `number`, taken by next_crl_number() for a CRL that was not published (its
+  // signature failed): the next call returns it again, so the numbers stay contiguous. Only
+  // the last number taken can be: if another was taken since, nothing changes (a gap).
+  // Durable when it returns.
+  virtual Status release_crl_number(const std::string& ca, uint64_t number) = 0;
 
   // A cheap read that fails when the database cannot be read (a server's health check).
   virtual Status ping() = 0;

@@ -64,6 +64,14 @@ void Issuer::reject(const SignRequest& request, const Error& why, bool audit_out
 Result<std::unique_ptr<Issuer>> Issuer::open(const Home& home, const CryptoContext& crypto,
                                              IssuanceStore& store, const std::string& ca,
                                              const KeyLoadOptions& key_options) {
+  auto is = open_unkeyed(home, crypto, store, ca);
+  if (!is) return tl::unexpected(is.error());
+  if (auto ok = (*is)->load_key(key_options); !ok) return tl::unexpected(ok.error());
+  return is;
+}
+
+Result<std::unique_ptr<Issuer>> Issuer::open_unkeyed(const Home& home, const CryptoContext& crypto,
+                                                     IssuanceStore& store, const std::string& ca) {
   std::unique_ptr<Issuer> is(new Issuer(home, crypto, store));
   is->name_ = ca;
   auto cert = load_ca_cert(home, ca);
@@ -75,10 +83,14 @@ Result<std::unique_ptr<Issuer>> Issuer::open(const Home& home, const CryptoConte
     return tl::unexpected(ok.error());
   }
   if (auto ok = store.writable(); !ok) return tl::unexpected(ok.error());
-  auto key = load_ca_key(home, crypto, ca, is->cert_.get(), key_options);
-  if (!key) return tl::unexpected(key.error());
-  is->key_ = std::move(*key);
   return is;
+}
+
+Status Issuer::load_key(const KeyLoadOptions& key_options) {
+  auto key = load_ca_key(home_, crypto_, name_, cert_.get(), key_options);
+  if (!key) return tl::unexpected(key.error());
+  key_ = std::move(*key);
+  return {};
 }
 
 struct Issuer::Checked {
@@ -158,6 +170,8 @@ Result<Issuer::Checked> Issuer::check(const SignRequest& request, std::time_t no
   spec.key_usage_bits = approved->key_usage;
   spec.ext_key_usage = profile->ext_key_usage;
   spec.sans = approved->sans;
+  spec.urls = effective_urls(home_.config().cas.at(name_).urls, profile->crl_urls,
+                             profile->ca_issuers_urls);
   for (int attempt = 0;; ++attempt) {
     auto serial = Serial::random();
     if (!serial) return tl::unexpected(serial.error());
@@ -192,6 +206,15 @@ Result<Issuer::Checked> Issuer::check(const SignRequest& request, std::time_t no
   return c;
 }
 
+Status Issuer::precheck(const SignRequest& request) {
+  auto c = check(request, std::time(nullptr));
+  if (!c) {
+    reject(request, c.error(), /*audit_outage=*/true);
+    return tl::unexpected(c.error());
+  }
+  return {};
+}
+
 Result<bool> Issuer::key_compromised(X509_REQ* req) {
   return store_.key_compromised(spki_sha256(X509_REQ_get_X509_PUBKEY(req)));
 }
@@ -202,6 +225,7 @@ bool Issuer::renewal_key_change() const {
 }
 
 Result<IssuedCertificate> Issuer::sign(Checked& c) {
+  if (!key_) return fail(ErrorKind::internal, "CA '" + name_ + "''s key was not loaded");
   auto cert = build_certificate(c.spec, crypto_.libctx());
   if (!cert) return tl::unexpected(cert.error());
   c.out.record.der = cert_der(cert->get());

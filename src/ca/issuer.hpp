@@ -60,6 +60,16 @@ class Issuer {
   static Result<std::unique_ptr<Issuer>> open(const Home& home, const CryptoContext& crypto,
                                               IssuanceStore& store, const std::string& ca,
                                               const KeyLoadOptions& key_options);
+  // open() in two steps, for a caller that checks a request before the token is asked for
+  // the key (and its PIN), so that a mistake in the request costs no PIN prompt and is
+  // reported as itself: open_unkeyed() checks the CA (valid now, not revoked, the database
+  // writable) without its key, precheck() checks a request as issue() will (the profile, the
+  // request, the validity; a refusal is audited), and load_key() loads the key and checks
+  // it is the certificate's. issue() and sign_unrecorded() need the key.
+  static Result<std::unique_ptr<Issuer>> open_unkeyed(const Home& home, const CryptoContext& crypto,
+                                                      IssuanceStore& store, const std::string& ca);
+  Status precheck(const SignRequest& request);
+  Status load_key(const KeyLoadOptions& key_options);
 
   Result<IssuedCertificate> issue(const SignRequest& request);
   // All or nothing; safe to call from several threads at once.

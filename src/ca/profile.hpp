@@ -41,6 +41,10 @@ struct Profile {
   bool allow_rsa = true;
   int rsa_min_bits = 2048;
   std::set<std::string> ec_curves = {"P-256", "P-384"};
+  // Replace the issuing CA's CRL and caIssuers URLs (distribution_urls.hpp) when set; an
+  // empty list leaves the extension out. Unset: the CA's.
+  std::optional<std::vector<std::string>> crl_urls;
+  std::optional<std::vector<std::string>> ca_issuers_urls;
 };
 
 // Hard limits no profile can lift.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "ca/distribution_urls.hpp"
 #include "ca/home.hpp"
 #include "common/text.hpp"
 
@@ -149,6 +150,15 @@ Status parse_field(const std::string& key, const YAML::Node& value, const std::s
     p.max_days = *v;
   } else if (key == "keys") {
     return parse_keys(value, at, p);
+  } else if (key == "crlDistributionPoints") {
+    HWCA_TRY(urls, parse_url_list(value, at));
+    p.crl_urls = *urls;
+  } else if (key == "issuingCertificateURLs") {
+    HWCA_TRY(urls, parse_url_list(value, at));
+    p.ca_issuers_urls = *urls;
+  } else if (key == "ocspServers") {
+    return fail(ErrorKind::usage, at + ": hwca runs no OCSP responder, so it names none "
+                                       "(publish CRLs: crlDistributionPoints)");
   } else {
     return fail(ErrorKind::usage, where + ": unknown field '" + printable(key) + "'");
   }

@@ -15,6 +15,8 @@
 //       maxDays: 90
 //       keys: {rsa: true, rsaMinBits: 3072, ecCurves: [P-256]}
 //       ca: false                  # true for a CA profile (with pathLen)
+//       crlDistributionPoints: [http://ca.example/root.crl]   # replace the CA's URLs
+//       issuingCertificateURLs: [http://ca.example/root.crt]  # ([] leaves them out)
 #pragma once
 
 #include <yaml-cpp/yaml.h>

@@ -89,15 +89,16 @@ Result<IssuedCert> revocable(Home& home, IssuanceStore& store, const std::string
   }
   auto key = normalise_serial(serial);
   if (!key) return tl::unexpected(key.error());
+  const std::string label = serial_label(serial, *key);
   auto found = store.find(ca, *key);
   if (!found) return tl::unexpected(found.error());
   if (!found->has_value()) {
     return fail(ErrorKind::not_found,
-                "no certificate with serial " + *key + " issued by CA '" + printable(ca) + "'");
+                "no certificate with serial " + label + " issued by CA '" + printable(ca) + "'");
   }
   if ((*found)->profile == "root-ca") {
     // A root's own record: a CRL signed by the root cannot revoke the root.
-    return fail(ErrorKind::usage, "certificate " + *key + " is root CA '" + printable(ca) +
+    return fail(ErrorKind::usage, "certificate " + label + " is root CA '" + printable(ca) +
                                       "' itself; a root cannot revoke itself: take it out of "
                                       "the trust stores instead");
   }
@@ -120,19 +121,20 @@ Status revoke_certificate(Home& home, IssuanceStore& store, const std::string& c
   if (!found) return tl::unexpected(found.error());
   const IssuedCert& cert = *found;
   const std::string& key = cert.serial;
+  const std::string label = serial_label(serial, key);
   if (cert.revoked) {
-    return fail(ErrorKind::conflict, "certificate " + key + " of CA '" + printable(ca) +
+    return fail(ErrorKind::conflict, "certificate " + label + " of CA '" + printable(ca) +
                                          "' was already revoked at " + utc_text(cert.revoked_at) +
                                          " (" + crl_reason_name(cert.revocation_reason) + ")");
   }
   const auto now = static_cast<int64_t>(std::time(nullptr));
   if (auto ok = store.revoke(ca, key, reason, now); !ok) {
-    return wrap(ok.error(), "certificate " + key + " of CA '" + ca + "' not revoked");
+    return wrap(ok.error(), "certificate " + label + " of CA '" + ca + "' not revoked");
   }
   AuditLog audit(home.path(home.config().audit_log));
   if (auto ok = audit.append("cert.revoked", revoked_event(cert, reason, requester)); !ok) {
     // The revocation stands (it is the safe side) and will be in the next CRL.
-    return wrap(ok.error(), "certificate " + key + " of CA '" + ca +
+    return wrap(ok.error(), "certificate " + label + " of CA '" + ca +
                                 "' is revoked in the issuance database, but the audit log did "
                                 "not record it");
   }
@@ -149,7 +151,8 @@ Result<std::vector<IssuedCert>> revoke_with_renewals(Home& home, IssuanceStore& 
   const auto now = static_cast<int64_t>(std::time(nullptr));
   auto revoked = store.revoke_with_renewals(ca, key, reason, now);
   if (!revoked) {
-    return wrap(revoked.error(), "certificate " + key + " of CA '" + ca + "' not revoked");
+    return wrap(revoked.error(),
+                "certificate " + serial_label(serial, key) + " of CA '" + ca + "' not revoked");
   }
   std::vector<AuditLog::Event> events;
   for (const auto& cert : *revoked) {

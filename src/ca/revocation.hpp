@@ -2,9 +2,11 @@
 // and a CA publishes an X.509 v2 CRL of everything it revoked, signed by its token key
 // through the provider.
 //
-// CRL numbers come from the issuance store (1, 2, 3... per CA). A number is taken before the
-// token is asked to sign, so a CRL that fails afterwards (PIN refused, token gone) leaves a
-// gap; RFC 5280 5.2.3 asks only that the numbers increase.
+// CRL numbers come from the issuance store (1, 2, 3... per CA). A number is taken once the
+// CA's key is loaded (a refused PIN takes none) and given back if the signature fails, so
+// the numbers stay contiguous; only a CRL signed but not audited (so not handed out), or a
+// number that could not be given back, leaves a gap (RFC 5280 5.2.3 asks only that they
+// increase).
 #pragma once
 
 #include <cstdint>
@@ -29,6 +31,7 @@ Result<int> parse_crl_reason(const std::string& text);
 // The RFC 5280 name of a CRLReason code ("keyCompromise"); "reason N" if it is none.
 std::string crl_reason_name(int reason);
 
+// `serial` is as the user typed it (normalise_serial(); messages name it so, serial_label()).
 // Mark the certificate `serial` of CA `ca` revoked now, with `reason`, then append
 // "cert.revoked" {ca, serial, subject, reason, requester} to the audit log. The CA must be in
 // the home (not_found), the certificate in the store (not_found) and not yet revoked

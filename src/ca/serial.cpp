@@ -60,6 +60,18 @@ ossl::Ptr<ASN1_INTEGER> Serial::to_asn1() const {
   return ossl::Ptr<ASN1_INTEGER>(BN_to_ASN1_INTEGER(bn.get(), nullptr));
 }
 
+std::string serial_label(const std::string& typed, const std::string& key) {
+  std::string_view rest = typed;
+  if (rest.size() > 2 && rest[0] == '0' && (rest[1] == 'x' || rest[1] == 'X'))
+    rest.remove_prefix(2);
+  std::string digits;
+  for (char c : rest) {
+    if (c != ':') digits.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  }
+  if (digits == key) return key;
+  return printable(typed) + " (stored as " + key + ")";
+}
+
 Result<std::string> normalise_serial(const std::string& text) {
   std::string hex;
   std::string_view rest = text;

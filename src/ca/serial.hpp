@@ -39,4 +39,9 @@ std::string serial_hex(const ASN1_INTEGER* serial);
 // DER content octets of that positive number ("80" becomes "0080", "0001" becomes "01").
 Result<std::string> normalise_serial(const std::string& text);
 
+// A serial for messages, as the user typed it: `key` (normalise_serial's) when `typed` is
+// the same number in the same digits (case, colons and 0x aside), else both:
+// "deadbeef (stored as 00deadbeef)".
+std::string serial_label(const std::string& typed, const std::string& key);
+
 }  // namespace hwca::ca

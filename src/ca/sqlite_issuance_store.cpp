@@ -452,4 +452,20 @@ Result<uint64_t> SqliteIssuanceStore::next_crl_number(const std::string& ca) {
   return number;
 }
 
+Status SqliteIssuanceStore::release_crl_number(const std::string& ca, uint64_t number) {
+  std::lock_guard lock(mu_);
+  if (auto w = writable(); !w) return w;
+  sqlite3* db = db_.get();
+  Txn txn(db);
+  const char* doing = "give back a CRL number in";
+  if (int rc = txn.begin(/*write=*/true); rc != SQLITE_OK) return db_error(rc, doing);
+  Stmt release(db, "UPDATE crl_numbers SET last = last - 1 WHERE ca = :ca AND last = :n");
+  release.bind(":ca", ca);
+  release.bind(":n", static_cast<int64_t>(number));
+  if (int rc = release.step(); rc != SQLITE_DONE) return db_error(rc, doing);
+  release.reset();
+  if (int rc = txn.commit(); rc != SQLITE_OK) return db_error(rc, doing);
+  return {};
+}
+
 }  // namespace hwca::ca

@@ -69,6 +69,7 @@ class SqliteIssuanceStore : public IssuanceStore, public NodeRegistry, public Tp
   Result<bool> key_compromised(const std::string& spki_sha256) override;
   Result<std::vector<IssuedCert>> revoked(const std::string& ca) override;
   Result<uint64_t> next_crl_number(const std::string& ca) override;
+  Status release_crl_number(const std::string& ca, uint64_t number) override;
   Status ping() override;                 // sqlite_issuance_health.cpp
   Result<bool> holds_records() override;  // sqlite_issuance_health.cpp
 

@@ -19,10 +19,11 @@ namespace {
 
 struct CaArgs {
   std::string name, key, generate, subject, parent;
-  std::vector<std::string> sans;
+  std::vector<std::string> sans, crl_urls, ca_issuers_urls;
   int days = 3650;
   int path_len = -1;
   bool pem = false;
+  bool key_attributes = false;
   OutputFormat output = OutputFormat::text;
 };
 
@@ -39,7 +40,10 @@ nlohmann::json ca_json(const ca::Home& home, const std::string& name, const ca::
   doc["certificateFile"] = home.path(entry.cert);
   if (!key.is_object()) key = nlohmann::json::object();
   key["uri"] = entry.key;
+  if (!key.contains("type")) key["type"] = tokens::key_type_of(X509_get0_pubkey(cert));
   doc["key"] = std::move(key);
+  doc["crlDistributionPoints"] = entry.urls.crl;
+  doc["issuingCertificateURLs"] = entry.urls.ca_issuers;
   return doc;
 }
 
@@ -49,7 +53,13 @@ int init(const Context& ctx, const CaArgs& args) {
   // A TPM key file is recorded by its absolute path (hwca may run from any folder).
   auto key_uri = tokens::tpm2::absolute_key_uri(args.key);
   if (!key_uri) return report(key_uri.error());
-  // What can fail without the key is opened first, so a failure leaves no new key behind.
+  // What can fail without the key is checked first, so a failure leaves no new key behind.
+  ca::DistributionUrls urls{args.crl_urls, args.ca_issuers_urls};
+  if (auto ok = ca::check_distribution_urls(urls.crl, "--crl-url"); !ok) return report(ok.error());
+  if (auto ok = ca::check_distribution_urls(urls.ca_issuers, "--ca-issuers-url"); !ok) {
+    return report(ok.error());
+  }
+  if (auto subject = ca::parse_dn(args.subject); !subject) return report(subject.error());
   auto crypto = ca::CryptoContext::create();
   if (!crypto) return report(crypto.error());
   auto store = open_issuance_store(*home, false);
@@ -72,6 +82,7 @@ int init(const Context& ctx, const CaArgs& args) {
   req.days = args.days;
   req.parent = args.parent;
   if (args.path_len >= 0) req.path_len = args.path_len;
+  req.urls = urls;
   req.key_options = ctx.key_load_options();
   req.requester = cli_requester();
   req.store = store->get();
@@ -128,9 +139,13 @@ int show(const Context& ctx, const CaArgs& args) {
   const auto& entry = home->config().cas.at(args.name);
   X509* x = cert->get();
   if (args.output != OutputFormat::text) {
-    auto attrs = inspect_key(ctx, entry.key);
-    if (!attrs) return report(attrs.error());
-    print_output(args.output, ca_json(*home, args.name, entry, x, key_json(*attrs)), nullptr);
+    nlohmann::json key;  // the token is opened only when asked
+    if (args.key_attributes) {
+      auto attrs = inspect_key(ctx, entry.key);
+      if (!attrs) return report(attrs.error());
+      key = key_json(*attrs);
+    }
+    print_output(args.output, ca_json(*home, args.name, entry, x, key), nullptr);
     return 0;
   }
   auto line = [](const std::string& label, const std::string& value) {
@@ -147,10 +162,20 @@ int show(const Context& ctx, const CaArgs& args) {
   line("sha256", ca::fingerprint_sha256(x));
   line("certificate", home->path(entry.cert));
   line("key", entry.key);
-  // The key's protection, as the token reports it.
+  // The certificate's public key is the CA key's: its type needs no token.
+  line("key type", tokens::key_type_of(X509_get0_pubkey(x)));
+  auto urls = [&](const std::string& label, const std::vector<std::string>& list) {
+    std::string text;
+    for (const auto& url : list) text += (text.empty() ? "" : ", ") + url;
+    line(label, text.empty() ? "-" : text);
+  };
+  urls("CRL URLs", entry.urls.crl);
+  urls("caIssuers URLs", entry.urls.ca_issuers);
+  if (!args.key_attributes) return 0;
+  // The key's protection, as the token reports it: only when asked, as it opens the token
+  // (and may need its PIN).
   auto attrs = inspect_key(ctx, entry.key);
   if (!attrs) return report(attrs.error());
-  line("key type", attrs->key.type);
   // A TPM's attribute names are longer than the labels above.
   size_t width = 19;
   for (const auto& flag : attrs->flags) width = std::max(width, flag.first.size() + 2);
@@ -195,6 +220,17 @@ void set_ca_command(CLI::App& app, Context& ctx, int& exit_code) {
   init_cmd->add_option("--days", args.days,
                        "validity in days (default 3650; an intermediate's "
                        "ends no later than its parent's)");
+  init_cmd
+      ->add_option("--crl-url", args.crl_urls,
+                   "where this CA's CRL will be published (http://, https:// or ldap://; "
+                   "repeat for alternatives): every certificate it issues names it in "
+                   "cRLDistributionPoints")
+      ->type_name("URL");
+  init_cmd
+      ->add_option("--ca-issuers-url", args.ca_issuers_urls,
+                   "where this CA's certificate will be published (repeat): every certificate "
+                   "it issues names it in authorityInfoAccess caIssuers")
+      ->type_name("URL");
   init_cmd->add_option("--parent", args.parent, "the CA that signs this one (an intermediate)")
       ->type_name("NAME");
   init_cmd
@@ -210,10 +246,17 @@ void set_ca_command(CLI::App& app, Context& ctx, int& exit_code) {
   list_cmd->callback([&] { exit_code = list(ctx, args.output); });
 
   auto* show_cmd = ca->add_subcommand(
-      "show", "show a CA: subject, validity, fingerprint, key URI and the key's attributes");
+      "show",
+      "show a CA from its certificate and the home's config (no token needed): subject, "
+      "validity, fingerprint, key URI and type, CRL and caIssuers URLs");
   show_cmd->add_option("name", args.name, "the CA's name")->required()->type_name("NAME");
   auto* pem = show_cmd->add_flag("--pem", args.pem,
                                  "print only the certificate in PEM, followed by its parents");
+  show_cmd
+      ->add_flag("--key-attributes", args.key_attributes,
+                 "also the key's protection attributes as its token or TPM reports them (opens "
+                 "the token: may need the PIN)")
+      ->excludes(pem);
   add_output_option(show_cmd, args.output)->excludes(pem);
   show_cmd->callback([&] { exit_code = show(ctx, args); });
 }

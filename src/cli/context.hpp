@@ -46,6 +46,9 @@ Result<std::unique_ptr<ca::SqliteIssuanceStore>> open_issuance_store(const ca::H
 // Refuse early what would make a certificate impossible to hand out after it was issued:
 // the folder `path` goes in must exist and be writable (empty path: standard output, fine).
 Status check_output_folder(const std::string& path);
+// The same for a certificate's file, which must not exist yet unless `force` (conflict:
+// "FILE exists; --force replaces it ...").
+Status check_output_file(const std::string& path, bool force);
 
 // What a command that signs needs: the home, its issuance database (writable) and the
 // library context with the provider.

@@ -190,13 +190,8 @@ int kubeconfig(const Context& ctx, const K8sArgs& args) {
                         "-o json|yaml needs --out FILE: with --out - the "
                         "kubeconfig itself is standard output"});
   }
-  if (!to_stdout && !args.force && ::access(args.out.c_str(), F_OK) == 0) {
-    return report(Error{ErrorKind::conflict,
-                        args.out + " exists; --force replaces it (the old certificate stays "
-                                   "valid until revoked)"});
-  }
   if (!to_stdout) {
-    if (auto ok = check_output_folder(args.out); !ok) return report(ok.error());
+    if (auto ok = check_output_file(args.out, args.force); !ok) return report(ok.error());
   }
   auto setup = open_for_signing(ctx);
   if (!setup) return report(setup.error());

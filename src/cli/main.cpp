@@ -95,6 +95,15 @@ Status check_output_folder(const std::string& path) {
   return {};
 }
 
+Status check_output_file(const std::string& path, bool force) {
+  if (!path.empty() && !force && ::access(path.c_str(), F_OK) == 0) {
+    return fail(ErrorKind::conflict, path +
+                                         " exists; --force replaces it (the old certificate "
+                                         "stays valid until revoked)");
+  }
+  return check_output_folder(path);
+}
+
 Result<SigningSetup> open_for_signing(const Context& ctx) {
   auto home = ca::Home::open(ca::resolve_home(ctx.home), false);
   if (!home) return tl::unexpected(home.error());

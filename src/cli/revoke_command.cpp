@@ -64,13 +64,16 @@ int revoke(const Context& ctx, const RevokeArgs& args) {
   if (!reason) return report(reason.error());
   auto serial = ca::normalise_serial(args.serial);
   if (!serial) return report(serial.error());
+  // Messages name the serial as typed (and as stored, when that differs: "deadbeef" is
+  // stored as "00deadbeef").
+  const std::string label = ca::serial_label(args.serial, *serial);
   auto home = home_with_ca(ctx, args.ca);
   if (!home) return report(home.error());
   auto store = open_issuance_store(*home, /*read_only=*/false);
   if (!store) return report(store.error());
   if (args.with_renewals) {
     auto revoked =
-        ca::revoke_with_renewals(*home, **store, args.ca, *serial, *reason, cli_requester());
+        ca::revoke_with_renewals(*home, **store, args.ca, args.serial, *reason, cli_requester());
     if (!revoked) return report(revoked.error());
     if (args.output != OutputFormat::text) {
       std::vector<std::string> serials;
@@ -79,7 +82,8 @@ int revoke(const Context& ctx, const RevokeArgs& args) {
     }
     size_t renewals = 0;
     for (const auto& c : *revoked) {
-      std::cout << "revoked " << c.serial << " (" << ca::crl_reason_name(*reason) << ")";
+      std::cout << "revoked " << (c.serial == *serial ? label : c.serial) << " ("
+                << ca::crl_reason_name(*reason) << ")";
       if (c.serial != *serial) {
         ++renewals;
         std::cout << ", renewed from " << c.renewed_from;
@@ -87,16 +91,17 @@ int revoke(const Context& ctx, const RevokeArgs& args) {
       std::cout << "\n";
     }
     std::cout << revoked->size() << " certificate(s) revoked: " << renewals
-              << " issued by renewal from " << *serial
+              << " issued by renewal from " << label
               << (renewals == revoked->size() ? " (itself already revoked)" : "") << "\n";
     return 0;
   }
-  if (auto ok = ca::revoke_certificate(*home, **store, args.ca, *serial, *reason, cli_requester());
+  if (auto ok =
+          ca::revoke_certificate(*home, **store, args.ca, args.serial, *reason, cli_requester());
       !ok) {
     return report(ok.error());
   }
   if (args.output != OutputFormat::text) return print_revoked(**store, args, {*serial}, *reason);
-  std::cout << "revoked " << *serial << " (" << ca::crl_reason_name(*reason) << ")\n";
+  std::cout << "revoked " << label << " (" << ca::crl_reason_name(*reason) << ")\n";
   return 0;
 }
 

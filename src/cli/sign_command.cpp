@@ -21,6 +21,7 @@ struct SignArgs {
   std::string ca, profile, csr, out;
   int days = 0;
   bool chain = false;
+  bool force = false;
   OutputFormat output = OutputFormat::text;
 };
 
@@ -46,17 +47,21 @@ int sign(const Context& ctx, const SignArgs& args) {
     (void)ca::audit_rejection(audit, args.ca, request, e);
     return report(e);
   };
+  // Everything that can be checked without the CA's key comes first: a mistake in the
+  // request, the profile, --days or the output is reported as itself, before any PIN.
   auto csr = read_csr(args.csr);
   if (!csr) return refuse(csr.error());
   request.csr = std::move(*csr);
-  if (auto ok = check_output_folder(args.out); !ok) return refuse(ok.error());
+  if (auto ok = check_output_file(args.out, args.force); !ok) return refuse(ok.error());
 
   auto store = open_issuance_store(*home, false);
   if (!store) return refuse(store.error());
   auto crypto = ca::CryptoContext::create();
   if (!crypto) return report(crypto.error());
-  auto issuer = ca::Issuer::open(*home, **crypto, **store, args.ca, ctx.key_load_options());
+  auto issuer = ca::Issuer::open_unkeyed(*home, **crypto, **store, args.ca);
   if (!issuer) return refuse(issuer.error());
+  if (auto ok = (*issuer)->precheck(request); !ok) return report(ok.error());  // audited
+  if (auto ok = (*issuer)->load_key(ctx.key_load_options()); !ok) return refuse(ok.error());
   auto issued = (*issuer)->issue(request);
   if (!issued) return report(issued.error());  // audited by the issuer
 
@@ -134,8 +139,11 @@ void set_sign_command(CLI::App& app, Context& ctx, int& exit_code) {
       ->type_name("N")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--out", args.out,
-                  "write the certificate here (atomically, mode 0644); default standard output")
+                  "write the certificate here (atomically, mode 0644; an existing file only "
+                  "with --force); default standard output")
       ->type_name("FILE");
+  cmd->add_flag("--force", args.force,
+                "replace an existing --out file (the old certificate stays valid until revoked)");
   cmd->add_flag("--chain", args.chain, "follow the certificate with the CA's chain");
   add_output_option(cmd, args.output);
   cmd->callback([&] { exit_code = sign(ctx, args); });

@@ -47,6 +47,9 @@ class ForwardingStore : public ca::IssuanceStore {
   Result<uint64_t> next_crl_number(const std::string& ca) override {
     return inner_.next_crl_number(ca);
   }
+  Status release_crl_number(const std::string& ca, uint64_t number) override {
+    return inner_.release_crl_number(ca, number);
+  }
   Status ping() override { return inner_.ping(); }
   Result<bool> holds_records() override { return inner_.holds_records(); }
 

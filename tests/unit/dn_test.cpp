@@ -9,13 +9,31 @@ using hwca::ca::dn_text;
 using hwca::ca::parse_dn;
 
 TEST(Dn, SlashAndCommaFormsGiveTheSameName) {
-  auto a = parse_dn("/CN=etcd-ca/O=example/C=DE");
+  // OpenSSL's -subj form is most significant first, RFC 4514's most significant last.
+  auto a = parse_dn("/C=DE/O=example/CN=etcd-ca");
   auto b = parse_dn("CN=etcd-ca, O=example, C=DE");
   ASSERT_TRUE(a) << a.error().message;
   ASSERT_TRUE(b) << b.error().message;
   EXPECT_EQ(X509_NAME_cmp(a->get(), b->get()), 0);
-  EXPECT_EQ(dn_text(a->get()), "C=DE,O=example,CN=etcd-ca");  // RFC 2253: most specific first
+  EXPECT_EQ(dn_text(a->get()), "CN=etcd-ca,O=example,C=DE");
   EXPECT_EQ(X509_NAME_entry_count(a->get()), 3);
+  // The DER starts with the most significant RDN, C.
+  EXPECT_EQ(OBJ_obj2nid(X509_NAME_ENTRY_get_object(X509_NAME_get_entry(a->get(), 0))),
+            NID_countryName);
+}
+
+TEST(Dn, PrintedTextReadsBackToTheSameDer) {
+  for (const char* text :
+       {"/O=Example/CN=x", "O=Example,CN=x", "/C=DE/O=Caf\xc3\xa9 + Co, Ltd./OU=a\\/b/CN=#1 = x ",
+        "CN=\\ lead and trail\\ ,O=q\"uote<>;"}) {
+    auto n = parse_dn(text);
+    ASSERT_TRUE(n) << text << ": " << n.error().message;
+    std::string printed = dn_text(n->get());
+    auto back = parse_dn(printed);
+    ASSERT_TRUE(back) << printed << ": " << back.error().message;
+    EXPECT_EQ(X509_NAME_cmp(n->get(), back->get()), 0) << text << " printed as " << printed;
+    EXPECT_EQ(dn_text(back->get()), printed);
+  }
 }
 
 TEST(Dn, EscapesAndUtf8) {
@@ -31,7 +49,7 @@ TEST(Dn, EscapesAndUtf8) {
 }
 
 TEST(Dn, BadSubjectsAreRefused) {
-  for (const char* bad : {"", "/CN", "CN=", "/=x", "/XYZ=1", "CN=a,,O=b"}) {
+  for (const char* bad : {"", "/CN", "CN=", "/=x", "/XYZ=1", "CN=a,,O=b", "CN=a+O=b", "CN=a\\"}) {
     auto n = parse_dn(bad);
     ASSERT_FALSE(n) << bad;
     EXPECT_EQ(n.error().kind, hwca::ErrorKind::usage) << bad;

@@ -234,6 +234,21 @@ TEST_F(SqliteIssuanceStoreTest, CrlNumbersCountPerCaAndSurviveReopening) {
   EXPECT_EQ(*store->next_crl_number("sub"), 2u);
 }
 
+TEST_F(SqliteIssuanceStoreTest, OnlyTheLastCrlNumberTakenIsGivenBack) {
+  auto store = open_store();
+  EXPECT_EQ(*store->next_crl_number("root"), 1u);
+  EXPECT_EQ(*store->next_crl_number("root"), 2u);
+  ASSERT_TRUE(store->release_crl_number("root", 2));  // CRL #2 was never signed
+  EXPECT_EQ(*store->next_crl_number("root"), 2u);
+  EXPECT_EQ(*store->next_crl_number("root"), 3u);
+  ASSERT_TRUE(store->release_crl_number("root", 2));  // #3 was taken since: a gap, no change
+  ASSERT_TRUE(store->release_crl_number("sub", 1));   // nothing taken: no change
+  store.reset();
+  store = open_store();
+  EXPECT_EQ(*store->next_crl_number("root"), 4u);
+  EXPECT_EQ(*store->next_crl_number("sub"), 1u);
+}
+
 TEST_F(SqliteIssuanceStoreTest, ARecordSurvivesAProcessThatNeverCloses) {
   open_store().reset();
   std::string child = in_child([&]() -> std::string {

@@ -48,7 +48,7 @@ sub_aki=$(grep -A1 "Authority Key Identifier" <<<"$stext" | tail -1 | tr -d ' ' 
 list=$(hwca ca list)
 assert_contains "$list" "k8s" "ca list"
 assert_contains "$list" "CN=kubernetes" "ca list"
-show=$(hwca_pin ca show root)
+show=$(hwca_pin ca show root --key-attributes)
 assert_contains "$show" "never-extractable: yes" "ca show"
 assert_contains "$show" "path length:       unlimited" "ca show"
 [[ $(grep -c '"event":"ca.created"' "$HWCA_HOME/audit.log") == 2 ]] || fail "audit log: 2 ca.created expected"

@@ -64,7 +64,10 @@ sub=$HWCA_HOME/cas/sub/cert.pem
 [[ $(jq -r 'map([.name, (.parent // "-"), .serial, .notAfter] | join(" ")) | join(",")' <<<"$doc") == \
   "root - $(cert_serial "$root") $(cert_end "$root"),sub root $(cert_serial "$sub") $(cert_end "$sub")" ]] ||
   fail "ca list -o json: $doc"
-doc=$(same_doc hwca_pin ca show sub)
+doc=$(same_doc hwca ca show sub --pin-source env:HWCA_UNSET_PIN_VAR)  # no token opened
+[[ $(jq -c '[.key.type, .key.attributes, .crlDistributionPoints, .issuingCertificateURLs]' <<<"$doc") == \
+  '["ec-p256",null,[],[]]' ]] || fail "ca show -o json without --key-attributes: $doc"
+doc=$(same_doc hwca_pin ca show sub --key-attributes)
 [[ $(jq -r '[.serial, .issuer, .sha256, .key.attributes.sensitive, .basicConstraints.pathLength] | join("|")' <<<"$doc") == \
   "$(cert_serial "$sub")|$(cert_subject "$root")|$(openssl x509 -in "$sub" -noout -fingerprint -sha256 | cut -d= -f2)|true|0" ]] ||
   fail "ca show -o json: $doc"

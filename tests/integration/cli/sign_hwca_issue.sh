@@ -336,7 +336,7 @@ csr web "/CN=www.web.example" -addext "subjectAltName=DNS:*.web.example,DNS:web.
 issue web sub web
 check_cert web "$SUB" ec web 30 "DNS:*.web.example, DNS:web.example"
 verify_chain web sslserver --verify-hostname a.web.example
-issue web sub web --days 60
+issue web sub web --days 60 --force  # replaces web.chain
 check_cert web "$SUB" ec web 60 "DNS:*.web.example, DNS:web.example"
 out=$(hwca cert show "$(openssl x509 -in web.pem -noout -serial | cut -d= -f2)")
 assert_contains "$out" "web" "cert show (profile)"
@@ -559,7 +559,7 @@ cp -p "$WORK/db.backup" "$db"
 # A revoked CA signs nothing, nor does any CA below it.
 hwca_pin ca init --name sub2 --key "$(key_uri sub2)" --generate ec-p256 \
   --subject "/CN=hwca below sub" --parent sub >/dev/null
-issue srv-ec sub2 server
+issue srv-ec sub2 server --force
 hwca revoke --ca root "$(openssl x509 -in "$SUB" -noout -serial | cut -d= -f2)" \
   --reason keyCompromise >/dev/null
 refused 6 "CA 'sub' was revoked by 'root' on " --ca sub --profile server --csr srv-ec.csr

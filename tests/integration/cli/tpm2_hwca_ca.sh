@@ -44,12 +44,12 @@ grep -qxF "    key: tpm2:file=$DIR/root.tpmkey" "$HWCA_HOME/config.yaml" || fail
 grep -qxF "    key: tpm2:handle=0x81000010" "$HWCA_HOME/config.yaml" || fail "config.yaml: inter's key"
 ROOT=$HWCA_HOME/cas/root/cert.pem INTER=$HWCA_HOME/cas/inter/cert.pem
 
-show=$(hwca ca show root)
+show=$(hwca ca show root --key-attributes)
 grep -qxE "key: +tpm2:file=$DIR/root.tpmkey" <<<"$show" || fail "ca show root: key: $show"
 grep -qxE "key type: +ec-p256" <<<"$show" || fail "ca show root: key type: $show"
 for yes in fixedTPM fixedParent sensitiveDataOrigin userWithAuth sign; do flag "$show" "$yes" yes; done
 for no in restricted decrypt password persistent; do flag "$show" "$no" no; done
-show=$(hwca ca show inter)
+show=$(hwca ca show inter --key-attributes)
 grep -qxE "key: +tpm2:handle=0x81000010" <<<"$show" || fail "ca show inter: key: $show"
 grep -qxE "key type: +rsa-2048" <<<"$show" || fail "ca show inter: key type: $show"
 grep -qxE "parent: +root" <<<"$show" || fail "ca show inter: parent: $show"
