@@ -73,6 +73,9 @@ std::string rv_name(CK_RV rv) {
   }
 }
 
+// CKR_USER_NOT_LOGGED_IN is not a PIN problem: hwca logs in before it touches a private
+// object, so a token that says so later lost its login (a reset, another C_Logout): a
+// device fault (exit 5, 503 `device`), never "authentication" (exit 4, check the PIN).
 ErrorKind rv_kind(CK_RV rv) {
   switch (rv) {
     case CKR_PIN_INCORRECT:
@@ -80,7 +83,6 @@ ErrorKind rv_kind(CK_RV rv) {
     case CKR_PIN_LEN_RANGE:
     case CKR_PIN_EXPIRED:
     case CKR_PIN_LOCKED:
-    case CKR_USER_NOT_LOGGED_IN:
     case CKR_USER_PIN_NOT_INITIALIZED:
       return ErrorKind::auth;
     case CKR_SLOT_ID_INVALID:
