@@ -9,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/forced_exit.hpp"
 #include "common/text.hpp"
 
 namespace hwca::tokens {
@@ -38,6 +39,7 @@ std::chrono::milliseconds initial_timeout() {
 void default_handler(const std::string& message) {
   std::fprintf(stderr, "hwca: %s\n", printable(message).c_str());
   std::fflush(stderr);
+  run_forced_exit_undos();  // what the command held half-made (hwca k8s certs' staging)
   ::_exit(5);
 }
 

@@ -93,6 +93,13 @@ Status recover(const std::string& dir, const std::string& staging,
   return remove_all(staging);
 }
 
+// An unfinished run's staging goes; so does a folder this run made and filled with nothing
+// (rmdir fails if anything else is in it).
+void discard(const std::string& dir, bool created) {
+  (void)remove_all(dir + "/.hwca-staging");
+  if (created && ::unlink((dir + "/.hwca.lock").c_str()) == 0) ::rmdir(dir.c_str());
+}
+
 }  // namespace
 
 Result<OutputTree> OutputTree::open(const std::string& dir, std::vector<std::string>& notes) {
@@ -126,6 +133,7 @@ Result<OutputTree> OutputTree::open(const std::string& dir, std::vector<std::str
   if (::mkdir(tree.staging().c_str(), 0700) != 0) {
     return tl::unexpected(io_error("cannot write to the output folder", dir, errno));
   }
+  tree.undo_ = std::make_unique<ForcedExitUndo>([dir, created] { discard(dir, created); });
   return tree;
 }
 
@@ -135,18 +143,15 @@ OutputTree::OutputTree(OutputTree&& other) noexcept
       staged_(std::move(other.staged_)),
       committed_(other.committed_),
       recorded_(other.recorded_),
-      created_(other.created_) {
+      created_(other.created_),
+      undo_(std::move(other.undo_)) {
   other.lock_fd_ = -1;
 }
 
 OutputTree::~OutputTree() {
   if (lock_fd_ < 0) return;
-  if (!committed_ && !recorded_) {
-    (void)remove_all(staging());
-    // A folder this run made and filled with nothing goes again (rmdir fails if anything
-    // else is in it).
-    if (created_ && ::unlink((dir_ + "/.hwca.lock").c_str()) == 0) ::rmdir(dir_.c_str());
-  }
+  undo_.reset();
+  if (!committed_ && !recorded_) discard(dir_, created_);
   ::close(lock_fd_);
 }
 
@@ -205,6 +210,7 @@ Status OutputTree::commit() {
     int err = errno;
     ::close(fd);
     if (rc != 0) return tl::unexpected(io_error("cannot sync", stage_dir, err));
+    undo_.reset();  // from the COMMIT record on, the next run finishes an interrupted one
     std::string record;
     for (const auto& node : staged_) record += node + "\n";
     if (auto ok = write_file_atomic(stage_dir + "/" + kCommitRecord, record, 0600); !ok) {

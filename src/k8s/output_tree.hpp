@@ -11,11 +11,13 @@
 
 #include <sys/types.h>
 
+#include <memory>
 #include <set>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "common/forced_exit.hpp"
 #include "common/result.hpp"
 
 namespace hwca::k8s {
@@ -51,6 +53,9 @@ class OutputTree {
   bool committed_ = false;
   bool recorded_ = false;  // the COMMIT record is written: keep the staging for recovery
   bool created_ = false;   // open() made the folder: a run that writes nothing removes it
+  // Until the COMMIT record: what the destructor undoes, done by the call watchdog too if it
+  // ends the process.
+  std::unique_ptr<ForcedExitUndo> undo_;
 };
 
 }  // namespace hwca::k8s
