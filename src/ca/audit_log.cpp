@@ -282,22 +282,44 @@ Result<std::string> AuditLog::append_all(const std::vector<Event>& events) {
     add("audit.torn-line-removed", {{"bytes", torn}});
   }
   for (const auto& e : events) add(e.event, e.data);
+  // A write or sync that fails (a full disk) takes back what it wrote: no torn line is left
+  // for `hwca audit verify` to find, and the events are not in the log.
+  auto failed = [&](const char* what, int err) {
+    (void)::ftruncate(f.fd, static_cast<off_t>(tail->complete_bytes));
+    return log_fail(ErrorKind::io,
+                    std::string("cannot ") + what + " audit log " + path_ + ": " + error_text(err));
+  };
   size_t done = 0;
   while (done < lines.size()) {
     ssize_t n = ::write(f.fd, lines.data() + done, lines.size() - done);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      return log_fail(ErrorKind::io, "cannot write audit log " + path_ + ": " + error_text(errno));
-    }
+    if (n < 0) return failed("write", errno);
     done += static_cast<size_t>(n);
   }
-  if (::fsync(f.fd) != 0) {
-    return log_fail(ErrorKind::io, "cannot sync audit log " + path_ + ": " + error_text(errno));
-  }
+  if (::fsync(f.fd) != 0) return failed("sync", errno);
   if (!lines.empty()) {
     known_ = Known{tail->complete_bytes + lines.size(), last_length, tail->lines, tail->head};
   }
   return tail->head;
+}
+
+Status AuditLog::reserve(const std::vector<Event>& events) {
+  std::lock_guard guard(mu_);
+  auto fd = open_locked(path_, /*create=*/!known_ && !must_exist_, LOCK_EX);
+  if (!fd) return tl::unexpected(fd.error());
+  Fd f{*fd};
+  struct stat st {};
+  if (::fstat(f.fd, &st) != 0) {
+    return log_fail(ErrorKind::io, "cannot stat audit log " + path_ + ": " + error_text(errno));
+  }
+  // seq, time, prev (64) and the keys around each event: 200 bytes are more than enough.
+  off_t bytes = 0;
+  for (const auto& e : events) bytes += static_cast<off_t>(e.data.dump().size() + e.event.size() + 200);
+  if (::fallocate(f.fd, FALLOC_FL_KEEP_SIZE, st.st_size, bytes) != 0 && errno != EOPNOTSUPP &&
+      errno != ENOSYS) {
+    return log_fail(ErrorKind::io, "cannot write audit log " + path_ + ": " + error_text(errno));
+  }
+  return {};
 }
 
 Result<AuditLog::Summary> AuditLog::verify(const std::string& path, const Visitor& visit) {

@@ -49,6 +49,11 @@ class AuditLog {
   };
   Result<std::string> append_all(const std::vector<Event>& events);
 
+  // Set aside room on disk for appending `events` (an upper bound of their lines), without
+  // changing the file: recorded elsewhere first (the issuance database), they must not then
+  // meet a full disk. A file system that cannot reserve (no fallocate) is not refused.
+  Status reserve(const std::vector<Event>& events);
+
   struct Summary {
     size_t lines = 0;
     std::string head;  // hash of the last line (64 zeros for an empty log)

@@ -268,13 +268,18 @@ Status Issuer::commit(const std::vector<Signed>& batch, bool audit_outage) {
   std::vector<IssuedCert> rows;
   rows.reserve(batch.size());
   for (const auto& s : batch) rows.push_back(s.cert->record);
+  std::vector<AuditLog::Event> events;
+  events.reserve(batch.size());
+  for (const auto& s : batch) events.push_back({"cert.issued", issued_event(*s.cert)});
+  // Room for the audit lines first: a disk that fills up between the record and its audit
+  // line would leave certificates recorded but never handed out.
+  if (auto ok = audit_.reserve(events); !ok) {
+    return refuse_all(wrap(ok.error(), "nothing issued: no room for its audit line").value());
+  }
   if (auto ok = store_.record(rows); !ok) {
     return refuse_all(
         wrap(ok.error(), "nothing issued: the issuance database did not record it").value());
   }
-  std::vector<AuditLog::Event> events;
-  events.reserve(batch.size());
-  for (const auto& s : batch) events.push_back({"cert.issued", issued_event(*s.cert)});
   if (auto ok = audit_.append_all(events); !ok) {
     // Recorded but not audited: withhold the certificates; the database keeps them, so
     // 'hwca cert list' shows them and they can be revoked.
