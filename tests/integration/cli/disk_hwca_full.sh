@@ -102,3 +102,44 @@ mount -o remount,rw "$HWCA_HOME"
 hwca_pin sign --ca root --profile server --csr l.csr --out "$WORK/rw.pem" >/dev/null
 audit_ok "read-only, then writable"
 echo "sign: $issued issued, $refused refused while the disk filled up"
+
+# --- 2. hwca serve: an enrollment on a full home ------------------------------------------
+# (Not a read-only one: Linux refuses to remount a file system read-only while the server
+# holds the database open for writing.)
+est_serve_start
+BASE=https://127.0.0.1:$PORT ROOT=$HWCA_HOME/cas/root/cert.pem
+cp "$ROOT" root.pem
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout n.key \
+  -subj /O=system:nodes/CN=system:node:worker-1 -outform DER -out n.der 2>/dev/null
+openssl base64 -in n.der -out n.b64
+token=$(hwca bootstrap create --node worker-1 2>/dev/null)
+enroll() {
+  curl -sS --max-time 15 --cacert root.pem -u "worker-1:$token" -H "Content-Type: application/pkcs10" \
+    --data-binary @n.b64 -o enroll.body -D enroll.hdr -w '%{http_code}' "$BASE/.well-known/est/simpleenroll"
+}
+# The refusals counted as outages of the disk: reason `io` (a file) or `database` (SQLite's
+# own "disk is full" or read-only database, where the bootstrap token is claimed first).
+io_refusals() {
+  curl -sS --max-time 15 --cacert root.pem "$BASE/metrics" |
+    awk '$1 ~ /^hwca_est_rejected_total\{reason="(io|database)"\}$/ {n += $2} END {print n + 0}'
+}
+IO=()
+for how in full; do
+  before=$(records)
+  fill_leaving 0
+  IO+=("$(io_refusals)")
+  code=$(enroll)
+  [[ $code == 503 ]] || fail "serve, $how home: status $code: $(cat enroll.body)"
+  grep -qi '^retry-after: 30' enroll.hdr || fail "serve, $how home: no Retry-After"
+  (($(io_refusals) > ${IO[-1]})) || fail "serve, $how home: the refusal was not counted as io or database: $(tail -n 1 "$SERVE_ERR")"
+  rm -f "$HWCA_HOME/.fill"
+  [[ $(records) == "$before" ]] || fail "serve, $how home: a refused enrollment was recorded"
+  audit_ok "serve, $how home"
+done
+# Space back: the same server (not restarted) enrolls with the same token.
+code=$(enroll)
+[[ $code == 200 ]] || fail "serve after the disk came back: status $code: $(cat enroll.body)"
+kill -0 "$SERVE_PID" || fail "the server is gone"
+est_serve_stop
+audit_ok "serve stopped"
+echo "ok: full and read-only homes under sign, a full one under serve: clear refusals, whole records, recovery"
