@@ -314,7 +314,8 @@ Status AuditLog::reserve(const std::vector<Event>& events) {
   }
   // seq, time, prev (64) and the keys around each event: 200 bytes are more than enough.
   off_t bytes = 0;
-  for (const auto& e : events) bytes += static_cast<off_t>(e.data.dump().size() + e.event.size() + 200);
+  for (const auto& e : events)
+    bytes += static_cast<off_t>(e.data.dump().size() + e.event.size() + 200);
   if (::fallocate(f.fd, FALLOC_FL_KEEP_SIZE, st.st_size, bytes) != 0 && errno != EOPNOTSUPP &&
       errno != ENOSYS) {
     return log_fail(ErrorKind::io, "cannot write audit log " + path_ + ": " + error_text(errno));
