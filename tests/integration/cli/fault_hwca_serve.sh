@@ -42,7 +42,7 @@ hwca_pin ca init --name root --key "$(key_uri root)" --generate ec-p256 --subjec
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout tls.key \
   -subj /CN=localhost -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" -days 2 \
   -out tls.pem 2>/dev/null
-serve() { est_serve_start --tls-cert "$WORK/tls.pem" --tls-key "$WORK/tls.key" "$@"; BASE=https://127.0.0.1:$PORT; }
+serve() { est_serve_start --tls-cert "$WORK/tls.pem" --tls-key "$WORK/tls.key"; BASE=https://127.0.0.1:$PORT; }
 
 # A node enrolls once with a bootstrap token; its certificate renews in the loops.
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out n.key
@@ -131,7 +131,7 @@ for row in "${ROWS[@]}"; do
   # Back within 3 s, from the same process.
   for _ in $(seq 30); do (($(since "$t1" 200) > 0)) && break; sleep 0.1; done
   (($(since "$t1" 200) > 0)) || fail "'$row': no certificate within 3 s of the fault's end: $(tail -n 3 "$SERVE_ERR")"
-  [[ $SERVE_PID == "$pid0" ]] && kill -0 "$SERVE_PID" || fail "'$row': the server is gone"
+  if [[ $SERVE_PID != "$pid0" ]] || ! kill -0 "$SERVE_PID"; then fail "'$row': the server is gone"; fi
   device1=$(metric device)
   ((device1 > device0)) || fail "'$row': rejected{reason=device} stayed at $device0"
   echo "fault '$row': $n503 refusals (503), rejected{device} $device0 -> $device1"
@@ -218,7 +218,7 @@ for sig in KILL TERM; do
   serve
   RUN=$sig
   start_load
-  for _ in $(seq 100); do (($(cat loop/"1.$sig".log 2>/dev/null | wc -l) >= 5)) && break; sleep 0.05; done
+  for _ in $(seq 100); do (($(wc -l <"loop/1.$sig.log" 2>/dev/null || echo 0) >= 5)) && break; sleep 0.05; done
   kill -"$sig" "$SERVE_PID"
   rc=0
   { wait "$SERVE_PID"; } 2>/dev/null || rc=$?

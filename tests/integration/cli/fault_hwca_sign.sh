@@ -140,9 +140,9 @@ audit_ok
 # recorded and audited.
 fault_clear
 hwca_pin k8s certs --config cluster.yaml --out tree >/dev/null
-for f in $(find tree -name '*.crt' ! -name 'ca.crt' ! -name 'front-proxy-ca.crt'); do
+while IFS= read -r f; do
   issued "$f"
-done
+done < <(find tree -name '*.crt' ! -name 'ca.crt' ! -name 'front-proxy-ca.crt')
 serials_distinct "$HANDED"
 audit_ok
 echo "ok: sign and k8s certs through token faults: exit 5, one line, nothing half-written, records whole"
