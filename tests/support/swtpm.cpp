@@ -255,6 +255,20 @@ void Swtpm::start() {
   throw std::runtime_error("swtpm did not start: " + why);
 }
 
+void Swtpm::start_on_same_port() {
+  if (running()) return;
+  const int port = port_;
+  std::string why;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!try_start(port, why)) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      throw std::runtime_error("swtpm did not start again on port " + std::to_string(port) +
+                               ": " + why);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
 bool Swtpm::try_start(int port, std::string& why) {
   std::string log = dir_ + "/swtpm.log";
   std::string server = "type=tcp,port=" + std::to_string(port) + ",bindaddr=127.0.0.1";

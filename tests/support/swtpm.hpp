@@ -48,6 +48,9 @@ class Swtpm {
   void stop();
   // Start again on the same state (a new port pair: the old one may linger in TIME_WAIT).
   void start();
+  // Start again on the same state and the same port pair (a TPM that comes back where its
+  // clients left it), trying for up to 10 s while the ports are still taken.
+  void start_on_same_port();
   bool running() const { return pid_ > 0; }
 
  private:
