@@ -9,9 +9,9 @@
 // wrong ones use a TPM of their own).
 #include <dirent.h>
 #include <gtest/gtest.h>
-#include <signal.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <tss2/tss2_esys.h>
 #include <unistd.h>
@@ -1150,7 +1150,8 @@ TEST(Tpm2Recovery, KeysSignAgainAfterTheirTpmRestartsWithoutReopeningTheStore) {
   TempDir dir("hwca-tpm2");
   const std::string tcti = tpm.tcti();
   auto store = open_tpm2(tpm);
-  const std::string file_uri = create(*store, "tpm2:file=" + dir.file("k.pem"), KeyType::ec_p256).uri;
+  const std::string file_uri =
+      create(*store, "tpm2:file=" + dir.file("k.pem"), KeyType::ec_p256).uri;
   const std::string handle_uri = create(*store, "tpm2:handle=0x81000020", KeyType::ec_p256).uri;
   auto file_key = signer_for(*store, file_uri);
   auto handle_key = signer_for(*store, handle_uri);
@@ -1203,7 +1204,8 @@ TEST(Tpm2Recovery, ARejectedPasswordIsNotSentAgainAfterAReconnection) {
   auto store = open_tpm2(tpm);
   const std::string uri = "tpm2:file=" + dir.file("pw.pem");
   create(*store, uri + "?pin-source=env:" + kPwEnv, KeyType::ec_p256);
-  const std::string plain_uri = create(*store, "tpm2:file=" + dir.file("plain.pem"), KeyType::ec_p256).uri;
+  const std::string plain_uri =
+      create(*store, "tpm2:file=" + dir.file("plain.pem"), KeyType::ec_p256).uri;
   auto bad = signer_for(*store, uri + "?pin-source=env:" + kBadPwEnv);
   auto plain = signer_for(*store, plain_uri);
   Signed refused = sign(*bad, SigScheme::ecdsa, "SHA256", "wrong");
@@ -1230,7 +1232,8 @@ TEST(Tpm2Recovery, AStuckTpm2SignIsReportedByTheCallWatchdog) {
   Swtpm tpm;
   TempDir dir("hwca-tpm2");
   auto store = open_tpm2(tpm);
-  auto signer = signer_for(*store, create(*store, "tpm2:file=" + dir.file("k.pem"), KeyType::ec_p256).uri);
+  auto signer =
+      signer_for(*store, create(*store, "tpm2:file=" + dir.file("k.pem"), KeyType::ec_p256).uri);
   expect_signs(*signer, signer->public_key(), SigScheme::ecdsa, "SHA256", "loaded");
 
   std::mutex mu;

@@ -37,7 +37,8 @@ class TpmRecoveryLoad : public EstServerTest {
     auto store = tokens::open_store("tpm2:file=/unused", o);
     if (!store) throw std::runtime_error(store.error().message);
     for (const char* name : {"ca.tpmkey", "tls.tpmkey"}) {
-      auto made = (*store)->create_key({"tpm2:file=" + keys_->file(name), tokens::KeyType::ec_p256});
+      auto made =
+          (*store)->create_key({"tpm2:file=" + keys_->file(name), tokens::KeyType::ec_p256});
       if (!made) throw std::runtime_error(made.error().message);
     }
   }
@@ -62,7 +63,7 @@ struct Seen {
   std::atomic<bool> since_mark[2] = {false, false};
   std::atomic<long> status_503{0};
   std::mutex mu;
-  std::string odd;                  // the first reply that is neither 200 nor 503
+  std::string odd;                   // the first reply that is neither 200 nor 503
   std::vector<std::string> serials;  // of every certificate handed out
 
   void note(int kind, bool success) {
@@ -78,8 +79,8 @@ struct Seen {
 TEST_F(TpmRecoveryLoad, CaSignaturesAndTlsHandshakesRecoverAfterTheTpmComesBack) {
   est::ServerOptions options;
   options.max_client_connections = 64;  // the clients share 127.0.0.1
-  auto tls_key = process_crypto().load_private_key("tpm2:file=" + keys_->file("tls.tpmkey"),
-                                                   key_options());
+  auto tls_key =
+      process_crypto().load_private_key("tpm2:file=" + keys_->file("tls.tpmkey"), key_options());
   ASSERT_TRUE(tls_key) << tls_key.error().message;
   ASSERT_NO_FATAL_FAILURE(start(options, std::move(*tls_key)));
   auto nodes = enroll_nodes("tpm-load-", 4);
@@ -157,9 +158,8 @@ TEST_F(TpmRecoveryLoad, CaSignaturesAndTlsHandshakesRecoverAfterTheTpmComesBack)
 
   std::cout << "recovered " << recovery_ms.size() << " of " << kRounds << " rounds; ms:";
   for (auto v : recovery_ms) std::cout << " " << v;
-  std::cout << "\nhandshakes ok " << seen.ok[0] << " failed " << seen.failed[0]
-            << "; renewals ok " << seen.ok[1] << " failed " << seen.failed[1] << " (503: "
-            << seen.status_503 << ")\n";
+  std::cout << "\nhandshakes ok " << seen.ok[0] << " failed " << seen.failed[0] << "; renewals ok "
+            << seen.ok[1] << " failed " << seen.failed[1] << " (503: " << seen.status_503 << ")\n";
   EXPECT_TRUE(first_stuck.empty()) << first_stuck;
   EXPECT_EQ(static_cast<int>(recovery_ms.size()), kRounds);
   EXPECT_TRUE(seen.odd.empty()) << "a reply neither 200 nor 503: " << seen.odd;

@@ -262,8 +262,8 @@ void Swtpm::start_on_same_port() {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (!try_start(port, why, /*probe=*/false)) {
     if (std::chrono::steady_clock::now() > deadline) {
-      throw std::runtime_error("swtpm did not start again on port " + std::to_string(port) +
-                               ": " + why);
+      throw std::runtime_error("swtpm did not start again on port " + std::to_string(port) + ": " +
+                               why);
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }

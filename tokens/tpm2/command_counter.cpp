@@ -16,31 +16,49 @@ Self* self_of(TSS2_TCTI_CONTEXT* ctx) {
 // The command code of a TPM command (big-endian, after the tag and the size).
 uint32_t command_code(size_t size, const uint8_t* command) {
   if (size < 10) return 0;
-  return (uint32_t{command[6]} << 24) | (uint32_t{command[7]} << 16) |
-         (uint32_t{command[8]} << 8) | uint32_t{command[9]};
+  return (uint32_t{command[6]} << 24) | (uint32_t{command[7]} << 16) | (uint32_t{command[8]} << 8) |
+         uint32_t{command[9]};
 }
 
 // The commands hwca sends by name; the watchdog's message says which one hung.
 const char* command_name(uint32_t code) {
   switch (code) {
-    case TPM2_CC_Startup: return "TPM2_Startup";
-    case TPM2_CC_Sign: return "TPM2_Sign";
-    case TPM2_CC_Load: return "TPM2_Load";
-    case TPM2_CC_Create: return "TPM2_Create";
-    case TPM2_CC_CreatePrimary: return "TPM2_CreatePrimary";
-    case TPM2_CC_ReadPublic: return "TPM2_ReadPublic";
-    case TPM2_CC_FlushContext: return "TPM2_FlushContext";
-    case TPM2_CC_EvictControl: return "TPM2_EvictControl";
-    case TPM2_CC_GetCapability: return "TPM2_GetCapability";
-    case TPM2_CC_TestParms: return "TPM2_TestParms";
-    case TPM2_CC_Certify: return "TPM2_Certify";
-    case TPM2_CC_ActivateCredential: return "TPM2_ActivateCredential";
-    case TPM2_CC_StartAuthSession: return "TPM2_StartAuthSession";
-    case TPM2_CC_PolicySecret: return "TPM2_PolicySecret";
-    case TPM2_CC_NV_ReadPublic: return "TPM2_NV_ReadPublic";
-    case TPM2_CC_NV_Read: return "TPM2_NV_Read";
-    case TPM2_CC_GetRandom: return "TPM2_GetRandom";
-    default: return "a TPM command";
+    case TPM2_CC_Startup:
+      return "TPM2_Startup";
+    case TPM2_CC_Sign:
+      return "TPM2_Sign";
+    case TPM2_CC_Load:
+      return "TPM2_Load";
+    case TPM2_CC_Create:
+      return "TPM2_Create";
+    case TPM2_CC_CreatePrimary:
+      return "TPM2_CreatePrimary";
+    case TPM2_CC_ReadPublic:
+      return "TPM2_ReadPublic";
+    case TPM2_CC_FlushContext:
+      return "TPM2_FlushContext";
+    case TPM2_CC_EvictControl:
+      return "TPM2_EvictControl";
+    case TPM2_CC_GetCapability:
+      return "TPM2_GetCapability";
+    case TPM2_CC_TestParms:
+      return "TPM2_TestParms";
+    case TPM2_CC_Certify:
+      return "TPM2_Certify";
+    case TPM2_CC_ActivateCredential:
+      return "TPM2_ActivateCredential";
+    case TPM2_CC_StartAuthSession:
+      return "TPM2_StartAuthSession";
+    case TPM2_CC_PolicySecret:
+      return "TPM2_PolicySecret";
+    case TPM2_CC_NV_ReadPublic:
+      return "TPM2_NV_ReadPublic";
+    case TPM2_CC_NV_Read:
+      return "TPM2_NV_Read";
+    case TPM2_CC_GetRandom:
+      return "TPM2_GetRandom";
+    default:
+      return "a TPM command";
   }
 }
 

@@ -3,9 +3,8 @@
 #include <algorithm>
 #include <map>
 
-#include "tokens/call_watch.hpp"
-
 #include "common/text.hpp"
+#include "tokens/call_watch.hpp"
 #include "tokens/tpm2/rc.hpp"
 
 namespace hwca::tokens::tpm2 {
@@ -84,8 +83,7 @@ void TpmContext::disconnect() {
 bool TpmContext::is_lost(TSS2_RC rc) {
   if (rc == TSS2_RC_SUCCESS) return false;
   if (auto code = tpm_rc(rc)) {
-    return *code == TPM2_RC_INITIALIZE || *code == TPM2_RC_HANDLE ||
-           *code == TPM2_RC_REFERENCE_H0;
+    return *code == TPM2_RC_INITIALIZE || *code == TPM2_RC_HANDLE || *code == TPM2_RC_REFERENCE_H0;
   }
   TSS2_RC layer = rc & TSS2_RC_LAYER_MASK, base = rc & 0xffff;
   if (layer == TSS2_TCTI_RC_LAYER) return true;  // every TCTI failure: the way to the TPM
@@ -117,9 +115,9 @@ Status TpmContext::recover(uint64_t seen, const Error& failure) {
   disconnect();
   if (auto ok = start(); !ok) {
     disconnect();
-    last_attempt_error_ = Error{ErrorKind::device, name() + " was lost (" + failure.message +
-                                                       ") and cannot be reached again: " +
-                                                       ok.error().message};
+    last_attempt_error_ =
+        Error{ErrorKind::device, name() + " was lost (" + failure.message +
+                                     ") and cannot be reached again: " + ok.error().message};
     return tl::unexpected(*last_attempt_error_);
   }
   last_attempt_error_.reset();

@@ -108,9 +108,9 @@ Status TpmKey::open_persistent(ESYS_CONTEXT* esys, bool check_same) {
     return Esys_TR_FromTPMPublic(e, handle, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &tr);
   });
   if (is(rc, TPM2_RC_HANDLE)) {
-    return fail(check_same ? ErrorKind::device : ErrorKind::not_found,
-                ctx_->name() + " has no key at " + handle_text(handle) +
-                    (check_same ? " any more" : ""));
+    return fail(
+        check_same ? ErrorKind::device : ErrorKind::not_found,
+        ctx_->name() + " has no key at " + handle_text(handle) + (check_same ? " any more" : ""));
   }
   if (rc != TSS2_RC_SUCCESS) return ctx_->error("opening " + describe_, rc);
   persistent_ = PersistentHandle(ctx_, tr);
@@ -121,8 +121,8 @@ Status TpmKey::open_persistent(ESYS_CONTEXT* esys, bool check_same) {
   auto now_there = key_name_hex(*pub), before = key_name_hex(public_);
   if (check_same && (!now_there || !before || *now_there != *before)) {
     persistent_.reset();
-    return fail(ErrorKind::device, ctx_->name() + " holds another key at " +
-                                       handle_text(handle) + " than before its reconnection");
+    return fail(ErrorKind::device, ctx_->name() + " holds another key at " + handle_text(handle) +
+                                       " than before its reconnection");
   }
   public_ = *pub;
   return {};
