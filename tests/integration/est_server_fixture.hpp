@@ -250,7 +250,7 @@ class EstServerTest : public ::testing::Test {
     store_ = std::make_unique<CountingStore>(*db_);
     ca::InitCaRequest req;
     req.name = kCa;
-    req.key_uri = ca_key_uri();
+    req.key_uri = ca_key();
     req.subject = "/CN=hwca EST test CA";
     req.key_options = key_options();
     req.requester = "test:est";
@@ -267,6 +267,9 @@ class EstServerTest : public ::testing::Test {
     ossl::Ptr<BIO> bio(BIO_new_file(ca_pem_.c_str(), "w"));
     ASSERT_TRUE(bio && PEM_write_bio_X509(bio.get(), ca_cert_.get()) == 1);
   }
+
+  // The CA's key: the shared token's unless a test's fixture keeps it elsewhere (a TPM).
+  virtual std::string ca_key() const { return ca_key_uri(); }
 
   void TearDown() override {
     stop_server();

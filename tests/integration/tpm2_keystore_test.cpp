@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <tss2/tss2_esys.h>
 #include <unistd.h>
@@ -22,6 +23,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
+#include <mutex>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -32,6 +34,7 @@
 #include "support/scoped_env.hpp"
 #include "support/swtpm.hpp"
 #include "support/temp_dir.hpp"
+#include "tokens/call_watch.hpp"
 #include "tokens/keystore.hpp"
 #include "tokens/registry.hpp"
 #include "tokens/tpm2/key_file.hpp"
@@ -1121,6 +1124,146 @@ TEST(Tpm2Fault, StoppedTpmGivesOneDeviceErrorAndARestartedOneWorks) {
   expect_signs(*restarted, restarted->public_key(), SigScheme::ecdsa, "SHA256", "restarted");
   restarted.reset();
   EXPECT_EQ(tools(tpm, {"tpm2_getcap handles-transient"}), "");
+}
+
+// --- a TPM that goes away and comes back (issue 17, item 3) --------------------------
+
+// Sign with `signer` until it succeeds or `limit` passes; the last result.
+Signed sign_until_ok(tokens::Signer& signer, std::chrono::seconds limit) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  Signed s = sign(signer, SigScheme::ecdsa, "SHA256", "until ok");
+  while (!s.sig && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    s = sign(signer, SigScheme::ecdsa, "SHA256", "until ok");
+  }
+  return s;
+}
+
+// A file key and a persistent key, opened once, keep signing across two restarts of their
+// swtpm on the same port (same state): the first signature after a restart that no call
+// saw succeeds at once (it meets the broken connection, the context connects again, the
+// signature is tried once more); while the TPM is down, signatures fail at once with a
+// device error naming the TPM, never "not found"; once it is back they sign again without
+// the store being opened again. Nothing stays loaded.
+TEST(Tpm2Recovery, KeysSignAgainAfterTheirTpmRestartsWithoutReopeningTheStore) {
+  Swtpm tpm;
+  TempDir dir("hwca-tpm2");
+  const std::string tcti = tpm.tcti();
+  auto store = open_tpm2(tpm);
+  const std::string file_uri =
+      create(*store, "tpm2:file=" + dir.file("k.pem"), KeyType::ec_p256).uri;
+  const std::string handle_uri = create(*store, "tpm2:handle=0x81000020", KeyType::ec_p256).uri;
+  auto file_key = signer_for(*store, file_uri);
+  auto handle_key = signer_for(*store, handle_uri);
+  expect_signs(*file_key, file_key->public_key(), SigScheme::ecdsa, "SHA256", "first");
+  expect_signs(*handle_key, handle_key->public_key(), SigScheme::ecdsa, "SHA256", "first");
+
+  // Restarted between two signatures.
+  tpm.stop();
+  tpm.start_on_same_port();
+  expect_signs(*file_key, file_key->public_key(), SigScheme::ecdsa, "SHA256", "restarted");
+  expect_signs(*handle_key, handle_key->public_key(), SigScheme::ecdsa, "SHA256", "restarted");
+
+  // Down for a while: fast device errors naming the TPM.
+  tpm.stop();
+  auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < 6; ++i) {
+    tokens::Signer& signer = i % 2 == 0 ? *file_key : *handle_key;
+    Signed s = sign(signer, SigScheme::ecdsa, "SHA256", "down");
+    ASSERT_FALSE(s.sig) << "signed with a stopped TPM";
+    const std::string& m = s.sig.error().message;
+    EXPECT_EQ(s.sig.error().kind, ErrorKind::device) << m;
+    EXPECT_NE(m.find("TPM '" + tcti + "'"), std::string::npos) << m;
+    EXPECT_EQ(m.find("not found"), std::string::npos) << m;
+    EXPECT_EQ(m.find("no key"), std::string::npos) << m;
+    EXPECT_EQ(m.find('\n'), std::string::npos) << m;
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3))
+      << "signatures on a stopped TPM did not fail at once";
+
+  tpm.start_on_same_port();
+  Signed back = sign_until_ok(*file_key, std::chrono::seconds(10));
+  ASSERT_TRUE(back.sig) << back.sig.error().message;
+  expect_signs(*file_key, file_key->public_key(), SigScheme::ecdsa, "SHA256", "back");
+  expect_signs(*handle_key, handle_key->public_key(), SigScheme::ecdsa, "SHA256", "back");
+  file_key.reset();
+  handle_key.reset();
+  store.reset();
+  EXPECT_EQ(tools(tpm, {"tpm2_getcap handles-transient"}), "");
+}
+
+// A wrong password refused before the TPM restarted is not sent again after the context
+// connected again: no command reaches the TPM for it, and the TPM counts no new failure.
+// (The restart itself may count one: a TPM shut down without TPM2_Shutdown after a
+// dictionary-attack-protected use counts a failure at its next start.)
+TEST(Tpm2Recovery, ARejectedPasswordIsNotSentAgainAfterAReconnection) {
+  Swtpm tpm;
+  TempDir dir("hwca-tpm2");
+  ScopedEnv pw_env(kPwEnv, "file key secret");
+  ScopedEnv bad_pw_env(kBadPwEnv, "typo");
+  auto store = open_tpm2(tpm);
+  const std::string uri = "tpm2:file=" + dir.file("pw.pem");
+  create(*store, uri + "?pin-source=env:" + kPwEnv, KeyType::ec_p256);
+  const std::string plain_uri =
+      create(*store, "tpm2:file=" + dir.file("plain.pem"), KeyType::ec_p256).uri;
+  auto bad = signer_for(*store, uri + "?pin-source=env:" + kBadPwEnv);
+  auto plain = signer_for(*store, plain_uri);
+  Signed refused = sign(*bad, SigScheme::ecdsa, "SHA256", "wrong");
+  ASSERT_FALSE(refused.sig);
+  EXPECT_EQ(refused.sig.error().kind, ErrorKind::auth) << refused.sig.error().message;
+
+  tpm.stop();
+  tpm.start_on_same_port();
+  expect_signs(*plain, plain->public_key(), SigScheme::ecdsa, "SHA256", "reconnected");
+  auto ctx = context_of(tpm);
+  const uint32_t failures = lockout_counter(tpm);
+  const uint64_t sent = ctx->commands_sent();
+  Signed again = sign(*bad, SigScheme::ecdsa, "SHA256", "wrong again");
+  ASSERT_FALSE(again.sig);
+  EXPECT_EQ(again.sig.error().kind, ErrorKind::auth) << again.sig.error().message;
+  EXPECT_EQ(ctx->commands_sent(), sent) << "the rejected password was sent again";
+  EXPECT_EQ(lockout_counter(tpm), failures) << "the TPM was given the wrong password again";
+}
+
+// A TPM2_Sign that never comes back (swtpm stopped with SIGSTOP) is the watchdog's: the
+// stuck handler hears of it within the timeout, naming TPM2_Sign and the TPM. (hwca's own
+// handler prints that line and exits with code 5: cli.tpm2_hwca_stuck.)
+TEST(Tpm2Recovery, AStuckTpm2SignIsReportedByTheCallWatchdog) {
+  Swtpm tpm;
+  TempDir dir("hwca-tpm2");
+  auto store = open_tpm2(tpm);
+  auto signer =
+      signer_for(*store, create(*store, "tpm2:file=" + dir.file("k.pem"), KeyType::ec_p256).uri);
+  expect_signs(*signer, signer->public_key(), SigScheme::ecdsa, "SHA256", "loaded");
+
+  std::mutex mu;
+  std::string stuck;
+  const auto old_timeout = tokens::call_timeout();
+  tokens::set_call_timeout(std::chrono::milliseconds(1000));
+  tokens::set_stuck_handler([&](const std::string& message) {
+    std::lock_guard lock(mu);
+    if (stuck.empty()) stuck = message;
+  });
+  ASSERT_EQ(::kill(tpm.pid(), SIGSTOP), 0);
+  auto start = std::chrono::steady_clock::now();
+  std::thread signing([&] { (void)sign(*signer, SigScheme::ecdsa, "SHA256", "stuck"); });
+  std::string seen;
+  while (seen.empty() && std::chrono::steady_clock::now() - start < std::chrono::seconds(20)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    std::lock_guard lock(mu);
+    seen = stuck;
+  }
+  auto elapsed = std::chrono::steady_clock::now() - start;
+  ::kill(tpm.pid(), SIGCONT);
+  signing.join();
+  tokens::set_stuck_handler(nullptr);
+  tokens::set_call_timeout(old_timeout);
+  EXPECT_NE(seen.find("TPM '" + tpm.tcti() + "' did not answer TPM2_Sign within 1.0 s"),
+            std::string::npos)
+      << seen;
+  EXPECT_GE(elapsed, std::chrono::milliseconds(900));
+  EXPECT_LT(elapsed, std::chrono::seconds(10));
+  expect_signs(*signer, signer->public_key(), SigScheme::ecdsa, "SHA256", "answering again");
 }
 
 }  // namespace

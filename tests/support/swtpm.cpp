@@ -255,7 +255,21 @@ void Swtpm::start() {
   throw std::runtime_error("swtpm did not start: " + why);
 }
 
-bool Swtpm::try_start(int port, std::string& why) {
+void Swtpm::start_on_same_port() {
+  if (running()) return;
+  const int port = port_;
+  std::string why;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!try_start(port, why, /*probe=*/false)) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      throw std::runtime_error("swtpm did not start again on port " + std::to_string(port) + ": " +
+                               why);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
+bool Swtpm::try_start(int port, std::string& why, bool probe) {
   std::string log = dir_ + "/swtpm.log";
   std::string server = "type=tcp,port=" + std::to_string(port) + ",bindaddr=127.0.0.1";
   std::string ctrl = "type=tcp,port=" + std::to_string(port + 1) + ",bindaddr=127.0.0.1";
@@ -291,7 +305,7 @@ bool Swtpm::try_start(int port, std::string& why) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   constexpr unsigned kRcSuccess = 0, kRcInitialize = 0x100;
-  if (!answers(port, options_.started ? kRcSuccess : kRcInitialize, why)) {
+  if (probe && !answers(port, options_.started ? kRcSuccess : kRcInitialize, why)) {
     stop();
     return false;
   }

@@ -48,11 +48,16 @@ class Swtpm {
   void stop();
   // Start again on the same state (a new port pair: the old one may linger in TIME_WAIT).
   void start();
+  // Start again on the same state and the same port pair (a TPM that comes back where its
+  // clients left it), trying for up to 10 s while the ports are still taken. The TPM is not
+  // probed with a command of the fixture's: a client of the test may connect first, and
+  // swtpm serves one connection at a time.
+  void start_on_same_port();
   bool running() const { return pid_ > 0; }
 
  private:
   // One attempt on ports (port, port + 1): true when this swtpm answers there.
-  bool try_start(int port, std::string& why);
+  bool try_start(int port, std::string& why, bool probe = true);
 
   SwtpmOptions options_;
   std::string dir_;

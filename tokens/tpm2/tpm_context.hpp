@@ -4,10 +4,18 @@
 // ESYS contexts are not thread-safe, and without a resource manager (swtpm, a bare
 // /dev/tpm0) a TPM holds only a few transient objects that outlive the connection: so
 // every call goes through with(), and every transient object is flushed by its handle.
+//
+// Every command the context sends is watched (CallWatch, through its CommandCounter): a TPM
+// that stops answering ends the command with code 5, as a stuck PKCS#11 call does. A TPM that
+// goes away and comes back is reached again by recover(): a new TCTI and ESYS context, the
+// TPM started if it needs it, and a new generation that voids every handle of the old one
+// (keys load again on their next use).
 #pragma once
 
 #include <tss2/tss2_esys.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -67,6 +75,26 @@ class TpmContext {
     }
   }
 
+  // True when the context holds an ESYS context (false after a reconnection failed). Call
+  // under the lock, or as a hint.
+  bool connected() const { return esys_ != nullptr; }
+  // Counts reconnections: an ESYS_TR of an older generation means nothing in this one.
+  uint64_t generation() const { return generation_.load(); }
+  // True when `rc` says the TPM was lost rather than refusing the command: a TCTI failure
+  // (connection refused, closed, broken), a truncated or malformed answer, a TPM that wants
+  // TPM2_Startup again (TPM_RC_INITIALIZE), or a transient object it no longer holds
+  // (TPM_RC_HANDLE, TPM_RC_REFERENCE_H0: it restarted behind a resource manager).
+  static bool is_lost(TSS2_RC rc);
+  // The rc of the last error() of this thread, for a caller that only holds the Error.
+  static TSS2_RC last_error_rc();
+  static void clear_last_error_rc();
+  // After `failure` (a lost TPM, is_lost) met in generation `seen`: connect again (new TCTI
+  // and ESYS context, TPM2_Startup if needed, the tracked keys forgotten) and return ok to
+  // try once more. At most one attempt a second per TPM: meanwhile (and when the attempt
+  // fails) a device error naming the TPM, at once. Ok without an attempt when another thread
+  // has connected again since `seen`. Call outside with().
+  Status recover(uint64_t seen, const Error& failure);
+
   // Keys that hold a loaded object: tracked while loaded, touched on each use. Call under
   // the lock (inside with()).
   void track(Evictable* key);
@@ -90,7 +118,9 @@ class TpmContext {
 
  private:
   explicit TpmContext(TctiChoice choice) : choice_(std::move(choice)) {}
+  // Load the TCTI, initialise ESYS on it and start the TPM if nobody had.
   Status start();
+  void disconnect();  // under the lock: ESYS finalised, TCTI closed
   static bool is_object_memory(TSS2_RC rc);
   bool evict_one();  // under the lock; false when nothing is left to flush
 
@@ -102,6 +132,9 @@ class TpmContext {
   std::vector<Evictable*> loaded_;
   std::map<std::string, Error> refusals_;
   uint64_t use_clock_ = 0;
+  std::atomic<uint64_t> generation_{0};
+  std::chrono::steady_clock::time_point last_attempt_{};
+  std::optional<Error> last_attempt_error_;  // of the last reconnection, if it failed
 };
 
 // How a handle lets go of its object when dropped.
@@ -117,7 +150,7 @@ class TpmHandle {
  public:
   TpmHandle() = default;
   TpmHandle(std::shared_ptr<TpmContext> ctx, ESYS_TR handle)
-      : ctx_(std::move(ctx)), handle_(handle) {}
+      : ctx_(std::move(ctx)), handle_(handle), generation_(ctx_->generation()) {}
   ~TpmHandle() { reset(); }
   TpmHandle(TpmHandle&& other) noexcept { *this = std::move(other); }
   TpmHandle& operator=(TpmHandle&& other) noexcept {
@@ -125,6 +158,7 @@ class TpmHandle {
       reset();
       ctx_ = std::move(other.ctx_);
       handle_ = other.handle_;
+      generation_ = other.generation_;
       other.handle_ = ESYS_TR_NONE;
     }
     return *this;
@@ -134,12 +168,16 @@ class TpmHandle {
 
   ESYS_TR get() const { return handle_; }
   explicit operator bool() const { return handle_ != ESYS_TR_NONE; }
-  // Release now (errors are ignored: the TPM may be gone, and then so is the object).
+  // Release now (errors are ignored: the TPM may be gone, and then so is the object). A
+  // handle of an older generation is only forgotten: its ESYS context is gone.
   void reset();
+  // Made in an ESYS context the TPM's context has replaced since (recover).
+  bool stale() const { return ctx_ && generation_ != ctx_->generation(); }
 
  private:
   std::shared_ptr<TpmContext> ctx_;
   ESYS_TR handle_ = ESYS_TR_NONE;
+  uint64_t generation_ = 0;
 };
 
 using TransientHandle = TpmHandle<Release::flush>;

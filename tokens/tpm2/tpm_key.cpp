@@ -90,25 +90,7 @@ Result<std::shared_ptr<TpmKey>> TpmKey::from_handle(std::shared_ptr<TpmContext> 
                                                     TPM2_HANDLE handle) {
   std::shared_ptr<TpmKey> key(new TpmKey(ctx, "TPM key " + handle_text(handle)));
   key->persistent_handle_ = handle;
-  Status found = ctx->with([&](ESYS_CONTEXT* esys) -> Status {
-    ESYS_TR tr = ESYS_TR_NONE;
-    // swtpm needs an object slot to read a persistent object's public area.
-    TSS2_RC rc = ctx->with_room([&](ESYS_CONTEXT* e) {
-      return Esys_TR_FromTPMPublic(e, handle, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &tr);
-    });
-    if (is(rc, TPM2_RC_HANDLE)) {
-      return fail(ErrorKind::not_found, ctx->name() + " has no key at " + handle_text(handle));
-    }
-    if (rc != TSS2_RC_SUCCESS) return ctx->error("opening " + key->describe_, rc);
-    key->persistent_ = PersistentHandle(ctx, tr);
-    TPM2B_PUBLIC* pub = nullptr;
-    rc =
-        Esys_ReadPublic(esys, tr, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &pub, nullptr, nullptr);
-    EsysPtr<TPM2B_PUBLIC> owned(pub);
-    if (rc != TSS2_RC_SUCCESS) return ctx->error("reading " + key->describe_, rc);
-    key->public_ = *pub;
-    return {};
-  });
+  Status found = ctx->with([&](ESYS_CONTEXT* esys) { return key->open_persistent(esys, false); });
   if (!found) return tl::unexpected(found.error());
   if (auto ok = check_signing_key(key->public_.publicArea, key->describe_); !ok) {
     return tl::unexpected(ok.error());
@@ -117,20 +99,74 @@ Result<std::shared_ptr<TpmKey>> TpmKey::from_handle(std::shared_ptr<TpmContext> 
   return key;
 }
 
+Status TpmKey::open_persistent(ESYS_CONTEXT* esys, bool check_same) {
+  TPM2_HANDLE handle = *persistent_handle_;
+  persistent_.reset();
+  ESYS_TR tr = ESYS_TR_NONE;
+  // swtpm needs an object slot to read a persistent object's public area.
+  TSS2_RC rc = ctx_->with_room([&](ESYS_CONTEXT* e) {
+    return Esys_TR_FromTPMPublic(e, handle, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &tr);
+  });
+  if (is(rc, TPM2_RC_HANDLE)) {
+    return fail(
+        check_same ? ErrorKind::device : ErrorKind::not_found,
+        ctx_->name() + " has no key at " + handle_text(handle) + (check_same ? " any more" : ""));
+  }
+  if (rc != TSS2_RC_SUCCESS) return ctx_->error("opening " + describe_, rc);
+  persistent_ = PersistentHandle(ctx_, tr);
+  TPM2B_PUBLIC* pub = nullptr;
+  rc = Esys_ReadPublic(esys, tr, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &pub, nullptr, nullptr);
+  EsysPtr<TPM2B_PUBLIC> owned(pub);
+  if (rc != TSS2_RC_SUCCESS) return ctx_->error("reading " + describe_, rc);
+  auto now_there = key_name_hex(*pub), before = key_name_hex(public_);
+  if (check_same && (!now_there || !before || *now_there != *before)) {
+    persistent_.reset();
+    return fail(ErrorKind::device, ctx_->name() + " holds another key at " + handle_text(handle) +
+                                       " than before its reconnection");
+  }
+  public_ = *pub;
+  return {};
+}
+
+template <typename Fn>
+auto TpmKey::recovering(Fn&& attempt) -> decltype(attempt()) {
+  const uint64_t seen = ctx_->generation();
+  std::optional<Error> failure;
+  if (ctx_->connected()) {
+    TpmContext::clear_last_error_rc();
+    auto result = attempt();
+    if (result || !TpmContext::is_lost(TpmContext::last_error_rc())) return result;
+    failure = result.error();
+  } else {
+    failure = Error{ErrorKind::device, ctx_->name() + " is not connected"};
+  }
+  if (auto ok = ctx_->recover(seen, *failure); !ok) return tl::unexpected(ok.error());
+  return attempt();
+}
+
 TpmKey::~TpmKey() { ctx_->untrack(this); }
 
 Status TpmKey::load() {
-  return ctx_->with([&](ESYS_CONTEXT*) -> Status {
-    auto tr = object();
-    if (!tr) return tl::unexpected(tr.error());
-    return {};
+  return recovering([&] {
+    return ctx_->with([&](ESYS_CONTEXT*) -> Status {
+      auto tr = object();
+      if (!tr) return tl::unexpected(tr.error());
+      return {};
+    });
   });
 }
 
 void TpmKey::evict() { loaded_.reset(); }
 
 Result<ESYS_TR> TpmKey::object() {
-  if (persistent_) return persistent_.get();
+  if (persistent_handle_) {
+    if (!persistent_ || persistent_.stale()) {
+      auto ok = ctx_->with([&](ESYS_CONTEXT* esys) { return open_persistent(esys, true); });
+      if (!ok) return tl::unexpected(ok.error());
+    }
+    return persistent_.get();
+  }
+  if (loaded_.stale()) loaded_.reset();  // only forgotten: the TPM lost it with the context
   if (!loaded_) {
     auto srk = load_srk(ctx_);
     if (!srk) return tl::unexpected(srk.error());
@@ -214,17 +250,19 @@ Status TpmKey::with_password(const std::string& what,
 }
 
 Result<TPMT_SIGNATURE> TpmKey::sign(const TPMT_SIG_SCHEME& scheme, const TPM2B_DIGEST& digest) {
-  TPMT_SIGNATURE* signature = nullptr;
-  Status ok = with_password("signing with", [&](ESYS_CONTEXT* esys, ESYS_TR tr) {
-    TPMT_TK_HASHCHECK validation{};
-    validation.tag = TPM2_ST_HASHCHECK;
-    validation.hierarchy = TPM2_RH_NULL;
-    return Esys_Sign(esys, tr, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &digest, &scheme,
-                     &validation, &signature);
+  return recovering([&]() -> Result<TPMT_SIGNATURE> {
+    TPMT_SIGNATURE* signature = nullptr;
+    Status ok = with_password("signing with", [&](ESYS_CONTEXT* esys, ESYS_TR tr) {
+      TPMT_TK_HASHCHECK validation{};
+      validation.tag = TPM2_ST_HASHCHECK;
+      validation.hierarchy = TPM2_RH_NULL;
+      return Esys_Sign(esys, tr, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &digest, &scheme,
+                       &validation, &signature);
+    });
+    EsysPtr<TPMT_SIGNATURE> owned(signature);
+    if (!ok) return tl::unexpected(ok.error());
+    return *signature;
   });
-  EsysPtr<TPMT_SIGNATURE> owned(signature);
-  if (!ok) return tl::unexpected(ok.error());
-  return *signature;
 }
 
 Result<TpmKey::Certified> TpmKey::certify_by(ESYS_TR signer, const TPM2B_DATA& qualifying,
@@ -244,15 +282,17 @@ Result<TpmKey::Certified> TpmKey::certify_by(ESYS_TR signer, const TPM2B_DATA& q
 }
 
 Result<TPM2B_PUBLIC> TpmKey::read_public() {
-  return ctx_->with([&](ESYS_CONTEXT* esys) -> Result<TPM2B_PUBLIC> {
-    auto tr = object();
-    if (!tr) return tl::unexpected(tr.error());
-    TPM2B_PUBLIC* pub = nullptr;
-    TSS2_RC rc = Esys_ReadPublic(esys, *tr, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &pub, nullptr,
-                                 nullptr);
-    EsysPtr<TPM2B_PUBLIC> owned(pub);
-    if (rc != TSS2_RC_SUCCESS) return ctx_->error("reading " + describe_, rc);
-    return *pub;
+  return recovering([&] {
+    return ctx_->with([&](ESYS_CONTEXT* esys) -> Result<TPM2B_PUBLIC> {
+      auto tr = object();
+      if (!tr) return tl::unexpected(tr.error());
+      TPM2B_PUBLIC* pub = nullptr;
+      TSS2_RC rc = Esys_ReadPublic(esys, *tr, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &pub,
+                                   nullptr, nullptr);
+      EsysPtr<TPM2B_PUBLIC> owned(pub);
+      if (rc != TSS2_RC_SUCCESS) return ctx_->error("reading " + describe_, rc);
+      return *pub;
+    });
   });
 }
 

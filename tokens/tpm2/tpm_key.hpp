@@ -77,8 +77,16 @@ class TpmKey : public Evictable {
   TpmKey(std::shared_ptr<TpmContext> ctx, std::string describe)
       : ctx_(std::move(ctx)), describe_(std::move(describe)) {}
   // The loaded object (call under the context's lock): loads a file key if needed, making
-  // room.
+  // room; in a new generation of the context (a reconnection), loads it again, or opens the
+  // persistent handle again.
   Result<ESYS_TR> object();
+  // Under the context's lock: ESYS's record of the persistent key, checked to be the key
+  // this object was made for when `public_` is known.
+  Status open_persistent(ESYS_CONTEXT* esys, bool check_same);
+  // r = attempt(); when it failed because the TPM was lost (TpmContext::is_lost), reconnect
+  // (TpmContext::recover: at most once a second) and attempt once more.
+  template <typename Fn>
+  auto recovering(Fn&& attempt) -> decltype(attempt());
   tl::unexpected<Error> auth_error(ESYS_CONTEXT* esys, TSS2_RC rc);
   // Under the context's lock: the key loaded and its password set, rc = command(esys, key),
   // the password taken back out of ESYS's record. A rejected password is auth_error's;
