@@ -282,18 +282,23 @@ Result<std::string> AuditLog::append_all(const std::vector<Event>& events) {
     add("audit.torn-line-removed", {{"bytes", torn}});
   }
   for (const auto& e : events) add(e.event, e.data);
+  // A write that fails (a full disk cuts it short, then refuses the rest) or cannot be synced
+  // takes back what it wrote, under the lock: no part of a line is left for `verify` to call
+  // torn, and the caller's "not audited" is true of the file.
+  auto undo = [&](const char* what) {
+    int err = errno;
+    (void)!::ftruncate(f.fd, static_cast<off_t>(tail->complete_bytes));
+    return log_fail(ErrorKind::io, std::string("cannot ") + what + " audit log " + path_ + ": " +
+                                       error_text(err));
+  };
   size_t done = 0;
   while (done < lines.size()) {
     ssize_t n = ::write(f.fd, lines.data() + done, lines.size() - done);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      return log_fail(ErrorKind::io, "cannot write audit log " + path_ + ": " + error_text(errno));
-    }
+    if (n < 0) return undo("write");
     done += static_cast<size_t>(n);
   }
-  if (::fsync(f.fd) != 0) {
-    return log_fail(ErrorKind::io, "cannot sync audit log " + path_ + ": " + error_text(errno));
-  }
+  if (::fsync(f.fd) != 0) return undo("sync");
   if (!lines.empty()) {
     known_ = Known{tail->complete_bytes + lines.size(), last_length, tail->lines, tail->head};
   }
