@@ -288,8 +288,8 @@ Result<std::string> AuditLog::append_all(const std::vector<Event>& events) {
   auto undo = [&](const char* what) {
     int err = errno;
     (void)!::ftruncate(f.fd, static_cast<off_t>(tail->complete_bytes));
-    return log_fail(ErrorKind::io, std::string("cannot ") + what + " audit log " + path_ + ": " +
-                                       error_text(err));
+    return log_fail(ErrorKind::io,
+                    std::string("cannot ") + what + " audit log " + path_ + ": " + error_text(err));
   };
   size_t done = 0;
   while (done < lines.size()) {

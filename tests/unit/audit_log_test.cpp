@@ -117,12 +117,13 @@ TEST_F(AuditLogTest, AnAppendCutShortByAFullDiskLeavesNoPartOfALine) {
   ASSERT_GE(pid, 0);
   if (pid == 0) {
     ::signal(SIGXFSZ, SIG_IGN);  // a write past the limit then fails with EFBIG
-    rlimit lim{static_cast<rlim_t>(before.st_size + 100), static_cast<rlim_t>(before.st_size + 100)};
+    rlimit lim{static_cast<rlim_t>(before.st_size + 100),
+               static_cast<rlim_t>(before.st_size + 100)};
     if (::setrlimit(RLIMIT_FSIZE, &lim) != 0) ::_exit(2);
     AuditLog log(path_);
     auto r = log.append_all({{"cert.issued", {{"serial", "04"}, {"pad", std::string(60, 'x')}}},
                              {"cert.issued", {{"serial", "05"}, {"pad", std::string(60, 'y')}}}});
-    if (r) ::_exit(3);                                  // it cannot have succeeded
+    if (r) ::_exit(3);  // it cannot have succeeded
     if (r.error().kind != ErrorKind::io) ::_exit(4);
     if (r.error().message.find("cannot write audit log") == std::string::npos) ::_exit(5);
     ::_exit(0);

@@ -38,7 +38,7 @@ trap _disk_exit EXIT
 FS=$WORK/fs
 small_fs "$FS" 4m
 export HWCA_HOME=$FS/home
-AUDIT=$HWCA_HOME/audit.log
+
 ROOT=$HWCA_HOME/cas/root/cert.pem
 hwca_pin ca init --name root --key "$(key_uri root)" --generate ec-p256 --subject /CN=disk-root \
   >/dev/null

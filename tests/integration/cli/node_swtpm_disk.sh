@@ -42,10 +42,11 @@ trap _node_disk_exit EXIT
 # shellcheck source=swtpm_lib.sh
 source "$here/swtpm_lib.sh"
 
-AUDIT=$HWCA_HOME/audit.log
+
 ROOT=$HWCA_HOME/cas/root/cert.pem
 hwca_pin ca init --name root --key "$(key_uri root)" --generate ec-p256 \
   --subject "/CN=hwca node disk test root/O=hwca" >/dev/null
+# shellcheck disable=SC2119  # no serve options here
 est_serve_start
 SERVER=https://localhost:$PORT
 swtpm_start node
