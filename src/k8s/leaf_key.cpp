@@ -4,6 +4,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include "ca/crypto_context.hpp"
 #include "ca/san.hpp"
 
 namespace hwca::k8s {
@@ -69,7 +70,10 @@ Result<std::string> make_csr_der(OSSL_LIB_CTX* libctx, EVP_PKEY* key,
       !mctx ||
       EVP_DigestSignInit_ex(mctx.get(), nullptr, "SHA256", libctx, nullptr, key, nullptr) != 1 ||
       X509_REQ_sign_ctx(req.get(), mctx.get()) <= 0) {
-    return tl::unexpected(ossl_error("cannot sign the request"));
+    // A key in a token or TPM: the provider's error keeps its kind (a TPM gone is a device
+    // error, exit 5) and names the device.
+    return tl::unexpected(
+        ca::provider_error(ErrorKind::internal, "cannot sign the request", /*prefix_ours=*/true));
   }
   unsigned char* der = nullptr;
   int len = i2d_X509_REQ(req.get(), &der);

@@ -2,7 +2,8 @@
 // the client's CertificateVerify in the TLS handshake through the hwca provider. A TPM gone
 // by then fails the handshake as a device error naming the TPM (hwca-node exits 5, as
 // docs/cli.md says), not as a network one (7); with the TPM up the same set-up succeeds
-// and the server sees the client certificate.
+// and the server sees the client certificate. A TPM gone before the request is signed is a
+// device error too.
 //
 // A program of its own: cpp-httplib makes its SSL_CTX in OpenSSL's default library context,
 // so the TPM key must be loaded there (CryptoContext::Scope::process_default), and that
@@ -152,6 +153,21 @@ TEST_F(NodeTlsFault, ATpmGoneDuringTheHandshakeIsADeviceErrorNamingIt) {
       << issued.error().message;
   EXPECT_NE(issued.error().message.find(tpm_.tcti()), std::string::npos) << issued.error().message;
   EXPECT_TRUE(server_->take_peers().empty());
+}
+
+// The request's signature is the TPM's first work in a renewal: a TPM gone then is a device
+// error naming it (hwca-node exits 5), as in the handshake. It was `internal` (exit 1),
+// found by cli.node_swtpm_disk (the TPM gone after the 4th command of a renewal).
+TEST_F(NodeTlsFault, ATpmGoneBeforeTheRequestIsSignedIsADeviceErrorNamingIt) {
+  auto csr = node::node_request(g_crypto->libctx(), node_key_.get(), "tpm-node", {});
+  ASSERT_TRUE(csr) << "with the TPM up: " << csr.error().message;
+  tpm_.stop();
+  csr = node::node_request(g_crypto->libctx(), node_key_.get(), "tpm-node", {});
+  ASSERT_FALSE(csr) << "signed a request although the TPM that holds the key is stopped";
+  EXPECT_EQ(csr.error().kind, ErrorKind::device) << csr.error().message;
+  EXPECT_NE(csr.error().message.find("cannot sign the request"), std::string::npos)
+      << csr.error().message;
+  EXPECT_NE(csr.error().message.find(tpm_.tcti()), std::string::npos) << csr.error().message;
 }
 
 }  // namespace

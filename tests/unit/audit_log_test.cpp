@@ -3,6 +3,8 @@
 #include "ca/audit_log.hpp"
 
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -100,6 +102,49 @@ TEST_F(AuditLogTest, ATornLastLineFailsVerificationAndTheNextAppendRepairsIt) {
   EXPECT_EQ(s->lines, 5u);  // the three, the repair note, the new event
   auto after = lines();
   EXPECT_NE(after[3].find("audit.torn-line-removed"), std::string::npos);
+}
+
+// A disk that fills up under a write (here: RLIMIT_FSIZE, which cuts a write short at the
+// limit as ENOSPC does on a full file system, then fails the next one) must not leave part of
+// a line: the failed append takes back what it wrote, and `hwca audit verify` still passes
+// (it used to report a torn line until the next append repaired it). The limit is set in a
+// child process, which reports by its exit status.
+TEST_F(AuditLogTest, AnAppendCutShortByAFullDiskLeavesNoPartOfALine) {
+  append_three();
+  struct stat before {};
+  ASSERT_EQ(::stat(path_.c_str(), &before), 0);
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ::signal(SIGXFSZ, SIG_IGN);  // a write past the limit then fails with EFBIG
+    rlimit lim{static_cast<rlim_t>(before.st_size + 100),
+               static_cast<rlim_t>(before.st_size + 100)};
+    if (::setrlimit(RLIMIT_FSIZE, &lim) != 0) ::_exit(2);
+    AuditLog log(path_);
+    auto r = log.append_all({{"cert.issued", {{"serial", "04"}, {"pad", std::string(60, 'x')}}},
+                             {"cert.issued", {{"serial", "05"}, {"pad", std::string(60, 'y')}}}});
+    if (r) ::_exit(3);  // it cannot have succeeded
+    if (r.error().kind != ErrorKind::io) ::_exit(4);
+    if (r.error().message.find("cannot write audit log") == std::string::npos) ::_exit(5);
+    ::_exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status)) << "the child died";
+  ASSERT_EQ(WEXITSTATUS(status), 0) << "the child's check " << WEXITSTATUS(status) << " failed";
+  struct stat after {};
+  ASSERT_EQ(::stat(path_.c_str(), &after), 0);
+  EXPECT_EQ(after.st_size, before.st_size) << "the failed append left part of its lines";
+  auto s = AuditLog::verify(path_);
+  ASSERT_TRUE(s) << s.error().message;
+  EXPECT_EQ(s->lines, 3u);
+  // Space is back: the next append continues the chain, with nothing to repair.
+  AuditLog log(path_);
+  ASSERT_TRUE(log.append("cert.issued", {{"serial", "06"}}));
+  auto again = AuditLog::verify(path_);
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_EQ(again->lines, 4u);
+  EXPECT_EQ(lines()[3].find("audit.torn-line-removed"), std::string::npos);
 }
 
 TEST_F(AuditLogTest, AppendsFromSeveralProcessesKeepOneChain) {
