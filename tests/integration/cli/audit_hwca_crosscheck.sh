@@ -4,7 +4,8 @@
 # revocation and bootstrap token of the database must have its line. Rows removed, a
 # revocation undone, the log's tail cut off, a chain started anew, a token row inserted
 # behind hwca's back: each is caught (exit 6, listed). A certificate recorded but never
-# audited (the log failed after the database recorded it) fails verify until it is revoked.
+# audited (hwca killed between the two) fails verify until it is revoked; a log that cannot
+# be written when one is signed leaves nothing issued.
 # And `hwca serve` does not start a new chain over a database that has records, nor
 # continue a log truncated under it.
 here=$(cd "$(dirname "$0")" && pwd)
@@ -91,15 +92,24 @@ done
 assert_contains "$out" "unaccounted: bootstrap token '$token_id'" "audit verify's list"
 restore
 
-# A certificate recorded but not audited: the audit log cannot be written (a directory in
-# its place) when c is signed. verify fails naming it, with the advice to revoke it; once
-# revoked (the revocation's line accounts for it) verify passes.
+# An audit log that cannot be written (a directory in its place) when c is signed: the
+# room for its line is taken before the database records it, so nothing is issued.
 openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$WORK/c.key" \
   -subj "/CN=c" -addext "subjectAltName=DNS:c.example" -out "$WORK/c.csr" 2>/dev/null
 mv "$log" "$log.saved" && mkdir "$log"
-EXPECT_FAIL_IGNORE='^$' expect_fail 7 "recorded in the database but not audited" \
+EXPECT_FAIL_IGNORE='^$' expect_fail 7 "nothing issued: no room for its audit line" \
   hwca_pin sign --ca root --profile server --csr "$WORK/c.csr" --out "$WORK/c.pem"
 rmdir "$log" && mv "$log.saved" "$log"
+[[ ! -e $WORK/c.pem ]] || fail "a certificate was written although it could not be audited"
+[[ -z $(sqlite3 "$db" "SELECT serial FROM certs WHERE subject = 'CN=c'") ]] ||
+  fail "c was recorded although its audit line had no room"
+
+# A certificate recorded but not audited (hwca killed between the database's commit and the
+# audit append; here its line is taken off the log's end): verify fails naming it, with the
+# advice to revoke it; once revoked (the revocation's line accounts for it) verify passes.
+cp -p "$log" "$log.before"
+hwca_pin sign --ca root --profile server --csr "$WORK/c.csr" --out "$WORK/c.pem" >/dev/null
+mv "$log.before" "$log"
 serial_c=$(sqlite3 "$db" "SELECT serial FROM certs WHERE subject = 'CN=c'")
 [[ -n $serial_c ]] || fail "c was not recorded"
 expect_fail 6 "certificate $serial_c of CA 'root' (CN=c) is in the issuance database, but no audit line accounts for it (if it was never handed out, revoke it: 'hwca revoke --ca root $serial_c')" \
