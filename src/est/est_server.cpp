@@ -9,9 +9,9 @@
 #include <thread>
 
 #include "attest/protocol.hpp"
+#include "common/text.hpp"
 #include "est/est_codec.hpp"
 #include "est/memory_stream.hpp"
-#include "common/text.hpp"
 #include "est/tls_stream.hpp"
 
 namespace hwca::est {

@@ -26,7 +26,8 @@ using hwca::ossl::Ptr;
 OSSL_LIB_CTX* own_libctx() {
   static OSSL_LIB_CTX* const ctx = [] {
     OSSL_LIB_CTX* c = OSSL_LIB_CTX_new();
-    if (c == nullptr || OSSL_PROVIDER_load(c, "default") == nullptr) hwca::fuzz::broken("no libctx");
+    if (c == nullptr || OSSL_PROVIDER_load(c, "default") == nullptr)
+      hwca::fuzz::broken("no libctx");
     return c;
   }();
   return ctx;
@@ -37,7 +38,8 @@ Ptr<X509_REQ> ordinary(std::string_view der, OSSL_LIB_CTX* libctx) {
   X509_REQ* out = X509_REQ_new_ex(libctx, nullptr);
   const auto* start = reinterpret_cast<const unsigned char*>(der.data());
   const unsigned char* p = start;
-  const bool decoded = out != nullptr && d2i_X509_REQ(&out, &p, static_cast<long>(der.size())) != nullptr;
+  const bool decoded =
+      out != nullptr && d2i_X509_REQ(&out, &p, static_cast<long>(der.size())) != nullptr;
   Ptr<X509_REQ> req(out);
   if (!decoded || p != start + der.size()) return nullptr;
   if (X509_REQ_get_version(req.get()) != X509_REQ_VERSION_1) return nullptr;
@@ -49,7 +51,8 @@ Ptr<X509_REQ> ordinary(std::string_view der, OSSL_LIB_CTX* libctx) {
 std::string der_of(X509_PUBKEY* spki) {
   unsigned char* out = nullptr;
   int len = i2d_X509_PUBKEY(spki, &out);
-  std::string der = len > 0 ? std::string(reinterpret_cast<char*>(out), static_cast<size_t>(len)) : "";
+  std::string der =
+      len > 0 ? std::string(reinterpret_cast<char*>(out), static_cast<size_t>(len)) : "";
   OPENSSL_free(out);
   return der;
 }
@@ -57,7 +60,8 @@ std::string der_of(X509_PUBKEY* spki) {
 std::string der_of(X509_REQ* req) {
   unsigned char* out = nullptr;
   int len = i2d_X509_REQ(req, &out);
-  std::string der = len > 0 ? std::string(reinterpret_cast<char*>(out), static_cast<size_t>(len)) : "";
+  std::string der =
+      len > 0 ? std::string(reinterpret_cast<char*>(out), static_cast<size_t>(len)) : "";
   OPENSSL_free(out);
   return der;
 }

@@ -32,7 +32,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     check(X509_REQ_verify(req->get(), key) == 1, "a decoded request that does not verify");
   }
   if (auto certs = hwca::est::decode_certs_only_body(text)) {
-    for (const auto& cert : *certs) check(cert != nullptr, "a null certificate in a certs-only body");
+    for (const auto& cert : *certs)
+      check(cert != nullptr, "a null certificate in a certs-only body");
   }
   if (auto basic = hwca::est::parse_basic_authorization(text)) {
     check(basic->user.find(':') == std::string::npos, "a Basic user name holding ':'");

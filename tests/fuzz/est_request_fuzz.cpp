@@ -10,7 +10,8 @@
 // added. A header line "X-Fuzz-Basic: user:password" becomes "Authorization: Basic
 // base64(user:password)" in which "@TOKEN@" is replaced by a bootstrap token made for
 // `user` just before (so that a seed can authenticate every time, however often it runs).
-// HWCA_FUZZ_SHOW=1 prints each reply's status line. Beyond not crashing: every reply is HTTP/1.1 with a status of 200-599.
+// HWCA_FUZZ_SHOW=1 prints each reply's status line. Beyond not crashing: every reply is HTTP/1.1
+// with a status of 200-599.
 #include <openssl/pem.h>
 #include <stdlib.h>
 
@@ -95,9 +96,9 @@ struct World {
     if (!is || !(*is)->use_key(std::move(key))) broken("Issuer");
     issuer = std::move(*is);
     audit = std::make_unique<ca::AuditLog>(home->path(config.audit_log));
-    service = std::make_unique<est::EstService>(*issuer, *db, *db, *audit, metrics,
-                                                crypto().libctx(),
-                                                std::vector<const X509*>{ca_cert.get()});
+    service =
+        std::make_unique<est::EstService>(*issuer, *db, *db, *audit, metrics, crypto().libctx(),
+                                          std::vector<const X509*>{ca_cert.get()});
     service->set_log([](const std::string&) {});
     server = std::make_unique<est::EstServer>(*service, metrics, est::ServerOptions{});
   }

@@ -68,21 +68,24 @@ void requests() {
   const std::string kubelet = kubelet_csr(p256.get(), "fuzz-node");
   put("csr_fast_path", "kubelet-p256.der", kubelet);
   put("csr_fast_path", "kubelet-p384.der", kubelet_csr(p384.get(), "fuzz-node"));
-  put("csr_fast_path", "p521.der", hwca::test::csr_der(hwca::test::simple_csr(p521.get(), "p521").get()));
-  put("csr_fast_path", "rsa2048.der", hwca::test::csr_der(hwca::test::simple_csr(rsa.get(), "rsa").get()));
+  put("csr_fast_path", "p521.der",
+      hwca::test::csr_der(hwca::test::simple_csr(p521.get(), "p521").get()));
+  put("csr_fast_path", "rsa2048.der",
+      hwca::test::csr_der(hwca::test::simple_csr(rsa.get(), "rsa").get()));
   auto ed_subject = hwca::test::name_of({{"CN", "ed25519"}});
   put("csr_fast_path", "ed25519.der",
       hwca::test::csr_der(hwca::test::make_csr(ed.get(), ed_subject.get(), {}, nullptr).get()));
   put("csr_fast_path", "server-sans.der",
-      hwca::test::csr_der(hwca::test::simple_csr(p256.get(), "www.example",
-                                                 "DNS:www.example,IP:10.0.0.1").get()));
+      hwca::test::csr_der(
+          hwca::test::simple_csr(p256.get(), "www.example", "DNS:www.example,IP:10.0.0.1").get()));
   std::string bad = kubelet;
   bad[bad.size() - 3] ^= 0x01;  // in the signature
   put("csr_fast_path", "bad-signature.der", bad);
 
   put("est_codec", "body.b64", body_of(kubelet));
   put("est_codec", "body-crlf.b64", hwca::base64_encode(kubelet) + "\r\n");
-  put("est_codec", "basic.txt", "Basic " + hwca::base64_encode("fuzz-node:abcdef.0123456789abcdefghijklmnopqrstuv"));
+  put("est_codec", "basic.txt",
+      "Basic " + hwca::base64_encode("fuzz-node:abcdef.0123456789abcdefghijklmnopqrstuv"));
   put("est_codec", "content-type.txt", "Application/PKCS10; charset=us-ascii");
   auto ca_key = hwca::test::software_key();
   auto ca_cert = hwca::test::certificate("seed CA", ca_key.get(), nullptr, ca_key.get());
@@ -90,22 +93,35 @@ void requests() {
 
   const std::string enroll = "/.well-known/est/simpleenroll";
   const std::string basic = "X-Fuzz-Basic: fuzz-node:@TOKEN@\n";
-  put("est_request", "simpleenroll", framed({"POST", enroll, basic + "Content-Type: application/pkcs10", body_of(kubelet)}));
-  put("est_request", "simpleenroll-label", framed({"POST", "/.well-known/est/kubelet-serving/simpleenroll",
-      basic + "Content-Type: application/pkcs10\nContent-Transfer-Encoding: base64",
-      body_of(hwca::test::csr_der(hwca::test::simple_csr(p256.get(), "system:node:fuzz-node", "DNS:fuzz-node,IP:10.0.0.5").get()))}));
-  put("est_request", "simpleenroll-wrong-token", framed({"POST", enroll,
-      "X-Fuzz-Basic: fuzz-node:abcdef.0123456789abcdefghijklmnopqrstuv\nContent-Type: application/pkcs10", body_of(kubelet)}));
-  put("est_request", "simplereenroll", framed({"POST", "/.well-known/est/simplereenroll",
-      "Content-Type: application/pkcs10", body_of(kubelet)}));
-  put("est_request", "chunked", framed({"POST", enroll, basic + "Content-Type: application/pkcs10\nTransfer-Encoding: chunked",
-      "10\r\n" + body_of(kubelet).substr(0, 16) + "\r\n0\r\n\r\n"}));
+  put("est_request", "simpleenroll",
+      framed({"POST", enroll, basic + "Content-Type: application/pkcs10", body_of(kubelet)}));
+  put("est_request", "simpleenroll-label",
+      framed(
+          {"POST", "/.well-known/est/kubelet-serving/simpleenroll",
+           basic + "Content-Type: application/pkcs10\nContent-Transfer-Encoding: base64",
+           body_of(hwca::test::csr_der(hwca::test::simple_csr(p256.get(), "system:node:fuzz-node",
+                                                              "DNS:fuzz-node,IP:10.0.0.5")
+                                           .get()))}));
+  put("est_request", "simpleenroll-wrong-token",
+      framed({"POST", enroll,
+              "X-Fuzz-Basic: fuzz-node:abcdef.0123456789abcdefghijklmnopqrstuv\nContent-Type: "
+              "application/pkcs10",
+              body_of(kubelet)}));
+  put("est_request", "simplereenroll",
+      framed({"POST", "/.well-known/est/simplereenroll", "Content-Type: application/pkcs10",
+              body_of(kubelet)}));
+  put("est_request", "chunked",
+      framed({"POST", enroll,
+              basic + "Content-Type: application/pkcs10\nTransfer-Encoding: chunked",
+              "10\r\n" + body_of(kubelet).substr(0, 16) + "\r\n0\r\n\r\n"}));
   put("est_request", "cacerts", framed({"GET", "/.well-known/est/cacerts", "Accept: */*", ""}));
   put("est_request", "csrattrs", framed({"GET", "/.well-known/est/csrattrs", "", ""}));
-  put("est_request", "csrattrs-label", framed({"GET", "/.well-known/est/kubelet/csrattrs", "", ""}));
+  put("est_request", "csrattrs-label",
+      framed({"GET", "/.well-known/est/kubelet/csrattrs", "", ""}));
   put("est_request", "healthz", framed({"GET", "/healthz", "", ""}));
   put("est_request", "metrics", framed({"GET", "/metrics", "", ""}));
-  put("est_request", "multipart", framed({"POST", enroll, "Content-Type: multipart/form-data; boundary=x", "--x--\r\n"}));
+  put("est_request", "multipart",
+      framed({"POST", enroll, "Content-Type: multipart/form-data; boundary=x", "--x--\r\n"}));
 }
 
 void tpm() {
@@ -115,12 +131,14 @@ void tpm() {
   auto key_area = at::area_of(key.get(), at::kKeyAttrs);
   const at::Bytes extra(32, 0x5a);
   const at::Bytes attest = at::marshal_attest(at::certify_info(at::name_sha256(key_area), extra));
-  put("tpm_structures", "certify-ecc", framed({str(at::marshal_public(ak_area)), str(at::marshal_public(key_area)),
-      str(attest), str(at::sign(ak.get(), attest)), str(extra)}));
+  put("tpm_structures", "certify-ecc",
+      framed({str(at::marshal_public(ak_area)), str(at::marshal_public(key_area)), str(attest),
+              str(at::sign(ak.get(), attest)), str(extra)}));
   auto rsa_ak = at::rsa_key();
   auto rsa_ak_area = at::area_of(rsa_ak.get(), at::kAkAttrs);
-  put("tpm_structures", "certify-rsa-ak", framed({str(at::marshal_public(rsa_ak_area)), str(at::marshal_public(key_area)),
-      str(attest), str(at::sign(rsa_ak.get(), attest)), str(extra)}));
+  put("tpm_structures", "certify-rsa-ak",
+      framed({str(at::marshal_public(rsa_ak_area)), str(at::marshal_public(key_area)), str(attest),
+              str(at::sign(rsa_ak.get(), attest)), str(extra)}));
   auto ek = at::rsa_key();
   hwca::attest::ChallengeRequest challenge;
   challenge.node = "fuzz-node";
@@ -143,7 +161,8 @@ void uris() {
   const char* seeds[] = {
       "pkcs11:token=ca;object=root",
       "pkcs11:token=hwca%20test;object=est-server-ca;type=private?pin-source=env:HWCA_PIN",
-      "pkcs11:model=SoftHSM%20v2;manufacturer=SoftHSM%20project;serial=1234;id=%01%02?module-path=/usr/lib/softhsm/libsofthsm2.so",
+      "pkcs11:model=SoftHSM%20v2;manufacturer=SoftHSM%20project;serial=1234;id=%01%02?module-path=/"
+      "usr/lib/softhsm/libsofthsm2.so",
       "pkcs11:slot-id=3;object=k;x-vendor=1?pin-source=file:/run/pin&module-name=softhsm2",
       "tpm2:file=/etc/hwca/root.tpmkey",
       "tpm2:file=k.pem;type=private?pin-source=env:TPM_PIN",
@@ -195,7 +214,8 @@ void key_files() {
   if (!pem) throw std::runtime_error(pem.error().message);
   put("tss2_key_file", "ecc.pem", *pem);
   std::string body;
-  for (size_t at = pem->find('\n') + 1; at < pem->size() && (*pem)[at] != '-'; at = pem->find('\n', at) + 1) {
+  for (size_t at = pem->find('\n') + 1; at < pem->size() && (*pem)[at] != '-';
+       at = pem->find('\n', at) + 1) {
     body += pem->substr(at, pem->find('\n', at) - at);
   }
   put("tss2_key_file", "ecc.der", *hwca::base64_decode(body));

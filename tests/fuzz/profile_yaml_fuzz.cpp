@@ -18,8 +18,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string emitted = hwca::ca::emit_config(*config);
   auto again = hwca::ca::parse_config(emitted, "config.yaml (written back)");
   check(again.has_value(), "emit_config wrote a config.yaml parse_config refuses");
-  check(again->cas.size() == config->cas.size() && again->profiles.size() == config->profiles.size(),
-        "config.yaml written back has other CAs or profiles");
+  check(
+      again->cas.size() == config->cas.size() && again->profiles.size() == config->profiles.size(),
+      "config.yaml written back has other CAs or profiles");
   check(hwca::ca::emit_config(*again) == emitted, "emit_config is not stable");
   return 0;
 }
