@@ -11,7 +11,7 @@
 // base64(user:password)" in which "@TOKEN@" is replaced by a bootstrap token made for
 // `user` just before (so that a seed can authenticate every time, however often it runs).
 // HWCA_FUZZ_SHOW=1 prints each reply's status line. Beyond not crashing: every reply is HTTP/1.1
-// with a status of 200-599.
+// with a status of 200-599 (after an interim "100 Continue").
 #include <openssl/pem.h>
 #include <stdlib.h>
 
@@ -185,9 +185,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // HWCA_FUZZ_SHOW=1: each reply's status line on stderr (to see what the seeds reach).
   static const bool show = std::getenv("HWCA_FUZZ_SHOW") != nullptr;
   if (show) std::fprintf(stderr, "%s\n", reply.substr(0, reply.find('\r')).c_str());
-  if (reply.empty()) return 0;  // a request the library dropped without a word (no request line)
-  check(reply.rfind("HTTP/1.1 ", 0) == 0 && reply.size() >= 12, "a reply that is not HTTP/1.1");
-  const int status = std::atoi(reply.c_str() + 9);
+  if (reply.empty()) return 0;
+  // "Expect: 100-continue" is answered with an interim 100 first (RFC 9110 15.2.1).
+  std::string_view final_reply = reply;
+  constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+  if (final_reply.substr(0, kContinue.size()) == kContinue)
+    final_reply.remove_prefix(
+        kContinue.size());  // a request the library dropped without a word (no request line)
+  check(final_reply.substr(0, 9) == "HTTP/1.1 " && final_reply.size() >= 12,
+        "a reply that is not HTTP/1.1");
+  const int status = std::atoi(std::string(final_reply.substr(9, 3)).c_str());
   check(status >= 200 && status <= 599, "a reply status outside 200-599");
   ERR_clear_error();
   return 0;
