@@ -3,6 +3,7 @@
 # something is missing. Needs root (or sudo) for the install itself.
 #   scripts/setup-deps.sh                     every set (build, server, node, test)
 #   scripts/setup-deps.sh build server node   what scripts/install.sh needs
+#   scripts/setup-deps.sh build fuzz          what scripts/fuzz.sh needs
 set -euo pipefail
 
 # build: compiler, CMake, Ninja, pkg-config, libraries and headers (libtss2-dev: tpm2-tss's
@@ -32,6 +33,9 @@ TEST_PACKAGES=(
   libgtest-dev opensc gnutls-bin libengine-pkcs11-openssl sqlite3 etcd-server etcd-client
   swtpm swtpm-tools tpm2-tools tpm2-openssl curl systemd jq python3-yaml
 )
+# fuzz (scripts/fuzz.sh, not in the default sets): clang and its runtimes (libFuzzer, ASan,
+# UBSan).
+FUZZ_PACKAGES=(clang libclang-rt-14-dev)
 # kubectl: the one on the machine if there is one, else Debian's.
 command -v kubectl >/dev/null || TEST_PACKAGES+=(kubernetes-client)
 
@@ -43,7 +47,8 @@ for set in "$@"; do
     server) wanted+=("${SERVER_PACKAGES[@]}") ;;
     node) wanted+=("${NODE_PACKAGES[@]}") ;;
     test) wanted+=("${TEST_PACKAGES[@]}") ;;
-    *) echo "setup-deps: unknown package set '$set' (build, server, node or test)" >&2; exit 2 ;;
+    fuzz) wanted+=("${FUZZ_PACKAGES[@]}") ;;
+    *) echo "setup-deps: unknown package set '$set' (build, server, node, test or fuzz)" >&2; exit 2 ;;
   esac
 done
 

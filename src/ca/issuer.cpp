@@ -93,6 +93,15 @@ Status Issuer::load_key(const KeyLoadOptions& key_options) {
   return {};
 }
 
+Status Issuer::use_key(ossl::Ptr<EVP_PKEY> key) {
+  if (!key || EVP_PKEY_eq(X509_get0_pubkey(cert_.get()), key.get()) != 1) {
+    ERR_clear_error();
+    return fail(ErrorKind::conflict, "the key given is not the key of CA '" + name_ + "'");
+  }
+  key_ = std::move(key);
+  return {};
+}
+
 struct Issuer::Checked {
   ossl::Ptr<X509_REQ> owned;  // the parsed request, unless the caller parsed it
   Approved approved;          // owns the subject the spec points to

@@ -70,6 +70,9 @@ class Issuer {
                                                       IssuanceStore& store, const std::string& ca);
   Status precheck(const SignRequest& request);
   Status load_key(const KeyLoadOptions& key_options);
+  // A key the caller loaded itself (a software key, where no token is wanted: fuzzing),
+  // checked as load_key() checks the token's: it must be the key of the CA's certificate.
+  Status use_key(ossl::Ptr<EVP_PKEY> key);
 
   Result<IssuedCertificate> issue(const SignRequest& request);
   // All or nothing; safe to call from several threads at once.

@@ -104,6 +104,24 @@ Result<const ASN1_OBJECT*> object_of(int nid, const char* what) {
 
 }  // namespace
 
+std::optional<BasicCredentials> parse_basic_authorization(std::string_view header) {
+  constexpr std::string_view kScheme = "basic ";
+  if (header.size() <= kScheme.size()) return std::nullopt;
+  for (size_t i = 0; i < kScheme.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(header[i])) != kScheme[i]) return std::nullopt;
+  }
+  auto decoded = base64_decode(header.substr(kScheme.size()));
+  if (!decoded) return std::nullopt;
+  SecureString plain(*decoded);
+  OPENSSL_cleanse(decoded->data(), decoded->size());
+  auto colon = plain.view().find(':');
+  if (colon == std::string_view::npos) return std::nullopt;
+  BasicCredentials out;
+  out.user = std::string(plain.view().substr(0, colon));
+  out.password = SecureString(plain.view().substr(colon + 1));
+  return out;
+}
+
 bool is_media_type(std::string_view content_type, std::string_view type) {
   std::string_view given = content_type.substr(0, content_type.find(';'));
   while (!given.empty() && given.back() == ' ') given.remove_suffix(1);

@@ -8,12 +8,14 @@
 // base64 refuses CRs), and is read with any line breaks (LF or CRLF) or none.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "common/ossl.hpp"
 #include "common/result.hpp"
+#include "common/secure_string.hpp"
 
 namespace hwca::est {
 
@@ -31,6 +33,15 @@ inline constexpr const char* kCsrAttrsType = "application/csrattrs";
 // Whether a Content-Type header names `type` ("application/pkcs10"): case-insensitive,
 // parameters (";charset=...") allowed.
 bool is_media_type(std::string_view content_type, std::string_view type);
+
+// HTTP Basic credentials (RFC 7617) from an Authorization header's value: "Basic " (the
+// scheme in any case) and base64 of "user:password", the password after the first ':'.
+// Nothing when the header is another scheme, not base64, or has no ':'.
+struct BasicCredentials {
+  std::string user;
+  SecureString password;
+};
+std::optional<BasicCredentials> parse_basic_authorization(std::string_view header);
 
 Result<ossl::Ptr<X509_REQ>> decode_pkcs10_body(std::string_view body, OSSL_LIB_CTX* libctx);
 

@@ -9,8 +9,9 @@
 #include <thread>
 
 #include "attest/protocol.hpp"
-#include "common/base64.hpp"
 #include "common/text.hpp"
+#include "est/est_codec.hpp"
+#include "est/memory_stream.hpp"
 #include "est/tls_stream.hpp"
 
 namespace hwca::est {
@@ -94,23 +95,13 @@ Caller caller_of(const httplib::Request& req) {
   return caller;
 }
 
-// HTTP Basic credentials (RFC 7617): "Basic base64(user:password)".
+// HTTP Basic credentials (est_codec.hpp), if the request has them.
 void read_basic(const httplib::Request& req, Caller& caller) {
-  const std::string header = req.get_header_value("Authorization");
-  constexpr std::string_view kScheme = "basic ";
-  if (header.size() <= kScheme.size()) return;
-  for (size_t i = 0; i < kScheme.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(header[i])) != kScheme[i]) return;
-  }
-  auto decoded = base64_decode(std::string_view(header).substr(kScheme.size()));
-  if (!decoded) return;
-  SecureString plain(*decoded);
-  OPENSSL_cleanse(decoded->data(), decoded->size());
-  auto colon = plain.view().find(':');
-  if (colon == std::string_view::npos) return;
+  auto basic = parse_basic_authorization(req.get_header_value("Authorization"));
+  if (!basic) return;
   caller.has_basic = true;
-  caller.basic_user = std::string(plain.view().substr(0, colon));
-  caller.basic_password = SecureString(plain.view().substr(colon + 1));
+  caller.basic_user = std::move(basic->user);
+  caller.basic_password = std::move(basic->password);
 }
 
 }  // namespace
@@ -126,14 +117,26 @@ Status EstServer::bind(const TlsIdentity& id) {
   tls_ = std::move(*tls);
   // A client that goes away while its reply is written must not end the process.
   ::signal(SIGPIPE, SIG_IGN);
+  make_http();
+  queue_ = std::make_unique<ConnectionQueue>(
+      options_.queue != 0 ? options_.queue : options_.workers, options_.max_client_connections);
+  return listen();
+}
+
+void EstServer::make_http() {
   http_ = std::make_unique<Http>();
   http_->set_keep_alive_timeout(options_.read_timeout_s);
   http_->set_keep_alive_max_count(options_.keep_alive_max);
   http_->set_payload_max_length(options_.max_body);
   routes();
-  queue_ = std::make_unique<ConnectionQueue>(
-      options_.queue != 0 ? options_.queue : options_.workers, options_.max_client_connections);
-  return listen();
+}
+
+std::string EstServer::answer(std::string_view raw) {
+  if (!http_) make_http();
+  MemoryStream stream(raw);
+  bool closed = false;
+  http_->process_request(stream, /*close_connection=*/true, closed, [](httplib::Request&) {});
+  return stream.written();
 }
 
 Status EstServer::listen() {

@@ -23,6 +23,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/ossl.hpp"
@@ -68,6 +69,10 @@ class EstServer {
   // Serve until stop(); then wait for the requests in flight, and have the service audit
   // the summary of the refusals it has not audited yet.
   Status run();
+  // One request answered from memory, without TLS or a socket (fuzzing, tests): `raw` is the
+  // request as it would come on a connection, parsed, routed and answered as there (from
+  // 127.0.0.1, with no client certificate); the reply as it would be written. Not with run().
+  std::string answer(std::string_view raw);
   // From any thread (a signal-watching one): stop accepting and let run() return. Safe
   // before run() (which then returns at once) and while it starts; once run() has begun,
   // returns only after it has.
@@ -75,6 +80,7 @@ class EstServer {
 
  private:
   class Http;
+  void make_http();
   void routes();
   void admit(Accepted a);
   void work();
