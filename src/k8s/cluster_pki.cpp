@@ -71,10 +71,11 @@ Status make_requests(OSSL_LIB_CTX* libctx, std::vector<Work*>& todo, tokens::Key
     if (report && options.progress) options.progress("keys", done.load(), todo.size());
     Work& w = *todo[i];
     auto key = generate_leaf_key(libctx, type);
-    auto csr = key ? make_csr_der(libctx, key->get(), w.plan->common_name, w.plan->groups,
-                                  w.plan->sans)
-                   : Result<std::string>(tl::unexpected(key.error()));
-    auto pem = csr ? private_key_pem(key->get()) : Result<SecureString>(tl::unexpected(csr.error()));
+    auto csr =
+        key ? make_csr_der(libctx, key->get(), w.plan->common_name, w.plan->groups, w.plan->sans)
+            : Result<std::string>(tl::unexpected(key.error()));
+    auto pem =
+        csr ? private_key_pem(key->get()) : Result<SecureString>(tl::unexpected(csr.error()));
     if (!pem) {
       errors[i] = pem.error();
       return;
@@ -258,8 +259,7 @@ Result<std::vector<Work>> decide(const ca::Home& home, ca::IssuanceStore& store,
                                          cluster.leaf_key_type, now)) {
       w.outcome = Outcome::replaced;
       w.reason = *why;
-    } else if (revoked.at(ca).count(
-                   ca::serial_hex(X509_get0_serialNumber(existing->cert.get())))) {
+    } else if (revoked.at(ca).count(ca::serial_hex(X509_get0_serialNumber(existing->cert.get())))) {
       w.outcome = Outcome::replaced;
       w.reason = "it has been revoked";
     } else {

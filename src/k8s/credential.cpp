@@ -82,8 +82,8 @@ Result<Credential> read_credential(const std::string& node_dir, const PlannedCer
     if (!text) return tl::unexpected(text.error());
     auto rendered = frame ? match_rendered(*text, *frame) : std::nullopt;
     c.as_rendered = rendered.has_value();
-    auto config = rendered ? Result<Kubeconfig>(std::move(*rendered))
-                           : parse_kubeconfig(*text, planned.path);
+    auto config =
+        rendered ? Result<Kubeconfig>(std::move(*rendered)) : parse_kubeconfig(*text, planned.path);
     OPENSSL_cleanse(text->data(), text->size());
     if (!config) return tl::unexpected(config.error());
     c.cert_pem = std::move(config->cert_pem);

@@ -37,8 +37,7 @@ void print_tables(const K8sOptions& opt, const std::vector<LeafResult>& results)
                      std::to_string(r.certs), std::to_string(r.hwca.size()), fmt(2, med),
                      fmt(2, *std::min_element(hw.begin(), hw.end())), fmt(2, median(bl)),
                      fmt(2, *std::min_element(bl.begin(), bl.end())), fmt(2, med / median(bl)),
-                     fmt(2, median(paired)),
-                     r.reruns.empty() ? "-" : fmt(2, rerun),
+                     fmt(2, median(paired)), r.reruns.empty() ? "-" : fmt(2, rerun),
                      r.reruns.empty() ? "-" : fmt(2, rerun / med),
                      med < opt.target_seconds ? "met" : "missed"});
   }

@@ -4,7 +4,6 @@
 // run before any certificate is issued.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
-
 #include <yaml-cpp/yaml.h>
 
 #include <filesystem>
@@ -15,8 +14,8 @@
 #include "ca/revocation.hpp"
 #include "ca/serial.hpp"
 #include "ca/sqlite_issuance_store.hpp"
-#include "integration_env.hpp"
 #include "common/file_util.hpp"
+#include "integration_env.hpp"
 #include "k8s/cluster_pki.hpp"
 #include "k8s/credential.hpp"
 #include "k8s/kubeconfig.hpp"
@@ -255,8 +254,8 @@ TEST_F(K8sPki, AKeptKubeconfigIsCheckedWhateverItsLayout) {
   k8s::Kubeconfig w1 = read("w1/kubelet.conf"), w2 = read("w2/kubelet.conf");
   w1.cert_pem = w2.cert_pem;  // w2's credential under w1's name, in hwca's own layout
   w1.key_pem = w2.key_pem.clone();
-  ASSERT_TRUE(write_file_atomic(dir_.file("out/w1/kubelet.conf"), render_kubeconfig(w1).view(),
-                                0600));
+  ASSERT_TRUE(
+      write_file_atomic(dir_.file("out/w1/kubelet.conf"), render_kubeconfig(w1).view(), 0600));
   auto w3 = read_file(dir_.file("out/w3/kubelet.conf"));
   ASSERT_TRUE(w3);
   YAML::Emitter relaid;
