@@ -1,5 +1,7 @@
 #include "est/tls_context.hpp"
 
+#include <openssl/x509v3.h>
+
 namespace hwca::est {
 namespace {
 
@@ -47,6 +49,13 @@ Result<ossl::Ptr<SSL_CTX>> make_server_tls_context(const TlsIdentity& id) {
   SSL_CTX_set_num_tickets(c, 0);
   SSL_CTX_set_options(c, SSL_OP_NO_TICKET);
   SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_OFF);
+  // Every handshake reads these certificates on the server's threads. OpenSSL 3.0 decodes a
+  // certificate's extensions (key identifiers, ...) into it on first use, and a thread that
+  // finds them being decoded reads them without the lock (ThreadSanitizer: ASN1_STRING_set
+  // against ASN1_STRING_cmp in two concurrent handshakes): decoded here, before sharing.
+  X509_check_purpose(id.cert.get(), -1, 0);
+  for (const auto& cert : id.chain) X509_check_purpose(cert.get(), -1, 0);
+  X509_check_purpose(id.client_ca.get(), -1, 0);
   return ctx;
 }
 

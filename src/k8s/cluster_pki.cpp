@@ -6,17 +6,19 @@
 #include <map>
 #include <memory>
 #include <optional>
-#include <thread>
+#include <set>
 
 #include "ca/ca_init.hpp"
 #include "ca/certificate_builder.hpp"
 #include "ca/issuer.hpp"
 #include "ca/profile.hpp"
+#include "ca/serial.hpp"
 #include "common/file_util.hpp"
 #include "k8s/credential.hpp"
 #include "k8s/kubeconfig.hpp"
 #include "k8s/leaf_key.hpp"
 #include "k8s/output_tree.hpp"
+#include "k8s/parallel.hpp"
 #include "k8s/plan.hpp"
 #include "k8s/service_account.hpp"
 
@@ -62,35 +64,26 @@ Result<CaInfo> load_ca(const ca::Home& home, const std::string& name, const char
 // Keys and requests for every certificate to issue, on `threads` threads.
 Status make_requests(OSSL_LIB_CTX* libctx, std::vector<Work*>& todo, tokens::KeyType type,
                      const PkiOptions& options) {
-  std::atomic<size_t> next{0}, done{0};
+  std::atomic<size_t> done{0};
   std::vector<std::optional<Error>> errors(todo.size());
-  // The calling thread works too, and is the one that reports progress.
-  auto worker = [&](bool report) {
-    for (size_t i; (i = next++) < todo.size();) {
-      if (report && options.progress) options.progress("keys", done.load(), todo.size());
-      Work& w = *todo[i];
-      auto key = generate_leaf_key(libctx, type);
-      auto csr =
-          key ? make_csr_der(libctx, key->get(), w.plan->common_name, w.plan->groups, w.plan->sans)
-              : Result<std::string>(tl::unexpected(key.error()));
-      auto pem =
-          csr ? private_key_pem(key->get()) : Result<SecureString>(tl::unexpected(csr.error()));
-      if (!pem) {
-        errors[i] = pem.error();
-        continue;
-      }
-      w.csr = std::move(*csr);
-      w.key_pem = std::move(*pem);
-      ++done;
+  // The calling thread is the one that reports progress.
+  run_parallel(todo.size(), thread_count(options.threads), [&](size_t i, bool report) {
+    if (report && options.progress) options.progress("keys", done.load(), todo.size());
+    Work& w = *todo[i];
+    auto key = generate_leaf_key(libctx, type);
+    auto csr =
+        key ? make_csr_der(libctx, key->get(), w.plan->common_name, w.plan->groups, w.plan->sans)
+            : Result<std::string>(tl::unexpected(key.error()));
+    auto pem =
+        csr ? private_key_pem(key->get()) : Result<SecureString>(tl::unexpected(csr.error()));
+    if (!pem) {
+      errors[i] = pem.error();
+      return;
     }
-  };
-  unsigned n =
-      options.threads ? options.threads : std::max(1u, std::thread::hardware_concurrency());
-  n = static_cast<unsigned>(std::min<size_t>(n, todo.size()));
-  std::vector<std::thread> pool;
-  for (unsigned t = 1; t < n; ++t) pool.emplace_back(worker, false);
-  worker(true);
-  for (auto& t : pool) t.join();
+    w.csr = std::move(*csr);
+    w.key_pem = std::move(*pem);
+    ++done;
+  });
   if (options.progress) options.progress("keys", done.load(), todo.size());
   for (auto& e : errors) {
     if (e) return tl::unexpected(*e);
@@ -174,6 +167,16 @@ Status issue_all(const ca::Home& home, const ca::CryptoContext& crypto, ca::Issu
   return {};
 }
 
+// A kubeconfig's cluster, server, CA and user as the plan has them (no certificate, no key).
+Kubeconfig kubeconfig_frame(const Cluster& cluster, const CaInfo& kube_ca, const PlannedCert& p) {
+  Kubeconfig config;
+  config.cluster = cluster.name;
+  config.server = p.server;
+  config.ca_pem = kube_ca.cert_pem;
+  config.user = p.common_name;
+  return config;
+}
+
 // Write `data` to the node's `rel` unless the file already holds exactly that.
 Status write_if_changed(OutputTree& tree, const std::string& node, const std::string& rel,
                         std::string_view data, mode_t mode) {
@@ -193,11 +196,9 @@ Status write_work(OutputTree& tree, const Cluster& cluster, const CaInfo& kube_c
     if (auto ok = tree.write(p.node, p.path + ".crt", cert_pem, kPublicMode); !ok) return ok;
     return tree.write(p.node, p.path + ".key", w.key_pem.view(), kSecretMode);
   }
-  Kubeconfig config;
-  config.cluster = cluster.name;
-  config.server = p.server;
-  config.ca_pem = kube_ca.cert_pem;
-  config.user = p.common_name;
+  // A kept kubeconfig read as render_kubeconfig's own text for the same values is current.
+  if (!fresh && w.existing->as_rendered) return {};
+  Kubeconfig config = kubeconfig_frame(cluster, kube_ca, p);
   config.cert_pem = cert_pem;
   config.key_pem = fresh ? w.key_pem.clone() : w.existing->key_pem.clone();
   SecureString text = render_kubeconfig(config);
@@ -211,9 +212,10 @@ Status write_work(OutputTree& tree, const Cluster& cluster, const CaInfo& kube_c
 }
 
 // What happens to each planned certificate of the nodes in scope: kept, or issued (with
-// the reason) when missing, unusable, asked to be renewed or no longer right.
-Result<std::vector<Work>> decide(const ca::Home& home, const Cluster& cluster,
-                                 const std::vector<PlannedCert>& plan,
+// the reason) when missing, unusable, asked to be renewed or no longer right. The existing
+// files are read and checked on `options.threads` threads.
+Result<std::vector<Work>> decide(const ca::Home& home, ca::IssuanceStore& store,
+                                 const Cluster& cluster, const std::vector<PlannedCert>& plan,
                                  const std::map<std::string, CaInfo>& cas, const OutputTree& tree,
                                  const PkiOptions& options) {
   const std::time_t now = std::time(nullptr);
@@ -226,8 +228,27 @@ Result<std::vector<Work>> decide(const ca::Home& home, const Cluster& cluster,
     auto profile = ca::find_profile(home.config().profiles, p.profile);
     if (!profile) return tl::unexpected(profile.error());
     w.profile = std::move(*profile);
-    auto existing = read_credential(tree.node_path(p.node, ""), p);
-    const CaInfo& info = cas.at(ca_name_for(cluster, p.ca));
+    works.push_back(std::move(w));
+  }
+  // A kept certificate must not be revoked: each CA's revoked serials, read once. The CA
+  // certificates are shared by the threads: their extensions are cached before.
+  std::map<std::string, std::set<std::string>> revoked;
+  for (const auto& [name, info] : cas) {
+    X509_check_purpose(info.cert.get(), -1, 0);
+    auto rows = store.revoked(name);
+    if (!rows) return tl::unexpected(rows.error());
+    auto& serials = revoked[name];  // every CA has its set: the threads only read the map
+    for (const auto& row : *rows) serials.insert(row.serial);
+  }
+  const CaInfo& kube_ca = cas.at(cluster.kubernetes_ca);
+  run_parallel(works.size(), thread_count(options.threads), [&](size_t i, bool) {
+    Work& w = works[i];
+    const PlannedCert& p = *w.plan;
+    Kubeconfig frame;
+    if (p.kubeconfig) frame = kubeconfig_frame(cluster, kube_ca, p);
+    auto existing = read_credential(tree.node_path(p.node, ""), p, p.kubeconfig ? &frame : nullptr);
+    const std::string& ca = ca_name_for(cluster, p.ca);
+    const CaInfo& info = cas.at(ca);
     if (!existing) {
       bool missing = existing.error().kind == ErrorKind::not_found;
       w.outcome = missing ? Outcome::issued : Outcome::replaced;
@@ -238,12 +259,14 @@ Result<std::vector<Work>> decide(const ca::Home& home, const Cluster& cluster,
                                          cluster.leaf_key_type, now)) {
       w.outcome = Outcome::replaced;
       w.reason = *why;
+    } else if (revoked.at(ca).count(ca::serial_hex(X509_get0_serialNumber(existing->cert.get())))) {
+      w.outcome = Outcome::replaced;
+      w.reason = "it has been revoked";
     } else {
       w.not_after = ca::unix_time(X509_get0_notAfter(existing->cert.get()));
       w.existing = std::move(*existing);
     }
-    works.push_back(std::move(w));
-  }
+  });
   return works;
 }
 
@@ -325,7 +348,7 @@ Result<PkiReport> write_cluster_pki(const ca::Home& home, const ca::CryptoContex
   PkiReport report;
   auto tree = OutputTree::open(out_dir, report.notes);
   if (!tree) return tl::unexpected(tree.error());
-  auto works = decide(home, cluster, *plan, cas, *tree, options);
+  auto works = decide(home, store, cluster, *plan, cas, *tree, options);
   if (!works) return tl::unexpected(works.error());
   // The service-account key is settled before anything is signed (keys that disagree stop
   // the run with nothing issued); a new one (RSA, slow and random in time) is made beside

@@ -73,13 +73,17 @@ Result<ossl::Ptr<X509>> read_certificate_file(const std::string& path) {
   return first_certificate(*text, path);
 }
 
-Result<Credential> read_credential(const std::string& node_dir, const PlannedCert& planned) {
+Result<Credential> read_credential(const std::string& node_dir, const PlannedCert& planned,
+                                   const Kubeconfig* frame) {
   Credential c;
   const std::string base = node_dir + "/" + planned.path;
   if (planned.kubeconfig) {
     auto text = read_file(base, 1 << 20);
     if (!text) return tl::unexpected(text.error());
-    auto config = parse_kubeconfig(*text, planned.path);
+    auto rendered = frame ? match_rendered(*text, *frame) : std::nullopt;
+    c.as_rendered = rendered.has_value();
+    auto config =
+        rendered ? Result<Kubeconfig>(std::move(*rendered)) : parse_kubeconfig(*text, planned.path);
     OPENSSL_cleanse(text->data(), text->size());
     if (!config) return tl::unexpected(config.error());
     c.cert_pem = std::move(config->cert_pem);

@@ -11,6 +11,7 @@
 #include "common/ossl.hpp"
 #include "common/result.hpp"
 #include "common/secure_string.hpp"
+#include "k8s/kubeconfig.hpp"
 #include "k8s/plan.hpp"
 #include "tokens/keystore.hpp"
 
@@ -21,6 +22,7 @@ struct Credential {
   std::string cert_pem;      // the leaf and any intermediates, as they are in the file
   ossl::Ptr<EVP_PKEY> key;
   SecureString key_pem;
+  bool as_rendered = false;  // a kubeconfig that is exactly the text hwca would write now
 };
 
 // What follows a leaf of CA `ca` in its file: the CA and the CAs above it, but not the root
@@ -35,8 +37,11 @@ Result<ossl::Ptr<X509>> first_certificate(std::string_view pem, const std::strin
 Result<ossl::Ptr<X509>> read_certificate_file(const std::string& path);
 
 // The credential in `node_dir` for `planned`. ErrorKind::not_found when it is missing; any
-// other error says why it cannot be used.
-Result<Credential> read_credential(const std::string& node_dir, const PlannedCert& planned);
+// other error says why it cannot be used. For a kubeconfig, `frame` (when given) is what its
+// cluster, server, CA and user should be: a file that is render_kubeconfig's text for them
+// and its own certificate and key is read without a YAML parser, and marked as_rendered.
+Result<Credential> read_credential(const std::string& node_dir, const PlannedCert& planned,
+                                   const Kubeconfig* frame = nullptr);
 
 // Why `existing` must be replaced (it does not match the plan, the CA `ca` did not issue it,
 // it has expired, ...), or nullopt when it can stay.

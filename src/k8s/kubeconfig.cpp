@@ -39,6 +39,19 @@ Result<std::string> data_field(const YAML::Node& map, const char* key, const std
   return std::move(*data);
 }
 
+// The double-quoted value of the first `key` after `from` in text render_kubeconfig made.
+std::optional<std::string_view> quoted_value(std::string_view text, std::string_view key,
+                                             size_t& from) {
+  const std::string marker = std::string(key) + ": \"";
+  size_t start = text.find(marker, from);
+  if (start == std::string_view::npos) return std::nullopt;
+  start += marker.size();
+  size_t end = text.find('"', start);
+  if (end == std::string_view::npos) return std::nullopt;
+  from = end + 1;
+  return text.substr(start, end - start);
+}
+
 }  // namespace
 
 SecureString render_kubeconfig(const Kubeconfig& c) {
@@ -76,6 +89,27 @@ SecureString render_kubeconfig(const Kubeconfig& c) {
   // The emitter's buffer holds the key too.
   OPENSSL_cleanse(const_cast<char*>(out.c_str()), out.size());
   return text;
+}
+
+std::optional<Kubeconfig> match_rendered(std::string_view text, const Kubeconfig& frame) {
+  size_t at = 0;
+  auto cert_b64 = quoted_value(text, "client-certificate-data", at);
+  auto key_b64 = cert_b64 ? quoted_value(text, "client-key-data", at) : std::nullopt;
+  auto cert = cert_b64 ? base64_decode(*cert_b64) : std::nullopt;
+  auto key = cert && key_b64 ? base64_decode(*key_b64) : std::nullopt;
+  if (!key) return std::nullopt;
+  Kubeconfig c;
+  c.cluster = frame.cluster;
+  c.server = frame.server;
+  c.ca_pem = frame.ca_pem;
+  c.user = frame.user;
+  c.cert_pem = std::move(*cert);
+  c.key_pem = SecureString(*key);
+  OPENSSL_cleanse(key->data(), key->size());
+  // Whatever was read, the file is kept only as render_kubeconfig's own text for it, which
+  // parse_kubeconfig reads back to the same values.
+  if (render_kubeconfig(c).view() != text) return std::nullopt;
+  return c;
 }
 
 Result<Kubeconfig> parse_kubeconfig(std::string_view text, const std::string& source) {

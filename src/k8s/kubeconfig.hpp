@@ -3,6 +3,7 @@
 // fields hold base64 of PEM.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "common/result.hpp"
@@ -24,5 +25,12 @@ SecureString render_kubeconfig(const Kubeconfig& config);
 
 // Read the current context's cluster and user back; `source` names the file in errors.
 Result<Kubeconfig> parse_kubeconfig(std::string_view text, const std::string& source);
+
+// `frame` (cluster, server, CA and user as they should be) completed with the client
+// certificate and key of `text`, when `text` is exactly what render_kubeconfig makes of that:
+// the file hwca would write now, read without a YAML parser (a re-run of `hwca k8s certs`
+// reads a kubeconfig a node; yaml-cpp takes 2.4 M instructions for one). Nothing otherwise
+// (another layout, other values): parse_kubeconfig then reads the file.
+std::optional<Kubeconfig> match_rendered(std::string_view text, const Kubeconfig& frame);
 
 }  // namespace hwca::k8s

@@ -4,15 +4,21 @@
 // run before any certificate is issued.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <yaml-cpp/yaml.h>
 
 #include <filesystem>
+#include <map>
 
 #include "ca/audit_log.hpp"
 #include "ca/ca_init.hpp"
 #include "ca/revocation.hpp"
+#include "ca/serial.hpp"
 #include "ca/sqlite_issuance_store.hpp"
+#include "common/file_util.hpp"
 #include "integration_env.hpp"
 #include "k8s/cluster_pki.hpp"
+#include "k8s/credential.hpp"
+#include "k8s/kubeconfig.hpp"
 #include "support/forwarding_store.hpp"
 #include "support/temp_dir.hpp"
 
@@ -209,6 +215,68 @@ TEST_F(K8sPki, AFailureAfterSomeSignaturesSaysWhatWasIssued) {
   for (const auto& row : *rows) named += message.find(row.serial) != std::string::npos;
   EXPECT_EQ(named, std::min<size_t>(recorded, 3)) << message;
   EXPECT_FALSE(fs::exists(dir_.file("out"))) << "a failed first run left its folder behind";
+}
+
+// A re-run keeps nothing revoked: the certificate is replaced, the node written again.
+TEST_F(K8sPki, ARevokedCertificateIsReplacedNotKept) {
+  ASSERT_TRUE(run());
+  auto cert = k8s::read_certificate_file(dir_.file("out/w1/kubelet.conf"));
+  ASSERT_TRUE(cert) << cert.error().message;
+  const std::string serial = ca::serial_hex(X509_get0_serialNumber(cert->get()));
+  auto revoked = ca::revoke_certificate(*home_, *store_, "k8s-ca", serial, 1, "test:k8s");
+  ASSERT_TRUE(revoked) << revoked.error().message;
+  auto again = run();
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_EQ(count(*again, k8s::Outcome::replaced), 1u);
+  for (const auto& row : again->rows) {
+    if (row.outcome != k8s::Outcome::replaced) continue;
+    EXPECT_EQ(row.node + "/" + row.name, "w1/kubelet.conf");
+    EXPECT_EQ(row.reason, "it has been revoked");
+  }
+  EXPECT_EQ(again->nodes_written, 1u);
+  auto now = k8s::read_certificate_file(dir_.file("out/w1/kubelet.conf"));
+  ASSERT_TRUE(now) << now.error().message;
+  EXPECT_NE(ca::serial_hex(X509_get0_serialNumber(now->get())), serial);
+}
+
+// Kubeconfigs in hwca's own layout are read without a YAML parser on a re-run; that keeps
+// every check: another node's credential in that layout is replaced, and the same values in
+// another layout are kept and written again in hwca's.
+TEST_F(K8sPki, AKeptKubeconfigIsCheckedWhateverItsLayout) {
+  ASSERT_TRUE(run());
+  auto read = [&](const std::string& rel) {
+    auto text = read_file(dir_.file("out/" + rel));
+    EXPECT_TRUE(text) << rel;
+    auto config = k8s::parse_kubeconfig(text ? *text : "", rel);
+    EXPECT_TRUE(config) << rel;
+    return config ? std::move(*config) : k8s::Kubeconfig{};
+  };
+  k8s::Kubeconfig w1 = read("w1/kubelet.conf"), w2 = read("w2/kubelet.conf");
+  w1.cert_pem = w2.cert_pem;  // w2's credential under w1's name, in hwca's own layout
+  w1.key_pem = w2.key_pem.clone();
+  ASSERT_TRUE(
+      write_file_atomic(dir_.file("out/w1/kubelet.conf"), render_kubeconfig(w1).view(), 0600));
+  auto w3 = read_file(dir_.file("out/w3/kubelet.conf"));
+  ASSERT_TRUE(w3);
+  YAML::Emitter relaid;
+  relaid << YAML::Load(*w3);
+  ASSERT_NE(std::string(relaid.c_str()) + "\n", *w3);
+  ASSERT_TRUE(write_file_atomic(dir_.file("out/w3/kubelet.conf"), relaid.c_str(), 0600));
+
+  auto again = run();
+  ASSERT_TRUE(again) << again.error().message;
+  std::map<std::string, const k8s::PkiRow*> rows;
+  for (const auto& row : again->rows) rows[row.node + "/" + row.name] = &row;
+  ASSERT_TRUE(rows.count("w1/kubelet.conf") && rows.count("w3/kubelet.conf"));
+  EXPECT_EQ(rows["w1/kubelet.conf"]->outcome, k8s::Outcome::replaced);
+  EXPECT_EQ(rows["w1/kubelet.conf"]->reason, "its common name differs");
+  EXPECT_EQ(rows["w3/kubelet.conf"]->outcome, k8s::Outcome::kept);
+  EXPECT_EQ(rows["w3/kubelet.conf"]->reason, "server or CA data updated");
+  EXPECT_EQ(count(*again, k8s::Outcome::kept), 2 * 12 + kWorkers - 1);
+  EXPECT_EQ(again->nodes_written, 2u);
+  auto rewritten = read_file(dir_.file("out/w3/kubelet.conf"));
+  ASSERT_TRUE(rewritten);
+  EXPECT_EQ(*rewritten, std::string(render_kubeconfig(read("w3/kubelet.conf")).view()));
 }
 
 }  // namespace

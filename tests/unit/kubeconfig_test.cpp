@@ -117,5 +117,49 @@ TEST(Kubeconfig, RefusesWhatItCannotUse) {
                  "client-certificate-data");
 }
 
+// The frame a re-run of `hwca k8s certs` expects: the sample without its certificate and key.
+Kubeconfig frame_of(const Kubeconfig& c) {
+  Kubeconfig f;
+  f.cluster = c.cluster;
+  f.server = c.server;
+  f.ca_pem = c.ca_pem;
+  f.user = c.user;
+  return f;
+}
+
+TEST(Kubeconfig, MatchRenderedReadsItsOwnTextWithoutAParser) {
+  SecureString text = render_kubeconfig(sample());
+  auto c = match_rendered(text.view(), frame_of(sample()));
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->cert_pem, sample().cert_pem);
+  EXPECT_EQ(c->key_pem.view(), sample().key_pem.view());
+  EXPECT_EQ(c->server, sample().server);
+}
+
+TEST(Kubeconfig, MatchRenderedTakesNothingElse) {
+  std::string good(render_kubeconfig(sample()).view());
+  Kubeconfig moved = frame_of(sample());
+  moved.server = "https://10.0.0.99:6443";  // the plan's server changed
+  EXPECT_FALSE(match_rendered(good, moved));
+  Kubeconfig renamed = frame_of(sample());
+  renamed.user = "system:node:w2";
+  EXPECT_FALSE(match_rendered(good, renamed));
+  // The same values in another layout: parse_kubeconfig reads it, match_rendered does not.
+  YAML::Emitter other;
+  other << YAML::Load(good);
+  ASSERT_NE(std::string(other.c_str()) + "\n", good);
+  EXPECT_FALSE(match_rendered(other.c_str(), frame_of(sample())));
+  auto parsed = parse_kubeconfig(other.c_str(), "kubelet.conf");
+  ASSERT_TRUE(parsed) << parsed.error().message;
+  EXPECT_EQ(parsed->cert_pem, sample().cert_pem);
+  // A line added, a value cut short, a key that is not base64.
+  EXPECT_FALSE(match_rendered(good + "extra: 1\n", frame_of(sample())));
+  EXPECT_FALSE(match_rendered(good.substr(0, good.size() / 2), frame_of(sample())));
+  std::string bad = good;
+  bad.replace(bad.find("client-key-data: \"") + 18, 1, "*");
+  EXPECT_FALSE(match_rendered(bad, frame_of(sample())));
+  EXPECT_FALSE(match_rendered("", frame_of(sample())));
+}
+
 }  // namespace
 }  // namespace hwca::k8s
