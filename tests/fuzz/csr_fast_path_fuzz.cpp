@@ -35,7 +35,7 @@ OSSL_LIB_CTX* own_libctx() {
 
 // parse_csr without its fast path (src/ca/csr.cpp), on DER.
 Ptr<X509_REQ> ordinary(std::string_view der, OSSL_LIB_CTX* libctx) {
-  X509_REQ* out = X509_REQ_new_ex(libctx, nullptr);
+  X509_REQ* out = X509_REQ_new_ex(libctx, hwca::ossl::kDefaultProps);
   const auto* start = reinterpret_cast<const unsigned char*>(der.data());
   const unsigned char* p = start;
   const bool decoded =
@@ -44,7 +44,8 @@ Ptr<X509_REQ> ordinary(std::string_view der, OSSL_LIB_CTX* libctx) {
   if (!decoded || p != start + der.size()) return nullptr;
   if (X509_REQ_get_version(req.get()) != X509_REQ_VERSION_1) return nullptr;
   EVP_PKEY* key = X509_REQ_get0_pubkey(req.get());
-  if (key == nullptr || X509_REQ_verify_ex(req.get(), key, libctx, nullptr) != 1) return nullptr;
+  if (key == nullptr || X509_REQ_verify_ex(req.get(), key, libctx, hwca::ossl::kDefaultProps) != 1)
+    return nullptr;
   return req;
 }
 

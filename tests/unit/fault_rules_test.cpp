@@ -14,10 +14,11 @@ TEST(FaultRules, ReadsWhatFaultControlWrites) {
   const std::string text = fail("C_Sign", "CKR_DEVICE_ERROR").ending(t).line() + "\n" +
                            delay("C_Login", 700).times(2).line() + "\n" + find_nothing().line() +
                            "\n" + logout().line() + "   # a comment\n\n" +
-                           close_sessions().starting(t).ending(t).line() + "\n";
+                           close_sessions().starting(t).ending(t).line() + "\n" +
+                           fail("C_Sign", "CKR_DEVICE_ERROR").skipping(3).line() + "\n";
   Parsed p = parse_rules(text);
   ASSERT_TRUE(p.errors.empty()) << p.errors.front();
-  ASSERT_EQ(p.rules.size(), 5u);
+  ASSERT_EQ(p.rules.size(), 6u);
   EXPECT_EQ(p.rules[0].function, "C_Sign");
   EXPECT_EQ(p.rules[0].action, Action::fail);
   EXPECT_EQ(p.rules[0].rv, CKR_DEVICE_ERROR);
@@ -33,6 +34,8 @@ TEST(FaultRules, ReadsWhatFaultControlWrites) {
   EXPECT_EQ(p.rules[4].action, Action::close_sessions);
   EXPECT_EQ(p.rules[4].count, -1) << "with a window it happens at every call in it";
   EXPECT_DOUBLE_EQ(p.rules[4].from, 1764970002.25);
+  EXPECT_EQ(p.rules[4].after, 0);
+  EXPECT_EQ(p.rules[5].after, 3);
 }
 
 TEST(FaultRules, WindowsAndCountsDecideWhenARuleApplies) {
@@ -47,6 +50,19 @@ TEST(FaultRules, WindowsAndCountsDecideWhenARuleApplies) {
   EXPECT_TRUE(r.take());
   EXPECT_TRUE(r.take());
   EXPECT_FALSE(r.take());
+}
+
+TEST(FaultRules, AfterLetsTheFirstMatchingCallsThrough) {
+  Parsed p = parse_rules("C_Sign CKR_DEVICE_ERROR after=2 count=1\n");
+  ASSERT_TRUE(p.errors.empty()) << p.errors.front();
+  Rule& r = p.rules[0];
+  EXPECT_FALSE(r.past_after());
+  EXPECT_FALSE(r.past_after());
+  EXPECT_TRUE(r.past_after()) << "the third call is the first the rule acts on";
+  EXPECT_TRUE(r.take());
+  EXPECT_TRUE(r.past_after());
+  EXPECT_FALSE(r.take()) << "count= still bounds it";
+  EXPECT_FALSE(parse_rules("C_Sign CKR_DEVICE_ERROR after=-1\n").errors.empty());
 }
 
 TEST(FaultRules, BadLinesAreReportedWithTheirNumberAndSkipped) {

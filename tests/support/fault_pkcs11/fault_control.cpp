@@ -25,18 +25,19 @@ std::string FaultRule::line() const {
   if (from) out += " from=" + unix_seconds(*from);
   if (until) out += " until=" + unix_seconds(*until);
   if (count) out += " count=" + std::to_string(*count);
+  if (after) out += " after=" + std::to_string(*after);
   return out;
 }
 
 FaultRule fail(const std::string& function, const std::string& rv) {
-  return FaultRule{function + " " + rv, {}, {}, {}};
+  return FaultRule{function + " " + rv, {}, {}, {}, {}};
 }
 FaultRule delay(const std::string& function, long ms) {
-  return FaultRule{function + " delay=" + std::to_string(ms), {}, {}, {}};
+  return FaultRule{function + " delay=" + std::to_string(ms), {}, {}, {}, {}};
 }
-FaultRule find_nothing() { return FaultRule{"C_FindObjects empty", {}, {}, {}}; }
-FaultRule logout() { return FaultRule{"logout", {}, {}, {}}; }
-FaultRule close_sessions() { return FaultRule{"close-sessions", {}, {}, {}}; }
+FaultRule find_nothing() { return FaultRule{"C_FindObjects empty", {}, {}, {}, {}}; }
+FaultRule logout() { return FaultRule{"logout", {}, {}, {}, {}}; }
+FaultRule close_sessions() { return FaultRule{"close-sessions", {}, {}, {}, {}}; }
 
 std::string FaultControl::module_path() { return HWCA_FAULT_PKCS11; }
 

@@ -20,6 +20,7 @@ struct FaultRule {
   std::string what;  // "C_Sign CKR_DEVICE_ERROR", "C_Sign delay=500", "logout", ...
   std::optional<std::chrono::system_clock::time_point> from, until;
   std::optional<long> count;
+  std::optional<long> after;
 
   FaultRule& starting(std::chrono::system_clock::time_point t) {
     from = t;
@@ -35,6 +36,11 @@ struct FaultRule {
   }
   FaultRule& times(long n) {
     count = n;
+    return *this;
+  }
+  // The first n matching calls go on untouched.
+  FaultRule& skipping(long n) {
+    after = n;
     return *this;
   }
   std::string line() const;

@@ -139,7 +139,7 @@ CK_RV before(const char* fn, bool* empty = nullptr) {
   if (rules->empty()) return CKR_OK;
   const double now = unix_now();
   for (Rule& r : *rules) {
-    if (!r.applies_to(fn) || !r.active(now)) continue;
+    if (!r.applies_to(fn) || !r.active(now) || !r.past_after()) continue;
     switch (r.action) {
       case Action::delay:
         if (r.take()) std::this_thread::sleep_for(std::chrono::milliseconds(r.delay_ms));

@@ -40,6 +40,8 @@ double unix_now() {
 
 bool Rule::applies_to(const char* fn) const { return function == "*" || function == fn; }
 
+bool Rule::past_after() { return after == 0 || passed.fetch_add(1) >= after; }
+
 bool Rule::take() {
   if (count < 0) {
     used.fetch_add(1);
@@ -95,10 +97,10 @@ bool parse_rv(const std::string& text, CK_RV& rv) {
 
 namespace {
 
-// "key=value" options after the action: from=, until=, count=. Empty on success.
+// "key=value" options after the action: from=, until=, count=, after=. Empty on success.
 std::string parse_option(const std::string& word, Rule& rule) {
   size_t eq = word.find('=');
-  if (eq == std::string::npos) return "expected from=, until= or count=, not '" + word + "'";
+  if (eq == std::string::npos) return "expected from=, until=, count= or after=, not '" + word + "'";
   std::string key = word.substr(0, eq), value = word.substr(eq + 1);
   char* end = nullptr;
   if (key == "from" || key == "until") {
@@ -107,10 +109,10 @@ std::string parse_option(const std::string& word, Rule& rule) {
     (key == "from" ? rule.from : rule.until) = t;
     return "";
   }
-  if (key == "count") {
+  if (key == "count" || key == "after") {
     long n = std::strtol(value.c_str(), &end, 10);
-    if (value.empty() || *end != '\0' || n < 0) return "bad count '" + value + "'";
-    rule.count = n;
+    if (value.empty() || *end != '\0' || n < 0) return "bad " + key + " '" + value + "'";
+    (key == "count" ? rule.count : rule.after) = n;
     return "";
   }
   return "unknown option '" + key + "'";

@@ -27,7 +27,9 @@ struct Rule {
   double from = 0;   // unix time (seconds); 0: from now on
   double until = 0;  // unix time (seconds); 0: no end
   long count = -1;   // how many times at most; -1: no limit
+  long after = 0;    // the first `after` matching calls in the window pass untouched
   std::atomic<long> used{0};
+  std::atomic<long> passed{0};
 
   Rule() = default;
   Rule(const Rule& o)
@@ -38,13 +40,17 @@ struct Rule {
         from(o.from),
         until(o.until),
         count(o.count),
-        used(o.used.load()) {}
+        after(o.after),
+        used(o.used.load()),
+        passed(o.passed.load()) {}
   Rule& operator=(const Rule&) = delete;
 
   bool applies_to(const char* fn) const;
   bool active(double now) const {
     return (from == 0 || now >= from) && (until == 0 || now < until);
   }
+  // Counts one matching call in the window; false for the first `after` of them.
+  bool past_after();
   // Counts one use; false once `count` uses are spent.
   bool take();
 };
