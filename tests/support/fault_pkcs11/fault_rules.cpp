@@ -100,7 +100,8 @@ namespace {
 // "key=value" options after the action: from=, until=, count=, after=. Empty on success.
 std::string parse_option(const std::string& word, Rule& rule) {
   size_t eq = word.find('=');
-  if (eq == std::string::npos) return "expected from=, until=, count= or after=, not '" + word + "'";
+  if (eq == std::string::npos)
+    return "expected from=, until=, count= or after=, not '" + word + "'";
   std::string key = word.substr(0, eq), value = word.substr(eq + 1);
   char* end = nullptr;
   if (key == "from" || key == "until") {
