@@ -37,9 +37,10 @@ end=$(date -u -d "$(openssl x509 -in alice.pem -noout -enddate | cut -d= -f2)" +
 ! grep -q 'PRIVATE KEY\|client-key-data' <<<"$doc" || fail "k8s kubeconfig -o json shows the key"
 
 # --- check-expiration -------------------------------------------------------------------------
-# check_info JSON TREE: a CertificateExpirationInfo, field by field against openssl.
+# check_info JSON TREE RAN_AT: a CertificateExpirationInfo made by a command started at unix
+# time RAN_AT, field by field against openssl.
 check_info() {
-  local info=$1 tree=$2 now name file want residual
+  local info=$1 tree=$2 ran_at=$3 now name file want residual
   now=$(date +%s)
   [[ $(jq -r '[.apiVersion, .kind] | join(" ")' <<<"$info") == "output.kubeadm.k8s.io/v1alpha3 CertificateExpirationInfo" ]] ||
     fail "not a CertificateExpirationInfo: $info"
@@ -50,8 +51,9 @@ check_info() {
     [[ -n $entry ]] || fail "$tree: $name is missing from $info"
     [[ $(date -u -d "$(jq -r .expirationDate <<<"$entry")" +%s) == "$want" ]] || fail "$tree $name: $entry"
     residual=$(jq -r .residualTime <<<"$entry")
-    ((residual <= want - now + 5 && residual >= want - now - 60)) ||
-      fail "$tree $name: residualTime $residual, openssl says $((want - now)) s are left"
+    # Made between RAN_AT and now: between want - now and want - RAN_AT seconds were left.
+    ((residual <= want - ran_at + 2 && residual >= want - now - 2)) ||
+      fail "$tree $name: residualTime $residual, openssl says $((want - now)) to $((want - ran_at)) s were left"
     [[ $(jq -r '[.externallyManaged, .missing] | join(" ")' <<<"$entry") == "true false" ]] ||
       fail "$tree $name (no CA key in the tree: externally managed): $entry"
   done < <(printf '%s\t%s\n' ca pki/ca.crt etcd-ca pki/etcd/ca.crt front-proxy-ca pki/front-proxy-ca.crt \
@@ -60,8 +62,9 @@ check_info() {
     fail "a CA has a caName: $info"
 }
 # One node's own tree (its /etc/kubernetes): kubeadm's document itself.
+ran_at=$(date +%s)
 doc=$(same_doc hwca k8s check-expiration --dir pki/cp1)
-check_info "$doc" pki/cp1
+check_info "$doc" pki/cp1 "$ran_at"
 [[ $(jq -r '[has("node"), (.certificates | length), (.certificateAuthorities | length)] | join(" ")' <<<"$doc") == "false 12 3" ]] ||
   fail "check-expiration of one tree: $doc"
 [[ $(jq -r '.certificates[] | select(.name == "apiserver-etcd-client") | .caName' <<<"$doc") == etcd-ca ]] ||
@@ -71,11 +74,12 @@ out=$(hwca k8s check-expiration --dir pki/cp1)
   fail "check-expiration of one tree, text: $out"
 [[ $(grep -c '^apiserver ' <<<"$out") == 1 ]] || fail "check-expiration of one tree, text rows: $out"
 # A folder of trees: a List, one document a node.
+ran_at=$(date +%s)
 doc=$(same_doc hwca k8s check-expiration --dir pki)
 [[ $(jq -r '[.apiVersion, .kind, (.items | map(.node) | join(","))] | join(" ")' <<<"$doc") == "v1 List cp1,w1" ]] ||
   fail "check-expiration of a folder: $doc"
-check_info "$(jq '.items[0] | del(.node)' <<<"$doc")" pki/cp1
-check_info "$(jq '.items[1] | del(.node)' <<<"$doc")" pki/w1
+check_info "$(jq '.items[0] | del(.node)' <<<"$doc")" pki/cp1 "$ran_at"
+check_info "$(jq '.items[1] | del(.node)' <<<"$doc")" pki/w1 "$ran_at"
 # --output table, the old spelling of text, stays.
 [[ $(hwca k8s check-expiration --dir pki --output table) == "$(hwca k8s check-expiration --dir pki)" ]] ||
   fail "--output table differs from the text"
