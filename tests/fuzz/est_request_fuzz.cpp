@@ -112,18 +112,25 @@ struct World {
   }
 
   // A fresh bootstrap token for `node`, valid for an hour; its text ("" if `node` is no node name).
+  // A new id already taken is drawn again, as `hwca bootstrap create` does: one chance in
+  // two billion per token kept, but a long run keeps millions of them.
   std::string token_for(const std::string& node) {
     if (!ca::valid_node_name(node)) return "";
-    auto made = ca::make_bootstrap_token();
-    if (!made) broken("make_bootstrap_token");
     ca::BootstrapToken token;
-    token.id = made->id;
     token.node = node;
     token.created_at = std::time(nullptr);
     token.expires_at = token.created_at + 3600;
     token.created_by = "fuzz";
-    if (!db->add_token(token, ca::bootstrap_token_hash(made->text))) broken("add_token");
-    return made->text;
+    for (int attempt = 0;; ++attempt) {
+      auto made = ca::make_bootstrap_token();
+      if (!made) broken("make_bootstrap_token");
+      token.id = made->id;
+      auto added = db->add_token(token, ca::bootstrap_token_hash(made->text));
+      if (added) return made->text;
+      if (added.error().kind != hwca::ErrorKind::conflict || attempt == 2) {
+        broken(("add_token: " + added.error().message).c_str());
+      }
+    }
   }
 };
 
