@@ -49,23 +49,18 @@ Ptr<X509_REQ> ordinary(std::string_view der, OSSL_LIB_CTX* libctx) {
   return req;
 }
 
-std::string der_of(X509_PUBKEY* spki) {
+// The DER of `obj` by its i2d function; empty when it cannot be encoded.
+template <typename T>
+std::string der_of(T* obj, int (*i2d)(const T*, unsigned char**)) {
   unsigned char* out = nullptr;
-  int len = i2d_X509_PUBKEY(spki, &out);
+  int len = i2d(obj, &out);
   std::string der =
       len > 0 ? std::string(reinterpret_cast<char*>(out), static_cast<size_t>(len)) : "";
   OPENSSL_free(out);
   return der;
 }
-
-std::string der_of(X509_REQ* req) {
-  unsigned char* out = nullptr;
-  int len = i2d_X509_REQ(req, &out);
-  std::string der =
-      len > 0 ? std::string(reinterpret_cast<char*>(out), static_cast<size_t>(len)) : "";
-  OPENSSL_free(out);
-  return der;
-}
+std::string der_of(X509_PUBKEY* spki) { return der_of(spki, i2d_X509_PUBKEY); }
+std::string der_of(X509_REQ* req) { return der_of(req, i2d_X509_REQ); }
 
 void compare(std::string_view der, OSSL_LIB_CTX* libctx) {
   Ptr<X509_REQ> fast = hwca::ca::parse_named_curve_request(der, libctx);
