@@ -1,11 +1,15 @@
-// Many threads sign at once with one shared EVP_PKEY (one login, pooled sessions).
+// Many threads sign at once with one shared EVP_PKEY (one login, pooled sessions); the
+// module's use lock that orders those calls against a reinitialisation.
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
+#include <future>
 #include <thread>
 
 #include "ca/crypto_context.hpp"
 #include "integration_env.hpp"
+#include "tokens/pkcs11/session_pool.hpp"
 
 namespace hwca::test {
 namespace {
@@ -55,6 +59,47 @@ void run_threads(tokens::KeyType type, int threads, int per_thread) {
 
 TEST(Concurrency, EightThreadsSignEcP256AtOnce) { run_threads(tokens::KeyType::ec_p256, 8, 200); }
 TEST(Concurrency, EightThreadsSignRsa2048AtOnce) { run_threads(tokens::KeyType::rsa_2048, 8, 25); }
+
+// UseGate (tokens/pkcs11/session_pool.hpp): exclusive() waits for the shared holders and
+// gives up after its timeout; what is written under it is seen by the next shared holder.
+// Under ThreadSanitizer (ci/tsan.sh) this also checks that TSan sees the exclusive lock:
+// taken in a wait it did not intercept, it reported Module::reinitialize's writes to the
+// token's anchor as racing with relogin().
+TEST(Concurrency, UseGateExclusiveExcludesSharedHolders) {
+  using namespace std::chrono_literals;
+  tokens::pkcs11::UseGate gate;
+  {
+    std::promise<void> holding, release;
+    std::thread holder([&] {
+      tokens::pkcs11::UseLock use = gate.shared();
+      holding.set_value();
+      release.get_future().wait();
+    });
+    holding.get_future().wait();
+    auto refused = gate.exclusive(100ms);
+    EXPECT_FALSE(refused.owns_lock()) << "taken while a session lease held the lock";
+    release.set_value();
+    holder.join();
+  }
+  int value = 0;  // plain: only the use lock orders the two threads' accesses
+  auto exclusive = gate.exclusive(5s);
+  ASSERT_TRUE(exclusive.owns_lock());
+  std::atomic<bool> released{false};  // relaxed: no ordering of its own
+  bool early = false;
+  int seen = -1;
+  std::thread reader([&] {
+    tokens::pkcs11::UseLock use = gate.shared();
+    early = !released.load(std::memory_order_relaxed);
+    seen = value;
+  });
+  std::this_thread::sleep_for(50ms);  // the reader waits for the lock meanwhile
+  value = 1;
+  released.store(true, std::memory_order_relaxed);
+  exclusive.unlock();
+  reader.join();
+  EXPECT_FALSE(early) << "a shared holder got in while the lock was held exclusively";
+  EXPECT_EQ(seen, 1);
+}
 
 }  // namespace
 }  // namespace hwca::test
