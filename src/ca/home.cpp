@@ -18,8 +18,14 @@ namespace {
 
 constexpr const char* kConfigFile = "config.yaml";
 
+// A path inside the home, of printable characters: no control character (YAML folds or
+// trims line breaks, so such a name would not survive the file being written back).
 bool safe_relative(const std::string& p) {
-  return !p.empty() && p[0] != '/' && p.find("..") == std::string::npos;
+  if (p.empty() || p[0] == '/' || p.find("..") != std::string::npos) return false;
+  for (unsigned char ch : p) {
+    if (ch < 0x20 || ch == 0x7f) return false;
+  }
+  return true;
 }
 
 Result<std::string> scalar(const YAML::Node& node, const std::string& where) {
@@ -63,7 +69,8 @@ Status check(const Config& c, const std::string& source) {
       return ok;
     }
     if (!safe_relative(ca.cert)) {
-      return fail(ErrorKind::usage, where + ": cert must be a path inside the home");
+      return fail(ErrorKind::usage,
+                  where + ": cert must be a path inside the home, without control characters");
     }
     if (!ca.parent.empty() && c.cas.count(ca.parent) == 0) {
       return fail(ErrorKind::usage,
@@ -79,7 +86,9 @@ Status check(const Config& c, const std::string& source) {
     }
   }
   if (!safe_relative(c.database) || !safe_relative(c.audit_log)) {
-    return fail(ErrorKind::usage, source + ": database and auditLog must be paths inside the home");
+    return fail(ErrorKind::usage, source +
+                                      ": database and auditLog must be paths inside the home, "
+                                      "without control characters");
   }
   return {};
 }

@@ -96,6 +96,12 @@ TEST(Config, BadConfigsAreRefusedWithTheCause) {
                  "unknown field 'colour'");
   expect_refused("cas: [\n", "line");
   expect_refused("database: /etc/passwd\n", "inside the home");
+  // Found by the profile_yaml fuzz target: a name with a carriage return lost one each time
+  // the file was written back.
+  expect_refused("database: \"iss\\r\\rued.db\\r\"\n", "without control characters");
+  expect_refused("auditLog: \"a\\tb.log\"\n", "without control characters");
+  expect_refused("cas:\n  a:\n    key: pkcs11:object=a\n    cert: \"a\\x7f.pem\"\n",
+                 "without control characters");
 }
 
 TEST(Config, APinValueNeverAppearsInTheError) {
