@@ -109,6 +109,7 @@ Result<Config> parse_config(const std::string& text, const std::string& source) 
     YAML::Node root = YAML::Load(text);
     if (root.IsNull()) return c;
     if (!root.IsMap()) return fail(ErrorKind::usage, source + " must be a mapping");
+    if (auto ok = unique_keys(root, source); !ok) return tl::unexpected(ok.error());
     for (const auto& item : root) {
       std::string key = item.first.as<std::string>();
       if (key == "database") {
@@ -122,10 +123,14 @@ Result<Config> parse_config(const std::string& text, const std::string& source) 
       } else if (key == "cas") {
         if (item.second.IsNull()) continue;
         if (!item.second.IsMap()) return fail(ErrorKind::usage, source + ": cas must be a mapping");
+        if (auto ok = unique_keys(item.second, source + ": cas"); !ok) {
+          return tl::unexpected(ok.error());
+        }
         for (const auto& ca : item.second) {
           std::string name = ca.first.as<std::string>();
           std::string where = source + ": CA '" + printable(name) + "'";
           if (!ca.second.IsMap()) return fail(ErrorKind::usage, where + " must be a mapping");
+          if (auto ok = unique_keys(ca.second, where); !ok) return tl::unexpected(ok.error());
           CaEntry e;
           for (const auto& field : ca.second) {
             std::string f = field.first.as<std::string>();

@@ -1,6 +1,7 @@
 #include "ca/profile_yaml.hpp"
 
 #include <algorithm>
+#include <set>
 
 #include "ca/distribution_urls.hpp"
 #include "ca/home.hpp"
@@ -188,11 +189,23 @@ Status check_profile(const Profile& p, const std::string& where) {
 
 }  // namespace
 
+Status unique_keys(const YAML::Node& map, const std::string& where) {
+  std::set<std::string> seen;
+  for (const auto& item : map) {
+    const std::string key = item.first.IsScalar() ? item.first.as<std::string>() : "";
+    if (!seen.insert(key).second) {
+      return fail(ErrorKind::usage, where + ": '" + printable(key) + "' appears twice");
+    }
+  }
+  return {};
+}
+
 Result<std::map<std::string, Profile>> parse_profiles(const YAML::Node& node,
                                                       const std::string& source) {
   std::map<std::string, Profile> out;
   if (node.IsNull()) return out;
   if (!node.IsMap()) return fail(ErrorKind::usage, source + ": profiles must be a mapping");
+  if (auto ok = unique_keys(node, source + ": profiles"); !ok) return tl::unexpected(ok.error());
   for (const auto& entry : node) {
     std::string name = entry.first.as<std::string>();
     std::string where = source + ": profile '" + printable(name) + "'";
@@ -204,6 +217,7 @@ Result<std::map<std::string, Profile>> parse_profiles(const YAML::Node& node,
                   where + " is built in; choose another name (base: " + name + " starts from it)");
     }
     if (!entry.second.IsMap()) return fail(ErrorKind::usage, where + " must be a mapping");
+    if (auto ok = unique_keys(entry.second, where); !ok) return tl::unexpected(ok.error());
     Profile p = plain_profile();
     if (const YAML::Node base = entry.second["base"]) {
       auto it = base.IsScalar() ? builtin_profiles().find(base.as<std::string>())

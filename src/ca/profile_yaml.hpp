@@ -29,6 +29,10 @@
 
 namespace hwca::ca {
 
+// Refuses a mapping that holds a key twice: YAML says keys are unique, yaml-cpp keeps both,
+// and which one counted would depend on how each was read. `where` names the mapping.
+Status unique_keys(const YAML::Node& map, const std::string& where);
+
 // The `profiles:` node; `source` names the file in errors.
 Result<std::map<std::string, Profile>> parse_profiles(const YAML::Node& node,
                                                       const std::string& source);

@@ -102,6 +102,17 @@ TEST(Config, BadConfigsAreRefusedWithTheCause) {
   expect_refused("auditLog: \"a\\tb.log\"\n", "without control characters");
   expect_refused("cas:\n  a:\n    key: pkcs11:object=a\n    cert: \"a\\x7f.pem\"\n",
                  "without control characters");
+  // Found by the same target: a second `profiles:` (empty) dropped the first one's profiles
+  // from the parsed config but not from what was written back. A key twice is refused.
+  expect_refused("profiles:\n  web:\n    base: server\nprofiles:\n", "'profiles' appears twice");
+  expect_refused(
+      "cas:\n  a:\n    key: pkcs11:object=a\n    cert: a.pem\n"
+      "  a:\n    key: pkcs11:object=b\n    cert: b.pem\n",
+      "cas: 'a' appears twice");
+  expect_refused("cas:\n  a:\n    key: pkcs11:object=a\n    cert: a.pem\n    cert: b.pem\n",
+                 "'cert' appears twice");
+  expect_refused("profiles:\n  web:\n    base: server\n    days: 30\n    days: 90\n",
+                 "'days' appears twice");
 }
 
 TEST(Config, APinValueNeverAppearsInTheError) {
