@@ -22,6 +22,29 @@ std::string printable(std::string_view text) {
   return out;
 }
 
+size_t invalid_utf8_at(std::string_view text) {
+  const auto* b = reinterpret_cast<const unsigned char*>(text.data());
+  size_t i = 0;
+  while (i < text.size()) {
+    unsigned char c = b[i];
+    size_t extra = c < 0x80                 ? 0
+                   : c >= 0xc2 && c <= 0xdf ? 1
+                   : c >= 0xe0 && c <= 0xef ? 2
+                   : c >= 0xf0 && c <= 0xf4 ? 3
+                                            : 4;
+    if (extra == 4 || text.size() - i <= extra) return i;  // not a lead byte, or cut short
+    // The second byte's range excludes the overlong forms, the surrogates and > U+10FFFF.
+    unsigned char lo = c == 0xe0 ? 0xa0 : c == 0xf0 ? 0x90 : 0x80;
+    unsigned char hi = c == 0xed ? 0x9f : c == 0xf4 ? 0x8f : 0xbf;
+    for (size_t k = 1; k <= extra; ++k) {
+      unsigned char cont = b[i + k];
+      if (cont < (k == 1 ? lo : 0x80) || cont > (k == 1 ? hi : 0xbf)) return i;
+    }
+    i += extra + 1;
+  }
+  return std::string_view::npos;
+}
+
 std::string bounded(std::string_view text, size_t max) {
   static const char* digits = "0123456789abcdef";
   std::string out;

@@ -19,6 +19,10 @@ std::string printable(std::string_view text);
 // UTF-8 for the JSON of the audit log.
 std::string bounded(std::string_view text, size_t max = 128);
 
+// Where the first byte that is not well-formed UTF-8 (RFC 3629: no overlong form, no
+// surrogate, nothing above U+10FFFF) starts, or npos when all of `text` is UTF-8.
+size_t invalid_utf8_at(std::string_view text);
+
 // strerror() that is safe to call from several threads.
 std::string error_text(int err);
 

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "ca/home.hpp"
+#include "ca/profile_yaml.hpp"
 #include "ca/san.hpp"
 #include "common/text.hpp"
 
@@ -98,6 +99,7 @@ Status parse_endpoint(const std::string& text, const std::string& where, Cluster
 
 Status parse_cas(const YAML::Node& node, const std::string& where, Cluster& c) {
   if (!node.IsMap()) return fail(ErrorKind::usage, where + " must be a mapping");
+  if (auto ok = ca::unique_keys(node, where); !ok) return ok;
   for (const auto& item : node) {
     std::string key = item.first.as<std::string>();
     auto v = scalar(item.second, where + "." + key);
@@ -125,6 +127,7 @@ Status parse_cas(const YAML::Node& node, const std::string& where, Cluster& c) {
 
 Result<Node> parse_node(const YAML::Node& node, const std::string& where) {
   if (!node.IsMap()) return fail(ErrorKind::usage, where + " must be a mapping");
+  if (auto ok = ca::unique_keys(node, where); !ok) return tl::unexpected(ok.error());
   Node n;
   bool has_role = false;
   for (const auto& item : node) {
@@ -280,6 +283,7 @@ Result<Cluster> parse_cluster(const std::string& text, const std::string& source
   try {
     YAML::Node root = YAML::Load(text);
     if (!root.IsMap()) return fail(ErrorKind::usage, source + " must be a mapping");
+    if (auto ok = ca::unique_keys(root, source); !ok) return tl::unexpected(ok.error());
     for (const auto& item : root) {
       std::string key = item.first.as<std::string>();
       saw_endpoint = saw_endpoint || key == "controlPlaneEndpoint";

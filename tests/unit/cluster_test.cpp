@@ -104,8 +104,9 @@ TEST(Cluster, TheServiceIpIsTheSubnetsFirstAddress) {
 }
 
 TEST(Cluster, BindPortIsTheLocalApiserversPort) {
-  auto c = parse_cluster(replaced("dnsDomain: cluster.local", "dnsDomain: cluster.local\nbindPort: 8443"),
-                         "cluster.yaml");
+  auto c = parse_cluster(
+      replaced("dnsDomain: cluster.local", "dnsDomain: cluster.local\nbindPort: 8443"),
+      "cluster.yaml");
   ASSERT_TRUE(c) << c.error().message;
   EXPECT_EQ(c->bind_port, 8443);
   EXPECT_EQ(parse_cluster(kExample, "x")->bind_port, 6443);
@@ -133,6 +134,20 @@ TEST(Cluster, MistakesNameTheField) {
   expect_refused(replaced("dnsDomain: cluster.local", "dnsDomain: cluster.local\nextra: 1"),
                  "unknown field 'extra'");
   expect_refused("apiVersion: hwca/v1\nkind: [", "cluster.yaml line");
+}
+
+// YAML keys are unique; yaml-cpp keeps both copies, and a second `nodes:` or `certSANs:`
+// would have been added to the first (a second `name:` would have replaced it).
+TEST(Cluster, AKeyGivenTwiceIsRefused) {
+  expect_refused(replaced("dnsDomain: cluster.local", "dnsDomain: cluster.local\nnodes: []"),
+                 "cluster.yaml: 'nodes' appears twice");
+  expect_refused(
+      replaced("dnsDomain: cluster.local", "dnsDomain: cluster.local\ncertSANs: [b.example.com]"),
+      "'certSANs' appears twice");
+  expect_refused(replaced("etcd: etcd-ca", "etcd: etcd-ca, etcd: other-ca"),
+                 "cluster.yaml: cas: 'etcd' appears twice");
+  expect_refused(replaced("role: worker", "role: worker, name: w2"),
+                 "cluster.yaml: nodes[1]: 'name' appears twice");
 }
 
 }  // namespace

@@ -113,6 +113,10 @@ TEST(Config, BadConfigsAreRefusedWithTheCause) {
                  "'cert' appears twice");
   expect_refused("profiles:\n  web:\n    base: server\n    days: 30\n    days: 90\n",
                  "'days' appears twice");
+  // Found by the same target: a byte that is not UTF-8 was written back as an escape, which
+  // read again as another character (the file changed under each write-back).
+  expect_refused("profiles:\n  pee:\n    base: server\n    description: c\xb6 t\r #i#c \n",
+                 "config.yaml line 4: not UTF-8 text (a byte b6)");
 }
 
 TEST(Config, APinValueNeverAppearsInTheError) {

@@ -56,3 +56,25 @@ TEST(Join, PutsTheSeparatorBetweenItemsOnly) {
 }
 
 }  // namespace
+
+TEST(InvalidUtf8At, WellFormedTextIsAccepted) {
+  constexpr auto npos = std::string_view::npos;
+  EXPECT_EQ(hwca::invalid_utf8_at(""), npos);
+  EXPECT_EQ(hwca::invalid_utf8_at("plain\r\n"), npos);
+  EXPECT_EQ(hwca::invalid_utf8_at(std::string_view("a\0b", 3)), npos);
+  EXPECT_EQ(hwca::invalid_utf8_at("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"), npos);
+  EXPECT_EQ(hwca::invalid_utf8_at("\xed\x9f\xbf \xee\x80\x80 \xf4\x8f\xbf\xbf"), npos);  // edges
+}
+
+TEST(InvalidUtf8At, NamesTheFirstBadSequence) {
+  EXPECT_EQ(hwca::invalid_utf8_at("c\xb6 t"), 1u);           // a lone continuation byte
+  EXPECT_EQ(hwca::invalid_utf8_at("ab\xc3"), 2u);            // cut short
+  EXPECT_EQ(hwca::invalid_utf8_at("\xc3\x28"), 0u);          // a bad continuation
+  EXPECT_EQ(hwca::invalid_utf8_at("a\xc0\xaf"), 1u);         // overlong '/'
+  EXPECT_EQ(hwca::invalid_utf8_at("\xe0\x80\xaf"), 0u);      // overlong, 3 bytes
+  EXPECT_EQ(hwca::invalid_utf8_at("\xf0\x80\x80\xaf"), 0u);  // overlong, 4 bytes
+  EXPECT_EQ(hwca::invalid_utf8_at("x\xed\xa0\x80"), 1u);     // a surrogate (U+D800)
+  EXPECT_EQ(hwca::invalid_utf8_at("\xf4\x90\x80\x80"), 0u);  // above U+10FFFF
+  EXPECT_EQ(hwca::invalid_utf8_at("\xf5\x80\x80\x80"), 0u);  // never a lead byte
+  EXPECT_EQ(hwca::invalid_utf8_at("\xe2\x82\xac\xff"), 3u);  // after a good one
+}
