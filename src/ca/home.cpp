@@ -4,7 +4,6 @@
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <set>
@@ -106,14 +105,7 @@ bool valid_ca_name(const std::string& name) {
 
 Result<Config> parse_config(const std::string& text, const std::string& source) {
   Config c;
-  // YAML is UTF-8 text; yaml-cpp reads other bytes as they are but writes them back as
-  // escapes, which read as other characters: the file would change under each write-back.
-  if (size_t at = invalid_utf8_at(text); at != std::string::npos) {
-    auto line = std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(at), '\n') + 1;
-    return fail(ErrorKind::usage,
-                source + " line " + std::to_string(line) + ": not UTF-8 text (a byte " +
-                    hex_text(reinterpret_cast<const unsigned char*>(text.data()) + at, 1) + ")");
-  }
+  if (auto ok = check_yaml_text(text, source); !ok) return tl::unexpected(ok.error());
   try {
     YAML::Node root = YAML::Load(text);
     if (root.IsNull()) return c;

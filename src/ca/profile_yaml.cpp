@@ -189,6 +189,31 @@ Status check_profile(const Profile& p, const std::string& where) {
 
 }  // namespace
 
+Status check_yaml_text(std::string_view text, const std::string& source) {
+  auto at_line = [&](size_t at, const std::string& what) {
+    auto line = std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(at), '\n') + 1;
+    return fail(ErrorKind::usage, source + " line " + std::to_string(line) + ": " + what);
+  };
+  const auto* b = reinterpret_cast<const unsigned char*>(text.data());
+  if (size_t at = invalid_utf8_at(text); at != std::string_view::npos) {
+    return at_line(at, "not UTF-8 text (a byte " + hex_text(b + at, 1) + ")");
+  }
+  for (size_t i = 0; i < text.size(); ++i) {  // UTF-8 now: a byte pattern is a character
+    unsigned char c = b[i];
+    size_t len = 0;
+    if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7f) {
+      len = 1;
+    } else if (c == 0xc2 && b[i + 1] >= 0x80 && b[i + 1] <= 0x9f && b[i + 1] != 0x85) {
+      len = 2;  // C1 controls
+    } else if (c == 0xef && b[i + 1] == 0xbf && (b[i + 2] == 0xbe || b[i + 2] == 0xbf)) {
+      len = 3;  // U+FFFE, U+FFFF
+    }
+    if (len > 0)
+      return at_line(i, "a character YAML does not allow (" + hex_text(b + i, len) + ")");
+  }
+  return {};
+}
+
 Status unique_keys(const YAML::Node& map, const std::string& where) {
   std::set<std::string> seen;
   for (const auto& item : map) {

@@ -280,6 +280,7 @@ std::string server_url(const std::string& host, int port) {
 Result<Cluster> parse_cluster(const std::string& text, const std::string& source) {
   Cluster c;
   bool saw_version = false, saw_kind = false, saw_endpoint = false;
+  if (auto ok = ca::check_yaml_text(text, source); !ok) return tl::unexpected(ok.error());
   try {
     YAML::Node root = YAML::Load(text);
     if (!root.IsMap()) return fail(ErrorKind::usage, source + " must be a mapping");

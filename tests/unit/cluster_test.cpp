@@ -134,6 +134,8 @@ TEST(Cluster, MistakesNameTheField) {
   expect_refused(replaced("dnsDomain: cluster.local", "dnsDomain: cluster.local\nextra: 1"),
                  "unknown field 'extra'");
   expect_refused("apiVersion: hwca/v1\nkind: [", "cluster.yaml line");
+  expect_refused(replaced("name: kubernetes", "name: kube\x01rnetes"),
+                 "cluster.yaml line 3: a character YAML does not allow (01)");
 }
 
 // YAML keys are unique; yaml-cpp keeps both copies, and a second `nodes:` or `certSANs:`

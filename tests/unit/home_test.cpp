@@ -117,6 +117,13 @@ TEST(Config, BadConfigsAreRefusedWithTheCause) {
   // read again as another character (the file changed under each write-back).
   expect_refused("profiles:\n  pee:\n    base: server\n    description: c\xb6 t\r #i#c \n",
                  "config.yaml line 4: not UTF-8 text (a byte b6)");
+  // Found by the same target: yaml-cpp read a NUL as a lone 0xa0 byte, which was written back
+  // as text that is not UTF-8. YAML allows no control character but tab and line breaks.
+  expect_refused(std::string("#b\nauditLog: aud\0_obtbl\n", 24),
+                 "config.yaml line 2: a character YAML does not allow (00)");
+  expect_refused("profiles:\n  web:\n    description: a\x7f\n", "line 3: a character YAML");
+  expect_refused("profiles:\n  web:\n    description: a\xc2\x9b\n", "allow (c29b)");
+  expect_refused("profiles:\n  web:\n    description: \xef\xbf\xbe\n", "allow (efbfbe)");
 }
 
 TEST(Config, APinValueNeverAppearsInTheError) {
