@@ -208,8 +208,12 @@ Status check_yaml_text(std::string_view text, const std::string& source) {
     } else if (c == 0xef && b[i + 1] == 0xbf && (b[i + 2] == 0xbe || b[i + 2] == 0xbf)) {
       len = 3;  // U+FFFE, U+FFFF
     }
-    if (len > 0)
+    if (len > 0) {
       return at_line(i, "a character YAML does not allow (" + hex_text(b + i, len) + ")");
+    }
+    if (c == '\r' && (i + 1 == text.size() || b[i + 1] != '\n')) {
+      return at_line(i, "a carriage return without a line feed (lines end in LF or CR LF)");
+    }
   }
   return {};
 }

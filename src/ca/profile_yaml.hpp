@@ -31,9 +31,10 @@
 namespace hwca::ca {
 
 // Refuses text that is not YAML's: not UTF-8, or a character YAML does not allow (C0 and C1
-// controls but tab, line feed, carriage return and NEL; DEL; U+FFFE, U+FFFF). yaml-cpp reads
-// such text without a word and may turn it into other bytes (a NUL became a lone 0xa0), which
-// it then writes back as something else. The error names the line; `source` the file.
+// controls but tab, line feed, carriage return and NEL; DEL; U+FFFE, U+FFFF), or a carriage
+// return that does not end a line with a line feed. yaml-cpp reads such text without a word
+// and may turn it into other bytes (a NUL became a lone 0xa0; a lone CR stayed in a value),
+// which it then writes back as something else. The error names the line; `source` the file.
 Status check_yaml_text(std::string_view text, const std::string& source);
 
 // Refuses a mapping that holds a key twice: YAML says keys are unique, yaml-cpp keeps both,

@@ -124,6 +124,14 @@ TEST(Config, BadConfigsAreRefusedWithTheCause) {
   expect_refused("profiles:\n  web:\n    description: a\x7f\n", "line 3: a character YAML");
   expect_refused("profiles:\n  web:\n    description: a\xc2\x9b\n", "allow (c29b)");
   expect_refused("profiles:\n  web:\n    description: \xef\xbf\xbe\n", "allow (efbfbe)");
+  // Found by the same target: yaml-cpp kept a lone carriage return in a plain scalar, and the
+  // text written back read differently. Lines end in LF or CR LF (both read as before).
+  expect_refused("profiles:\n  peg:\n    base: client\n    description: tey pclU\r\rp\r",
+                 "config.yaml line 4: a carriage return without a line feed");
+  expect_refused("database: a.db\r", "line 1: a carriage return without a line feed");
+  auto crlf = parse_config("profiles:\r\n  web:\r\n    base: server\r\n    days: 30\r\n", "c");
+  ASSERT_TRUE(crlf) << crlf.error().message;
+  EXPECT_EQ(crlf->profiles.count("web"), 1u);
 }
 
 TEST(Config, APinValueNeverAppearsInTheError) {
