@@ -1,4 +1,6 @@
-#include "tokens/keystore.hpp"
+#include "tokens/key_type.hpp"
+
+#include <openssl/evp.h>
 
 namespace hwca::tokens {
 

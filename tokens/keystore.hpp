@@ -1,4 +1,5 @@
-// The key-store interface every backend implements (PKCS#11 now, TPM 2.0 next).
+// The key-store interface every backend implements (PKCS#11 and TPM 2.0: tokens/pkcs11,
+// tokens/tpm2).
 // Four methods; extra abilities are separate interfaces a backend may also implement.
 // Keys are named by URI (pkcs11:..., tpm2:...); private keys never leave the store.
 #pragma once
@@ -14,15 +15,9 @@
 #include "common/ossl.hpp"
 #include "common/pin_source.hpp"
 #include "common/result.hpp"
+#include "tokens/key_type.hpp"
 
 namespace hwca::tokens {
-
-enum class KeyType { ec_p256, ec_p384, rsa_2048, rsa_3072, rsa_4096 };
-
-Result<KeyType> parse_key_type(std::string_view name);  // "ec-p256", "rsa-3072", ...
-const char* key_type_name(KeyType type);
-bool is_rsa(KeyType type);
-int key_bits(KeyType type);
 
 // How a signature is made from a digest computed on the host.
 enum class SigScheme { ecdsa, rsa_pkcs1, rsa_pss };
@@ -58,9 +53,6 @@ struct KeyInfo {
   std::string id_hex;
   std::string type;  // "ec-p256", "rsa-3072", ... ("rsa-1024" for a key hwca would not make)
 };
-
-// The type name of a public key as in KeyInfo::type.
-std::string key_type_of(const EVP_PKEY* pkey);
 
 class KeyStore {
  public:

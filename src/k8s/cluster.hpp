@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "common/result.hpp"
-#include "tokens/keystore.hpp"
+#include "tokens/key_type.hpp"
 
 namespace hwca::k8s {
 

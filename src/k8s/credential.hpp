@@ -13,7 +13,7 @@
 #include "common/secure_string.hpp"
 #include "k8s/kubeconfig.hpp"
 #include "k8s/plan.hpp"
-#include "tokens/keystore.hpp"
+#include "tokens/key_type.hpp"
 
 namespace hwca::k8s {
 

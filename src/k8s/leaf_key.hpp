@@ -9,7 +9,7 @@
 #include "common/ossl.hpp"
 #include "common/result.hpp"
 #include "common/secure_string.hpp"
-#include "tokens/keystore.hpp"
+#include "tokens/key_type.hpp"
 
 namespace hwca::k8s {
 

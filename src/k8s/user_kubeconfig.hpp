@@ -2,6 +2,7 @@
 // (CN = user name, O = groups), issued by a CA of the home under the client profile.
 #pragma once
 
+#include <ctime>
 #include <optional>
 #include <string>
 #include <vector>
@@ -11,7 +12,7 @@
 #include "ca/issuance_store.hpp"
 #include "common/result.hpp"
 #include "common/secure_string.hpp"
-#include "tokens/keystore.hpp"
+#include "tokens/key_type.hpp"
 
 namespace hwca::k8s {
 
