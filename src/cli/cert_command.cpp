@@ -7,6 +7,7 @@
 #include "cli/context.hpp"
 #include "cli/describe.hpp"
 #include "cli/output.hpp"
+#include "cli/session.hpp"
 #include "cli/table.hpp"
 #include "common/text.hpp"
 
@@ -37,11 +38,12 @@ Result<int64_t> parse_duration(const std::string& text) {
 }
 
 int list(const Context& ctx, const CertArgs& args) {
-  auto home = ca::Home::open(ca::resolve_home(ctx.home), false);
-  if (!home) return report(home.error());
-  if (!args.ca.empty() && home->config().cas.count(args.ca) == 0) {
+  auto session = Session::open(ctx, Session::Access::read_only);
+  if (!session) return report(session.error());
+  const ca::Home& home = session->home();
+  if (!args.ca.empty() && home.config().cas.count(args.ca) == 0) {
     return report(Error{ErrorKind::not_found, "no CA named '" + printable(args.ca) + "' in " +
-                                                  home->dir() + " (see 'hwca ca list')"});
+                                                  home.dir() + " (see 'hwca ca list')"});
   }
   int64_t now = std::time(nullptr);
   std::optional<int64_t> before;
@@ -50,7 +52,7 @@ int list(const Context& ctx, const CertArgs& args) {
     if (!d) return report(d.error());
     before = now + *d;
   }
-  auto store = open_issuance_store(*home, true);
+  auto store = session->open_store();
   if (!store) return report(store.error());
   auto certs = (*store)->list(args.ca.empty() ? std::nullopt : std::optional(args.ca), before);
   if (!certs) return report(certs.error());
@@ -70,14 +72,13 @@ int list(const Context& ctx, const CertArgs& args) {
 }
 
 int show(const Context& ctx, const CertArgs& args) {
-  auto home = ca::Home::open(ca::resolve_home(ctx.home), false);
-  if (!home) return report(home.error());
-  auto store = open_issuance_store(*home, true);
-  if (!store) return report(store.error());
+  auto session = open_with_store(ctx, Session::Access::read_only);
+  if (!session) return report(session.error());
+  ca::SqliteIssuanceStore& store = session->store();
   auto typed = ca::normalise_serial(args.serial);
   if (!typed) return report(typed.error());
   const std::string& serial = *typed;
-  auto found = args.ca.empty() ? (*store)->find(serial) : (*store)->find(args.ca, serial);
+  auto found = args.ca.empty() ? store.find(serial) : store.find(args.ca, serial);
   if (!found) return report(found.error());
   if (!*found) {
     return report(
@@ -96,7 +97,7 @@ int show(const Context& ctx, const CertArgs& args) {
     return 0;
   }
   int64_t now = std::time(nullptr);
-  auto renewals = (*store)->renewals(c.ca, c.serial);
+  auto renewals = store.renewals(c.ca, c.serial);
   if (!renewals) return report(renewals.error());
   if (args.output != OutputFormat::text) {
     nlohmann::json doc = issued_json(c, now);
