@@ -1,4 +1,6 @@
 // hwca cert list | show: what the issuance database holds.
+#include <cctype>
+#include <charconv>
 #include <iomanip>
 #include <iostream>
 
@@ -20,13 +22,21 @@ struct CertArgs {
   OutputFormat output = OutputFormat::text;
 };
 
-// "30d", "12h", "2w" or a plain number of days, in seconds.
+// "30d", "12h", "2w" or a plain number of days, in seconds. The number is taken as strtoll
+// takes one: leading white space and a sign allowed, a number out of range refused.
 Result<int64_t> parse_duration(const std::string& text) {
-  size_t used = 0;
+  const char* begin = text.data();
+  const char* const end = text.data() + text.size();
+  while (begin != end && std::isspace(static_cast<unsigned char>(*begin)) != 0) ++begin;
+  if (end - begin > 1 && *begin == '+' && std::isdigit(static_cast<unsigned char>(begin[1])) != 0) {
+    ++begin;
+  }
   long long n = -1;
-  try {
-    n = std::stoll(text, &used);
-  } catch (const std::exception&) {
+  size_t used = 0;
+  if (auto [ptr, ec] = std::from_chars(begin, end, n); ec == std::errc()) {
+    used = static_cast<size_t>(ptr - text.data());
+  } else {
+    n = -1;
   }
   std::string unit = used < text.size() ? text.substr(used) : "d";
   int64_t scale = unit == "d" ? 86400 : unit == "h" ? 3600 : unit == "w" ? 7 * 86400 : 0;
