@@ -1,10 +1,12 @@
 #include "cli/app_setup.hpp"
 
+#include <csignal>
 #include <cstdio>
 #include <iostream>
 
 #include "common/result.hpp"
 #include "common/text.hpp"
+#include "tokens/registry.hpp"
 
 namespace hwca::cli {
 
@@ -135,6 +137,19 @@ int run_app(CLI::App& app, int argc, char** argv, const int& exit_code) {
     return static_cast<int>(ErrorKind::io);
   }
   return exit_code;
+}
+
+int run_program(const Program& program, int argc, char** argv,
+                const std::function<void(CLI::App& app, int& exit_code)>& add) {
+  std::signal(SIGPIPE, SIG_IGN);
+  int exit_code = 0;
+  CLI::App app{program.description, program.name};
+  prepare_app(app, program.version);
+  add(app, exit_code);
+  finish_app(app, program.footer);
+  int rc = run_app(app, argc, argv, exit_code);
+  tokens::shutdown_all();
+  return rc;
 }
 
 }  // namespace hwca::cli

@@ -1,9 +1,10 @@
-// What hwca and hwca-node share around CLI11: help that shows the global options and the
-// exit codes under every command, one value per occurrence of a repeatable option, and one
-// way to parse and to report a command-line mistake.
+// What hwca and hwca-node share around CLI11: one main() (run_program), help that shows the
+// global options and the exit codes under every command, one value per occurrence of a
+// repeatable option, and one way to parse and to report a command-line mistake.
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <functional>
 #include <string>
 
 namespace hwca::cli {
@@ -22,5 +23,21 @@ void finish_app(CLI::App& app, const std::string& footer);
 // line too (1). Otherwise the commands' `exit_code`, or 7 when standard output could not
 // be written.
 int run_app(CLI::App& app, int argc, char** argv, const int& exit_code);
+
+// A program, as run_program shows it.
+struct Program {
+  std::string name;         // "hwca": the first word of its messages
+  std::string description;  // the help's first lines
+  std::string version;      // what --version prints
+  std::string footer;       // the exit codes, under every command's help
+};
+
+// Both programs' main(): SIGPIPE ignored (a peer that drops its connection - a remote token,
+// an EST server or client - gives an error, not a dead process); the app made and prepared
+// (prepare_app); `add` adds the global options and the commands, whose callbacks set
+// `exit_code`; then finish_app, run_app, and every token and TPM closed (tokens::shutdown_all)
+// before the process exits. Gives main()'s exit code.
+int run_program(const Program& program, int argc, char** argv,
+                const std::function<void(CLI::App& app, int& exit_code)>& add);
 
 }  // namespace hwca::cli

@@ -9,6 +9,7 @@
 #include "ca/home.hpp"
 #include "cli/context.hpp"
 #include "cli/output.hpp"
+#include "cli/session.hpp"
 #include "common/text.hpp"
 
 namespace hwca::cli {
@@ -81,7 +82,8 @@ std::string cert_name(const CertKey& k) {
 //
 // With -o json|yaml the whole outcome is one document ({auditLog, events, head, database,
 // ..., problems}), printed before the error if there are problems.
-int cross_check(const ca::Home& home, const Audited& a, OutputFormat output, nlohmann::json doc) {
+int cross_check(Session& session, const Audited& a, OutputFormat output, nlohmann::json doc) {
+  const ca::Home& home = session.home();
   const std::string db_path = home.path(home.config().database);
   doc["database"] = nullptr;
   doc["problems"] = nlohmann::json::array();
@@ -90,7 +92,7 @@ int cross_check(const ca::Home& home, const Audited& a, OutputFormat output, nlo
     if (output != OutputFormat::text) print_output(output, doc, nullptr);
     return 0;
   }
-  auto store = open_issuance_store(home, /*read_only=*/true);
+  auto store = session.open_store();
   if (!store) return report(store.error());
   auto rows = (*store)->list(std::nullopt, std::nullopt);
   if (!rows) return report(rows.error());
@@ -214,9 +216,10 @@ void print_counts(const std::string& db_path, const Counts& n,
 }
 
 int verify(const Context& ctx, OutputFormat output) {
-  auto home = ca::Home::open(ca::resolve_home(ctx.home), /*create=*/false);
-  if (!home) return report(home.error());
-  std::string path = home->path(home->config().audit_log);
+  auto session = Session::open(ctx, Session::Access::read_only);
+  if (!session) return report(session.error());
+  const ca::Home& home = session->home();
+  std::string path = home.path(home.config().audit_log);
   Audited audited;
   auto summary =
       ca::AuditLog::verify(path, [&](const nlohmann::json& line) { account(line, audited); });
@@ -225,7 +228,7 @@ int verify(const Context& ctx, OutputFormat output) {
     std::cout << "audit log " << path << ": " << summary->lines
               << " events, the hash chain is intact\nhead: " << summary->head << "\n";
   }
-  return cross_check(*home, audited, output,
+  return cross_check(*session, audited, output,
                      {{"auditLog", path}, {"events", summary->lines}, {"head", summary->head}});
 }
 

@@ -14,6 +14,7 @@
 #include "ca/san.hpp"
 #include "cli/context.hpp"
 #include "cli/output.hpp"
+#include "cli/session.hpp"
 #include "cli/table.hpp"
 #include "common/file_util.hpp"
 #include "common/text.hpp"
@@ -101,10 +102,10 @@ int create(const Context& ctx, const CreateArgs& args) {
   if (!ttl) return report(ttl.error());
   auto addresses = ca::canonical_ips(args.ips);
   if (!addresses) return report(addresses.error());
-  auto home = ca::Home::open(ca::resolve_home(ctx.home), /*create=*/false);
-  if (!home) return report(home.error());
-  auto store = open_issuance_store(*home, /*read_only=*/false);
-  if (!store) return report(store.error());
+  auto session = open_with_store(ctx, Session::Access::writable);
+  if (!session) return report(session.error());
+  const ca::Home& home = session->home();
+  ca::SqliteIssuanceStore& store = session->store();
 
   const auto now = static_cast<int64_t>(std::time(nullptr));
   ca::BootstrapToken token;
@@ -120,7 +121,7 @@ int create(const Context& ctx, const CreateArgs& args) {
     made = ca::make_bootstrap_token();
     if (!made) return report(made.error());
     token.id = made->id;
-    auto added = (*store)->add_token(token, ca::bootstrap_token_hash(made->text));
+    auto added = store.add_token(token, ca::bootstrap_token_hash(made->text));
     if (added) break;
     if (added.error().kind != ErrorKind::conflict || attempt == 2) {
       OPENSSL_cleanse(made->text.data(), made->text.size());
@@ -129,7 +130,7 @@ int create(const Context& ctx, const CreateArgs& args) {
   }
   WipeToken wipe{*made};
 
-  ca::AuditLog audit(home->path(home->config().audit_log));
+  ca::AuditLog audit(home.path(home.config().audit_log));
   nlohmann::json data = {{"id", token.id},
                          {"node", token.node},
                          {"addresses", token.addresses},
@@ -137,7 +138,7 @@ int create(const Context& ctx, const CreateArgs& args) {
                          {"requester", token.created_by}};
   if (auto ok = audit.append("bootstrap.created", data); !ok) {
     // Not handed out: revoke it, so that the database holds no valid token nobody audited.
-    auto revoked = (*store)->revoke_token(token.id, now);
+    auto revoked = store.revoke_token(token.id, now);
     return report(Error{ok.error().kind,
                         "bootstrap token '" + token.id + "' was not handed out: the audit log " +
                             "did not record it (" + ok.error().message + ")" +
@@ -163,7 +164,7 @@ int create(const Context& ctx, const CreateArgs& args) {
   if (written) written = write_stdout(after);
   if (!written) {
     // Not (wholly) handed out: revoke it, the safe side, and say so in the audit log.
-    bool revoked = static_cast<bool>((*store)->revoke_token(token.id, now));
+    bool revoked = static_cast<bool>(store.revoke_token(token.id, now));
     if (revoked) {
       (void)audit.append("bootstrap.revoked", {{"id", token.id},
                                                {"node", token.node},
@@ -184,11 +185,10 @@ int create(const Context& ctx, const CreateArgs& args) {
 }
 
 int list(const Context& ctx, const ListArgs& args) {
-  auto home = ca::Home::open(ca::resolve_home(ctx.home), /*create=*/false);
-  if (!home) return report(home.error());
-  auto store = open_issuance_store(*home, /*read_only=*/true);
-  if (!store) return report(store.error());
-  auto tokens = (*store)->tokens();
+  auto session = open_with_store(ctx, Session::Access::read_only);
+  if (!session) return report(session.error());
+  ca::SqliteIssuanceStore& store = session->store();
+  auto tokens = store.tokens();
   if (!tokens) return report(tokens.error());
   const auto now = static_cast<int64_t>(std::time(nullptr));
   if (args.output != OutputFormat::text) {
@@ -222,11 +222,11 @@ int revoke(const Context& ctx, const RevokeArgs& args) {
                         "a bootstrap token id is 6 characters of a-z and 0-9 (see 'hwca "
                         "bootstrap list')"});
   }
-  auto home = ca::Home::open(ca::resolve_home(ctx.home), /*create=*/false);
-  if (!home) return report(home.error());
-  auto store = open_issuance_store(*home, /*read_only=*/false);
-  if (!store) return report(store.error());
-  auto tokens = (*store)->tokens();
+  auto session = open_with_store(ctx, Session::Access::writable);
+  if (!session) return report(session.error());
+  const ca::Home& home = session->home();
+  ca::SqliteIssuanceStore& store = session->store();
+  auto tokens = store.tokens();
   if (!tokens) return report(tokens.error());
   auto it = std::find_if(tokens->begin(), tokens->end(),
                          [&](const ca::BootstrapToken& t) { return t.id == args.id; });
@@ -235,8 +235,8 @@ int revoke(const Context& ctx, const RevokeArgs& args) {
                         "unknown bootstrap token '" + args.id + "' (see 'hwca bootstrap list')"});
   }
   const auto now = static_cast<int64_t>(std::time(nullptr));
-  if (auto ok = (*store)->revoke_token(args.id, now); !ok) return report(ok.error());
-  ca::AuditLog audit(home->path(home->config().audit_log));
+  if (auto ok = store.revoke_token(args.id, now); !ok) return report(ok.error());
+  ca::AuditLog audit(home.path(home.config().audit_log));
   nlohmann::json data = {{"id", args.id}, {"node", it->node}, {"requester", cli_requester()}};
   if (auto ok = audit.append("bootstrap.revoked", data); !ok) {
     // The revocation stands: it is the safe side.

@@ -9,7 +9,9 @@
 #include "cli/context.hpp"
 #include "cli/describe.hpp"
 #include "cli/output.hpp"
+#include "cli/session.hpp"
 #include "cli/table.hpp"
+#include "cli/token_keys.hpp"
 #include "common/text.hpp"
 #include "tokens/registry.hpp"
 #include "tokens/tpm2/tpm2_uri.hpp"
@@ -48,8 +50,9 @@ nlohmann::json ca_json(const ca::Home& home, const std::string& name, const ca::
 }
 
 int init(const Context& ctx, const CaArgs& args) {
-  auto home = ca::Home::open(ca::resolve_home(ctx.home), /*create=*/true);
-  if (!home) return report(home.error());
+  auto session = Session::open(ctx, Session::Access::create);
+  if (!session) return report(session.error());
+  ca::Home& home = session->home();
   // A TPM key file is recorded by its absolute path (hwca may run from any folder).
   auto key_uri = tokens::tpm2::absolute_key_uri(args.key);
   if (!key_uri) return report(key_uri.error());
@@ -60,9 +63,9 @@ int init(const Context& ctx, const CaArgs& args) {
     return report(ok.error());
   }
   if (auto subject = ca::parse_dn(args.subject); !subject) return report(subject.error());
-  auto crypto = ca::CryptoContext::create();
+  auto crypto = session->open_crypto();
   if (!crypto) return report(crypto.error());
-  auto store = open_issuance_store(*home, false);
+  auto store = session->open_store();
   if (!store) return report(store.error());
   nlohmann::json generated_key;  // null: an existing key was adopted
   if (!args.generate.empty()) {
@@ -85,8 +88,8 @@ int init(const Context& ctx, const CaArgs& args) {
   req.urls = urls;
   req.key_options = ctx.key_load_options();
   req.requester = cli_requester();
-  req.store = store->get();
-  auto made = ca::init_ca(*home, **crypto, req);
+  req.store = *store;
+  auto made = ca::init_ca(home, **crypto, req);
   if (!made) {
     Error e = made.error();
     // The key is whole and usable: say where it is rather than destroy it.
@@ -96,28 +99,29 @@ int init(const Context& ctx, const CaArgs& args) {
     }
     return report(e);
   }
-  nlohmann::json doc = ca_json(*home, args.name, made->entry, made->cert.get(), generated_key);
+  nlohmann::json doc = ca_json(home, args.name, made->entry, made->cert.get(), generated_key);
   doc["keyGenerated"] = !args.generate.empty();
   print_output(args.output, doc, [&](std::ostream& out) {
     out << (args.parent.empty() ? "root" : "intermediate") << " CA '" << args.name
         << "' created: " << ca::dn_text(X509_get_subject_name(made->cert.get())) << "\n"
-        << "certificate: " << home->path(made->entry.cert) << "\n";
+        << "certificate: " << home.path(made->entry.cert) << "\n";
   });
   return 0;
 }
 
 int list(const Context& ctx, OutputFormat output) {
-  auto home = ca::Home::open(ca::resolve_home(ctx.home), false);
-  if (!home) return report(home.error());
+  auto session = Session::open(ctx, Session::Access::read_only);
+  if (!session) return report(session.error());
+  const ca::Home& home = session->home();
   std::vector<Row> rows;
   nlohmann::json doc = nlohmann::json::array();
-  for (const auto& [name, entry] : home->config().cas) {
-    auto cert = ca::load_ca_cert(*home, name);
+  for (const auto& [name, entry] : home.config().cas) {
+    auto cert = ca::load_ca_cert(home, name);
     if (!cert) return report(cert.error());
     rows.push_back({name, entry.parent.empty() ? "-" : entry.parent,
                     time_text(X509_get0_notAfter(cert->get())),
                     ca::dn_text(X509_get_subject_name(cert->get()))});
-    doc.push_back(ca_json(*home, name, entry, cert->get(), nullptr));
+    doc.push_back(ca_json(home, name, entry, cert->get(), nullptr));
   }
   print_output(output, doc, [&](std::ostream& out) {
     print_table(out, {"NAME", "PARENT", "NOT AFTER", "SUBJECT"}, rows);
@@ -126,17 +130,18 @@ int list(const Context& ctx, OutputFormat output) {
 }
 
 int show(const Context& ctx, const CaArgs& args) {
-  auto home = ca::Home::open(ca::resolve_home(ctx.home), false);
-  if (!home) return report(home.error());
+  auto session = Session::open(ctx, Session::Access::read_only);
+  if (!session) return report(session.error());
+  const ca::Home& home = session->home();
   if (args.pem) {
-    auto chain = ca::read_ca_chain_pem(*home, args.name);
+    auto chain = ca::read_ca_chain_pem(home, args.name);
     if (!chain) return report(chain.error());
     std::cout << *chain;
     return 0;
   }
-  auto cert = ca::load_ca_cert(*home, args.name);
+  auto cert = ca::load_ca_cert(home, args.name);
   if (!cert) return report(cert.error());
-  const auto& entry = home->config().cas.at(args.name);
+  const auto& entry = home.config().cas.at(args.name);
   X509* x = cert->get();
   if (args.output != OutputFormat::text) {
     nlohmann::json key;  // the token is opened only when asked
@@ -145,7 +150,7 @@ int show(const Context& ctx, const CaArgs& args) {
       if (!attrs) return report(attrs.error());
       key = key_json(*attrs);
     }
-    print_output(args.output, ca_json(*home, args.name, entry, x, key), nullptr);
+    print_output(args.output, ca_json(home, args.name, entry, x, key), nullptr);
     return 0;
   }
   auto line = [](const std::string& label, const std::string& value) {
@@ -160,7 +165,7 @@ int show(const Context& ctx, const CaArgs& args) {
   long path_len = X509_get_pathlen(x);
   line("path length", path_len < 0 ? "unlimited" : std::to_string(path_len));
   line("sha256", ca::fingerprint_sha256(x));
-  line("certificate", home->path(entry.cert));
+  line("certificate", home.path(entry.cert));
   line("key", entry.key);
   // The certificate's public key is the CA key's: its type needs no token.
   line("key type", tokens::key_type_of(X509_get0_pubkey(x)));

@@ -1,4 +1,6 @@
 // hwca cert list | show: what the issuance database holds.
+#include <cctype>
+#include <charconv>
 #include <iomanip>
 #include <iostream>
 
@@ -7,6 +9,7 @@
 #include "cli/context.hpp"
 #include "cli/describe.hpp"
 #include "cli/output.hpp"
+#include "cli/session.hpp"
 #include "cli/table.hpp"
 #include "common/text.hpp"
 
@@ -19,13 +22,21 @@ struct CertArgs {
   OutputFormat output = OutputFormat::text;
 };
 
-// "30d", "12h", "2w" or a plain number of days, in seconds.
+// "30d", "12h", "2w" or a plain number of days, in seconds. The number is taken as strtoll
+// takes one: leading white space and a sign allowed, a number out of range refused.
 Result<int64_t> parse_duration(const std::string& text) {
-  size_t used = 0;
+  const char* begin = text.data();
+  const char* const end = text.data() + text.size();
+  while (begin != end && std::isspace(static_cast<unsigned char>(*begin)) != 0) ++begin;
+  if (end - begin > 1 && *begin == '+' && std::isdigit(static_cast<unsigned char>(begin[1])) != 0) {
+    ++begin;
+  }
   long long n = -1;
-  try {
-    n = std::stoll(text, &used);
-  } catch (const std::exception&) {
+  size_t used = 0;
+  if (auto [ptr, ec] = std::from_chars(begin, end, n); ec == std::errc()) {
+    used = static_cast<size_t>(ptr - text.data());
+  } else {
+    n = -1;
   }
   std::string unit = used < text.size() ? text.substr(used) : "d";
   int64_t scale = unit == "d" ? 86400 : unit == "h" ? 3600 : unit == "w" ? 7 * 86400 : 0;
@@ -37,11 +48,12 @@ Result<int64_t> parse_duration(const std::string& text) {
 }
 
 int list(const Context& ctx, const CertArgs& args) {
-  auto home = ca::Home::open(ca::resolve_home(ctx.home), false);
-  if (!home) return report(home.error());
-  if (!args.ca.empty() && home->config().cas.count(args.ca) == 0) {
+  auto session = Session::open(ctx, Session::Access::read_only);
+  if (!session) return report(session.error());
+  const ca::Home& home = session->home();
+  if (!args.ca.empty() && home.config().cas.count(args.ca) == 0) {
     return report(Error{ErrorKind::not_found, "no CA named '" + printable(args.ca) + "' in " +
-                                                  home->dir() + " (see 'hwca ca list')"});
+                                                  home.dir() + " (see 'hwca ca list')"});
   }
   int64_t now = std::time(nullptr);
   std::optional<int64_t> before;
@@ -50,7 +62,7 @@ int list(const Context& ctx, const CertArgs& args) {
     if (!d) return report(d.error());
     before = now + *d;
   }
-  auto store = open_issuance_store(*home, true);
+  auto store = session->open_store();
   if (!store) return report(store.error());
   auto certs = (*store)->list(args.ca.empty() ? std::nullopt : std::optional(args.ca), before);
   if (!certs) return report(certs.error());
@@ -70,14 +82,13 @@ int list(const Context& ctx, const CertArgs& args) {
 }
 
 int show(const Context& ctx, const CertArgs& args) {
-  auto home = ca::Home::open(ca::resolve_home(ctx.home), false);
-  if (!home) return report(home.error());
-  auto store = open_issuance_store(*home, true);
-  if (!store) return report(store.error());
+  auto session = open_with_store(ctx, Session::Access::read_only);
+  if (!session) return report(session.error());
+  ca::SqliteIssuanceStore& store = session->store();
   auto typed = ca::normalise_serial(args.serial);
   if (!typed) return report(typed.error());
   const std::string& serial = *typed;
-  auto found = args.ca.empty() ? (*store)->find(serial) : (*store)->find(args.ca, serial);
+  auto found = args.ca.empty() ? store.find(serial) : store.find(args.ca, serial);
   if (!found) return report(found.error());
   if (!*found) {
     return report(
@@ -96,7 +107,7 @@ int show(const Context& ctx, const CertArgs& args) {
     return 0;
   }
   int64_t now = std::time(nullptr);
-  auto renewals = (*store)->renewals(c.ca, c.serial);
+  auto renewals = store.renewals(c.ca, c.serial);
   if (!renewals) return report(renewals.error());
   if (args.output != OutputFormat::text) {
     nlohmann::json doc = issued_json(c, now);

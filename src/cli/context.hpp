@@ -28,37 +28,6 @@ struct Context {
 // Print "hwca: <message>" on stderr and give the exit code for the error's kind.
 int report(const Error& error);
 
-// Generate a key in the token the URI names (hwca key generate, hwca ca init --generate).
-Result<tokens::KeyInfo> generate_key(const Context& ctx, const std::string& uri,
-                                     const std::string& type);
-
-// "generated ec-p256 key 'L' (id ...) inside the token; it cannot be exported\n", or the
-// TPM's version of it.
-std::string generated_text(const tokens::KeyInfo& key);
-
-// A key's attributes as its store reports them (hwca key show, hwca ca show).
-Result<tokens::KeyAttributes> inspect_key(const Context& ctx, const std::string& uri);
-
-// The home's issuance database (read-only for commands that only look).
-Result<std::unique_ptr<ca::SqliteIssuanceStore>> open_issuance_store(const ca::Home& home,
-                                                                     bool read_only);
-
-// Refuse early what would make a certificate impossible to hand out after it was issued:
-// the folder `path` goes in must exist and be writable (empty path: standard output, fine).
-Status check_output_folder(const std::string& path);
-// The same for a certificate's file, which must not exist yet unless `force` (conflict:
-// "FILE exists; --force replaces it ...").
-Status check_output_file(const std::string& path, bool force);
-
-// What a command that signs needs: the home, its issuance database (writable) and the
-// library context with the provider.
-struct SigningSetup {
-  ca::Home home;
-  std::unique_ptr<ca::SqliteIssuanceStore> store;
-  std::unique_ptr<ca::CryptoContext> crypto;
-};
-Result<SigningSetup> open_for_signing(const Context& ctx);
-
 // Who is asking, for the database and the audit log: "cli:uid=<uid>".
 std::string cli_requester();
 

@@ -14,6 +14,7 @@
 #include "ca/dn.hpp"
 #include "cli/context.hpp"
 #include "cli/output.hpp"
+#include "cli/session.hpp"
 #include "cli/table.hpp"
 #include "common/text.hpp"
 
@@ -48,11 +49,11 @@ nlohmann::json root_json(const ca::EkRoot& r) {
 int add(const Context& ctx, const AddArgs& args) {
   auto certs = ca::read_pem_certificates(args.file);
   if (!certs) return report(certs.error());
-  auto home = ca::Home::open(ca::resolve_home(ctx.home), /*create=*/false);
-  if (!home) return report(home.error());
-  auto store = open_issuance_store(*home, /*read_only=*/false);
-  if (!store) return report(store.error());
-  auto present = (*store)->ek_roots();
+  auto session = open_with_store(ctx, Session::Access::writable);
+  if (!session) return report(session.error());
+  const ca::Home& home = session->home();
+  ca::SqliteIssuanceStore& store = session->store();
+  auto present = store.ek_roots();
   if (!present) return report(present.error());
   std::set<std::string> known;
   for (const auto& r : *present) known.insert(r.sha256);
@@ -83,15 +84,15 @@ int add(const Context& ctx, const AddArgs& args) {
     }
     roots.push_back(std::move(r));
   }
-  ca::AuditLog audit(home->path(home->config().audit_log));
+  ca::AuditLog audit(home.path(home.config().audit_log));
   nlohmann::json added = nlohmann::json::array();
   for (const auto& r : roots) {
-    if (auto ok = (*store)->add_ek_root(r); !ok) return report(ok.error());
+    if (auto ok = store.add_ek_root(r); !ok) return report(ok.error());
     nlohmann::json data = {
         {"sha256", r.sha256}, {"subject", r.subject}, {"anchor", r.anchor}, {"by", r.added_by}};
     if (auto ok = audit.append("ek_root.added", data); !ok) {
       // Not trusted unaudited: take it out again.
-      bool removed = static_cast<bool>((*store)->remove_ek_root(r.sha256));
+      bool removed = static_cast<bool>(store.remove_ek_root(r.sha256));
       return report(
           Error{ok.error().kind,
                 "EK root " + r.sha256 +
@@ -111,11 +112,10 @@ int add(const Context& ctx, const AddArgs& args) {
 }
 
 int list(const Context& ctx, OutputFormat output) {
-  auto home = ca::Home::open(ca::resolve_home(ctx.home), /*create=*/false);
-  if (!home) return report(home.error());
-  auto store = open_issuance_store(*home, /*read_only=*/true);
-  if (!store) return report(store.error());
-  auto roots = (*store)->ek_roots();
+  auto session = open_with_store(ctx, Session::Access::read_only);
+  if (!session) return report(session.error());
+  ca::SqliteIssuanceStore& store = session->store();
+  auto roots = store.ek_roots();
   if (!roots) return report(roots.error());
   nlohmann::json doc = nlohmann::json::array();
   std::vector<Row> rows;
@@ -130,11 +130,11 @@ int list(const Context& ctx, OutputFormat output) {
 }
 
 int remove(const Context& ctx, const RemoveArgs& args) {
-  auto home = ca::Home::open(ca::resolve_home(ctx.home), /*create=*/false);
-  if (!home) return report(home.error());
-  auto store = open_issuance_store(*home, /*read_only=*/false);
-  if (!store) return report(store.error());
-  auto roots = (*store)->ek_roots();
+  auto session = open_with_store(ctx, Session::Access::writable);
+  if (!session) return report(session.error());
+  const ca::Home& home = session->home();
+  ca::SqliteIssuanceStore& store = session->store();
+  auto roots = store.ek_roots();
   if (!roots) return report(roots.error());
   const ca::EkRoot* found = nullptr;
   for (const auto& r : *roots) {
@@ -144,8 +144,8 @@ int remove(const Context& ctx, const RemoveArgs& args) {
     return report(Error{ErrorKind::not_found, "no EK root has SHA-256 '" + printable(args.sha256) +
                                                   "' (see 'hwca ek-roots list')"});
   }
-  if (auto ok = (*store)->remove_ek_root(args.sha256); !ok) return report(ok.error());
-  ca::AuditLog audit(home->path(home->config().audit_log));
+  if (auto ok = store.remove_ek_root(args.sha256); !ok) return report(ok.error());
+  ca::AuditLog audit(home.path(home.config().audit_log));
   nlohmann::json data = {
       {"sha256", found->sha256}, {"subject", found->subject}, {"by", cli_requester()}};
   if (auto ok = audit.append("ek_root.removed", data); !ok) {

@@ -10,6 +10,8 @@
 
 #include "cli/context.hpp"
 #include "cli/output.hpp"
+#include "cli/output_files.hpp"
+#include "cli/session.hpp"
 #include "cli/table.hpp"
 #include "common/file_util.hpp"
 #include "common/text.hpp"
@@ -145,7 +147,7 @@ int write_pki(const Context& ctx, const K8sArgs& args, bool renew) {
   options.progress = progress;
   auto setup = open_for_signing(ctx);
   if (!setup) return report(setup.error());
-  auto result = k8s::write_cluster_pki(setup->home, *setup->crypto, *setup->store, *cluster,
+  auto result = k8s::write_cluster_pki(setup->home(), setup->crypto(), setup->store(), *cluster,
                                        args.out, options);
   if (!result) {
     clear_progress();
@@ -195,7 +197,7 @@ int kubeconfig(const Context& ctx, const K8sArgs& args) {
   }
   auto setup = open_for_signing(ctx);
   if (!setup) return report(setup.error());
-  auto made = k8s::issue_user_kubeconfig(setup->home, *setup->crypto, *setup->store, request);
+  auto made = k8s::issue_user_kubeconfig(setup->home(), setup->crypto(), setup->store(), request);
   if (!made) return report(made.error());
   auto written = to_stdout ? write_stdout(made->text.view())
                            : write_file_atomic(args.out, made->text.view(), 0600);

@@ -6,6 +6,7 @@
 #include "cli/context.hpp"
 #include "cli/describe.hpp"
 #include "cli/output.hpp"
+#include "cli/token_keys.hpp"
 #include "tokens/registry.hpp"
 
 namespace hwca::cli {

@@ -19,6 +19,7 @@
 #include "ca/san.hpp"
 #include "cli/context.hpp"
 #include "cli/output.hpp"
+#include "cli/session.hpp"
 #include "cli/table.hpp"
 #include "common/file_util.hpp"
 #include "common/text.hpp"
@@ -192,19 +193,6 @@ int store_and_audit(const ca::Home& home, ca::SqliteIssuanceStore& store,
   return 0;
 }
 
-struct Opened {
-  ca::Home home;
-  std::unique_ptr<ca::SqliteIssuanceStore> store;
-};
-
-Result<Opened> open_home(const Context& ctx, bool read_only) {
-  auto home = ca::Home::open(ca::resolve_home(ctx.home), /*create=*/false);
-  if (!home) return tl::unexpected(home.error());
-  auto store = open_issuance_store(*home, read_only);
-  if (!store) return tl::unexpected(store.error());
-  return Opened{std::move(*home), std::move(*store)};
-}
-
 // The node's TPM; not_found if it has none.
 Result<ca::NodeTpm> registered_tpm(ca::TpmRegistry& registry, const std::string& name) {
   auto tpm = registry.tpm(name);
@@ -228,24 +216,24 @@ int register_node(const Context& ctx, const RegisterArgs& args) {
   }
   auto addresses = ca::canonical_ips(args.ips);
   if (!addresses) return report(addresses.error());
-  auto opened = open_home(ctx, /*read_only=*/false);
+  auto opened = open_with_store(ctx, Session::Access::writable);
   if (!opened) return report(opened.error());
-  auto roots = load_roots(*opened->store);
+  auto roots = load_roots(opened->store());
   if (!roots) return report(roots.error());
   auto tpm = read_tpm(args.name, args.ek_cert, args.ek_pub, *roots,
                       args.ek_cert.empty() ? "--ek-pub" : "--ek-cert");
   if (!tpm) return report(tpm.error());
   tpm->addresses = std::move(*addresses);
-  if (int rc = store_and_audit(opened->home, *opened->store, {*tpm}); rc != 0) return rc;
+  if (int rc = store_and_audit(opened->home(), opened->store(), {*tpm}); rc != 0) return rc;
   print_output(args.output, tpm_json(*tpm),
                [&](std::ostream& out) { out << registered_line(*tpm) << "\n"; });
   return 0;
 }
 
 int list(const Context& ctx, const ListArgs& args) {
-  auto opened = open_home(ctx, /*read_only=*/true);
+  auto opened = open_with_store(ctx, Session::Access::read_only);
   if (!opened) return report(opened.error());
-  auto tpms = opened->store->tpms();
+  auto tpms = opened->store().tpms();
   if (!tpms) return report(tpms.error());
   if (args.output != OutputFormat::text) {
     print_output(args.output, tpms_json(*tpms), nullptr);
@@ -262,9 +250,9 @@ int list(const Context& ctx, const ListArgs& args) {
 }
 
 int show(const Context& ctx, const NameArgs& args) {
-  auto opened = open_home(ctx, /*read_only=*/true);
+  auto opened = open_with_store(ctx, Session::Access::read_only);
   if (!opened) return report(opened.error());
-  auto tpm = registered_tpm(*opened->store, args.name);
+  auto tpm = registered_tpm(opened->store(), args.name);
   if (!tpm) return report(tpm.error());
   const ca::NodeTpm& t = *tpm;
   if (args.output != OutputFormat::text) {
@@ -291,12 +279,12 @@ int show(const Context& ctx, const NameArgs& args) {
 }
 
 int unregister(const Context& ctx, const NameArgs& args) {
-  auto opened = open_home(ctx, /*read_only=*/false);
+  auto opened = open_with_store(ctx, Session::Access::writable);
   if (!opened) return report(opened.error());
-  auto tpm = registered_tpm(*opened->store, args.name);
+  auto tpm = registered_tpm(opened->store(), args.name);
   if (!tpm) return report(tpm.error());
-  if (auto ok = opened->store->unregister_tpm(args.name); !ok) return report(ok.error());
-  ca::AuditLog audit(opened->home.path(opened->home.config().audit_log));
+  if (auto ok = opened->store().unregister_tpm(args.name); !ok) return report(ok.error());
+  ca::AuditLog audit(opened->home().path(opened->home().config().audit_log));
   nlohmann::json data = {
       {"node", args.name}, {"ek_sha256", tpm->ek_sha256}, {"by", cli_requester()}};
   if (auto ok = audit.append("node.unregistered", data); !ok) {
@@ -320,9 +308,9 @@ int import(const Context& ctx, const ImportArgs& args) {
   const std::string source = printable(args.file);
   const auto slash = args.file.rfind('/');
   const std::string folder = slash == std::string::npos ? "" : args.file.substr(0, slash + 1);
-  auto opened = open_home(ctx, /*read_only=*/false);
+  auto opened = open_with_store(ctx, Session::Access::writable);
   if (!opened) return report(opened.error());
-  auto roots = load_roots(*opened->store);
+  auto roots = load_roots(opened->store());
   if (!roots) return report(roots.error());
 
   std::vector<ca::NodeTpm> tpms;
@@ -399,7 +387,7 @@ int import(const Context& ctx, const ImportArgs& args) {
                         source + " line " + std::to_string(e.mark.line + 1) + ": " + e.msg});
   }
   if (tpms.empty()) return report(Error{ErrorKind::usage, source + " lists no nodes"});
-  if (int rc = store_and_audit(opened->home, *opened->store, tpms); rc != 0) return rc;
+  if (int rc = store_and_audit(opened->home(), opened->store(), tpms); rc != 0) return rc;
   print_output(args.output, tpms_json(tpms), [&](std::ostream& out) {
     for (const auto& t : tpms) out << registered_line(t) << "\n";
   });

@@ -1,7 +1,6 @@
 // hwca revoke | hwca crl
 #include <unistd.h>
 
-#include <cerrno>
 #include <iostream>
 #include <sstream>
 
@@ -10,6 +9,8 @@
 #include "cli/context.hpp"
 #include "cli/describe.hpp"
 #include "cli/output.hpp"
+#include "cli/output_files.hpp"
+#include "cli/session.hpp"
 #include "common/base64.hpp"
 #include "common/file_util.hpp"
 #include "common/text.hpp"
@@ -32,11 +33,13 @@ struct CrlArgs {
 
 // The home, with CA `name` in it: an unknown CA is refused before the issuance database is
 // opened (and so never created by a mistyped name).
-Result<ca::Home> home_with_ca(const Context& ctx, const std::string& name) {
-  auto home = ca::Home::open(ca::resolve_home(ctx.home), /*create=*/false);
-  if (!home) return tl::unexpected(home.error());
-  if (auto cert = ca::load_ca_cert(*home, name); !cert) return tl::unexpected(cert.error());
-  return home;
+Result<Session> home_with_ca(const Context& ctx, const std::string& name) {
+  auto session = Session::open(ctx, Session::Access::writable);
+  if (!session) return tl::unexpected(session.error());
+  if (auto cert = ca::load_ca_cert(session->home(), name); !cert) {
+    return tl::unexpected(cert.error());
+  }
+  return session;
 }
 
 // -o json|yaml: {ca, reason, reasonCode, revoked: [the certificates as the database now
@@ -67,13 +70,14 @@ int revoke(const Context& ctx, const RevokeArgs& args) {
   // Messages name the serial as typed (and as stored, when that differs: "deadbeef" is
   // stored as "00deadbeef").
   const std::string label = ca::serial_label(args.serial, *serial);
-  auto home = home_with_ca(ctx, args.ca);
-  if (!home) return report(home.error());
-  auto store = open_issuance_store(*home, /*read_only=*/false);
+  auto session = home_with_ca(ctx, args.ca);
+  if (!session) return report(session.error());
+  ca::Home& home = session->home();
+  auto store = session->open_store();
   if (!store) return report(store.error());
   if (args.with_renewals) {
     auto revoked =
-        ca::revoke_with_renewals(*home, **store, args.ca, args.serial, *reason, cli_requester());
+        ca::revoke_with_renewals(home, **store, args.ca, args.serial, *reason, cli_requester());
     if (!revoked) return report(revoked.error());
     if (args.output != OutputFormat::text) {
       std::vector<std::string> serials;
@@ -96,7 +100,7 @@ int revoke(const Context& ctx, const RevokeArgs& args) {
     return 0;
   }
   if (auto ok =
-          ca::revoke_certificate(*home, **store, args.ca, args.serial, *reason, cli_requester());
+          ca::revoke_certificate(home, **store, args.ca, args.serial, *reason, cli_requester());
       !ok) {
     return report(ok.error());
   }
@@ -113,25 +117,19 @@ Status check_output(const CrlArgs& args) {
     }
     return {};
   }
-  auto slash = args.out.rfind('/');
-  std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : args.out.substr(0, slash);
-  if (::access(dir.c_str(), W_OK) != 0) {
-    return fail(errno == ENOENT ? ErrorKind::not_found : ErrorKind::io,
-                "cannot write " + args.out + ": " + error_text(errno));
-  }
-  return {};
+  return check_output_folder(args.out);
 }
 
 int crl(const Context& ctx, const CrlArgs& args) {
   if (auto ok = check_output(args); !ok) return report(ok.error());
-  auto home = home_with_ca(ctx, args.ca);
-  if (!home) return report(home.error());
-  auto store = open_issuance_store(*home, /*read_only=*/false);
+  auto session = home_with_ca(ctx, args.ca);
+  if (!session) return report(session.error());
+  auto store = session->open_store();
   if (!store) return report(store.error());
-  auto crypto = ca::CryptoContext::create();
+  auto crypto = session->open_crypto();
   if (!crypto) return report(crypto.error());
-  auto made = ca::publish_crl(*home, **store, **crypto, args.ca, ctx.key_load_options(), args.days,
-                              cli_requester());
+  auto made = ca::publish_crl(session->home(), **store, **crypto, args.ca, ctx.key_load_options(),
+                              args.days, cli_requester());
   if (!made) return report(made.error());
   auto data = ca::encode_crl(made->crl.get(), args.der);
   if (!data) return report(data.error());

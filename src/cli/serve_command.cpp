@@ -9,6 +9,7 @@
 #include "ca/issuer.hpp"
 #include "cli/context.hpp"
 #include "cli/serve_tls.hpp"
+#include "cli/session.hpp"
 #include "common/text.hpp"
 #include "est/est_server.hpp"
 #include "est/est_service.hpp"
@@ -74,19 +75,20 @@ int serve(const Context& ctx, ServeArgs args) {
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-  auto home = ca::Home::open(ca::resolve_home(ctx.home), false);
-  if (!home) return report(home.error());
-  if (home->config().cas.count(args.ca) == 0) {
+  auto session = Session::open(ctx, Session::Access::writable);
+  if (!session) return report(session.error());
+  ca::Home& home = session->home();
+  if (home.config().cas.count(args.ca) == 0) {
     return report(Error{ErrorKind::not_found, "no CA named '" + printable(args.ca) + "' in " +
-                                                  home->dir() + " (see 'hwca ca list')"});
+                                                  home.dir() + " (see 'hwca ca list')"});
   }
-  auto store = open_issuance_store(*home, false);
+  auto store = session->open_store();
   if (!store) return report(store.error());
-  auto crypto = ca::CryptoContext::create(ca::CryptoContext::Scope::process_default);
+  auto crypto = session->open_crypto(ca::CryptoContext::Scope::process_default);
   if (!crypto) return report(crypto.error());
-  auto issuer = ca::Issuer::open(*home, **crypto, **store, args.ca, ctx.key_load_options());
+  auto issuer = ca::Issuer::open(home, **crypto, **store, args.ca, ctx.key_load_options());
   if (!issuer) return report(issuer.error());
-  auto chain = ca_chain(*home, args.ca);
+  auto chain = ca_chain(home, args.ca);
   if (!chain) return report(chain.error());
   std::vector<const X509*> chain_view;
   for (const auto& c : *chain) chain_view.push_back(c.get());
@@ -94,7 +96,7 @@ int serve(const Context& ctx, ServeArgs args) {
   // A new audit chain over a database that already holds records would hide what came
   // before it: refuse to start one. From here on, a log cut under the server is not
   // continued either (AuditLog::anchor).
-  ca::AuditLog audit(home->path(home->config().audit_log));
+  ca::AuditLog audit(home.path(home.config().audit_log));
   auto holds = (*store)->holds_records();
   if (!holds) return report(holds.error());
   auto anchored = audit.anchor(*holds);
@@ -124,7 +126,7 @@ int serve(const Context& ctx, ServeArgs args) {
   // The address first: a server that cannot listen issues itself no TLS certificate.
   if (auto ok = server.listen(); !ok) return report(ok.error());
   std::string note;
-  auto identity = tls_identity(ctx, args.tls, *home, **crypto, **store, **issuer, note);
+  auto identity = tls_identity(ctx, args.tls, home, **crypto, **store, **issuer, note);
   if (!identity) return report(identity.error());
   if (auto ok = server.bind(*identity); !ok) return report(ok.error());
 

@@ -9,6 +9,7 @@
 #include "ca/ca_init.hpp"
 #include "ca/certificate_builder.hpp"
 #include "ca/san.hpp"
+#include "cli/token_keys.hpp"
 #include "common/file_util.hpp"
 #include "common/text.hpp"
 #include "common/uri.hpp"

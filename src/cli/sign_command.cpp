@@ -11,6 +11,8 @@
 #include "cli/context.hpp"
 #include "cli/describe.hpp"
 #include "cli/output.hpp"
+#include "cli/output_files.hpp"
+#include "cli/session.hpp"
 #include "common/file_util.hpp"
 #include "common/text.hpp"
 
@@ -35,9 +37,10 @@ Result<std::string> read_csr(const std::string& path) {
 }
 
 int sign(const Context& ctx, const SignArgs& args) {
-  auto home = ca::Home::open(ca::resolve_home(ctx.home), false);
-  if (!home) return report(home.error());
-  ca::AuditLog audit(home->path(home->config().audit_log));
+  auto session = Session::open(ctx, Session::Access::writable);
+  if (!session) return report(session.error());
+  const ca::Home& home = session->home();
+  ca::AuditLog audit(home.path(home.config().audit_log));
   ca::SignRequest request;
   request.source = args.csr == "-" ? "standard input" : args.csr;
   request.profile = args.profile;
@@ -54,11 +57,11 @@ int sign(const Context& ctx, const SignArgs& args) {
   request.csr = std::move(*csr);
   if (auto ok = check_output_file(args.out, args.force); !ok) return refuse(ok.error());
 
-  auto store = open_issuance_store(*home, false);
+  auto store = session->open_store();
   if (!store) return refuse(store.error());
-  auto crypto = ca::CryptoContext::create();
+  auto crypto = session->open_crypto();
   if (!crypto) return report(crypto.error());
-  auto issuer = ca::Issuer::open_unkeyed(*home, **crypto, **store, args.ca);
+  auto issuer = ca::Issuer::open_unkeyed(home, **crypto, **store, args.ca);
   if (!issuer) return refuse(issuer.error());
   if (auto ok = (*issuer)->precheck(request); !ok) return report(ok.error());  // audited
   if (auto ok = (*issuer)->load_key(ctx.key_load_options()); !ok) return refuse(ok.error());
@@ -67,7 +70,7 @@ int sign(const Context& ctx, const SignArgs& args) {
 
   std::string pem = ca::cert_pem(issued->cert.get());
   if (args.chain) {
-    auto parents = ca::read_ca_chain_pem(*home, args.ca);
+    auto parents = ca::read_ca_chain_pem(home, args.ca);
     if (!parents) return report(parents.error());
     pem += *parents;
   }
