@@ -1,6 +1,10 @@
-// A loaded PKCS#11 module. libp11 loads it, enumerates slots and logs in; the same module's
-// function list (dlopen + C_GetFunctionList, no second C_Initialize) serves the calls
-// libp11 0.4.12 lacks. One Module per path and process.
+// A loaded PKCS#11 module, one per path and process. libp11 loads it (its own instance)
+// and enumerates the slots and tokens at load; nothing else goes through libp11. hwca's own
+// instance (dlopen + C_GetFunctionList + C_Initialize; p11-kit's proxy gives every caller
+// its own) serves every call: the login, the sessions, the objects, the signatures and
+// token initialisation, each through the gateway (gateway.hpp). That instance is what
+// reinitialize() finalises and initialises again after a device fault. libp11's slot list
+// is read once; it does not follow a token that init_token() moves or a reinitialisation.
 #pragma once
 
 #include <atomic>
@@ -14,6 +18,7 @@
 
 #include "common/secure_string.hpp"
 #include "tokens/keystore.hpp"
+#include "tokens/pkcs11/gateway.hpp"
 #include "tokens/pkcs11/pkcs11_api.hpp"
 #include "tokens/pkcs11/pkcs11_uri.hpp"
 #include "tokens/pkcs11/session_pool.hpp"
@@ -36,13 +41,16 @@ class Module {
 
   const std::string& path() const { return path_; }
   CK_FUNCTION_LIST* fn() const { return fn_; }
+  // The module's own calls (initialisation, token init), named "PKCS#11 module PATH".
+  Gateway gateway() const { return Gateway(fn_, "PKCS#11 module " + path_); }
 
   std::vector<TokenInfo> tokens();
   // The one token the URI selects; an error names the candidates when none or several match.
   Result<std::shared_ptr<Token>> find_token(const Pkcs11Uri& uri);
 
-  // Initialise the first uninitialised token as `label`, set its user PIN (libp11
-  // PKCS11_init_token, an SO login and PKCS11_init_pin), and return it.
+  // Initialise the first uninitialised token (of libp11's slot list) as `label` (C_InitToken),
+  // find it again (it may have moved to another slot), set its user PIN (an SO login and
+  // C_InitPIN), and return it.
   Result<TokenInfo> init_token(const std::string& label, const SecureString& so_pin,
                                const SecureString& user_pin);
 

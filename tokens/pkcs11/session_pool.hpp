@@ -1,7 +1,7 @@
 // A bounded pool of read-only PKCS#11 sessions on one slot. Sessions are opened lazily up
-// to a limit; a caller waits at most the given time for a free one. Every lease holds the
-// module's use lock shared, so that the module is never finalised under a session in use
-// (Module::reinitialize takes it exclusively).
+// to a limit (through the token's gateway); a caller waits at most the given time for a free
+// one. Every lease holds the module's use lock shared, so that the module is never finalised
+// under a session in use (Module::reinitialize takes it exclusively).
 #pragma once
 
 #include <chrono>
@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "tokens/pkcs11/gateway.hpp"
 #include "tokens/pkcs11/pkcs11_api.hpp"
 
 namespace hwca::tokens::pkcs11 {
@@ -73,8 +74,8 @@ class SessionLease {
 
 class SessionPool {
  public:
-  SessionPool(CK_FUNCTION_LIST* fn, CK_SLOT_ID slot, std::string device, size_t max_sessions,
-              UseGate& use);
+  // `gw` names the token for messages and the watchdog.
+  SessionPool(Gateway gw, CK_SLOT_ID slot, size_t max_sessions, UseGate& use);
   ~SessionPool();
 
   // `rv`, when given, receives C_OpenSession's answer if opening a session failed.
@@ -100,9 +101,8 @@ class SessionPool {
   // matter: the sessions may be void, or the device gone).
   void close_sessions(const std::vector<CK_SESSION_HANDLE>& handles);
 
-  CK_FUNCTION_LIST* fn_;
+  Gateway gw_;
   CK_SLOT_ID slot_;
-  std::string device_;
   size_t max_;
   UseGate& use_;
   std::mutex mu_;

@@ -5,7 +5,8 @@
 // PKCS#11 logs a token out when the application's last session closes, and the pool closes
 // any session whose call failed. A login lost anyway (a device that reset, another
 // application's C_Logout) is noticed by the callers (rv_login_lost, a key the token had not
-// found) and restored by relogin(); when that fails they reconnect (recover()).
+// found) and restored by relogin(); when that fails they reconnect (recover()). Every call
+// to the token goes through its gateway (gateway.hpp), named after the token.
 #pragma once
 
 #include <atomic>
@@ -17,6 +18,7 @@
 #include "common/pin_source.hpp"
 #include "common/secure_string.hpp"
 #include "tokens/keystore.hpp"
+#include "tokens/pkcs11/gateway.hpp"
 #include "tokens/pkcs11/pkcs11_api.hpp"
 #include "tokens/pkcs11/session_pool.hpp"
 
@@ -30,9 +32,10 @@ class Token {
 
   const TokenInfo& info() const { return info_; }
   CK_SLOT_ID slot_id() const { return slot_id_; }
-  CK_FUNCTION_LIST* fn() const;
   // "token 'label' (serial S)", for messages.
   const std::string& describe() const { return describe_; }
+  // The way to the token's module, its calls named after the token.
+  const Gateway& gateway() const { return gw_; }
 
   // Log in once for the whole process (direct C_Login on the anchor session). Checks the
   // token's PIN flags first; a PIN the token rejected is never tried again (the error is
@@ -91,6 +94,7 @@ class Token {
   CK_SLOT_ID slot_id_;
   TokenInfo info_;
   std::string describe_;
+  Gateway gw_;
   SessionPool pool_;
   std::mutex login_mu_;
   bool logged_in_ = false;  // once the first login succeeded: the process wants the login
