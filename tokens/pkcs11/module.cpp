@@ -2,6 +2,7 @@
 
 #include <dlfcn.h>
 #include <libp11.h>
+#include <pthread.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -27,6 +28,16 @@ std::map<std::string, std::shared_ptr<Module>>& cache() {
 }
 
 std::string str(const char* s) { return s != nullptr ? s : ""; }
+
+std::atomic<uint64_t> g_forks{0};
+
+// Counts forks in the child, from the first module load on.
+void count_forks() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    ::pthread_atfork(nullptr, nullptr, [] { g_forks.fetch_add(1, std::memory_order_relaxed); });
+  });
+}
 
 std::vector<std::string> token_flags(const PKCS11_TOKEN* t) {
   std::vector<std::string> f;
@@ -77,6 +88,8 @@ void Module::close_all() {
 
 Module::~Module() { unload(); }
 
+uint64_t Module::forks() { return g_forks.load(std::memory_order_relaxed); }
+
 Status Module::load(const std::string& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) {
@@ -84,6 +97,8 @@ Status Module::load(const std::string& path) {
                                           " does not exist (choose one with --module, "
                                           "HWCA_PKCS11_MODULE or module-path= in the URI)");
   }
+  count_forks();
+  forks_seen_ = forks();
   // Our own handle on the module first: dlerror() says why a load fails, which libp11 hides.
   dl_ = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (dl_ == nullptr) {
@@ -160,6 +175,7 @@ void Module::unload() {
 
 Result<TokenInfo> Module::init_token(const std::string& label, const SecureString& so_pin,
                                      const SecureString& user_pin) {
+  if (auto ok = ensure_this_process(); !ok) return tl::unexpected(ok.error());
   std::lock_guard lock(mu_);
   if (!open_tokens_.empty()) {
     return fail(ErrorKind::internal, "tokens are in use; initialise a token in its own process");
@@ -366,6 +382,47 @@ Status Module::reinitialize(uint64_t seen) {
   }
   attached_ = true;
   last_failure_.reset();
+  return {};
+}
+
+Status Module::start_in_child() {
+  std::lock_guard once(reinit_mu_);
+  const uint64_t now_forks = forks();
+  if (forks_seen_.load() == now_forks) return {};  // done by another thread of this child
+  auto use = use_.exclusive(call_timeout());
+  if (!use.owns_lock()) {
+    return fail(ErrorKind::device, "PKCS#11 module " + path_ +
+                                       " cannot be initialised in this process: calls the "
+                                       "parent process had under way hold it");
+  }
+  // From here on the child owns what it has, whatever happens next: should this fail,
+  // the usual recovery (reinitialize) takes over, and may close and finalise what is the
+  // child's own.
+  forks_seen_ = now_forks;
+  attempted_ = false;  // the parent's attempts do not count against the child's
+  last_failure_.reset();
+  std::vector<std::shared_ptr<Token>> tokens;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& [id, token] : open_tokens_) tokens.push_back(token);
+  }
+  for (auto& token : tokens) token->abandon_sessions();
+  generation_.fetch_add(1);  // object handles found by the parent may be void here
+  attached_ = false;
+  CK_C_INITIALIZE_ARGS args{};
+  args.flags = CKF_OS_LOCKING_OK;
+  // No C_Finalize first: to a module that did not notice the fork it would close the
+  // parent's sessions. Such a module answers CKR_CRYPTOKI_ALREADY_INITIALIZED and goes on
+  // with its copy of the parent's state; one that noticed starts afresh for this process.
+  Rv rv = gateway().call(HWCA_CK(C_Initialize), &args);
+  if (!rv && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED) {
+    return rv.error("PKCS#11 module " + path_ + " failed to initialise in this process");
+  }
+  if (rv) we_initialized_ = true;
+  for (auto& token : tokens) {
+    if (auto ok = token->reattach(); !ok) return ok;
+  }
+  attached_ = true;
   return {};
 }
 

@@ -3,8 +3,9 @@
 // instance (dlopen + C_GetFunctionList + C_Initialize; p11-kit's proxy gives every caller
 // its own) serves every call: the login, the sessions, the objects, the signatures and
 // token initialisation, each through the gateway (gateway.hpp). That instance is what
-// reinitialize() finalises and initialises again after a device fault. libp11's slot list
-// is read once; it does not follow a token that init_token() moves or a reinitialisation.
+// reinitialize() finalises and initialises again after a device fault, and what
+// ensure_this_process() initialises for a forked child. libp11's slot list is read once;
+// it does not follow a token that init_token() moves or a reinitialisation.
 #pragma once
 
 #include <atomic>
@@ -80,7 +81,27 @@ class Module {
   // dead device costs no waiting and a failing one is not reinitialised under every call.
   Status reinitialize(uint64_t seen);
 
+  // Ok at once, but in a process forked since the module was last used: then PKCS#11 wants
+  // the child to initialise the module for itself, and the sessions and the login it
+  // inherited are the parent's. The first use in the child (every entry into a token calls
+  // this, holding none of the token's locks) initialises the module again without closing
+  // or finalising anything of the parent's (a module that shares state across processes
+  // would close the parent's sessions), forgets the inherited sessions, and lets each open
+  // token log in again on a session of its own (Token::reattach). The call watchdog starts
+  // again by itself (call_watch.cpp). A fork while another thread is inside a token call
+  // leaves that call's locks taken in the child, which then waits for them (at most the call
+  // timeout, for the use lock): fork from a thread that is not using a token meanwhile.
+  Status ensure_this_process() {
+    if (forks_seen_.load(std::memory_order_acquire) == forks()) return {};
+    return start_in_child();
+  }
+
  private:
+  // How many times this process, and the processes it was forked from, forked a child
+  // (counted in the child).
+  static uint64_t forks();
+  Status start_in_child();
+
   Module() = default;
   Status load(const std::string& path);
   void unload();
@@ -100,7 +121,8 @@ class Module {
   UseGate use_;
   std::atomic<uint64_t> generation_{0};
   std::atomic<bool> attached_{true};
-  std::mutex reinit_mu_;  // one reinitialisation at a time; guards the two below
+  std::atomic<uint64_t> forks_seen_{0};  // forks() when the module became this process's
+  std::mutex reinit_mu_;                 // one reinitialisation at a time; guards the two below
   bool attempted_ = false;
   std::chrono::steady_clock::time_point last_attempt_{};
   std::optional<Error> last_failure_;

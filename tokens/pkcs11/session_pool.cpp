@@ -110,6 +110,12 @@ void SessionPool::drop_idle() {
   freed_.notify_all();
 }
 
+void SessionPool::abandon() {
+  std::lock_guard lock(mu_);
+  idle_.clear();
+  open_ = 0;
+}
+
 void SessionPool::reopen(CK_SLOT_ID slot) {
   std::lock_guard lock(mu_);
   slot_ = slot;

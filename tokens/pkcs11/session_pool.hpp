@@ -1,7 +1,8 @@
 // A bounded pool of read-only PKCS#11 sessions on one slot. Sessions are opened lazily up
 // to a limit (through the token's gateway); a caller waits at most the given time for a free
 // one. Every lease holds the module's use lock shared, so that the module is never finalised
-// under a session in use (Module::reinitialize takes it exclusively).
+// under a session in use (Module::reinitialize takes it exclusively). In a forked child the
+// pool forgets its sessions, the parent's, before its first use (abandon()).
 #pragma once
 
 #include <chrono>
@@ -93,6 +94,9 @@ class SessionPool {
   // which the pool never lends: closing any pooled session never logs the token out.
   void forget();
   void reopen(CK_SLOT_ID slot);
+  // In a forked child (Module::ensure_this_process), with the use lock held exclusively:
+  // forget the idle sessions, which are the parent's, without closing them.
+  void abandon();
 
  private:
   friend class SessionLease;

@@ -60,7 +60,13 @@ bool pin_refused(CK_RV rv) {
 
 }  // namespace
 
+Result<SessionLease> Token::session(CK_RV* rv) {
+  if (auto ok = module_->ensure_this_process(); !ok) return tl::unexpected(ok.error());
+  return pool_.acquire(call_timeout_ms(), rv);
+}
+
 Status Token::ensure_login(const PinSources& pins) {
+  if (auto ok = module_->ensure_this_process(); !ok) return ok;
   std::lock_guard lock(login_mu_);
   if (login_refused_) return tl::unexpected(*login_refused_);
   if (logged_in_) {
@@ -175,7 +181,13 @@ void Token::forget_sessions() {
   close_anchor();
 }
 
+void Token::abandon_sessions() {
+  pool_.abandon();
+  anchor_ = CK_INVALID_HANDLE;
+}
+
 Result<CK_SESSION_HANDLE> Token::open_rw_session() {
+  if (auto ok = module_->ensure_this_process(); !ok) return tl::unexpected(ok.error());
   CK_SESSION_HANDLE h = CK_INVALID_HANDLE;
   Rv rv = gw_.call(HWCA_CK(C_OpenSession), slot_id_, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr,
                    nullptr, &h);

@@ -6,7 +6,9 @@
 // any session whose call failed. A login lost anyway (a device that reset, another
 // application's C_Logout) is noticed by the callers (rv_login_lost, a key the token had not
 // found) and restored by relogin(); when that fails they reconnect (recover()). Every call
-// to the token goes through its gateway (gateway.hpp), named after the token.
+// to the token goes through its gateway (gateway.hpp), named after the token; the first
+// entry into a token in a forked child makes the module this process's own first
+// (Module::ensure_this_process).
 #pragma once
 
 #include <atomic>
@@ -55,7 +57,7 @@ class Token {
   Result<bool> relogin(uint64_t seen);
 
   // `rv`, when given, receives C_OpenSession's answer if opening a session failed.
-  Result<SessionLease> session(CK_RV* rv = nullptr) { return pool_.acquire(call_timeout_ms(), rv); }
+  Result<SessionLease> session(CK_RV* rv = nullptr);
   // A read-write session outside the pool (key generation); closed when the lease ends.
   Result<CK_SESSION_HANDLE> open_rw_session();
 
@@ -77,6 +79,10 @@ class Token {
   // serial, open a new anchor and log in on it with the PIN sources of the first login).
   void forget_sessions();
   Status reattach();
+  // Called by Module::ensure_this_process in a forked child, with the use lock held
+  // exclusively, before reattach(): the pool's sessions and the anchor are the parent's,
+  // forgotten without closing them.
+  void abandon_sessions();
 
  private:
   static std::chrono::milliseconds call_timeout_ms();
