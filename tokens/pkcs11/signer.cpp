@@ -171,19 +171,18 @@ Pkcs11Signer::Attempt Pkcs11Signer::sign_once(CK_MECHANISM& mech, std::span<cons
   }
   std::vector<uint8_t> sig(max_sig_);
   CK_ULONG sig_len = sig.size();
-  CK_RV rv;
+  Rv answer(CKR_OK);
   {
     // C_SignInit and C_Sign are bounded as one call: "did not answer C_Sign".
     auto seq = token_->gateway().sequence("C_Sign");
-    Rv answer = seq.call(HWCA_CK(C_SignInit), lease->get(), &mech, *key);
+    answer = seq.call(HWCA_CK(C_SignInit), lease->get(), &mech, *key);
     if (answer) {
       answer = seq.call(HWCA_CK(C_Sign), lease->get(), const_cast<CK_BYTE*>(data.data()),
                         data.size(), sig.data(), &sig_len);
     }
-    a.fault = answer.fault();
-    rv = answer.value();
   }
-  if (rv != CKR_OK) {
+  if (const CK_RV rv = answer.value(); rv != CKR_OK) {
+    a.fault = answer.fault();
     if (a.fault != Fault::none || rv == CKR_OPERATION_ACTIVE) lease->mark_broken();
     std::string what = std::string(mechanism_name(mech.mechanism)) + " signature with " + uri_;
     // Some tokens answer CKR_ARGUMENTS_BAD to parameters they do not support (SoftHSM2 and
@@ -196,7 +195,7 @@ Pkcs11Signer::Attempt Pkcs11Signer::sign_once(CK_MECHANISM& mech, std::span<cons
       a.result = fail(ErrorKind::device, token_->describe() + " is gone or broken (" + rv_name(rv) +
                                              "); " + what + " failed");
     } else {
-      a.result = rv_error(what + " failed", rv);
+      a.result = answer.error(what + " failed");
     }
     return a;
   }
