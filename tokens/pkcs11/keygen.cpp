@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-#include "tokens/call_watch.hpp"
+#include "tokens/pkcs11/gateway.hpp"
 #include "tokens/pkcs11/objects.hpp"
 
 namespace hwca::tokens::pkcs11 {
@@ -14,35 +14,32 @@ namespace {
 struct RwSession {
   Token& token;
   CK_SESSION_HANDLE h;
-  ~RwSession() {
-    CallWatch watch("C_CloseSession", token.describe());
-    token.fn()->C_CloseSession(h);
-  }
+  ~RwSession() { (void)token.gateway().call(HWCA_CK(C_CloseSession), h); }
 };
 
 Status check_mechanism(Token& token, KeyType type) {
   CK_MECHANISM_TYPE m = is_rsa(type) ? CKM_RSA_PKCS_KEY_PAIR_GEN : CKM_EC_KEY_PAIR_GEN;
   const char* mname = is_rsa(type) ? "CKM_RSA_PKCS_KEY_PAIR_GEN" : "CKM_EC_KEY_PAIR_GEN";
   CK_MECHANISM_INFO info{};
-  CK_RV rv;
+  Rv rv(CKR_OK);
   bool listed = false;
   {
-    CallWatch watch("C_GetMechanismList", token.describe());
+    // The list and the mechanism's details, bounded as one call.
+    auto seq = token.gateway().sequence("C_GetMechanismList");
     CK_ULONG count = 0;
-    rv = token.fn()->C_GetMechanismList(token.slot_id(), nullptr, &count);
+    rv = seq.call(HWCA_CK(C_GetMechanismList), token.slot_id(), nullptr, &count);
     std::vector<CK_MECHANISM_TYPE> mechanisms(count);
-    if (rv == CKR_OK)
-      rv = token.fn()->C_GetMechanismList(token.slot_id(), mechanisms.data(), &count);
-    if (rv != CKR_OK) return rv_error("cannot list the mechanisms of " + token.describe(), rv);
+    if (rv) rv = seq.call(HWCA_CK(C_GetMechanismList), token.slot_id(), mechanisms.data(), &count);
+    if (!rv) return rv.error("cannot list the mechanisms of " + token.describe());
     mechanisms.resize(count);
     listed = std::find(mechanisms.begin(), mechanisms.end(), m) != mechanisms.end();
-    if (listed) rv = token.fn()->C_GetMechanismInfo(token.slot_id(), m, &info);
+    if (listed) rv = seq.call(HWCA_CK(C_GetMechanismInfo), token.slot_id(), m, &info);
   }
   if (!listed || rv == CKR_MECHANISM_INVALID) {
     return fail(ErrorKind::device, token.describe() + " cannot generate " + key_type_name(type) +
                                        " keys (no " + mname + ")");
   }
-  if (rv != CKR_OK) return rv_error("cannot query the mechanisms of " + token.describe(), rv);
+  if (!rv) return rv.error("cannot query the mechanisms of " + token.describe());
   if ((info.flags & CKF_GENERATE_KEY_PAIR) == 0) {
     return fail(ErrorKind::device, token.describe() + " cannot generate " + key_type_name(type) +
                                        " keys (" + mname + " lacks CKF_GENERATE_KEY_PAIR)");
@@ -146,16 +143,11 @@ Result<KeyInfo> generate_key_pair(Token& token, const Pkcs11Uri& uri, KeyType ty
                                  {CKA_ID, id.data(), id.size()}};
   CK_MECHANISM mech{is_rsa(type) ? CKM_RSA_PKCS_KEY_PAIR_GEN : CKM_EC_KEY_PAIR_GEN, nullptr, 0};
   CK_OBJECT_HANDLE pub_h = CK_INVALID_HANDLE, priv_h = CK_INVALID_HANDLE;
-  CK_RV rv;
-  {
-    CallWatch watch("C_GenerateKeyPair", token.describe());
-    rv = token.fn()->C_GenerateKeyPair(session.h, &mech, pub.data(), pub.size(), priv.data(),
-                                       priv.size(), &pub_h, &priv_h);
-  }
-  if (rv != CKR_OK) {
-    return rv_error("generating a " + std::string(key_type_name(type)) + " key in " +
-                        token.describe() + " failed",
-                    rv);
+  Rv rv = token.gateway().call(HWCA_CK(C_GenerateKeyPair), session.h, &mech, pub.data(), pub.size(),
+                               priv.data(), priv.size(), &pub_h, &priv_h);
+  if (!rv) {
+    return rv.error("generating a " + std::string(key_type_name(type)) + " key in " +
+                    token.describe() + " failed");
   }
   KeyInfo info;
   info.label = label;

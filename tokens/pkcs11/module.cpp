@@ -2,13 +2,16 @@
 
 #include <dlfcn.h>
 #include <libp11.h>
+#include <pthread.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <optional>
 
 #include "tokens/call_watch.hpp"
+#include "tokens/pkcs11/gateway.hpp"
 
 namespace hwca::tokens::pkcs11 {
 namespace {
@@ -25,6 +28,16 @@ std::map<std::string, std::shared_ptr<Module>>& cache() {
 }
 
 std::string str(const char* s) { return s != nullptr ? s : ""; }
+
+std::atomic<uint64_t> g_forks{0};
+
+// Counts forks in the child, from the first module load on.
+void count_forks() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    ::pthread_atfork(nullptr, nullptr, [] { g_forks.fetch_add(1, std::memory_order_relaxed); });
+  });
+}
 
 std::vector<std::string> token_flags(const PKCS11_TOKEN* t) {
   std::vector<std::string> f;
@@ -75,6 +88,8 @@ void Module::close_all() {
 
 Module::~Module() { unload(); }
 
+uint64_t Module::forks() { return g_forks.load(std::memory_order_relaxed); }
+
 Status Module::load(const std::string& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) {
@@ -82,6 +97,8 @@ Status Module::load(const std::string& path) {
                                           " does not exist (choose one with --module, "
                                           "HWCA_PKCS11_MODULE or module-path= in the URI)");
   }
+  count_forks();
+  forks_seen_ = forks();
   // Our own handle on the module first: dlerror() says why a load fails, which libp11 hides.
   dl_ = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (dl_ == nullptr) {
@@ -95,16 +112,16 @@ Status Module::load(const std::string& path) {
   // Initialise our handle too: most modules share one state and answer
   // CKR_CRYPTOKI_ALREADY_INITIALIZED to the second caller, but p11-kit's proxy gives every
   // C_GetFunctionList caller its own instance, which unload() then finalises.
+  const Gateway gw(fn_, "PKCS#11 module " + path);
   {
     CK_C_INITIALIZE_ARGS args{};
     args.flags = CKF_OS_LOCKING_OK;
-    CallWatch watch("C_Initialize", "PKCS#11 module " + path);
-    CK_RV rv = fn_->C_Initialize(&args);
-    we_initialized_ = rv == CKR_OK;
-    if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED) {
+    Rv rv = gw.call(HWCA_CK(C_Initialize), &args);
+    we_initialized_ = rv.ok();
+    if (!rv && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED) {
       fn_ = nullptr;
       unload();
-      return rv_error("PKCS#11 module " + path + " failed to initialise", rv);
+      return rv.error("PKCS#11 module " + path + " failed to initialise");
     }
   }
   path_ = path;
@@ -122,7 +139,7 @@ Status Module::load(const std::string& path) {
       return fail(ErrorKind::device, "PKCS#11 module " + path + " failed to initialise");
     }
   }
-  if (fn_->C_GetInfo(&library_) != CKR_OK) library_ = CK_INFO{};
+  if (!gw.call(HWCA_CK(C_GetInfo), &library_)) library_ = CK_INFO{};
   CallWatch watch("C_GetSlotList", "PKCS#11 module " + path);
   if (PKCS11_enumerate_slots(ctx_, &slots_, &nslots_) != 0) {
     ERR_clear_error();
@@ -149,7 +166,7 @@ void Module::unload() {
   }
   // After libp11's C_Finalize this is a no-op (CKR_CRYPTOKI_NOT_INITIALIZED) for modules
   // with one shared state, and closes our own instance of a per-caller proxy.
-  if (fn_ != nullptr && we_initialized_) fn_->C_Finalize(nullptr);
+  if (fn_ != nullptr && we_initialized_) (void)gateway().call(HWCA_CK(C_Finalize), nullptr);
   we_initialized_ = false;
   fn_ = nullptr;
   if (dl_ != nullptr) ::dlclose(dl_);
@@ -158,6 +175,7 @@ void Module::unload() {
 
 Result<TokenInfo> Module::init_token(const std::string& label, const SecureString& so_pin,
                                      const SecureString& user_pin) {
+  if (auto ok = ensure_this_process(); !ok) return tl::unexpected(ok.error());
   std::lock_guard lock(mu_);
   if (!open_tokens_.empty()) {
     return fail(ErrorKind::internal, "tokens are in use; initialise a token in its own process");
@@ -177,27 +195,30 @@ Result<TokenInfo> Module::init_token(const std::string& label, const SecureStrin
                                           " (SoftHSM2 always offers one; a hardware token "
                                           "is initialised with its vendor's tools)");
   }
+  auto utf8 = [](const SecureString& s) {
+    return reinterpret_cast<CK_UTF8CHAR*>(const_cast<char*>(s.c_str()));
+  };
+  const Gateway gw = gateway();
   {
-    CallWatch watch("C_InitToken", "PKCS#11 module " + path_);
-    if (PKCS11_init_token(free_slot->token, so_pin.c_str(), label.c_str()) != 0) {
-      return rv_error("initialising token '" + label + "' failed", take_libp11_rv());
-    }
+    // As libp11's PKCS11_init_token did: the label blank-padded to 32 bytes, the SO PIN up
+    // to its first NUL. libp11's slot list does not follow the token anyway (below).
+    CK_UTF8CHAR padded[32];
+    std::memset(padded, ' ', sizeof padded);
+    std::memcpy(padded, label.data(), std::min(label.size(), sizeof padded));
+    Rv rv = gw.call(HWCA_CK(C_InitToken), PKCS11_get_slotid_from_slot(free_slot), utf8(so_pin),
+                    std::strlen(so_pin.c_str()), padded);
+    if (!rv) return rv.error("initialising token '" + label + "' failed");
   }
   // Some modules (SoftHSM2) move a token to a new slot when it is initialised, which
-  // libp11 0.4.12 does not follow well: find it and set the user PIN with direct calls.
-  CK_ULONG count = 0;
+  // libp11 0.4.12 does not follow: find it and set the user PIN with direct calls.
   std::vector<CK_SLOT_ID> ids;
-  CK_RV rv = fn_->C_GetSlotList(CK_TRUE, nullptr, &count);
-  if (rv == CKR_OK) {
-    ids.resize(count);
-    rv = fn_->C_GetSlotList(CK_TRUE, ids.data(), &count);
-    ids.resize(count);
+  if (Rv rv = slots_with_token(gw, ids); !rv) {
+    return rv.error("cannot list the slots of " + path_);
   }
-  if (rv != CKR_OK) return rv_error("cannot list the slots of " + path_, rv);
   std::optional<CK_SLOT_ID> slot_id;
   CK_TOKEN_INFO ti{};
   for (CK_SLOT_ID id : ids) {
-    if (fn_->C_GetTokenInfo(id, &ti) == CKR_OK && (ti.flags & CKF_TOKEN_INITIALIZED) != 0 &&
+    if (gw.call(HWCA_CK(C_GetTokenInfo), id, &ti) && (ti.flags & CKF_TOKEN_INITIALIZED) != 0 &&
         trimmed_field(ti.label, sizeof ti.label) == label) {
       slot_id = id;
       break;
@@ -205,25 +226,23 @@ Result<TokenInfo> Module::init_token(const std::string& label, const SecureStrin
   }
   if (!slot_id) return fail(ErrorKind::device, "the new token '" + label + "' vanished");
   std::string device = "token '" + label + "'";
-  CallWatch watch("C_InitPIN", device);
+  // One watch for the whole PIN setting, as a single call: "did not answer C_InitPIN".
+  auto seq = Gateway(fn_, device).sequence("C_InitPIN");
   CK_SESSION_HANDLE session = CK_INVALID_HANDLE;
-  rv =
-      fn_->C_OpenSession(*slot_id, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr, &session);
-  if (rv != CKR_OK) return rv_error("cannot open a session on the new " + device, rv);
-  auto utf8 = [](const SecureString& s) {
-    return reinterpret_cast<CK_UTF8CHAR*>(const_cast<char*>(s.c_str()));
-  };
-  rv = fn_->C_Login(session, CKU_SO, utf8(so_pin), so_pin.size());
-  if (rv == CKR_OK) {
-    rv = fn_->C_InitPIN(session, utf8(user_pin), user_pin.size());
-    fn_->C_Logout(session);
-    if (rv != CKR_OK) {
-      fn_->C_CloseSession(session);
-      return rv_error("setting the user PIN of the new " + device + " failed", rv);
+  Rv rv = seq.call(HWCA_CK(C_OpenSession), *slot_id, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr,
+                   nullptr, &session);
+  if (!rv) return rv.error("cannot open a session on the new " + device);
+  rv = seq.call(HWCA_CK(C_Login), session, CKU_SO, utf8(so_pin), so_pin.size());
+  if (rv) {
+    rv = seq.call(HWCA_CK(C_InitPIN), session, utf8(user_pin), user_pin.size());
+    (void)seq.call(HWCA_CK(C_Logout), session);  // best effort: the session closes next
+    if (!rv) {
+      (void)seq.call(HWCA_CK(C_CloseSession), session);
+      return rv.error("setting the user PIN of the new " + device + " failed");
     }
   }
-  fn_->C_CloseSession(session);
-  if (rv != CKR_OK) return rv_error("security officer login to the new " + device + " failed", rv);
+  (void)seq.call(HWCA_CK(C_CloseSession), session);
+  if (!rv) return rv.error("security officer login to the new " + device + " failed");
   TokenInfo info;
   info.label = label;
   info.manufacturer = trimmed_field(ti.manufacturerID, sizeof ti.manufacturerID);
@@ -347,28 +366,63 @@ Status Module::reinitialize(uint64_t seen) {
     for (auto& [id, token] : open_tokens_) tokens.push_back(token);
   }
   for (auto& token : tokens) token->forget_sessions();
-  {
-    CallWatch watch("C_Finalize", "PKCS#11 module " + path_);
-    fn_->C_Finalize(nullptr);  // a module that lost its device may answer anything
-  }
+  const Gateway gw = gateway();
+  (void)gw.call(HWCA_CK(C_Finalize), nullptr);  // a module that lost its device may answer anything
   generation_.fetch_add(1);  // from here on every old session and object handle is void
   attached_ = false;
   CK_C_INITIALIZE_ARGS args{};
   args.flags = CKF_OS_LOCKING_OK;
-  CK_RV rv;
-  {
-    CallWatch watch("C_Initialize", "PKCS#11 module " + path_);
-    rv = fn_->C_Initialize(&args);
+  Rv rv = gw.call(HWCA_CK(C_Initialize), &args);
+  if (!rv && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED) {
+    return failed(rv.error("PKCS#11 module " + path_ + " failed to initialise again").value());
   }
-  if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED) {
-    return failed(rv_error("PKCS#11 module " + path_ + " failed to initialise again", rv).value());
-  }
-  we_initialized_ = rv == CKR_OK;
+  we_initialized_ = rv.ok();
   for (auto& token : tokens) {
     if (auto ok = token->reattach(); !ok) return failed(ok.error());
   }
   attached_ = true;
   last_failure_.reset();
+  return {};
+}
+
+Status Module::start_in_child() {
+  std::lock_guard once(reinit_mu_);
+  const uint64_t now_forks = forks();
+  if (forks_seen_.load() == now_forks) return {};  // done by another thread of this child
+  auto use = use_.exclusive(call_timeout());
+  if (!use.owns_lock()) {
+    return fail(ErrorKind::device, "PKCS#11 module " + path_ +
+                                       " cannot be initialised in this process: calls the "
+                                       "parent process had under way hold it");
+  }
+  // From here on the child owns what it has, whatever happens next: should this fail,
+  // the usual recovery (reinitialize) takes over, and may close and finalise what is the
+  // child's own.
+  forks_seen_ = now_forks;
+  attempted_ = false;  // the parent's attempts do not count against the child's
+  last_failure_.reset();
+  std::vector<std::shared_ptr<Token>> tokens;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& [id, token] : open_tokens_) tokens.push_back(token);
+  }
+  for (auto& token : tokens) token->abandon_sessions();
+  generation_.fetch_add(1);  // object handles found by the parent may be void here
+  attached_ = false;
+  CK_C_INITIALIZE_ARGS args{};
+  args.flags = CKF_OS_LOCKING_OK;
+  // No C_Finalize first: to a module that did not notice the fork it would close the
+  // parent's sessions. Such a module answers CKR_CRYPTOKI_ALREADY_INITIALIZED and goes on
+  // with its copy of the parent's state; one that noticed starts afresh for this process.
+  Rv rv = gateway().call(HWCA_CK(C_Initialize), &args);
+  if (!rv && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED) {
+    return rv.error("PKCS#11 module " + path_ + " failed to initialise in this process");
+  }
+  if (rv) we_initialized_ = true;
+  for (auto& token : tokens) {
+    if (auto ok = token->reattach(); !ok) return ok;
+  }
+  attached_ = true;
   return {};
 }
 

@@ -1,6 +1,11 @@
-// A loaded PKCS#11 module. libp11 loads it, enumerates slots and logs in; the same module's
-// function list (dlopen + C_GetFunctionList, no second C_Initialize) serves the calls
-// libp11 0.4.12 lacks. One Module per path and process.
+// A loaded PKCS#11 module, one per path and process. libp11 loads it (its own instance)
+// and enumerates the slots and tokens at load; nothing else goes through libp11. hwca's own
+// instance (dlopen + C_GetFunctionList + C_Initialize; p11-kit's proxy gives every caller
+// its own) serves every call: the login, the sessions, the objects, the signatures and
+// token initialisation, each through the gateway (gateway.hpp). That instance is what
+// reinitialize() finalises and initialises again after a device fault, and what
+// ensure_this_process() initialises for a forked child. libp11's slot list is read once;
+// it does not follow a token that init_token() moves or a reinitialisation.
 #pragma once
 
 #include <atomic>
@@ -14,6 +19,7 @@
 
 #include "common/secure_string.hpp"
 #include "tokens/keystore.hpp"
+#include "tokens/pkcs11/gateway.hpp"
 #include "tokens/pkcs11/pkcs11_api.hpp"
 #include "tokens/pkcs11/pkcs11_uri.hpp"
 #include "tokens/pkcs11/session_pool.hpp"
@@ -36,13 +42,16 @@ class Module {
 
   const std::string& path() const { return path_; }
   CK_FUNCTION_LIST* fn() const { return fn_; }
+  // The module's own calls (initialisation, token init), named "PKCS#11 module PATH".
+  Gateway gateway() const { return Gateway(fn_, "PKCS#11 module " + path_); }
 
   std::vector<TokenInfo> tokens();
   // The one token the URI selects; an error names the candidates when none or several match.
   Result<std::shared_ptr<Token>> find_token(const Pkcs11Uri& uri);
 
-  // Initialise the first uninitialised token as `label`, set its user PIN (libp11
-  // PKCS11_init_token, an SO login and PKCS11_init_pin), and return it.
+  // Initialise the first uninitialised token (of libp11's slot list) as `label` (C_InitToken),
+  // find it again (it may have moved to another slot), set its user PIN (an SO login and
+  // C_InitPIN), and return it.
   Result<TokenInfo> init_token(const std::string& label, const SecureString& so_pin,
                                const SecureString& user_pin);
 
@@ -72,7 +81,27 @@ class Module {
   // dead device costs no waiting and a failing one is not reinitialised under every call.
   Status reinitialize(uint64_t seen);
 
+  // Ok at once, but in a process forked since the module was last used: then PKCS#11 wants
+  // the child to initialise the module for itself, and the sessions and the login it
+  // inherited are the parent's. The first use in the child (every entry into a token calls
+  // this, holding none of the token's locks) initialises the module again without closing
+  // or finalising anything of the parent's (a module that shares state across processes
+  // would close the parent's sessions), forgets the inherited sessions, and lets each open
+  // token log in again on a session of its own (Token::reattach). The call watchdog starts
+  // again by itself (call_watch.cpp). A fork while another thread is inside a token call
+  // leaves that call's locks taken in the child, which then waits for them (at most the call
+  // timeout, for the use lock): fork from a thread that is not using a token meanwhile.
+  Status ensure_this_process() {
+    if (forks_seen_.load(std::memory_order_acquire) == forks()) return {};
+    return start_in_child();
+  }
+
  private:
+  // How many times this process, and the processes it was forked from, forked a child
+  // (counted in the child).
+  static uint64_t forks();
+  Status start_in_child();
+
   Module() = default;
   Status load(const std::string& path);
   void unload();
@@ -92,7 +121,8 @@ class Module {
   UseGate use_;
   std::atomic<uint64_t> generation_{0};
   std::atomic<bool> attached_{true};
-  std::mutex reinit_mu_;  // one reinitialisation at a time; guards the two below
+  std::atomic<uint64_t> forks_seen_{0};  // forks() when the module became this process's
+  std::mutex reinit_mu_;                 // one reinitialisation at a time; guards the two below
   bool attempted_ = false;
   std::chrono::steady_clock::time_point last_attempt_{};
   std::optional<Error> last_failure_;

@@ -2,7 +2,7 @@
 
 #include <span>
 
-#include "tokens/call_watch.hpp"
+#include "tokens/pkcs11/gateway.hpp"
 #include "tokens/public_key.hpp"
 
 namespace hwca::tokens::pkcs11 {
@@ -24,23 +24,23 @@ const char* class_name(CK_OBJECT_CLASS cls) {
 Result<std::vector<CK_OBJECT_HANDLE>> find(Token& token, CK_SESSION_HANDLE s,
                                            std::vector<CK_ATTRIBUTE> tmpl,
                                            CK_RV* rv_out = nullptr) {
-  CK_FUNCTION_LIST* fn = token.fn();
-  CallWatch watch("C_FindObjects", token.describe());
-  CK_RV rv = fn->C_FindObjectsInit(s, tmpl.data(), tmpl.size());
-  if (rv_out != nullptr) *rv_out = rv;
-  if (rv != CKR_OK) return rv_error("cannot search " + token.describe(), rv);
+  // The whole search is bounded as one call: "did not answer C_FindObjects".
+  auto seq = token.gateway().sequence("C_FindObjects");
+  Rv rv = seq.call(HWCA_CK(C_FindObjectsInit), s, tmpl.data(), tmpl.size());
+  if (rv_out != nullptr) *rv_out = rv.value();
+  if (!rv) return rv.error("cannot search " + token.describe());
   std::vector<CK_OBJECT_HANDLE> out;
   CK_OBJECT_HANDLE batch[16];
   CK_ULONG n = 0;
   do {
-    rv = fn->C_FindObjects(s, batch, 16, &n);
-    if (rv != CKR_OK) break;
+    rv = seq.call(HWCA_CK(C_FindObjects), s, batch, 16, &n);
+    if (!rv) break;
     out.insert(out.end(), batch, batch + n);
   } while (n == 16 && out.size() < 4096);
-  CK_RV rv_final = fn->C_FindObjectsFinal(s);
-  if (rv_out != nullptr) *rv_out = rv != CKR_OK ? rv : rv_final;
-  if (rv != CKR_OK) return rv_error("cannot search " + token.describe(), rv);
-  if (rv_final != CKR_OK) return rv_error("cannot search " + token.describe(), rv_final);
+  Rv rv_final = seq.call(HWCA_CK(C_FindObjectsFinal), s);
+  if (rv_out != nullptr) *rv_out = !rv ? rv.value() : rv_final.value();
+  if (!rv) return rv.error("cannot search " + token.describe());
+  if (!rv_final) return rv_final.error("cannot search " + token.describe());
   return out;
 }
 
@@ -50,12 +50,9 @@ Result<KeyObject> describe_object(Token& token, CK_SESSION_HANDLE s, CK_OBJECT_H
   k.handle = h;
   CK_KEY_TYPE kt = CKK_EC;
   CK_ATTRIBUTE a{CKA_KEY_TYPE, &kt, sizeof kt};
-  {
-    CallWatch watch("C_GetAttributeValue", token.describe());
-    CK_RV rv = token.fn()->C_GetAttributeValue(s, h, &a, 1);
-    if (rv_out != nullptr) *rv_out = rv;
-    if (rv != CKR_OK) return rv_error("cannot read a key type in " + token.describe(), rv);
-  }
+  Rv rv = token.gateway().call(HWCA_CK(C_GetAttributeValue), s, h, &a, 1);
+  if (rv_out != nullptr) *rv_out = rv.value();
+  if (!rv) return rv.error("cannot read a key type in " + token.describe());
   k.key_type = kt;
   auto label = get_bytes(token, s, h, CKA_LABEL);
   auto id = get_bytes(token, s, h, CKA_ID);
@@ -117,17 +114,18 @@ Result<ossl::Ptr<EVP_PKEY>> ec_public(const std::string& params_der, const std::
 
 Result<std::string> get_bytes(Token& token, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj,
                               CK_ATTRIBUTE_TYPE type) {
-  CallWatch watch("C_GetAttributeValue", token.describe());
+  // The size, then the value, bounded as one call.
+  auto seq = token.gateway().sequence("C_GetAttributeValue");
   CK_ATTRIBUTE a{type, nullptr, 0};
-  CK_RV rv = token.fn()->C_GetAttributeValue(s, obj, &a, 1);
-  if (rv != CKR_OK) return rv_error("cannot read an attribute in " + token.describe(), rv);
+  Rv rv = seq.call(HWCA_CK(C_GetAttributeValue), s, obj, &a, 1);
+  if (!rv) return rv.error("cannot read an attribute in " + token.describe());
   if (a.ulValueLen == CK_UNAVAILABLE_INFORMATION) {
     return fail(ErrorKind::device, "attribute unavailable in " + token.describe());
   }
   std::string out(a.ulValueLen, '\0');
   a.pValue = out.data();
-  rv = token.fn()->C_GetAttributeValue(s, obj, &a, 1);
-  if (rv != CKR_OK) return rv_error("cannot read an attribute in " + token.describe(), rv);
+  rv = seq.call(HWCA_CK(C_GetAttributeValue), s, obj, &a, 1);
+  if (!rv) return rv.error("cannot read an attribute in " + token.describe());
   out.resize(a.ulValueLen);
   return out;
 }
@@ -136,17 +134,15 @@ Result<bool> get_bool(Token& token, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj,
                       CK_ATTRIBUTE_TYPE type) {
   CK_BBOOL value = CK_FALSE;
   CK_ATTRIBUTE a{type, &value, sizeof value};
-  CallWatch watch("C_GetAttributeValue", token.describe());
-  CK_RV rv = token.fn()->C_GetAttributeValue(s, obj, &a, 1);
-  if (rv != CKR_OK) return rv_error("cannot read an attribute in " + token.describe(), rv);
+  Rv rv = token.gateway().call(HWCA_CK(C_GetAttributeValue), s, obj, &a, 1);
+  if (!rv) return rv.error("cannot read an attribute in " + token.describe());
   return value == CK_TRUE;
 }
 
 CK_RV probe_attribute(Token& token, CK_SESSION_HANDLE s, CK_OBJECT_HANDLE obj,
                       CK_ATTRIBUTE_TYPE type) {
   CK_ATTRIBUTE a{type, nullptr, 0};
-  CallWatch watch("C_GetAttributeValue", token.describe());
-  return token.fn()->C_GetAttributeValue(s, obj, &a, 1);
+  return token.gateway().call(HWCA_CK(C_GetAttributeValue), s, obj, &a, 1).value();
 }
 
 Result<KeyObject> find_key(Token& token, CK_SESSION_HANDLE s, const Pkcs11Uri& uri,

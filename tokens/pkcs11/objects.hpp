@@ -1,5 +1,6 @@
-// Finding key objects in a token and reading their attributes (direct C_FindObjects and
-// C_GetAttributeValue: libp11 0.4.12 hides object handles and most attributes).
+// Finding key objects in a token and reading their attributes (C_FindObjects and
+// C_GetAttributeValue through the token's gateway: libp11 0.4.12 hides object handles and
+// most attributes).
 #pragma once
 
 #include <optional>

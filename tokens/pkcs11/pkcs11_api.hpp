@@ -1,4 +1,5 @@
-// The PKCS#11 C API (p11-kit's header), for files inside tokens/pkcs11/ only.
+// The PKCS#11 C API (p11-kit's header), for files inside tokens/pkcs11/ only, and what
+// hwca makes of a CK_RV: its name, its error kind, its class (used by the gateway's Fault).
 #pragma once
 
 #include <p11-kit/pkcs11.h>
@@ -23,10 +24,6 @@ bool rv_token_gone(CK_RV rv);
 // session closed, an object handle void): worth logging in again (Token::relogin), then a
 // reconnection if that fails.
 bool rv_login_lost(CK_RV rv);
-
-// The CK_RV libp11 left in the OpenSSL error queue (CKR_GENERAL_ERROR if none); the queue
-// is emptied.
-CK_RV take_libp11_rv();
 
 // "what failed: CKR_NAME" with the kind of rv.
 tl::unexpected<Error> rv_error(const std::string& what, CK_RV rv);

@@ -1,5 +1,4 @@
-#include <libp11.h>
-
+// CK_RV names, kinds and classes, for messages and the gateway's faults.
 #include <cstdio>
 
 #include "tokens/pkcs11/pkcs11_api.hpp"
@@ -107,15 +106,6 @@ bool rv_login_lost(CK_RV rv) {
   return rv == CKR_USER_NOT_LOGGED_IN || rv == CKR_SESSION_HANDLE_INVALID ||
          rv == CKR_SESSION_CLOSED || rv == CKR_OBJECT_HANDLE_INVALID ||
          rv == CKR_KEY_HANDLE_INVALID;
-}
-
-CK_RV take_libp11_rv() {
-  CK_RV rv = CKR_GENERAL_ERROR;
-  unsigned long e;
-  while ((e = ERR_get_error()) != 0) {
-    if (ERR_GET_LIB(e) == ERR_get_CKR_code()) rv = ERR_GET_REASON(e);
-  }
-  return rv;
 }
 
 tl::unexpected<Error> rv_error(const std::string& what, CK_RV rv) {

@@ -1,7 +1,5 @@
 #include "tokens/pkcs11/session_pool.hpp"
 
-#include "tokens/call_watch.hpp"
-
 namespace hwca::tokens::pkcs11 {
 
 SessionLease& SessionLease::operator=(SessionLease&& o) noexcept {
@@ -25,9 +23,8 @@ void SessionLease::reset() {
   if (use_.owns_lock()) use_.unlock();
 }
 
-SessionPool::SessionPool(CK_FUNCTION_LIST* fn, CK_SLOT_ID slot, std::string device,
-                         size_t max_sessions, UseGate& use)
-    : fn_(fn), slot_(slot), device_(std::move(device)), max_(max_sessions), use_(use) {}
+SessionPool::SessionPool(Gateway gw, CK_SLOT_ID slot, size_t max_sessions, UseGate& use)
+    : gw_(std::move(gw)), slot_(slot), max_(max_sessions), use_(use) {}
 
 SessionPool::~SessionPool() { close_all(); }
 
@@ -36,7 +33,7 @@ Result<SessionLease> SessionPool::acquire(std::chrono::milliseconds timeout, CK_
   UseLock use = use_.shared();  // waits while the module is being initialised again
   std::unique_lock lock(mu_);
   for (;;) {
-    if (closed_) return fail(ErrorKind::device, device_ + " has been closed");
+    if (closed_) return fail(ErrorKind::device, gw_.device() + " has been closed");
     if (!idle_.empty()) {
       CK_SESSION_HANDLE h = idle_.back();
       idle_.pop_back();
@@ -46,25 +43,21 @@ Result<SessionLease> SessionPool::acquire(std::chrono::milliseconds timeout, CK_
       ++open_;
       lock.unlock();
       CK_SESSION_HANDLE h = CK_INVALID_HANDLE;
-      CK_RV rv;
-      {
-        CallWatch watch("C_OpenSession", device_);
-        rv = fn_->C_OpenSession(slot_, CKF_SERIAL_SESSION, nullptr, nullptr, &h);
-      }
+      Rv rv = gw_.call(HWCA_CK(C_OpenSession), slot_, CKF_SERIAL_SESSION, nullptr, nullptr, &h);
       lock.lock();
-      if (rv == CKR_OK) return SessionLease(this, h, std::move(use));
+      if (rv) return SessionLease(this, h, std::move(use));
       --open_;
       if (rv == CKR_SESSION_COUNT && open_ > 0) {
         max_ = open_;  // the token's real limit; wait for one of ours
         continue;
       }
       freed_.notify_one();
-      if (rv_out != nullptr) *rv_out = rv;
-      return rv_error("cannot open a session on " + device_, rv);
+      if (rv_out != nullptr) *rv_out = rv.value();
+      return rv.error("cannot open a session on " + gw_.device());
     }
     if (freed_.wait_until(lock, deadline) == std::cv_status::timeout && idle_.empty() &&
         open_ >= max_) {
-      return fail(ErrorKind::device, "no session on " + device_ + " became free within " +
+      return fail(ErrorKind::device, "no session on " + gw_.device() + " became free within " +
                                          std::to_string(timeout.count()) + " ms");
     }
   }
@@ -75,10 +68,7 @@ void SessionPool::release(CK_SESSION_HANDLE h, bool broken) {
   if (broken || closed_) {
     --open_;
     lock.unlock();
-    {
-      CallWatch watch("C_CloseSession", device_);
-      fn_->C_CloseSession(h);
-    }
+    (void)gw_.call(HWCA_CK(C_CloseSession), h);  // its answer does not matter
     lock.lock();
   } else {
     idle_.push_back(h);
@@ -87,10 +77,7 @@ void SessionPool::release(CK_SESSION_HANDLE h, bool broken) {
 }
 
 void SessionPool::close_sessions(const std::vector<CK_SESSION_HANDLE>& handles) {
-  for (auto h : handles) {
-    CallWatch watch("C_CloseSession", device_);
-    fn_->C_CloseSession(h);
-  }
+  for (auto h : handles) (void)gw_.call(HWCA_CK(C_CloseSession), h);
 }
 
 void SessionPool::close_all() {
@@ -121,6 +108,12 @@ void SessionPool::drop_idle() {
   lock.unlock();
   close_sessions(idle);
   freed_.notify_all();
+}
+
+void SessionPool::abandon() {
+  std::lock_guard lock(mu_);
+  idle_.clear();
+  open_ = 0;
 }
 
 void SessionPool::reopen(CK_SLOT_ID slot) {

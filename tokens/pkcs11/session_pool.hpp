@@ -1,7 +1,8 @@
 // A bounded pool of read-only PKCS#11 sessions on one slot. Sessions are opened lazily up
-// to a limit; a caller waits at most the given time for a free one. Every lease holds the
-// module's use lock shared, so that the module is never finalised under a session in use
-// (Module::reinitialize takes it exclusively).
+// to a limit (through the token's gateway); a caller waits at most the given time for a free
+// one. Every lease holds the module's use lock shared, so that the module is never finalised
+// under a session in use (Module::reinitialize takes it exclusively). In a forked child the
+// pool forgets its sessions, the parent's, before its first use (abandon()).
 #pragma once
 
 #include <chrono>
@@ -11,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "tokens/pkcs11/gateway.hpp"
 #include "tokens/pkcs11/pkcs11_api.hpp"
 
 namespace hwca::tokens::pkcs11 {
@@ -73,8 +75,8 @@ class SessionLease {
 
 class SessionPool {
  public:
-  SessionPool(CK_FUNCTION_LIST* fn, CK_SLOT_ID slot, std::string device, size_t max_sessions,
-              UseGate& use);
+  // `gw` names the token for messages and the watchdog.
+  SessionPool(Gateway gw, CK_SLOT_ID slot, size_t max_sessions, UseGate& use);
   ~SessionPool();
 
   // `rv`, when given, receives C_OpenSession's answer if opening a session failed.
@@ -92,6 +94,9 @@ class SessionPool {
   // which the pool never lends: closing any pooled session never logs the token out.
   void forget();
   void reopen(CK_SLOT_ID slot);
+  // In a forked child (Module::ensure_this_process), with the use lock held exclusively:
+  // forget the idle sessions, which are the parent's, without closing them.
+  void abandon();
 
  private:
   friend class SessionLease;
@@ -100,9 +105,8 @@ class SessionPool {
   // matter: the sessions may be void, or the device gone).
   void close_sessions(const std::vector<CK_SESSION_HANDLE>& handles);
 
-  CK_FUNCTION_LIST* fn_;
+  Gateway gw_;
   CK_SLOT_ID slot_;
-  std::string device_;
   size_t max_;
   UseGate& use_;
   std::mutex mu_;

@@ -1,6 +1,6 @@
 #include "tokens/pkcs11/signer.hpp"
 
-#include "tokens/call_watch.hpp"
+#include "tokens/pkcs11/gateway.hpp"
 #include "tokens/sig_encoding.hpp"
 
 namespace hwca::tokens::pkcs11 {
@@ -41,9 +41,9 @@ const char* mechanism_name(CK_MECHANISM_TYPE m) {
 
 struct Pkcs11Signer::Attempt {
   Result<std::vector<uint8_t>> result;
-  enum class Fault { none, gone, lost } fault = Fault::none;
-  uint64_t generation = 0;  // the module's generation the attempt ran in
-  uint64_t epoch = 0;       // the token's login epoch the attempt ran in
+  Fault fault = Fault::none;  // what the failure says about the token (gateway.hpp)
+  uint64_t generation = 0;    // the module's generation the attempt ran in
+  uint64_t epoch = 0;         // the token's login epoch the attempt ran in
 };
 
 Pkcs11Signer::Pkcs11Signer(std::shared_ptr<Token> token, KeyObject key, ossl::Ptr<EVP_PKEY> pub,
@@ -90,7 +90,6 @@ Result<std::vector<uint8_t>> Pkcs11Signer::sign(const SignRequest& req) {
     mech = CK_MECHANISM{CKM_RSA_PKCS_PSS, &pss, sizeof pss};
   }
 
-  using Fault = Attempt::Fault;
   Attempt a = sign_once(mech, data);
   bool relogged = false, reconnected = false;
   std::string why;  // what the recovery found, for the final error
@@ -98,7 +97,7 @@ Result<std::vector<uint8_t>> Pkcs11Signer::sign(const SignRequest& req) {
     // After a reinitialisation that did not attach the token again (its login failed, say),
     // whatever fails next is worth another attempt too.
     if (a.fault == Fault::none && token_->attached()) return std::move(a.result);
-    if (a.fault == Fault::lost && !relogged && !reconnected) {
+    if (a.fault == Fault::login_lost && !relogged && !reconnected) {
       relogged = true;
       auto again = token_->relogin(a.epoch);
       if (again && *again) {
@@ -144,8 +143,9 @@ Pkcs11Signer::Attempt Pkcs11Signer::sign_once(CK_MECHANISM& mech, std::span<cons
   CK_RV open_rv = CKR_OK;
   auto lease = token_->session(&open_rv);
   if (!lease) {
-    if (rv_token_gone(open_rv)) a.fault = Attempt::Fault::gone;
-    a.result = a.fault == Attempt::Fault::gone
+    // Only a token gone counts here: a session that does not open says nothing of the login.
+    if (fault_of(open_rv) == Fault::gone) a.fault = Fault::gone;
+    a.result = a.fault == Fault::gone
                    ? fail(ErrorKind::device, token_->describe() + " is gone or broken (" +
                                                  rv_name(open_rv) + "); no session opens")
                    : tl::unexpected(lease.error());
@@ -156,15 +156,14 @@ Pkcs11Signer::Attempt Pkcs11Signer::sign_once(CK_MECHANISM& mech, std::span<cons
   CK_RV find_rv = CKR_OK;
   auto key = handle(lease->get(), &find_rv);
   if (!key) {
-    if (rv_token_gone(find_rv)) {
-      a.fault = Attempt::Fault::gone;
-    } else if (rv_login_lost(find_rv) || key.error().kind == ErrorKind::not_found) {
+    a.fault = fault_of(find_rv);
+    if (a.fault == Fault::none && key.error().kind == ErrorKind::not_found) {
       // The token had this key: not finding it now means the login (which private objects
       // need) or the session was lost, not that the key is gone.
-      a.fault = Attempt::Fault::lost;
+      a.fault = Fault::login_lost;
     }
-    if (a.fault != Attempt::Fault::none) lease->mark_broken();
-    a.result = a.fault == Attempt::Fault::lost && find_rv == CKR_OK
+    if (a.fault != Fault::none) lease->mark_broken();
+    a.result = a.fault == Fault::login_lost && find_rv == CKR_OK
                    ? fail(ErrorKind::device, token_->describe() + " no longer shows the key of " +
                                                  uri_ + " (its login was lost?)")
                    : tl::unexpected(key.error());
@@ -172,20 +171,19 @@ Pkcs11Signer::Attempt Pkcs11Signer::sign_once(CK_MECHANISM& mech, std::span<cons
   }
   std::vector<uint8_t> sig(max_sig_);
   CK_ULONG sig_len = sig.size();
-  CK_RV rv;
+  Rv answer(CKR_OK);
   {
-    CallWatch watch("C_Sign", token_->describe());
-    CK_FUNCTION_LIST* fn = token_->fn();
-    rv = fn->C_SignInit(lease->get(), &mech, *key);
-    if (rv == CKR_OK) {
-      rv = fn->C_Sign(lease->get(), const_cast<CK_BYTE*>(data.data()), data.size(), sig.data(),
-                      &sig_len);
+    // C_SignInit and C_Sign are bounded as one call: "did not answer C_Sign".
+    auto seq = token_->gateway().sequence("C_Sign");
+    answer = seq.call(HWCA_CK(C_SignInit), lease->get(), &mech, *key);
+    if (answer) {
+      answer = seq.call(HWCA_CK(C_Sign), lease->get(), const_cast<CK_BYTE*>(data.data()),
+                        data.size(), sig.data(), &sig_len);
     }
   }
-  if (rv != CKR_OK) {
-    if (rv_token_gone(rv)) a.fault = Attempt::Fault::gone;
-    if (rv_login_lost(rv)) a.fault = Attempt::Fault::lost;
-    if (a.fault != Attempt::Fault::none || rv == CKR_OPERATION_ACTIVE) lease->mark_broken();
+  if (const CK_RV rv = answer.value(); rv != CKR_OK) {
+    a.fault = answer.fault();
+    if (a.fault != Fault::none || rv == CKR_OPERATION_ACTIVE) lease->mark_broken();
     std::string what = std::string(mechanism_name(mech.mechanism)) + " signature with " + uri_;
     // Some tokens answer CKR_ARGUMENTS_BAD to parameters they do not support (SoftHSM2 and
     // an MGF1 hash that differs from the message hash).
@@ -193,11 +191,11 @@ Pkcs11Signer::Attempt Pkcs11Signer::sign_once(CK_MECHANISM& mech, std::span<cons
         rv == CKR_ARGUMENTS_BAD) {
       a.result = fail(ErrorKind::device,
                       token_->describe() + " does not support " + what + " (" + rv_name(rv) + ")");
-    } else if (a.fault != Attempt::Fault::none) {
+    } else if (a.fault != Fault::none) {
       a.result = fail(ErrorKind::device, token_->describe() + " is gone or broken (" + rv_name(rv) +
                                              "); " + what + " failed");
     } else {
-      a.result = rv_error(what + " failed", rv);
+      a.result = answer.error(what + " failed");
     }
     return a;
   }

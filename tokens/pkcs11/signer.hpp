@@ -1,10 +1,11 @@
 // A Signer over one private key object: hashing happens on the host, the token signs once
 // per call (CKM_ECDSA, CKM_RSA_PKCS over a DigestInfo, or native CKM_RSA_PKCS_PSS) on a
-// pooled session. No login, search or session opening on this path, except after a fault:
-// - a call that fails as if the login were lost (rv_login_lost), or a lookup that no longer
+// pooled session. No login, search or session opening on this path, except after a fault,
+// which the gateway classifies (gateway.hpp, Fault) and this signer's policy handles:
+// - a call that fails as if the login were lost (Fault::login_lost), or a lookup that no longer
 //   finds the key, logs the token in again (Token::relogin), looks the key up again and is
 //   tried once more; if the login held or logging in failed, it reconnects instead;
-// - a call that fails as if the device were gone reinitialises the module
+// - a call that fails as if the device were gone (Fault::gone) reinitialises the module
 //   (Module::reinitialize), looks the key up again and is tried once more.
 // Such a failure is always a device error (503 at the EST server), never "key not found".
 #pragma once

@@ -2,6 +2,7 @@
 
 #include "common/ossl.hpp"
 #include "tokens/call_watch.hpp"
+#include "tokens/pkcs11/gateway.hpp"
 #include "tokens/pkcs11/module.hpp"
 
 namespace hwca::tokens::pkcs11 {
@@ -32,20 +33,16 @@ Token::Token(Module* module, CK_SLOT_ID slot_id, TokenInfo info)
       slot_id_(slot_id),
       info_(std::move(info)),
       describe_("token '" + info_.label + "' (serial " + info_.serial + ")"),
-      pool_(module->fn(), slot_id, describe_, module->max_sessions(), module->use_gate()) {}
-
-CK_FUNCTION_LIST* Token::fn() const { return module_->fn(); }
+      gw_(module->fn(), describe_),
+      pool_(gw_, slot_id, module->max_sessions(), module->use_gate()) {}
 
 std::chrono::milliseconds Token::call_timeout_ms() { return call_timeout(); }
 
 Result<CK_FLAGS> Token::fresh_flags() {
   CK_TOKEN_INFO ti{};
-  CK_RV rv;
-  {
-    CallWatch watch("C_GetTokenInfo", describe_);
-    rv = fn()->C_GetTokenInfo(slot_id_, &ti);
+  if (Rv rv = gw_.call(HWCA_CK(C_GetTokenInfo), slot_id_, &ti); !rv) {
+    return rv.error("cannot read the state of " + describe_);
   }
-  if (rv != CKR_OK) return rv_error("cannot read the state of " + describe_, rv);
   return ti.flags;
 }
 
@@ -63,7 +60,13 @@ bool pin_refused(CK_RV rv) {
 
 }  // namespace
 
+Result<SessionLease> Token::session(CK_RV* rv) {
+  if (auto ok = module_->ensure_this_process(); !ok) return tl::unexpected(ok.error());
+  return pool_.acquire(call_timeout_ms(), rv);
+}
+
 Status Token::ensure_login(const PinSources& pins) {
+  if (auto ok = module_->ensure_this_process(); !ok) return ok;
   std::lock_guard lock(login_mu_);
   if (login_refused_) return tl::unexpected(*login_refused_);
   if (logged_in_) {
@@ -103,32 +106,25 @@ Status Token::ensure_login(const PinSources& pins) {
 
 Status Token::open_anchor() {
   if (anchor_ != CK_INVALID_HANDLE) return {};
-  CK_RV rv;
-  {
-    CallWatch watch("C_OpenSession", describe_);
-    rv = fn()->C_OpenSession(slot_id_, CKF_SERIAL_SESSION, nullptr, nullptr, &anchor_);
-  }
-  if (rv == CKR_OK) return {};
+  Rv rv =
+      gw_.call(HWCA_CK(C_OpenSession), slot_id_, CKF_SERIAL_SESSION, nullptr, nullptr, &anchor_);
+  if (rv) return {};
   anchor_ = CK_INVALID_HANDLE;
-  return fail(ErrorKind::device, "cannot open a session on " + describe_ + ": " + rv_name(rv));
+  return fail(ErrorKind::device,
+              "cannot open a session on " + describe_ + ": " + rv_name(rv.value()));
 }
 
 void Token::close_anchor() {
   if (anchor_ == CK_INVALID_HANDLE) return;
-  CallWatch watch("C_CloseSession", describe_);
-  fn()->C_CloseSession(anchor_);  // a void handle answers an error that does not matter
+  // A void handle answers an error that does not matter.
+  (void)gw_.call(HWCA_CK(C_CloseSession), anchor_);
   anchor_ = CK_INVALID_HANDLE;
 }
 
 bool Token::anchor_logged_in() {
   if (anchor_ == CK_INVALID_HANDLE) return false;
   CK_SESSION_INFO si{};
-  CK_RV rv;
-  {
-    CallWatch watch("C_GetSessionInfo", describe_);
-    rv = fn()->C_GetSessionInfo(anchor_, &si);
-  }
-  if (rv != CKR_OK) {
+  if (!gw_.call(HWCA_CK(C_GetSessionInfo), anchor_, &si)) {
     close_anchor();  // void (its sessions closed, the module reset): open another
     return false;
   }
@@ -137,11 +133,7 @@ bool Token::anchor_logged_in() {
 
 Status Token::login_on_anchor(const SecureString& pin, bool again) {
   if (auto ok = open_anchor(); !ok) return ok;
-  CK_RV rv;
-  {
-    CallWatch watch("C_Login", describe_);
-    rv = fn()->C_Login(anchor_, CKU_USER, utf8(pin), pin.size());
-  }
+  const CK_RV rv = gw_.call(HWCA_CK(C_Login), anchor_, CKU_USER, utf8(pin), pin.size()).value();
   if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN) {
     // The anchor is kept: a login that failed leaves it usable for the next attempt.
     if (pin_refused(rv)) {
@@ -189,14 +181,17 @@ void Token::forget_sessions() {
   close_anchor();
 }
 
+void Token::abandon_sessions() {
+  pool_.abandon();
+  anchor_ = CK_INVALID_HANDLE;
+}
+
 Result<CK_SESSION_HANDLE> Token::open_rw_session() {
+  if (auto ok = module_->ensure_this_process(); !ok) return tl::unexpected(ok.error());
   CK_SESSION_HANDLE h = CK_INVALID_HANDLE;
-  CK_RV rv;
-  {
-    CallWatch watch("C_OpenSession", describe_);
-    rv = fn()->C_OpenSession(slot_id_, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr, &h);
-  }
-  if (rv != CKR_OK) return rv_error("cannot open a read-write session on " + describe_, rv);
+  Rv rv = gw_.call(HWCA_CK(C_OpenSession), slot_id_, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr,
+                   nullptr, &h);
+  if (!rv) return rv.error("cannot open a read-write session on " + describe_);
   return h;
 }
 
@@ -207,24 +202,14 @@ bool Token::attached() const { return module_->attached(); }
 Status Token::recover(uint64_t seen) { return module_->reinitialize(seen); }
 
 Status Token::reattach() {
-  CK_ULONG count = 0;
   std::vector<CK_SLOT_ID> ids;
-  CK_RV rv;
-  {
-    CallWatch watch("C_GetSlotList", describe_);
-    rv = fn()->C_GetSlotList(CK_TRUE, nullptr, &count);
-    if (rv == CKR_OK) {
-      ids.resize(count);
-      rv = fn()->C_GetSlotList(CK_TRUE, ids.data(), &count);
-      ids.resize(count);
-    }
+  if (Rv rv = slots_with_token(gw_, ids); !rv) {
+    return rv.error("cannot list the slots for " + describe_);
   }
-  if (rv != CKR_OK) return rv_error("cannot list the slots for " + describe_, rv);
   std::optional<CK_SLOT_ID> found;
   CK_TOKEN_INFO ti{};
   for (CK_SLOT_ID id : ids) {
-    CallWatch watch("C_GetTokenInfo", describe_);
-    if (fn()->C_GetTokenInfo(id, &ti) == CKR_OK && trimmed_field(ti.label) == info_.label &&
+    if (gw_.call(HWCA_CK(C_GetTokenInfo), id, &ti) && trimmed_field(ti.label) == info_.label &&
         trimmed_field(ti.serialNumber) == info_.serial) {
       found = id;
       break;

@@ -5,7 +5,10 @@
 // PKCS#11 logs a token out when the application's last session closes, and the pool closes
 // any session whose call failed. A login lost anyway (a device that reset, another
 // application's C_Logout) is noticed by the callers (rv_login_lost, a key the token had not
-// found) and restored by relogin(); when that fails they reconnect (recover()).
+// found) and restored by relogin(); when that fails they reconnect (recover()). Every call
+// to the token goes through its gateway (gateway.hpp), named after the token; the first
+// entry into a token in a forked child makes the module this process's own first
+// (Module::ensure_this_process).
 #pragma once
 
 #include <atomic>
@@ -17,6 +20,7 @@
 #include "common/pin_source.hpp"
 #include "common/secure_string.hpp"
 #include "tokens/keystore.hpp"
+#include "tokens/pkcs11/gateway.hpp"
 #include "tokens/pkcs11/pkcs11_api.hpp"
 #include "tokens/pkcs11/session_pool.hpp"
 
@@ -30,9 +34,10 @@ class Token {
 
   const TokenInfo& info() const { return info_; }
   CK_SLOT_ID slot_id() const { return slot_id_; }
-  CK_FUNCTION_LIST* fn() const;
   // "token 'label' (serial S)", for messages.
   const std::string& describe() const { return describe_; }
+  // The way to the token's module, its calls named after the token.
+  const Gateway& gateway() const { return gw_; }
 
   // Log in once for the whole process (direct C_Login on the anchor session). Checks the
   // token's PIN flags first; a PIN the token rejected is never tried again (the error is
@@ -52,7 +57,7 @@ class Token {
   Result<bool> relogin(uint64_t seen);
 
   // `rv`, when given, receives C_OpenSession's answer if opening a session failed.
-  Result<SessionLease> session(CK_RV* rv = nullptr) { return pool_.acquire(call_timeout_ms(), rv); }
+  Result<SessionLease> session(CK_RV* rv = nullptr);
   // A read-write session outside the pool (key generation); closed when the lease ends.
   Result<CK_SESSION_HANDLE> open_rw_session();
 
@@ -74,6 +79,10 @@ class Token {
   // serial, open a new anchor and log in on it with the PIN sources of the first login).
   void forget_sessions();
   Status reattach();
+  // Called by Module::ensure_this_process in a forked child, with the use lock held
+  // exclusively, before reattach(): the pool's sessions and the anchor are the parent's,
+  // forgotten without closing them.
+  void abandon_sessions();
 
  private:
   static std::chrono::milliseconds call_timeout_ms();
@@ -91,6 +100,7 @@ class Token {
   CK_SLOT_ID slot_id_;
   TokenInfo info_;
   std::string describe_;
+  Gateway gw_;
   SessionPool pool_;
   std::mutex login_mu_;
   bool logged_in_ = false;  // once the first login succeeded: the process wants the login
