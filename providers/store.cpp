@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "common/uri.hpp"
+#include "providers/dispatch.hpp"
 #include "providers/provider.hpp"
 #include "tokens/registry.hpp"
 
@@ -17,6 +18,16 @@ namespace ossl = hwca::ossl;
 namespace tokens = hwca::tokens;
 
 namespace {
+
+// The dispatched functions, declared with OpenSSL's types so that the compiler checks them.
+extern "C" {
+OSSL_FUNC_store_open_fn hwca_store_open;
+OSSL_FUNC_store_settable_ctx_params_fn hwca_store_settable_ctx_params;
+OSSL_FUNC_store_set_ctx_params_fn hwca_store_set_ctx_params;
+OSSL_FUNC_store_load_fn hwca_store_load;
+OSSL_FUNC_store_eof_fn hwca_store_eof;
+OSSL_FUNC_store_close_fn hwca_store_close;
+}
 
 struct StoreCtx {
   ProvCtx* prov = nullptr;
@@ -195,16 +206,13 @@ extern "C" int hwca_store_close(void* vctx) {
   return 1;
 }
 
-#define HWCA_FN(id, fn) \
-  { id, reinterpret_cast<void (*)()>(fn) }
-
 }  // namespace
 
 extern "C" const OSSL_DISPATCH hwca_store_functions[] = {
-    HWCA_FN(OSSL_FUNC_STORE_OPEN, hwca_store_open),
-    HWCA_FN(OSSL_FUNC_STORE_SETTABLE_CTX_PARAMS, hwca_store_settable_ctx_params),
-    HWCA_FN(OSSL_FUNC_STORE_SET_CTX_PARAMS, hwca_store_set_ctx_params),
-    HWCA_FN(OSSL_FUNC_STORE_LOAD, hwca_store_load),
-    HWCA_FN(OSSL_FUNC_STORE_EOF, hwca_store_eof),
-    HWCA_FN(OSSL_FUNC_STORE_CLOSE, hwca_store_close),
+    HWCA_DISPATCH(store, OPEN, open, hwca_store_open),
+    HWCA_DISPATCH(store, SETTABLE_CTX_PARAMS, settable_ctx_params, hwca_store_settable_ctx_params),
+    HWCA_DISPATCH(store, SET_CTX_PARAMS, set_ctx_params, hwca_store_set_ctx_params),
+    HWCA_DISPATCH(store, LOAD, load, hwca_store_load),
+    HWCA_DISPATCH(store, EOF, eof, hwca_store_eof),
+    HWCA_DISPATCH(store, CLOSE, close, hwca_store_close),
     {0, nullptr}};
