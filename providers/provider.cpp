@@ -146,9 +146,9 @@ int init(const OSSL_CORE_HANDLE* handle, const OSSL_DISPATCH* in, const OSSL_DIS
                              OSSL_PARAM_utf8_ptr(kParamPinSource, &pin_source, 0),
                              OSSL_PARAM_utf8_ptr(kParamTpm2Tcti, &tcti, 0), OSSL_PARAM_END};
       if (get_params(handle, params) == 1) {
-        if (module != nullptr) ctx->pkcs11_module = module;
-        if (pin_source != nullptr) ctx->pin_source = pin_source;
-        if (tcti != nullptr) ctx->tpm2_tcti = tcti;
+        if (module != nullptr) ctx->defaults.module = module;
+        if (pin_source != nullptr) ctx->defaults.default_pin_source = pin_source;
+        if (tcti != nullptr) ctx->defaults.tcti = tcti;
       }
     }
     *out = kProviderFunctions;

@@ -25,7 +25,7 @@ class PinPrompt : public ::testing::Test {
 
   ca::KeyLoadOptions prompting(const std::string& pin) {
     ca::KeyLoadOptions o;
-    o.prompt = [this, pin](const std::string& prompt) -> Result<SecureString> {
+    o.pin_prompt = [this, pin](const std::string& prompt) -> Result<SecureString> {
       ++asked_;
       last_prompt_ = prompt;
       return SecureString(pin);
