@@ -2,7 +2,7 @@
 // compiler. HWCA_DISPATCH(signature, NEWCTX, newctx, fn) pairs the function id
 // OSSL_FUNC_SIGNATURE_NEWCTX with OpenSSL's type OSSL_FUNC_signature_newctx_fn and refuses
 // to build if `fn` has any other signature. The one cast OSSL_DISPATCH needs (its field is
-// a plain `void (*)(void)`) is here and nowhere else.
+// a plain `void (*)(void)`) is written here and nowhere else.
 #pragma once
 
 #include <openssl/core.h>
@@ -12,22 +12,19 @@
 
 namespace hwca::provider {
 
-// `id`, after checking at compile time that the id's spelling (SIGN_INIT) is the type's
-// (sign_init) in upper case, so that an id cannot be paired with another id's type.
-consteval int checked_function_id(int id, const char* upper, const char* lower) {
+// `id`, once checked at compile time: `fn` is exactly of OpenSSL's type `Expected`, and the
+// id's spelling (SIGN_INIT) is the type's (sign_init) in upper case, so that an id cannot
+// be paired with another id's type.
+template <typename Expected, typename Actual>
+consteval int checked_function_id(int id, const char* upper, const char* lower, Actual* fn) {
+  static_assert(std::is_same_v<Expected, Actual>,
+                "a provider function does not have the signature OpenSSL gives its id");
+  (void)fn;
   for (; *upper != '\0' || *lower != '\0'; ++upper, ++lower) {
     char c = *lower >= 'a' && *lower <= 'z' ? static_cast<char>(*lower - 'a' + 'A') : *lower;
     if (c != *upper) throw "the function id and the function type name differ";
   }
   return id;
-}
-
-// An OSSL_DISPATCH entry for `fn`, which must be exactly of OpenSSL's type `Expected`.
-template <typename Expected, typename Actual>
-OSSL_DISPATCH dispatch_entry(int function_id, Actual* fn) {
-  static_assert(std::is_same_v<Expected, Actual>,
-                "a provider function does not have the signature OpenSSL gives its id");
-  return {function_id, reinterpret_cast<void (*)()>(fn)};
 }
 
 }  // namespace hwca::provider
@@ -40,7 +37,11 @@ OSSL_DISPATCH dispatch_entry(int function_id, Actual* fn) {
 #define HWCA_DISPATCH_ID_store(SUFFIX) OSSL_FUNC_STORE##SUFFIX
 
 // HWCA_DISPATCH(op, ID, name, fn): the entry of `fn` for OSSL_FUNC_<OP>_<ID>, typed as
-// OSSL_FUNC_<op>_<name>_fn (ID must be name in upper case: checked).
-#define HWCA_DISPATCH(op, ID, name, fn)                           \
-  ::hwca::provider::dispatch_entry<OSSL_FUNC_##op##_##name##_fn>( \
-      ::hwca::provider::checked_function_id(HWCA_DISPATCH_ID_##op(_##ID), #ID, #name), fn)
+// OSSL_FUNC_<op>_<name>_fn (ID must be name in upper case: checked). The cast is the one
+// OSSL_DISPATCH needs; the entry stays a constant, so the tables are plain data.
+#define HWCA_DISPATCH(op, ID, name, fn)                                  \
+  {                                                                      \
+    ::hwca::provider::checked_function_id<OSSL_FUNC_##op##_##name##_fn>( \
+        HWCA_DISPATCH_ID_##op(_##ID), #ID, #name, fn),                   \
+        reinterpret_cast<void (*)()>(fn)                                 \
+  }
