@@ -4,12 +4,31 @@
 // provider's SIGNATURE instead of signing elsewhere.
 #include <openssl/params.h>
 
+#include "providers/dispatch.hpp"
 #include "providers/provider.hpp"
 
 using hwca::provider::Key;
 using hwca::provider::ProvCtx;
 
 namespace {
+
+// The dispatched functions, declared with OpenSSL's types so that the compiler checks them.
+extern "C" {
+OSSL_FUNC_keymgmt_new_fn hwca_rsa_keymgmt_new, hwca_ec_keymgmt_new;
+OSSL_FUNC_keymgmt_free_fn hwca_keymgmt_free;
+OSSL_FUNC_keymgmt_load_fn hwca_rsa_keymgmt_load, hwca_ec_keymgmt_load;
+OSSL_FUNC_keymgmt_dup_fn hwca_keymgmt_dup;
+OSSL_FUNC_keymgmt_has_fn hwca_keymgmt_has;
+OSSL_FUNC_keymgmt_match_fn hwca_keymgmt_match;
+OSSL_FUNC_keymgmt_import_fn hwca_rsa_keymgmt_import, hwca_ec_keymgmt_import;
+OSSL_FUNC_keymgmt_import_types_fn hwca_rsa_keymgmt_io_types, hwca_ec_keymgmt_io_types;
+OSSL_FUNC_keymgmt_export_fn hwca_keymgmt_export;
+OSSL_FUNC_keymgmt_get_params_fn hwca_keymgmt_get_params;
+OSSL_FUNC_keymgmt_gettable_params_fn hwca_rsa_keymgmt_gettable_params,
+    hwca_ec_keymgmt_gettable_params;
+OSSL_FUNC_keymgmt_query_operation_name_fn hwca_rsa_keymgmt_query_operation_name,
+    hwca_ec_keymgmt_query_operation_name;
+}
 
 void* keymgmt_new(void* provctx, bool rsa) {
   return hwca::provider::guarded(static_cast<ProvCtx*>(provctx), static_cast<void*>(nullptr),
@@ -159,39 +178,38 @@ extern "C" const char* hwca_ec_keymgmt_query_operation_name(int operation_id) {
   return operation_id == OSSL_OP_SIGNATURE ? "ECDSA" : "EC";
 }
 
-#define HWCA_FN(id, fn) \
-  { id, reinterpret_cast<void (*)()>(fn) }
-
 }  // namespace
 
 extern "C" const OSSL_DISPATCH hwca_rsa_keymgmt_functions[] = {
-    HWCA_FN(OSSL_FUNC_KEYMGMT_NEW, hwca_rsa_keymgmt_new),
-    HWCA_FN(OSSL_FUNC_KEYMGMT_FREE, hwca_keymgmt_free),
-    HWCA_FN(OSSL_FUNC_KEYMGMT_LOAD, hwca_rsa_keymgmt_load),
-    HWCA_FN(OSSL_FUNC_KEYMGMT_DUP, hwca_keymgmt_dup),
-    HWCA_FN(OSSL_FUNC_KEYMGMT_HAS, hwca_keymgmt_has),
-    HWCA_FN(OSSL_FUNC_KEYMGMT_MATCH, hwca_keymgmt_match),
-    HWCA_FN(OSSL_FUNC_KEYMGMT_IMPORT, hwca_rsa_keymgmt_import),
-    HWCA_FN(OSSL_FUNC_KEYMGMT_IMPORT_TYPES, hwca_rsa_keymgmt_io_types),
-    HWCA_FN(OSSL_FUNC_KEYMGMT_EXPORT, hwca_keymgmt_export),
-    HWCA_FN(OSSL_FUNC_KEYMGMT_EXPORT_TYPES, hwca_rsa_keymgmt_io_types),
-    HWCA_FN(OSSL_FUNC_KEYMGMT_GET_PARAMS, hwca_keymgmt_get_params),
-    HWCA_FN(OSSL_FUNC_KEYMGMT_GETTABLE_PARAMS, hwca_rsa_keymgmt_gettable_params),
-    HWCA_FN(OSSL_FUNC_KEYMGMT_QUERY_OPERATION_NAME, hwca_rsa_keymgmt_query_operation_name),
+    HWCA_DISPATCH(keymgmt, NEW, new, hwca_rsa_keymgmt_new),
+    HWCA_DISPATCH(keymgmt, FREE, free, hwca_keymgmt_free),
+    HWCA_DISPATCH(keymgmt, LOAD, load, hwca_rsa_keymgmt_load),
+    HWCA_DISPATCH(keymgmt, DUP, dup, hwca_keymgmt_dup),
+    HWCA_DISPATCH(keymgmt, HAS, has, hwca_keymgmt_has),
+    HWCA_DISPATCH(keymgmt, MATCH, match, hwca_keymgmt_match),
+    HWCA_DISPATCH(keymgmt, IMPORT, import, hwca_rsa_keymgmt_import),
+    HWCA_DISPATCH(keymgmt, IMPORT_TYPES, import_types, hwca_rsa_keymgmt_io_types),
+    HWCA_DISPATCH(keymgmt, EXPORT, export, hwca_keymgmt_export),
+    HWCA_DISPATCH(keymgmt, EXPORT_TYPES, export_types, hwca_rsa_keymgmt_io_types),
+    HWCA_DISPATCH(keymgmt, GET_PARAMS, get_params, hwca_keymgmt_get_params),
+    HWCA_DISPATCH(keymgmt, GETTABLE_PARAMS, gettable_params, hwca_rsa_keymgmt_gettable_params),
+    HWCA_DISPATCH(keymgmt, QUERY_OPERATION_NAME, query_operation_name,
+                  hwca_rsa_keymgmt_query_operation_name),
     {0, nullptr}};
 
 extern "C" const OSSL_DISPATCH hwca_ec_keymgmt_functions[] = {
-    HWCA_FN(OSSL_FUNC_KEYMGMT_NEW, hwca_ec_keymgmt_new),
-    HWCA_FN(OSSL_FUNC_KEYMGMT_FREE, hwca_keymgmt_free),
-    HWCA_FN(OSSL_FUNC_KEYMGMT_LOAD, hwca_ec_keymgmt_load),
-    HWCA_FN(OSSL_FUNC_KEYMGMT_DUP, hwca_keymgmt_dup),
-    HWCA_FN(OSSL_FUNC_KEYMGMT_HAS, hwca_keymgmt_has),
-    HWCA_FN(OSSL_FUNC_KEYMGMT_MATCH, hwca_keymgmt_match),
-    HWCA_FN(OSSL_FUNC_KEYMGMT_IMPORT, hwca_ec_keymgmt_import),
-    HWCA_FN(OSSL_FUNC_KEYMGMT_IMPORT_TYPES, hwca_ec_keymgmt_io_types),
-    HWCA_FN(OSSL_FUNC_KEYMGMT_EXPORT, hwca_keymgmt_export),
-    HWCA_FN(OSSL_FUNC_KEYMGMT_EXPORT_TYPES, hwca_ec_keymgmt_io_types),
-    HWCA_FN(OSSL_FUNC_KEYMGMT_GET_PARAMS, hwca_keymgmt_get_params),
-    HWCA_FN(OSSL_FUNC_KEYMGMT_GETTABLE_PARAMS, hwca_ec_keymgmt_gettable_params),
-    HWCA_FN(OSSL_FUNC_KEYMGMT_QUERY_OPERATION_NAME, hwca_ec_keymgmt_query_operation_name),
+    HWCA_DISPATCH(keymgmt, NEW, new, hwca_ec_keymgmt_new),
+    HWCA_DISPATCH(keymgmt, FREE, free, hwca_keymgmt_free),
+    HWCA_DISPATCH(keymgmt, LOAD, load, hwca_ec_keymgmt_load),
+    HWCA_DISPATCH(keymgmt, DUP, dup, hwca_keymgmt_dup),
+    HWCA_DISPATCH(keymgmt, HAS, has, hwca_keymgmt_has),
+    HWCA_DISPATCH(keymgmt, MATCH, match, hwca_keymgmt_match),
+    HWCA_DISPATCH(keymgmt, IMPORT, import, hwca_ec_keymgmt_import),
+    HWCA_DISPATCH(keymgmt, IMPORT_TYPES, import_types, hwca_ec_keymgmt_io_types),
+    HWCA_DISPATCH(keymgmt, EXPORT, export, hwca_keymgmt_export),
+    HWCA_DISPATCH(keymgmt, EXPORT_TYPES, export_types, hwca_ec_keymgmt_io_types),
+    HWCA_DISPATCH(keymgmt, GET_PARAMS, get_params, hwca_keymgmt_get_params),
+    HWCA_DISPATCH(keymgmt, GETTABLE_PARAMS, gettable_params, hwca_ec_keymgmt_gettable_params),
+    HWCA_DISPATCH(keymgmt, QUERY_OPERATION_NAME, query_operation_name,
+                  hwca_ec_keymgmt_query_operation_name),
     {0, nullptr}};

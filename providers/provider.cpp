@@ -4,12 +4,22 @@
 
 #include <openssl/params.h>
 
+#include "providers/dispatch.hpp"
 #include "providers/provider_init.h"
 #include "tokens/call_watch.hpp"
 #include "tokens/registry.hpp"
 
 namespace hwca::provider {
 namespace {
+
+// The dispatched functions, declared with OpenSSL's types so that the compiler checks them.
+extern "C" {
+OSSL_FUNC_provider_query_operation_fn hwca_query;
+OSSL_FUNC_provider_get_reason_strings_fn hwca_reasons;
+OSSL_FUNC_provider_gettable_params_fn hwca_gettable_params;
+OSSL_FUNC_provider_get_params_fn hwca_get_params;
+OSSL_FUNC_provider_teardown_fn hwca_teardown;
+}
 
 const OSSL_ALGORITHM kKeymgmt[] = {{"RSA:rsaEncryption:1.2.840.113549.1.1.1", kProps,
                                     hwca_rsa_keymgmt_functions, "RSA keys held in a PKCS#11 token"},
@@ -86,11 +96,11 @@ extern "C" void hwca_teardown(void* provctx) {
 }
 
 const OSSL_DISPATCH kProviderFunctions[] = {
-    {OSSL_FUNC_PROVIDER_QUERY_OPERATION, reinterpret_cast<void (*)()>(hwca_query)},
-    {OSSL_FUNC_PROVIDER_GET_REASON_STRINGS, reinterpret_cast<void (*)()>(hwca_reasons)},
-    {OSSL_FUNC_PROVIDER_GETTABLE_PARAMS, reinterpret_cast<void (*)()>(hwca_gettable_params)},
-    {OSSL_FUNC_PROVIDER_GET_PARAMS, reinterpret_cast<void (*)()>(hwca_get_params)},
-    {OSSL_FUNC_PROVIDER_TEARDOWN, reinterpret_cast<void (*)()>(hwca_teardown)},
+    HWCA_DISPATCH(provider, QUERY_OPERATION, query_operation, hwca_query),
+    HWCA_DISPATCH(provider, GET_REASON_STRINGS, get_reason_strings, hwca_reasons),
+    HWCA_DISPATCH(provider, GETTABLE_PARAMS, gettable_params, hwca_gettable_params),
+    HWCA_DISPATCH(provider, GET_PARAMS, get_params, hwca_get_params),
+    HWCA_DISPATCH(provider, TEARDOWN, teardown, hwca_teardown),
     {0, nullptr}};
 
 }  // namespace
@@ -136,9 +146,9 @@ int init(const OSSL_CORE_HANDLE* handle, const OSSL_DISPATCH* in, const OSSL_DIS
                              OSSL_PARAM_utf8_ptr(kParamPinSource, &pin_source, 0),
                              OSSL_PARAM_utf8_ptr(kParamTpm2Tcti, &tcti, 0), OSSL_PARAM_END};
       if (get_params(handle, params) == 1) {
-        if (module != nullptr) ctx->pkcs11_module = module;
-        if (pin_source != nullptr) ctx->pin_source = pin_source;
-        if (tcti != nullptr) ctx->tpm2_tcti = tcti;
+        if (module != nullptr) ctx->defaults.module = module;
+        if (pin_source != nullptr) ctx->defaults.default_pin_source = pin_source;
+        if (tcti != nullptr) ctx->defaults.tcti = tcti;
       }
     }
     *out = kProviderFunctions;

@@ -22,21 +22,19 @@ namespace hwca::provider {
 inline constexpr const char* kName = "hwca";
 inline constexpr const char* kProps = "provider=hwca";
 
-// Names of the provider's own parameters (store ctx params and openssl.cnf section keys).
+// Keys of the provider's openssl.cnf section (its STORE parameters: store_params.hpp).
 inline constexpr const char* kParamPinSource = HWCA_PARAM_PIN_SOURCE;
-inline constexpr const char* kParamDefaultPinSource = HWCA_PARAM_DEFAULT_PIN_SOURCE;
-inline constexpr const char* kParamPinHint = HWCA_PARAM_PIN_HINT;
 inline constexpr const char* kParamPkcs11Module = HWCA_PARAM_PKCS11_MODULE;
 inline constexpr const char* kParamTpm2Tcti = HWCA_PARAM_TPM2_TCTI;
 
 struct ProvCtx {
   const OSSL_CORE_HANDLE* handle = nullptr;
   OSSL_LIB_CTX* libctx = nullptr;  // the library context this instance lives in
-  std::string pkcs11_module;       // from the provider's config section, may be empty
-  std::string tpm2_tcti;           // from the provider's config section, may be empty
-  std::string pin_source;          // from the provider's config section: a default, used
-                                   // after the URI's pin-source; may be empty
-  bool owns_tokens = false;        // loaded as a module: shut the tokens down in teardown
+  // From the provider's openssl.cnf section: module (pkcs11-module), tcti (tpm2-tcti) and
+  // default_pin_source (its pin-source key: used after the URI's); each may be empty. A
+  // STORE starts from these.
+  tokens::OpenOptions defaults;
+  bool owns_tokens = false;  // loaded as a module: shut the tokens down in teardown
   OSSL_FUNC_core_new_error_fn* new_error = nullptr;
   OSSL_FUNC_core_set_error_debug_fn* set_error_debug = nullptr;
   OSSL_FUNC_core_vset_error_fn* vset_error = nullptr;

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "providers/algorithm_id.hpp"
+#include "providers/dispatch.hpp"
 #include "providers/provider.hpp"
 #include "tokens/sig_encoding.hpp"
 
@@ -20,6 +21,26 @@ using hwca::provider::ProvCtx;
 namespace ossl = hwca::ossl;
 
 namespace {
+
+// The dispatched functions, declared with OpenSSL's types so that the compiler checks them.
+extern "C" {
+OSSL_FUNC_signature_newctx_fn hwca_rsa_sig_newctx, hwca_ecdsa_sig_newctx;
+OSSL_FUNC_signature_freectx_fn hwca_sig_freectx;
+OSSL_FUNC_signature_dupctx_fn hwca_sig_dupctx;
+OSSL_FUNC_signature_sign_init_fn hwca_sig_sign_init;
+OSSL_FUNC_signature_sign_fn hwca_sig_sign;
+OSSL_FUNC_signature_verify_init_fn hwca_sig_verify_init;
+OSSL_FUNC_signature_verify_fn hwca_sig_verify;
+OSSL_FUNC_signature_digest_sign_init_fn hwca_sig_digest_sign_init;
+OSSL_FUNC_signature_digest_verify_init_fn hwca_sig_digest_verify_init;
+OSSL_FUNC_signature_digest_sign_update_fn hwca_sig_digest_update;
+OSSL_FUNC_signature_digest_sign_final_fn hwca_sig_digest_sign_final;
+OSSL_FUNC_signature_digest_verify_final_fn hwca_sig_digest_verify_final;
+OSSL_FUNC_signature_get_ctx_params_fn hwca_sig_get_ctx_params;
+OSSL_FUNC_signature_set_ctx_params_fn hwca_sig_set_ctx_params;
+OSSL_FUNC_signature_gettable_ctx_params_fn hwca_ecdsa_sig_gettable, hwca_rsa_sig_gettable;
+OSSL_FUNC_signature_settable_ctx_params_fn hwca_ecdsa_sig_settable, hwca_rsa_sig_settable;
+}
 
 enum class Op { none, sign, verify };
 
@@ -433,36 +454,38 @@ extern "C" const OSSL_PARAM* hwca_ecdsa_sig_settable(void*, void*) { return kEcd
 extern "C" const OSSL_PARAM* hwca_rsa_sig_gettable(void*, void*) { return kRsaGettable; }
 extern "C" const OSSL_PARAM* hwca_rsa_sig_settable(void*, void*) { return kRsaSettable; }
 
-#define HWCA_FN(id, fn) \
-  { id, reinterpret_cast<void (*)()>(fn) }
-#define HWCA_SIG_COMMON                                                               \
-  HWCA_FN(OSSL_FUNC_SIGNATURE_FREECTX, hwca_sig_freectx),                             \
-      HWCA_FN(OSSL_FUNC_SIGNATURE_DUPCTX, hwca_sig_dupctx),                           \
-      HWCA_FN(OSSL_FUNC_SIGNATURE_SIGN_INIT, hwca_sig_sign_init),                     \
-      HWCA_FN(OSSL_FUNC_SIGNATURE_SIGN, hwca_sig_sign),                               \
-      HWCA_FN(OSSL_FUNC_SIGNATURE_VERIFY_INIT, hwca_sig_verify_init),                 \
-      HWCA_FN(OSSL_FUNC_SIGNATURE_VERIFY, hwca_sig_verify),                           \
-      HWCA_FN(OSSL_FUNC_SIGNATURE_DIGEST_SIGN_INIT, hwca_sig_digest_sign_init),       \
-      HWCA_FN(OSSL_FUNC_SIGNATURE_DIGEST_SIGN_UPDATE, hwca_sig_digest_update),        \
-      HWCA_FN(OSSL_FUNC_SIGNATURE_DIGEST_SIGN_FINAL, hwca_sig_digest_sign_final),     \
-      HWCA_FN(OSSL_FUNC_SIGNATURE_DIGEST_VERIFY_INIT, hwca_sig_digest_verify_init),   \
-      HWCA_FN(OSSL_FUNC_SIGNATURE_DIGEST_VERIFY_UPDATE, hwca_sig_digest_update),      \
-      HWCA_FN(OSSL_FUNC_SIGNATURE_DIGEST_VERIFY_FINAL, hwca_sig_digest_verify_final), \
-      HWCA_FN(OSSL_FUNC_SIGNATURE_GET_CTX_PARAMS, hwca_sig_get_ctx_params),           \
-      HWCA_FN(OSSL_FUNC_SIGNATURE_SET_CTX_PARAMS, hwca_sig_set_ctx_params)
+// The entries both algorithms share.
+#define HWCA_SIG_COMMON                                                                           \
+  HWCA_DISPATCH(signature, FREECTX, freectx, hwca_sig_freectx),                                   \
+      HWCA_DISPATCH(signature, DUPCTX, dupctx, hwca_sig_dupctx),                                  \
+      HWCA_DISPATCH(signature, SIGN_INIT, sign_init, hwca_sig_sign_init),                         \
+      HWCA_DISPATCH(signature, SIGN, sign, hwca_sig_sign),                                        \
+      HWCA_DISPATCH(signature, VERIFY_INIT, verify_init, hwca_sig_verify_init),                   \
+      HWCA_DISPATCH(signature, VERIFY, verify, hwca_sig_verify),                                  \
+      HWCA_DISPATCH(signature, DIGEST_SIGN_INIT, digest_sign_init, hwca_sig_digest_sign_init),    \
+      HWCA_DISPATCH(signature, DIGEST_SIGN_UPDATE, digest_sign_update, hwca_sig_digest_update),   \
+      HWCA_DISPATCH(signature, DIGEST_SIGN_FINAL, digest_sign_final, hwca_sig_digest_sign_final), \
+      HWCA_DISPATCH(signature, DIGEST_VERIFY_INIT, digest_verify_init,                            \
+                    hwca_sig_digest_verify_init),                                                 \
+      HWCA_DISPATCH(signature, DIGEST_VERIFY_UPDATE, digest_verify_update,                        \
+                    hwca_sig_digest_update),                                                      \
+      HWCA_DISPATCH(signature, DIGEST_VERIFY_FINAL, digest_verify_final,                          \
+                    hwca_sig_digest_verify_final),                                                \
+      HWCA_DISPATCH(signature, GET_CTX_PARAMS, get_ctx_params, hwca_sig_get_ctx_params),          \
+      HWCA_DISPATCH(signature, SET_CTX_PARAMS, set_ctx_params, hwca_sig_set_ctx_params)
 
 }  // namespace
 
 extern "C" const OSSL_DISPATCH hwca_rsa_signature_functions[] = {
-    HWCA_FN(OSSL_FUNC_SIGNATURE_NEWCTX, hwca_rsa_sig_newctx),
+    HWCA_DISPATCH(signature, NEWCTX, newctx, hwca_rsa_sig_newctx),
     HWCA_SIG_COMMON,
-    HWCA_FN(OSSL_FUNC_SIGNATURE_GETTABLE_CTX_PARAMS, hwca_rsa_sig_gettable),
-    HWCA_FN(OSSL_FUNC_SIGNATURE_SETTABLE_CTX_PARAMS, hwca_rsa_sig_settable),
+    HWCA_DISPATCH(signature, GETTABLE_CTX_PARAMS, gettable_ctx_params, hwca_rsa_sig_gettable),
+    HWCA_DISPATCH(signature, SETTABLE_CTX_PARAMS, settable_ctx_params, hwca_rsa_sig_settable),
     {0, nullptr}};
 
 extern "C" const OSSL_DISPATCH hwca_ecdsa_signature_functions[] = {
-    HWCA_FN(OSSL_FUNC_SIGNATURE_NEWCTX, hwca_ecdsa_sig_newctx),
+    HWCA_DISPATCH(signature, NEWCTX, newctx, hwca_ecdsa_sig_newctx),
     HWCA_SIG_COMMON,
-    HWCA_FN(OSSL_FUNC_SIGNATURE_GETTABLE_CTX_PARAMS, hwca_ecdsa_sig_gettable),
-    HWCA_FN(OSSL_FUNC_SIGNATURE_SETTABLE_CTX_PARAMS, hwca_ecdsa_sig_settable),
+    HWCA_DISPATCH(signature, GETTABLE_CTX_PARAMS, gettable_ctx_params, hwca_ecdsa_sig_gettable),
+    HWCA_DISPATCH(signature, SETTABLE_CTX_PARAMS, settable_ctx_params, hwca_ecdsa_sig_settable),
     {0, nullptr}};

@@ -7,7 +7,9 @@
 #include <cstring>
 
 #include "common/uri.hpp"
+#include "providers/dispatch.hpp"
 #include "providers/provider.hpp"
+#include "providers/store_params.hpp"
 #include "tokens/registry.hpp"
 
 using hwca::provider::guarded;
@@ -18,13 +20,22 @@ namespace tokens = hwca::tokens;
 
 namespace {
 
+// The dispatched functions, declared with OpenSSL's types so that the compiler checks them.
+extern "C" {
+OSSL_FUNC_store_open_fn hwca_store_open;
+OSSL_FUNC_store_settable_ctx_params_fn hwca_store_settable_ctx_params;
+OSSL_FUNC_store_set_ctx_params_fn hwca_store_set_ctx_params;
+OSSL_FUNC_store_load_fn hwca_store_load;
+OSSL_FUNC_store_eof_fn hwca_store_eof;
+OSSL_FUNC_store_close_fn hwca_store_close;
+}
+
 struct StoreCtx {
   ProvCtx* prov = nullptr;
   std::string uri;
-  std::string pin_source;          // the caller's, before the URI's (set_ctx_params)
-  std::string default_pin_source;  // after the URI's: set_ctx_params, else the provider config
-  std::string module;
-  std::string tcti;
+  // The provider's defaults (openssl.cnf), then what the caller sets (set_ctx_params). The
+  // prompt is set when loading, from OpenSSL's passphrase callback.
+  tokens::OpenOptions options;
   // How the user gives a PIN: the openssl command's ways unless the caller says (hwca does).
   std::string pin_hint =
       "pin-source=env:NAME|file:PATH in the URI or in the provider's openssl.cnf section, "
@@ -76,11 +87,7 @@ int load_public(StoreCtx* ctx, EVP_PKEY* pub, OSSL_CALLBACK* object_cb, void* ob
 int load(StoreCtx* ctx, OSSL_CALLBACK* object_cb, void* object_cbarg,
          OSSL_PASSPHRASE_CALLBACK* pw_cb, void* pw_cbarg) {
   ctx->done = true;  // one object per URI, whatever happens
-  tokens::OpenOptions options;
-  options.module = ctx->module;
-  options.tcti = ctx->tcti;
-  options.pin_source = ctx->pin_source;
-  options.default_pin_source = ctx->default_pin_source;
+  tokens::OpenOptions options = ctx->options;
   options.pin_prompt = prompt_through(pw_cb, pw_cbarg, ctx->pin_hint);
   auto store = tokens::open_store(ctx->uri, options);
   if (!store) {
@@ -130,54 +137,19 @@ extern "C" void* hwca_store_open(void* provctx, const char* uri) {
     auto* ctx = new StoreCtx();
     ctx->prov = prov;
     ctx->uri = uri;
-    ctx->default_pin_source = prov->pin_source;
-    ctx->module = prov->pkcs11_module;
-    ctx->tcti = prov->tpm2_tcti;
+    ctx->options = prov->defaults;
     return ctx;
   });
 }
 
-const OSSL_PARAM kSettable[] = {
-    OSSL_PARAM_utf8_string(hwca::provider::kParamPinSource, nullptr, 0),
-    OSSL_PARAM_utf8_string(hwca::provider::kParamDefaultPinSource, nullptr, 0),
-    OSSL_PARAM_utf8_string(hwca::provider::kParamPkcs11Module, nullptr, 0),
-    OSSL_PARAM_utf8_string(hwca::provider::kParamTpm2Tcti, nullptr, 0),
-    OSSL_PARAM_utf8_string(hwca::provider::kParamPinHint, nullptr, 0),
-    OSSL_PARAM_int(OSSL_STORE_PARAM_EXPECT, nullptr),
-    OSSL_PARAM_END};
-
-extern "C" const OSSL_PARAM* hwca_store_settable_ctx_params(void*) { return kSettable; }
+extern "C" const OSSL_PARAM* hwca_store_settable_ctx_params(void*) {
+  return hwca::provider::settable_store_params();
+}
 
 extern "C" int hwca_store_set_ctx_params(void* vctx, const OSSL_PARAM params[]) {
   auto* ctx = static_cast<StoreCtx*>(vctx);
   return guarded(ctx->prov, 0, [&] {
-    const char* s = nullptr;
-    const OSSL_PARAM* p = OSSL_PARAM_locate_const(params, hwca::provider::kParamPinSource);
-    if (p != nullptr) {
-      if (OSSL_PARAM_get_utf8_string_ptr(p, &s) != 1) return 0;
-      ctx->pin_source = s;
-    }
-    p = OSSL_PARAM_locate_const(params, hwca::provider::kParamDefaultPinSource);
-    if (p != nullptr) {
-      if (OSSL_PARAM_get_utf8_string_ptr(p, &s) != 1) return 0;
-      ctx->default_pin_source = s;
-    }
-    p = OSSL_PARAM_locate_const(params, hwca::provider::kParamPkcs11Module);
-    if (p != nullptr) {
-      if (OSSL_PARAM_get_utf8_string_ptr(p, &s) != 1) return 0;
-      ctx->module = s;
-    }
-    p = OSSL_PARAM_locate_const(params, hwca::provider::kParamTpm2Tcti);
-    if (p != nullptr) {
-      if (OSSL_PARAM_get_utf8_string_ptr(p, &s) != 1) return 0;
-      ctx->tcti = s;
-    }
-    p = OSSL_PARAM_locate_const(params, hwca::provider::kParamPinHint);
-    if (p != nullptr) {
-      if (OSSL_PARAM_get_utf8_string_ptr(p, &s) != 1) return 0;
-      ctx->pin_hint = s;
-    }
-    return 1;
+    return hwca::provider::from_store_params(params, ctx->options, ctx->pin_hint) ? 1 : 0;
   });
 }
 
@@ -195,16 +167,13 @@ extern "C" int hwca_store_close(void* vctx) {
   return 1;
 }
 
-#define HWCA_FN(id, fn) \
-  { id, reinterpret_cast<void (*)()>(fn) }
-
 }  // namespace
 
 extern "C" const OSSL_DISPATCH hwca_store_functions[] = {
-    HWCA_FN(OSSL_FUNC_STORE_OPEN, hwca_store_open),
-    HWCA_FN(OSSL_FUNC_STORE_SETTABLE_CTX_PARAMS, hwca_store_settable_ctx_params),
-    HWCA_FN(OSSL_FUNC_STORE_SET_CTX_PARAMS, hwca_store_set_ctx_params),
-    HWCA_FN(OSSL_FUNC_STORE_LOAD, hwca_store_load),
-    HWCA_FN(OSSL_FUNC_STORE_EOF, hwca_store_eof),
-    HWCA_FN(OSSL_FUNC_STORE_CLOSE, hwca_store_close),
+    HWCA_DISPATCH(store, OPEN, open, hwca_store_open),
+    HWCA_DISPATCH(store, SETTABLE_CTX_PARAMS, settable_ctx_params, hwca_store_settable_ctx_params),
+    HWCA_DISPATCH(store, SET_CTX_PARAMS, set_ctx_params, hwca_store_set_ctx_params),
+    HWCA_DISPATCH(store, LOAD, load, hwca_store_load),
+    HWCA_DISPATCH(store, EOF, eof, hwca_store_eof),
+    HWCA_DISPATCH(store, CLOSE, close, hwca_store_close),
     {0, nullptr}};

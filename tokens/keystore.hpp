@@ -4,7 +4,7 @@
 // Keys are named by URI (pkcs11:..., tpm2:...); private keys never leave the store.
 #pragma once
 
-#include <chrono>
+#include <chrono>  // not used here; files that include this header rely on it
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -16,6 +16,7 @@
 #include "common/pin_source.hpp"
 #include "common/result.hpp"
 #include "tokens/key_type.hpp"
+#include "tokens/open_options.hpp"  // opening a store (tokens/registry.hpp)
 
 namespace hwca::tokens {
 
@@ -111,17 +112,6 @@ class KeyInspector {
  public:
   virtual ~KeyInspector() = default;
   virtual Result<KeyAttributes> inspect_key(const std::string& uri) = 0;
-};
-
-// --- opening a store ----------------------------------------------------------------
-
-struct OpenOptions {
-  std::string module;                        // PKCS#11 module path (--module); may be empty
-  std::string tcti;                          // TPM (--tcti); empty: $HWCA_TCTI or /dev/tpmrm0
-  std::string pin_source;                    // --pin-source env:NAME|file:PATH; may be empty
-  std::string default_pin_source;            // $HWCA_PIN_SOURCE: used after the URI's pin-source
-  PinCallback pin_prompt;                    // asked when no source gives the PIN; may be empty
-  std::chrono::milliseconds timeout{30000};  // bound on any wait for the device
 };
 
 }  // namespace hwca::tokens

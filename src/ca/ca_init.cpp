@@ -89,7 +89,7 @@ Status check_ca_usable(const Home& home, IssuanceStore* store, const std::string
 
 Result<ossl::Ptr<EVP_PKEY>> load_ca_key(const Home& home, const CryptoContext& crypto,
                                         const std::string& name, const X509* cert,
-                                        const KeyLoadOptions& options) {
+                                        const tokens::OpenOptions& options) {
   const std::string& uri = home.config().cas.at(name).key;
   auto key = crypto.load_private_key(uri, options);
   if (!key) return wrap(key.error(), "the key of CA '" + name + "'");

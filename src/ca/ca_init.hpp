@@ -25,7 +25,7 @@ struct InitCaRequest {
   // in config.yaml and named in every certificate it issues. Its own certificate names its
   // parent's (a root's names none).
   DistributionUrls urls = {};
-  KeyLoadOptions key_options;
+  tokens::OpenOptions key_options;
   std::string requester;  // for the audit log ("cli:uid=0")
   // Records the new CA's certificate (under its parent; a root under itself), so that a
   // parent can revoke it. Null: not recorded (tests of the certificate alone).
@@ -55,6 +55,6 @@ Status check_ca_usable(const Home& home, IssuanceStore* store, const std::string
 // CA `name`'s key from its token, checked to be the key of its certificate `cert`.
 Result<ossl::Ptr<EVP_PKEY>> load_ca_key(const Home& home, const CryptoContext& crypto,
                                         const std::string& name, const X509* cert,
-                                        const KeyLoadOptions& options);
+                                        const tokens::OpenOptions& options);
 
 }  // namespace hwca::ca

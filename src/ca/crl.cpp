@@ -126,7 +126,7 @@ Result<ossl::Ptr<X509_CRL>> sign_crl(const CryptoContext& crypto, const std::str
 }  // namespace
 
 Result<CrlResult> publish_crl(Home& home, IssuanceStore& store, const CryptoContext& crypto,
-                              const std::string& ca, const KeyLoadOptions& options,
+                              const std::string& ca, const tokens::OpenOptions& options,
                               int next_update_days, const std::string& requester) {
   if (next_update_days <= 0 || next_update_days > kMaxCrlDays) {
     return fail(ErrorKind::usage, "a CRL's next update is 1 to " + std::to_string(kMaxCrlDays) +

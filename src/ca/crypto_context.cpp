@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "providers/provider_init.h"
+#include "providers/store_params.hpp"
 
 namespace hwca::ca {
 namespace {
@@ -98,32 +99,19 @@ CryptoContext::~CryptoContext() {
   OSSL_LIB_CTX_free(libctx_);
 }
 
-Result<ossl::Ptr<EVP_PKEY>> CryptoContext::load_private_key(const std::string& uri,
-                                                            const KeyLoadOptions& options) const {
-  std::string pin_source = options.pin_source;
-  std::string default_pin_source = options.default_pin_source;
-  std::string module = options.module;
-  std::string tcti = options.tcti;
+Result<ossl::Ptr<EVP_PKEY>> CryptoContext::load_private_key(
+    const std::string& uri, const tokens::OpenOptions& options) const {
   // The hwca commands' ways to give a PIN, for the provider's "none was given".
-  static char kPinHint[] = "--pin-source env:NAME|file:PATH, pin-source= in the URI, or a terminal";
-  OSSL_PARAM params[6];
-  size_t n = 0;
-  for (auto& [name, value] :
-       {std::pair<const char*, std::string*>{HWCA_PARAM_PIN_SOURCE, &pin_source},
-        {HWCA_PARAM_DEFAULT_PIN_SOURCE, &default_pin_source},
-        {HWCA_PARAM_PKCS11_MODULE, &module},
-        {HWCA_PARAM_TPM2_TCTI, &tcti}}) {
-    if (!value->empty()) params[n++] = OSSL_PARAM_construct_utf8_string(name, value->data(), 0);
-  }
-  params[n++] = OSSL_PARAM_construct_utf8_string(HWCA_PARAM_PIN_HINT, kPinHint, 0);
-  params[n] = OSSL_PARAM_construct_end();
+  static const std::string kPinHint =
+      "--pin-source env:NAME|file:PATH, pin-source= in the URI, or a terminal";
+  provider::StoreParams params = provider::to_store_params(options, kPinHint);
 
   UiMethod ui;
-  PinCallback prompt = options.prompt;
+  PinCallback prompt = options.pin_prompt;
   ERR_clear_error();
   ossl::Ptr<OSSL_STORE_CTX> store(OSSL_STORE_open_ex(uri.c_str(), libctx_, "provider=hwca",
-                                                     prompt ? ui.method : nullptr, &prompt, params,
-                                                     nullptr, nullptr));
+                                                     prompt ? ui.method : nullptr, &prompt,
+                                                     params.data(), nullptr, nullptr));
   if (!store) return tl::unexpected(provider_error(ErrorKind::usage, "cannot open key " + uri));
   OSSL_STORE_expect(store.get(), OSSL_STORE_INFO_PKEY);
   while (OSSL_STORE_eof(store.get()) == 0) {

@@ -8,18 +8,10 @@
 #include <string>
 
 #include "common/ossl.hpp"
-#include "common/pin_source.hpp"
 #include "common/result.hpp"
+#include "tokens/open_options.hpp"
 
 namespace hwca::ca {
-
-struct KeyLoadOptions {
-  std::string pin_source;          // env:NAME or file:PATH, before the URI's pin-source
-  std::string default_pin_source;  // after the URI's pin-source ($HWCA_PIN_SOURCE)
-  std::string module;  // PKCS#11 module; empty: module-path=, HWCA_PKCS11_MODULE, p11-kit
-  std::string tcti;    // TPM for tpm2: keys; empty: HWCA_TCTI, then /dev/tpmrm0
-  PinCallback prompt;  // asked when no source gives the PIN; empty: no prompt
-};
 
 // The error the hwca provider raised (its message and kind: a wrong TPM password stays an
 // auth error), else `fallback` with OpenSSL's queue after `context`; the queue is cleared.
@@ -43,7 +35,7 @@ class CryptoContext {
   // Load the private key a URI names. Load each key once and share the EVP_PKEY: it is
   // thread-safe for signing.
   Result<ossl::Ptr<EVP_PKEY>> load_private_key(const std::string& uri,
-                                               const KeyLoadOptions& options) const;
+                                               const tokens::OpenOptions& options) const;
 
  private:
   CryptoContext() = default;

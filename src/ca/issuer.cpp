@@ -63,7 +63,7 @@ void Issuer::reject(const SignRequest& request, const Error& why, bool audit_out
 
 Result<std::unique_ptr<Issuer>> Issuer::open(const Home& home, const CryptoContext& crypto,
                                              IssuanceStore& store, const std::string& ca,
-                                             const KeyLoadOptions& key_options) {
+                                             const tokens::OpenOptions& key_options) {
   auto is = open_unkeyed(home, crypto, store, ca);
   if (!is) return tl::unexpected(is.error());
   if (auto ok = (*is)->load_key(key_options); !ok) return tl::unexpected(ok.error());
@@ -86,7 +86,7 @@ Result<std::unique_ptr<Issuer>> Issuer::open_unkeyed(const Home& home, const Cry
   return is;
 }
 
-Status Issuer::load_key(const KeyLoadOptions& key_options) {
+Status Issuer::load_key(const tokens::OpenOptions& key_options) {
   auto key = load_ca_key(home_, crypto_, name_, cert_.get(), key_options);
   if (!key) return tl::unexpected(key.error());
   key_ = std::move(*key);

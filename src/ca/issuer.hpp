@@ -59,7 +59,7 @@ class Issuer {
   // by its parent, and its key must be in the token and match the certificate.
   static Result<std::unique_ptr<Issuer>> open(const Home& home, const CryptoContext& crypto,
                                               IssuanceStore& store, const std::string& ca,
-                                              const KeyLoadOptions& key_options);
+                                              const tokens::OpenOptions& key_options);
   // open() in two steps, for a caller that checks a request before the token is asked for
   // the key (and its PIN), so that a mistake in the request costs no PIN prompt and is
   // reported as itself: open_unkeyed() checks the CA (valid now, not revoked, the database
@@ -69,7 +69,7 @@ class Issuer {
   static Result<std::unique_ptr<Issuer>> open_unkeyed(const Home& home, const CryptoContext& crypto,
                                                       IssuanceStore& store, const std::string& ca);
   Status precheck(const SignRequest& request);
-  Status load_key(const KeyLoadOptions& key_options);
+  Status load_key(const tokens::OpenOptions& key_options);
   // A key the caller loaded itself (a software key, where no token is wanted: fuzzing),
   // checked as load_key() checks the token's: it must be the key of the CA's certificate.
   Status use_key(ossl::Ptr<EVP_PKEY> key);

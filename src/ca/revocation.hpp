@@ -67,7 +67,7 @@ struct CrlResult {
 // token with `options`; the signature is checked with the CA certificate's public key. On
 // success "crl.published" {ca, number, entries, next_update, sha256, requester} is audited.
 Result<CrlResult> publish_crl(Home& home, IssuanceStore& store, const CryptoContext& crypto,
-                              const std::string& ca, const KeyLoadOptions& options,
+                              const std::string& ca, const tokens::OpenOptions& options,
                               int next_update_days, const std::string& requester);
 
 // The CRL as PEM ("-----BEGIN X509 CRL-----") or DER.

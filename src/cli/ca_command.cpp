@@ -86,7 +86,7 @@ int init(const Context& ctx, const CaArgs& args) {
   req.parent = args.parent;
   if (args.path_len >= 0) req.path_len = args.path_len;
   req.urls = urls;
-  req.key_options = ctx.key_load_options();
+  req.key_options = ctx.open_options();
   req.requester = cli_requester();
   req.store = *store;
   auto made = ca::init_ca(home, **crypto, req);

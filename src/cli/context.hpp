@@ -19,10 +19,9 @@ struct Context {
   double timeout = 0;      // --timeout seconds; 0: HWCA_TOKEN_TIMEOUT or 30 s
   std::string home;        // --home; empty: HWCA_HOME or the default (src/ca/home.hpp)
 
-  // The options for the token layer and for keys loaded through the provider; both read
-  // $HWCA_PIN_SOURCE as the default after the URI's pin-source.
+  // How keys are reached, for the token layer and for keys loaded through the provider
+  // alike; $HWCA_PIN_SOURCE is the default after the URI's pin-source.
   tokens::OpenOptions open_options() const;
-  ca::KeyLoadOptions key_load_options() const;
 };
 
 // Print "hwca: <message>" on stderr and give the exit code for the error's kind.

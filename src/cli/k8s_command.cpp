@@ -142,7 +142,7 @@ int write_pki(const Context& ctx, const K8sArgs& args, bool renew) {
   }
   options.nodes.insert(args.nodes.begin(), args.nodes.end());
   options.requester = cli_requester();
-  options.key_options = ctx.key_load_options();
+  options.key_options = ctx.open_options();
   options.threads = args.threads;
   options.progress = progress;
   auto setup = open_for_signing(ctx);
@@ -183,7 +183,7 @@ int kubeconfig(const Context& ctx, const K8sArgs& args) {
   request.key_type = *type;
   if (args.days > 0) request.days = args.days;
   request.requester = cli_requester();
-  request.key_options = ctx.key_load_options();
+  request.key_options = ctx.open_options();
   if (auto ok = k8s::check_user_request(request); !ok) return report(ok.error());
   // "-": the kubeconfig on standard output, and what was done on standard error.
   const bool to_stdout = args.out == "-";

@@ -28,16 +28,6 @@ tokens::OpenOptions Context::open_options() const {
   return o;
 }
 
-ca::KeyLoadOptions Context::key_load_options() const {
-  ca::KeyLoadOptions o;
-  o.module = module;
-  o.tcti = tcti;
-  o.pin_source = pin_source;
-  o.default_pin_source = env_pin_source();
-  o.prompt = prompt_pin;
-  return o;
-}
-
 }  // namespace hwca::cli
 
 namespace {

@@ -128,7 +128,7 @@ int crl(const Context& ctx, const CrlArgs& args) {
   if (!store) return report(store.error());
   auto crypto = session->open_crypto();
   if (!crypto) return report(crypto.error());
-  auto made = ca::publish_crl(session->home(), **store, **crypto, args.ca, ctx.key_load_options(),
+  auto made = ca::publish_crl(session->home(), **store, **crypto, args.ca, ctx.open_options(),
                               args.days, cli_requester());
   if (!made) return report(made.error());
   auto data = ca::encode_crl(made->crl.get(), args.der);

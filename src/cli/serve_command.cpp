@@ -86,7 +86,7 @@ int serve(const Context& ctx, ServeArgs args) {
   if (!store) return report(store.error());
   auto crypto = session->open_crypto(ca::CryptoContext::Scope::process_default);
   if (!crypto) return report(crypto.error());
-  auto issuer = ca::Issuer::open(home, **crypto, **store, args.ca, ctx.key_load_options());
+  auto issuer = ca::Issuer::open(home, **crypto, **store, args.ca, ctx.open_options());
   if (!issuer) return report(issuer.error());
   auto chain = ca_chain(home, args.ca);
   if (!chain) return report(chain.error());

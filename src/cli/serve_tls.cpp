@@ -37,12 +37,12 @@ Result<std::string> ca_key_tag(const X509* ca_cert) {
 Result<ossl::Ptr<EVP_PKEY>> load_or_make_tls_key(const Context& ctx,
                                                  const ca::CryptoContext& crypto,
                                                  const std::string& uri, bool* made) {
-  auto key = crypto.load_private_key(uri, ctx.key_load_options());
+  auto key = crypto.load_private_key(uri, ctx.open_options());
   if (key || key.error().kind != ErrorKind::not_found) return key;
   auto generated = generate_key(ctx, uri, kTlsKeyType);
   if (!generated) return wrap(generated.error(), "cannot make the server's TLS key " + uri);
   *made = true;
-  return crypto.load_private_key(uri, ctx.key_load_options());
+  return crypto.load_private_key(uri, ctx.open_options());
 }
 
 // Why the certificate kept from an earlier start cannot serve this one; empty if it can.
@@ -118,7 +118,7 @@ Result<est::TlsIdentity> given_identity(const Context& ctx, const TlsOptions& op
   id.cert = std::move(certs->front());
   for (size_t i = 1; i < certs->size(); ++i) id.chain.push_back(std::move((*certs)[i]));
   if (!uri_scheme(options.key).empty()) {
-    auto key = crypto.load_private_key(options.key, ctx.key_load_options());
+    auto key = crypto.load_private_key(options.key, ctx.open_options());
     if (!key) return tl::unexpected(key.error());
     id.key = std::move(*key);
   } else {

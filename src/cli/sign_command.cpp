@@ -64,7 +64,7 @@ int sign(const Context& ctx, const SignArgs& args) {
   auto issuer = ca::Issuer::open_unkeyed(home, **crypto, **store, args.ca);
   if (!issuer) return refuse(issuer.error());
   if (auto ok = (*issuer)->precheck(request); !ok) return report(ok.error());  // audited
-  if (auto ok = (*issuer)->load_key(ctx.key_load_options()); !ok) return refuse(ok.error());
+  if (auto ok = (*issuer)->load_key(ctx.open_options()); !ok) return refuse(ok.error());
   auto issued = (*issuer)->issue(request);
   if (!issued) return report(issued.error());  // audited by the issuer
 

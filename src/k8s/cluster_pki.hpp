@@ -26,7 +26,7 @@ struct PkiOptions {
   std::set<std::string> renew;  // certificate names to renew whatever their state; "all": all
   std::set<std::string> nodes;  // only these nodes; empty: every node
   std::string requester;        // for the database and the audit log
-  ca::KeyLoadOptions key_options;
+  tokens::OpenOptions key_options;
   unsigned threads = 0;  // for key generation; 0: one a core
   // Called as work advances ("keys", done, total), ("signing", 0, n), ("writing", done, total).
   std::function<void(const char* stage, size_t done, size_t total)> progress;

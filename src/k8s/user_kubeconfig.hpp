@@ -25,7 +25,7 @@ struct UserKubeconfigRequest {
   tokens::KeyType key_type = tokens::KeyType::ec_p256;
   std::optional<int> days;  // default: the client profile's
   std::string requester;
-  ca::KeyLoadOptions key_options;
+  tokens::OpenOptions key_options;
 };
 
 struct UserKubeconfig {

@@ -212,8 +212,7 @@ int enroll(const Options& o, const EnrollArgs& a) {
   auto s = setup(o);
   if (!s) return report(s.error());
   bool created = false;
-  auto key =
-      load_or_create_key(*s->crypto, fresh ? fresh->staged_uri : o.key, s->open, s->load, &created);
+  auto key = load_or_create_key(*s->crypto, fresh ? fresh->staged_uri : o.key, s->keys, &created);
   // From here on, a failure leaves the old key: the new one is removed.
   auto drop = [&](const Error& e) {
     if (fresh) ::unlink(fresh->staged.c_str());
@@ -266,8 +265,7 @@ int renew_new_key(const Options& o, const RenewArgs& a) {
   auto id = load_identity(o, a.cert);
   if (!id) return report(id.error());
   bool created = false;
-  auto key = load_or_create_key(*id->setup.crypto, fresh->staged_uri, id->setup.open,
-                                id->setup.load, &created);
+  auto key = load_or_create_key(*id->setup.crypto, fresh->staged_uri, id->setup.keys, &created);
   auto drop = [&](const Error& e) {
     ::unlink(fresh->staged.c_str());
     return report(e);

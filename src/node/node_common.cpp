@@ -28,8 +28,8 @@ Result<Setup> setup(const Options& o) {
   if (!crypto) return tl::unexpected(crypto.error());
   Setup s;
   s.crypto = std::move(*crypto);
-  s.open.tcti = s.load.tcti = o.tcti;
-  s.open.pin_source = s.load.pin_source = o.pin_source;
+  s.keys.tcti = o.tcti;
+  s.keys.pin_source = o.pin_source;
   return s;
 }
 
@@ -70,7 +70,7 @@ Result<Identity> load_identity(const Options& o, const std::string& cert_path) {
   auto s = setup(o);
   if (!s) return tl::unexpected(s.error());
   id.setup = std::move(*s);
-  auto key = id.setup.crypto->load_private_key(o.key, id.setup.load);
+  auto key = id.setup.crypto->load_private_key(o.key, id.setup.keys);
   if (!key) return tl::unexpected(key.error());
   id.key = std::move(*key);
   if (EVP_PKEY_eq(X509_get0_pubkey(id.cert.get()), id.key.get()) != 1) {

@@ -27,8 +27,7 @@ std::string rfc3339(std::time_t t);
 // client's TLS runs) and the options for the key's store.
 struct Setup {
   std::unique_ptr<ca::CryptoContext> crypto;
-  tokens::OpenOptions open;
-  ca::KeyLoadOptions load;
+  tokens::OpenOptions keys;
 };
 Result<Setup> setup(const Options& o);
 

@@ -13,17 +13,16 @@
 namespace hwca::node {
 Result<ossl::Ptr<EVP_PKEY>> load_or_create_key(const ca::CryptoContext& crypto,
                                                const std::string& uri,
-                                               const tokens::OpenOptions& open,
-                                               const ca::KeyLoadOptions& load, bool* created) {
+                                               const tokens::OpenOptions& options, bool* created) {
   *created = false;
-  auto key = crypto.load_private_key(uri, load);
+  auto key = crypto.load_private_key(uri, options);
   if (key || key.error().kind != ErrorKind::not_found) return key;
-  auto store = tokens::open_store(uri, open);
+  auto store = tokens::open_store(uri, options);
   if (!store) return tl::unexpected(store.error());
   auto made = (*store)->create_key({uri, tokens::KeyType::ec_p256});
   if (!made) return wrap(made.error(), "cannot make the node key " + uri);
   *created = true;
-  return crypto.load_private_key(uri, load);
+  return crypto.load_private_key(uri, options);
 }
 
 Result<std::string> node_request(OSSL_LIB_CTX* libctx, EVP_PKEY* key, const std::string& node,

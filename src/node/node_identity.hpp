@@ -19,8 +19,7 @@ namespace hwca::node {
 // `created` tells which.
 Result<ossl::Ptr<EVP_PKEY>> load_or_create_key(const ca::CryptoContext& crypto,
                                                const std::string& uri,
-                                               const tokens::OpenOptions& open,
-                                               const ca::KeyLoadOptions& load, bool* created);
+                                               const tokens::OpenOptions& options, bool* created);
 
 // A kubelet request: O=system:nodes, CN=system:node:<node>, SANs ("DNS:x", "IP:y") for a
 // serving certificate, signed by `key` (in the TPM, through the provider). DER.

@@ -57,8 +57,8 @@ BenchKey generate_key(const test::SoftHsmToken& token, tokens::KeyType type,
   return k;
 }
 
-ca::KeyLoadOptions key_load_options(const test::SoftHsmToken& token) {
-  ca::KeyLoadOptions options;
+tokens::OpenOptions key_load_options(const test::SoftHsmToken& token) {
+  tokens::OpenOptions options;
   options.pin_source = token.pin_source();
   options.module = token.module();
   return options;

@@ -32,7 +32,7 @@ struct BenchKey {
 BenchKey generate_key(const test::SoftHsmToken& token, tokens::KeyType type,
                       const std::string& label);
 // How hwca loads the token's keys (its module and PIN file).
-ca::KeyLoadOptions key_load_options(const test::SoftHsmToken& token);
+tokens::OpenOptions key_load_options(const test::SoftHsmToken& token);
 
 // The public key object's attributes, read by the bare client, as a default-provider key.
 ossl::Ptr<EVP_PKEY> read_public_key(test::RawPkcs11& raw, CK_SESSION_HANDLE s, const BenchKey& key);

@@ -48,7 +48,7 @@ struct BenchCa : BenchHome {
   static constexpr const char* kName = "root";
   BenchKey key;  // the CA key: label and URI; public_key is filled in by the caller
   std::unique_ptr<ca::Issuer> issuer;  // over `store`, shared by all threads
-  ca::KeyLoadOptions key_options;
+  tokens::OpenOptions key_options;
 };
 
 // Generates the CA key in `token`, makes the home in `home_dir`, the root CA in it (its

@@ -18,7 +18,7 @@ namespace hwca::bench {
 
 struct K8sHome : BenchHome {
   static constexpr int kCas = 3;
-  ca::KeyLoadOptions key_options;
+  tokens::OpenOptions key_options;
 };
 
 // Generates the three CA keys in `token`, makes the home in `home_dir` and the three root

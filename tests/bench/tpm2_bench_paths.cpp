@@ -94,7 +94,7 @@ class ProviderSession : public SignSession {
     auto cc = ca::CryptoContext::create();
     if (!cc) throw std::runtime_error(cc.error().message);
     cc_ = std::move(*cc);
-    ca::KeyLoadOptions options;
+    tokens::OpenOptions options;
     options.tcti = tcti;
     auto pkey = cc_->load_private_key(uri_of(file), options);
     if (!pkey) throw std::runtime_error(pkey.error().message);

@@ -593,7 +593,7 @@ TEST_F(EstServerTest, SurvivesTheCaTokenGoingAwayAndComingBack) {
   issuer_.reset();  // the fixture's issuer holds the key through SoftHSM2's module directly
   P11KitTokenServer token_server;
   ASSERT_TRUE(token_server.ready());
-  ca::KeyLoadOptions remote = key_options();
+  tokens::OpenOptions remote = key_options();
   remote.module = kClientModule;
   auto issuer = ca::Issuer::open(*home_, process_crypto(), *store_, kCa, remote);
   ASSERT_TRUE(issuer) << issuer.error().message;

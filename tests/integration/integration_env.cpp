@@ -12,8 +12,8 @@ tokens::OpenOptions open_options() {
   return o;
 }
 
-ca::KeyLoadOptions key_options() {
-  ca::KeyLoadOptions o;
+tokens::OpenOptions key_options() {
+  tokens::OpenOptions o;
   o.pin_source = g_token->pin_source();
   return o;
 }

@@ -16,7 +16,7 @@ extern SoftHsmToken* g_token;
 tokens::OpenOptions open_options();
 
 // Options that load keys through the provider with the token's PIN file.
-ca::KeyLoadOptions key_options();
+tokens::OpenOptions key_options();
 
 // Generate a key in the shared token with hwca's key store; returns its URI.
 std::string make_key(const std::string& label, tokens::KeyType type);

@@ -93,7 +93,7 @@ class NodeTlsFault : public ::testing::Test {
   void SetUp() override {
     bool created = false;
     auto key =
-        node::load_or_create_key(*g_crypto, "tpm2:file=" + dir_.file("node.key"), {}, {}, &created);
+        node::load_or_create_key(*g_crypto, "tpm2:file=" + dir_.file("node.key"), {}, &created);
     ASSERT_TRUE(key) << key.error().message;
     ASSERT_TRUE(created);
     node_key_ = std::move(*key);

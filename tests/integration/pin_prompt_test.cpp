@@ -23,9 +23,9 @@ class PinPrompt : public ::testing::Test {
   }
   void TearDown() override { tokens::shutdown_all(); }
 
-  ca::KeyLoadOptions prompting(const std::string& pin) {
-    ca::KeyLoadOptions o;
-    o.prompt = [this, pin](const std::string& prompt) -> Result<SecureString> {
+  tokens::OpenOptions prompting(const std::string& pin) {
+    tokens::OpenOptions o;
+    o.pin_prompt = [this, pin](const std::string& prompt) -> Result<SecureString> {
       ++asked_;
       last_prompt_ = prompt;
       return SecureString(pin);

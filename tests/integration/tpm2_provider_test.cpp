@@ -112,8 +112,8 @@ class Tpm2ProviderBase : public ::testing::Test {
     return o;
   }
 
-  static ca::KeyLoadOptions load_options(const std::string& pin_source = "") {
-    ca::KeyLoadOptions o;
+  static tokens::OpenOptions load_options(const std::string& pin_source = "") {
+    tokens::OpenOptions o;
     o.tcti = tpm_->tcti();
     o.pin_source = pin_source;
     return o;
