@@ -7,6 +7,7 @@
 #include "ca/request_policy.hpp"
 #include "ca/serial.hpp"
 #include "ca/spki.hpp"
+#include "common/forced_exit.hpp"
 #include "common/text.hpp"
 
 namespace hwca::ca {
@@ -285,6 +286,9 @@ Status Issuer::commit(const std::vector<Signed>& batch, bool audit_outage) {
   if (auto ok = audit_.reserve(events); !ok) {
     return refuse_all(wrap(ok.error(), "nothing issued: no room for its audit line").value());
   }
+  // The record and its audit lines, not cut in two by the call watchdog ending the process
+  // because another thread's token call hangs.
+  ForcedExitHold whole;
   if (auto ok = store_.record(rows); !ok) {
     return refuse_all(
         wrap(ok.error(), "nothing issued: the issuance database did not record it").value());

@@ -1,5 +1,6 @@
 #include "common/forced_exit.hpp"
 
+#include <condition_variable>
 #include <map>
 #include <mutex>
 
@@ -18,6 +19,18 @@ Undos& undos() {
   return *u;
 }
 
+struct Holds {
+  std::mutex mu;
+  std::condition_variable changed;
+  int active = 0;
+  bool exiting = false;
+};
+
+Holds& holds() {
+  static auto* h = new Holds();  // never destroyed, as above
+  return *h;
+}
+
 }  // namespace
 
 ForcedExitUndo::ForcedExitUndo(std::function<void()> undo) {
@@ -33,7 +46,27 @@ ForcedExitUndo::~ForcedExitUndo() {
   u.undos.erase(id_);
 }
 
+ForcedExitHold::ForcedExitHold() {
+  auto& h = holds();
+  std::unique_lock lock(h.mu);
+  h.changed.wait(lock, [&] { return !h.exiting; });  // during an exit: until the process ends
+  ++h.active;
+}
+
+ForcedExitHold::~ForcedExitHold() {
+  auto& h = holds();
+  std::lock_guard lock(h.mu);
+  --h.active;
+  h.changed.notify_all();
+}
+
 void run_forced_exit_undos() {
+  {
+    auto& h = holds();
+    std::unique_lock lock(h.mu);
+    h.exiting = true;
+    h.changed.wait_for(lock, kForcedExitHoldWait, [&] { return h.active == 0; });
+  }
   auto& u = undos();
   // Held until the process ends: an owner finishing meanwhile waits instead of racing.
   u.mu.lock();

@@ -4,6 +4,7 @@
 // staging folder, a folder it created) registers its undo here for that time.
 #pragma once
 
+#include <chrono>
 #include <functional>
 
 namespace hwca {
@@ -19,8 +20,21 @@ class ForcedExitUndo {
   int id_;
 };
 
-// Runs every registered undo, newest first (once; later calls do nothing). Called by the
-// watchdog just before _exit.
+// A step that must not be cut in two while it lives (the issuer's record of a certificate and
+// its audit line: cut between them, the certificate is in the database and never audited).
+// A forced exit waits for the holds alive when it starts (at most kForcedExitHoldWait), and a
+// hold begun after it started waits for the exit instead of starting its step.
+class ForcedExitHold {
+ public:
+  ForcedExitHold();
+  ~ForcedExitHold();
+  ForcedExitHold(const ForcedExitHold&) = delete;
+  ForcedExitHold& operator=(const ForcedExitHold&) = delete;
+};
+inline constexpr std::chrono::seconds kForcedExitHoldWait{10};
+
+// Waits for the holds (above), then runs every registered undo, newest first (once; later
+// calls do nothing). Called by the watchdog just before _exit.
 void run_forced_exit_undos();
 
 }  // namespace hwca
