@@ -1,83 +1,65 @@
 #include "tokens/registry.hpp"
 
 #include <map>
-#include <mutex>
 #include <vector>
 
 #include "common/uri.hpp"
 #include "tokens/call_watch.hpp"
+#include "tokens/pkcs11/pkcs11_keystore.hpp"
+#include "tokens/tpm2/tpm2_keystore.hpp"
 
 namespace hwca::tokens {
 
-// Built-in backends (each defined in its folder).
-void register_pkcs11_backend();
-void register_tpm2_backend();
-
 namespace {
 
+// The backends, in the order shutdown_all() closes them; by scheme for the lookups.
 struct Registry {
-  std::mutex mu;
-  std::map<std::string, KeyStoreFactory> factories;
-  std::vector<std::function<void()>> shutdowns;
+  std::vector<Backend> backends{pkcs11::backend(), tpm2::backend()};
+  std::map<std::string, const Backend*> by_scheme;
+  Registry() {
+    for (const auto& b : backends) by_scheme[b.scheme] = &b;
+  }
 };
 
-Registry& raw() {
-  static auto* r = new Registry();  // never destroyed: used from exit paths
+const Registry& registry() {
+  static const auto* r = new Registry();  // never destroyed: used from exit paths
   return *r;
-}
-
-Registry& registry() {
-  static std::once_flag builtins;
-  std::call_once(builtins, [] {
-    register_pkcs11_backend();
-    register_tpm2_backend();
-  });
-  return raw();
 }
 
 }  // namespace
 
-void register_backend(const std::string& scheme, KeyStoreFactory factory,
-                      std::function<void()> shutdown) {
-  auto& r = raw();
-  std::lock_guard lock(r.mu);
-  r.factories[scheme] = std::move(factory);
-  if (shutdown) r.shutdowns.push_back(std::move(shutdown));
-}
-
 std::string known_schemes() {
-  auto& r = registry();
-  std::lock_guard lock(r.mu);
   std::string out;
-  for (const auto& [scheme, _] : r.factories) out += (out.empty() ? "" : ", ") + scheme + ":";
+  for (const auto& [scheme, _] : registry().by_scheme) {
+    out += (out.empty() ? "" : ", ") + scheme + ":";
+  }
   return out;
 }
 
 Result<std::shared_ptr<KeyStore>> open_store(const std::string& uri, const OpenOptions& options) {
   std::string scheme = uri_scheme(uri);
-  KeyStoreFactory factory;
-  {
-    auto& r = registry();
-    std::lock_guard lock(r.mu);
-    if (auto it = r.factories.find(scheme); it != r.factories.end()) factory = it->second;
-  }
-  if (!factory) {
+  const auto& by_scheme = registry().by_scheme;
+  auto it = by_scheme.find(scheme);
+  if (it == by_scheme.end()) {
     return fail(ErrorKind::usage,
                 (scheme.empty() ? std::string("a key URI needs a scheme")
                                 : "'" + scheme + ":' is not a key URI scheme hwca knows") +
                     " (expected " + known_schemes() + ")");
   }
-  return factory(uri, options);
+  return it->second->open(uri, options);
+}
+
+Result<std::string> stored_key_uri(const std::string& uri) {
+  const auto& by_scheme = registry().by_scheme;
+  auto it = by_scheme.find(uri_scheme(uri));
+  if (it == by_scheme.end() || !it->second->stored_uri) return uri;
+  return it->second->stored_uri(uri);
 }
 
 void shutdown_all() {
-  std::vector<std::function<void()>> shutdowns;
-  {
-    auto& r = raw();
-    std::lock_guard lock(r.mu);
-    shutdowns = r.shutdowns;
+  for (const auto& b : registry().backends) {
+    if (b.shutdown) b.shutdown();
   }
-  for (auto& f : shutdowns) f();
   stop_call_watchdog();
 }
 

@@ -1,4 +1,5 @@
-// Backends register by URI scheme; callers open the store that serves a key URI.
+// The key stores by URI scheme: callers open the store that serves a key URI. The backends
+// are listed in registry.cpp (each gives its Backend); they do not know the registry.
 #pragma once
 
 #include <functional>
@@ -12,11 +13,20 @@ namespace hwca::tokens {
 using KeyStoreFactory =
     std::function<Result<std::shared_ptr<KeyStore>>(const std::string& uri, const OpenOptions&)>;
 
-// Register a backend for a scheme ("pkcs11"). Built-in backends register themselves the
-// first time the registry is used.
-// `shutdown` runs in shutdown_all().
-void register_backend(const std::string& scheme, KeyStoreFactory factory,
-                      std::function<void()> shutdown = {});
+// A backend: the URI scheme it serves ("pkcs11"), how it opens a store, and what
+// shutdown_all() runs for it.
+struct Backend {
+  std::string scheme;
+  KeyStoreFactory open;
+  std::function<void()> shutdown;
+  // The URI as a configuration keeps it, naming the same key from any folder (tpm2: a key
+  // file's relative path made absolute); empty: URIs are kept as they are.
+  std::function<Result<std::string>(const std::string& uri)> stored_uri;
+};
+
+// The URI as a configuration keeps it (Backend::stored_uri of its scheme); a URI of no
+// known scheme, or of a backend without stored_uri, comes back as it is.
+Result<std::string> stored_key_uri(const std::string& uri);
 
 // The store for a key or token URI. Stores are shared: opening the same token twice gives
 // the same object (one login per token and process).

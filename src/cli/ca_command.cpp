@@ -14,7 +14,6 @@
 #include "cli/token_keys.hpp"
 #include "common/text.hpp"
 #include "tokens/registry.hpp"
-#include "tokens/tpm2/tpm2_uri.hpp"
 
 namespace hwca::cli {
 namespace {
@@ -54,7 +53,7 @@ int init(const Context& ctx, const CaArgs& args) {
   if (!session) return report(session.error());
   ca::Home& home = session->home();
   // A TPM key file is recorded by its absolute path (hwca may run from any folder).
-  auto key_uri = tokens::tpm2::absolute_key_uri(args.key);
+  auto key_uri = tokens::stored_key_uri(args.key);
   if (!key_uri) return report(key_uri.error());
   // What can fail without the key is checked first, so a failure leaves no new key behind.
   ca::DistributionUrls urls{args.crl_urls, args.ca_issuers_urls};

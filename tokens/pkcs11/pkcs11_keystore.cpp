@@ -5,22 +5,21 @@
 #include "tokens/pkcs11/signer.hpp"
 #include "tokens/registry.hpp"
 
-namespace hwca::tokens {
+namespace hwca::tokens::pkcs11 {
 
-void register_pkcs11_backend() {
-  register_backend(
+Backend backend() {
+  return Backend{
       "pkcs11",
       [](const std::string& uri, const OpenOptions& options) -> Result<std::shared_ptr<KeyStore>> {
-        auto parsed = pkcs11::parse_pkcs11_uri(uri);
+        auto parsed = parse_pkcs11_uri(uri);
         if (!parsed) return tl::unexpected(parsed.error());
-        auto module = pkcs11::Module::open(pkcs11::resolve_module_path(*parsed, options.module));
+        auto module = Module::open(resolve_module_path(*parsed, options.module));
         if (!module) return tl::unexpected(module.error());
-        return std::make_shared<pkcs11::Pkcs11KeyStore>(*module, options);
+        return std::make_shared<Pkcs11KeyStore>(*module, options);
       },
-      [] { pkcs11::Module::close_all(); });
+      [] { Module::close_all(); },
+      {}};
 }
-
-namespace pkcs11 {
 
 Result<Pkcs11KeyStore::Resolved> Pkcs11KeyStore::open_token(const std::string& text, bool login) {
   auto uri = parse_pkcs11_uri(text);
@@ -154,5 +153,4 @@ Result<KeyAttributes> Pkcs11KeyStore::inspect_key(const std::string& uri) {
   return out;
 }
 
-}  // namespace pkcs11
-}  // namespace hwca::tokens
+}  // namespace hwca::tokens::pkcs11

@@ -8,8 +8,12 @@
 #include "tokens/keystore.hpp"
 #include "tokens/pkcs11/module.hpp"
 #include "tokens/pkcs11/pkcs11_uri.hpp"
+#include "tokens/registry.hpp"
 
 namespace hwca::tokens::pkcs11 {
+
+// The pkcs11: scheme, for the registry (tokens/registry.cpp lists the backends).
+Backend backend();
 
 class Pkcs11KeyStore : public KeyStore,
                        public TokenLister,

@@ -10,18 +10,18 @@
 #include "tokens/tpm2/key_template.hpp"
 #include "tokens/tpm2/tpm2_signer.hpp"
 
-namespace hwca::tokens {
+namespace hwca::tokens::tpm2 {
 
-void register_tpm2_backend() {
-  register_backend(
+Backend backend() {
+  return Backend{
       "tpm2",
       [](const std::string&, const OpenOptions& options) -> Result<std::shared_ptr<KeyStore>> {
-        return std::make_shared<tpm2::Tpm2KeyStore>(options);
+        return std::make_shared<Tpm2KeyStore>(options);
       },
-      [] { tpm2::TpmContext::close_all(); });
+      [] { TpmContext::close_all(); },
+      absolute_key_uri};
 }
 
-namespace tpm2 {
 namespace {
 
 // A key's password: the URI's own pin-source first (it names this key's password, while
@@ -191,5 +191,4 @@ Result<KeyAttributes> Tpm2KeyStore::inspect_key(const std::string& text) {
   return out;
 }
 
-}  // namespace tpm2
-}  // namespace hwca::tokens
+}  // namespace hwca::tokens::tpm2

@@ -5,11 +5,15 @@
 #include <memory>
 
 #include "tokens/keystore.hpp"
+#include "tokens/registry.hpp"
 #include "tokens/tpm2/tcti.hpp"
 #include "tokens/tpm2/tpm2_uri.hpp"
 #include "tokens/tpm2/tpm_key.hpp"
 
 namespace hwca::tokens::tpm2 {
+
+// The tpm2: scheme, for the registry (tokens/registry.cpp lists the backends).
+Backend backend();
 
 class Tpm2KeyStore : public KeyStore, public KeyInspector {
  public:
