@@ -12,8 +12,7 @@
 #include <fstream>
 
 #include "fork_check.hpp"
-#include "integration_env.hpp"
-#include "support/fault_pkcs11/fault_control.hpp"
+#include "recovery_env.hpp"
 #include "tokens/registry.hpp"
 
 namespace hwca::test {
@@ -29,18 +28,9 @@ class ResetOnForkEnvironment : public ::testing::Environment {
     g_token = new SoftHsmToken("hwca-fork");
     std::ofstream(g_token->dir() + "/softhsm2.conf", std::ios::app)
         << "library.reset_on_fork = true\n";
-    g_faults = new FaultControl(g_token->dir() + "/faults");
-    g_faults->export_environment();
-    ::setenv("HWCA_PKCS11_MODULE", FaultControl::module_path().c_str(), 1);
+    use_fault_module();
   }
-  void TearDown() override {
-    g_faults->clear();
-    tokens::shutdown_all();
-    delete g_faults;
-    g_faults = nullptr;
-    delete g_token;
-    g_token = nullptr;
-  }
+  void TearDown() override { release_fault_token(); }
 };
 
 TEST(Pkcs11Fork, ChildInitialisesTheModuleForItselfAndLeavesTheParentsSessions) {

@@ -23,18 +23,9 @@ class FaultTokenEnvironment : public ::testing::Environment {
         run("softhsm2-util --init-token --free --label " + std::string(kFreshToken) + " --pin '" +
             g_token->pin() + "' --so-pin 'so-" + g_token->pin() + "' > /dev/null"),
         0);
-    g_faults = new FaultControl(g_token->dir() + "/faults");
-    g_faults->export_environment();
-    ::setenv("HWCA_PKCS11_MODULE", FaultControl::module_path().c_str(), 1);
+    use_fault_module();
   }
-  void TearDown() override {
-    g_faults->clear();
-    tokens::shutdown_all();
-    delete g_faults;
-    g_faults = nullptr;
-    delete g_token;
-    g_token = nullptr;
-  }
+  void TearDown() override { release_fault_token(); }
 };
 
 }  // namespace hwca::test
