@@ -89,26 +89,30 @@ int load(StoreCtx* ctx, OSSL_CALLBACK* object_cb, void* object_cbarg,
   ctx->done = true;  // one object per URI, whatever happens
   tokens::OpenOptions options = ctx->options;
   options.pin_prompt = prompt_through(pw_cb, pw_cbarg, ctx->pin_hint);
-  auto store = tokens::open_store(ctx->uri, options);
+  // The one place the URI's text is read on its way to a signature; from here on it goes
+  // parsed (tokens/keystore.hpp).
+  auto uri = hwca::parse_uri(ctx->uri);
+  if (!uri) {
+    hwca::provider::raise(ctx->prov, uri.error());
+    return 0;
+  }
+  auto store = tokens::open_store(*uri, options);
   if (!store) {
     hwca::provider::raise(ctx->prov, store.error());
     return 0;
   }
-  auto uri = hwca::parse_uri(ctx->uri);
-  bool want_public = uri && uri->path_attr("type") == "public";
-  if (want_public) {
-    hwca::Uri as_private = *uri;
-    for (auto& [k, v] : as_private.path) {
+  if (uri->path_attr("type") == "public") {
+    for (auto& [k, v] : uri->path) {
       if (k == "type") v = "private";
     }
-    auto pub = (*store)->get_public_key(hwca::format_uri(as_private));
+    auto pub = (*store)->get_public_key(*uri);
     if (!pub) {
       hwca::provider::raise(ctx->prov, pub.error());
       return 0;
     }
     return load_public(ctx, pub->get(), object_cb, object_cbarg);
   }
-  auto signer = (*store)->create_signer(ctx->uri);
+  auto signer = (*store)->create_signer(*uri);
   if (!signer) {
     hwca::provider::raise(ctx->prov, signer.error());
     return 0;

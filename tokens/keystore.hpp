@@ -10,11 +10,13 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/ossl.hpp"
 #include "common/pin_source.hpp"
 #include "common/result.hpp"
+#include "common/uri.hpp"
 #include "tokens/key_type.hpp"
 #include "tokens/open_options.hpp"  // opening a store (tokens/registry.hpp)
 
@@ -55,13 +57,28 @@ struct KeyInfo {
   std::string type;  // "ec-p256", "rsa-3072", ... ("rsa-1024" for a key hwca would not make)
 };
 
+// The signing path hands a key URI on parsed (common/uri.hpp), so that its text is read
+// once: by the caller that received it (the provider's STORE, a command's argument).
 class KeyStore {
  public:
   virtual ~KeyStore() = default;
-  virtual Result<ossl::Ptr<EVP_PKEY>> get_public_key(const std::string& uri) = 0;
+  virtual Result<ossl::Ptr<EVP_PKEY>> get_public_key(const Uri& uri) = 0;
   virtual Result<KeyInfo> create_key(const CreateKeyRequest& request) = 0;
-  virtual Result<std::shared_ptr<Signer>> create_signer(const std::string& uri) = 0;
+  virtual Result<std::shared_ptr<Signer>> create_signer(const Uri& uri) = 0;
   virtual void close() = 0;
+
+  // The same for a URI as text: parsed here, then as above. (A backend that overrides the
+  // above says `using KeyStore::get_public_key;` so that these stay visible.)
+  Result<ossl::Ptr<EVP_PKEY>> get_public_key(std::string_view uri) {
+    auto parsed = parse_uri(uri);
+    if (!parsed) return tl::unexpected(parsed.error());
+    return get_public_key(*parsed);
+  }
+  Result<std::shared_ptr<Signer>> create_signer(std::string_view uri) {
+    auto parsed = parse_uri(uri);
+    if (!parsed) return tl::unexpected(parsed.error());
+    return create_signer(*parsed);
+  }
 };
 
 // --- optional abilities -------------------------------------------------------------

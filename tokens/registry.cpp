@@ -36,8 +36,9 @@ std::string known_schemes() {
   return out;
 }
 
-Result<std::shared_ptr<KeyStore>> open_store(const std::string& uri, const OpenOptions& options) {
-  std::string scheme = uri_scheme(uri);
+namespace {
+
+Result<const Backend*> backend_for(const std::string& scheme) {
   const auto& by_scheme = registry().by_scheme;
   auto it = by_scheme.find(scheme);
   if (it == by_scheme.end()) {
@@ -46,7 +47,23 @@ Result<std::shared_ptr<KeyStore>> open_store(const std::string& uri, const OpenO
                                 : "'" + scheme + ":' is not a key URI scheme hwca knows") +
                     " (expected " + known_schemes() + ")");
   }
-  return it->second->open(uri, options);
+  return it->second;
+}
+
+}  // namespace
+
+Result<std::shared_ptr<KeyStore>> open_store(const Uri& uri, const OpenOptions& options) {
+  auto backend = backend_for(uri.scheme);
+  if (!backend) return tl::unexpected(backend.error());
+  return (*backend)->open(uri, options);
+}
+
+Result<std::shared_ptr<KeyStore>> open_store(std::string_view uri, const OpenOptions& options) {
+  auto backend = backend_for(uri_scheme(uri));
+  if (!backend) return tl::unexpected(backend.error());
+  auto parsed = parse_uri(uri);
+  if (!parsed) return tl::unexpected(parsed.error());
+  return (*backend)->open(*parsed, options);
 }
 
 Result<std::string> stored_key_uri(const std::string& uri) {

@@ -5,13 +5,14 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "tokens/keystore.hpp"
 
 namespace hwca::tokens {
 
 using KeyStoreFactory =
-    std::function<Result<std::shared_ptr<KeyStore>>(const std::string& uri, const OpenOptions&)>;
+    std::function<Result<std::shared_ptr<KeyStore>>(const Uri& uri, const OpenOptions&)>;
 
 // A backend: the URI scheme it serves ("pkcs11"), how it opens a store, and what
 // shutdown_all() runs for it.
@@ -30,7 +31,9 @@ Result<std::string> stored_key_uri(const std::string& uri);
 
 // The store for a key or token URI. Stores are shared: opening the same token twice gives
 // the same object (one login per token and process).
-Result<std::shared_ptr<KeyStore>> open_store(const std::string& uri, const OpenOptions& options);
+Result<std::shared_ptr<KeyStore>> open_store(const Uri& uri, const OpenOptions& options);
+// The same for a URI as text: its scheme checked first, then parsed (once) and as above.
+Result<std::shared_ptr<KeyStore>> open_store(std::string_view uri, const OpenOptions& options);
 
 // Schemes with a registered backend, for messages ("pkcs11, tpm2").
 std::string known_schemes();

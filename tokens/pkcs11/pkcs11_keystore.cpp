@@ -10,8 +10,8 @@ namespace hwca::tokens::pkcs11 {
 Backend backend() {
   return Backend{
       "pkcs11",
-      [](const std::string& uri, const OpenOptions& options) -> Result<std::shared_ptr<KeyStore>> {
-        auto parsed = parse_pkcs11_uri(uri);
+      [](const Uri& uri, const OpenOptions& options) -> Result<std::shared_ptr<KeyStore>> {
+        auto parsed = pkcs11_uri_of(uri);
         if (!parsed) return tl::unexpected(parsed.error());
         auto module = Module::open(resolve_module_path(*parsed, options.module));
         if (!module) return tl::unexpected(module.error());
@@ -21,8 +21,8 @@ Backend backend() {
       {}};
 }
 
-Result<Pkcs11KeyStore::Resolved> Pkcs11KeyStore::open_token(const std::string& text, bool login) {
-  auto uri = parse_pkcs11_uri(text);
+Result<Pkcs11KeyStore::Resolved> Pkcs11KeyStore::open_token(const Uri& parsed, bool login) {
+  auto uri = pkcs11_uri_of(parsed);
   if (!uri) return tl::unexpected(uri.error());
   std::string path = resolve_module_path(*uri, options_.module);
   if (path != module_->path()) {
@@ -40,7 +40,7 @@ Result<Pkcs11KeyStore::Resolved> Pkcs11KeyStore::open_token(const std::string& t
   return Resolved{std::move(*uri), std::move(*token)};
 }
 
-Result<ossl::Ptr<EVP_PKEY>> Pkcs11KeyStore::get_public_key(const std::string& uri) {
+Result<ossl::Ptr<EVP_PKEY>> Pkcs11KeyStore::get_public_key(const Uri& uri) {
   // A public key object readable without a login (hwca makes them CKA_PRIVATE false) needs
   // no PIN; otherwise log in and take the private key's public half.
   {
@@ -60,7 +60,7 @@ Result<ossl::Ptr<EVP_PKEY>> Pkcs11KeyStore::get_public_key(const std::string& ur
   return ossl::Ptr<EVP_PKEY>((*signer)->public_key());
 }
 
-Result<std::shared_ptr<Signer>> Pkcs11KeyStore::create_signer(const std::string& uri) {
+Result<std::shared_ptr<Signer>> Pkcs11KeyStore::create_signer(const Uri& uri) {
   auto r = open_token(uri);
   if (!r) return tl::unexpected(r.error());
   if (r->uri.type && *r->uri.type != "private") {
@@ -81,7 +81,9 @@ Result<std::shared_ptr<Signer>> Pkcs11KeyStore::create_signer(const std::string&
 }
 
 Result<KeyInfo> Pkcs11KeyStore::create_key(const CreateKeyRequest& request) {
-  auto r = open_token(request.uri);
+  auto parsed = parse_uri(request.uri);
+  if (!parsed) return tl::unexpected(parsed.error());
+  auto r = open_token(*parsed);
   if (!r) return tl::unexpected(r.error());
   return generate_key_pair(*r->token, r->uri, request.type);
 }
@@ -100,7 +102,9 @@ Result<TokenInfo> Pkcs11KeyStore::init_token(const TokenInitRequest& request) {
 }
 
 Result<std::vector<KeyInfo>> Pkcs11KeyStore::list_keys(const std::string& token_uri) {
-  auto r = open_token(token_uri);
+  auto parsed = parse_uri(token_uri);
+  if (!parsed) return tl::unexpected(parsed.error());
+  auto r = open_token(*parsed);
   if (!r) return tl::unexpected(r.error());
   auto lease = r->token->session();
   if (!lease) return tl::unexpected(lease.error());
@@ -120,7 +124,9 @@ Result<std::vector<KeyInfo>> Pkcs11KeyStore::list_keys(const std::string& token_
 }
 
 Result<KeyAttributes> Pkcs11KeyStore::inspect_key(const std::string& uri) {
-  auto r = open_token(uri);
+  auto parsed = parse_uri(uri);
+  if (!parsed) return tl::unexpected(parsed.error());
+  auto r = open_token(*parsed);
   if (!r) return tl::unexpected(r.error());
   auto lease = r->token->session();
   if (!lease) return tl::unexpected(lease.error());

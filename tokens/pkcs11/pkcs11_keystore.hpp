@@ -24,9 +24,11 @@ class Pkcs11KeyStore : public KeyStore,
   Pkcs11KeyStore(std::shared_ptr<Module> module, OpenOptions options)
       : module_(std::move(module)), options_(std::move(options)) {}
 
-  Result<ossl::Ptr<EVP_PKEY>> get_public_key(const std::string& uri) override;
+  using KeyStore::create_signer;
+  using KeyStore::get_public_key;
+  Result<ossl::Ptr<EVP_PKEY>> get_public_key(const Uri& uri) override;
   Result<KeyInfo> create_key(const CreateKeyRequest& request) override;
-  Result<std::shared_ptr<Signer>> create_signer(const std::string& uri) override;
+  Result<std::shared_ptr<Signer>> create_signer(const Uri& uri) override;
   void close() override {}
 
   Result<std::vector<TokenInfo>> list_tokens() override;
@@ -39,8 +41,9 @@ class Pkcs11KeyStore : public KeyStore,
     Pkcs11Uri uri;
     std::shared_ptr<Token> token;
   };
-  // Parse the URI, find its token in this module and (unless told not to) log in.
-  Result<Resolved> open_token(const std::string& uri, bool login = true);
+  // Read the URI's pkcs11 attributes, find its token in this module and (unless told not
+  // to) log in.
+  Result<Resolved> open_token(const Uri& uri, bool login = true);
 
   std::shared_ptr<Module> module_;
   OpenOptions options_;

@@ -19,11 +19,15 @@ Result<unsigned long> parse_slot_id(const std::string& value) {
 Result<Pkcs11Uri> parse_pkcs11_uri(std::string_view text) {
   auto uri = parse_uri(text);
   if (!uri) return tl::unexpected(uri.error());
-  if (uri->scheme != "pkcs11") {
-    return fail(ErrorKind::usage, "not a pkcs11: URI (scheme '" + uri->scheme + "')");
+  return pkcs11_uri_of(*uri);
+}
+
+Result<Pkcs11Uri> pkcs11_uri_of(const Uri& uri) {
+  if (uri.scheme != "pkcs11") {
+    return fail(ErrorKind::usage, "not a pkcs11: URI (scheme '" + uri.scheme + "')");
   }
   Pkcs11Uri out;
-  for (const auto& [name, value] : uri->path) {
+  for (const auto& [name, value] : uri.path) {
     if (name == "token")
       out.token = value;
     else if (name == "manufacturer")
@@ -63,7 +67,7 @@ Result<Pkcs11Uri> parse_pkcs11_uri(std::string_view text) {
       return fail(ErrorKind::usage, "unknown pkcs11 URI attribute '" + name + "'");
     }
   }
-  for (const auto& [name, value] : uri->query) {
+  for (const auto& [name, value] : uri.query) {
     if (name == "module-path")
       out.module_path = value;
     else if (name == "module-name")

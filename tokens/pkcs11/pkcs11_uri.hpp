@@ -29,6 +29,8 @@ struct Pkcs11Uri {
 // Parse and check a pkcs11: URI. Unknown standard attributes are refused; vendor
 // attributes (x-...) are accepted and ignored.
 Result<Pkcs11Uri> parse_pkcs11_uri(std::string_view text);
+// The same checks on a URI parsed already (common/uri.hpp): what the key store reads.
+Result<Pkcs11Uri> pkcs11_uri_of(const Uri& uri);
 
 // A URI naming one token (by label, manufacturer, serial and model) and optionally one
 // object in it (label and id), suitable for `hwca key ...` commands.

@@ -15,7 +15,7 @@ namespace hwca::tokens::tpm2 {
 Backend backend() {
   return Backend{
       "tpm2",
-      [](const std::string&, const OpenOptions& options) -> Result<std::shared_ptr<KeyStore>> {
+      [](const Uri&, const OpenOptions& options) -> Result<std::shared_ptr<KeyStore>> {
         return std::make_shared<Tpm2KeyStore>(options);
       },
       [] { TpmContext::close_all(); },
@@ -59,8 +59,8 @@ Result<std::shared_ptr<TpmKey>> Tpm2KeyStore::open_key(const Tpm2Uri& uri) const
   return TpmKey::from_handle(*ctx, *uri.handle);
 }
 
-Result<ossl::Ptr<EVP_PKEY>> Tpm2KeyStore::get_public_key(const std::string& text) {
-  auto uri = parse_tpm2_uri(text);
+Result<ossl::Ptr<EVP_PKEY>> Tpm2KeyStore::get_public_key(const Uri& parsed) {
+  auto uri = tpm2_uri_of(parsed);
   if (!uri) return tl::unexpected(uri.error());
   if (uri->file) {
     auto file = read_key_file(*uri->file);
@@ -75,10 +75,10 @@ Result<ossl::Ptr<EVP_PKEY>> Tpm2KeyStore::get_public_key(const std::string& text
   return public_key_of((*key)->public_area().publicArea);
 }
 
-Result<std::shared_ptr<Signer>> Tpm2KeyStore::create_signer(const std::string& text) {
-  auto uri = parse_tpm2_uri(text);
+Result<std::shared_ptr<Signer>> Tpm2KeyStore::create_signer(const Uri& parsed) {
+  auto uri = tpm2_uri_of(parsed);
   if (!uri) return tl::unexpected(uri.error());
-  auto key = open_for_use(text);
+  auto key = open_for_use(*uri);
   if (!key) return tl::unexpected(key.error());
   auto pub = public_key_of((*key)->public_area().publicArea);
   if (!pub) return tl::unexpected(pub.error());
@@ -88,17 +88,21 @@ Result<std::shared_ptr<Signer>> Tpm2KeyStore::create_signer(const std::string& t
 Result<std::shared_ptr<TpmKey>> Tpm2KeyStore::open_for_use(const std::string& text) {
   auto uri = parse_tpm2_uri(text);
   if (!uri) return tl::unexpected(uri.error());
-  if (uri->type == "public") {
+  return open_for_use(*uri);
+}
+
+Result<std::shared_ptr<TpmKey>> Tpm2KeyStore::open_for_use(const Tpm2Uri& uri) {
+  if (uri.type == "public") {
     return fail(ErrorKind::usage, "a signing key URI must name a private key, not type=public");
   }
-  auto key = open_key(*uri);
+  auto key = open_key(uri);
   if (!key) return tl::unexpected(key.error());
   // A file says whether its key has a password. A persistent key cannot say, so it gets one
   // only from its own URI: a --pin-source meant for a token's PIN must not reach the TPM
   // as a wrong password (each one counts towards the dictionary-attack lockout).
   bool needs = (*key)->needs_password();
-  if (needs || uri->handle) {
-    auto pw = password(options_, *uri, "password for " + (*key)->describe(),
+  if (needs || uri.handle) {
+    auto pw = password(options_, uri, "password for " + (*key)->describe(),
                        /*uri_only=*/!needs, /*prompt=*/needs);
     if (!pw) return tl::unexpected(pw.error());
     if (needs && pw->empty()) {

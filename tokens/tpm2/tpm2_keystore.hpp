@@ -21,18 +21,21 @@ class Tpm2KeyStore : public KeyStore, public KeyInspector {
 
   // A file key's public half comes from the file (no TPM needed); a persistent key's
   // from the TPM.
-  Result<ossl::Ptr<EVP_PKEY>> get_public_key(const std::string& uri) override;
+  using KeyStore::create_signer;
+  using KeyStore::get_public_key;
+  Result<ossl::Ptr<EVP_PKEY>> get_public_key(const Uri& uri) override;
   // file=: refuses a path that exists, makes the key, writes the file (0600, atomically,
   // never over another). handle=: makes the key and keeps it at the handle. The password,
   // if any, comes from the URI's pin-source or --pin-source.
   Result<KeyInfo> create_key(const CreateKeyRequest& request) override;
-  Result<std::shared_ptr<Signer>> create_signer(const std::string& uri) override;
+  Result<std::shared_ptr<Signer>> create_signer(const Uri& uri) override;
   void close() override {}
 
   // The key a URI names, its password set (the URI's pin-source, else --pin-source, else
   // the prompt, when the key file says it has one) and loaded: what create_signer signs
   // with, and what hwca-node's attestation certifies.
   Result<std::shared_ptr<TpmKey>> open_for_use(const std::string& uri);
+  Result<std::shared_ptr<TpmKey>> open_for_use(const Tpm2Uri& uri);
 
   // Loads the key and reads its public area back from the TPM.
   Result<KeyAttributes> inspect_key(const std::string& uri) override;

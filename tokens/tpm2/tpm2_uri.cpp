@@ -81,11 +81,15 @@ Result<std::string> absolute_key_uri(const std::string& text) {
 Result<Tpm2Uri> parse_tpm2_uri(std::string_view text) {
   auto uri = parse_uri(text);
   if (!uri) return tl::unexpected(uri.error());
-  if (uri->scheme != "tpm2") {
-    return fail(ErrorKind::usage, "not a tpm2: URI (scheme '" + uri->scheme + "')");
+  return tpm2_uri_of(*uri);
+}
+
+Result<Tpm2Uri> tpm2_uri_of(const Uri& uri) {
+  if (uri.scheme != "tpm2") {
+    return fail(ErrorKind::usage, "not a tpm2: URI (scheme '" + uri.scheme + "')");
   }
   Tpm2Uri out;
-  for (const auto& [name, value] : uri->path) {
+  for (const auto& [name, value] : uri.path) {
     if (name == "file") {
       if (value.empty()) return fail(ErrorKind::usage, "tpm2 URI attribute 'file' is empty");
       out.file = value;
@@ -107,7 +111,7 @@ Result<Tpm2Uri> parse_tpm2_uri(std::string_view text) {
                                         "' (expected file=PATH or handle=0x81...)");
     }
   }
-  for (const auto& [name, value] : uri->query) {
+  for (const auto& [name, value] : uri.query) {
     if (name == "pin-source") {
       out.pin_source = value;
     } else if (name == "pin-value") {

@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "common/result.hpp"
+#include "common/uri.hpp"
 
 namespace hwca::tokens::tpm2 {
 
@@ -31,6 +32,8 @@ struct Tpm2Uri {
 // Parse and check: exactly one of file= and handle=; a handle in hex, inside the owner
 // range and outside the SRK and EK handles; no other attribute but x-... ones.
 Result<Tpm2Uri> parse_tpm2_uri(std::string_view text);
+// The same checks on a URI parsed already (common/uri.hpp): what the key store reads.
+Result<Tpm2Uri> tpm2_uri_of(const Uri& uri);
 
 // "tpm2:file=/abs/path" or "tpm2:handle=0x81000010" (no type, no pin-source).
 std::string format_tpm2_uri(const Tpm2Uri& uri);
