@@ -4,11 +4,8 @@
 #include <CLI/CLI.hpp>
 #include <string>
 
-#include "ca/crypto_context.hpp"
-#include "ca/home.hpp"
-#include "ca/sqlite_issuance_store.hpp"
 #include "common/result.hpp"
-#include "tokens/keystore.hpp"
+#include "tokens/open_options.hpp"
 
 namespace hwca::cli {
 
