@@ -4,13 +4,11 @@
 
 #include <sqlite3.h>
 
-#include <algorithm>
 #include <ctime>
-#include <set>
 #include <utility>
 
-#include "ca/spki.hpp"
 #include "ca/sqlite_statement.hpp"
+#include "ca/store_rules.hpp"
 #include "common/text.hpp"
 
 namespace hwca::ca {
@@ -18,6 +16,7 @@ namespace {
 
 using sqlite::Stmt;
 using sqlite::Txn;
+using rules::serial_key;
 
 #define HWCA_CERT_COLUMNS                                                            \
   "id, ca, serial, profile, subject, not_before, not_after, requester, revoked_at, " \
@@ -40,37 +39,6 @@ const char* const kSelectNoDerV2 =
     "SELECT " HWCA_CERT_COLUMNS ", x'', NULL, NULL, NULL, NULL, NULL FROM certs";
 #undef HWCA_ATTEST_COLUMNS
 #undef HWCA_CERT_COLUMNS
-
-std::string utc_text(int64_t when) {
-  std::time_t t = static_cast<std::time_t>(when);
-  std::tm tm{};
-  char buf[32];
-  if (!gmtime_r(&t, &tm) || !std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm)) {
-    return std::to_string(when);
-  }
-  return buf;
-}
-
-// Lower-case hex of whole octets, or an error.
-Result<std::string> serial_key(const std::string& serial) {
-  std::string s = serial;
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) {
-    return static_cast<char>(c >= 'A' && c <= 'F' ? c - 'A' + 'a' : c);
-  });
-  bool hex = std::all_of(s.begin(), s.end(),
-                         [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
-  if (s.empty() || !hex || s.size() % 2 != 0 || s.size() > 128) {
-    return fail(ErrorKind::usage, "serial '" + printable(serial) +
-                                      "' is not the hex of the serial's octets (e.g. 01ab)");
-  }
-  return s;
-}
-
-// Empty or lower-case hex digits.
-bool lower_hex(const std::string& s) {
-  return std::all_of(s.begin(), s.end(),
-                     [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
-}
 
 IssuedCert read_row(const Stmt& s) {
   IssuedCert c;
@@ -140,45 +108,7 @@ Result<bool> SqliteIssuanceStore::serial_exists(const std::string& ca, const std
 }
 
 Status SqliteIssuanceStore::record(const std::vector<IssuedCert>& batch) {
-  std::set<std::pair<std::string, std::string>> seen;
-  for (const auto& c : batch) {
-    auto key = serial_key(c.serial);
-    if (!key) return tl::unexpected(key.error());
-    if (*key != c.serial) {
-      return fail(ErrorKind::usage, "serial " + printable(c.serial) + " is not lower-case hex");
-    }
-    if (c.ca.empty()) return fail(ErrorKind::usage, "certificate " + c.serial + " names no CA");
-    if (c.der.empty()) return fail(ErrorKind::usage, "certificate " + c.serial + " has no DER");
-    if (c.revoked && !valid_crl_reason(c.revocation_reason)) {
-      return fail(ErrorKind::usage, "certificate " + c.serial + " has revocation reason " +
-                                        std::to_string(c.revocation_reason) +
-                                        ", not an RFC 5280 CRLReason");
-    }
-    if (!c.renewed_from.empty() && serial_key(c.renewed_from) != c.renewed_from) {
-      return fail(ErrorKind::usage, "certificate " + c.serial + " is renewed from '" +
-                                        printable(c.renewed_from) +
-                                        "', not a lower-case hex serial");
-    }
-    if (!c.spki_sha256.empty() && c.spki_sha256.size() != 64) {
-      return fail(ErrorKind::usage, "certificate " + c.serial + " has a key digest of " +
-                                        std::to_string(c.spki_sha256.size()) +
-                                        " characters, not a SHA-256 in hex");
-    }
-    for (const std::string* h : {&c.attest_ek_sha256, &c.attest_ak_name, &c.attest_key_name}) {
-      if (!lower_hex(*h)) {
-        return fail(ErrorKind::usage, "certificate " + c.serial +
-                                          " has attestation names that are not lower-case hex");
-      }
-    }
-    if (!c.attest_ek_sha256.empty() && c.attest_ek_sha256.size() != 64) {
-      return fail(ErrorKind::usage,
-                  "certificate " + c.serial + " has an EK digest that is not a SHA-256 in hex");
-    }
-    if (!seen.emplace(c.ca, c.serial).second) {
-      return fail(ErrorKind::conflict, "serial " + c.serial + " of CA '" + printable(c.ca) +
-                                           "' appears twice in the batch; nothing was recorded");
-    }
-  }
+  if (auto ok = rules::check_batch(batch); !ok) return ok;
   if (batch.empty()) return {};
   std::lock_guard lock(mu_);
   if (auto w = writable(); !w) return w;
@@ -216,9 +146,7 @@ Status SqliteIssuanceStore::record(const std::vector<IssuedCert>& batch) {
     } else {
       cert.bind(":renewed_from", c.renewed_from);
     }
-    // Every certificate's key digest: from its DER when the caller did not give it (a DER
-    // that is no certificate, as tests record, leaves it unknown).
-    const std::string spki = c.spki_sha256.empty() ? spki_sha256_of_cert(c.der) : c.spki_sha256;
+    const std::string spki = rules::spki_of(c);
     if (spki.empty()) {
       cert.bind_null(":spki");
     } else {
@@ -235,8 +163,7 @@ Status SqliteIssuanceStore::record(const std::vector<IssuedCert>& batch) {
     }
     int rc = cert.step();
     if (rc == SQLITE_CONSTRAINT_UNIQUE) {
-      return fail(ErrorKind::conflict, "CA '" + printable(c.ca) + "' already used serial " +
-                                           c.serial + "; nothing was recorded");
+      return rules::serial_used(c.ca, c.serial);
     }
     if (rc != SQLITE_DONE) return db_error(rc, "record in");
     cert.reset();
@@ -304,10 +231,7 @@ Status SqliteIssuanceStore::revoke(const std::string& ca, const std::string& ser
                                    int64_t when) {
   auto key = serial_key(serial);
   if (!key) return tl::unexpected(key.error());
-  if (!valid_crl_reason(reason)) {
-    return fail(ErrorKind::usage, "revocation reason " + std::to_string(reason) +
-                                      " is not an RFC 5280 CRLReason (0-10 except 7)");
-  }
+  if (auto ok = rules::check_reason(reason); !ok) return tl::unexpected(ok.error());
   std::lock_guard lock(mu_);
   if (auto w = writable(); !w) return w;
   sqlite3* db = db_.get();
@@ -318,13 +242,11 @@ Status SqliteIssuanceStore::revoke(const std::string& ca, const std::string& ser
   find.bind(":serial", *key);
   int rc = find.step();
   if (rc == SQLITE_DONE) {
-    return fail(ErrorKind::not_found, "CA '" + printable(ca) + "' has no certificate with serial " +
-                                          *key + " in issuance database " + printable(path_));
+    return rules::no_such_certificate(ca, *key, path_);
   }
   if (rc != SQLITE_ROW) return db_error(rc, "revoke in");
   if (!find.is_null(1)) {
-    return fail(ErrorKind::conflict, "certificate " + *key + " of CA '" + printable(ca) +
-                                         "' was already revoked at " + utc_text(find.int64(1)));
+    return rules::already_revoked(ca, *key, find.int64(1));
   }
   Stmt update(db,
               "UPDATE certs SET revoked_at = :when, revocation_reason = :reason WHERE id = :id");
@@ -342,10 +264,7 @@ Result<std::vector<IssuedCert>> SqliteIssuanceStore::revoke_with_renewals(const 
                                                                           int64_t when) {
   auto key = serial_key(serial);
   if (!key) return tl::unexpected(key.error());
-  if (!valid_crl_reason(reason)) {
-    return fail(ErrorKind::usage, "revocation reason " + std::to_string(reason) +
-                                      " is not an RFC 5280 CRLReason (0-10 except 7)");
-  }
+  if (auto ok = rules::check_reason(reason); !ok) return tl::unexpected(ok.error());
   std::lock_guard lock(mu_);
   if (auto w = writable(); !w) return tl::unexpected(w.error());
   sqlite3* db = db_.get();
@@ -367,8 +286,7 @@ Result<std::vector<IssuedCert>> SqliteIssuanceStore::revoke_with_renewals(const 
   while ((rc = lineage.step()) == SQLITE_ROW) ids.push_back(lineage.int64(0));
   if (rc != SQLITE_DONE) return db_error(rc, "revoke in");
   if (ids.empty()) {
-    return fail(ErrorKind::not_found, "CA '" + printable(ca) + "' has no certificate with serial " +
-                                          *key + " in issuance database " + printable(path_));
+    return rules::no_such_certificate(ca, *key, path_);
   }
   Stmt row(db, (std::string(kSelectNoDer) + " WHERE id = :id").c_str());
   Stmt update(db,
@@ -391,9 +309,7 @@ Result<std::vector<IssuedCert>> SqliteIssuanceStore::revoke_with_renewals(const 
     out.push_back(std::move(c));
   }
   if (out.empty()) {
-    return fail(ErrorKind::conflict, "certificate " + *key + " of CA '" + printable(ca) +
-                                         "' and every certificate renewed from it were already "
-                                         "revoked");
+    return rules::lineage_already_revoked(ca, *key);
   }
   if (rc = txn.commit(); rc != SQLITE_OK) return db_error(rc, "revoke in");
   return out;

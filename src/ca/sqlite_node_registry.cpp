@@ -1,17 +1,15 @@
 // SqliteIssuanceStore as a NodeRegistry: bootstrap tokens, in the table of schema version 2
 // (sqlite_issuance_open.cpp); a node's registration is the last token it spent. Only the SHA-256 of
 // a token's text is stored; addresses are JSON arrays of canonical IP address text.
-#include <openssl/crypto.h>
 #include <sqlite3.h>
 
 #include <nlohmann/json.hpp>
 #include <utility>
 
 #include "ca/address_list.hpp"
-#include "ca/bootstrap_token.hpp"
-#include "ca/san.hpp"
 #include "ca/sqlite_issuance_store.hpp"
 #include "ca/sqlite_statement.hpp"
+#include "ca/store_rules.hpp"
 #include "common/text.hpp"
 
 namespace hwca::ca {
@@ -22,18 +20,7 @@ using sqlite::Txn;
 
 constexpr int64_t kRegistryVersion = 2;  // the first schema version with these tables
 
-bool valid_token_id(const std::string& id) {
-  if (id.size() != kTokenIdLength) return false;
-  for (char c : id) {
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))) return false;
-  }
-  return true;
-}
-
-// The text is an IP address in its canonical form.
-bool canonical_address(const std::string& text) { return canonical_ip(text) == text; }
-
-std::string quoted(const std::string& id) { return "'" + printable(id) + "'"; }
+using rules::quoted;
 
 #define HWCA_TOKEN_COLUMNS \
   "id, node, addresses, created_at, expires_at, created_by, used_at, revoked_at, secret_sha256"
@@ -70,24 +57,7 @@ Status SqliteIssuanceStore::registry_writable(int64_t needed, const char* tables
 }
 
 Status SqliteIssuanceStore::add_token(const BootstrapToken& token, const Sha256& secret_sha256) {
-  if (!valid_token_id(token.id)) {
-    return fail(ErrorKind::usage,
-                "bootstrap token id " + quoted(token.id) + " is not 6 characters of a-z and 0-9");
-  }
-  if (!valid_node_name(token.node)) {
-    return fail(ErrorKind::usage, "bootstrap token " + quoted(token.id) + ": node name " +
-                                      quoted(token.node) + " is not an RFC 1123 subdomain");
-  }
-  for (const auto& a : token.addresses) {
-    if (!canonical_address(a)) {
-      return fail(ErrorKind::usage, "bootstrap token " + quoted(token.id) + ": address " +
-                                        quoted(a) + " is not an IP address in canonical form");
-    }
-  }
-  if (token.expires_at <= token.created_at) {
-    return fail(ErrorKind::usage,
-                "bootstrap token " + quoted(token.id) + " expires before it was created");
-  }
+  if (auto ok = rules::check_new_token(token); !ok) return ok;
   std::lock_guard lock(mu_);
   sqlite3* db = db_.get();
   Txn txn(db);
@@ -118,8 +88,7 @@ Status SqliteIssuanceStore::add_token(const BootstrapToken& token, const Sha256&
   }
   int rc = insert.step();
   if (rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
-    return fail(ErrorKind::conflict,
-                "bootstrap token " + quoted(token.id) + " already exists; nothing was stored");
+    return rules::token_exists(token.id);
   }
   if (rc != SQLITE_DONE) return db_error(rc, "add a bootstrap token to");
   if (rc = txn.commit(); rc != SQLITE_OK) return db_error(rc, "add a bootstrap token to");
@@ -140,9 +109,7 @@ Result<std::vector<BootstrapToken>> SqliteIssuanceStore::tokens() {
   while ((rc = rows.step()) == SQLITE_ROW) {
     auto t = read_token(rows);
     if (!t) {
-      return fail(ErrorKind::io, "issuance database " + printable(path_) +
-                                     " holds damaged addresses for bootstrap token " +
-                                     quoted(rows.text(0)) + "; restore it from a backup");
+      return rules::damaged(path_, "damaged addresses for bootstrap token " + quoted(rows.text(0)));
     }
     out.push_back(std::move(*t));
   }
@@ -162,16 +129,13 @@ Status SqliteIssuanceStore::revoke_token(const std::string& id, int64_t when) {
   find.bind(":id", id);
   int rc = find.step();
   if (rc == SQLITE_DONE) {
-    return fail(ErrorKind::not_found, "unknown bootstrap token " + quoted(id));
+    return rules::unknown_token(id);
   }
   if (rc != SQLITE_ROW) return db_error(rc, "revoke a bootstrap token in");
-  if (!find.is_null(1)) {
-    return fail(ErrorKind::conflict, "bootstrap token " + quoted(id) + " was already revoked on " +
-                                         utc_text(find.int64(1)));
-  }
-  if (!find.is_null(0)) {
-    return fail(ErrorKind::conflict, "bootstrap token " + quoted(id) + " was already used on " +
-                                         utc_text(find.int64(0)) + "; it cannot be revoked");
+  if (auto ok = rules::check_revocable(id, find.is_null(0) ? 0 : find.int64(0),
+                                       find.is_null(1) ? 0 : find.int64(1));
+      !ok) {
+    return ok;
   }
   Stmt update(db, "UPDATE bootstrap_tokens SET revoked_at = :when WHERE id = :id");
   update.bind(":when", when);
@@ -198,36 +162,14 @@ Result<BootstrapToken> SqliteIssuanceStore::claim_token(const std::string& id,
   Stmt find(db, "SELECT " HWCA_TOKEN_COLUMNS " FROM bootstrap_tokens WHERE id = :id");
   find.bind(":id", id);
   int rc = find.step();
-  if (rc == SQLITE_DONE) return fail(ErrorKind::auth, "unknown bootstrap token " + quoted(id));
+  if (rc == SQLITE_DONE) return rules::unknown_token(id, ErrorKind::auth);
   if (rc != SQLITE_ROW) return db_error(rc, "claim a bootstrap token in");
-  const std::vector<uint8_t> stored = find.blob(8);
-  if (stored.size() != secret_sha256.size()) {
-    return fail(ErrorKind::io, "issuance database " + printable(path_) +
-                                   " holds a damaged hash for bootstrap token " + quoted(id) +
-                                   "; restore it from a backup");
-  }
-  if (CRYPTO_memcmp(stored.data(), secret_sha256.data(), secret_sha256.size()) != 0) {
-    return fail(ErrorKind::auth, "wrong secret for bootstrap token " + quoted(id));
+  if (auto ok = rules::check_secret(id, find.blob(8), secret_sha256, path_); !ok) {
+    return tl::unexpected(ok.error());
   }
   auto token = read_token(find);
-  if (!token) {
-    return fail(ErrorKind::io, "issuance database " + printable(path_) +
-                                   " holds damaged addresses for bootstrap token " + quoted(id) +
-                                   "; restore it from a backup");
-  }
-  if (token->node != node) {
-    return fail(ErrorKind::auth, "bootstrap token " + quoted(id) + " is for another node");
-  }
-  if (token->used_at != 0) {
-    return fail(ErrorKind::auth, "bootstrap token " + quoted(id) + " was already used");
-  }
-  if (token->revoked_at != 0) {
-    return fail(ErrorKind::auth, "bootstrap token " + quoted(id) + " was revoked");
-  }
-  if (now >= token->expires_at) {
-    return fail(ErrorKind::auth,
-                "bootstrap token " + quoted(id) + " expired on " + utc_text(token->expires_at));
-  }
+  if (!token) return rules::damaged(path_, "damaged addresses for bootstrap token " + quoted(id));
+  if (auto ok = rules::check_claimable(*token, node, now); !ok) return tl::unexpected(ok.error());
   find.reset();
 
   Stmt use(db, "UPDATE bootstrap_tokens SET used_at = :now WHERE id = :id AND used_at IS NULL");
@@ -255,7 +197,7 @@ Status SqliteIssuanceStore::unclaim_token(const std::string& id) {
   int rc = update.step();
   if (rc != SQLITE_DONE) return db_error(rc, "give back a bootstrap token in");
   if (sqlite3_changes(db) == 0) {
-    return fail(ErrorKind::not_found, "unknown bootstrap token " + quoted(id));
+    return rules::unknown_token(id);
   }
   if (rc = txn.commit(); rc != SQLITE_OK) return db_error(rc, "give back a bootstrap token in");
   return {};
@@ -281,9 +223,7 @@ Result<std::optional<NodeRecord>> SqliteIssuanceStore::node(const std::string& n
   record.name = find.text(0);
   auto addresses = parse_addresses(find.text(1));
   if (!addresses) {
-    return fail(ErrorKind::io, "issuance database " + printable(path_) +
-                                   " holds damaged addresses for node " + quoted(name) +
-                                   "; restore it from a backup");
+    return rules::damaged(path_, "damaged addresses for node " + quoted(name));
   }
   record.addresses = std::move(*addresses);
   record.enrolled_at = find.int64(2);

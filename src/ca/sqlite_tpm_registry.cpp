@@ -4,14 +4,10 @@
 // for a second node, a conflict.
 #include <sqlite3.h>
 
-#include <algorithm>
-#include <set>
-
 #include "ca/address_list.hpp"
-#include "ca/bootstrap_token.hpp"
-#include "ca/san.hpp"
 #include "ca/sqlite_issuance_store.hpp"
 #include "ca/sqlite_statement.hpp"
+#include "ca/store_rules.hpp"
 #include "common/text.hpp"
 
 namespace hwca::ca {
@@ -22,38 +18,6 @@ using sqlite::Txn;
 
 constexpr int64_t kTpmRegistryVersion = 4;  // the first schema version with these tables
 constexpr int64_t kAddressesVersion = 5;    // the first with node_tpms.addresses
-
-std::string quoted(const std::string& text) { return "'" + printable(text) + "'"; }
-
-bool sha256_hex(const std::string& s) {
-  return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) {
-           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-         });
-}
-
-Status check_tpm(const NodeTpm& t) {
-  if (!valid_node_name(t.node)) {
-    return fail(ErrorKind::usage, "node name " + quoted(t.node) + " is not an RFC 1123 subdomain");
-  }
-  if (!sha256_hex(t.ek_sha256)) {
-    return fail(ErrorKind::usage,
-                "node " + quoted(t.node) + ": the EK digest is not a SHA-256 in lower-case hex");
-  }
-  if (t.ek_kind != kEkKindCertificate && t.ek_kind != kEkKindPublicKey) {
-    return fail(ErrorKind::usage, "node " + quoted(t.node) + ": EK kind " + quoted(t.ek_kind) +
-                                      " is neither 'certificate' nor 'public-key'");
-  }
-  if (t.ek_der.empty()) {
-    return fail(ErrorKind::usage, "node " + quoted(t.node) + ": no EK DER to register");
-  }
-  for (const auto& a : t.addresses) {
-    if (canonical_ip(a) != a) {
-      return fail(ErrorKind::usage, "node " + quoted(t.node) + ": address " + quoted(a) +
-                                        " is not an IP address in canonical form");
-    }
-  }
-  return {};
-}
 
 #define HWCA_TPM_COLUMNS_V4 "node, ek_sha256, ek_kind, ek_der, registered_at, registered_by"
 #define HWCA_TPM_COLUMNS HWCA_TPM_COLUMNS_V4 ", addresses"
@@ -90,18 +54,7 @@ EkRoot read_root(const Stmt& s) {
 Status SqliteIssuanceStore::register_tpm(const NodeTpm& tpm) { return register_tpms({tpm}); }
 
 Status SqliteIssuanceStore::register_tpms(const std::vector<NodeTpm>& tpms) {
-  std::set<std::string> nodes, eks;
-  for (const auto& t : tpms) {
-    if (auto ok = check_tpm(t); !ok) return ok;
-    if (!nodes.insert(t.node).second) {
-      return fail(ErrorKind::conflict,
-                  "node " + quoted(t.node) + " appears twice; nothing was registered");
-    }
-    if (!eks.insert(t.ek_sha256).second) {
-      return fail(ErrorKind::conflict, "the EK of node " + quoted(t.node) + " (SHA-256 " +
-                                           t.ek_sha256 + ") appears twice; nothing was registered");
-    }
-  }
+  if (auto ok = rules::check_tpms(tpms); !ok) return ok;
   if (tpms.empty()) return {};
   std::lock_guard lock(mu_);
   sqlite3* db = db_.get();
@@ -112,24 +65,16 @@ Status SqliteIssuanceStore::register_tpms(const std::vector<NodeTpm>& tpms) {
   Stmt by_ek(db, "SELECT node FROM node_tpms WHERE ek_sha256 = :ek");
   Stmt insert(db, "INSERT INTO node_tpms (" HWCA_TPM_COLUMNS
                   ") VALUES (:node, :ek, :kind, :der, :at, :by, :addresses)");
-  const std::string none = tpms.size() > 1 ? "; nothing was registered" : "";
+  const bool batch = tpms.size() > 1;
   for (const auto& t : tpms) {
     by_node.bind(":node", t.node);
     int rc = by_node.step();
-    if (rc == SQLITE_ROW) {
-      return fail(ErrorKind::conflict,
-                  "node " + quoted(t.node) + " already has a TPM (EK SHA-256 " +
-                      printable(by_node.text(0)) + "); unregister it first" + none);
-    }
+    if (rc == SQLITE_ROW) return rules::node_has_tpm(t.node, by_node.text(0), batch);
     if (rc != SQLITE_DONE) return db_error(rc, "register in");
     by_node.reset();
     by_ek.bind(":ek", t.ek_sha256);
     rc = by_ek.step();
-    if (rc == SQLITE_ROW) {
-      return fail(ErrorKind::conflict, "the EK with SHA-256 " + t.ek_sha256 +
-                                           " is already registered for node " +
-                                           quoted(by_ek.text(0)) + none);
-    }
+    if (rc == SQLITE_ROW) return rules::ek_taken(t.ek_sha256, by_ek.text(0), batch);
     if (rc != SQLITE_DONE) return db_error(rc, "register in");
     by_ek.reset();
     insert.bind(":node", t.node);
@@ -156,7 +101,7 @@ Status SqliteIssuanceStore::unregister_tpm(const std::string& node) {
   remove.bind(":node", node);
   if (int rc = remove.step(); rc != SQLITE_DONE) return db_error(rc, "unregister in");
   if (sqlite3_changes(db) == 0) {
-    return fail(ErrorKind::not_found, "node " + quoted(node) + " has no registered TPM");
+    return rules::no_tpm(node);
   }
   if (int rc = txn.commit(); rc != SQLITE_OK) return db_error(rc, "unregister in");
   return {};
@@ -198,11 +143,7 @@ Result<std::vector<NodeTpm>> SqliteIssuanceStore::tpms() {
 }
 
 Status SqliteIssuanceStore::add_ek_root(const EkRoot& root) {
-  if (!sha256_hex(root.sha256)) {
-    return fail(ErrorKind::usage,
-                "EK root digest " + quoted(root.sha256) + " is not a SHA-256 in lower-case hex");
-  }
-  if (root.der.empty()) return fail(ErrorKind::usage, "EK root " + root.sha256 + " has no DER");
+  if (auto ok = rules::check_ek_root(root); !ok) return ok;
   std::lock_guard lock(mu_);
   sqlite3* db = db_.get();
   Txn txn(db);
@@ -220,8 +161,7 @@ Status SqliteIssuanceStore::add_ek_root(const EkRoot& root) {
   insert.bind(":by", root.added_by);
   int rc = insert.step();
   if (rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
-    return fail(ErrorKind::conflict,
-                "EK root " + root.sha256 + " (" + printable(root.subject) + ") is already present");
+    return rules::ek_root_exists(root);
   }
   if (rc != SQLITE_DONE) return db_error(rc, "add an EK root to");
   if (rc = txn.commit(); rc != SQLITE_OK) return db_error(rc, "add an EK root to");
@@ -240,7 +180,7 @@ Status SqliteIssuanceStore::remove_ek_root(const std::string& sha256) {
   remove.bind(":sha256", sha256);
   if (int rc = remove.step(); rc != SQLITE_DONE) return db_error(rc, "remove an EK root from");
   if (sqlite3_changes(db) == 0) {
-    return fail(ErrorKind::not_found, "no EK root has SHA-256 " + quoted(sha256));
+    return rules::no_ek_root(sha256);
   }
   if (int rc = txn.commit(); rc != SQLITE_OK) return db_error(rc, "remove an EK root from");
   return {};
