@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <set>
 
+#include "ca/database.hpp"
 #include "ca/profile_yaml.hpp"
 #include "common/file_util.hpp"
 #include "common/text.hpp"
@@ -85,7 +86,16 @@ Status check(const Config& c, const std::string& source) {
       }
     }
   }
-  if (!safe_relative(c.database) || !safe_relative(c.audit_log)) {
+  if (is_postgresql_url(c.database)) {
+    if (auto ok = check_database_target(c.database); !ok) {
+      return fail(ErrorKind::usage, source + ": database: " + ok.error().message);
+    }
+  } else if (!safe_relative(c.database)) {
+    return fail(ErrorKind::usage, source +
+                                      ": database must be a path inside the home, without "
+                                      "control characters, or a postgresql:// URL");
+  }
+  if (!safe_relative(c.audit_log)) {
     return fail(ErrorKind::usage, source +
                                       ": database and auditLog must be paths inside the home, "
                                       "without control characters");
@@ -251,6 +261,10 @@ Result<Home> Home::open(const std::string& dir, bool create) {
   if (!config) return tl::unexpected(config.error());
   h.config_ = std::move(*config);
   return h;
+}
+
+std::string Home::database_target() const {
+  return is_postgresql_url(config_.database) ? config_.database : path(config_.database);
 }
 
 Status Home::save(const Config& config) {

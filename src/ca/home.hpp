@@ -33,7 +33,7 @@ struct CaEntry {
 
 struct Config {
   std::map<std::string, CaEntry> cas;
-  std::string database = "issuance.db";
+  std::string database = "issuance.db";  // a file in the home, or a postgresql:// URL
   std::string audit_log = "audit.log";
   std::map<std::string, Profile> profiles;  // the home's own (profile_yaml.hpp)
   std::string profiles_yaml;                // their text, written back as it was read
@@ -57,6 +57,8 @@ class Home {
   const std::string& dir() const { return dir_; }
   const Config& config() const { return config_; }
   std::string path(const std::string& relative) const { return dir_ + "/" + relative; }
+  // What open_database() opens: the configuration's PostgreSQL URL, or its SQLite file.
+  std::string database_target() const;
   // Replace config.yaml atomically (mode 0600) and keep `config` as the current one.
   Status save(const Config& config);
 

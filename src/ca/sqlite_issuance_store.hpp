@@ -6,13 +6,14 @@
 // database whose file and folder were made read-only can still be read. Several processes
 // may write at once: each write waits up to busy_timeout_ms for another's lock, then fails.
 // Opening checks the file (PRAGMA quick_check) and its schema version (user_version). A new
-// file gets version 4 (certificates with their lineage and attestation, the node registry of
+// file gets version 5 (certificates with their lineage and attestation, the node registry of
 // node_registry.hpp and the TPM registry of tpm_registry.hpp); an older file opened writable
-// is upgraded to 4 in one transaction, its rows kept (version 3 adds renewed_from and
+// is upgraded to 5 in one transaction, its rows kept (version 3 adds renewed_from and
 // spki_sha256 to certs, the latter filled from each certificate's DER; version 4 the TPM
-// registry and the attest_* columns); opened read-only it stays as it is, its node registry
-// (version 1) and TPM registry (versions 1 to 3) read as empty, its lineage (versions 1 and
-// 2) and attestation (versions 1 to 3) as unknown.
+// registry and the attest_* columns; version 5 the registered nodes' addresses); opened
+// read-only it stays as it is, its node registry (version 1) and TPM registry (versions 1
+// to 3) read as empty, its lineage (versions 1 and 2) and attestation (versions 1 to 3) as
+// unknown.
 //
 // One object may be shared between threads. Writes are serialised on one connection; reads
 // use a second one (unless opened read-only), so that a read never waits for a write's sync:
@@ -25,9 +26,7 @@
 #include <mutex>
 #include <string>
 
-#include "ca/issuance_store.hpp"
-#include "ca/node_registry.hpp"
-#include "ca/tpm_registry.hpp"
+#include "ca/database.hpp"
 
 struct sqlite3;
 
@@ -37,7 +36,7 @@ class StmtCache;
 class Stmt;
 }  // namespace sqlite
 
-class SqliteIssuanceStore : public IssuanceStore, public NodeRegistry, public TpmRegistry {
+class SqliteIssuanceStore : public Database {
  public:
   struct Options {
     bool read_only = false;      // SQLITE_OPEN_READONLY: never creates nor changes the file
@@ -93,6 +92,7 @@ class SqliteIssuanceStore : public IssuanceStore, public NodeRegistry, public Tp
   Result<std::vector<EkRoot>> ek_roots() override;
 
   const std::string& path() const { return path_; }
+  std::string describe() const override { return path_; }
 
  private:
   struct Close {

@@ -84,10 +84,10 @@ std::string cert_name(const CertKey& k) {
 // ..., problems}), printed before the error if there are problems.
 int cross_check(Session& session, const Audited& a, OutputFormat output, nlohmann::json doc) {
   const ca::Home& home = session.home();
-  const std::string db_path = home.path(home.config().database);
+  const std::string db_path = home.database_target();
   doc["database"] = nullptr;
   doc["problems"] = nlohmann::json::array();
-  if (::access(db_path.c_str(), F_OK) != 0 && a.certs.empty() && a.tokens_created.empty() &&
+  if (!ca::is_postgresql_url(db_path) && ::access(db_path.c_str(), F_OK) != 0 && a.certs.empty() && a.tokens_created.empty() &&
       a.tpms.empty() && a.ek_roots.empty()) {
     if (output != OutputFormat::text) print_output(output, doc, nullptr);
     return 0;

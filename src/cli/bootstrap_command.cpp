@@ -105,7 +105,7 @@ int create(const Context& ctx, const CreateArgs& args) {
   auto session = open_with_store(ctx, Session::Access::writable);
   if (!session) return report(session.error());
   const ca::Home& home = session->home();
-  ca::SqliteIssuanceStore& store = session->store();
+  ca::Database& store = session->store();
 
   const auto now = static_cast<int64_t>(std::time(nullptr));
   ca::BootstrapToken token;
@@ -187,7 +187,7 @@ int create(const Context& ctx, const CreateArgs& args) {
 int list(const Context& ctx, const ListArgs& args) {
   auto session = open_with_store(ctx, Session::Access::read_only);
   if (!session) return report(session.error());
-  ca::SqliteIssuanceStore& store = session->store();
+  ca::Database& store = session->store();
   auto tokens = store.tokens();
   if (!tokens) return report(tokens.error());
   const auto now = static_cast<int64_t>(std::time(nullptr));
@@ -225,7 +225,7 @@ int revoke(const Context& ctx, const RevokeArgs& args) {
   auto session = open_with_store(ctx, Session::Access::writable);
   if (!session) return report(session.error());
   const ca::Home& home = session->home();
-  ca::SqliteIssuanceStore& store = session->store();
+  ca::Database& store = session->store();
   auto tokens = store.tokens();
   if (!tokens) return report(tokens.error());
   auto it = std::find_if(tokens->begin(), tokens->end(),

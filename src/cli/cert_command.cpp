@@ -84,7 +84,7 @@ int list(const Context& ctx, const CertArgs& args) {
 int show(const Context& ctx, const CertArgs& args) {
   auto session = open_with_store(ctx, Session::Access::read_only);
   if (!session) return report(session.error());
-  ca::SqliteIssuanceStore& store = session->store();
+  ca::Database& store = session->store();
   auto typed = ca::normalise_serial(args.serial);
   if (!typed) return report(typed.error());
   const std::string& serial = *typed;

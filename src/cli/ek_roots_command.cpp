@@ -52,7 +52,7 @@ int add(const Context& ctx, const AddArgs& args) {
   auto session = open_with_store(ctx, Session::Access::writable);
   if (!session) return report(session.error());
   const ca::Home& home = session->home();
-  ca::SqliteIssuanceStore& store = session->store();
+  ca::Database& store = session->store();
   auto present = store.ek_roots();
   if (!present) return report(present.error());
   std::set<std::string> known;
@@ -114,7 +114,7 @@ int add(const Context& ctx, const AddArgs& args) {
 int list(const Context& ctx, OutputFormat output) {
   auto session = open_with_store(ctx, Session::Access::read_only);
   if (!session) return report(session.error());
-  ca::SqliteIssuanceStore& store = session->store();
+  ca::Database& store = session->store();
   auto roots = store.ek_roots();
   if (!roots) return report(roots.error());
   nlohmann::json doc = nlohmann::json::array();
@@ -133,7 +133,7 @@ int remove(const Context& ctx, const RemoveArgs& args) {
   auto session = open_with_store(ctx, Session::Access::writable);
   if (!session) return report(session.error());
   const ca::Home& home = session->home();
-  ca::SqliteIssuanceStore& store = session->store();
+  ca::Database& store = session->store();
   auto roots = store.ek_roots();
   if (!roots) return report(roots.error());
   const ca::EkRoot* found = nullptr;

@@ -174,7 +174,7 @@ nlohmann::json registered_event(const ca::NodeTpm& t) {
 
 // Store `tpms` (all or nothing) and audit each; when the audit log cannot record them they
 // are unregistered again, the safe side, and the error says so.
-int store_and_audit(const ca::Home& home, ca::SqliteIssuanceStore& store,
+int store_and_audit(const ca::Home& home, ca::Database& store,
                     const std::vector<ca::NodeTpm>& tpms) {
   if (auto ok = store.register_tpms(tpms); !ok) return report(ok.error());
   ca::AuditLog audit(home.path(home.config().audit_log));

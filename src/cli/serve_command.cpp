@@ -102,7 +102,7 @@ int serve(const Context& ctx, ServeArgs args) {
   auto anchored = audit.anchor(*holds);
   if (anchored) anchored = (*issuer)->anchor_audit(*holds);
   if (!anchored && *holds) {
-    return report(wrap(anchored.error(), "the issuance database " + (*store)->path() +
+    return report(wrap(anchored.error(), "the issuance database " + (*store)->describe() +
                                              " holds certificates or bootstrap tokens")
                       .value());
   }

@@ -9,11 +9,10 @@ Result<Session> Session::open(const Context& ctx, Access access) {
   return Session(std::move(*home), access);
 }
 
-Result<ca::SqliteIssuanceStore*> Session::open_store() {
+Result<ca::Database*> Session::open_store() {
   if (!store_) {
-    ca::SqliteIssuanceStore::Options options;
-    options.read_only = access_ == Access::read_only;
-    auto store = ca::SqliteIssuanceStore::open(home_.path(home_.config().database), options);
+    auto store = ca::open_database(home_.database_target(),
+                                   {.read_only = access_ == Access::read_only});
     if (!store) return tl::unexpected(store.error());
     store_ = std::move(*store);
   }

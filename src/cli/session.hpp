@@ -8,7 +8,7 @@
 
 #include "ca/crypto_context.hpp"
 #include "ca/home.hpp"
-#include "ca/sqlite_issuance_store.hpp"
+#include "ca/database.hpp"
 #include "cli/context.hpp"
 #include "common/result.hpp"
 
@@ -27,12 +27,12 @@ class Session {
 
   // Open the issuance database (read-only for Access::read_only) or the library context
   // with the provider; a second call gives the one already open.
-  Result<ca::SqliteIssuanceStore*> open_store();
+  Result<ca::Database*> open_store();
   Result<ca::CryptoContext*> open_crypto(
       ca::CryptoContext::Scope scope = ca::CryptoContext::Scope::own);
 
   // Those opened above; only once they are.
-  ca::SqliteIssuanceStore& store() { return *store_; }
+  ca::Database& store() { return *store_; }
   ca::CryptoContext& crypto() { return *crypto_; }
 
  private:
@@ -40,7 +40,7 @@ class Session {
 
   ca::Home home_;
   Access access_;
-  std::unique_ptr<ca::SqliteIssuanceStore> store_;
+  std::unique_ptr<ca::Database> store_;
   std::unique_ptr<ca::CryptoContext> crypto_;
 };
 
