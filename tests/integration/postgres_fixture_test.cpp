@@ -1,6 +1,6 @@
-// The PostgreSQL test fixture (tests/support/postgres.hpp) itself: every store test trusts
-// that the database at its URL is a new one on a real server of the tests' own. Checked
-// through libpq and psql directly.
+// The PostgreSQL test fixture (tests/support/postgres.hpp) and ctest's shared server
+// (hwca_pg_fixture) themselves: every store test trusts that the database at its URL is a
+// new one on a real server of the tests' own. Checked through libpq and psql directly.
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
 #include <sys/stat.h>
@@ -14,6 +14,7 @@
 
 #include "support/postgres.hpp"
 #include "support/shell.hpp"
+#include "support/temp_dir.hpp"
 
 namespace hwca::test {
 namespace {
@@ -159,6 +160,77 @@ TEST(PostgresFixture, AttachFindsTheServerAndLeavesItRunning) {
   pg.stop();
   EXPECT_THROW(PostgresServer::attach(pg.dir()), std::runtime_error)
       << "attached to a stopped server";
+}
+
+// Under ctest (HWCA_PG_TEST_PROPERTIES) the program's server is pg.start's; run by hand, one
+// of its own.
+TEST(PostgresShared, IsTheCtestFixtureServerWhenThereIsOne) {
+  PostgresServer& pg = shared_postgres();
+  EXPECT_EQ(&pg, &shared_postgres());
+  EXPECT_TRUE(pg.running());
+  const char* fixture = std::getenv("HWCA_TEST_PG_DIR");
+  if (fixture != nullptr) {
+    EXPECT_EQ(pg.socket_dir(), fixture);
+    EXPECT_EQ(std::to_string(pg.port()) + "\n", text_of(std::string(fixture) + "/port"));
+    std::ifstream pidfile(std::string(fixture) + "/data/postmaster.pid");
+    pid_t postmaster = -1;
+    pidfile >> postmaster;
+    EXPECT_EQ(pg.pid(), postmaster);
+  } else {
+    EXPECT_EQ(pg.socket_dir().rfind("/tmp/hwca-pg-", 0), 0u) << pg.socket_dir();
+  }
+  EXPECT_EQ(query(pg.url(), "SHOW unix_socket_directories"), pg.socket_dir());
+}
+
+TEST(PostgresShared, FreshDatabasesAreNewAndEmpty) {
+  std::string a = fresh_database_url(), b = fresh_database_url();
+  EXPECT_NE(a, b);
+  EXPECT_EQ(user_tables(a), "0");
+  EXPECT_EQ(query(a, "CREATE TABLE t (v int)"), "");
+  EXPECT_EQ(user_tables(b), "0") << "b sees a's table";
+  EXPECT_EQ(query(b, "SELECT current_user"), "hwca");
+}
+
+// pg.start and pg.stop's program, on a folder of this test's (not the shared one).
+class PostgresFixtureProgram : public ::testing::Test {
+ protected:
+  void SetUp() override { ::chmod(parent_.path().c_str(), 0711); }  // for the postgres user
+  int run(const std::string& command, std::string* out = nullptr) {
+    int status = -1;
+    std::string text =
+        shell(std::string(HWCA_PG_FIXTURE_BIN) + " " + command + " " + dir_, &status);
+    if (out != nullptr) *out = text;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+  TempDir parent_{"hwca-pgfix"};
+  std::string dir_ = parent_.file("pg");
+};
+
+TEST_F(PostgresFixtureProgram, StartReplacesAStaleServerAndStopRemovesIt) {
+  std::string out;
+  ASSERT_EQ(run("start", &out), 0) << out;
+  pid_t stale = PostgresServer::attach(dir_)->pid();
+  ASSERT_TRUE(process_runs(stale));
+  // As if the run that started it had been aborted before pg.stop.
+  ASSERT_EQ(run("start", &out), 0) << out;
+  EXPECT_FALSE(process_runs(stale)) << "the stale server still runs";
+  auto server = PostgresServer::attach(dir_);
+  EXPECT_NE(server->pid(), stale);
+  EXPECT_EQ(query(server->url(), "SELECT 1"), "1");
+  pid_t current = server->pid();
+  ASSERT_EQ(run("stop", &out), 0) << out;
+  EXPECT_FALSE(process_runs(current));
+  EXPECT_NE(::access(dir_.c_str(), F_OK), 0) << dir_ << " is left";
+  EXPECT_EQ(run("stop", &out), 0) << "stopping nothing: " << out;
+}
+
+TEST_F(PostgresFixtureProgram, StopLeavesAFolderThatIsNotAServers) {
+  ASSERT_EQ(::mkdir(dir_.c_str(), 0700), 0);
+  std::ofstream(dir_ + "/precious") << "not a database\n";
+  std::string out;
+  EXPECT_EQ(run("stop", &out), 1) << out;
+  EXPECT_EQ(run("start", &out), 1) << out;
+  EXPECT_EQ(text_of(dir_ + "/precious"), "not a database\n");
 }
 
 }  // namespace

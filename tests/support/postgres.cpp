@@ -234,6 +234,22 @@ PostgresServer::PostgresServer(PostgresOptions options)
 PostgresServer::PostgresServer(Attached, std::string dir, int port)
     : dir_(std::move(dir)), port_(port), owned_(false), creator_(::getpid()) {}
 
+std::unique_ptr<PostgresServer> PostgresServer::start_detached(const std::string& dir,
+                                                               PostgresOptions options) {
+  if (::mkdir(dir.c_str(), 0700) != 0) {
+    throw std::runtime_error("cannot make " + dir + " (it must not exist yet)");
+  }
+  std::unique_ptr<PostgresServer> server(new PostgresServer(Attached{}, dir, 0));
+  server->options_ = std::move(options);
+  try {
+    server->init_and_start();
+  } catch (...) {
+    server->discard();
+    throw;
+  }
+  return server;
+}
+
 std::unique_ptr<PostgresServer> PostgresServer::attach(const std::string& dir) {
   std::ifstream in(dir + "/port");
   int port = 0;
@@ -247,6 +263,18 @@ std::unique_ptr<PostgresServer> PostgresServer::attach(const std::string& dir) {
                              std::to_string(port) + ": " + log_tail(dir + "/log"));
   }
   return server;
+}
+
+void PostgresServer::stop_and_remove(const std::string& dir) {
+  std::error_code ec;
+  if (!fs::exists(dir, ec)) return;
+  // What this class makes: the cluster, or at least initdb's log (initdb may have been
+  // stopped early). Anything else is not ours to remove.
+  if (!fs::exists(dir + "/data/PG_VERSION", ec) && !fs::exists(dir + "/initdb.log", ec) &&
+      !fs::is_empty(dir, ec)) {
+    throw std::runtime_error(dir + " is not a PostgreSQL server's folder: not removed");
+  }
+  PostgresServer(Attached{}, dir, 0).discard();
 }
 
 PostgresServer::~PostgresServer() {
@@ -403,6 +431,60 @@ void PostgresServer::start() {
   if (!try_start(why)) {
     throw std::runtime_error("PostgreSQL did not start again in " + dir_ + ": " + why);
   }
+}
+
+namespace {
+
+// The program's server and the databases fresh_database_url made on it: on the fixture's
+// server they are dropped at exit (its folder lives until pg.stop, a database takes ~8 MB).
+struct Shared {
+  std::mutex mutex;
+  std::unique_ptr<PostgresServer> server;
+  bool attached = false;
+  std::vector<std::string> made;
+  pid_t creator = ::getpid();
+
+  ~Shared() {
+    if (!attached || ::getpid() != creator || !server->running()) return;
+    for (const auto& name : made) {
+      try {
+        server->drop_database(name);
+      } catch (const std::exception&) {
+        // best effort: pg.stop removes the whole server
+      }
+    }
+  }
+};
+
+Shared& shared() {
+  static Shared instance;
+  return instance;
+}
+
+}  // namespace
+
+PostgresServer& shared_postgres() {
+  Shared& s = shared();
+  std::lock_guard lock(s.mutex);
+  if (!s.server) {
+    const char* dir = std::getenv("HWCA_TEST_PG_DIR");
+    if (dir != nullptr && *dir != '\0') {
+      s.server = PostgresServer::attach(dir);
+      s.attached = true;
+    } else {
+      s.server = std::make_unique<PostgresServer>();
+    }
+  }
+  return *s.server;
+}
+
+std::string fresh_database_url() {
+  PostgresServer& server = shared_postgres();
+  std::string name = server.create_database();
+  Shared& s = shared();
+  std::lock_guard lock(s.mutex);
+  s.made.push_back(name);
+  return server.url(name);
 }
 
 }  // namespace hwca::test

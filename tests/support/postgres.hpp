@@ -6,6 +6,10 @@
 // The postmaster runs in a session of its own (a terminal's ^C does not reach it) and, when
 // the object owns it and was made on the program's main thread, is killed with the program
 // (a ctest timeout must not leave servers behind).
+//
+// Many test programs share one server through ctest: hwca_pg_fixture (pg.start, pg.stop)
+// starts it before the first and removes it after the last, and shared_postgres() attaches to
+// it (tests/CMakeLists.txt, HWCA_PG_TEST_PROPERTIES).
 #pragma once
 
 #include <sys/types.h>
@@ -28,10 +32,18 @@ class PostgresServer {
   // names the socket file in the folder); throws std::runtime_error (with the end of the
   // server's log) if it cannot.
   explicit PostgresServer(PostgresOptions options = {});
+  // For hwca_pg_fixture: the same in `dir` (which must not exist), but the server outlives
+  // this object and this program; attach(dir) finds it again.
+  static std::unique_ptr<PostgresServer> start_detached(const std::string& dir,
+                                                        PostgresOptions options = {});
   // A server someone else started in `dir` (its port in dir/port), running: stop(), start()
   // and kill() act on it, the destructor leaves it and its folder alone. Throws
   // std::runtime_error if no server answers there.
   static std::unique_ptr<PostgresServer> attach(const std::string& dir);
+  // Stop the server whose data is in `dir` if one runs (fast, then SIGKILL) and remove the
+  // folder: a server left by an aborted run too. Nothing to do when `dir` does not exist;
+  // throws std::runtime_error if it is not a server's folder (it is not removed then).
+  static void stop_and_remove(const std::string& dir);
   ~PostgresServer();
   PostgresServer(const PostgresServer&) = delete;
   PostgresServer& operator=(const PostgresServer&) = delete;
@@ -81,5 +93,11 @@ class PostgresServer {
 
 // The newest /usr/lib/postgresql/*/bin (postgres, initdb, psql); throws if there is none.
 std::string postgres_bin_dir();
+
+// One server for the whole test program: the ctest fixture's when HWCA_TEST_PG_DIR names its
+// folder, else one started for this program on first use and removed at exit.
+PostgresServer& shared_postgres();
+// A new empty database on shared_postgres(), its URL; dropped when the program exits.
+std::string fresh_database_url();
 
 }  // namespace hwca::test
