@@ -195,10 +195,13 @@ TEST(PostgresShared, FreshDatabasesAreNewAndEmpty) {
 class PostgresFixtureProgram : public ::testing::Test {
  protected:
   void SetUp() override { ::chmod(parent_.path().c_str(), 0711); }  // for the postgres user
-  int run(const std::string& command, std::string* out = nullptr) {
+  // hwca_pg_fixture COMMAND DIR, or COMMAND pg from DIR's parent with `relative`.
+  int run(const std::string& command, std::string* out = nullptr, bool relative = false) {
     int status = -1;
-    std::string text =
-        shell(std::string(HWCA_PG_FIXTURE_BIN) + " " + command + " " + dir_, &status);
+    std::string where = relative ? "cd '" + parent_.path() + "' && " : "";
+    std::string text = shell(
+        where + HWCA_PG_FIXTURE_BIN + " " + command + " " + (relative ? std::string("pg") : dir_),
+        &status);
     if (out != nullptr) *out = text;
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   }
@@ -222,6 +225,16 @@ TEST_F(PostgresFixtureProgram, StartReplacesAStaleServerAndStopRemovesIt) {
   EXPECT_FALSE(process_runs(current));
   EXPECT_NE(::access(dir_.c_str(), F_OK), 0) << dir_ << " is left";
   EXPECT_EQ(run("stop", &out), 0) << "stopping nothing: " << out;
+}
+
+// postgres works in its data folder: a folder given relative to ours is made absolute.
+TEST_F(PostgresFixtureProgram, TakesAFolderRelativeToTheCurrentOne) {
+  std::string out;
+  ASSERT_EQ(run("start", &out, /*relative=*/true), 0) << out;
+  auto server = PostgresServer::attach(dir_);
+  EXPECT_EQ(query(server->url(), "SELECT 1"), "1");
+  EXPECT_EQ(run("stop", &out, /*relative=*/true), 0) << out;
+  EXPECT_NE(::access(dir_.c_str(), F_OK), 0) << dir_ << " is left";
 }
 
 TEST_F(PostgresFixtureProgram, StopLeavesAFolderThatIsNotAServers) {

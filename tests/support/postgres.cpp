@@ -169,6 +169,13 @@ std::string percent_encoded(const std::string& text) {
   return out;
 }
 
+// postgres works in its data folder: every path it is given must be absolute.
+std::string absolute(const std::string& path) {
+  std::string normal = fs::absolute(path).lexically_normal().string();
+  if (normal.size() > 1 && normal.back() == '/') normal.pop_back();
+  return normal;
+}
+
 std::string quoted_identifier(const std::string& name) {
   std::string out = "\"";
   for (char c : name) out += c == '"' ? std::string("\"\"") : std::string(1, c);
@@ -222,7 +229,7 @@ PostgresServer::PostgresServer(PostgresOptions options)
   if (::mkdtemp(tmpl.data()) == nullptr) {
     throw std::runtime_error("mkdtemp in " + options_.parent + " failed");
   }
-  dir_ = tmpl;
+  dir_ = absolute(tmpl);
   try {
     init_and_start();
   } catch (...) {
@@ -231,8 +238,8 @@ PostgresServer::PostgresServer(PostgresOptions options)
   }
 }
 
-PostgresServer::PostgresServer(Attached, std::string dir, int port)
-    : dir_(std::move(dir)), port_(port), owned_(false), creator_(::getpid()) {}
+PostgresServer::PostgresServer(Attached, const std::string& dir, int port)
+    : dir_(absolute(dir)), port_(port), owned_(false), creator_(::getpid()) {}
 
 std::unique_ptr<PostgresServer> PostgresServer::start_detached(const std::string& dir,
                                                                PostgresOptions options) {

@@ -73,7 +73,7 @@ class PostgresServer {
 
  private:
   struct Attached {};
-  PostgresServer(Attached, std::string dir, int port);
+  PostgresServer(Attached, const std::string& dir, int port);
   // initdb in dir_, then start on a random port, writing it to dir_/port.
   void init_and_start();
   // One attempt on port_: true when the server answers there.
