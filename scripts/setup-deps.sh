@@ -9,11 +9,12 @@ set -euo pipefail
 # build: compiler, CMake, Ninja, pkg-config, libraries and headers (libtss2-dev: tpm2-tss's
 # ESYS, TCTI loader, marshalling and return-code decoding for the TPM 2.0 key store, and
 # brings the TCTI libraries, /dev/tpmrm0's among them; libcpp-httplib-dev: HTTP and HTTPS for
-# the EST server and client). The runtime libraries come with their -dev packages.
+# the EST server and client; libpq-dev: the PostgreSQL issuance store's client library). The
+# runtime libraries come with their -dev packages.
 BUILD_PACKAGES=(
   g++ cmake ninja-build pkg-config
   libssl-dev libp11-dev libp11-kit-dev libcli11-dev libexpected-dev
-  nlohmann-json3-dev libyaml-cpp-dev libsqlite3-dev libtss2-dev libcpp-httplib-dev
+  nlohmann-json3-dev libyaml-cpp-dev libsqlite3-dev libtss2-dev libcpp-httplib-dev libpq-dev
 )
 # server (hwca, hwca serve): OpenSSL's command line, SoftHSM2 (the token the docs and the
 # quickstart use; it creates the softhsm group owning its token folder), p11-kit's proxy
@@ -27,11 +28,12 @@ NODE_PACKAGES=(openssl)
 # certificates), swtpm and swtpm_setup (the TPM 2.0 tests start their own software TPM),
 # tpm2-tools (they check the TPM independently of hwca's code), tpm2-openssl (key files both
 # ways), curl (the EST tests' outside client), systemd (systemd-analyze verify checks the
-# installed units), and jq and python3-yaml (the tests read the documents of -o json|yaml with
-# them).
+# installed units), jq and python3-yaml (the tests read the documents of -o json|yaml with
+# them), and postgresql (the PostgreSQL store's tests start their own private server:
+# initdb, postgres and psql from /usr/lib/postgresql/*/bin).
 TEST_PACKAGES=(
   libgtest-dev opensc gnutls-bin libengine-pkcs11-openssl sqlite3 etcd-server etcd-client
-  swtpm swtpm-tools tpm2-tools tpm2-openssl curl systemd jq python3-yaml
+  swtpm swtpm-tools tpm2-tools tpm2-openssl curl systemd jq python3-yaml postgresql
 )
 # fuzz (scripts/fuzz.sh, not in the default sets): clang and its runtimes (libFuzzer, ASan,
 # UBSan).
