@@ -188,6 +188,15 @@ Result<Rows> Connection::exec(const char* sql, const Params& params, const std::
   return rows;
 }
 
+Status Connection::exec_script(const char* sql, const std::string& doing) {
+  sqlstate_.clear();
+  PGresult* raw = PQexec(conn_, sql);
+  Rows rows(raw);
+  const ExecStatusType status = raw ? PQresultStatus(raw) : PGRES_FATAL_ERROR;
+  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) return error(raw, doing);
+  return {};
+}
+
 Status Connection::transaction(const std::function<Status()>& body, const std::string& doing) {
   for (int attempt = 1;; ++attempt) {
     if (auto r = exec("BEGIN", doing); !r) return tl::unexpected(r.error());

@@ -80,6 +80,8 @@ class Connection {
   // One statement. `doing` completes "cannot <doing> issuance database <name>".
   Result<Rows> exec(const char* sql, const Params& params, const std::string& doing);
   Result<Rows> exec(const char* sql, const std::string& doing) { return exec(sql, {}, doing); }
+  // Several statements without parameters (the schema's texts).
+  Status exec_script(const char* sql, const std::string& doing);
 
   // SQLSTATE of the last failed statement ("23505"), empty if it did not reach the server.
   const std::string& last_sqlstate() const { return sqlstate_; }

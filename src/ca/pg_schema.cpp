@@ -86,8 +86,11 @@ CREATE TABLE ek_roots (
 const char* const kSchemas[] = {kSchemaV1};
 static_assert(std::size(kSchemas) == kSchemaVersion, "one text per version");
 
-// Any number, the same in every instance: the lock that serialises creating the schema.
-constexpr const char* kSchemaLock = "SELECT pg_advisory_xact_lock(6879636100000001)";
+// Any number, the same in every instance: the lock that serialises creating the schema. A
+// session lock, taken outside a transaction: the version is then read by a transaction that
+// starts after the holder's commit, so it sees the tables that one made.
+constexpr const char* kSchemaLock = "SELECT pg_advisory_lock(6879636100000001)";
+constexpr const char* kSchemaUnlock = "SELECT pg_advisory_unlock(6879636100000001)";
 
 }  // namespace
 
@@ -144,26 +147,27 @@ Status PgIssuanceStore::prepare_schema() {
                                     "); open it writable once to create it",
                                 ErrorSource::database});
   }
-  return c.transaction(
-      [&]() -> Status {
-        if (auto r = c.exec(kSchemaLock, "create the schema of"); !r) {
-          return tl::unexpected(r.error());
-        }
-        auto again = version();  // another instance may have made it while we waited
-        if (!again) return tl::unexpected(again.error());
-        for (int64_t v = *again; v < kSchemaVersion; ++v) {
-          if (auto r = c.exec(kSchemas[v], "create the schema of"); !r) {
-            return tl::unexpected(r.error());
+  if (auto r = c.exec(kSchemaLock, "create the schema of"); !r) return tl::unexpected(r.error());
+  auto made = [&]() -> Status {
+    auto again = version();  // another instance may have made it while we waited
+    if (!again) return tl::unexpected(again.error());
+    return c.transaction(
+        [&]() -> Status {
+          for (int64_t v = *again; v < kSchemaVersion; ++v) {
+            if (auto ok = c.exec_script(kSchemas[v], "create the schema of"); !ok) return ok;
+            if (v > 0) {
+              auto r = c.exec("UPDATE hwca_schema SET version = $1", pg::Params().int64(v + 1),
+                              "create the schema of");
+              if (!r) return tl::unexpected(r.error());
+            }
           }
-          if (v > 0) {
-            auto r = c.exec("UPDATE hwca_schema SET version = $1",
-                            pg::Params().int64(v + 1), "create the schema of");
-            if (!r) return tl::unexpected(r.error());
-          }
-        }
-        return {};
-      },
-      "create the schema of");
+          return {};
+        },
+        "create the schema of");
+  }();
+  // A connection that broke has lost its session lock with it.
+  if (!c.broken()) (void)c.exec(kSchemaUnlock, "create the schema of");
+  return made;
 }
 
 Status PgIssuanceStore::in_transaction(const std::string& doing,
