@@ -76,32 +76,11 @@ Result<Tail> walk(const std::string& text, const std::string& path,
                                                "the next append removes it");
     }
     std::string_view line(text.data() + pos, end - pos);
-    auto j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-    if (j.is_discarded() || !j.is_object()) {
-      return log_fail(ErrorKind::conflict, where + " is not a JSON object: the log was altered");
-    }
-    if (number > 1 && j.contains("seq") && j["seq"].is_number_unsigned() &&
-        j["seq"].get<size_t>() == 1) {
-      return log_fail(ErrorKind::conflict, where +
-                                               " starts the chain again (seq 1): the log was cut "
-                                               "or replaced and a new chain written after it");
-    }
-    if (!j.contains("seq") || !j["seq"].is_number_unsigned() || j["seq"].get<size_t>() != number) {
-      return log_fail(ErrorKind::conflict, where +
-                                               " has the wrong sequence number: a line was "
-                                               "removed, added or moved");
-    }
-    if (!j.contains("prev") || !j["prev"].is_string() || j["prev"].get<std::string>() != t.head) {
-      return log_fail(ErrorKind::conflict, where +
-                                               " does not carry the hash of the line before "
-                                               "it: the log was altered");
-    }
-    if (!j.contains("event") || !j["event"].is_string()) {
-      return log_fail(ErrorKind::conflict, where + " names no event");
-    }
+    auto j = check_chain_line(line, number, t.head, where);
+    if (!j) return tl::unexpected(j.error());
     t.head = sha256_hex(line);
     t.lines = number;
-    if (visit) visit(j);
+    if (visit) visit(*j);
     pos = end + 1;
     t.complete_bytes = pos;
   }
@@ -157,9 +136,43 @@ std::string sha256_hex(std::string_view text) {
   return hex_text(md, len);
 }
 
-Result<std::string> AuditLog::append(const std::string& event, const nlohmann::json& data) {
-  return append_all({Event{event, data}});
+const std::string& chain_genesis() { return kGenesis; }
+
+std::string chain_line(size_t seq, const std::string& prev, const std::string& event,
+                       const nlohmann::json& data) {
+  nlohmann::json j = {
+      {"seq", seq}, {"time", utc_now()}, {"event", event}, {"prev", prev}, {"data", data}};
+  return j.dump();  // keys sorted, no whitespace: one canonical line
 }
+
+Result<nlohmann::json> check_chain_line(std::string_view line, size_t number,
+                                        const std::string& prev, const std::string& where) {
+  auto j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) {
+    return log_fail(ErrorKind::conflict, where + " is not a JSON object: the log was altered");
+  }
+  if (number > 1 && j.contains("seq") && j["seq"].is_number_unsigned() &&
+      j["seq"].get<size_t>() == 1) {
+    return log_fail(ErrorKind::conflict, where +
+                                             " starts the chain again (seq 1): the log was cut "
+                                             "or replaced and a new chain written after it");
+  }
+  if (!j.contains("seq") || !j["seq"].is_number_unsigned() || j["seq"].get<size_t>() != number) {
+    return log_fail(ErrorKind::conflict, where +
+                                             " has the wrong sequence number: a line was "
+                                             "removed, added or moved");
+  }
+  if (!j.contains("prev") || !j["prev"].is_string() || j["prev"].get<std::string>() != prev) {
+    return log_fail(ErrorKind::conflict, where +
+                                             " does not carry the hash of the line before "
+                                             "it: the log was altered");
+  }
+  if (!j.contains("event") || !j["event"].is_string()) {
+    return log_fail(ErrorKind::conflict, where + " names no event");
+  }
+  return j;
+}
+
 
 namespace {
 
@@ -238,7 +251,7 @@ Status AuditLog::anchor(bool must_exist) {
   return {};
 }
 
-Result<std::string> AuditLog::append_all(const std::vector<Event>& events) {
+Result<std::string> AuditLog::write_events(const std::vector<Event>& events) {
   std::lock_guard guard(mu_);
   // A log that must exist (or held a line we know) is never created anew.
   auto fd = open_locked(path_, /*create=*/!known_ && !must_exist_, LOCK_EX);
@@ -263,12 +276,7 @@ Result<std::string> AuditLog::append_all(const std::vector<Event>& events) {
   std::string lines;
   size_t last_length = 0;
   auto add = [&](const std::string& ev, const nlohmann::json& d) {
-    nlohmann::json j = {{"seq", tail->lines + 1},
-                        {"time", utc_now()},
-                        {"event", ev},
-                        {"prev", tail->head},
-                        {"data", d}};
-    std::string line = j.dump();  // keys sorted, no whitespace: one canonical line
+    std::string line = chain_line(tail->lines + 1, tail->head, ev, d);
     tail->head = sha256_hex(line);
     tail->lines += 1;
     last_length = line.size();

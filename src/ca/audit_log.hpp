@@ -1,7 +1,4 @@
-// The audit log: append-only, one JSON object per line, each line carrying the SHA-256 of
-// the line before it, so that a changed, removed or reordered line breaks the chain.
-//
-//   {"data":{...},"event":"cert.issued","prev":"<64 hex>","seq":7,"time":"2026-11-28T12:00:00Z"}
+// The audit chain in a file of the home (audit_trail.hpp): append-only, one line per event.
 //
 // Appends from several processes are serialised with flock(); each append is one write()
 // followed by fsync() before it returns, so a recorded event survives a crash. A crash can
@@ -15,53 +12,34 @@
 // error of this class has ErrorSource::audit_log.
 #pragma once
 
-#include <functional>
 #include <mutex>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "common/result.hpp"
+#include "ca/audit_trail.hpp"
 
 namespace hwca::ca {
 
-class AuditLog {
+class AuditLog : public AuditTrail {
  public:
   explicit AuditLog(std::string path) : path_(std::move(path)) {}
   AuditLog(const AuditLog&) = delete;
   AuditLog& operator=(const AuditLog&) = delete;
 
-  // Remember where the chain ends now, so that a later cut is noticed even before this
-  // object writes. With `must_exist` (a server over a database that already holds records)
-  // a missing or empty log is refused now (ErrorKind::conflict), and no append of this
-  // object will ever start a new chain.
-  Status anchor(bool must_exist);
+  Status anchor(bool must_exist) override;
+  // Room on disk (fallocate, the file's size unchanged); a file system that cannot reserve
+  // is not refused.
+  Status reserve(const std::vector<Event>& events) override;
+  Result<Summary> check_chain(const Visitor& visit = {}) override { return verify(path_, visit); }
+  std::string describe() const override { return "audit log " + path_; }
 
-  // Append one event; returns the SHA-256 (hex) of the line written. The file is created
-  // with mode 0600 if absent.
-  Result<std::string> append(const std::string& event, const nlohmann::json& data);
-
-  // Append several events with one write and one fsync (a batch of issued certificates).
-  struct Event {
-    std::string event;
-    nlohmann::json data;
-  };
-  Result<std::string> append_all(const std::vector<Event>& events);
-
-  // Set aside room on disk for appending `events` (an upper bound of their lines), without
-  // changing the file: recorded elsewhere first (the issuance database), they must not then
-  // meet a full disk. A file system that cannot reserve (no fallocate) is not refused.
-  Status reserve(const std::vector<Event>& events);
-
-  struct Summary {
-    size_t lines = 0;
-    std::string head;  // hash of the last line (64 zeros for an empty log)
-  };
-  // Check the whole chain. An error names the first line that breaks it and how. `visit`,
-  // if given, sees each line's object in order (after its link was checked).
-  using Visitor = std::function<void(const nlohmann::json& line)>;
+  // Check the whole chain of the file at `path`.
   static Result<Summary> verify(const std::string& path, const Visitor& visit = {});
+
+ protected:
+  // The file is created with mode 0600 if absent.
+  Result<std::string> write_events(const std::vector<Event>& events) override;
 
   const std::string& path() const { return path_; }
 
@@ -82,7 +60,5 @@ class AuditLog {
   bool must_exist_ = false;
 };
 
-// SHA-256 of `text` as lower-case hex.
-std::string sha256_hex(std::string_view text);
 
 }  // namespace hwca::ca

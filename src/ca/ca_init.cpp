@@ -8,7 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 
-#include "ca/audit_log.hpp"
+#include "ca/audit_trail.hpp"
 #include "ca/certificate_builder.hpp"
 #include "ca/dn.hpp"
 #include "ca/serial.hpp"
@@ -226,7 +226,8 @@ Result<InitCaResult> init_ca(Home& home, const CryptoContext& crypto, const Init
     cleanup();
     return tl::unexpected(ok.error());
   }
-  AuditLog audit(home.path(after.audit_log));
+  auto audit_trail = open_audit(home);
+  AuditTrail& audit = *audit_trail;
   nlohmann::json data = {{"ca", req.name},
                          {"subject", dn_text(subject->get())},
                          {"serial", serial->hex()},

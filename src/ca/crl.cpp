@@ -5,7 +5,7 @@
 
 #include <ctime>
 
-#include "ca/audit_log.hpp"
+#include "ca/audit_trail.hpp"
 #include "ca/ca_init.hpp"
 #include "ca/certificate_builder.hpp"
 #include "ca/crypto_context.hpp"
@@ -162,7 +162,8 @@ Result<CrlResult> publish_crl(Home& home, IssuanceStore& store, const CryptoCont
   // line may have been written in part).
   auto der = encode_crl(crl->get(), /*der=*/true);
   if (!der) return tl::unexpected(der.error());
-  AuditLog audit(home.path(home.config().audit_log));
+  auto audit_trail = open_audit(home);
+  AuditTrail& audit = *audit_trail;
   nlohmann::json data = {{"ca", ca},
                          {"number", *number},
                          {"entries", revoked->size()},

@@ -42,7 +42,7 @@ std::string compromised_key_message(const std::string& spki_sha256) {
          "new key";
 }
 
-Status audit_rejection(AuditLog& audit, const std::string& ca, const SignRequest& request,
+Status audit_rejection(AuditTrail& audit, const std::string& ca, const SignRequest& request,
                        const Error& why) {
   nlohmann::json data = {{"ca", ca},
                          {"profile", request.profile},
@@ -57,7 +57,7 @@ Status audit_rejection(AuditLog& audit, const std::string& ca, const SignRequest
 
 void Issuer::reject(const SignRequest& request, const Error& why, bool audit_outage) {
   if (!audit_outage && is_outage(why)) return;
-  if (auto ok = audit_rejection(audit_, name_, request, why); !ok && audit_error_) {
+  if (auto ok = audit_rejection(*audit_, name_, request, why); !ok && audit_error_) {
     audit_error_(ok.error());
   }
 }
@@ -278,12 +278,12 @@ Status Issuer::commit(const std::vector<Signed>& batch, bool audit_outage) {
   std::vector<IssuedCert> rows;
   rows.reserve(batch.size());
   for (const auto& s : batch) rows.push_back(s.cert->record);
-  std::vector<AuditLog::Event> events;
+  std::vector<AuditTrail::Event> events;
   events.reserve(batch.size());
   for (const auto& s : batch) events.push_back({"cert.issued", issued_event(*s.cert)});
   // Room for the audit lines first: a disk that fills up between the record and its audit
   // line would leave certificates recorded but never handed out.
-  if (auto ok = audit_.reserve(events); !ok) {
+  if (auto ok = audit_->reserve(events); !ok) {
     return refuse_all(wrap(ok.error(), "nothing issued: no room for its audit line").value());
   }
   // The record and its audit lines, not cut in two by the call watchdog ending the process
@@ -293,7 +293,7 @@ Status Issuer::commit(const std::vector<Signed>& batch, bool audit_outage) {
     return refuse_all(
         wrap(ok.error(), "nothing issued: the issuance database did not record it").value());
   }
-  if (auto ok = audit_.append_all(events); !ok) {
+  if (auto ok = audit_->append_all(events); !ok) {
     // Recorded but not audited: withhold the certificates; the database keeps them, so
     // 'hwca cert list' shows them and they can be revoked.
     return wrap(ok.error(),

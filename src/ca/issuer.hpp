@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "ca/audit_log.hpp"
+#include "ca/audit_trail.hpp"
 #include "ca/crypto_context.hpp"
 #include "ca/home.hpp"
 #include "ca/issuance_store.hpp"
@@ -98,9 +98,9 @@ class Issuer {
   void on_audit_error(std::function<void(const Error&)> handler) {
     audit_error_ = std::move(handler);
   }
-  // Remember the end of the audit chain now (AuditLog::anchor): the log being cut later is
+  // Remember the end of the audit chain now (AuditTrail::anchor): the log being cut later is
   // noticed, and with `must_exist` a missing or empty log is refused.
-  Status anchor_audit(bool must_exist) { return audit_.anchor(must_exist); }
+  Status anchor_audit(bool must_exist) { return audit_->anchor(must_exist); }
   // Whether a certificate revoked for keyCompromise, of any CA of the store, has the
   // public key of `req`. Every request is checked so before it is signed (then refused as a
   // usage error); a server asks first to answer such a request apart. A store failure is
@@ -114,7 +114,7 @@ class Issuer {
 
  private:
   Issuer(const Home& home, const CryptoContext& crypto, IssuanceStore& store)
-      : home_(home), crypto_(crypto), store_(store), audit_(home.path(home.config().audit_log)) {}
+      : home_(home), crypto_(crypto), store_(store), audit_(open_audit(home)) {}
   struct Checked;  // a request that passed every check, with its certificate's contents
   Result<Checked> check(const SignRequest& request, std::time_t now);
   Result<IssuedCertificate> sign(Checked& checked);
@@ -125,7 +125,7 @@ class Issuer {
   const Home& home_;
   const CryptoContext& crypto_;
   IssuanceStore& store_;
-  AuditLog audit_;
+  std::unique_ptr<AuditTrail> audit_;  // the home's chain (audit_trail.hpp)
   std::string name_;
   ossl::Ptr<X509> cert_;
   ossl::Ptr<EVP_PKEY> key_;
@@ -139,7 +139,7 @@ std::string compromised_key_message(const std::string& spki_sha256);
 
 // Audit a request refused before or while it was examined ("cert.rejected"). Best effort:
 // the refusal itself is what the caller reports; the audit log's failure is returned.
-Status audit_rejection(AuditLog& audit, const std::string& ca, const SignRequest& request,
+Status audit_rejection(AuditTrail& audit, const std::string& ca, const SignRequest& request,
                        const Error& why);
 
 }  // namespace hwca::ca

@@ -1,7 +1,8 @@
 // PgIssuanceStore: opening, and the schema. Version 1 holds what SQLite's version 5 holds
 // (sqlite_issuance_open.cpp), in PostgreSQL's types: certificates with their SANs (a JSON
 // array of "DNS:..." texts), lineage and attestation; CRL numbers; bootstrap tokens (only
-// the SHA-256 of their text); nodes' TPMs and the EK roots. Times are Unix seconds.
+// the SHA-256 of their text); nodes' TPMs and the EK roots; the audit chain (one row a line,
+// pg_audit_trail.hpp). Times are Unix seconds.
 #include <memory>
 
 #include "ca/pg_connection.hpp"
@@ -71,6 +72,10 @@ CREATE TABLE node_tpms (
   registered_at bigint NOT NULL,
   registered_by text NOT NULL,
   addresses text NOT NULL DEFAULT '[]'
+);
+CREATE TABLE audit_events (
+  seq bigint PRIMARY KEY CHECK (seq > 0),
+  line text NOT NULL
 );
 CREATE TABLE ek_roots (
   sha256 text PRIMARY KEY CHECK (length(sha256) = 64),

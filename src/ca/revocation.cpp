@@ -7,7 +7,7 @@
 #include <cctype>
 #include <ctime>
 
-#include "ca/audit_log.hpp"
+#include "ca/audit_trail.hpp"
 #include "common/text.hpp"
 
 namespace hwca::ca {
@@ -131,7 +131,8 @@ Status revoke_certificate(Home& home, IssuanceStore& store, const std::string& c
   if (auto ok = store.revoke(ca, key, reason, now); !ok) {
     return wrap(ok.error(), "certificate " + label + " of CA '" + ca + "' not revoked");
   }
-  AuditLog audit(home.path(home.config().audit_log));
+  auto audit_trail = open_audit(home);
+  AuditTrail& audit = *audit_trail;
   if (auto ok = audit.append("cert.revoked", revoked_event(cert, reason, requester)); !ok) {
     // The revocation stands (it is the safe side) and will be in the next CRL.
     return wrap(ok.error(), "certificate " + label + " of CA '" + ca +
@@ -154,13 +155,14 @@ Result<std::vector<IssuedCert>> revoke_with_renewals(Home& home, IssuanceStore& 
     return wrap(revoked.error(),
                 "certificate " + serial_label(serial, key) + " of CA '" + ca + "' not revoked");
   }
-  std::vector<AuditLog::Event> events;
+  std::vector<AuditTrail::Event> events;
   for (const auto& cert : *revoked) {
     nlohmann::json data = revoked_event(cert, reason, requester);
     if (cert.serial != key) data["renewal_of"] = key;
     events.push_back({"cert.revoked", std::move(data)});
   }
-  AuditLog audit(home.path(home.config().audit_log));
+  auto audit_trail = open_audit(home);
+  AuditTrail& audit = *audit_trail;
   if (auto ok = audit.append_all(events); !ok) {
     return wrap(ok.error(), std::to_string(revoked->size()) + " certificate(s) of CA '" + ca +
                                 "' are revoked in the issuance database, but the audit log did "

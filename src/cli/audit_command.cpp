@@ -5,7 +5,8 @@
 #include <set>
 #include <tuple>
 
-#include "ca/audit_log.hpp"
+#include "ca/audit_trail.hpp"
+#include "ca/database.hpp"
 #include "ca/home.hpp"
 #include "cli/context.hpp"
 #include "cli/output.hpp"
@@ -219,13 +220,17 @@ int verify(const Context& ctx, OutputFormat output) {
   auto session = Session::open(ctx, Session::Access::read_only);
   if (!session) return report(session.error());
   const ca::Home& home = session->home();
-  std::string path = home.path(home.config().audit_log);
+  auto trail = ca::open_audit(home);
+  // The file's path, or (a chain kept in PostgreSQL) what names the database.
+  const std::string path = ca::is_postgresql_url(home.config().database)
+                               ? trail->describe()
+                               : home.path(home.config().audit_log);
   Audited audited;
   auto summary =
-      ca::AuditLog::verify(path, [&](const nlohmann::json& line) { account(line, audited); });
+      trail->check_chain([&](const nlohmann::json& line) { account(line, audited); });
   if (!summary) return report(summary.error());
   if (output == OutputFormat::text) {
-    std::cout << "audit log " << path << ": " << summary->lines
+    std::cout << trail->describe() << ": " << summary->lines
               << " events, the hash chain is intact\nhead: " << summary->head << "\n";
   }
   return cross_check(*session, audited, output,

@@ -9,7 +9,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
-#include "ca/audit_log.hpp"
+#include "ca/audit_trail.hpp"
 #include "ca/bootstrap_token.hpp"
 #include "ca/san.hpp"
 #include "cli/context.hpp"
@@ -130,7 +130,8 @@ int create(const Context& ctx, const CreateArgs& args) {
   }
   WipeToken wipe{*made};
 
-  ca::AuditLog audit(home.path(home.config().audit_log));
+  auto audit_trail = ca::open_audit(home);
+  ca::AuditTrail& audit = *audit_trail;
   nlohmann::json data = {{"id", token.id},
                          {"node", token.node},
                          {"addresses", token.addresses},
@@ -236,7 +237,8 @@ int revoke(const Context& ctx, const RevokeArgs& args) {
   }
   const auto now = static_cast<int64_t>(std::time(nullptr));
   if (auto ok = store.revoke_token(args.id, now); !ok) return report(ok.error());
-  ca::AuditLog audit(home.path(home.config().audit_log));
+  auto audit_trail = ca::open_audit(home);
+  ca::AuditTrail& audit = *audit_trail;
   nlohmann::json data = {{"id", args.id}, {"node", it->node}, {"requester", cli_requester()}};
   if (auto ok = audit.append("bootstrap.revoked", data); !ok) {
     // The revocation stands: it is the safe side.

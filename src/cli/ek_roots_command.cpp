@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "ca/audit_log.hpp"
+#include "ca/audit_trail.hpp"
 #include "ca/certificate_builder.hpp"
 #include "ca/dn.hpp"
 #include "cli/context.hpp"
@@ -84,7 +84,8 @@ int add(const Context& ctx, const AddArgs& args) {
     }
     roots.push_back(std::move(r));
   }
-  ca::AuditLog audit(home.path(home.config().audit_log));
+  auto audit_trail = ca::open_audit(home);
+  ca::AuditTrail& audit = *audit_trail;
   nlohmann::json added = nlohmann::json::array();
   for (const auto& r : roots) {
     if (auto ok = store.add_ek_root(r); !ok) return report(ok.error());
@@ -145,7 +146,8 @@ int remove(const Context& ctx, const RemoveArgs& args) {
                                                   "' (see 'hwca ek-roots list')"});
   }
   if (auto ok = store.remove_ek_root(args.sha256); !ok) return report(ok.error());
-  ca::AuditLog audit(home.path(home.config().audit_log));
+  auto audit_trail = ca::open_audit(home);
+  ca::AuditTrail& audit = *audit_trail;
   nlohmann::json data = {
       {"sha256", found->sha256}, {"subject", found->subject}, {"by", cli_requester()}};
   if (auto ok = audit.append("ek_root.removed", data); !ok) {

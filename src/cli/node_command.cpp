@@ -12,7 +12,7 @@
 
 #include "attest/ek_certificate.hpp"
 #include "attest/make_credential.hpp"
-#include "ca/audit_log.hpp"
+#include "ca/audit_trail.hpp"
 #include "ca/bootstrap_token.hpp"
 #include "ca/certificate_builder.hpp"
 #include "ca/dn.hpp"
@@ -177,8 +177,9 @@ nlohmann::json registered_event(const ca::NodeTpm& t) {
 int store_and_audit(const ca::Home& home, ca::Database& store,
                     const std::vector<ca::NodeTpm>& tpms) {
   if (auto ok = store.register_tpms(tpms); !ok) return report(ok.error());
-  ca::AuditLog audit(home.path(home.config().audit_log));
-  std::vector<ca::AuditLog::Event> events;
+  auto audit_trail = ca::open_audit(home);
+  ca::AuditTrail& audit = *audit_trail;
+  std::vector<ca::AuditTrail::Event> events;
   events.reserve(tpms.size());
   for (const auto& t : tpms) events.push_back({"node.registered", registered_event(t)});
   if (auto ok = audit.append_all(events); !ok) {
@@ -284,7 +285,8 @@ int unregister(const Context& ctx, const NameArgs& args) {
   auto tpm = registered_tpm(opened->store(), args.name);
   if (!tpm) return report(tpm.error());
   if (auto ok = opened->store().unregister_tpm(args.name); !ok) return report(ok.error());
-  ca::AuditLog audit(opened->home().path(opened->home().config().audit_log));
+  auto audit_trail = ca::open_audit(opened->home());
+  ca::AuditTrail& audit = *audit_trail;
   nlohmann::json data = {
       {"node", args.name}, {"ek_sha256", tpm->ek_sha256}, {"by", cli_requester()}};
   if (auto ok = audit.append("node.unregistered", data); !ok) {

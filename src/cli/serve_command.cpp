@@ -95,8 +95,9 @@ int serve(const Context& ctx, ServeArgs args) {
 
   // A new audit chain over a database that already holds records would hide what came
   // before it: refuse to start one. From here on, a log cut under the server is not
-  // continued either (AuditLog::anchor).
-  ca::AuditLog audit(home.path(home.config().audit_log));
+  // continued either (AuditTrail::anchor).
+  auto audit_trail = ca::open_audit(home);
+  ca::AuditTrail& audit = *audit_trail;
   auto holds = (*store)->holds_records();
   if (!holds) return report(holds.error());
   auto anchored = audit.anchor(*holds);

@@ -40,7 +40,8 @@ int sign(const Context& ctx, const SignArgs& args) {
   auto session = Session::open(ctx, Session::Access::writable);
   if (!session) return report(session.error());
   const ca::Home& home = session->home();
-  ca::AuditLog audit(home.path(home.config().audit_log));
+  auto audit_trail = ca::open_audit(home);
+  ca::AuditTrail& audit = *audit_trail;
   ca::SignRequest request;
   request.source = args.csr == "-" ? "standard input" : args.csr;
   request.profile = args.profile;

@@ -25,7 +25,7 @@ Reply text_reply(int status, const std::string& message) {
 }  // namespace
 
 EstService::EstService(ca::Issuer& issuer, ca::IssuanceStore& store, ca::NodeRegistry& registry,
-                       ca::AuditLog& audit, Metrics& metrics, OSSL_LIB_CTX* libctx,
+                       ca::AuditTrail& audit, Metrics& metrics, OSSL_LIB_CTX* libctx,
                        std::vector<const X509*> chain)
     : issuer_(issuer),
       store_(store),

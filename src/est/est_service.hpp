@@ -39,7 +39,7 @@
 #include <utility>
 #include <vector>
 
-#include "ca/audit_log.hpp"
+#include "ca/audit_trail.hpp"
 #include "ca/issuer.hpp"
 #include "ca/node_registry.hpp"
 #include "ca/tpm_registry.hpp"
@@ -85,7 +85,7 @@ class EstService {
   using Log = std::function<void(const std::string& line)>;
 
   EstService(ca::Issuer& issuer, ca::IssuanceStore& store, ca::NodeRegistry& registry,
-             ca::AuditLog& audit, Metrics& metrics, OSSL_LIB_CTX* libctx,
+             ca::AuditTrail& audit, Metrics& metrics, OSSL_LIB_CTX* libctx,
              std::vector<const X509*> chain);
   ~EstService();  // flush()
   EstService(const EstService&) = delete;
@@ -149,7 +149,7 @@ class EstService {
   ca::Issuer& issuer_;
   ca::IssuanceStore& store_;
   ca::NodeRegistry& registry_;
-  ca::AuditLog& audit_;
+  ca::AuditTrail& audit_;
   Metrics& metrics_;
   OSSL_LIB_CTX* libctx_;
   GroupCommit group_;

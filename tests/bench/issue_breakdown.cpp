@@ -70,17 +70,17 @@ class TimedStore : public test::ForwardingStore {
 namespace hwca::bench::wrapped {
 using ParseCsr = Result<ossl::Ptr<X509_REQ>>(std::string_view, const std::string&, OSSL_LIB_CTX*);
 using BuildCertificate = Result<ossl::Ptr<X509>>(const ca::CertificateSpec&, OSSL_LIB_CTX*);
-using AppendAll = Result<std::string> (ca::AuditLog::*)(const std::vector<ca::AuditLog::Event>&);
+using AppendAll = Result<std::string> (ca::AuditTrail::*)(const std::vector<ca::AuditTrail::Event>&);
 static_assert(std::is_same_v<decltype(ca::parse_csr), ParseCsr>);
 static_assert(std::is_same_v<decltype(ca::build_certificate), BuildCertificate>);
-static_assert(std::is_same_v<decltype(&ca::AuditLog::append_all), AppendAll>);
+static_assert(std::is_same_v<decltype(&ca::AuditTrail::append_all), AppendAll>);
 }  // namespace hwca::bench::wrapped
 
 #define HWCA_PARSE_CSR \
   _ZN4hwca2ca9parse_csrESt17basic_string_viewIcSt11char_traitsIcEERKNSt7__cxx1112basic_stringIcS3_SaIcEEEP15ossl_lib_ctx_st
 #define HWCA_BUILD_CERTIFICATE \
   _ZN4hwca2ca17build_certificateERKNS0_15CertificateSpecEP15ossl_lib_ctx_st
-#define HWCA_APPEND_ALL _ZN4hwca2ca8AuditLog10append_allB5cxx11ERKSt6vectorINS1_5EventESaIS3_EE
+#define HWCA_APPEND_ALL _ZN4hwca2ca10AuditTrail10append_allB5cxx11ERKSt6vectorINS1_5EventESaIS3_EE
 #define HWCA_CAT(a, b) a##b
 #define HWCA_WRAP(sym) HWCA_CAT(__wrap_, sym)
 #define HWCA_REAL(sym) HWCA_CAT(__real_, sym)
@@ -110,10 +110,10 @@ hwca::Result<hwca::ossl::Ptr<X509>> HWCA_WRAP(HWCA_BUILD_CERTIFICATE)(
 }
 
 // A member function: `this` is the first argument.
-hwca::Result<std::string> HWCA_REAL(HWCA_APPEND_ALL)(ca::AuditLog*,
-                                                     const std::vector<ca::AuditLog::Event>&);
+hwca::Result<std::string> HWCA_REAL(HWCA_APPEND_ALL)(ca::AuditTrail*,
+                                                     const std::vector<ca::AuditTrail::Event>&);
 hwca::Result<std::string> HWCA_WRAP(HWCA_APPEND_ALL)(
-    ca::AuditLog* self, const std::vector<ca::AuditLog::Event>& events) {
+    ca::AuditTrail* self, const std::vector<ca::AuditTrail::Event>& events) {
   Timed t(kAudit);
   return HWCA_REAL(HWCA_APPEND_ALL)(self, events);
 }

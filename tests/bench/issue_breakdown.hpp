@@ -12,7 +12,7 @@
 //   re-verify     X509_verify in build_certificate (RSA CA keys only)
 //   serial check  IssuanceStore::serial_exists
 //   record        IssuanceStore::record: the batch's SQLite transaction, committed and synced
-//   audit         AuditLog::append_all: the batch's lines, written and synced
+//   audit         AuditTrail::append_all: the batch's lines, written and synced
 //   other         the rest of issue_batch: profile, serial numbers, DER, fingerprints, JSON
 #pragma once
 

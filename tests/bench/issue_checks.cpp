@@ -5,6 +5,7 @@
 
 #include <set>
 
+#include "ca/audit_log.hpp"
 #include "ca/certificate_builder.hpp"
 #include "ca/serial.hpp"
 

@@ -25,6 +25,7 @@
 #include <string>
 #include <string_view>
 
+#include "ca/audit_log.hpp"
 #include "ca/bootstrap_token.hpp"
 #include "ca/crypto_context.hpp"
 #include "ca/home.hpp"
