@@ -1,0 +1,49 @@
+// The records the issuance database's tests make, written once for the contract tests that
+// run against both stores (tests/store) and the SQLite unit tests that keep what only a file
+// does (tests/unit: upgrades of older files, reading the file itself).
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "ca/bootstrap_token.hpp"
+#include "ca/node_registry.hpp"
+
+namespace hwca::test {
+
+// Bootstrap tokens (node_registry.hpp).
+namespace tokens {
+
+inline constexpr int64_t kNow = 1900000000;
+inline constexpr int64_t kExpires = 2000000000;  // 2033-05-18 03:33:20Z
+
+// A token with its text (the secret) and the record to store.
+struct Made {
+  std::string text;
+  ca::BootstrapToken token;
+  ca::Sha256 hash{};
+};
+
+inline Made make(const std::string& node, std::vector<std::string> addresses = {"10.0.0.5"},
+                 int64_t created = kNow - 100, int64_t expires = kExpires) {
+  auto t = ca::make_bootstrap_token();
+  EXPECT_TRUE(t);
+  Made m;
+  m.text = t->text;
+  m.token.id = t->id;
+  m.token.node = node;
+  m.token.addresses = std::move(addresses);
+  m.token.created_at = created;
+  m.token.expires_at = expires;
+  m.token.created_by = "cli:uid=0";
+  m.hash = ca::bootstrap_token_hash(m.text);
+  return m;
+}
+
+}  // namespace tokens
+
+}  // namespace hwca::test
