@@ -27,7 +27,7 @@ namespace {
 using hwca::ErrorKind;
 using hwca::Result;
 using namespace hwca::ca;
-using namespace hwca::test::tokens;
+using namespace hwca::test::bootstrap;
 
 class NodeRegistryContract : public hwca::test::StoreBackendTest {
  protected:

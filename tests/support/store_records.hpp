@@ -12,11 +12,12 @@
 
 #include "ca/bootstrap_token.hpp"
 #include "ca/node_registry.hpp"
+#include "ca/tpm_registry.hpp"
 
 namespace hwca::test {
 
 // Bootstrap tokens (node_registry.hpp).
-namespace tokens {
+namespace bootstrap {
 
 inline constexpr int64_t kNow = 1900000000;
 inline constexpr int64_t kExpires = 2000000000;  // 2033-05-18 03:33:20Z
@@ -44,6 +45,32 @@ inline Made make(const std::string& node, std::vector<std::string> addresses = {
   return m;
 }
 
-}  // namespace tokens
+}  // namespace bootstrap
+
+// TPM registrations (tpm_registry.hpp).
+namespace tpm_registry {
+
+// 64 times `c`: a SHA-256 in hex.
+inline std::string hex64(char c) { return std::string(64, c); }
+
+inline ca::NodeTpm tpm(const std::string& node, char ek, const char* kind = "certificate") {
+  ca::NodeTpm t;
+  t.node = node;
+  t.ek_sha256 = hex64(ek);
+  t.ek_kind = kind;
+  t.ek_der = {0x30, 0x03, 0x02, 0x01, static_cast<uint8_t>(ek)};
+  t.registered_at = 1700000000;
+  t.registered_by = "cli:uid=0";
+  return t;
+}
+
+// The node names, in order.
+inline std::vector<std::string> nodes_of(const std::vector<ca::NodeTpm>& tpms) {
+  std::vector<std::string> out;
+  for (const auto& t : tpms) out.push_back(t.node);
+  return out;
+}
+
+}  // namespace tpm_registry
 
 }  // namespace hwca::test

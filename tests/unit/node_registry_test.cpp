@@ -24,7 +24,7 @@ namespace {
 
 using hwca::ErrorKind;
 using namespace hwca::ca;
-using namespace hwca::test::tokens;
+using namespace hwca::test::bootstrap;
 
 // Schema version 1 exactly as hwca 0.1 (before the node registry) created it: the fixture
 // for upgrades. Do not change it to follow the current schema.
