@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "ca/bootstrap_token.hpp"
+#include "ca/issuance_store.hpp"
 #include "ca/node_registry.hpp"
 #include "ca/tpm_registry.hpp"
 
@@ -72,5 +73,35 @@ inline std::vector<std::string> nodes_of(const std::vector<ca::NodeTpm>& tpms) {
 }
 
 }  // namespace tpm_registry
+
+// Certificates with their lineage (issuance_store.hpp, renewed_from and spki_sha256).
+namespace lineage {
+
+// A kubelet client certificate of CA `ca`, renewed from `from` (none if empty), for the key
+// whose digest is `spki` (unknown if empty).
+inline ca::IssuedCert cert(const std::string& ca, const std::string& serial,
+                           const std::string& from = "", const std::string& spki = "") {
+  ca::IssuedCert c;
+  c.ca = ca;
+  c.serial = serial;
+  c.profile = "kubelet-client";
+  c.subject = "CN=system:node:n1,O=system:nodes";
+  c.not_before = 1700000000;
+  c.not_after = 2000000000;
+  c.requester = "est:n1";
+  c.der = {0x30, 0x03, 0x02, 0x01, 0x01};
+  c.renewed_from = from;
+  c.spki_sha256 = spki;
+  return c;
+}
+
+// The serials, in order.
+inline std::vector<std::string> serials(const std::vector<ca::IssuedCert>& certs) {
+  std::vector<std::string> out;
+  for (const auto& c : certs) out.push_back(c.serial);
+  return out;
+}
+
+}  // namespace lineage
 
 }  // namespace hwca::test
