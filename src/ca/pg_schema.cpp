@@ -2,7 +2,9 @@
 // (sqlite_issuance_open.cpp), in PostgreSQL's types: certificates with their SANs (a JSON
 // array of "DNS:..." texts), lineage and attestation; CRL numbers; bootstrap tokens (only
 // the SHA-256 of their text); nodes' TPMs and the EK roots; the audit chain (one row a line,
-// pg_audit_trail.hpp). Times are Unix seconds.
+// pg_audit_trail.hpp). Times are Unix seconds. Every text column compares bytewise (COLLATE
+// "C"), as SQLite does: names, serials and ids sort alike in both stores, whatever the
+// server's locale.
 #include <memory>
 
 #include "ca/pg_connection.hpp"
@@ -21,23 +23,23 @@ CREATE TABLE hwca_schema (
 INSERT INTO hwca_schema (version) VALUES (1);
 CREATE TABLE certs (
   id bigserial PRIMARY KEY,
-  ca text NOT NULL CHECK (ca <> ''),
-  serial text NOT NULL CHECK (serial <> ''),
-  profile text NOT NULL,
-  subject text NOT NULL,
-  sans text NOT NULL DEFAULT '[]',
+  ca text COLLATE "C" NOT NULL CHECK (ca <> ''),
+  serial text COLLATE "C" NOT NULL CHECK (serial <> ''),
+  profile text COLLATE "C" NOT NULL,
+  subject text COLLATE "C" NOT NULL,
+  sans text COLLATE "C" NOT NULL DEFAULT '[]',
   not_before bigint NOT NULL,
   not_after bigint NOT NULL,
-  requester text NOT NULL,
+  requester text COLLATE "C" NOT NULL,
   der bytea NOT NULL,
   revoked_at bigint,
   revocation_reason integer,
   recorded_at bigint NOT NULL,
-  renewed_from text CHECK (renewed_from IS NULL OR renewed_from <> ''),
-  spki_sha256 text CHECK (spki_sha256 IS NULL OR length(spki_sha256) = 64),
-  attest_ek_sha256 text CHECK (attest_ek_sha256 IS NULL OR length(attest_ek_sha256) = 64),
-  attest_ak_name text CHECK (attest_ak_name IS NULL OR attest_ak_name <> ''),
-  attest_key_name text CHECK (attest_key_name IS NULL OR attest_key_name <> ''),
+  renewed_from text COLLATE "C" CHECK (renewed_from IS NULL OR renewed_from <> ''),
+  spki_sha256 text COLLATE "C" CHECK (spki_sha256 IS NULL OR length(spki_sha256) = 64),
+  attest_ek_sha256 text COLLATE "C" CHECK (attest_ek_sha256 IS NULL OR length(attest_ek_sha256) = 64),
+  attest_ak_name text COLLATE "C" CHECK (attest_ak_name IS NULL OR attest_ak_name <> ''),
+  attest_key_name text COLLATE "C" CHECK (attest_key_name IS NULL OR attest_key_name <> ''),
   CHECK ((revoked_at IS NULL) = (revocation_reason IS NULL)),
   UNIQUE (ca, serial)
 );
@@ -47,43 +49,43 @@ CREATE INDEX certs_revoked ON certs (ca, revoked_at) WHERE revoked_at IS NOT NUL
 CREATE INDEX certs_by_renewed_from ON certs (ca, renewed_from) WHERE renewed_from IS NOT NULL;
 CREATE INDEX certs_compromised_keys ON certs (spki_sha256) WHERE revocation_reason = 1;
 CREATE TABLE crl_numbers (
-  ca text PRIMARY KEY,
+  ca text COLLATE "C" PRIMARY KEY,
   last bigint NOT NULL CHECK (last > 0)
 );
 CREATE TABLE bootstrap_tokens (
-  id text PRIMARY KEY CHECK (length(id) = 6),
+  id text COLLATE "C" PRIMARY KEY CHECK (length(id) = 6),
   seq bigserial NOT NULL,
-  node text NOT NULL CHECK (node <> ''),
+  node text COLLATE "C" NOT NULL CHECK (node <> ''),
   secret_sha256 bytea NOT NULL CHECK (length(secret_sha256) = 32),
-  addresses text NOT NULL,
+  addresses text COLLATE "C" NOT NULL,
   created_at bigint NOT NULL,
   expires_at bigint NOT NULL,
-  created_by text NOT NULL,
+  created_by text COLLATE "C" NOT NULL,
   used_at bigint,
   revoked_at bigint
 );
 CREATE INDEX bootstrap_tokens_by_created ON bootstrap_tokens (created_at, id);
 CREATE INDEX bootstrap_tokens_spent ON bootstrap_tokens (node, used_at) WHERE used_at IS NOT NULL;
 CREATE TABLE node_tpms (
-  node text PRIMARY KEY CHECK (node <> ''),
-  ek_sha256 text NOT NULL UNIQUE CHECK (length(ek_sha256) = 64),
-  ek_kind text NOT NULL CHECK (ek_kind IN ('certificate', 'public-key')),
+  node text COLLATE "C" PRIMARY KEY CHECK (node <> ''),
+  ek_sha256 text COLLATE "C" NOT NULL UNIQUE CHECK (length(ek_sha256) = 64),
+  ek_kind text COLLATE "C" NOT NULL CHECK (ek_kind IN ('certificate', 'public-key')),
   ek_der bytea NOT NULL CHECK (length(ek_der) > 0),
   registered_at bigint NOT NULL,
-  registered_by text NOT NULL,
-  addresses text NOT NULL DEFAULT '[]'
+  registered_by text COLLATE "C" NOT NULL,
+  addresses text COLLATE "C" NOT NULL DEFAULT '[]'
 );
 CREATE TABLE audit_events (
   seq bigint PRIMARY KEY CHECK (seq > 0),
-  line text NOT NULL
+  line text COLLATE "C" NOT NULL
 );
 CREATE TABLE ek_roots (
-  sha256 text PRIMARY KEY CHECK (length(sha256) = 64),
-  subject text NOT NULL,
+  sha256 text COLLATE "C" PRIMARY KEY CHECK (length(sha256) = 64),
+  subject text COLLATE "C" NOT NULL,
   anchor boolean NOT NULL,
   der bytea NOT NULL CHECK (length(der) > 0),
   added_at bigint NOT NULL,
-  added_by text NOT NULL
+  added_by text COLLATE "C" NOT NULL
 );
 )sql";
 
@@ -140,8 +142,8 @@ Status PgIssuanceStore::prepare_schema() {
   if (*now > kSchemaVersion) {
     return tl::unexpected(Error{ErrorKind::usage,
                                 "issuance database " + name_ + " has schema version " +
-                                    std::to_string(*now) + ", newer than this hwca knows (" +
-                                    std::to_string(kSchemaVersion) + "): upgrade hwca",
+                                    std::to_string(*now) + "; this hwca knows versions up to " +
+                                    std::to_string(kSchemaVersion) + ": use a newer hwca",
                                 ErrorSource::database});
   }
   if (*now == kSchemaVersion) return {};

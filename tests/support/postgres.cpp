@@ -182,8 +182,16 @@ std::string quoted_identifier(const std::string& name) {
   return out + "\"";
 }
 
-// Run one statement that returns no rows; throws with the server's message.
-void execute(const std::string& url, const std::string& sql) {
+unsigned random_number() {
+  static std::mutex mutex;
+  static std::mt19937 rng(std::random_device{}() ^ static_cast<unsigned>(::getpid()));
+  std::lock_guard lock(mutex);
+  return rng();
+}
+
+}  // namespace
+
+void execute_sql(const std::string& url, const std::string& sql) {
   std::unique_ptr<PGconn, decltype(&PQfinish)> conn(PQconnectdb(url.c_str()), PQfinish);
   if (PQstatus(conn.get()) != CONNECTION_OK) {
     throw std::runtime_error("cannot connect to " + url + ": " + PQerrorMessage(conn.get()));
@@ -193,15 +201,6 @@ void execute(const std::string& url, const std::string& sql) {
     throw std::runtime_error(sql + ": " + PQerrorMessage(conn.get()));
   }
 }
-
-unsigned random_number() {
-  static std::mutex mutex;
-  static std::mt19937 rng(std::random_device{}() ^ static_cast<unsigned>(::getpid()));
-  std::lock_guard lock(mutex);
-  return rng();
-}
-
-}  // namespace
 
 std::string postgres_bin_dir() {
   const fs::path root = "/usr/lib/postgresql";
@@ -376,12 +375,12 @@ std::string PostgresServer::create_database() {
   std::snprintf(suffix, sizeof suffix, "%06x", random_number() & 0xffffff);
   std::string name =
       "t_" + std::to_string(::getpid()) + "_" + std::to_string(++counter) + "_" + suffix;
-  execute(url(), "CREATE DATABASE " + quoted_identifier(name));
+  execute_sql(url(), "CREATE DATABASE " + quoted_identifier(name));
   return name;
 }
 
 void PostgresServer::drop_database(const std::string& name) {
-  execute(url(), "DROP DATABASE IF EXISTS " + quoted_identifier(name) + " WITH (FORCE)");
+  execute_sql(url(), "DROP DATABASE IF EXISTS " + quoted_identifier(name) + " WITH (FORCE)");
 }
 
 pid_t PostgresServer::pid() const {

@@ -91,6 +91,10 @@ class PostgresServer {
   pid_t child_ = -1;    // the postmaster when this program started it (to reap it)
 };
 
+// Run statements that return no rows on the database at `url` (a test altering what hwca
+// wrote); throws with the server's message.
+void execute_sql(const std::string& url, const std::string& sql);
+
 // The newest /usr/lib/postgresql/*/bin (postgres, initdb, psql); throws if there is none.
 std::string postgres_bin_dir();
 
