@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <ctime>
 
 #include "ca/audit_trail.hpp"
 #include "ca/certificate_builder.hpp"
@@ -27,14 +28,46 @@ Status make_dir(const std::string& path) {
 
 }  // namespace
 
+namespace {
+
+// A CA of a shared database (InitCaRequest::catalog): published there (the commit point),
+// taken in by this home, then audited; withdrawn again if the audit line cannot be written.
+Result<InitCaResult> publish_ca(Home& home, const InitCaRequest& req, const CaEntry& entry,
+                                ossl::Ptr<X509> cert, const nlohmann::json& data) {
+  SharedCa shared{req.name, ca_entry_yaml(entry), cert_pem(cert.get()),
+                  static_cast<int64_t>(std::time(nullptr)), req.requester};
+  if (auto ok = req.catalog->publish_ca(shared); !ok) return wrap(ok.error(), "CA not created");
+  if (auto ok = home.adopt_shared({shared}, "the shared database"); !ok) {
+    (void)req.catalog->withdraw_ca(req.name);
+    return wrap(ok.error(), "CA not created");
+  }
+  auto audit = open_audit(home);
+  if (auto ok = audit->append("ca.created", data); !ok) {
+    if (auto undo = req.catalog->withdraw_ca(req.name); !undo) {
+      return fail(ok.error().kind, "CA '" + req.name +
+                                       "' is in the shared database but its creation could not "
+                                       "be audited (" +
+                                       ok.error().message + ") nor undone (" +
+                                       undo.error().message + ")");
+    }
+    return wrap(ok.error(), "CA not created");
+  }
+  return InitCaResult{entry, std::move(cert)};
+}
+
+}  // namespace
+
 Result<ossl::Ptr<X509>> load_ca_cert(const Home& home, const std::string& name) {
   auto it = home.config().cas.find(name);
   if (it == home.config().cas.end()) {
     return fail(ErrorKind::not_found,
                 "no CA named '" + printable(name) + "' in " + home.dir() + " (see 'hwca ca list')");
   }
-  std::string path = home.path(it->second.cert);
-  auto text = read_file(path, 1 << 20);
+  // A shared CA's certificate is the database's; the others' are files of the home.
+  const std::string* shared = home.shared_cert_pem(name);
+  std::string path = shared ? "the certificate of shared CA '" + name + "'"
+                            : home.path(it->second.cert);
+  auto text = shared ? Result<std::string>(*shared) : read_file(path, 1 << 20);
   if (!text) return tl::unexpected(text.error());
   ossl::Ptr<BIO> bio(BIO_new_mem_buf(text->data(), static_cast<int>(text->size())));
   ossl::Ptr<X509> x(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
@@ -198,6 +231,15 @@ Result<InitCaResult> init_ca(Home& home, const CryptoContext& crypto, const Init
   entry.cert = folder + "/cert.pem";
   entry.parent = req.parent;
   entry.urls = req.urls;
+  nlohmann::json data = {{"ca", req.name},
+                         {"subject", dn_text(subject->get())},
+                         {"serial", serial->hex()},
+                         {"key", req.key_uri},
+                         {"parent", req.parent},
+                         {"not_after", spec.not_after},
+                         {"sha256", fingerprint_sha256(cert->get())},
+                         {"requester", req.requester}};
+  if (req.catalog != nullptr) return publish_ca(home, req, entry, std::move(*cert), data);
   std::string chain = cert_pem(cert->get());
   if (!req.parent.empty()) {
     auto parents = read_ca_chain_pem(home, req.parent);
@@ -228,14 +270,6 @@ Result<InitCaResult> init_ca(Home& home, const CryptoContext& crypto, const Init
   }
   auto audit_trail = open_audit(home);
   AuditTrail& audit = *audit_trail;
-  nlohmann::json data = {{"ca", req.name},
-                         {"subject", dn_text(subject->get())},
-                         {"serial", serial->hex()},
-                         {"key", req.key_uri},
-                         {"parent", req.parent},
-                         {"not_after", spec.not_after},
-                         {"sha256", fingerprint_sha256(cert->get())},
-                         {"requester", req.requester}};
   if (auto ok = audit.append("ca.created", data); !ok) {
     // Unrecorded, the CA must not exist: take it out of the configuration again.
     if (auto undo = home.save(before); !undo) {

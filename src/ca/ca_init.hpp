@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "ca/crypto_context.hpp"
+#include "ca/ca_catalog.hpp"
 #include "ca/home.hpp"
 #include "ca/issuance_store.hpp"
 #include "common/ossl.hpp"
@@ -30,6 +31,9 @@ struct InitCaRequest {
   // Records the new CA's certificate (under its parent; a root under itself), so that a
   // parent can revoke it. Null: not recorded (tests of the certificate alone).
   IssuanceStore* store = nullptr;
+  // A database that shares CA definitions between instances (PostgreSQL): the CA is
+  // published there instead of written to config.yaml and cas/<name>/. Null: the home's.
+  CaCatalog* catalog = nullptr;
 };
 
 struct InitCaResult {

@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "ca/ca_catalog.hpp"
 #include "ca/issuance_store.hpp"
 #include "ca/node_registry.hpp"
 #include "ca/tpm_registry.hpp"
@@ -19,6 +20,9 @@ class Database : public IssuanceStore, public NodeRegistry, public TpmRegistry {
  public:
   // The database in messages: a file path, or a PostgreSQL URL without its password.
   virtual std::string describe() const = 0;
+  // The CA definitions it shares between instances (ca_catalog.hpp), or null (SQLite: the
+  // CAs are the home's).
+  virtual CaCatalog* catalog() { return nullptr; }
 };
 
 // Whether `target` names a PostgreSQL database (postgresql:// or postgres://) rather than

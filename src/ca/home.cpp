@@ -103,6 +103,55 @@ Status check(const Config& c, const std::string& source) {
   return {};
 }
 
+// One CA's mapping of config.yaml (or of the shared database's ca_definitions).
+Result<CaEntry> parse_ca_entry(const YAML::Node& node, const std::string& where) {
+  if (!node.IsMap()) return fail(ErrorKind::usage, where + " must be a mapping");
+  if (auto ok = unique_keys(node, where); !ok) return tl::unexpected(ok.error());
+  CaEntry e;
+  for (const auto& field : node) {
+    std::string f = field.first.as<std::string>();
+    if (f == "renewalKeyChange") {
+      auto b = boolean(field.second, where + ": renewalKeyChange");
+      if (!b) return tl::unexpected(b.error());
+      e.renewal_key_change = *b;
+      continue;
+    }
+    if (f == "crlDistributionPoints" || f == "issuingCertificateURLs") {
+      auto urls = parse_url_list(field.second, where + ": " + f);
+      if (!urls) return tl::unexpected(urls.error());
+      (f == "crlDistributionPoints" ? e.urls.crl : e.urls.ca_issuers) = std::move(*urls);
+      continue;
+    }
+    auto v = scalar(field.second, where + ": " + f);
+    if (!v) return tl::unexpected(v.error());
+    if (f == "key")
+      e.key = *v;
+    else if (f == "cert")
+      e.cert = *v;
+    else if (f == "parent")
+      e.parent = *v;
+    else
+      return fail(ErrorKind::usage, where + ": unknown field '" + printable(f) + "'");
+  }
+  if (e.key.empty() || e.cert.empty()) return fail(ErrorKind::usage, where + " needs key and cert");
+  return e;
+}
+
+void emit_ca_entry(YAML::Emitter& out, const CaEntry& ca) {
+  out << YAML::BeginMap;
+  out << YAML::Key << "key" << YAML::Value << ca.key;
+  out << YAML::Key << "cert" << YAML::Value << ca.cert;
+  if (!ca.parent.empty()) out << YAML::Key << "parent" << YAML::Value << ca.parent;
+  if (ca.renewal_key_change) out << YAML::Key << "renewalKeyChange" << YAML::Value << true;
+  if (!ca.urls.crl.empty()) {
+    out << YAML::Key << "crlDistributionPoints" << YAML::Value << ca.urls.crl;
+  }
+  if (!ca.urls.ca_issuers.empty()) {
+    out << YAML::Key << "issuingCertificateURLs" << YAML::Value << ca.urls.ca_issuers;
+  }
+  out << YAML::EndMap;
+}
+
 }  // namespace
 
 bool valid_ca_name(const std::string& name) {
@@ -139,39 +188,9 @@ Result<Config> parse_config(const std::string& text, const std::string& source) 
         }
         for (const auto& ca : item.second) {
           std::string name = ca.first.as<std::string>();
-          std::string where = source + ": CA '" + printable(name) + "'";
-          if (!ca.second.IsMap()) return fail(ErrorKind::usage, where + " must be a mapping");
-          if (auto ok = unique_keys(ca.second, where); !ok) return tl::unexpected(ok.error());
-          CaEntry e;
-          for (const auto& field : ca.second) {
-            std::string f = field.first.as<std::string>();
-            if (f == "renewalKeyChange") {
-              auto b = boolean(field.second, where + ": renewalKeyChange");
-              if (!b) return tl::unexpected(b.error());
-              e.renewal_key_change = *b;
-              continue;
-            }
-            if (f == "crlDistributionPoints" || f == "issuingCertificateURLs") {
-              auto urls = parse_url_list(field.second, where + ": " + f);
-              if (!urls) return tl::unexpected(urls.error());
-              (f == "crlDistributionPoints" ? e.urls.crl : e.urls.ca_issuers) = std::move(*urls);
-              continue;
-            }
-            auto v = scalar(field.second, where + ": " + f);
-            if (!v) return tl::unexpected(v.error());
-            if (f == "key")
-              e.key = *v;
-            else if (f == "cert")
-              e.cert = *v;
-            else if (f == "parent")
-              e.parent = *v;
-            else
-              return fail(ErrorKind::usage, where + ": unknown field '" + printable(f) + "'");
-          }
-          if (e.key.empty() || e.cert.empty()) {
-            return fail(ErrorKind::usage, where + " needs key and cert");
-          }
-          c.cas[name] = e;
+          auto e = parse_ca_entry(ca.second, source + ": CA '" + printable(name) + "'");
+          if (!e) return tl::unexpected(e.error());
+          c.cas[name] = std::move(*e);
         }
       } else if (key == "profiles") {
         auto profiles = parse_profiles(item.second, source);
@@ -197,18 +216,8 @@ std::string emit_config(const Config& c) {
   out << YAML::Key << "auditLog" << YAML::Value << c.audit_log;
   out << YAML::Key << "cas" << YAML::Value << YAML::BeginMap;
   for (const auto& [name, ca] : c.cas) {
-    out << YAML::Key << name << YAML::Value << YAML::BeginMap;
-    out << YAML::Key << "key" << YAML::Value << ca.key;
-    out << YAML::Key << "cert" << YAML::Value << ca.cert;
-    if (!ca.parent.empty()) out << YAML::Key << "parent" << YAML::Value << ca.parent;
-    if (ca.renewal_key_change) out << YAML::Key << "renewalKeyChange" << YAML::Value << true;
-    if (!ca.urls.crl.empty()) {
-      out << YAML::Key << "crlDistributionPoints" << YAML::Value << ca.urls.crl;
-    }
-    if (!ca.urls.ca_issuers.empty()) {
-      out << YAML::Key << "issuingCertificateURLs" << YAML::Value << ca.urls.ca_issuers;
-    }
-    out << YAML::EndMap;
+    out << YAML::Key << name << YAML::Value;
+    emit_ca_entry(out, ca);
   }
   out << YAML::EndMap;
   if (!c.profiles_yaml.empty()) {
@@ -269,9 +278,47 @@ std::string Home::database_target() const {
 
 Status Home::save(const Config& config) {
   if (auto ok = check(config, path(kConfigFile)); !ok) return ok;
-  if (auto ok = write_file_atomic(path(kConfigFile), emit_config(config), 0600); !ok) return ok;
+  Config own = config;
+  for (const auto& [name, pem] : shared_) own.cas.erase(name);
+  if (auto ok = write_file_atomic(path(kConfigFile), emit_config(own), 0600); !ok) return ok;
   config_ = config;
   return {};
+}
+
+std::string ca_entry_yaml(const CaEntry& entry) {
+  YAML::Emitter out;
+  emit_ca_entry(out, entry);
+  return std::string(out.c_str()) + "\n";
+}
+
+Status Home::adopt_shared(const std::vector<SharedCa>& cas, const std::string& source) {
+  Config merged = config_;
+  std::map<std::string, std::string> shared = shared_;
+  for (const auto& ca : cas) {
+    const std::string where = source + ": CA '" + printable(ca.name) + "'";
+    if (shared.count(ca.name) == 0 && merged.cas.count(ca.name) != 0) {
+      return fail(ErrorKind::conflict, where + " is also a CA of " + path(kConfigFile) +
+                                           ": rename or remove one of them");
+    }
+    if (auto ok = check_yaml_text(ca.entry_yaml, where); !ok) return ok;
+    try {
+      auto entry = parse_ca_entry(YAML::Load(ca.entry_yaml), where);
+      if (!entry) return tl::unexpected(entry.error());
+      merged.cas[ca.name] = std::move(*entry);
+    } catch (const YAML::Exception& e) {
+      return fail(ErrorKind::usage, where + ": " + e.msg);
+    }
+    shared[ca.name] = ca.cert_pem;
+  }
+  if (auto ok = check(merged, source); !ok) return ok;
+  config_ = std::move(merged);
+  shared_ = std::move(shared);
+  return {};
+}
+
+const std::string* Home::shared_cert_pem(const std::string& name) const {
+  auto it = shared_.find(name);
+  return it == shared_.end() ? nullptr : &it->second;
 }
 
 }  // namespace hwca::ca

@@ -12,7 +12,9 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
+#include "ca/ca_catalog.hpp"
 #include "ca/distribution_urls.hpp"
 #include "ca/profile.hpp"
 #include "common/result.hpp"
@@ -42,6 +44,8 @@ struct Config {
 // Parse and check config.yaml text; `source` names it in errors ("<home>/config.yaml").
 Result<Config> parse_config(const std::string& text, const std::string& source);
 std::string emit_config(const Config& config);
+// One CA's config.yaml mapping as text: what a shared database keeps (ca_catalog.hpp).
+std::string ca_entry_yaml(const CaEntry& entry);
 
 // A CA name: 1-64 of a-z, 0-9 and '-', starting with a letter or digit.
 bool valid_ca_name(const std::string& name);
@@ -59,12 +63,22 @@ class Home {
   std::string path(const std::string& relative) const { return dir_ + "/" + relative; }
   // What open_database() opens: the configuration's PostgreSQL URL, or its SQLite file.
   std::string database_target() const;
-  // Replace config.yaml atomically (mode 0600) and keep `config` as the current one.
+  // Replace config.yaml atomically (mode 0600) and keep `config` as the current one. The
+  // shared CAs (below) stay out of the file.
   Status save(const Config& config);
+
+  // Take in the CAs a shared database keeps (ca_catalog.hpp), in memory: they join the
+  // configuration's CAs, their certificates come from `cas` instead of files. A name that is
+  // also a CA of config.yaml is refused (conflict), as is an entry that does not parse or
+  // check; nothing is taken in then. `source` names the database in errors.
+  Status adopt_shared(const std::vector<SharedCa>& cas, const std::string& source);
+  // The PEM certificate of a shared CA, or null for a CA of config.yaml.
+  const std::string* shared_cert_pem(const std::string& name) const;
 
  private:
   std::string dir_;
   Config config_;
+  std::map<std::string, std::string> shared_;  // shared CA -> its certificate (PEM)
 };
 
 }  // namespace hwca::ca

@@ -27,7 +27,7 @@ class Connection;
 class Params;
 }  // namespace pg
 
-class PgIssuanceStore : public Database {
+class PgIssuanceStore : public Database, public CaCatalog {
  public:
   struct Options {
     bool read_only = false;  // every transaction read-only; the schema must exist
@@ -39,6 +39,12 @@ class PgIssuanceStore : public Database {
   ~PgIssuanceStore() override;
 
   std::string describe() const override { return name_; }
+  CaCatalog* catalog() override { return this; }
+
+  // CaCatalog (pg_ca_catalog.cpp).
+  Result<std::vector<SharedCa>> shared_cas() override;
+  Status publish_ca(const SharedCa& ca) override;
+  Status withdraw_ca(const std::string& name) override;
 
   Status writable() const override;
   Result<bool> serial_exists(const std::string& ca, const std::string& serial) override;

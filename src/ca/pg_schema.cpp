@@ -1,7 +1,8 @@
 // PgIssuanceStore: opening, and the schema. Version 1 holds what SQLite's version 5 holds
 // (sqlite_issuance_open.cpp), in PostgreSQL's types: certificates with their SANs (a JSON
 // array of "DNS:..." texts), lineage and attestation; CRL numbers; bootstrap tokens (only
-// the SHA-256 of their text); nodes' TPMs and the EK roots; the audit chain (one row a line,
+// the SHA-256 of their text); nodes' TPMs and the EK roots; the shared CA definitions
+// (ca_catalog.hpp); the audit chain (one row a line,
 // pg_audit_trail.hpp). Times are Unix seconds. Every text column compares bytewise (COLLATE
 // "C"), as SQLite does: names, serials and ids sort alike in both stores, whatever the
 // server's locale.
@@ -74,6 +75,13 @@ CREATE TABLE node_tpms (
   registered_at bigint NOT NULL,
   registered_by text COLLATE "C" NOT NULL,
   addresses text COLLATE "C" NOT NULL DEFAULT '[]'
+);
+CREATE TABLE ca_definitions (
+  name text COLLATE "C" PRIMARY KEY CHECK (name <> ''),
+  entry text COLLATE "C" NOT NULL,
+  cert_pem text COLLATE "C" NOT NULL,
+  created_at bigint NOT NULL,
+  created_by text COLLATE "C" NOT NULL
 );
 CREATE TABLE audit_events (
   seq bigint PRIMARY KEY CHECK (seq > 0),

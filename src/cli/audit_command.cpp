@@ -88,7 +88,8 @@ int cross_check(Session& session, const Audited& a, OutputFormat output, nlohman
   const std::string db_path = home.database_target();
   doc["database"] = nullptr;
   doc["problems"] = nlohmann::json::array();
-  if (!ca::is_postgresql_url(db_path) && ::access(db_path.c_str(), F_OK) != 0 && a.certs.empty() && a.tokens_created.empty() &&
+  if (!ca::is_postgresql_url(db_path) && ::access(db_path.c_str(), F_OK) != 0 &&
+      a.certs.empty() && a.tokens_created.empty() &&
       a.tpms.empty() && a.ek_roots.empty()) {
     if (output != OutputFormat::text) print_output(output, doc, nullptr);
     return 0;
@@ -174,7 +175,7 @@ int cross_check(Session& session, const Audited& a, OutputFormat output, nlohman
   const Counts n{recorded.size(),  recorded_revoked.size(), tokens->size(),          tpms->size(),
                  ek_roots->size(), accounted_by_revocation, unaudited_revoked_tokens};
   if (output != OutputFormat::text) {
-    doc["database"] = {{"path", db_path},
+    doc["database"] = {{"path", (*store)->describe()},
                        {"certificates", n.certs},
                        {"revoked", n.revoked},
                        {"bootstrapTokens", n.tokens},
@@ -185,7 +186,7 @@ int cross_check(Session& session, const Audited& a, OutputFormat output, nlohman
     doc["problems"] = problems;
     print_output(output, doc, nullptr);
   } else {
-    print_counts(db_path, n, problems);
+    print_counts((*store)->describe(), n, problems);
   }
   if (problems.empty()) return 0;
   std::string first = problems.front();

@@ -38,7 +38,9 @@ nlohmann::json ca_json(const ca::Home& home, const std::string& name, const ca::
   nlohmann::json doc = certificate_json(cert);
   doc["name"] = name;
   doc["parent"] = entry.parent.empty() ? nlohmann::json(nullptr) : nlohmann::json(entry.parent);
-  doc["certificateFile"] = home.path(entry.cert);
+  // A shared CA's certificate is in the database, not a file of this home.
+  doc["certificateFile"] = home.shared_cert_pem(name) ? nlohmann::json(nullptr)
+                                                      : nlohmann::json(home.path(entry.cert));
   if (!key.is_object()) key = nlohmann::json::object();
   key["uri"] = entry.key;
   if (!key.contains("type")) key["type"] = tokens::key_type_of(X509_get0_pubkey(cert));
@@ -88,6 +90,7 @@ int init(const Context& ctx, const CaArgs& args) {
   req.key_options = ctx.open_options();
   req.requester = cli_requester();
   req.store = *store;
+  req.catalog = (*store)->catalog();
   auto made = ca::init_ca(home, **crypto, req);
   if (!made) {
     Error e = made.error();
@@ -103,7 +106,10 @@ int init(const Context& ctx, const CaArgs& args) {
   print_output(args.output, doc, [&](std::ostream& out) {
     out << (args.parent.empty() ? "root" : "intermediate") << " CA '" << args.name
         << "' created: " << ca::dn_text(X509_get_subject_name(made->cert.get())) << "\n"
-        << "certificate: " << home.path(made->entry.cert) << "\n";
+        << "certificate: "
+        << (home.shared_cert_pem(args.name) ? "in the shared database " + (*store)->describe()
+                                            : home.path(made->entry.cert))
+        << "\n";
   });
   return 0;
 }

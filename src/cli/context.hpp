@@ -15,6 +15,7 @@ struct Context {
   std::string pin_source;  // --pin-source
   double timeout = 0;      // --timeout seconds; 0: HWCA_TOKEN_TIMEOUT or 30 s
   std::string home;        // --home; empty: HWCA_HOME or the default (src/ca/home.hpp)
+  std::string database;    // --database; empty: HWCA_DATABASE, else the home's config
 
   // How keys are reached, for the token layer and for keys loaded through the provider
   // alike; $HWCA_PIN_SOURCE is the default after the URI's pin-source.

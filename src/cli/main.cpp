@@ -58,6 +58,12 @@ void add_global_options(CLI::App& app, hwca::cli::Context& ctx) {
                  "the CA home folder (config, certificates, database, audit log); default "
                  "$HWCA_HOME, else /var/lib/hwca for root, ~/.local/share/hwca otherwise")
       ->type_name("DIR");
+  app.add_option("--database", ctx.database,
+                 "the home's issuance database: a postgresql:// URL (a password never in it: "
+                 "passfile=, $PGPASSFILE or ~/.pgpass) that several hwca instances share, "
+                 "kept in the home's config.yaml when the home is new; default $HWCA_DATABASE, "
+                 "else the config's (issuance.db, SQLite)")
+      ->type_name("URL");
   app.add_option("--timeout", ctx.timeout,
                  "seconds a token may take to answer one call (default $HWCA_TOKEN_TIMEOUT or 30)")
       ->check([](const std::string& s) {

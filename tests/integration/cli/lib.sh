@@ -37,8 +37,10 @@ STDERR_LOG=$WORK/stderr.log
 fail() { echo "FAIL: $*" | cat -v >&2; exit 1; }  # cat -v: no raw control characters
 skip() { fail "$* (scripts/setup-deps.sh installs every tool the tests need)"; }
 
+# A script that made something outside $WORK (a database) defines cleanup_hook to remove it.
 _cleanup() {
   local rc=$?
+  if declare -F cleanup_hook >/dev/null; then cleanup_hook || true; fi
   if [[ $rc == 0 ]] && grep -qF -e "$PIN" -e "$SO_PIN" -e "$WRONG_PIN" -e "$ARGV_PIN" "$STDERR_LOG"; then
     echo "FAIL: a PIN appeared on stderr:" >&2
     grep -F -e "$PIN" -e "$SO_PIN" -e "$WRONG_PIN" -e "$ARGV_PIN" "$STDERR_LOG" | sed 's/^/  /' >&2
