@@ -1,5 +1,7 @@
 #include "ca/pg_connection.hpp"
 
+#include <poll.h>
+
 #include <charconv>
 #include <cstring>
 
@@ -143,7 +145,16 @@ Result<std::unique_ptr<Connection>> Connection::open(const std::string& conninfo
 
 Connection::~Connection() { PQfinish(conn_); }
 
+bool Connection::alive() {
+  if (broken()) return false;
+  pollfd p{PQsocket(conn_), POLLIN, 0};
+  return ::poll(&p, 1, 0) == 0;
+}
+
 Status Connection::set_up() {
+  // The server's notices (and the last words of a session it ends) are not printed: errors
+  // reach the caller as one line each, through error().
+  PQsetNoticeProcessor(conn_, [](void*, const char*) {}, nullptr);
   if (read_only_) {
     if (auto r = exec("SET default_transaction_read_only = on", "open"); !r) {
       return tl::unexpected(r.error());
@@ -223,6 +234,16 @@ Result<Pool::Lease> Pool::lease() {
   if (!idle_.empty()) {
     auto conn = std::move(idle_.back());
     idle_.pop_back();
+    // One the server dropped while it was idle (a restart) connects again first, instead of
+    // failing the caller's first statement.
+    if (conn->alive()) return Lease(this, std::move(conn));
+    lock.unlock();
+    if (auto ok = conn->reconnect(); !ok) {
+      lock.lock();
+      --open_;
+      freed_.notify_one();
+      return tl::unexpected(ok.error());
+    }
     return Lease(this, std::move(conn));
   }
   ++open_;

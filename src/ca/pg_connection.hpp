@@ -90,8 +90,13 @@ class Connection {
   // deadlock (the server chose this transaction to undo) runs it again, up to 5 times.
   Status transaction(const std::function<Status()>& body, const std::string& doing);
 
-  // Whether the connection is gone (the server stopped, restarted or dropped it).
+  // Whether the connection is gone (the server stopped, restarted or dropped it), as far as
+  // libpq knows from the last call.
   bool broken() const { return PQstatus(conn_) != CONNECTION_OK; }
+  // Whether it is still up, without a round trip: an idle connection hears nothing from the
+  // server unless the server ended the session (a restart, an administrator), so anything
+  // waiting on its socket counts as gone.
+  bool alive();
   // Connect again (after broken()).
   Status reconnect();
 
