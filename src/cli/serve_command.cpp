@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "ca/issuer.hpp"
+#include "est/metered_database.hpp"
 #include "cli/context.hpp"
 #include "cli/serve_tls.hpp"
 #include "cli/session.hpp"
@@ -84,9 +85,12 @@ int serve(const Context& ctx, ServeArgs args) {
   }
   auto store = session->open_store();
   if (!store) return report(store.error());
+  // Every call into the database is timed for /metrics (hwca_database_seconds).
+  est::Metrics metrics;
+  est::MeteredDatabase db(**store, metrics);
   auto crypto = session->open_crypto(ca::CryptoContext::Scope::process_default);
   if (!crypto) return report(crypto.error());
-  auto issuer = ca::Issuer::open(home, **crypto, **store, args.ca, ctx.open_options());
+  auto issuer = ca::Issuer::open(home, **crypto, db, args.ca, ctx.open_options());
   if (!issuer) return report(issuer.error());
   auto chain = ca_chain(home, args.ca);
   if (!chain) return report(chain.error());
@@ -98,23 +102,22 @@ int serve(const Context& ctx, ServeArgs args) {
   // continued either (AuditTrail::anchor).
   auto audit_trail = ca::open_audit(home);
   ca::AuditTrail& audit = *audit_trail;
-  auto holds = (*store)->holds_records();
+  auto holds = db.holds_records();
   if (!holds) return report(holds.error());
   auto anchored = audit.anchor(*holds);
   if (anchored) anchored = (*issuer)->anchor_audit(*holds);
   if (!anchored && *holds) {
-    return report(wrap(anchored.error(), "the issuance database " + (*store)->describe() +
+    return report(wrap(anchored.error(), "the issuance database " + db.describe() +
                                              " holds certificates or bootstrap tokens")
                       .value());
   }
   if (!anchored) return report(anchored.error());
-  est::Metrics metrics;
-  est::EstService service(**issuer, **store, **store, audit, metrics, (*crypto)->libctx(),
+  est::EstService service(**issuer, db, db, audit, metrics, (*crypto)->libctx(),
                           chain_view);
   est::AttestationOptions attest;
   attest.require = args.require_attestation;
   attest.nonce_ttl = std::chrono::seconds(args.attest_nonce_ttl);
-  service.enable_attestation(**store, attest);
+  service.enable_attestation(db, attest);
   est::ServerOptions options;
   options.host = listen->first;
   options.port = listen->second;
@@ -127,7 +130,7 @@ int serve(const Context& ctx, ServeArgs args) {
   // The address first: a server that cannot listen issues itself no TLS certificate.
   if (auto ok = server.listen(); !ok) return report(ok.error());
   std::string note;
-  auto identity = tls_identity(ctx, args.tls, home, **crypto, **store, **issuer, note);
+  auto identity = tls_identity(ctx, args.tls, home, **crypto, db, **issuer, note);
   if (!identity) return report(identity.error());
   if (auto ok = server.bind(*identity); !ok) return report(ok.error());
 

@@ -51,16 +51,34 @@ void Metrics::connection_dropped(const std::string& reason) {
   counter(dropped_, reason).fetch_add(1, std::memory_order_relaxed);
 }
 
-void Metrics::signing_seconds(double seconds) {
+void Metrics::Histogram::observe(double seconds) {
   for (size_t i = 0; i < kBuckets.size(); ++i) {
     if (seconds <= kBuckets[i]) {
-      buckets_[i].fetch_add(1, std::memory_order_relaxed);
+      buckets[i].fetch_add(1, std::memory_order_relaxed);
       break;
     }
   }
-  count_.fetch_add(1, std::memory_order_relaxed);
-  sum_micros_.fetch_add(static_cast<uint64_t>(std::llround(seconds * 1e6)),
-                        std::memory_order_relaxed);
+  count.fetch_add(1, std::memory_order_relaxed);
+  sum_micros.fetch_add(static_cast<uint64_t>(std::llround(seconds * 1e6)),
+                       std::memory_order_relaxed);
+}
+
+void Metrics::Histogram::write(std::string& out, const char* name, const char* help) const {
+  family(out, name, help, "histogram");
+  const std::string n = name;
+  uint64_t cumulative = 0;
+  for (size_t i = 0; i < kBuckets.size(); ++i) {
+    cumulative += buckets[i].load();
+    char le[32];
+    std::snprintf(le, sizeof le, "%g", kBuckets[i]);
+    out += n + "_bucket{le=\"" + le + "\"} " + std::to_string(cumulative) + "\n";
+  }
+  const uint64_t total = count.load();
+  char sum[64];
+  std::snprintf(sum, sizeof sum, "%.6f", static_cast<double>(sum_micros.load()) / 1e6);
+  out += n + "_bucket{le=\"+Inf\"} " + std::to_string(total) + "\n";
+  out += n + "_sum " + sum + "\n";
+  out += n + "_count " + std::to_string(total) + "\n";
 }
 
 std::string Metrics::text() const {
@@ -94,22 +112,12 @@ std::string Metrics::text() const {
   family(out, "hwca_est_audit_errors_total",
          "Audit lines of refusals (or of their summary) that could not be written.", "counter");
   out += "hwca_est_audit_errors_total " + std::to_string(audit_errors_.load()) + "\n";
-  family(out, "hwca_est_signing_seconds", "Time to sign, record and audit one certificate.",
-         "histogram");
-  uint64_t cumulative = 0;
-  for (size_t i = 0; i < kBuckets.size(); ++i) {
-    cumulative += buckets_[i].load();
-    char le[32];
-    std::snprintf(le, sizeof le, "%g", kBuckets[i]);
-    out += std::string("hwca_est_signing_seconds_bucket{le=\"") + le + "\"} " +
-           std::to_string(cumulative) + "\n";
-  }
-  const uint64_t count = count_.load();
-  char sum[64];
-  std::snprintf(sum, sizeof sum, "%.6f", static_cast<double>(sum_micros_.load()) / 1e6);
-  out += "hwca_est_signing_seconds_bucket{le=\"+Inf\"} " + std::to_string(count) + "\n";
-  out += std::string("hwca_est_signing_seconds_sum ") + sum + "\n";
-  out += "hwca_est_signing_seconds_count " + std::to_string(count) + "\n";
+  signing_.write(out, "hwca_est_signing_seconds",
+                 "Time to sign, record and audit one certificate.");
+  database_.write(out, "hwca_database_seconds", "Time of one call into the issuance database.");
+  family(out, "hwca_database_errors_total",
+         "Calls into the issuance database that failed for the database's sake.", "counter");
+  out += "hwca_database_errors_total " + std::to_string(database_errors_.load()) + "\n";
   return out;
 }
 

@@ -7,6 +7,10 @@
 //   hwca_est_audit_errors_total              audit lines (of refusals, or their summary)
 //                                            that could not be written
 //   hwca_est_signing_seconds                 histogram: sign, record and audit one request
+//   hwca_database_seconds                    histogram: one call into the issuance database
+//                                            (metered_database.hpp)
+//   hwca_database_errors_total               calls into it that failed for the database's
+//                                            sake (unreachable, down, full), not a refusal
 //   hwca_est_connections_dropped_total{reason}  connections closed by a limit: per_client
 //                                            (the client address had its most open),
 //                                            queue_full (no room to wait for a worker),
@@ -32,16 +36,27 @@ class Metrics {
   void connection_dropped(const std::string& reason);
   void token_error() { token_errors_.fetch_add(1, std::memory_order_relaxed); }
   void audit_error() { audit_errors_.fetch_add(1, std::memory_order_relaxed); }
-  void signing_seconds(double seconds);
+  void signing_seconds(double seconds) { signing_.observe(seconds); }
+  void database_call(double seconds, bool failed) {
+    database_.observe(seconds);
+    if (failed) database_errors_.fetch_add(1, std::memory_order_relaxed);
+  }
 
   std::string text() const;  // the exposition
 
-  // Bucket upper bounds of the signing histogram, in seconds.
+  // Bucket upper bounds of the histograms, in seconds.
   static constexpr std::array<double, 12> kBuckets = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
                                                       0.05,   0.1,   0.25,   0.5,   1.0,  2.5};
 
  private:
   using Counter = std::atomic<uint64_t>;
+  struct Histogram {
+    std::array<Counter, kBuckets.size()> buckets{};  // not cumulative; summed when shown
+    Counter count{0};
+    std::atomic<uint64_t> sum_micros{0};
+    void observe(double seconds);
+    void write(std::string& out, const char* name, const char* help) const;
+  };
   Counter& counter(std::map<std::string, std::unique_ptr<Counter>>& family, const std::string& key);
 
   mutable std::mutex mu_;  // guards the maps' shapes, not the counts
@@ -51,9 +66,9 @@ class Metrics {
   std::map<std::string, std::unique_ptr<Counter>> dropped_;
   Counter token_errors_{0};
   Counter audit_errors_{0};
-  std::array<Counter, kBuckets.size()> buckets_{};  // not cumulative; summed when shown
-  Counter count_{0};
-  std::atomic<uint64_t> sum_micros_{0};
+  Counter database_errors_{0};
+  Histogram signing_;
+  Histogram database_;
 };
 
 }  // namespace hwca::est

@@ -278,7 +278,9 @@ p7_certs "$WORK/resp.body" cacerts2.pem
 cmp -s cacerts.pem cacerts2.pem || fail "cacerts under a label differs"
 
 est /healthz
-[[ $CODE == 200 && $(body) == ok* ]] || fail "healthz: $CODE $(body)"
+[[ $CODE == 200 && $(body) == "ok: the issuance database answered in "*" ms" ]] ||
+  fail "healthz: $CODE $(body)"
+[[ $(body) != */* ]] || fail "healthz names a path: $(body)"
 
 est /.well-known/est/csrattrs
 [[ $CODE == 200 ]] || fail "csrattrs: $CODE: $(body)"
@@ -592,6 +594,13 @@ n401=$(($(metric 'hwca_est_requests_total{endpoint="simpleenroll",code="401"}') 
   fail "metrics: the +Inf bucket"
 [[ $(metric hwca_est_token_errors_total) == 0 ]] || fail "metrics: token errors"
 grep -q '^# TYPE hwca_est_signing_seconds histogram$' "$WORK/resp.body" || fail "metrics: histogram TYPE"
+# Every enrollment read and wrote the database (at least: the revocation check, the record):
+# each call is timed; none failed for the database's sake.
+(($(metric hwca_database_seconds_count) >= 2 * (client + serving))) ||
+  fail "metrics: $(metric hwca_database_seconds_count) database calls for $((client + serving)) enrollments"
+[[ $(metric 'hwca_database_seconds_bucket{le="+Inf"}') == "$(metric hwca_database_seconds_count)" ]] ||
+  fail "metrics: the database histogram's +Inf bucket"
+[[ $(metric hwca_database_errors_total) == 0 ]] || fail "metrics: database errors"
 
 # --- 10. the audit log --------------------------------------------------------------------
 

@@ -80,11 +80,11 @@ systemctl start hwca-serve || fail "systemctl start hwca-serve failed"
 ok=""
 for _ in $(seq 100); do
   ok=$(curl -sS --max-time 5 --cacert /var/lib/hwca/cas/kubelet-ca/cert.pem \
-    "https://localhost:$port/healthz" 2>/dev/null) && [[ $ok == ok ]] && break
+    "https://localhost:$port/healthz" 2>/dev/null) && [[ $ok == ok:* ]] && break
   systemctl is-active -q hwca-serve || fail "hwca-serve stopped: $(systemctl status hwca-serve --no-pager 2>&1 | tail -n 5)"
   sleep 0.2
 done
-[[ $ok == ok ]] || fail "no /healthz answer from hwca-serve on port $port"
+[[ $ok == ok:* ]] || fail "no /healthz answer from hwca-serve on port $port"
 keys=$(as_hwca key list --token "pkcs11:token=$label") || fail "hwca key list failed"
 assert_contains "$keys" "kubelet-ca-est-tls-" "the token after the server's first start"
 [[ $(stat -c %U /var/lib/hwca/cas/kubelet-ca/est-tls.pem) == hwca ]] || fail "the TLS certificate is not the hwca user's"
