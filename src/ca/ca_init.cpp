@@ -200,6 +200,16 @@ Result<InitCaResult> init_ca(Home& home, const CryptoContext& crypto, const Init
   if (!key) return tl::unexpected(key.error());
   auto serial = Serial::random();
   if (!serial) return tl::unexpected(serial.error());
+  // Reserved under the CA that signs (the parent; a root itself) before its key signs.
+  if (req.store != nullptr) {
+    const std::string signer = req.parent.empty() ? req.name : req.parent;
+    auto taken = req.store->reserve_serials(signer, {serial->hex()});
+    if (!taken) return wrap(taken.error(), "CA not created");
+    if (taken->empty()) {
+      return fail(ErrorKind::conflict, "CA not created: serial " + serial->hex() + " of CA '" +
+                                           signer + "' is taken; run the command again");
+    }
+  }
 
   spec.subject = subject->get();
   spec.subject_key = key->get();

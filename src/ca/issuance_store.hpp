@@ -57,6 +57,14 @@ class IssuanceStore {
 
   virtual Result<bool> serial_exists(const std::string& ca, const std::string& serial) = 0;
 
+  // Take serials for CA `ca` before the token signs with them: each is written to the
+  // database, in one transaction, durable when it returns, unless the CA used it already
+  // (reserved or recorded; that one is left out). Returns those taken, in the order given.
+  // A serial is so never signed under twice, by any process or instance, and every serial
+  // signed under is known to the database even if its certificate is never recorded.
+  virtual Result<std::vector<std::string>> reserve_serials(
+      const std::string& ca, const std::vector<std::string>& serials) = 0;
+
   // All or nothing, in one transaction, durable (committed and synced) when it returns. A
   // serial that CA already used (stored, or twice in the batch) fails the whole batch with
   // ErrorKind::conflict and records nothing.

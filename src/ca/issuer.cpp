@@ -1,5 +1,7 @@
 #include "ca/issuer.hpp"
 
+#include <algorithm>
+
 #include "ca/ca_init.hpp"
 #include "ca/certificate_builder.hpp"
 #include "ca/csr.hpp"
@@ -182,19 +184,10 @@ Result<Issuer::Checked> Issuer::check(const SignRequest& request, std::time_t no
   spec.sans = approved->sans;
   spec.urls = effective_urls(home_.config().cas.at(name_).urls, profile->crl_urls,
                              profile->ca_issuers_urls);
-  for (int attempt = 0;; ++attempt) {
-    auto serial = Serial::random();
-    if (!serial) return tl::unexpected(serial.error());
-    auto used = store_.serial_exists(name_, serial->hex());
-    if (!used) return tl::unexpected(used.error());
-    if (!*used) {
-      spec.serial = *serial;
-      break;
-    }
-    if (attempt + 1 == kSerialAttempts) {
-      return fail(ErrorKind::internal, "no unused serial number after several tries");
-    }
-  }
+  // Written to the database before the token signs with it.
+  auto serial = next_serial();
+  if (!serial) return tl::unexpected(serial.error());
+  spec.serial = *serial;
   IssuedCert& r = out.record;
   r.serial = spec.serial.hex();
   r.ca = name_;
@@ -232,6 +225,35 @@ Result<bool> Issuer::key_compromised(X509_REQ* req) {
 bool Issuer::renewal_key_change() const {
   auto ca = home_.config().cas.find(name_);
   return ca != home_.config().cas.end() && ca->second.renewal_key_change;
+}
+
+Result<Serial> Issuer::next_serial() {
+  std::lock_guard lock(serials_mu_);
+  for (int attempt = 0; serials_.empty(); ++attempt) {
+    if (attempt == kSerialAttempts) {
+      return fail(ErrorKind::internal, "no unused serial number after several tries");
+    }
+    std::vector<Serial> drawn;
+    std::vector<std::string> hex;
+    for (size_t i = 0; i < serial_batch_; ++i) {
+      auto serial = Serial::random();
+      if (!serial) return tl::unexpected(serial.error());
+      hex.push_back(serial->hex());
+      drawn.push_back(*serial);
+    }
+    auto taken = store_.reserve_serials(name_, hex);
+    if (!taken) return tl::unexpected(taken.error());
+    for (size_t i = 0, t = 0; i < drawn.size() && t < taken->size(); ++i) {
+      if (hex[i] == (*taken)[t]) {  // in the order given
+        serials_.push_back(drawn[i]);
+        ++t;
+      }
+    }
+    serial_batch_ = std::min<size_t>(serial_batch_ * 2, 64);
+  }
+  Serial out = serials_.back();
+  serials_.pop_back();
+  return out;
 }
 
 Result<IssuedCertificate> Issuer::sign(Checked& c) {

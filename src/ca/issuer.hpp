@@ -12,6 +12,7 @@
 #include <ctime>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -21,6 +22,7 @@
 #include "ca/home.hpp"
 #include "ca/issuance_store.hpp"
 #include "ca/profile.hpp"
+#include "ca/serial.hpp"
 #include "common/ossl.hpp"
 
 namespace hwca::ca {
@@ -121,6 +123,10 @@ class Issuer {
   Status commit(const std::vector<Signed>& batch, bool audit_outage);
   // Audit a refusal, unless it is an outage and `audit_outage` is false.
   void reject(const SignRequest& request, const Error& why, bool audit_outage);
+  // A serial reserved in the database (IssuanceStore::reserve_serials) and not yet used:
+  // drawn at random and reserved in batches that grow from 1 to 64, so that a one-shot
+  // command reserves one and a server one write in 64.
+  Result<Serial> next_serial();
 
   const Home& home_;
   const CryptoContext& crypto_;
@@ -132,6 +138,9 @@ class Issuer {
   std::time_t ca_not_before_ = 0;
   std::time_t ca_not_after_ = 0;
   std::function<void(const Error&)> audit_error_;
+  std::mutex serials_mu_;
+  std::vector<Serial> serials_;  // reserved, unused
+  size_t serial_batch_ = 1;      // the next batch's size
 };
 
 // The refusal of a request whose key was revoked for keyCompromise (one line).

@@ -75,6 +75,32 @@ Result<bool> PgIssuanceStore::serial_exists(const std::string& ca, const std::st
   return rows->size() > 0;
 }
 
+Result<std::vector<std::string>> PgIssuanceStore::reserve_serials(
+    const std::string& ca, const std::vector<std::string>& serials) {
+  if (auto ok = rules::check_reservation(ca, serials); !ok) return tl::unexpected(ok.error());
+  std::vector<std::string> taken;
+  if (serials.empty()) return taken;
+  if (auto w = writable(); !w) return tl::unexpected(w.error());
+  const int64_t now = static_cast<int64_t>(std::time(nullptr));
+  auto done = in_transaction("reserve serials in", [&](pg::Connection& c) -> Status {
+    taken.clear();  // a retried transaction starts again
+    for (const auto& s : serials) {
+      // The primary key makes a serial another instance reserves meanwhile wait for its
+      // commit, then count as taken.
+      auto r = c.exec(
+          "INSERT INTO serial_reservations (ca, serial, reserved_at) SELECT $1, $2, $3 "
+          "WHERE NOT EXISTS (SELECT 1 FROM certs WHERE ca = $1 AND serial = $2) "
+          "ON CONFLICT DO NOTHING",
+          Params().text(ca).text(s).int64(now), "reserve serials in");
+      if (!r) return tl::unexpected(r.error());
+      if (r->affected() == 1) taken.push_back(s);
+    }
+    return {};
+  });
+  if (!done) return tl::unexpected(done.error());
+  return taken;
+}
+
 Status PgIssuanceStore::record(const std::vector<IssuedCert>& batch) {
   if (auto ok = rules::check_batch(batch); !ok) return ok;
   if (batch.empty()) return {};

@@ -48,6 +48,8 @@ class PgIssuanceStore : public Database, public CaCatalog {
 
   Status writable() const override;
   Result<bool> serial_exists(const std::string& ca, const std::string& serial) override;
+  Result<std::vector<std::string>> reserve_serials(
+      const std::string& ca, const std::vector<std::string>& serials) override;
   Status record(const std::vector<IssuedCert>& batch) override;
   Result<std::optional<IssuedCert>> find(const std::string& serial) override;
   Result<std::optional<IssuedCert>> find(const std::string& ca, const std::string& serial) override;

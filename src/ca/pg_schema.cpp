@@ -1,4 +1,4 @@
-// PgIssuanceStore: opening, and the schema. Version 1 holds what SQLite's version 5 holds
+// PgIssuanceStore: opening, and the schema. Version 1 holds what SQLite's version 6 holds
 // (sqlite_issuance_open.cpp), in PostgreSQL's types: certificates with their SANs (a JSON
 // array of "DNS:..." texts), lineage and attestation; CRL numbers; bootstrap tokens (only
 // the SHA-256 of their text); nodes' TPMs and the EK roots; the shared CA definitions
@@ -49,6 +49,12 @@ CREATE INDEX certs_by_not_after ON certs (not_after, serial);
 CREATE INDEX certs_revoked ON certs (ca, revoked_at) WHERE revoked_at IS NOT NULL;
 CREATE INDEX certs_by_renewed_from ON certs (ca, renewed_from) WHERE renewed_from IS NOT NULL;
 CREATE INDEX certs_compromised_keys ON certs (spki_sha256) WHERE revocation_reason = 1;
+CREATE TABLE serial_reservations (
+  ca text COLLATE "C" NOT NULL CHECK (ca <> ''),
+  serial text COLLATE "C" NOT NULL CHECK (serial <> ''),
+  reserved_at bigint NOT NULL,
+  PRIMARY KEY (ca, serial)
+);
 CREATE TABLE crl_numbers (
   ca text COLLATE "C" PRIMARY KEY,
   last bigint NOT NULL CHECK (last > 0)

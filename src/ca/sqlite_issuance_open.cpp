@@ -24,7 +24,7 @@ namespace {
 using sqlite::Stmt;
 using sqlite::Txn;
 
-constexpr int kSchemaVersion = 5;
+constexpr int kSchemaVersion = 6;
 constexpr int kApplicationId = 0x68776361;  // "hwca", in the file header
 
 // Version 1: the certificates. Revocation state is revoked_at/revocation_reason, both NULL
@@ -131,7 +131,19 @@ const char* const kSchemaV5 = R"sql(
 ALTER TABLE node_tpms ADD COLUMN addresses TEXT NOT NULL DEFAULT '[]';
 PRAGMA user_version = 5;
 )sql";
-static_assert(kApplicationId == 1752654689 && kSchemaVersion == 5, "update the schema texts too");
+// Version 6 adds the serials reserved before the token signs with them (reserve_serials): a
+// serial is written here first, so that no signature is ever made under a serial the
+// database does not know, and none twice.
+const char* const kSchemaV6 = R"sql(
+CREATE TABLE serial_reservations (
+  ca TEXT NOT NULL CHECK (ca <> ''),
+  serial TEXT NOT NULL CHECK (serial <> ''),
+  reserved_at INTEGER NOT NULL,
+  PRIMARY KEY (ca, serial)
+) STRICT, WITHOUT ROWID;
+PRAGMA user_version = 6;
+)sql";
+static_assert(kApplicationId == 1752654689 && kSchemaVersion == 6, "update the schema texts too");
 
 std::string dir_of(const std::string& path) {
   auto slash = path.rfind('/');
@@ -414,7 +426,7 @@ Status SqliteIssuanceStore::prepare() {
   }
   wal.reset();
 
-  // Create (version 0) or upgrade (versions 1 to 4) in one write transaction: a crash leaves the
+  // Create (version 0) or upgrade (versions 1 to 5) in one write transaction: a crash leaves the
   // file as it was, and the version is read again under the write lock, since another
   // process may have created or upgraded it since the first read.
   const char* const doing = version == 0 ? "create" : "upgrade";
@@ -450,6 +462,11 @@ Status SqliteIssuanceStore::prepare() {
   }
   if (*again < 5) {
     if (rc = sqlite3_exec(db, kSchemaV5, nullptr, nullptr, nullptr); rc != SQLITE_OK) {
+      return db_error(rc, *again == 0 ? "create the tables of" : "upgrade");
+    }
+  }
+  if (*again < 6) {
+    if (rc = sqlite3_exec(db, kSchemaV6, nullptr, nullptr, nullptr); rc != SQLITE_OK) {
       return db_error(rc, *again == 0 ? "create the tables of" : "upgrade");
     }
   }

@@ -107,6 +107,35 @@ Result<bool> SqliteIssuanceStore::serial_exists(const std::string& ca, const std
   return rc == SQLITE_ROW;
 }
 
+Result<std::vector<std::string>> SqliteIssuanceStore::reserve_serials(
+    const std::string& ca, const std::vector<std::string>& serials) {
+  if (auto ok = rules::check_reservation(ca, serials); !ok) return tl::unexpected(ok.error());
+  std::vector<std::string> taken;
+  if (serials.empty()) return taken;
+  std::lock_guard lock(mu_);
+  if (auto w = writable(); !w) return tl::unexpected(w.error());
+  sqlite3* db = db_.get();
+  Txn txn(db);
+  const char* doing = "reserve serials in";
+  if (int rc = txn.begin(/*write=*/true); rc != SQLITE_OK) return db_error(rc, doing);
+  Stmt reserve(*write_stmts_, db,
+               "INSERT INTO serial_reservations (ca, serial, reserved_at) "
+               "SELECT :ca, :serial, :now WHERE NOT EXISTS "
+               "(SELECT 1 FROM certs WHERE ca = :ca AND serial = :serial) "
+               "ON CONFLICT DO NOTHING");
+  const int64_t now = static_cast<int64_t>(std::time(nullptr));
+  for (const auto& s : serials) {
+    reserve.bind(":ca", ca);
+    reserve.bind(":serial", s);
+    reserve.bind(":now", now);
+    if (int rc = reserve.step(); rc != SQLITE_DONE) return db_error(rc, doing);
+    reserve.reset();
+    if (sqlite3_changes(db) == 1) taken.push_back(s);
+  }
+  if (int rc = txn.commit(); rc != SQLITE_OK) return db_error(rc, doing);
+  return taken;
+}
+
 Status SqliteIssuanceStore::record(const std::vector<IssuedCert>& batch) {
   if (auto ok = rules::check_batch(batch); !ok) return ok;
   if (batch.empty()) return {};

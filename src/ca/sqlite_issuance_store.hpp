@@ -6,11 +6,12 @@
 // database whose file and folder were made read-only can still be read. Several processes
 // may write at once: each write waits up to busy_timeout_ms for another's lock, then fails.
 // Opening checks the file (PRAGMA quick_check) and its schema version (user_version). A new
-// file gets version 5 (certificates with their lineage and attestation, the node registry of
+// file gets version 6 (certificates with their lineage and attestation, the node registry of
 // node_registry.hpp and the TPM registry of tpm_registry.hpp); an older file opened writable
-// is upgraded to 5 in one transaction, its rows kept (version 3 adds renewed_from and
+// is upgraded to 6 in one transaction, its rows kept (version 3 adds renewed_from and
 // spki_sha256 to certs, the latter filled from each certificate's DER; version 4 the TPM
-// registry and the attest_* columns; version 5 the registered nodes' addresses); opened
+// registry and the attest_* columns; version 5 the registered nodes' addresses; version 6
+// the serials reserved before signing); opened
 // read-only it stays as it is, its node registry (version 1) and TPM registry (versions 1
 // to 3) read as empty, its lineage (versions 1 and 2) and attestation (versions 1 to 3) as
 // unknown.
@@ -53,6 +54,8 @@ class SqliteIssuanceStore : public Database {
 
   Status writable() const override;
   Result<bool> serial_exists(const std::string& ca, const std::string& serial) override;
+  Result<std::vector<std::string>> reserve_serials(
+      const std::string& ca, const std::vector<std::string>& serials) override;
   Status record(const std::vector<IssuedCert>& batch) override;
   Result<std::optional<IssuedCert>> find(const std::string& serial) override;
   Result<std::optional<IssuedCert>> find(const std::string& ca, const std::string& serial) override;

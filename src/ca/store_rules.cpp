@@ -57,6 +57,16 @@ Result<std::string> serial_key(const std::string& serial) {
   return s;
 }
 
+Status check_reservation(const std::string& ca, const std::vector<std::string>& serials) {
+  if (ca.empty()) return fail(ErrorKind::usage, "no CA named for the serials to reserve");
+  for (const auto& s : serials) {
+    if (serial_key(s) != s) {
+      return fail(ErrorKind::usage, "serial " + quoted(s) + " is not lower-case hex");
+    }
+  }
+  return {};
+}
+
 Status check_batch(const std::vector<IssuedCert>& batch) {
   std::set<std::pair<std::string, std::string>> seen;
   for (const auto& c : batch) {

@@ -26,6 +26,9 @@ bool lower_hex(const std::string& s);
 // 64 lower-case hex digits.
 bool sha256_hex(const std::string& s);
 
+// reserve_serials(): a CA, and each serial lower-case hex of whole octets.
+Status check_reservation(const std::string& ca, const std::vector<std::string>& serials);
+
 // Everything record() checks before writing: serials, CA, DER, revocation reason, lineage,
 // attestation names, and no (CA, serial) twice in the batch (conflict).
 Status check_batch(const std::vector<IssuedCert>& batch);

@@ -5,7 +5,7 @@
 // node.
 //
 // This is the interface; SqliteIssuanceStore implements it in the home's issuance database
-// (schema version 4; version 5 adds the registered addresses), a PostgreSQL store will too.
+// (schema version 4; version 5 adds the registered addresses), and so does PgIssuanceStore.
 // Every write is durable when it returns; a database older than version 4 opened read-only
 // reads as empty, one of version 4 as registrations without addresses.
 #pragma once

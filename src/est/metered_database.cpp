@@ -23,6 +23,10 @@ auto MeteredDatabase::timed(Call&& call) -> decltype(call()) {
 Result<bool> MeteredDatabase::serial_exists(const std::string& ca, const std::string& serial) {
   HWCA_METERED(serial_exists(ca, serial));
 }
+Result<std::vector<std::string>> MeteredDatabase::reserve_serials(
+    const std::string& ca, const std::vector<std::string>& serials) {
+  HWCA_METERED(reserve_serials(ca, serials));
+}
 Status MeteredDatabase::record(const std::vector<ca::IssuedCert>& batch) {
   HWCA_METERED(record(batch));
 }

@@ -19,6 +19,8 @@ class MeteredDatabase : public ca::Database {
 
   Status writable() const override { return inner_.writable(); }
   Result<bool> serial_exists(const std::string& ca, const std::string& serial) override;
+  Result<std::vector<std::string>> reserve_serials(
+      const std::string& ca, const std::vector<std::string>& serials) override;
   Status record(const std::vector<ca::IssuedCert>& batch) override;
   Result<std::optional<ca::IssuedCert>> find(const std::string& serial) override;
   Result<std::optional<ca::IssuedCert>> find(const std::string& ca,

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <map>
 
 #include "ca/database.hpp"
 #include "store/store_backends.hpp"
@@ -284,6 +285,82 @@ TEST_P(IssuanceStoreContract, FirstOpensRacingCreateOneSchema) {
     EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
   }
   EXPECT_EQ(open_store()->list(std::nullopt, std::nullopt)->size(), 4u);
+}
+
+TEST_P(IssuanceStoreContract, AReservedSerialIsTakenOnce) {
+  auto store = open_store();
+  ASSERT_TRUE(store);
+  auto first = store->reserve_serials("root", {"0a", "0b"});
+  ASSERT_TRUE(first) << first.error().message;
+  EXPECT_EQ(*first, (std::vector<std::string>{"0a", "0b"}));
+  auto again = store->reserve_serials("root", {"0b", "0c"});
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_EQ(*again, std::vector<std::string>{"0c"});  // 0b is taken
+  ASSERT_TRUE(store->record({cert("root", "0d")}));   // recorded without a reservation
+  EXPECT_EQ(*store->reserve_serials("root", {"0d", "0e"}), std::vector<std::string>{"0e"});
+  EXPECT_EQ(*store->reserve_serials("sub", {"0a"}), std::vector<std::string>{"0a"});  // per CA
+  store.reset();
+  store = open_store();  // durable
+  EXPECT_EQ(store->reserve_serials("root", {"0a", "0c", "0e"})->size(), 0u);
+  for (const std::string bad : {"0A", "abc", ""}) {
+    auto refused = store->reserve_serials("root", {bad});
+    ASSERT_FALSE(refused) << bad;
+    EXPECT_EQ(refused.error().kind, ErrorKind::usage);
+  }
+  EXPECT_FALSE(store->reserve_serials("", {"01"}));
+}
+
+// Four processes reserve the same serials at once, in different orders: each serial goes to
+// exactly one of them.
+TEST_P(IssuanceStoreContract, ProcessesRacingForSerialsNeverShareOne) {
+  open_store().reset();  // the schema; no connection open across fork()
+  constexpr int kChildren = 4, kSerials = 60, kBatch = 6;
+  std::vector<pid_t> pids;
+  for (int c = 0; c < kChildren; ++c) {
+    pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      auto s = open_database(target_, {});
+      if (!s) ::_exit(2);
+      std::string mine;
+      for (int b = 0; b < kSerials / kBatch; ++b) {
+        std::vector<std::string> batch;
+        for (int i = 0; i < kBatch; ++i) {
+          // Child c walks the batches from its own starting point.
+          int n = ((b + c * 3) % (kSerials / kBatch)) * kBatch + i;
+          batch.push_back(hex_serial(n));
+        }
+        auto taken = (*s)->reserve_serials("root", batch);
+        if (!taken) ::_exit(1);
+        for (const auto& t : *taken) mine += t + "\n";
+      }
+      std::FILE* f = std::fopen((tmp_.file("child" + std::to_string(c))).c_str(), "w");
+      if (f == nullptr) ::_exit(3);
+      std::fputs(mine.c_str(), f);
+      std::fclose(f);
+      ::_exit(0);
+    }
+    pids.push_back(pid);
+  }
+  for (pid_t pid : pids) {
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  }
+  std::map<std::string, int> owners;
+  for (int c = 0; c < kChildren; ++c) {
+    std::FILE* f = std::fopen((tmp_.file("child" + std::to_string(c))).c_str(), "r");
+    ASSERT_NE(f, nullptr);
+    char line[64];
+    while (std::fgets(line, sizeof line, f) != nullptr) {
+      std::string serial(line);
+      serial.pop_back();
+      ++owners[serial];
+    }
+    std::fclose(f);
+  }
+  EXPECT_EQ(owners.size(), static_cast<size_t>(kSerials));
+  for (const auto& [serial, n] : owners) EXPECT_EQ(n, 1) << serial;
 }
 
 INSTANTIATE_STORE_BACKENDS(IssuanceStoreContract);

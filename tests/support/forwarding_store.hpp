@@ -13,6 +13,10 @@ class ForwardingStore : public ca::IssuanceStore {
   Result<bool> serial_exists(const std::string& ca, const std::string& serial) override {
     return inner_.serial_exists(ca, serial);
   }
+  Result<std::vector<std::string>> reserve_serials(
+      const std::string& ca, const std::vector<std::string>& serials) override {
+    return inner_.reserve_serials(ca, serials);
+  }
   Status record(const std::vector<ca::IssuedCert>& batch) override { return inner_.record(batch); }
   Result<std::optional<ca::IssuedCert>> find(const std::string& serial) override {
     return inner_.find(serial);

@@ -115,7 +115,7 @@ TEST_F(IssuanceLineage, APreviousSchemaIsUpgradedWithItsKeysDigested) {
 
   auto store = open_store();
   ASSERT_TRUE(store);
-  EXPECT_EQ(user_version(path_), 5);  // and on to the current version
+  EXPECT_EQ(user_version(path_), 6);  // and on to the current version
   const std::string s1 = spki_of(k1.get()), s2 = spki_of(k2.get());
   ASSERT_EQ(s1.size(), 64u);
   EXPECT_NE(s1, s2);

@@ -151,7 +151,7 @@ TEST_F(NodeRegistryTest, AVersion1DatabaseIsUpgradedWithItsRowsKept) {
     ASSERT_TRUE(store->add_token(m.token, m.hash));
     EXPECT_TRUE(store->claim_token(m.token.id, "node-a", m.hash, kNow));
   }
-  EXPECT_EQ(user_version(path_), 5);
+  EXPECT_EQ(user_version(path_), 6);
   auto again = open_store();
   EXPECT_EQ(again->tokens()->size(), 1u);
   EXPECT_TRUE(again->node("node-a")->has_value());
@@ -178,7 +178,7 @@ TEST_F(NodeRegistryTest, ConcurrentOpenersUpgradeOnce) {
     ::waitpid(pid, &status, 0);
     EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
   }
-  EXPECT_EQ(user_version(path_), 5);
+  EXPECT_EQ(user_version(path_), 6);
   auto store = open_store();
   EXPECT_EQ(store->tokens()->size(), 4u);
   EXPECT_TRUE(store->find("root", "0a1b")->has_value());
@@ -207,25 +207,25 @@ TEST_F(NodeRegistryTest, AVersion1DatabaseOpenedReadOnlyStaysAndReadsEmpty) {
   }
   EXPECT_EQ(user_version(path_), 1);
   open_store().reset();
-  EXPECT_EQ(user_version(path_), 5);
+  EXPECT_EQ(user_version(path_), 6);
 }
 
 TEST_F(NodeRegistryTest, ANewerDatabaseIsRefused) {
   open_store().reset();
-  EXPECT_EQ(user_version(path_), 5);
+  EXPECT_EQ(user_version(path_), 6);
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version = 6", nullptr, nullptr, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version = 7", nullptr, nullptr, nullptr), SQLITE_OK);
   sqlite3_close(db);
   for (bool read_only : {false, true}) {
     auto s = SqliteIssuanceStore::open(path_, {.read_only = read_only});
     ASSERT_FALSE(s);
     EXPECT_EQ(s.error().kind, ErrorKind::usage);
     EXPECT_EQ(s.error().message, "issuance database " + path_ +
-                                     " has schema version 6; this hwca knows versions up to 5: "
+                                     " has schema version 7; this hwca knows versions up to 6: "
                                      "use a newer hwca");
   }
-  EXPECT_EQ(user_version(path_), 6);
+  EXPECT_EQ(user_version(path_), 7);
 }
 
 }  // namespace

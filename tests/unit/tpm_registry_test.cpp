@@ -73,7 +73,7 @@ TEST_F(TpmRegistryStore, AVersion3DatabaseIsUpgradedWithItsRowsKept) {
 
   auto store = open_store();
   ASSERT_TRUE(store);
-  EXPECT_EQ(user_version(path_), 5);
+  EXPECT_EQ(user_version(path_), 6);
   auto kept = store->find("root", "0a");
   ASSERT_TRUE(kept && *kept);
   EXPECT_EQ((*kept)->renewed_from, "09");
@@ -85,7 +85,8 @@ TEST_F(TpmRegistryStore, AVersion3DatabaseIsUpgradedWithItsRowsKept) {
 }
 
 // A version-4 file (a TPM registry without addresses): read-only, its TPMs read with none;
-// opened writable it becomes version 5, its TPMs kept with none, and takes addresses.
+// opened writable it becomes the current version, its TPMs kept with none, and takes
+// addresses.
 TEST_F(TpmRegistryStore, AVersion4DatabaseIsUpgradedToAddresses) {
   {
     sqlite3* db = nullptr;
@@ -115,7 +116,7 @@ TEST_F(TpmRegistryStore, AVersion4DatabaseIsUpgradedToAddresses) {
   ASSERT_EQ(user_version(path_), 4);
   auto store = open_store();
   ASSERT_TRUE(store);
-  EXPECT_EQ(user_version(path_), 5);
+  EXPECT_EQ(user_version(path_), 6);
   EXPECT_EQ(**store->tpm("worker-1"), tpm("worker-1", 'a'));
   auto with = tpm("worker-2", 'b');
   with.addresses = {"10.0.0.7"};

@@ -80,7 +80,7 @@ for f in "$DB" "$DB-wal" "$DB-shm" "$AUDIT"; do
 done
 [[ $(stat -c %a "$HWCA_HOME") == 700 ]] || fail "the home's mode changed"
 [[ $(stat -c %a "$HWCA_HOME/config.yaml") == "$config_mode" ]] || fail "config.yaml's mode changed"
-[[ $(sqlite3 "$DB" 'PRAGMA user_version') == 5 ]] || fail "the database is not schema version 5"
+[[ $(sqlite3 "$DB" 'PRAGMA user_version') == 6 ]] || fail "the database is not schema version 6"
 
 # The database keeps the SHA-256 of the whole text (computed here by sha256sum), the
 # canonical addresses without repeats, and the expiry two hours on.

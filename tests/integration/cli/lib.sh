@@ -287,9 +287,11 @@ issue_leaf() {
 
 # home_state: a digest line per file of $HWCA_HOME, to show a refused request changed
 # nothing. SQLite's -shm file is left out: it is a shared-memory index that any connection,
-# even one that only reads, may rewrite; it holds no state of its own.
+# even one that only reads, may rewrite; it holds no state of its own. So is an empty -wal
+# file, which a connection may leave behind or remove as it closes.
 home_state() {
-  (cd "$HWCA_HOME" && find . -type f ! -name '*-shm' | sort | xargs sha256sum)
+  (cd "$HWCA_HOME" && find . -type f ! -name '*-shm' ! \( -name '*-wal' -empty \) | sort |
+    xargs sha256sum)
 }
 
 # Documents of -o json|yaml.

@@ -184,7 +184,13 @@ verify_chain() {
 }
 
 # home_rest: home_state without the audit log.
-home_rest() { home_state | grep -v ' ./audit.log$'; }
+home_rest() {
+  if [[ -n ${AT_SIGNING:-} ]]; then
+    home_state | grep -v -e ' ./audit.log$' -e ' ./issuance.db'
+  else
+    home_state | grep -v ' ./audit.log$'
+  fi
+}
 
 # refused CODE TEXT SIGN-ARGS...: `hwca sign SIGN-ARGS` fails with CODE and TEXT (one line);
 # the home is unchanged but for exactly one more audit line, a cert.rejected giving TEXT.
@@ -206,6 +212,21 @@ refused() {
   last=$(tail -n 1 "$AUDIT")
   [[ $(jq -r .event <<<"$last") == cert.rejected ]] || fail "'sign $*': audited $last"
   assert_contains "$(jq -r .data.reason <<<"$last")" "$text" "the cert.rejected reason"
+}
+
+# refused_at_signing CODE TEXT SIGN-ARGS...: as refused, for a request the token was asked to
+# sign: its serial was reserved in the database first (and stays reserved: no certificate is
+# ever signed under it), so the database holds exactly one more reservation and no new
+# certificate; nothing else in the home changed.
+refused_at_signing() {
+  local db=$HWCA_HOME/issuance.db certs reserved
+  certs=$(sqlite3 "$db" 'SELECT count(*) FROM certs')
+  reserved=$(sqlite3 "$db" 'SELECT count(*) FROM serial_reservations')
+  AT_SIGNING=1 refused "$@"
+  [[ $(sqlite3 "$db" 'SELECT count(*) FROM certs') == "$certs" ]] ||
+    fail "'sign ${*:3}' recorded a certificate"
+  [[ $(sqlite3 "$db" 'SELECT count(*) FROM serial_reservations') == $((reserved + 1)) ]] ||
+    fail "'sign ${*:3}': $(($(sqlite3 "$db" 'SELECT count(*) FROM serial_reservations') - reserved)) serials reserved, expected 1"
 }
 
 # db_and_audit_agree: every certificate of `hwca cert list` has exactly one cert.issued (or
@@ -492,7 +513,7 @@ hwca_pin ca init --name gone --key "$(key_uri gone)" --generate ec-p256 \
   --subject "/CN=hwca gone" --parent root >/dev/null
 pkcs11-tool --module "$SOFTHSM_MODULE" --token-label "$TOKEN" --login --pin "$PIN" \
   --delete-object --type privkey --label gone >/dev/null 2>&1 || fail "pkcs11-tool cannot delete"
-refused 3 "the key of CA 'gone'" --ca gone --profile server --csr srv-ec.csr
+refused_at_signing 3 "the key of CA 'gone'" --ca gone --profile server --csr srv-ec.csr
 
 # An expired CA: its certificate (for a token key, signed by the root's token key through
 # the provider) ended in 2020; made with `openssl ca`, which sets any start and end date.
