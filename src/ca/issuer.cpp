@@ -17,6 +17,8 @@ namespace {
 
 constexpr std::time_t kDay = 86400;
 constexpr int kSerialAttempts = 4;
+// The largest batch of serials reserved at once (Issuer::next_serial).
+constexpr size_t kSerialBatchMax = 4096;
 
 nlohmann::json issued_event(const IssuedCertificate& c) {
   nlohmann::json event = {{"ca", c.record.ca},
@@ -227,33 +229,56 @@ bool Issuer::renewal_key_change() const {
   return ca != home_.config().cas.end() && ca->second.renewal_key_change;
 }
 
+Result<std::vector<Serial>> Issuer::reserve_serials(size_t n) {
+  std::vector<Serial> drawn;
+  std::vector<std::string> hex;
+  for (size_t i = 0; i < n; ++i) {
+    auto serial = Serial::random();
+    if (!serial) return tl::unexpected(serial.error());
+    hex.push_back(serial->hex());
+    drawn.push_back(*serial);
+  }
+  auto taken = store_.reserve_serials(name_, hex);
+  if (!taken) return tl::unexpected(taken.error());
+  std::vector<Serial> out;
+  for (size_t i = 0, t = 0; i < drawn.size() && t < taken->size(); ++i) {
+    if (hex[i] == (*taken)[t]) {  // in the order given
+      out.push_back(drawn[i]);
+      ++t;
+    }
+  }
+  return out;
+}
+
 Result<Serial> Issuer::next_serial() {
-  std::lock_guard lock(serials_mu_);
-  for (int attempt = 0; serials_.empty(); ++attempt) {
-    if (attempt == kSerialAttempts) {
-      return fail(ErrorKind::internal, "no unused serial number after several tries");
-    }
-    std::vector<Serial> drawn;
-    std::vector<std::string> hex;
-    for (size_t i = 0; i < serial_batch_; ++i) {
-      auto serial = Serial::random();
-      if (!serial) return tl::unexpected(serial.error());
-      hex.push_back(serial->hex());
-      drawn.push_back(*serial);
-    }
-    auto taken = store_.reserve_serials(name_, hex);
-    if (!taken) return tl::unexpected(taken.error());
-    for (size_t i = 0, t = 0; i < drawn.size() && t < taken->size(); ++i) {
-      if (hex[i] == (*taken)[t]) {  // in the order given
-        serials_.push_back(drawn[i]);
-        ++t;
+  std::unique_lock lock(serials_mu_);
+  for (int empty_draws = 0;;) {
+    // Refilled by one thread at a time, outside the lock, once a quarter of the last batch
+    // is left: the others go on with what is there meanwhile.
+    if (!refilling_ && serials_.size() <= serial_batch_ / 4) {
+      refilling_ = true;
+      const size_t n = serial_batch_;
+      lock.unlock();
+      auto got = reserve_serials(n);
+      lock.lock();
+      refilling_ = false;
+      serials_ready_.notify_all();
+      if (!got && serials_.empty()) return tl::unexpected(got.error());
+      if (got) {
+        serials_.insert(serials_.end(), got->begin(), got->end());
+        serial_batch_ = std::min(n * 2, kSerialBatchMax);
+        if (got->empty() && serials_.empty() && ++empty_draws == kSerialAttempts) {
+          return fail(ErrorKind::internal, "no unused serial number after several tries");
+        }
       }
     }
-    serial_batch_ = std::min<size_t>(serial_batch_ * 2, 64);
+    if (!serials_.empty()) {
+      Serial out = serials_.back();
+      serials_.pop_back();
+      return out;
+    }
+    serials_ready_.wait(lock, [&] { return !refilling_ || !serials_.empty(); });
   }
-  Serial out = serials_.back();
-  serials_.pop_back();
-  return out;
 }
 
 Result<IssuedCertificate> Issuer::sign(Checked& c) {

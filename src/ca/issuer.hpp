@@ -9,6 +9,7 @@
 // shares one database transaction and one audit write, and is all or nothing.
 #pragma once
 
+#include <condition_variable>
 #include <ctime>
 #include <functional>
 #include <memory>
@@ -124,9 +125,11 @@ class Issuer {
   // Audit a refusal, unless it is an outage and `audit_outage` is false.
   void reject(const SignRequest& request, const Error& why, bool audit_outage);
   // A serial reserved in the database (IssuanceStore::reserve_serials) and not yet used:
-  // drawn at random and reserved in batches that grow from 1 to 64, so that a one-shot
-  // command reserves one and a server one write in 64.
+  // drawn at random and reserved in batches that grow from 1 to 256, so that a one-shot
+  // command reserves one and a busy server writes once in 256.
   Result<Serial> next_serial();
+  // `n` random serials, those of them the database reserved.
+  Result<std::vector<Serial>> reserve_serials(size_t n);
 
   const Home& home_;
   const CryptoContext& crypto_;
@@ -139,8 +142,10 @@ class Issuer {
   std::time_t ca_not_after_ = 0;
   std::function<void(const Error&)> audit_error_;
   std::mutex serials_mu_;
+  std::condition_variable serials_ready_;
   std::vector<Serial> serials_;  // reserved, unused
   size_t serial_batch_ = 1;      // the next batch's size
+  bool refilling_ = false;       // a thread is reserving the next batch
 };
 
 // The refusal of a request whose key was revoked for keyCompromise (one line).

@@ -40,11 +40,14 @@ ErrorKind kind_of(const std::string& state) {
 }  // namespace
 
 Result<std::string> database_name(const std::string& conninfo) {
+  auto loaded = libpq();
+  if (!loaded) return tl::unexpected(loaded.error());
+  const Libpq& pq = **loaded;
   char* err = nullptr;
-  PQconninfoOption* options = PQconninfoParse(conninfo.c_str(), &err);
+  PQconninfoOption* options = pq.PQconninfoParse(conninfo.c_str(), &err);
   if (options == nullptr) {
     std::string why = err ? first_line(err) : "out of memory";
-    PQfreemem(err);
+    pq.PQfreemem(err);
     return fail(ErrorKind::usage, "database " + printable(conninfo) + ": " + why);
   }
   std::string user, host, port, dbname;
@@ -58,7 +61,7 @@ Result<std::string> database_name(const std::string& conninfo) {
     if (key == "port") port = o->val;
     if (key == "dbname") dbname = o->val;
   }
-  PQconninfoFree(options);
+  pq.PQconninfoFree(options);
   std::string name = "postgresql://" + (user.empty() ? "" : user + "@") + host +
                      (port.empty() ? "" : ":" + port) + "/" + dbname;
   if (password) {
@@ -97,13 +100,13 @@ Params& Params::text_or_null(const std::string& value) {
 Params& Params::int64_or_null(int64_t value) { return value == 0 ? null() : int64(value); }
 
 std::string Rows::text(int row, int col) const {
-  return std::string(PQgetvalue(result_.get(), row, col),
-                     static_cast<size_t>(PQgetlength(result_.get(), row, col)));
+  return std::string(pq_.PQgetvalue(result_.get(), row, col),
+                     static_cast<size_t>(pq_.PQgetlength(result_.get(), row, col)));
 }
 
 int64_t Rows::int64(int row, int col) const {
   if (null(row, col)) return 0;
-  const char* v = PQgetvalue(result_.get(), row, col);
+  const char* v = pq_.PQgetvalue(result_.get(), row, col);
   int64_t out = 0;
   std::from_chars(v, v + std::strlen(v), out);
   return out;
@@ -111,16 +114,16 @@ int64_t Rows::int64(int row, int col) const {
 
 std::vector<uint8_t> Rows::bytes(int row, int col) const {
   size_t length = 0;
-  unsigned char* raw = PQunescapeBytea(
-      reinterpret_cast<const unsigned char*>(PQgetvalue(result_.get(), row, col)), &length);
+  unsigned char* raw = pq_.PQunescapeBytea(
+      reinterpret_cast<const unsigned char*>(pq_.PQgetvalue(result_.get(), row, col)), &length);
   if (raw == nullptr) return {};
   std::vector<uint8_t> out(raw, raw + length);
-  PQfreemem(raw);
+  pq_.PQfreemem(raw);
   return out;
 }
 
 int64_t Rows::affected() const {
-  const char* v = PQcmdTuples(result_.get());
+  const char* v = pq_.PQcmdTuples(result_.get());
   int64_t out = 0;
   std::from_chars(v, v + std::strlen(v), out);
   return out;
@@ -131,11 +134,14 @@ Result<std::unique_ptr<Connection>> Connection::open(const std::string& conninfo
   // Defaults first: the URL's own connect_timeout and application_name win over them.
   const char* keywords[] = {"connect_timeout", "application_name", "dbname", nullptr};
   const char* values[] = {"10", "hwca", conninfo.c_str(), nullptr};
-  PGconn* conn = PQconnectdbParams(keywords, values, /*expand_dbname=*/1);
+  auto loaded = libpq();
+  if (!loaded) return tl::unexpected(loaded.error());
+  const Libpq& pq = **loaded;
+  PGconn* conn = pq.PQconnectdbParams(keywords, values, /*expand_dbname=*/1);
   if (conn == nullptr) return db_fail(ErrorKind::internal, "libpq: out of memory");
-  std::unique_ptr<Connection> c(new Connection(conn, conninfo, name, read_only));
-  if (PQstatus(conn) != CONNECTION_OK) {
-    std::string why = first_line(PQerrorMessage(conn));
+  std::unique_ptr<Connection> c(new Connection(pq, conn, conninfo, name, read_only));
+  if (pq.PQstatus(conn) != CONNECTION_OK) {
+    std::string why = first_line(pq.PQerrorMessage(conn));
     ErrorKind kind = why.find("password") != std::string::npos ? ErrorKind::auth : ErrorKind::io;
     return db_fail(kind, "cannot connect to issuance database " + name + ": " + why);
   }
@@ -143,18 +149,18 @@ Result<std::unique_ptr<Connection>> Connection::open(const std::string& conninfo
   return c;
 }
 
-Connection::~Connection() { PQfinish(conn_); }
+Connection::~Connection() { pq_.PQfinish(conn_); }
 
 bool Connection::alive() {
   if (broken()) return false;
-  pollfd p{PQsocket(conn_), POLLIN, 0};
+  pollfd p{pq_.PQsocket(conn_), POLLIN, 0};
   return ::poll(&p, 1, 0) == 0;
 }
 
 Status Connection::set_up() {
   // The server's notices (and the last words of a session it ends) are not printed: errors
   // reach the caller as one line each, through error().
-  PQsetNoticeProcessor(conn_, [](void*, const char*) {}, nullptr);
+  pq_.PQsetNoticeProcessor(conn_, [](void*, const char*) {}, nullptr);
   if (read_only_) {
     if (auto r = exec("SET default_transaction_read_only = on", "open"); !r) {
       return tl::unexpected(r.error());
@@ -164,19 +170,20 @@ Status Connection::set_up() {
 }
 
 Status Connection::reconnect() {
-  PQreset(conn_);
-  if (PQstatus(conn_) != CONNECTION_OK) {
+  pq_.PQreset(conn_);
+  if (pq_.PQstatus(conn_) != CONNECTION_OK) {
     return db_fail(ErrorKind::io, "cannot connect to issuance database " + name_ + ": " +
-                                      first_line(PQerrorMessage(conn_)));
+                                      first_line(pq_.PQerrorMessage(conn_)));
   }
   return set_up();
 }
 
 tl::unexpected<Error> Connection::error(const PGresult* result, const std::string& doing) {
-  const char* state = result ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
+  const char* state = result ? pq_.PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
   sqlstate_ = state ? state : "";
-  const char* primary = result ? PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY) : nullptr;
-  std::string why = primary ? first_line(primary) : first_line(PQerrorMessage(conn_));
+  const char* primary =
+      result ? pq_.PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY) : nullptr;
+  std::string why = primary ? first_line(primary) : first_line(pq_.PQerrorMessage(conn_));
   if (why.empty()) why = "the server did not answer";
   return db_fail(kind_of(sqlstate_), "cannot " + doing + " issuance database " + name_ + ": " + why);
 }
@@ -191,19 +198,19 @@ Result<Rows> Connection::exec(const char* sql, const Params& params, const std::
     values[i] = v ? v->data() : nullptr;
     lengths[i] = v ? static_cast<int>(v->size()) : 0;
   }
-  PGresult* raw = PQexecParams(conn_, sql, static_cast<int>(n), nullptr, values.data(),
-                               lengths.data(), params.formats_.data(), /*resultFormat=*/0);
-  Rows rows(raw);
-  const ExecStatusType status = raw ? PQresultStatus(raw) : PGRES_FATAL_ERROR;
+  PGresult* raw = pq_.PQexecParams(conn_, sql, static_cast<int>(n), nullptr, values.data(),
+                                   lengths.data(), params.formats_.data(), /*resultFormat=*/0);
+  Rows rows(pq_, raw);
+  const ExecStatusType status = raw ? pq_.PQresultStatus(raw) : PGRES_FATAL_ERROR;
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) return error(raw, doing);
   return rows;
 }
 
 Status Connection::exec_script(const char* sql, const std::string& doing) {
   sqlstate_.clear();
-  PGresult* raw = PQexec(conn_, sql);
-  Rows rows(raw);
-  const ExecStatusType status = raw ? PQresultStatus(raw) : PGRES_FATAL_ERROR;
+  PGresult* raw = pq_.PQexec(conn_, sql);
+  Rows rows(pq_, raw);
+  const ExecStatusType status = raw ? pq_.PQresultStatus(raw) : PGRES_FATAL_ERROR;
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) return error(raw, doing);
   return {};
 }

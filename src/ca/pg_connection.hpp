@@ -7,8 +7,6 @@
 // text is reduced to its first line. Every error here has ErrorSource::database.
 #pragma once
 
-#include <libpq-fe.h>
-
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -19,6 +17,7 @@
 #include <string_view>
 #include <vector>
 
+#include "ca/pg_library.hpp"
 #include "common/result.hpp"
 
 namespace hwca::ca::pg {
@@ -48,15 +47,16 @@ class Params {
 };
 
 struct ClearResult {
-  void operator()(PGresult* r) const { PQclear(r); }
+  const Libpq* pq;
+  void operator()(PGresult* r) const { pq->PQclear(r); }
 };
 
 // The rows of one statement (results in text form).
 class Rows {
  public:
-  explicit Rows(PGresult* result) : result_(result) {}
-  int size() const { return PQntuples(result_.get()); }
-  bool null(int row, int col) const { return PQgetisnull(result_.get(), row, col) != 0; }
+  Rows(const Libpq& pq, PGresult* result) : pq_(pq), result_(result, ClearResult{&pq}) {}
+  int size() const { return pq_.PQntuples(result_.get()); }
+  bool null(int row, int col) const { return pq_.PQgetisnull(result_.get(), row, col) != 0; }
   std::string text(int row, int col) const;
   int64_t int64(int row, int col) const;  // 0 for NULL
   std::vector<uint8_t> bytes(int row, int col) const;
@@ -65,6 +65,7 @@ class Rows {
   int64_t affected() const;
 
  private:
+  const Libpq& pq_;
   std::unique_ptr<PGresult, ClearResult> result_;
 };
 
@@ -92,7 +93,7 @@ class Connection {
 
   // Whether the connection is gone (the server stopped, restarted or dropped it), as far as
   // libpq knows from the last call.
-  bool broken() const { return PQstatus(conn_) != CONNECTION_OK; }
+  bool broken() const { return pq_.PQstatus(conn_) != CONNECTION_OK; }
   // Whether it is still up, without a round trip: an idle connection hears nothing from the
   // server unless the server ended the session (a restart, an administrator), so anything
   // waiting on its socket counts as gone.
@@ -101,12 +102,14 @@ class Connection {
   Status reconnect();
 
  private:
-  Connection(PGconn* conn, std::string conninfo, std::string name, bool read_only)
-      : conn_(conn), conninfo_(std::move(conninfo)), name_(std::move(name)),
+  Connection(const Libpq& pq, PGconn* conn, std::string conninfo, std::string name,
+             bool read_only)
+      : pq_(pq), conn_(conn), conninfo_(std::move(conninfo)), name_(std::move(name)),
         read_only_(read_only) {}
   Status set_up();  // the session's settings, after each connect
   tl::unexpected<Error> error(const PGresult* result, const std::string& doing);
 
+  const Libpq& pq_;
   PGconn* conn_;
   std::string conninfo_;
   std::string name_;

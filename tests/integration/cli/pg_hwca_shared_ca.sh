@@ -18,6 +18,10 @@ psql -qX "$admin" -c "CREATE DATABASE $db" >/dev/null || fail "cannot create dat
 cleanup_hook() { psql -qX "$admin" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1; }
 url="postgresql:///$db?host=$(printf '%s' "$HWCA_TEST_PG_DIR" | sed 's|/|%2F|g')&port=$port&user=hwca"
 
+# libpq is loaded when a PostgreSQL database is used, not linked: an SQLite home's commands
+# do not pay for it (and the Kerberos, LDAP and SASL libraries it brings).
+! ldd "$HWCA_BIN" | grep -q libpq || fail "hwca links libpq: every process would load it"
+
 a=$WORK/home-a b=$WORK/home-b
 hwca_pin --home "$a" --database "$url" ca init --name shared --key "$(key_uri shared)" \
   --generate ec-p256 --subject "/CN=shared root" >"$WORK/init.out"
