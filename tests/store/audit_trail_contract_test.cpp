@@ -15,6 +15,7 @@
 #include "ca/audit_log.hpp"
 #include "ca/pg_audit_trail.hpp"
 #include "store/store_backends.hpp"
+#include "support/child_process.hpp"
 
 namespace {
 
@@ -103,11 +104,7 @@ TEST_P(AuditTrailContract, SeveralProcessesAppendToOneChain) {
     }
     pids.push_back(pid);
   }
-  for (pid_t pid : pids) {
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-  }
+  EXPECT_EQ(hwca::test::failed_children(pids), 0);
   std::map<int, std::vector<int>> by_child;
   auto summary = open_trail()->check_chain([&](const nlohmann::json& line) {
     by_child[line["data"]["child"].get<int>()].push_back(line["data"]["n"].get<int>());

@@ -14,33 +14,16 @@
 #include "ca/database.hpp"
 #include "store/store_backends.hpp"
 #include "support/child_process.hpp"
+#include "support/store_records.hpp"
 
 namespace {
 
 using hwca::ErrorKind;
 using hwca::ca::IssuedCert;
+using hwca::test::issuance::cert;
+using hwca::test::issuance::hex_serial;
 using hwca::ca::open_database;
 using hwca::test::in_child;
-
-IssuedCert cert(const std::string& ca, const std::string& serial, int64_t not_after = 2000000000) {
-  IssuedCert c;
-  c.ca = ca;
-  c.serial = serial;
-  c.profile = "server";
-  c.subject = "CN=" + serial + ".example,O=Example\\, Inc.";
-  c.sans = {"DNS:" + serial + ".example", "IP:10.0.0.1"};
-  c.not_before = not_after - 86400;
-  c.not_after = not_after;
-  c.requester = "cli:uid=0";
-  c.der = {0x30, 0x82, 0x00, 0xff, 0x00, 0x01};
-  return c;
-}
-
-std::string hex_serial(int n) {
-  char buf[16];
-  std::snprintf(buf, sizeof buf, "%08x", n);
-  return buf;
-}
 
 class IssuanceStoreContract : public hwca::test::StoreBackendTest {};
 
@@ -251,11 +234,7 @@ TEST_P(IssuanceStoreContract, ConcurrentWritersLoseNothing) {
     }
     pids.push_back(pid);
   }
-  for (pid_t pid : pids) {
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-  }
+  EXPECT_EQ(hwca::test::failed_children(pids), 0);
   auto store = open_store();
   auto all = store->list("root", std::nullopt);
   ASSERT_TRUE(all) << all.error().message;
@@ -279,11 +258,7 @@ TEST_P(IssuanceStoreContract, FirstOpensRacingCreateOneSchema) {
     }
     pids.push_back(pid);
   }
-  for (pid_t pid : pids) {
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-  }
+  EXPECT_EQ(hwca::test::failed_children(pids), 0);
   EXPECT_EQ(open_store()->list(std::nullopt, std::nullopt)->size(), 4u);
 }
 
@@ -342,11 +317,7 @@ TEST_P(IssuanceStoreContract, ProcessesRacingForSerialsNeverShareOne) {
     }
     pids.push_back(pid);
   }
-  for (pid_t pid : pids) {
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-  }
+  ASSERT_EQ(hwca::test::failed_children(pids), 0);
   std::map<std::string, int> owners;
   for (int c = 0; c < kChildren; ++c) {
     std::FILE* f = std::fopen((tmp_.file("child" + std::to_string(c))).c_str(), "r");

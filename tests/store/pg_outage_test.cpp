@@ -15,13 +15,22 @@ using hwca::ErrorKind;
 using hwca::ErrorSource;
 using hwca::test::lineage::cert;
 
-TEST(PgOutage, AStoreCarriesOnAfterTheServerRestarts) {
-  hwca::test::PostgresServer server;
-  const std::string url = server.url(server.create_database());
-  auto store = hwca::ca::PgIssuanceStore::open(url, {});
-  ASSERT_TRUE(store) << store.error().message;
-  auto& db = **store;
-  ASSERT_TRUE(db.record({cert("root", "01")}));
+class PgOutage : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto s = hwca::ca::PgIssuanceStore::open(server_.url(server_.create_database()), {});
+    ASSERT_TRUE(s) << s.error().message;
+    store_ = std::move(*s);
+    ASSERT_TRUE(store_->record({cert("root", "01")}));
+  }
+
+  hwca::test::PostgresServer server_;  // the test's own: it stops and crashes
+  std::unique_ptr<hwca::ca::PgIssuanceStore> store_;
+};
+
+TEST_F(PgOutage, AStoreCarriesOnAfterTheServerRestarts) {
+  auto& db = *store_;
+  auto& server = server_;
   ASSERT_EQ(*db.next_crl_number("root"), 1u);
 
   server.stop();
@@ -50,31 +59,21 @@ TEST(PgOutage, AStoreCarriesOnAfterTheServerRestarts) {
 
 // No call while it was down: the pool's idle connection is dead when the server is back,
 // and is made anew before the first statement instead of failing it.
-TEST(PgOutage, AnIdleConnectionIsMadeAnewAfterARestart) {
-  hwca::test::PostgresServer server;
-  const std::string url = server.url(server.create_database());
-  auto store = hwca::ca::PgIssuanceStore::open(url, {});
-  ASSERT_TRUE(store) << store.error().message;
-  auto& db = **store;
-  ASSERT_TRUE(db.record({cert("root", "01")}));
-  server.stop();
-  server.start();
+TEST_F(PgOutage, AnIdleConnectionIsMadeAnewAfterARestart) {
+  auto& db = *store_;
+  server_.stop();
+  server_.start();
   auto ping = db.ping();
   EXPECT_TRUE(ping) << ping.error().message;
   auto again = db.record({cert("root", "02")});
   EXPECT_TRUE(again) << again.error().message;
 }
 
-TEST(PgOutage, AStoreCarriesOnAfterTheServerCrashes) {
-  hwca::test::PostgresServer server;
-  const std::string url = server.url(server.create_database());
-  auto store = hwca::ca::PgIssuanceStore::open(url, {});
-  ASSERT_TRUE(store) << store.error().message;
-  auto& db = **store;
-  ASSERT_TRUE(db.record({cert("root", "01")}));
-  server.kill();  // SIGKILL: what was committed must be there after recovery
+TEST_F(PgOutage, AStoreCarriesOnAfterTheServerCrashes) {
+  auto& db = *store_;
+  server_.kill();  // SIGKILL: what was committed must be there after recovery
   EXPECT_FALSE(db.record({cert("root", "02")}));
-  server.start();
+  server_.start();
   ASSERT_TRUE(db.record({cert("root", "03")}));
   auto all = db.list("root", std::nullopt);
   ASSERT_TRUE(all) << all.error().message;

@@ -10,6 +10,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace hwca::test {
 
@@ -36,6 +37,17 @@ inline std::string in_child(const std::function<std::string()>& body) {
   ::waitpid(pid, &status, 0);
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) out += " (child died)";
   return out;
+}
+
+// Wait for every child in `pids`; how many did not exit with status 0.
+inline int failed_children(const std::vector<pid_t>& pids) {
+  int failed = 0;
+  for (pid_t pid : pids) {
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) ++failed;
+  }
+  return failed;
 }
 
 // Root ignores file modes; root without capabilities (CAP_DAC_OVERRIDE) obeys them like

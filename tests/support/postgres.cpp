@@ -30,6 +30,8 @@
 #include <utility>
 #include <vector>
 
+#include "support/log_tail.hpp"
+
 namespace hwca::test {
 
 namespace fs = std::filesystem;
@@ -90,19 +92,6 @@ pid_t spawn(const std::vector<std::string>& argv, const std::string& log, const 
 // The parent-death signal follows the thread that forked, not the process: tie a child to
 // us only from the main thread, which lives as long as the program.
 bool on_main_thread() { return ::syscall(SYS_gettid) == ::getpid(); }
-
-// The end of a log file on one line, for exception messages.
-std::string log_tail(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string text = ss.str();
-  if (text.size() > 600) text = "..." + text.substr(text.size() - 600);
-  for (char& c : text) {
-    if (c == '\n') c = '|';
-  }
-  return text;
-}
 
 // State and parent of a process (/proc/PID/stat), nothing if there is no such process.
 struct ProcStat {

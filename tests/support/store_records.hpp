@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <cstdio>
 #include <string>
 #include <utility>
 #include <vector>
@@ -16,6 +17,34 @@
 #include "ca/tpm_registry.hpp"
 
 namespace hwca::test {
+
+// Certificates as the issuance store's contract records them (issuance_store.hpp): a server
+// certificate of CA `ca` with two SANs and a DER that is no certificate.
+namespace issuance {
+
+inline ca::IssuedCert cert(const std::string& ca, const std::string& serial,
+                           int64_t not_after = 2000000000) {
+  ca::IssuedCert c;
+  c.ca = ca;
+  c.serial = serial;
+  c.profile = "server";
+  c.subject = "CN=" + serial + ".example,O=Example\\, Inc.";
+  c.sans = {"DNS:" + serial + ".example", "IP:10.0.0.1"};
+  c.not_before = not_after - 86400;
+  c.not_after = not_after;
+  c.requester = "cli:uid=0";
+  c.der = {0x30, 0x82, 0x00, 0xff, 0x00, 0x01};
+  return c;
+}
+
+// Serial n as 8 hex digits (4 octets).
+inline std::string hex_serial(int n) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%08x", n);
+  return buf;
+}
+
+}  // namespace issuance
 
 // Bootstrap tokens (node_registry.hpp).
 namespace bootstrap {

@@ -25,6 +25,8 @@
 #include <utility>
 #include <vector>
 
+#include "support/log_tail.hpp"
+
 namespace hwca::test {
 
 namespace {
@@ -73,19 +75,6 @@ int run_logged(const std::vector<std::string>& argv, const Env& env, const std::
   int status = 0;
   if (::waitpid(pid, &status, 0) != pid || !WIFEXITED(status)) return -1;
   return WEXITSTATUS(status);
-}
-
-// The end of a log file on one line, for exception messages.
-std::string log_tail(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string text = ss.str();
-  if (text.size() > 600) text = "..." + text.substr(text.size() - 600);
-  for (char& c : text) {
-    if (c == '\n') c = '|';
-  }
-  return text;
 }
 
 // Nothing is bound to 127.0.0.1:port right now (a probe: someone may take it next).

@@ -17,33 +17,16 @@
 #include <random>
 
 #include "support/child_process.hpp"
+#include "support/store_records.hpp"
 #include "support/temp_dir.hpp"
 
 namespace {
 
 using hwca::ErrorKind;
 using hwca::ca::IssuedCert;
+using hwca::test::issuance::cert;
+using hwca::test::issuance::hex_serial;
 using hwca::ca::SqliteIssuanceStore;
-
-IssuedCert cert(const std::string& ca, const std::string& serial, int64_t not_after = 2000000000) {
-  IssuedCert c;
-  c.ca = ca;
-  c.serial = serial;
-  c.profile = "server";
-  c.subject = "CN=" + serial + ".example,O=Example\\, Inc.";
-  c.sans = {"DNS:" + serial + ".example", "IP:10.0.0.1"};
-  c.not_before = not_after - 86400;
-  c.not_after = not_after;
-  c.requester = "cli:uid=0";
-  c.der = {0x30, 0x82, 0x00, 0xff, 0x00, 0x01};
-  return c;
-}
-
-std::string hex_serial(int n) {
-  char buf[16];
-  std::snprintf(buf, sizeof buf, "%08x", n);
-  return buf;
-}
 
 mode_t mode_of(const std::string& path) {
   struct stat st {};
