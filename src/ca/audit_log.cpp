@@ -173,7 +173,6 @@ Result<nlohmann::json> check_chain_line(std::string_view line, size_t number,
   return j;
 }
 
-
 namespace {
 
 Result<int> open_locked(const std::string& path, bool create, int lock) {

@@ -60,5 +60,4 @@ class AuditLog : public AuditTrail {
   bool must_exist_ = false;
 };
 
-
 }  // namespace hwca::ca

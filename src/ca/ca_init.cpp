@@ -65,8 +65,8 @@ Result<ossl::Ptr<X509>> load_ca_cert(const Home& home, const std::string& name) 
   }
   // A shared CA's certificate is the database's; the others' are files of the home.
   const std::string* shared = home.shared_cert_pem(name);
-  std::string path = shared ? "the certificate of shared CA '" + name + "'"
-                            : home.path(it->second.cert);
+  std::string path =
+      shared ? "the certificate of shared CA '" + name + "'" : home.path(it->second.cert);
   auto text = shared ? Result<std::string>(*shared) : read_file(path, 1 << 20);
   if (!text) return tl::unexpected(text.error());
   ossl::Ptr<BIO> bio(BIO_new_mem_buf(text->data(), static_cast<int>(text->size())));

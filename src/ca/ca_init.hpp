@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "ca/crypto_context.hpp"
 #include "ca/ca_catalog.hpp"
+#include "ca/crypto_context.hpp"
 #include "ca/home.hpp"
 #include "ca/issuance_store.hpp"
 #include "common/ossl.hpp"

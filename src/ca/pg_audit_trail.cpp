@@ -64,8 +64,7 @@ Result<std::string> PgAuditTrail::write_events(const std::vector<Event>& events)
           if (!same) return tl::unexpected(same.error());
           if (same->size() == 0 || sha256_hex(same->text(0, 0)) != known_->hash) {
             return chain_fail(ErrorKind::conflict,
-                              describe() + " no longer holds line " +
-                                  std::to_string(known_->seq) +
+                              describe() + " no longer holds line " + std::to_string(known_->seq) +
                                   " that this process wrote or found there: it was cut or "
                                   "replaced while hwca ran; run 'hwca audit verify' and restore "
                                   "the database from a backup");

@@ -18,8 +18,8 @@ Result<std::vector<SharedCa>> PgIssuanceStore::shared_cas() {
   if (!rows) return tl::unexpected(rows.error());
   std::vector<SharedCa> out;
   for (int i = 0; i < rows->size(); ++i) {
-    out.push_back(SharedCa{rows->text(i, 0), rows->text(i, 1), rows->text(i, 2),
-                           rows->int64(i, 3), rows->text(i, 4)});
+    out.push_back(SharedCa{rows->text(i, 0), rows->text(i, 1), rows->text(i, 2), rows->int64(i, 3),
+                           rows->text(i, 4)});
   }
   return out;
 }
@@ -30,8 +30,12 @@ Status PgIssuanceStore::publish_ca(const SharedCa& ca) {
     auto r = c.exec(
         "INSERT INTO ca_definitions (name, entry, cert_pem, created_at, created_by) "
         "VALUES ($1, $2, $3, $4, $5)",
-        Params().text(ca.name).text(ca.entry_yaml).text(ca.cert_pem).int64(ca.created_at).text(
-            ca.created_by),
+        Params()
+            .text(ca.name)
+            .text(ca.entry_yaml)
+            .text(ca.cert_pem)
+            .int64(ca.created_at)
+            .text(ca.created_by),
         "add a CA to");
     if (!r && c.last_sqlstate() == "23505") {
       return fail(ErrorKind::conflict, "issuance database " + name_ + " holds a CA named " +
@@ -50,8 +54,8 @@ Status PgIssuanceStore::withdraw_ca(const std::string& name) {
                     "remove a CA from");
     if (!r) return tl::unexpected(r.error());
     if (r->affected() == 0) {
-      return fail(ErrorKind::not_found, "issuance database " + name_ + " holds no CA named " +
-                                            rules::quoted(name));
+      return fail(ErrorKind::not_found,
+                  "issuance database " + name_ + " holds no CA named " + rules::quoted(name));
     }
     return {};
   });

@@ -28,8 +28,8 @@ ErrorKind kind_of(const std::string& state) {
   if (state.empty()) return ErrorKind::io;  // the statement never reached the server
   const std::string cls = state.substr(0, 2);
   if (state == "23505" || cls == "40") return ErrorKind::conflict;  // unique; serialization
-  if (state == "3D000") return ErrorKind::not_found;                 // no such database
-  if (cls == "28") return ErrorKind::auth;                           // authentication
+  if (state == "3D000") return ErrorKind::not_found;                // no such database
+  if (cls == "28") return ErrorKind::auth;                          // authentication
   // connection, shutdown, disk full or out of memory, system, read-only transaction
   if (cls == "08" || cls == "57" || cls == "53" || cls == "58" || state == "25006") {
     return ErrorKind::io;
@@ -160,7 +160,8 @@ bool Connection::alive() {
 Status Connection::set_up() {
   // The server's notices (and the last words of a session it ends) are not printed: errors
   // reach the caller as one line each, through error().
-  pq_.PQsetNoticeProcessor(conn_, [](void*, const char*) {}, nullptr);
+  pq_.PQsetNoticeProcessor(
+      conn_, [](void*, const char*) {}, nullptr);
   if (read_only_) {
     if (auto r = exec("SET default_transaction_read_only = on", "open"); !r) {
       return tl::unexpected(r.error());
@@ -181,11 +182,11 @@ Status Connection::reconnect() {
 tl::unexpected<Error> Connection::error(const PGresult* result, const std::string& doing) {
   const char* state = result ? pq_.PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
   sqlstate_ = state ? state : "";
-  const char* primary =
-      result ? pq_.PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY) : nullptr;
+  const char* primary = result ? pq_.PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY) : nullptr;
   std::string why = primary ? first_line(primary) : first_line(pq_.PQerrorMessage(conn_));
   if (why.empty()) why = "the server did not answer";
-  return db_fail(kind_of(sqlstate_), "cannot " + doing + " issuance database " + name_ + ": " + why);
+  return db_fail(kind_of(sqlstate_),
+                 "cannot " + doing + " issuance database " + name_ + ": " + why);
 }
 
 Result<Rows> Connection::exec(const char* sql, const Params& params, const std::string& doing) {

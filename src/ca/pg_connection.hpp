@@ -102,9 +102,11 @@ class Connection {
   Status reconnect();
 
  private:
-  Connection(const Libpq& pq, PGconn* conn, std::string conninfo, std::string name,
-             bool read_only)
-      : pq_(pq), conn_(conn), conninfo_(std::move(conninfo)), name_(std::move(name)),
+  Connection(const Libpq& pq, PGconn* conn, std::string conninfo, std::string name, bool read_only)
+      : pq_(pq),
+        conn_(conn),
+        conninfo_(std::move(conninfo)),
+        name_(std::move(name)),
         read_only_(read_only) {}
   Status set_up();  // the session's settings, after each connect
   tl::unexpected<Error> error(const PGresult* result, const std::string& doing);
@@ -124,7 +126,9 @@ class Connection {
 class Pool {
  public:
   Pool(std::string conninfo, std::string name, bool read_only, size_t size)
-      : conninfo_(std::move(conninfo)), name_(std::move(name)), read_only_(read_only),
+      : conninfo_(std::move(conninfo)),
+        name_(std::move(name)),
+        read_only_(read_only),
         size_(size) {}
 
   class Lease {

@@ -15,7 +15,7 @@ using pg::Params;
 using rules::serial_key;
 
 // The columns read_cert() reads, in its order; the DER is the last (empty when not wanted).
-#define HWCA_PG_CERT_COLUMNS                                                          \
+#define HWCA_PG_CERT_COLUMNS                                                           \
   "ca, serial, profile, subject, sans, not_before, not_after, requester, revoked_at, " \
   "revocation_reason, renewed_from, spki_sha256, attest_ek_sha256, attest_ak_name, "   \
   "attest_key_name, id"
@@ -138,8 +138,9 @@ Result<std::optional<IssuedCert>> PgIssuanceStore::find(const std::string& seria
   if (!key) return tl::unexpected(key.error());
   auto conn = pool_->lease();
   if (!conn) return tl::unexpected(conn.error());
-  auto found = query(**conn, (std::string(kSelect) + " WHERE serial = $1 ORDER BY ca LIMIT 2").c_str(),
-                     Params().text(*key));
+  auto found =
+      query(**conn, (std::string(kSelect) + " WHERE serial = $1 ORDER BY ca LIMIT 2").c_str(),
+            Params().text(*key));
   if (!found) return tl::unexpected(found.error());
   if (found->empty()) return std::nullopt;
   if (found->size() > 1) {
@@ -249,19 +250,19 @@ Result<std::vector<IssuedCert>> PgIssuanceStore::renewals(const std::string& ca,
   if (!key) return tl::unexpected(key.error());
   auto conn = pool_->lease();
   if (!conn) return tl::unexpected(conn.error());
-  return query(**conn,
-               (std::string(kSelectNoDer) + " WHERE ca = $1 AND renewed_from = $2 ORDER BY serial")
-                   .c_str(),
-               Params().text(ca).text(*key));
+  return query(
+      **conn,
+      (std::string(kSelectNoDer) + " WHERE ca = $1 AND renewed_from = $2 ORDER BY serial").c_str(),
+      Params().text(ca).text(*key));
 }
 
 Result<bool> PgIssuanceStore::key_compromised(const std::string& spki_sha256) {
   if (spki_sha256.empty()) return false;
   auto conn = pool_->lease();
   if (!conn) return tl::unexpected(conn.error());
-  auto rows = (*conn)->exec(
-      "SELECT 1 FROM certs WHERE spki_sha256 = $1 AND revocation_reason = 1 LIMIT 1",
-      Params().text(spki_sha256), "read");
+  auto rows =
+      (*conn)->exec("SELECT 1 FROM certs WHERE spki_sha256 = $1 AND revocation_reason = 1 LIMIT 1",
+                    Params().text(spki_sha256), "read");
   if (!rows) return tl::unexpected(rows.error());
   return rows->size() > 0;
 }

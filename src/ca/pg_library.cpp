@@ -18,11 +18,11 @@ Result<const Libpq*> libpq() {
       error = why ? why : "libpq.so.5 not found";
       return;
     }
-#define HWCA_LIBPQ_LOAD(name)                                                     \
-  lib.name = reinterpret_cast<decltype(&::name)>(::dlsym(handle, #name));         \
-  if (lib.name == nullptr) {                                                       \
-    error = "libpq.so.5 has no " #name;                                            \
-    return;                                                                        \
+#define HWCA_LIBPQ_LOAD(name)                                             \
+  lib.name = reinterpret_cast<decltype(&::name)>(::dlsym(handle, #name)); \
+  if (lib.name == nullptr) {                                              \
+    error = "libpq.so.5 has no " #name;                                   \
+    return;                                                               \
   }
     HWCA_LIBPQ_FUNCTIONS(HWCA_LIBPQ_LOAD)
 #undef HWCA_LIBPQ_LOAD

@@ -10,11 +10,30 @@
 namespace hwca::ca::pg {
 
 // The functions hwca calls, one pointer each, of the types libpq-fe.h declares.
-#define HWCA_LIBPQ_FUNCTIONS(X)                                                              \
-  X(PQclear) X(PQcmdTuples) X(PQconnectdbParams) X(PQconninfoFree) X(PQconninfoParse)       \
-  X(PQerrorMessage) X(PQexec) X(PQexecParams) X(PQfinish) X(PQfreemem) X(PQgetisnull)     \
-  X(PQgetlength) X(PQgetvalue) X(PQntuples) X(PQreset) X(PQresultErrorField)              \
-  X(PQresultStatus) X(PQsetNoticeProcessor) X(PQsocket) X(PQstatus) X(PQunescapeBytea)
+// clang-format off
+#define HWCA_LIBPQ_FUNCTIONS(X) \
+  X(PQclear) \
+  X(PQcmdTuples) \
+  X(PQconnectdbParams) \
+  X(PQconninfoFree) \
+  X(PQconninfoParse) \
+  X(PQerrorMessage) \
+  X(PQexec) \
+  X(PQexecParams) \
+  X(PQfinish) \
+  X(PQfreemem) \
+  X(PQgetisnull) \
+  X(PQgetlength) \
+  X(PQgetvalue) \
+  X(PQntuples) \
+  X(PQreset) \
+  X(PQresultErrorField) \
+  X(PQresultStatus) \
+  X(PQsetNoticeProcessor) \
+  X(PQsocket) \
+  X(PQstatus) \
+  X(PQunescapeBytea)
+// clang-format on
 
 struct Libpq {
 #define HWCA_LIBPQ_MEMBER(name) decltype(&::name) name = nullptr;

@@ -101,9 +101,9 @@ Result<BootstrapToken> PgIssuanceStore::claim_token(const std::string& id, const
   if (auto w = writable(); !w) return tl::unexpected(w.error());
   BootstrapToken claimed;
   auto done = in_transaction("claim a bootstrap token in", [&](pg::Connection& c) -> Status {
-    auto found = c.exec("SELECT " HWCA_PG_TOKEN_COLUMNS
-                        " FROM bootstrap_tokens WHERE id = $1 FOR UPDATE",
-                        Params().text(id), "claim a bootstrap token in");
+    auto found =
+        c.exec("SELECT " HWCA_PG_TOKEN_COLUMNS " FROM bootstrap_tokens WHERE id = $1 FOR UPDATE",
+               Params().text(id), "claim a bootstrap token in");
     if (!found) return tl::unexpected(found.error());
     if (found->size() == 0) return rules::unknown_token(id, ErrorKind::auth);
     if (auto ok = rules::check_secret(id, found->bytes(0, 8), secret_sha256, name_); !ok) {

@@ -164,8 +164,7 @@ Status PgIssuanceStore::prepare_schema() {
   if (options_.read_only) {
     return tl::unexpected(Error{ErrorKind::not_found,
                                 "issuance database " + name_ + " has no hwca schema yet (version " +
-                                    std::to_string(*now) +
-                                    "); open it writable once to create it",
+                                    std::to_string(*now) + "); open it writable once to create it",
                                 ErrorSource::database});
   }
   if (auto r = c.exec(kSchemaLock, "create the schema of"); !r) return tl::unexpected(r.error());

@@ -105,8 +105,7 @@ Result<std::optional<NodeTpm>> PgIssuanceStore::tpm(const std::string& node) {
 Result<std::vector<NodeTpm>> PgIssuanceStore::tpms() {
   auto conn = pool_->lease();
   if (!conn) return tl::unexpected(conn.error());
-  auto rows =
-      (*conn)->exec("SELECT " HWCA_PG_TPM_COLUMNS " FROM node_tpms ORDER BY node", "read");
+  auto rows = (*conn)->exec("SELECT " HWCA_PG_TPM_COLUMNS " FROM node_tpms ORDER BY node", "read");
   if (!rows) return tl::unexpected(rows.error());
   std::vector<NodeTpm> out;
   for (int i = 0; i < rows->size(); ++i) out.push_back(read_tpm(*rows, i));
@@ -117,16 +116,16 @@ Status PgIssuanceStore::add_ek_root(const EkRoot& root) {
   if (auto ok = rules::check_ek_root(root); !ok) return ok;
   if (auto w = writable(); !w) return w;
   return in_transaction("add an EK root to", [&](pg::Connection& c) -> Status {
-    auto r = c.exec("INSERT INTO ek_roots (" HWCA_PG_ROOT_COLUMNS
-                    ") VALUES ($1, $2, $3, $4, $5, $6)",
-                    Params()
-                        .text(root.sha256)
-                        .text(root.subject)
-                        .text(root.anchor ? "true" : "false")
-                        .bytes(root.der)
-                        .int64(root.added_at)
-                        .text(root.added_by),
-                    "add an EK root to");
+    auto r =
+        c.exec("INSERT INTO ek_roots (" HWCA_PG_ROOT_COLUMNS ") VALUES ($1, $2, $3, $4, $5, $6)",
+               Params()
+                   .text(root.sha256)
+                   .text(root.subject)
+                   .text(root.anchor ? "true" : "false")
+                   .bytes(root.der)
+                   .int64(root.added_at)
+                   .text(root.added_by),
+               "add an EK root to");
     if (!r && c.last_sqlstate() == "23505") return rules::ek_root_exists(root);
     if (!r) return tl::unexpected(r.error());
     return {};

@@ -14,9 +14,9 @@
 namespace hwca::ca {
 namespace {
 
+using rules::serial_key;
 using sqlite::Stmt;
 using sqlite::Txn;
-using rules::serial_key;
 
 #define HWCA_CERT_COLUMNS                                                            \
   "id, ca, serial, profile, subject, not_before, not_after, requester, revoked_at, " \

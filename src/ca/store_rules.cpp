@@ -201,8 +201,8 @@ Status check_claimable(const BootstrapToken& token, const std::string& node, int
 
 Status check_revocable(const std::string& id, int64_t used_at, int64_t revoked_at) {
   if (revoked_at != 0) {
-    return fail(ErrorKind::conflict,
-                "bootstrap token " + quoted(id) + " was already revoked on " + utc_text(revoked_at));
+    return fail(ErrorKind::conflict, "bootstrap token " + quoted(id) + " was already revoked on " +
+                                         utc_text(revoked_at));
   }
   if (used_at != 0) {
     return fail(ErrorKind::conflict, "bootstrap token " + quoted(id) + " was already used on " +

@@ -88,9 +88,8 @@ int cross_check(Session& session, const Audited& a, OutputFormat output, nlohman
   const std::string db_path = home.database_target();
   doc["database"] = nullptr;
   doc["problems"] = nlohmann::json::array();
-  if (!ca::is_postgresql_url(db_path) && ::access(db_path.c_str(), F_OK) != 0 &&
-      a.certs.empty() && a.tokens_created.empty() &&
-      a.tpms.empty() && a.ek_roots.empty()) {
+  if (!ca::is_postgresql_url(db_path) && ::access(db_path.c_str(), F_OK) != 0 && a.certs.empty() &&
+      a.tokens_created.empty() && a.tpms.empty() && a.ek_roots.empty()) {
     if (output != OutputFormat::text) print_output(output, doc, nullptr);
     return 0;
   }
@@ -227,8 +226,7 @@ int verify(const Context& ctx, OutputFormat output) {
                                ? trail->describe()
                                : home.path(home.config().audit_log);
   Audited audited;
-  auto summary =
-      trail->check_chain([&](const nlohmann::json& line) { account(line, audited); });
+  auto summary = trail->check_chain([&](const nlohmann::json& line) { account(line, audited); });
   if (!summary) return report(summary.error());
   if (output == OutputFormat::text) {
     std::cout << trail->describe() << ": " << summary->lines

@@ -39,8 +39,8 @@ nlohmann::json ca_json(const ca::Home& home, const std::string& name, const ca::
   doc["name"] = name;
   doc["parent"] = entry.parent.empty() ? nlohmann::json(nullptr) : nlohmann::json(entry.parent);
   // A shared CA's certificate is in the database, not a file of this home.
-  doc["certificateFile"] = home.shared_cert_pem(name) ? nlohmann::json(nullptr)
-                                                      : nlohmann::json(home.path(entry.cert));
+  doc["certificateFile"] =
+      home.shared_cert_pem(name) ? nlohmann::json(nullptr) : nlohmann::json(home.path(entry.cert));
   if (!key.is_object()) key = nlohmann::json::object();
   key["uri"] = entry.key;
   if (!key.contains("type")) key["type"] = tokens::key_type_of(X509_get0_pubkey(cert));

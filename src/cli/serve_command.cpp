@@ -7,13 +7,13 @@
 #include <thread>
 
 #include "ca/issuer.hpp"
-#include "est/metered_database.hpp"
 #include "cli/context.hpp"
 #include "cli/serve_tls.hpp"
 #include "cli/session.hpp"
 #include "common/text.hpp"
 #include "est/est_server.hpp"
 #include "est/est_service.hpp"
+#include "est/metered_database.hpp"
 
 namespace hwca::cli {
 namespace {
@@ -112,8 +112,7 @@ int serve(const Context& ctx, ServeArgs args) {
                       .value());
   }
   if (!anchored) return report(anchored.error());
-  est::EstService service(**issuer, db, db, audit, metrics, (*crypto)->libctx(),
-                          chain_view);
+  est::EstService service(**issuer, db, db, audit, metrics, (*crypto)->libctx(), chain_view);
   est::AttestationOptions attest;
   attest.require = args.require_attestation;
   attest.nonce_ttl = std::chrono::seconds(args.attest_nonce_ttl);

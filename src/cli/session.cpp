@@ -66,8 +66,8 @@ Result<Session> Session::open(const Context& ctx, Access access) {
 
 Result<ca::Database*> Session::open_store() {
   if (!store_) {
-    auto store = ca::open_database(home_.database_target(),
-                                   {.read_only = access_ == Access::read_only});
+    auto store =
+        ca::open_database(home_.database_target(), {.read_only = access_ == Access::read_only});
     if (!store) return tl::unexpected(store.error());
     store_ = std::move(*store);
   }

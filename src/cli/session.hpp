@@ -7,8 +7,8 @@
 #include <memory>
 
 #include "ca/crypto_context.hpp"
-#include "ca/home.hpp"
 #include "ca/database.hpp"
+#include "ca/home.hpp"
 #include "cli/context.hpp"
 #include "common/result.hpp"
 

@@ -12,7 +12,7 @@ auto MeteredDatabase::timed(Call&& call) -> decltype(call()) {
   // The database's own failures (it is unreachable, down, read-only, full), not its
   // refusals (an unknown token, a serial already revoked).
   const bool failed = !result && (result.error().source == ErrorSource::database ||
-                                   result.error().kind == ErrorKind::io);
+                                  result.error().kind == ErrorKind::io);
   metrics_.database_call(took.count(), failed);
   return result;
 }
@@ -45,8 +45,10 @@ Status MeteredDatabase::revoke(const std::string& ca, const std::string& serial,
                                int64_t when) {
   HWCA_METERED(revoke(ca, serial, reason, when));
 }
-Result<std::vector<ca::IssuedCert>> MeteredDatabase::revoke_with_renewals(
-    const std::string& ca, const std::string& serial, int reason, int64_t when) {
+Result<std::vector<ca::IssuedCert>> MeteredDatabase::revoke_with_renewals(const std::string& ca,
+                                                                          const std::string& serial,
+                                                                          int reason,
+                                                                          int64_t when) {
   HWCA_METERED(revoke_with_renewals(ca, serial, reason, when));
 }
 Result<std::vector<ca::IssuedCert>> MeteredDatabase::renewals(const std::string& ca,

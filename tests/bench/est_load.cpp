@@ -365,11 +365,13 @@ void run_thread(const Client& c, Shared& s, ThreadResult& r) {
     if (!first || first->status != 200) {
       ++r.failures;
       note(r, c.name + ": connecting: " +
-                  (first ? "HTTP " + std::to_string(first->status) : httplib::to_string(first.error())));
+                  (first ? "HTTP " + std::to_string(first->status)
+                         : httplib::to_string(first.error())));
     }
   }
   s.ready.fetch_add(1);
-  while (!s.go.load(std::memory_order_acquire)) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  while (!s.go.load(std::memory_order_acquire))
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   std::this_thread::sleep_until(s.start);
 
   uint64_t ok_index = 0;
@@ -396,7 +398,8 @@ void run_thread(const Client& c, Shared& s, ThreadResult& r) {
       continue;
     }
     ++r.ok_total;
-    if (in_window) r.latencies_ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+    if (in_window)
+      r.latencies_ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
     const bool full = ok_index == 0 || (o.verify_every > 0 && ok_index % o.verify_every == 0);
     ++ok_index;
     std::string why;
@@ -536,7 +539,8 @@ int main(int argc, char** argv) {
     threads.emplace_back(run_thread, std::cref(clients[static_cast<size_t>(i) % clients.size()]),
                          std::ref(shared), std::ref(results[static_cast<size_t>(i)]));
   }
-  while (shared.ready.load() < opt.concurrency) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  while (shared.ready.load() < opt.concurrency)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   auto secs = [](double s) {
     return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
   };
@@ -589,26 +593,25 @@ int main(int argc, char** argv) {
   const bool have_server = server0 >= 0 && server1 >= 0;
   const double server_cores = have_server ? (server1 - server0) / window : -1;
   const double server_ms_per_req =
-      have_server && !all.empty() ? (server1 - server0) * 1000 / static_cast<double>(all.size()) : -1;
+      have_server && !all.empty() ? (server1 - server0) * 1000 / static_cast<double>(all.size())
+                                  : -1;
   // What the rest of the machine used meanwhile: busy time less the server's and ours.
   const double machine_cores = (machine1.busy - machine0.busy) / window;
   const double steal_cores = (machine1.steal - machine0.steal) / window;
-  const double other_cores =
-      machine_cores - client_cores - (have_server ? server_cores : 0.0);
+  const double other_cores = machine_cores - client_cores - (have_server ? server_cores : 0.0);
   const double tail = std::chrono::duration<double>(finished - shared.window_end).count();
 
   char line[1024];
-  std::snprintf(line, sizeof line,
-                "%-30s c=%-3d %8zu requests in %.2f s = %8.1f req/s; ms p50 %.2f p90 %.2f "
-                "p99 %.2f max %.2f; failures %llu; ok total %llu; verified %llu; "
-                "connections %llu (%llu in window, %lld SYNs dropped by a full listen queue, "
-                "%lld sent again); client cpu %.2f cores",
-                opt.label.c_str(), opt.concurrency, all.size(), window, rate, p50, p90, p99, max,
-                static_cast<unsigned long long>(failures), static_cast<unsigned long long>(ok_total),
-                static_cast<unsigned long long>(verified),
-                static_cast<unsigned long long>(connections),
-                static_cast<unsigned long long>(conn1 - conn0), listen_drops, syn_retrans,
-                client_cores);
+  std::snprintf(
+      line, sizeof line,
+      "%-30s c=%-3d %8zu requests in %.2f s = %8.1f req/s; ms p50 %.2f p90 %.2f "
+      "p99 %.2f max %.2f; failures %llu; ok total %llu; verified %llu; "
+      "connections %llu (%llu in window, %lld SYNs dropped by a full listen queue, "
+      "%lld sent again); client cpu %.2f cores",
+      opt.label.c_str(), opt.concurrency, all.size(), window, rate, p50, p90, p99, max,
+      static_cast<unsigned long long>(failures), static_cast<unsigned long long>(ok_total),
+      static_cast<unsigned long long>(verified), static_cast<unsigned long long>(connections),
+      static_cast<unsigned long long>(conn1 - conn0), listen_drops, syn_retrans, client_cores);
   std::string text = line;
   if (have_server) {
     std::snprintf(line, sizeof line, "; server cpu %.2f cores, %.3f ms/request", server_cores,
@@ -640,10 +643,11 @@ int main(int argc, char** argv) {
       << ",\"connections\":" << connections << ",\"connections_in_window\":" << (conn1 - conn0)
       << ",\"listen_drops\":" << listen_drops << ",\"syn_retransmits\":" << syn_retrans
       << ",\"client_cpu_cores\":" << client_cores << ",\"machine_cpu_cores\":" << machine_cores
-      << ",\"other_cpu_cores\":" << other_cores << ",\"steal_cores\":" << steal_cores << ",\"tail_seconds\":" << tail;
+      << ",\"other_cpu_cores\":" << other_cores << ",\"steal_cores\":" << steal_cores
+      << ",\"tail_seconds\":" << tail;
     if (have_server) {
-      j << ",\"server_cpu_cores\":" << server_cores << ",\"server_cpu_ms_per_request\":"
-        << server_ms_per_req;
+      j << ",\"server_cpu_cores\":" << server_cores
+        << ",\"server_cpu_ms_per_request\":" << server_ms_per_req;
     }
     j << "}";
     std::cout << j.str() << std::endl;

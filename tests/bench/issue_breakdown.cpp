@@ -70,7 +70,8 @@ class TimedStore : public test::ForwardingStore {
 namespace hwca::bench::wrapped {
 using ParseCsr = Result<ossl::Ptr<X509_REQ>>(std::string_view, const std::string&, OSSL_LIB_CTX*);
 using BuildCertificate = Result<ossl::Ptr<X509>>(const ca::CertificateSpec&, OSSL_LIB_CTX*);
-using AppendAll = Result<std::string> (ca::AuditTrail::*)(const std::vector<ca::AuditTrail::Event>&);
+using AppendAll =
+    Result<std::string> (ca::AuditTrail::*)(const std::vector<ca::AuditTrail::Event>&);
 static_assert(std::is_same_v<decltype(ca::parse_csr), ParseCsr>);
 static_assert(std::is_same_v<decltype(ca::build_certificate), BuildCertificate>);
 static_assert(std::is_same_v<decltype(&ca::AuditTrail::append_all), AppendAll>);

@@ -58,8 +58,10 @@ class AuditTrailContract : public hwca::test::StoreBackendTest {
       }
       std::ofstream(log_path_, std::ios::trunc) << out.str();
     } else {
-      hwca::test::execute_sql(target_, "UPDATE audit_events SET line = replace(line, '\"n\":', "
-                                       "'\"n\":9') WHERE seq = " + std::to_string(seq));
+      hwca::test::execute_sql(target_,
+                              "UPDATE audit_events SET line = replace(line, '\"n\":', "
+                              "'\"n\":9') WHERE seq = " +
+                                  std::to_string(seq));
     }
   }
 

@@ -20,10 +20,10 @@ namespace {
 
 using hwca::ErrorKind;
 using hwca::ca::IssuedCert;
-using hwca::test::issuance::cert;
-using hwca::test::issuance::hex_serial;
 using hwca::ca::open_database;
 using hwca::test::in_child;
+using hwca::test::issuance::cert;
+using hwca::test::issuance::hex_serial;
 
 class IssuanceStoreContract : public hwca::test::StoreBackendTest {};
 

@@ -47,8 +47,8 @@ inline std::string store_backend_name(const ::testing::TestParamInfo<StoreBacken
 
 }  // namespace hwca::test
 
-#define INSTANTIATE_STORE_BACKENDS(fixture)                                      \
-  INSTANTIATE_TEST_SUITE_P(Backends, fixture,                                    \
-                           ::testing::Values(hwca::test::StoreBackend::sqlite,   \
-                                             hwca::test::StoreBackend::postgresql), \
-                           hwca::test::store_backend_name)
+#define INSTANTIATE_STORE_BACKENDS(fixture)                                                      \
+  INSTANTIATE_TEST_SUITE_P(                                                                      \
+      Backends, fixture,                                                                         \
+      ::testing::Values(hwca::test::StoreBackend::sqlite, hwca::test::StoreBackend::postgresql), \
+      hwca::test::store_backend_name)

@@ -24,9 +24,9 @@ namespace {
 
 using hwca::ErrorKind;
 using hwca::ca::IssuedCert;
+using hwca::ca::SqliteIssuanceStore;
 using hwca::test::issuance::cert;
 using hwca::test::issuance::hex_serial;
-using hwca::ca::SqliteIssuanceStore;
 
 mode_t mode_of(const std::string& path) {
   struct stat st {};
