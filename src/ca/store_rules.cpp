@@ -3,7 +3,6 @@
 #include <openssl/crypto.h>
 
 #include <algorithm>
-#include <ctime>
 #include <set>
 #include <utility>
 
@@ -22,17 +21,6 @@ bool valid_token_id(const std::string& id) {
 }
 
 bool canonical_address(const std::string& text) { return canonical_ip(text) == text; }
-
-// RFC 3339 ("2026-11-28T12:00:00Z"), as certificates' times are told in revocation messages.
-std::string rfc3339(int64_t when) {
-  std::time_t t = static_cast<std::time_t>(when);
-  std::tm tm{};
-  char buf[32];
-  if (!gmtime_r(&t, &tm) || !std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm)) {
-    return std::to_string(when);
-  }
-  return buf;
-}
 
 }  // namespace
 
@@ -129,7 +117,7 @@ tl::unexpected<Error> no_such_certificate(const std::string& ca, const std::stri
 tl::unexpected<Error> already_revoked(const std::string& ca, const std::string& serial,
                                       int64_t revoked_at) {
   return fail(ErrorKind::conflict, "certificate " + serial + " of CA '" + printable(ca) +
-                                       "' was already revoked at " + rfc3339(revoked_at));
+                                       "' was already revoked at " + rfc3339_text(revoked_at));
 }
 
 tl::unexpected<Error> lineage_already_revoked(const std::string& ca, const std::string& serial) {
