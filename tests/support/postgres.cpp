@@ -15,6 +15,7 @@
 
 #include <atomic>
 #include <cctype>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -144,6 +145,16 @@ bool wait_gone(const std::vector<pid_t>& pids, std::chrono::milliseconds limit) 
   }
 }
 
+// Gone from /proc: reaped by its parent, not only dead.
+bool wait_reaped(pid_t pid, std::chrono::milliseconds limit) {
+  auto deadline = Clock::now() + limit;
+  while (::kill(pid, 0) == 0 || errno != ESRCH) {
+    if (Clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
+
 std::string percent_encoded(const std::string& text) {
   std::string out;
   for (unsigned char c : text) {
@@ -238,6 +249,8 @@ std::unique_ptr<PostgresServer> PostgresServer::start_detached(const std::string
   server->options_ = std::move(options);
   try {
     server->init_and_start();
+    // attach() starts it again as it was made.
+    if (server->options_.fsync) std::ofstream(server->dir_ + "/fsync") << "on\n";
   } catch (...) {
     server->discard();
     throw;
@@ -245,13 +258,15 @@ std::unique_ptr<PostgresServer> PostgresServer::start_detached(const std::string
   return server;
 }
 
-std::unique_ptr<PostgresServer> PostgresServer::attach(const std::string& dir) {
+std::unique_ptr<PostgresServer> PostgresServer::attach(const std::string& dir, bool must_run) {
   std::ifstream in(dir + "/port");
   int port = 0;
   if (!(in >> port) || port <= 0) {
     throw std::runtime_error("no PostgreSQL server in " + dir + " (no port file)");
   }
   std::unique_ptr<PostgresServer> server(new PostgresServer(Attached{}, dir, port));
+  server->options_.fsync = ::access((dir + "/fsync").c_str(), F_OK) == 0;
+  if (!must_run) return server;
   std::string conninfo = server->url() + "&connect_timeout=5";
   if (!server->running() || PQping(conninfo.c_str()) != PQPING_OK) {
     throw std::runtime_error("no PostgreSQL server answers in " + dir + " on port " +
@@ -407,6 +422,11 @@ void PostgresServer::kill() {
     for (pid_t p : all) ::kill(p, SIGKILL);
     if (!wait_gone(all, std::chrono::seconds(10))) {
       throw std::runtime_error("PostgreSQL's processes outlived SIGKILL for 10 s");
+    }
+    // A postmaster another program started (hwca_pg_fixture's) is a zombie until init reaps
+    // it, and a new postmaster takes its pid, still in postmaster.pid, for a live one.
+    if (child_ <= 0 && !wait_reaped(postmaster, std::chrono::seconds(10))) {
+      throw std::runtime_error("PostgreSQL's killed postmaster was not reaped in 10 s");
     }
   }
   reap();

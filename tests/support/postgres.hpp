@@ -37,9 +37,10 @@ class PostgresServer {
   static std::unique_ptr<PostgresServer> start_detached(const std::string& dir,
                                                         PostgresOptions options = {});
   // A server someone else started in `dir` (its port in dir/port), running: stop(), start()
-  // and kill() act on it, the destructor leaves it and its folder alone. Throws
-  // std::runtime_error if no server answers there.
-  static std::unique_ptr<PostgresServer> attach(const std::string& dir);
+  // and kill() act on it (start() with the options it was made with), the destructor leaves
+  // it and its folder alone. Throws std::runtime_error if no server answers there, or, with
+  // must_run false, only if dir holds no server's folder.
+  static std::unique_ptr<PostgresServer> attach(const std::string& dir, bool must_run = true);
   // Stop the server whose data is in `dir` if one runs (fast, then SIGKILL) and remove the
   // folder: a server left by an aborted run too. Nothing to do when `dir` does not exist;
   // throws std::runtime_error if it is not a server's folder (it is not removed then).
