@@ -45,6 +45,9 @@ class PgIssuanceStore : public Database, public CaCatalog {
   Result<std::vector<SharedCa>> shared_cas() override;
   Status publish_ca(const SharedCa& ca) override;
   Status withdraw_ca(const std::string& name) override;
+  // publish_ca's row, in the caller's transaction on `conn` (hwca db migrate); `database`
+  // names it in errors.
+  static Status insert_ca(pg::Connection& conn, const SharedCa& ca, const std::string& database);
 
   Status writable() const override;
   Result<bool> serial_exists(const std::string& ca, const std::string& serial) override;
