@@ -19,6 +19,10 @@
 // decodes to exactly one certificate, issued and signed by --ca, for the subject of the
 // node's client certificate and the public key of its request, usable for client auth.
 //
+// Several servers (instances of one CA): --url given more than once, or a comma-separated
+// list; thread I talks to URL I modulo their number, and the server CPU is the sum over every
+// --server-pid. The output then also gives how many servers and each one's requests/s.
+//
 // Output: one line for the phase (stdout; on stderr with --json, which prints one JSON
 // object on stdout instead). `ok_total` counts every 200, warm-up and tail included: what
 // the server issued (est_bench.sh checks it against the audit log). Also read from /proc over
@@ -58,9 +62,13 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-struct Options {
+struct Target {
   std::string host;
   int port = 0;
+};
+
+struct Options {
+  std::vector<Target> targets;  // thread I uses targets[I % size]
   std::string ca_file;
   std::string clients_dir;
   int concurrency = 32;
@@ -70,7 +78,7 @@ struct Options {
   std::string path = "simplereenroll";
   bool json = false;
   long verify_every = 0;  // 0: the first reply of each thread only
-  int server_pid = 0;
+  std::vector<int> server_pids;
   std::string label;  // a name for the phase in the output
 };
 
@@ -89,7 +97,8 @@ void print_usage() {
   std::cout <<
       R"(usage: hwca_est_load --url HOST:PORT --ca CA.pem --clients DIR [options]
 
-  --url HOST:PORT      the EST server (HOST must be in its certificate's SANs)
+  --url HOST:PORT      the EST server (HOST must be in its certificate's SANs); several
+                       (repeated, or HOST:PORT,HOST:PORT): thread I uses URL I modulo N
   --ca FILE            the CA certificate (PEM): verifies the server and the replies
   --clients DIR        node-1.pem/.key/.csr.b64, node-2..., as est_bench.sh makes them;
                        thread I uses node I (modulo how many there are)
@@ -99,7 +108,8 @@ void print_usage() {
   --new-connection     a new TLS connection (full handshake) for every request
   --path P             simplereenroll (default), simpleenroll, or a GET path such as /healthz
   --verify-every N     also fully verify every Nth reply of each thread (default: first only)
-  --server-pid PID     report the server's CPU time over the window (/proc/PID/stat)
+  --server-pid PID     report the server's CPU time over the window (/proc/PID/stat);
+                       repeated: the sum over the servers
   --label TEXT         name of the phase in the output
   --json               one JSON object on stdout (the text line goes to stderr)
 )";
@@ -107,7 +117,7 @@ void print_usage() {
 
 Options parse_options(int argc, char** argv) {
   Options o;
-  std::string url;
+  std::vector<std::string> urls;
   auto number = [](const std::string& name, const char* text, double lo, double hi) {
     char* end = nullptr;
     double v = std::strtod(text, &end);
@@ -127,7 +137,8 @@ Options parse_options(int argc, char** argv) {
       print_usage();
       std::exit(0);
     } else if (a == "--url") {
-      url = value();
+      std::istringstream list(value());
+      for (std::string url; std::getline(list, url, ',');) urls.push_back(url);
     } else if (a == "--ca") {
       o.ca_file = value();
     } else if (a == "--clients") {
@@ -145,7 +156,7 @@ Options parse_options(int argc, char** argv) {
     } else if (a == "--verify-every") {
       o.verify_every = static_cast<long>(number(a, value(), 0, 1e9));
     } else if (a == "--server-pid") {
-      o.server_pid = static_cast<int>(number(a, value(), 1, 1e9));
+      o.server_pids.push_back(static_cast<int>(number(a, value(), 1, 1e9)));
     } else if (a == "--label") {
       o.label = value();
     } else if (a == "--json") {
@@ -154,15 +165,21 @@ Options parse_options(int argc, char** argv) {
       usage_error("unknown argument '" + a + "'");
     }
   }
-  if (url.rfind("https://", 0) == 0) url = url.substr(8);
-  if (auto slash = url.find('/'); slash != std::string::npos) url = url.substr(0, slash);
-  auto colon = url.rfind(':');
-  if (url.empty() || colon == std::string::npos || colon == 0) usage_error("--url wants HOST:PORT");
-  o.host = url.substr(0, colon);
-  if (o.host.size() > 2 && o.host.front() == '[' && o.host.back() == ']') {
-    o.host = o.host.substr(1, o.host.size() - 2);
+  if (urls.empty()) usage_error("--url wants HOST:PORT");
+  for (std::string url : urls) {
+    if (url.rfind("https://", 0) == 0) url = url.substr(8);
+    if (auto slash = url.find('/'); slash != std::string::npos) url = url.substr(0, slash);
+    auto colon = url.rfind(':');
+    if (url.empty() || colon == std::string::npos || colon == 0) {
+      usage_error("--url wants HOST:PORT");
+    }
+    Target t{url.substr(0, colon), 0};
+    if (t.host.size() > 2 && t.host.front() == '[' && t.host.back() == ']') {
+      t.host = t.host.substr(1, t.host.size() - 2);
+    }
+    t.port = static_cast<int>(number("--url's port", url.c_str() + colon + 1, 1, 65535));
+    o.targets.push_back(std::move(t));
   }
-  o.port = static_cast<int>(number("--url's port", url.c_str() + colon + 1, 1, 65535));
   if (o.ca_file.empty()) usage_error("--ca is required");
   if (o.clients_dir.empty()) usage_error("--clients is required");
   if (o.path == "simplereenroll" || o.path == "simpleenroll") {
@@ -337,9 +354,9 @@ void note(ThreadResult& r, const std::string& what) {
   if (r.messages.size() < 5) r.messages.push_back(what);
 }
 
-void run_thread(const Client& c, Shared& s, ThreadResult& r) {
+void run_thread(const Client& c, const Target& target, Shared& s, ThreadResult& r) {
   const Options& o = *s.opt;
-  httplib::SSLClient cli(o.host, o.port, c.cert.get(), c.key.get());
+  httplib::SSLClient cli(target.host, target.port, c.cert.get(), c.key.get());
   // The server is verified against --ca alone: given a store instead of a file, this
   // version of cpp-httplib would also load the system's CA bundle into it (about 50 ms of
   // CPU for each client, and trust the public CAs besides).
@@ -429,7 +446,7 @@ double cpu_seconds_self() {
 }
 
 // utime + stime of a process, in seconds; negative if it cannot be read.
-double cpu_seconds_of(int pid) {
+double cpu_seconds_of_one(int pid) {
   std::string stat;
   if (pid <= 0 || !read_file("/proc/" + std::to_string(pid) + "/stat", stat)) return -1;
   auto close = stat.rfind(')');
@@ -489,6 +506,17 @@ MachineCpu machine_cpu() {
   return out;
 }
 
+// The sum over several processes; negative if none is named or one cannot be read.
+double cpu_seconds_of(const std::vector<int>& pids) {
+  double sum = pids.empty() ? -1 : 0;
+  for (int pid : pids) {
+    const double one = cpu_seconds_of_one(pid);
+    if (one < 0) return -1;
+    sum += one;
+  }
+  return sum;
+}
+
 double percentile(const std::vector<double>& sorted, double p) {
   if (sorted.empty()) return 0;
   size_t rank = static_cast<size_t>(std::ceil(p * static_cast<double>(sorted.size())));
@@ -537,6 +565,7 @@ int main(int argc, char** argv) {
   threads.reserve(results.size());
   for (int i = 0; i < opt.concurrency; ++i) {
     threads.emplace_back(run_thread, std::cref(clients[static_cast<size_t>(i) % clients.size()]),
+                         std::cref(opt.targets[static_cast<size_t>(i) % opt.targets.size()]),
                          std::ref(shared), std::ref(results[static_cast<size_t>(i)]));
   }
   while (shared.ready.load() < opt.concurrency)
@@ -550,7 +579,7 @@ int main(int argc, char** argv) {
   shared.go.store(true, std::memory_order_release);
 
   std::this_thread::sleep_until(shared.window_start);
-  const double cpu0 = cpu_seconds_self(), server0 = cpu_seconds_of(opt.server_pid);
+  const double cpu0 = cpu_seconds_self(), server0 = cpu_seconds_of(opt.server_pids);
   const TcpCounters tcp0 = tcp_counters();
   const MachineCpu machine0 = machine_cpu();
   const auto conn0 = [&] {
@@ -559,7 +588,7 @@ int main(int argc, char** argv) {
     return n;
   }();
   std::this_thread::sleep_until(shared.window_end);
-  const double cpu1 = cpu_seconds_self(), server1 = cpu_seconds_of(opt.server_pid);
+  const double cpu1 = cpu_seconds_self(), server1 = cpu_seconds_of(opt.server_pids);
   const TcpCounters tcp1 = tcp_counters();
   const MachineCpu machine1 = machine_cpu();
   const long long listen_drops = tcp1.listen_drops - tcp0.listen_drops;
@@ -570,6 +599,10 @@ int main(int argc, char** argv) {
   const auto finished = Clock::now();
 
   std::vector<double> all;
+  std::vector<size_t> per_target(opt.targets.size(), 0);  // requests in the window
+  for (size_t i = 0; i < results.size(); ++i) {
+    per_target[i % per_target.size()] += results[i].latencies_ms.size();
+  }
   uint64_t ok_total = 0, failures = 0, failures_window = 0, bad = 0, verified = 0, connections = 0;
   std::vector<std::string> messages;
   for (auto& r : results) {
@@ -613,6 +646,13 @@ int main(int argc, char** argv) {
       static_cast<unsigned long long>(verified), static_cast<unsigned long long>(connections),
       static_cast<unsigned long long>(conn1 - conn0), listen_drops, syn_retrans, client_cores);
   std::string text = line;
+  if (opt.targets.size() > 1) {
+    text += "; " + std::to_string(opt.targets.size()) + " servers, req/s";
+    for (size_t n : per_target) {
+      std::snprintf(line, sizeof line, " %.1f", static_cast<double>(n) / window);
+      text += line;
+    }
+  }
   if (have_server) {
     std::snprintf(line, sizeof line, "; server cpu %.2f cores, %.3f ms/request", server_cores,
                   server_ms_per_req);
@@ -645,6 +685,13 @@ int main(int argc, char** argv) {
       << ",\"client_cpu_cores\":" << client_cores << ",\"machine_cpu_cores\":" << machine_cores
       << ",\"other_cpu_cores\":" << other_cores << ",\"steal_cores\":" << steal_cores
       << ",\"tail_seconds\":" << tail;
+    if (opt.targets.size() > 1) {
+      j << ",\"servers\":" << opt.targets.size() << ",\"rps_per_server\":[";
+      for (size_t i = 0; i < per_target.size(); ++i) {
+        j << (i ? "," : "") << static_cast<double>(per_target[i]) / window;
+      }
+      j << "]";
+    }
     if (have_server) {
       j << ",\"server_cpu_cores\":" << server_cores
         << ",\"server_cpu_ms_per_request\":" << server_ms_per_req;
