@@ -5,6 +5,14 @@
 # bench_softhsm_token: tokens/, softhsm2.conf and a 0600 PIN file in $WORK; exports
 # SOFTHSM2_CONF, HWCA_PKCS11_MODULE ($SOFTHSM_MODULE), HWCA_HOME ($WORK/home) and
 # HWCA_PIN_SOURCE; sets PIN; initialises token 'bench'.
+# bench_est_defaults SECONDS CONCURRENCY: the common options' defaults (warm-up 1 s, the
+# work folder in $TMPDIR or /tmp, not kept, the first reply of each client verified, no JSON).
+# bench_est_option ARGS...: the EST benchmarks' common option at the head of ARGS into the
+# script's variables: --seconds (seconds), --warmup, --concurrency, --dir (parent), --keep,
+# --verify-every (verify_every), --json (json_out); BENCH_SHIFT: how many words it took, 0
+# if ARGS does not start with one of them.
+# bench_est_check_options SCRIPT: those values checked (exit 2, SCRIPT's name first), --json
+# made absolute.
 # bench_est_tools: HWCA_BIN, HWCA_EST_LOAD (default build/bin/ of the checkout $root) and
 # SOFTHSM_MODULE set and checked, with the tools the EST benchmarks run.
 # bench_make_nodes N [HWCA-ARGS...]: in clients/, node-1..N each with a bootstrap token
@@ -16,6 +24,7 @@
 # with its token, curl) from the server at BASE, verified against CA: clients/node-I.pem.
 # bench_serve_stop PID NAME: SIGTERM; it must exit 0 and say it stopped (NAME.out).
 # bench_stop_servers: SIGTERM to every server still running (for the cleanup trap).
+# bench_drop_work: $WORK removed, or with keep=1 kept and its path printed (the cleanup trap).
 
 BENCH_SERVERS=()
 
@@ -31,6 +40,32 @@ bench_softhsm_token() {
   (umask 077 && printf '%s\n' "$PIN" >pin)
   export HWCA_PIN_SOURCE=file:$WORK/pin
   softhsm2-util --init-token --free --label bench --pin "$PIN" --so-pin "so-$PIN" >/dev/null
+}
+
+bench_est_defaults() {
+  seconds=$1 concurrency=$2 warmup=1 parent=${TMPDIR:-/tmp} keep=0 verify_every=0 json_out=
+}
+
+bench_est_option() {
+  BENCH_SHIFT=2
+  case $1 in
+    --seconds) seconds=${2:?--seconds needs a number} ;;
+    --warmup) warmup=${2:?--warmup needs a number} ;;
+    --concurrency) concurrency=${2:?--concurrency needs a number} ;;
+    --dir) parent=${2:?--dir needs a folder} ;;
+    --keep) keep=1 BENCH_SHIFT=1 ;;
+    --verify-every) verify_every=${2:?--verify-every needs a number} ;;
+    --json) json_out=${2:?--json needs a file} ;;
+    *) BENCH_SHIFT=0 ;;
+  esac
+}
+
+bench_est_check_options() {
+  [[ $concurrency =~ ^[1-9][0-9]*$ && $verify_every =~ ^[0-9]+$ ]] ||
+    { echo "$1: --concurrency and --verify-every need whole numbers" >&2; exit 2; }
+  [[ $seconds =~ ^[0-9]*\.?[0-9]+$ && $warmup =~ ^[0-9]*\.?[0-9]+$ ]] ||
+    { echo "$1: --seconds and --warmup need numbers" >&2; exit 2; }
+  [[ -z $json_out ]] || json_out=$(realpath -m "$json_out")
 }
 
 bench_est_tools() {
@@ -111,4 +146,12 @@ bench_stop_servers() {
   done
   for pid in "${BENCH_SERVERS[@]}"; do wait "$pid" 2>/dev/null || true; done
   BENCH_SERVERS=()
+}
+
+bench_drop_work() {
+  if ((keep)); then
+    echo "work folder kept: $WORK" >&2
+  else
+    rm -rf "$WORK"
+  fi
 }

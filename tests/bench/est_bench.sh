@@ -36,38 +36,24 @@
 set -euo pipefail
 
 usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; }
-seconds=10
-warmup=1
-concurrency=32
+root=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=tests/bench/bench_lib.sh
+source "$root/tests/bench/bench_lib.sh"
+bench_est_defaults 10 32
 nodes=
-parent=${TMPDIR:-/tmp}
-keep=0
-verify_every=0
-json_out=
 while (($#)); do
+  bench_est_option "$@"
+  if ((BENCH_SHIFT)); then shift "$BENCH_SHIFT"; continue; fi
   case $1 in
-    --seconds) seconds=${2:?--seconds needs a number}; shift 2 ;;
-    --warmup) warmup=${2:?--warmup needs a number}; shift 2 ;;
-    --concurrency) concurrency=${2:?--concurrency needs a number}; shift 2 ;;
     --nodes) nodes=${2:?--nodes needs a number}; shift 2 ;;
-    --dir) parent=${2:?--dir needs a folder}; shift 2 ;;
-    --keep) keep=1; shift ;;
-    --verify-every) verify_every=${2:?--verify-every needs a number}; shift 2 ;;
-    --json) json_out=${2:?--json needs a file}; shift 2 ;;
     -h | --help) usage; exit 0 ;;
     *) echo "est_bench.sh: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
   esac
 done
+bench_est_check_options est_bench.sh
 nodes=${nodes:-$concurrency}
-[[ $concurrency =~ ^[1-9][0-9]*$ && $nodes =~ ^[1-9][0-9]*$ && $verify_every =~ ^[0-9]+$ ]] ||
-  { echo "est_bench.sh: --concurrency, --nodes and --verify-every need whole numbers" >&2; exit 2; }
-[[ $seconds =~ ^[0-9]*\.?[0-9]+$ && $warmup =~ ^[0-9]*\.?[0-9]+$ ]] ||
-  { echo "est_bench.sh: --seconds and --warmup need numbers" >&2; exit 2; }
-[[ -n $json_out ]] && json_out=$(realpath -m "$json_out")
+[[ $nodes =~ ^[1-9][0-9]*$ ]] || { echo "est_bench.sh: --nodes needs a whole number" >&2; exit 2; }
 
-root=$(cd "$(dirname "$0")/../.." && pwd)
-# shellcheck source=tests/bench/bench_lib.sh
-source "$root/tests/bench/bench_lib.sh"
 fail() { echo "FAIL: $*" >&2; exit 1; }
 bench_est_tools
 
@@ -75,11 +61,7 @@ WORK=$(mktemp -d "$parent/hwca-estbench.XXXXXXXX")
 cleanup() {
   local rc=$?
   bench_stop_servers
-  if ((keep)); then
-    echo "work folder kept: $WORK" >&2
-  else
-    rm -rf "$WORK"
-  fi
+  bench_drop_work
   exit "$rc"
 }
 trap cleanup EXIT
