@@ -114,6 +114,14 @@ pg_cpu_ticks() {
   done
   echo "$sum"
 }
+# The database's transactions and WAL so far: transactions, WAL records, WAL syncs (the
+# fsyncs of commits and of the WAL writer), WAL bytes. A backend reports its counts within a
+# second of going idle, so a phase is read again 1.2 s after it ends.
+pg_counters() {
+  pg_sql "SELECT json_build_object('xacts', d.xact_commit + d.xact_rollback, 'wal_records',
+    w.wal_records, 'wal_syncs', w.wal_sync, 'wal_bytes', w.wal_bytes)
+    FROM pg_stat_database d, pg_stat_wal w WHERE d.datname = 'hwca_bench'"
+}
 issued_sql="SELECT count(*) FROM audit_events WHERE line LIKE '%\"event\":\"cert.issued\"%'"
 rejected_sql="SELECT count(*) FROM audit_events WHERE line LIKE '%\"event\":\"est.rejected\"%'"
 
@@ -161,14 +169,16 @@ cd "$WORK"
 phase_failed=0
 results=()
 run_phase() {  # CONFIG ROUND CLIENTS-DIR CA URLS(comma) PIDS...
-  local config=$1 round=$2 clients=$3 ca=$4 urls=$5 out rc=0 pid pg0 pg1 t0 t1 args=()
+  local config=$1 round=$2 clients=$3 ca=$4 urls=$5 out rc=0 pid pg0 pg1 t0 t1 c0 c1 args=()
   shift 5
   for pid in "$@"; do args+=(--server-pid "$pid"); done
-  pg0=$(pg_cpu_ticks) t0=$(date +%s.%N)
+  c0=$(pg_counters) pg0=$(pg_cpu_ticks) t0=$(date +%s.%N)
   out=$("$HWCA_EST_LOAD" --url "$urls" --ca "$ca" --clients "$clients" --path simplereenroll \
     --concurrency "$concurrency" --seconds "$seconds" --warmup "$warmup" \
     --verify-every "$verify_every" "${args[@]}" --label "$config, round $round" --json) || rc=$?
   pg1=$(pg_cpu_ticks) t1=$(date +%s.%N)
+  sleep 1.2
+  c1=$(pg_counters)
   if ((rc != 0)); then
     echo "FAIL: phase '$config, round $round': hwca_est_load exited $rc" >&2
     phase_failed=1
@@ -177,9 +187,9 @@ run_phase() {  # CONFIG ROUND CLIENTS-DIR CA URLS(comma) PIDS...
   results+=("$(jq -c --arg config "$config" --argjson round "$round" \
     --argjson pg_s "$(awk -v t="$((pg1 - pg0))" -v hz="$clock_ticks" 'BEGIN { print t / hz }')" \
     --argjson span "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')" \
-    --argjson load1 "$(cut -d' ' -f1 /proc/loadavg)" \
+    --argjson load1 "$(cut -d' ' -f1 /proc/loadavg)" --argjson c0 "$c0" --argjson c1 "$c1" \
     '. + {config: $config, round: $round, pg_cpu_seconds: $pg_s, phase_seconds: $span,
-          load1: $load1}' <<<"$out")")
+          load1: $load1, pg: ($c1 | with_entries(.value -= $c0[.key]))}' <<<"$out")")
 }
 all_pg_urls=$(IFS=,; echo "${pg_urls[*]}")
 configs=("SQLite x1" "PostgreSQL x1" "PostgreSQL x$instances")
@@ -223,20 +233,24 @@ check "the PostgreSQL servers' hwca_est_issued_total" "$pg_metric" $((nodes + pg
 
 # The summary: every phase, then per round and median the ratios.
 echo
-printf '%-5s %-16s %8s %7s %7s %8s %12s %8s %8s %7s %7s %6s\n' round config req/s "p50 ms" \
-  "p99 ms" failures "server cpu" "ms/req" "PG ms" client rest load
+printf '%-5s %-16s %8s %7s %7s %8s %12s %7s %7s %6s %6s %7s %7s %6s\n' round config req/s \
+  "p50 ms" "p99 ms" failures "server cpu" ms/req "PG ms" xacts fsyncs client rest load
 for line in "${results[@]}"; do
-  jq -r '[.round, .config, .rps, .p50_ms, .p99_ms, .failures, .server_cpu_cores,
-      .server_cpu_ms_per_request, (.pg_cpu_seconds * 1000 / ([.ok_total, 1] | max)),
-      .client_cpu_cores, (.other_cpu_cores - .pg_cpu_seconds / .phase_seconds), .load1]
-    | @tsv' <<<"$line" | while IFS=$'\t' read -r rd cf rps p50 p99 fl sc sm pm cc rest ld; do
-    printf '%-5s %-16s %8.1f %7.2f %7.2f %8s %6.2f cores %8.3f %8.3f %7.2f %7.2f %6.2f\n' \
-      "$rd" "$cf" "$rps" "$p50" "$p99" "$fl" "$sc" "$sm" "$pm" "$cc" "$rest" "$ld"
-  done
+  jq -r '([.ok_total, 1] | max) as $n
+    | [.round, .config, .rps, .p50_ms, .p99_ms, .failures, .server_cpu_cores,
+      .server_cpu_ms_per_request, (.pg_cpu_seconds * 1000 / $n), (.pg.xacts / $n),
+      (.pg.wal_syncs / $n), .client_cpu_cores,
+      (.other_cpu_cores - .pg_cpu_seconds / .phase_seconds), .load1]
+    | @tsv' <<<"$line" |
+    while IFS=$'\t' read -r rd cf rps p50 p99 fl sc sm pm xa fs cc rest ld; do
+      printf '%-5s %-16s %8.1f %7.2f %7.2f %8s %6.2f cores %7.3f %7.3f %6.2f %6.3f %7.2f %7.2f %6.2f\n' \
+        "$rd" "$cf" "$rps" "$p50" "$p99" "$fl" "$sc" "$sm" "$pm" "$xa" "$fs" "$cc" "$rest" "$ld"
+    done
 done
 echo "(server cpu: the hwca serve processes' CPU over the window, in cores and per request; PG ms:"
-echo " PostgreSQL's CPU over the whole phase per 200; client: the load generator's cores; rest:"
-echo " the rest of the machine's, PostgreSQL's taken out; load: the 1-minute load average after)"
+echo " PostgreSQL's CPU over the whole phase per 200; xacts, fsyncs: the database's transactions"
+echo " and WAL syncs per 200; client: the load generator's cores; rest: the rest of the"
+echo " machine's, PostgreSQL's taken out; load: the 1-minute load average after)"
 summary=$(printf '%s\n' "${results[@]}" | jq -s --arg a "${configs[0]}" --arg b "${configs[1]}" \
   --arg c "${configs[2]}" '
   def median: sort | if length == 0 then 0 elif length % 2 == 1 then .[length / 2 | floor]
