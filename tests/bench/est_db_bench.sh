@@ -142,7 +142,7 @@ PG_CA=$WORK/pg-ca.pem
 
 fs=$(df -PT "$WORK" | awk 'NR == 2 { print $2 " (" $1 " on " $7 ")" }')
 echo "$(openssl version); PostgreSQL $pg_version; $(nproc) CPUs; $concurrency clients; $rounds rounds of phases of ${seconds} s after ${warmup} s of warm-up" >&2
-echo "work folder $WORK on $fs; load average $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+echo "$(date -u '+%F %T UTC'); work folder $WORK on $fs; load average $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 echo "PostgreSQL: $pg_settings" >&2
 
 # The servers and the nodes' first certificates; SQLite's in sqlite/, PostgreSQL's in postgres/.
