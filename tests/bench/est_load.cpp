@@ -32,15 +32,12 @@
 //
 // Exit status: 0; 1 if a request failed or a reply did not check; 2 for a usage or setup
 // error.
+//
+// The nodes and the checks of the replies are in est_load_clients.cpp; the readings of /proc
+// in est_load_proc.cpp.
 #include <httplib.h>
-#include <openssl/err.h>
-#include <openssl/evp.h>
 #include <openssl/pem.h>
-#include <openssl/pkcs7.h>
 #include <openssl/x509.h>
-#include <openssl/x509v3.h>
-#include <sys/resource.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -58,7 +55,24 @@
 #include <thread>
 #include <vector>
 
+#include "est_load_clients.hpp"
+#include "est_load_proc.hpp"
+
 namespace {
+
+using est_load::Client;
+using est_load::cpu_seconds_of;
+using est_load::cpu_seconds_self;
+using est_load::load_clients;
+using est_load::looks_like_base64;
+using est_load::machine_cpu;
+using est_load::MachineCpu;
+using est_load::read_file;
+using est_load::setup_error;
+using est_load::tcp_counters;
+using est_load::TcpCounters;
+using est_load::verify_enrollment;
+using est_load::X509Ptr;
 
 using Clock = std::chrono::steady_clock;
 
@@ -84,12 +98,6 @@ struct Options {
 
 [[noreturn]] void usage_error(const std::string& message) {
   std::cerr << "hwca_est_load: " << message << " (--help for the options)\n";
-  std::exit(2);
-}
-
-[[noreturn]] void setup_error(const std::string& message) {
-  std::cerr << "hwca_est_load: " << message << "\n";
-  ERR_print_errors_fp(stderr);
   std::exit(2);
 }
 
@@ -196,141 +204,6 @@ Options parse_options(int argc, char** argv) {
 
 bool is_enroll(const std::string& path) { return path.rfind("/.well-known/est/", 0) == 0; }
 
-template <class T, void (*F)(T*)>
-struct Deleter {
-  void operator()(T* p) const { F(p); }
-};
-using X509Ptr = std::unique_ptr<X509, Deleter<X509, X509_free>>;
-using PkeyPtr = std::unique_ptr<EVP_PKEY, Deleter<EVP_PKEY, EVP_PKEY_free>>;
-using ReqPtr = std::unique_ptr<X509_REQ, Deleter<X509_REQ, X509_REQ_free>>;
-using Pkcs7Ptr = std::unique_ptr<PKCS7, Deleter<PKCS7, PKCS7_free>>;
-
-bool read_file(const std::string& path, std::string& out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return false;
-  std::ostringstream s;
-  s << in.rdbuf();
-  out = s.str();
-  return true;
-}
-
-// Base64 with any line breaks (RFC 7030 bodies) to bytes; false if not base64.
-bool base64_decode(const std::string& text, std::string& out) {
-  std::string compact;
-  compact.reserve(text.size());
-  for (char c : text) {
-    if (c != '\r' && c != '\n' && c != ' ' && c != '\t') compact.push_back(c);
-  }
-  if (compact.empty() || compact.size() % 4 != 0) return false;
-  out.assign(compact.size() / 4 * 3, '\0');
-  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(compact.data()),
-                          static_cast<int>(compact.size()));
-  if (n < 0) return false;
-  size_t pad = 0;
-  if (compact.back() == '=') ++pad;
-  if (compact.size() >= 2 && compact[compact.size() - 2] == '=') ++pad;
-  out.resize(static_cast<size_t>(n) - pad);
-  return true;
-}
-
-// The cheap check of every 200 of an enrollment: base64 characters, and not nothing.
-bool looks_like_base64(const std::string& body) {
-  size_t chars = 0;
-  for (unsigned char c : body) {
-    if (std::isalnum(c) || c == '+' || c == '/' || c == '=') {
-      ++chars;
-    } else if (c != '\r' && c != '\n') {
-      return false;
-    }
-  }
-  return chars >= 4;
-}
-
-struct Client {
-  std::string name;
-  X509Ptr cert;
-  PkeyPtr key;
-  std::string csr_body;  // base64 of the DER request, sent as is
-  PkeyPtr csr_key;       // the request's public key
-};
-
-std::vector<Client> load_clients(const std::string& dir) {
-  std::vector<Client> out;
-  for (int i = 1;; ++i) {
-    const std::string base = dir + "/node-" + std::to_string(i);
-    std::string pem;
-    if (!read_file(base + ".pem", pem)) break;
-    Client c;
-    c.name = "node-" + std::to_string(i);
-    {
-      BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
-      c.cert.reset(PEM_read_bio_X509(bio, nullptr, nullptr, nullptr));
-      BIO_free(bio);
-    }
-    std::string key_pem;
-    if (read_file(base + ".key", key_pem)) {
-      BIO* bio = BIO_new_mem_buf(key_pem.data(), static_cast<int>(key_pem.size()));
-      c.key.reset(PEM_read_bio_PrivateKey(bio, nullptr, nullptr, nullptr));
-      BIO_free(bio);
-      OPENSSL_cleanse(key_pem.data(), key_pem.size());
-    }
-    if (!c.cert || !c.key) setup_error(base + ".pem or .key is missing or not PEM");
-    if (X509_check_private_key(c.cert.get(), c.key.get()) != 1) {
-      setup_error(base + ".key is not the key of " + base + ".pem");
-    }
-    if (!read_file(base + ".csr.b64", c.csr_body)) setup_error(base + ".csr.b64 is missing");
-    std::string der;
-    if (!base64_decode(c.csr_body, der)) setup_error(base + ".csr.b64 is not base64");
-    const unsigned char* p = reinterpret_cast<const unsigned char*>(der.data());
-    ReqPtr req(d2i_X509_REQ(nullptr, &p, static_cast<long>(der.size())));
-    if (!req) setup_error(base + ".csr.b64 does not hold a DER PKCS#10 request");
-    c.csr_key.reset(X509_REQ_get_pubkey(req.get()));
-    if (!c.csr_key || X509_REQ_verify(req.get(), c.csr_key.get()) != 1) {
-      setup_error(base + ".csr.b64: the request's signature does not verify");
-    }
-    out.push_back(std::move(c));
-  }
-  if (out.empty()) setup_error("no " + dir + "/node-1.pem: --clients names no client");
-  return out;
-}
-
-// The full check of one enrollment reply. Empty if good, else what is wrong.
-std::string verify_enrollment(const std::string& body, const Client& c, X509* ca) {
-  std::string der;
-  if (!base64_decode(body, der)) return "the reply is not base64";
-  const unsigned char* p = reinterpret_cast<const unsigned char*>(der.data());
-  Pkcs7Ptr p7(d2i_PKCS7(nullptr, &p, static_cast<long>(der.size())));
-  if (!p7) return "the reply is not a DER PKCS#7";
-  if (!PKCS7_type_is_signed(p7.get()) || p7->d.sign == nullptr) {
-    return "the reply is not a PKCS#7 SignedData";
-  }
-  STACK_OF(X509)* certs = p7->d.sign->cert;
-  if (certs == nullptr || sk_X509_num(certs) != 1) {
-    return "the reply holds " + std::to_string(certs ? sk_X509_num(certs) : 0) +
-           " certificates, not 1";
-  }
-  X509* cert = sk_X509_value(certs, 0);
-  if (X509_NAME_cmp(X509_get_subject_name(cert), X509_get_subject_name(c.cert.get())) != 0) {
-    return "the certificate's subject is not the client certificate's";
-  }
-  EVP_PKEY* pub = X509_get0_pubkey(cert);
-  if (pub == nullptr || EVP_PKEY_eq(pub, c.csr_key.get()) != 1) {
-    return "the certificate's public key is not the request's";
-  }
-  if (X509_check_issued(ca, cert) != X509_V_OK) return "the certificate is not issued by --ca";
-  if (X509_verify(cert, X509_get0_pubkey(ca)) != 1) {
-    return "the certificate's signature does not verify with --ca's key";
-  }
-  if (ASN1_INTEGER_cmp(X509_get0_serialNumber(cert), X509_get0_serialNumber(c.cert.get())) == 0) {
-    return "the certificate has the serial number of the client certificate";
-  }
-  if (X509_check_purpose(cert, X509_PURPOSE_SSL_CLIENT, 0) != 1) {
-    return "the certificate is not for TLS client authentication";
-  }
-  return {};
-}
-
 struct alignas(64) ThreadResult {
   std::vector<double> latencies_ms;  // requests completed in the window
   uint64_t ok_total = 0;             // every 200, warm-up and tail included
@@ -436,85 +309,6 @@ void run_thread(const Client& c, const Target& target, Shared& s, ThreadResult& 
       note(r, c.name + ": " + why);
     }
   }
-}
-
-double cpu_seconds_self() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
-         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
-}
-
-// utime + stime of a process, in seconds; negative if it cannot be read.
-double cpu_seconds_of_one(int pid) {
-  std::string stat;
-  if (pid <= 0 || !read_file("/proc/" + std::to_string(pid) + "/stat", stat)) return -1;
-  auto close = stat.rfind(')');
-  if (close == std::string::npos) return -1;
-  std::istringstream in(stat.substr(close + 2));
-  std::string field;
-  unsigned long long utime = 0, stime = 0;
-  for (int i = 3; i <= 15 && in >> field; ++i) {
-    if (i == 14) utime = std::stoull(field);
-    if (i == 15) stime = std::stoull(field);
-  }
-  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
-
-// Host-wide TCP counters (/proc/net/netstat, TcpExt): connections the kernel dropped because
-// a listen queue was full, and SYNs sent again. Not this program's alone, but on loopback
-// during a run they are mostly the server's and ours.
-struct TcpCounters {
-  long long listen_drops = -1, syn_retrans = -1;
-};
-
-TcpCounters tcp_counters() {
-  TcpCounters out;
-  std::ifstream in("/proc/net/netstat");
-  std::string names, values;
-  while (std::getline(in, names) && std::getline(in, values)) {
-    if (names.rfind("TcpExt:", 0) != 0) continue;
-    std::istringstream n(names), v(values);
-    std::string name, value;
-    while (n >> name && v >> value) {
-      if (name == "ListenDrops") out.listen_drops = std::stoll(value);
-      if (name == "TCPSynRetrans") out.syn_retrans = std::stoll(value);
-    }
-  }
-  return out;
-}
-
-// The whole machine's CPU time (/proc/stat, first line), in seconds: busy (user, nice,
-// system, irq, softirq) and stolen by the hypervisor.
-struct MachineCpu {
-  double busy = -1, steal = -1;
-};
-
-MachineCpu machine_cpu() {
-  MachineCpu out;
-  std::ifstream in("/proc/stat");
-  std::string cpu;
-  unsigned long long v[8] = {};
-  if (!(in >> cpu) || cpu != "cpu") return out;
-  for (auto& x : v) {
-    if (!(in >> x)) return out;
-  }
-  const double tick = static_cast<double>(sysconf(_SC_CLK_TCK));
-  // user nice system idle iowait irq softirq steal
-  out.busy = static_cast<double>(v[0] + v[1] + v[2] + v[5] + v[6]) / tick;
-  out.steal = static_cast<double>(v[7]) / tick;
-  return out;
-}
-
-// The sum over several processes; negative if none is named or one cannot be read.
-double cpu_seconds_of(const std::vector<int>& pids) {
-  double sum = pids.empty() ? -1 : 0;
-  for (int pid : pids) {
-    const double one = cpu_seconds_of_one(pid);
-    if (one < 0) return -1;
-    sum += one;
-  }
-  return sum;
 }
 
 double percentile(const std::vector<double>& sorted, double p) {
