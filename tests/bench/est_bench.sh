@@ -36,67 +36,36 @@
 set -euo pipefail
 
 usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; }
-seconds=10
-warmup=1
-concurrency=32
+root=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=tests/bench/bench_lib.sh
+source "$root/tests/bench/bench_lib.sh"
+bench_est_defaults 10 32
 nodes=
-parent=${TMPDIR:-/tmp}
-keep=0
-verify_every=0
-json_out=
 while (($#)); do
+  bench_est_option "$@"
+  if ((BENCH_SHIFT)); then shift "$BENCH_SHIFT"; continue; fi
   case $1 in
-    --seconds) seconds=${2:?--seconds needs a number}; shift 2 ;;
-    --warmup) warmup=${2:?--warmup needs a number}; shift 2 ;;
-    --concurrency) concurrency=${2:?--concurrency needs a number}; shift 2 ;;
     --nodes) nodes=${2:?--nodes needs a number}; shift 2 ;;
-    --dir) parent=${2:?--dir needs a folder}; shift 2 ;;
-    --keep) keep=1; shift ;;
-    --verify-every) verify_every=${2:?--verify-every needs a number}; shift 2 ;;
-    --json) json_out=${2:?--json needs a file}; shift 2 ;;
     -h | --help) usage; exit 0 ;;
     *) echo "est_bench.sh: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
   esac
 done
+bench_est_check_options est_bench.sh
 nodes=${nodes:-$concurrency}
-[[ $concurrency =~ ^[1-9][0-9]*$ && $nodes =~ ^[1-9][0-9]*$ && $verify_every =~ ^[0-9]+$ ]] ||
-  { echo "est_bench.sh: --concurrency, --nodes and --verify-every need whole numbers" >&2; exit 2; }
-[[ $seconds =~ ^[0-9]*\.?[0-9]+$ && $warmup =~ ^[0-9]*\.?[0-9]+$ ]] ||
-  { echo "est_bench.sh: --seconds and --warmup need numbers" >&2; exit 2; }
-[[ -n $json_out ]] && json_out=$(realpath -m "$json_out")
+[[ $nodes =~ ^[1-9][0-9]*$ ]] || { echo "est_bench.sh: --nodes needs a whole number" >&2; exit 2; }
 
-root=$(cd "$(dirname "$0")/../.." && pwd)
-# shellcheck source=tests/bench/bench_lib.sh
-source "$root/tests/bench/bench_lib.sh"
-HWCA_BIN=$(realpath -m "${HWCA_BIN:-$root/build/bin/hwca}")
-HWCA_EST_LOAD=$(realpath -m "${HWCA_EST_LOAD:-$root/build/bin/hwca_est_load}")
-SOFTHSM_MODULE=/usr/lib/softhsm/libsofthsm2.so
 fail() { echo "FAIL: $*" >&2; exit 1; }
-[[ -x $HWCA_BIN ]] || fail "HWCA_BIN=$HWCA_BIN is not executable (build hwca first)"
-[[ -x $HWCA_EST_LOAD ]] || fail "HWCA_EST_LOAD=$HWCA_EST_LOAD is not executable (build hwca_est_load)"
-for tool in openssl softhsm2-util curl jq base64; do
-  command -v "$tool" >/dev/null || fail "$tool is missing (scripts/setup-deps.sh installs it)"
-done
-[[ -e $SOFTHSM_MODULE ]] || fail "$SOFTHSM_MODULE is missing (scripts/setup-deps.sh)"
+bench_est_tools
 
 WORK=$(mktemp -d "$parent/hwca-estbench.XXXXXXXX")
-server_pid=
 cleanup() {
   local rc=$?
-  if [[ -n $server_pid ]] && kill -0 "$server_pid" 2>/dev/null; then
-    kill -TERM "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-  fi
-  if ((keep)); then
-    echo "work folder kept: $WORK" >&2
-  else
-    rm -rf "$WORK"
-  fi
+  bench_stop_servers
+  bench_drop_work
   exit "$rc"
 }
 trap cleanup EXIT
 cd "$WORK"
-mkdir -m 700 clients
 bench_softhsm_token
 
 "$HWCA_BIN" ca init --name root --key 'pkcs11:token=bench;object=root' --generate ec-p256 \
@@ -106,49 +75,21 @@ AUDIT=$HWCA_HOME/audit.log
 issued_lines() { grep -c '"event":"cert.issued"' "$AUDIT" || true; }
 
 # The nodes: a bootstrap token, a P-256 key and its request each.
-for ((i = 1; i <= nodes; i++)); do
-  "$HWCA_BIN" bootstrap create --node "node-$i" >"clients/node-$i.token" 2>bootstrap.err ||
-    fail "hwca bootstrap create --node node-$i: $(tail -1 bootstrap.err)"
-  (umask 077 && openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-    -keyout "clients/node-$i.key" -subj "/O=system:nodes/CN=system:node:node-$i" \
-    -outform DER -out "clients/node-$i.csr.der" 2>/dev/null)
-  base64 -w0 "clients/node-$i.csr.der" >"clients/node-$i.csr.b64"
-done
+bench_make_nodes "$nodes"
 
 fs=$(df -PT "$WORK" | awk 'NR == 2 { print $2 " (" $1 " on " $7 ")" }')
 echo "$(openssl version); $(nproc) CPUs; $concurrency clients, $nodes nodes; phases of ${seconds} s after ${warmup} s of warm-up" >&2
 echo "work folder $WORK on $fs; load average $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 
 # The server, on any free port; its first stdout line names it.
-workers=$((concurrency + 8))
-# Every client thread connects from 127.0.0.1: the per-address cap must not count them as one
-# client (it is 8 by default).
-"$HWCA_BIN" serve --ca root --listen 127.0.0.1:0 --workers "$workers" \
-  --max-client-connections "$workers" >serve.out 2>serve.err &
-server_pid=$!
-for ((t = 0; t < 300; t++)); do
-  grep -q '^hwca serve: CA' serve.out 2>/dev/null && break
-  kill -0 "$server_pid" 2>/dev/null || fail "hwca serve exited: $(tail -3 serve.err)"
-  sleep 0.1
-done
-port=$(sed -n 's|^hwca serve: CA .* on https://127\.0\.0\.1:\([0-9]*\)/.*|\1|p' serve.out | head -1)
-[[ -n $port ]] || fail "hwca serve did not say where it listens: $(head -3 serve.out) $(tail -3 serve.err)"
+bench_serve_start serve $((concurrency + 8))
+server_pid=$SERVE_PID port=$SERVE_PORT
 BASE=https://127.0.0.1:$port
 [[ $(curl -sS --cacert "$CA" "$BASE/healthz") == ok:* ]] || fail "GET /healthz did not answer ok"
 issued_at_start=$(issued_lines)  # the CA's own certificate and the server's TLS one
 
 # First enrollment of each node: HTTP Basic with its bootstrap token.
-for ((i = 1; i <= nodes; i++)); do
-  code=$(curl -sS -o "clients/node-$i.p7" -w '%{http_code}' --cacert "$CA" \
-    -u "node-$i:$(cat "clients/node-$i.token")" -H 'Content-Type: application/pkcs10' \
-    --data-binary "@clients/node-$i.csr.b64" "$BASE/.well-known/est/simpleenroll")
-  [[ $code == 200 ]] || fail "simpleenroll of node-$i: HTTP $code: $(head -c 300 "clients/node-$i.p7")"
-  tr -d '\r\n' <"clients/node-$i.p7" | base64 -d |
-    openssl pkcs7 -inform DER -print_certs -out "clients/node-$i.pem" 2>/dev/null ||
-    fail "the simpleenroll reply of node-$i is not a base64 certs-only PKCS#7"
-  openssl verify -CAfile "$CA" -purpose sslclient "clients/node-$i.pem" >/dev/null ||
-    fail "node-$i's certificate does not verify"
-done
+bench_first_enrollments "$BASE" "$CA" "$nodes"
 setup_enrolled=$nodes
 
 # The phases. Each writes one JSON line; a failing phase is recorded and the rest still run.
@@ -177,12 +118,7 @@ vm_hwm_kb=$(awk '/^VmHWM:/ { print $2 }' "/proc/$server_pid/status")
 vm_rss_kb=$(awk '/^VmRSS:/ { print $2 }' "/proc/$server_pid/status")
 threads=$(awk '/^Threads:/ { print $2 }' "/proc/$server_pid/status")
 curl -sS --cacert "$CA" "$BASE/metrics" >metrics.txt || fail "GET /metrics failed"
-kill -TERM "$server_pid"
-server_rc=0
-wait "$server_pid" || server_rc=$?
-server_pid=
-((server_rc == 0)) || fail "hwca serve exited $server_rc after SIGTERM: $(tail -3 serve.err)"
-grep -q '^hwca serve: stopped' serve.out || fail "hwca serve did not say it stopped"
+bench_serve_stop "$server_pid" serve
 
 # The audit log against the 200s counted.
 "$HWCA_BIN" audit verify >audit.out 2>audit.err ||

@@ -19,6 +19,10 @@
 // decodes to exactly one certificate, issued and signed by --ca, for the subject of the
 // node's client certificate and the public key of its request, usable for client auth.
 //
+// Several servers (instances of one CA): --url given more than once, or a comma-separated
+// list; thread I talks to URL I modulo their number, and the server CPU is the sum over every
+// --server-pid. The output then also gives how many servers and each one's requests/s.
+//
 // Output: one line for the phase (stdout; on stderr with --json, which prints one JSON
 // object on stdout instead). `ok_total` counts every 200, warm-up and tail included: what
 // the server issued (est_bench.sh checks it against the audit log). Also read from /proc over
@@ -28,15 +32,12 @@
 //
 // Exit status: 0; 1 if a request failed or a reply did not check; 2 for a usage or setup
 // error.
+//
+// The nodes and the checks of the replies are in est_load_clients.cpp; the readings of /proc
+// in est_load_proc.cpp.
 #include <httplib.h>
-#include <openssl/err.h>
-#include <openssl/evp.h>
 #include <openssl/pem.h>
-#include <openssl/pkcs7.h>
 #include <openssl/x509.h>
-#include <openssl/x509v3.h>
-#include <sys/resource.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -54,13 +55,34 @@
 #include <thread>
 #include <vector>
 
+#include "est_load_clients.hpp"
+#include "est_load_proc.hpp"
+
 namespace {
+
+using est_load::Client;
+using est_load::cpu_seconds_of;
+using est_load::cpu_seconds_self;
+using est_load::load_clients;
+using est_load::looks_like_base64;
+using est_load::machine_cpu;
+using est_load::MachineCpu;
+using est_load::read_file;
+using est_load::setup_error;
+using est_load::tcp_counters;
+using est_load::TcpCounters;
+using est_load::verify_enrollment;
+using est_load::X509Ptr;
 
 using Clock = std::chrono::steady_clock;
 
-struct Options {
+struct Target {
   std::string host;
   int port = 0;
+};
+
+struct Options {
+  std::vector<Target> targets;  // thread I uses targets[I % size]
   std::string ca_file;
   std::string clients_dir;
   int concurrency = 32;
@@ -70,7 +92,7 @@ struct Options {
   std::string path = "simplereenroll";
   bool json = false;
   long verify_every = 0;  // 0: the first reply of each thread only
-  int server_pid = 0;
+  std::vector<int> server_pids;
   std::string label;  // a name for the phase in the output
 };
 
@@ -79,17 +101,12 @@ struct Options {
   std::exit(2);
 }
 
-[[noreturn]] void setup_error(const std::string& message) {
-  std::cerr << "hwca_est_load: " << message << "\n";
-  ERR_print_errors_fp(stderr);
-  std::exit(2);
-}
-
 void print_usage() {
   std::cout <<
       R"(usage: hwca_est_load --url HOST:PORT --ca CA.pem --clients DIR [options]
 
-  --url HOST:PORT      the EST server (HOST must be in its certificate's SANs)
+  --url HOST:PORT      the EST server (HOST must be in its certificate's SANs); several
+                       (repeated, or HOST:PORT,HOST:PORT): thread I uses URL I modulo N
   --ca FILE            the CA certificate (PEM): verifies the server and the replies
   --clients DIR        node-1.pem/.key/.csr.b64, node-2..., as est_bench.sh makes them;
                        thread I uses node I (modulo how many there are)
@@ -99,7 +116,8 @@ void print_usage() {
   --new-connection     a new TLS connection (full handshake) for every request
   --path P             simplereenroll (default), simpleenroll, or a GET path such as /healthz
   --verify-every N     also fully verify every Nth reply of each thread (default: first only)
-  --server-pid PID     report the server's CPU time over the window (/proc/PID/stat)
+  --server-pid PID     report the server's CPU time over the window (/proc/PID/stat);
+                       repeated: the sum over the servers
   --label TEXT         name of the phase in the output
   --json               one JSON object on stdout (the text line goes to stderr)
 )";
@@ -107,7 +125,7 @@ void print_usage() {
 
 Options parse_options(int argc, char** argv) {
   Options o;
-  std::string url;
+  std::vector<std::string> urls;
   auto number = [](const std::string& name, const char* text, double lo, double hi) {
     char* end = nullptr;
     double v = std::strtod(text, &end);
@@ -127,7 +145,8 @@ Options parse_options(int argc, char** argv) {
       print_usage();
       std::exit(0);
     } else if (a == "--url") {
-      url = value();
+      std::istringstream list(value());
+      for (std::string url; std::getline(list, url, ',');) urls.push_back(url);
     } else if (a == "--ca") {
       o.ca_file = value();
     } else if (a == "--clients") {
@@ -145,7 +164,7 @@ Options parse_options(int argc, char** argv) {
     } else if (a == "--verify-every") {
       o.verify_every = static_cast<long>(number(a, value(), 0, 1e9));
     } else if (a == "--server-pid") {
-      o.server_pid = static_cast<int>(number(a, value(), 1, 1e9));
+      o.server_pids.push_back(static_cast<int>(number(a, value(), 1, 1e9)));
     } else if (a == "--label") {
       o.label = value();
     } else if (a == "--json") {
@@ -154,15 +173,21 @@ Options parse_options(int argc, char** argv) {
       usage_error("unknown argument '" + a + "'");
     }
   }
-  if (url.rfind("https://", 0) == 0) url = url.substr(8);
-  if (auto slash = url.find('/'); slash != std::string::npos) url = url.substr(0, slash);
-  auto colon = url.rfind(':');
-  if (url.empty() || colon == std::string::npos || colon == 0) usage_error("--url wants HOST:PORT");
-  o.host = url.substr(0, colon);
-  if (o.host.size() > 2 && o.host.front() == '[' && o.host.back() == ']') {
-    o.host = o.host.substr(1, o.host.size() - 2);
+  if (urls.empty()) usage_error("--url wants HOST:PORT");
+  for (std::string url : urls) {
+    if (url.rfind("https://", 0) == 0) url = url.substr(8);
+    if (auto slash = url.find('/'); slash != std::string::npos) url = url.substr(0, slash);
+    auto colon = url.rfind(':');
+    if (url.empty() || colon == std::string::npos || colon == 0) {
+      usage_error("--url wants HOST:PORT");
+    }
+    Target t{url.substr(0, colon), 0};
+    if (t.host.size() > 2 && t.host.front() == '[' && t.host.back() == ']') {
+      t.host = t.host.substr(1, t.host.size() - 2);
+    }
+    t.port = static_cast<int>(number("--url's port", url.c_str() + colon + 1, 1, 65535));
+    o.targets.push_back(std::move(t));
   }
-  o.port = static_cast<int>(number("--url's port", url.c_str() + colon + 1, 1, 65535));
   if (o.ca_file.empty()) usage_error("--ca is required");
   if (o.clients_dir.empty()) usage_error("--clients is required");
   if (o.path == "simplereenroll" || o.path == "simpleenroll") {
@@ -178,141 +203,6 @@ Options parse_options(int argc, char** argv) {
 }
 
 bool is_enroll(const std::string& path) { return path.rfind("/.well-known/est/", 0) == 0; }
-
-template <class T, void (*F)(T*)>
-struct Deleter {
-  void operator()(T* p) const { F(p); }
-};
-using X509Ptr = std::unique_ptr<X509, Deleter<X509, X509_free>>;
-using PkeyPtr = std::unique_ptr<EVP_PKEY, Deleter<EVP_PKEY, EVP_PKEY_free>>;
-using ReqPtr = std::unique_ptr<X509_REQ, Deleter<X509_REQ, X509_REQ_free>>;
-using Pkcs7Ptr = std::unique_ptr<PKCS7, Deleter<PKCS7, PKCS7_free>>;
-
-bool read_file(const std::string& path, std::string& out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return false;
-  std::ostringstream s;
-  s << in.rdbuf();
-  out = s.str();
-  return true;
-}
-
-// Base64 with any line breaks (RFC 7030 bodies) to bytes; false if not base64.
-bool base64_decode(const std::string& text, std::string& out) {
-  std::string compact;
-  compact.reserve(text.size());
-  for (char c : text) {
-    if (c != '\r' && c != '\n' && c != ' ' && c != '\t') compact.push_back(c);
-  }
-  if (compact.empty() || compact.size() % 4 != 0) return false;
-  out.assign(compact.size() / 4 * 3, '\0');
-  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(compact.data()),
-                          static_cast<int>(compact.size()));
-  if (n < 0) return false;
-  size_t pad = 0;
-  if (compact.back() == '=') ++pad;
-  if (compact.size() >= 2 && compact[compact.size() - 2] == '=') ++pad;
-  out.resize(static_cast<size_t>(n) - pad);
-  return true;
-}
-
-// The cheap check of every 200 of an enrollment: base64 characters, and not nothing.
-bool looks_like_base64(const std::string& body) {
-  size_t chars = 0;
-  for (unsigned char c : body) {
-    if (std::isalnum(c) || c == '+' || c == '/' || c == '=') {
-      ++chars;
-    } else if (c != '\r' && c != '\n') {
-      return false;
-    }
-  }
-  return chars >= 4;
-}
-
-struct Client {
-  std::string name;
-  X509Ptr cert;
-  PkeyPtr key;
-  std::string csr_body;  // base64 of the DER request, sent as is
-  PkeyPtr csr_key;       // the request's public key
-};
-
-std::vector<Client> load_clients(const std::string& dir) {
-  std::vector<Client> out;
-  for (int i = 1;; ++i) {
-    const std::string base = dir + "/node-" + std::to_string(i);
-    std::string pem;
-    if (!read_file(base + ".pem", pem)) break;
-    Client c;
-    c.name = "node-" + std::to_string(i);
-    {
-      BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
-      c.cert.reset(PEM_read_bio_X509(bio, nullptr, nullptr, nullptr));
-      BIO_free(bio);
-    }
-    std::string key_pem;
-    if (read_file(base + ".key", key_pem)) {
-      BIO* bio = BIO_new_mem_buf(key_pem.data(), static_cast<int>(key_pem.size()));
-      c.key.reset(PEM_read_bio_PrivateKey(bio, nullptr, nullptr, nullptr));
-      BIO_free(bio);
-      OPENSSL_cleanse(key_pem.data(), key_pem.size());
-    }
-    if (!c.cert || !c.key) setup_error(base + ".pem or .key is missing or not PEM");
-    if (X509_check_private_key(c.cert.get(), c.key.get()) != 1) {
-      setup_error(base + ".key is not the key of " + base + ".pem");
-    }
-    if (!read_file(base + ".csr.b64", c.csr_body)) setup_error(base + ".csr.b64 is missing");
-    std::string der;
-    if (!base64_decode(c.csr_body, der)) setup_error(base + ".csr.b64 is not base64");
-    const unsigned char* p = reinterpret_cast<const unsigned char*>(der.data());
-    ReqPtr req(d2i_X509_REQ(nullptr, &p, static_cast<long>(der.size())));
-    if (!req) setup_error(base + ".csr.b64 does not hold a DER PKCS#10 request");
-    c.csr_key.reset(X509_REQ_get_pubkey(req.get()));
-    if (!c.csr_key || X509_REQ_verify(req.get(), c.csr_key.get()) != 1) {
-      setup_error(base + ".csr.b64: the request's signature does not verify");
-    }
-    out.push_back(std::move(c));
-  }
-  if (out.empty()) setup_error("no " + dir + "/node-1.pem: --clients names no client");
-  return out;
-}
-
-// The full check of one enrollment reply. Empty if good, else what is wrong.
-std::string verify_enrollment(const std::string& body, const Client& c, X509* ca) {
-  std::string der;
-  if (!base64_decode(body, der)) return "the reply is not base64";
-  const unsigned char* p = reinterpret_cast<const unsigned char*>(der.data());
-  Pkcs7Ptr p7(d2i_PKCS7(nullptr, &p, static_cast<long>(der.size())));
-  if (!p7) return "the reply is not a DER PKCS#7";
-  if (!PKCS7_type_is_signed(p7.get()) || p7->d.sign == nullptr) {
-    return "the reply is not a PKCS#7 SignedData";
-  }
-  STACK_OF(X509)* certs = p7->d.sign->cert;
-  if (certs == nullptr || sk_X509_num(certs) != 1) {
-    return "the reply holds " + std::to_string(certs ? sk_X509_num(certs) : 0) +
-           " certificates, not 1";
-  }
-  X509* cert = sk_X509_value(certs, 0);
-  if (X509_NAME_cmp(X509_get_subject_name(cert), X509_get_subject_name(c.cert.get())) != 0) {
-    return "the certificate's subject is not the client certificate's";
-  }
-  EVP_PKEY* pub = X509_get0_pubkey(cert);
-  if (pub == nullptr || EVP_PKEY_eq(pub, c.csr_key.get()) != 1) {
-    return "the certificate's public key is not the request's";
-  }
-  if (X509_check_issued(ca, cert) != X509_V_OK) return "the certificate is not issued by --ca";
-  if (X509_verify(cert, X509_get0_pubkey(ca)) != 1) {
-    return "the certificate's signature does not verify with --ca's key";
-  }
-  if (ASN1_INTEGER_cmp(X509_get0_serialNumber(cert), X509_get0_serialNumber(c.cert.get())) == 0) {
-    return "the certificate has the serial number of the client certificate";
-  }
-  if (X509_check_purpose(cert, X509_PURPOSE_SSL_CLIENT, 0) != 1) {
-    return "the certificate is not for TLS client authentication";
-  }
-  return {};
-}
 
 struct alignas(64) ThreadResult {
   std::vector<double> latencies_ms;  // requests completed in the window
@@ -337,9 +227,9 @@ void note(ThreadResult& r, const std::string& what) {
   if (r.messages.size() < 5) r.messages.push_back(what);
 }
 
-void run_thread(const Client& c, Shared& s, ThreadResult& r) {
+void run_thread(const Client& c, const Target& target, Shared& s, ThreadResult& r) {
   const Options& o = *s.opt;
-  httplib::SSLClient cli(o.host, o.port, c.cert.get(), c.key.get());
+  httplib::SSLClient cli(target.host, target.port, c.cert.get(), c.key.get());
   // The server is verified against --ca alone: given a store instead of a file, this
   // version of cpp-httplib would also load the system's CA bundle into it (about 50 ms of
   // CPU for each client, and trust the public CAs besides).
@@ -421,74 +311,6 @@ void run_thread(const Client& c, Shared& s, ThreadResult& r) {
   }
 }
 
-double cpu_seconds_self() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
-         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
-}
-
-// utime + stime of a process, in seconds; negative if it cannot be read.
-double cpu_seconds_of(int pid) {
-  std::string stat;
-  if (pid <= 0 || !read_file("/proc/" + std::to_string(pid) + "/stat", stat)) return -1;
-  auto close = stat.rfind(')');
-  if (close == std::string::npos) return -1;
-  std::istringstream in(stat.substr(close + 2));
-  std::string field;
-  unsigned long long utime = 0, stime = 0;
-  for (int i = 3; i <= 15 && in >> field; ++i) {
-    if (i == 14) utime = std::stoull(field);
-    if (i == 15) stime = std::stoull(field);
-  }
-  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
-
-// Host-wide TCP counters (/proc/net/netstat, TcpExt): connections the kernel dropped because
-// a listen queue was full, and SYNs sent again. Not this program's alone, but on loopback
-// during a run they are mostly the server's and ours.
-struct TcpCounters {
-  long long listen_drops = -1, syn_retrans = -1;
-};
-
-TcpCounters tcp_counters() {
-  TcpCounters out;
-  std::ifstream in("/proc/net/netstat");
-  std::string names, values;
-  while (std::getline(in, names) && std::getline(in, values)) {
-    if (names.rfind("TcpExt:", 0) != 0) continue;
-    std::istringstream n(names), v(values);
-    std::string name, value;
-    while (n >> name && v >> value) {
-      if (name == "ListenDrops") out.listen_drops = std::stoll(value);
-      if (name == "TCPSynRetrans") out.syn_retrans = std::stoll(value);
-    }
-  }
-  return out;
-}
-
-// The whole machine's CPU time (/proc/stat, first line), in seconds: busy (user, nice,
-// system, irq, softirq) and stolen by the hypervisor.
-struct MachineCpu {
-  double busy = -1, steal = -1;
-};
-
-MachineCpu machine_cpu() {
-  MachineCpu out;
-  std::ifstream in("/proc/stat");
-  std::string cpu;
-  unsigned long long v[8] = {};
-  if (!(in >> cpu) || cpu != "cpu") return out;
-  for (auto& x : v) {
-    if (!(in >> x)) return out;
-  }
-  const double tick = static_cast<double>(sysconf(_SC_CLK_TCK));
-  // user nice system idle iowait irq softirq steal
-  out.busy = static_cast<double>(v[0] + v[1] + v[2] + v[5] + v[6]) / tick;
-  out.steal = static_cast<double>(v[7]) / tick;
-  return out;
-}
-
 double percentile(const std::vector<double>& sorted, double p) {
   if (sorted.empty()) return 0;
   size_t rank = static_cast<size_t>(std::ceil(p * static_cast<double>(sorted.size())));
@@ -537,6 +359,7 @@ int main(int argc, char** argv) {
   threads.reserve(results.size());
   for (int i = 0; i < opt.concurrency; ++i) {
     threads.emplace_back(run_thread, std::cref(clients[static_cast<size_t>(i) % clients.size()]),
+                         std::cref(opt.targets[static_cast<size_t>(i) % opt.targets.size()]),
                          std::ref(shared), std::ref(results[static_cast<size_t>(i)]));
   }
   while (shared.ready.load() < opt.concurrency)
@@ -550,7 +373,7 @@ int main(int argc, char** argv) {
   shared.go.store(true, std::memory_order_release);
 
   std::this_thread::sleep_until(shared.window_start);
-  const double cpu0 = cpu_seconds_self(), server0 = cpu_seconds_of(opt.server_pid);
+  const double cpu0 = cpu_seconds_self(), server0 = cpu_seconds_of(opt.server_pids);
   const TcpCounters tcp0 = tcp_counters();
   const MachineCpu machine0 = machine_cpu();
   const auto conn0 = [&] {
@@ -559,7 +382,7 @@ int main(int argc, char** argv) {
     return n;
   }();
   std::this_thread::sleep_until(shared.window_end);
-  const double cpu1 = cpu_seconds_self(), server1 = cpu_seconds_of(opt.server_pid);
+  const double cpu1 = cpu_seconds_self(), server1 = cpu_seconds_of(opt.server_pids);
   const TcpCounters tcp1 = tcp_counters();
   const MachineCpu machine1 = machine_cpu();
   const long long listen_drops = tcp1.listen_drops - tcp0.listen_drops;
@@ -570,6 +393,10 @@ int main(int argc, char** argv) {
   const auto finished = Clock::now();
 
   std::vector<double> all;
+  std::vector<size_t> per_target(opt.targets.size(), 0);  // requests in the window
+  for (size_t i = 0; i < results.size(); ++i) {
+    per_target[i % per_target.size()] += results[i].latencies_ms.size();
+  }
   uint64_t ok_total = 0, failures = 0, failures_window = 0, bad = 0, verified = 0, connections = 0;
   std::vector<std::string> messages;
   for (auto& r : results) {
@@ -613,6 +440,13 @@ int main(int argc, char** argv) {
       static_cast<unsigned long long>(verified), static_cast<unsigned long long>(connections),
       static_cast<unsigned long long>(conn1 - conn0), listen_drops, syn_retrans, client_cores);
   std::string text = line;
+  if (opt.targets.size() > 1) {
+    text += "; " + std::to_string(opt.targets.size()) + " servers, req/s";
+    for (size_t n : per_target) {
+      std::snprintf(line, sizeof line, " %.1f", static_cast<double>(n) / window);
+      text += line;
+    }
+  }
   if (have_server) {
     std::snprintf(line, sizeof line, "; server cpu %.2f cores, %.3f ms/request", server_cores,
                   server_ms_per_req);
@@ -645,6 +479,13 @@ int main(int argc, char** argv) {
       << ",\"client_cpu_cores\":" << client_cores << ",\"machine_cpu_cores\":" << machine_cores
       << ",\"other_cpu_cores\":" << other_cores << ",\"steal_cores\":" << steal_cores
       << ",\"tail_seconds\":" << tail;
+    if (opt.targets.size() > 1) {
+      j << ",\"servers\":" << opt.targets.size() << ",\"rps_per_server\":[";
+      for (size_t i = 0; i < per_target.size(); ++i) {
+        j << (i ? "," : "") << static_cast<double>(per_target[i]) / window;
+      }
+      j << "]";
+    }
     if (have_server) {
       j << ",\"server_cpu_cores\":" << server_cores
         << ",\"server_cpu_ms_per_request\":" << server_ms_per_req;
