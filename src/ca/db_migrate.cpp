@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 #include <sys/stat.h>
 
+#include <ctime>
 #include <fstream>
 #include <memory>
 
@@ -186,7 +187,8 @@ Status check_copy(const std::string& url, const MigrationReport& report, pg::Con
   auto tpms = (*store)->tpms();
   auto roots = (*store)->ek_roots();
   auto cas = (*store)->shared_cas();
-  if (!certs || !tokens || !tpms || !roots || !cas) {
+  auto profiles = (*store)->shared_profiles();
+  if (!certs || !tokens || !tpms || !roots || !cas || !profiles) {
     return fail(ErrorKind::io, "cannot read the copy back from " + report.to);
   }
   for (const auto& [table, copied] : report.rows) {
@@ -196,6 +198,7 @@ Status check_copy(const std::string& url, const MigrationReport& report, pg::Con
     if (table == "node_tpms") found = tpms->size();
     if (table == "ek_roots") found = roots->size();
     if (table == "ca_definitions") found = cas->size();
+    if (table == "shared_profiles") found = profiles->empty() ? 0 : 1;
     if (table == "serial_reservations" || table == "crl_numbers") {
       auto n = c.exec(("SELECT count(*) FROM " + table).c_str(), "count the copy in");
       if (!n) return tl::unexpected(n.error());
@@ -278,6 +281,14 @@ Result<MigrationReport> migrate_to_postgresql(Home& home, const std::string& url
           if (auto ok = PgIssuanceStore::insert_ca(c, ca, *name); !ok) return ok;
         }
         report.rows.emplace_back("ca_definitions", cas->size());
+        const std::string& profiles = config.profiles_yaml;
+        if (!profiles.empty()) {
+          if (auto ok = PgIssuanceStore::put_profiles(c, profiles, std::time(nullptr), requester);
+              !ok) {
+            return ok;
+          }
+        }
+        report.rows.emplace_back("shared_profiles", profiles.empty() ? 0 : 1);
         for (size_t i = 0; i < lines->size(); ++i) {
           auto r = c.exec("INSERT INTO audit_events (seq, line) VALUES ($1, $2)",
                           pg::Params().int64(static_cast<int64_t>(i + 1)).text((*lines)[i]),
@@ -310,13 +321,19 @@ Result<MigrationReport> migrate_to_postgresql(Home& home, const std::string& url
       !ok) {
     return wrap(ok.error(), "copied and checked, but the home still uses its SQLite file");
   }
+  const std::string profiles = config.profiles_yaml;
   Config switched = config;
   switched.database = url;
-  switched.cas.clear();  // the database's now
+  switched.cas.clear();  // the database's now, as the profiles
+  switched.profiles.clear();
+  switched.profiles_yaml.clear();
   if (auto ok = home.save(switched); !ok) {
     return wrap(ok.error(), "copied and checked, but config.yaml does not name the database");
   }
   if (auto ok = home.adopt_shared(*cas, *name); !ok) return tl::unexpected(ok.error());
+  if (auto ok = home.adopt_shared_profiles(profiles, *name); !ok) {
+    return tl::unexpected(ok.error());
+  }
   return report;
 }
 

@@ -5,14 +5,14 @@
 // instances: every certificate with all its columns (recorded_at, lineage, attestation), the
 // serial reservations, CRL numbers, bootstrap tokens (their secrets' SHA-256 and creation
 // order), node TPMs, EK roots, the home's CAs (config.yaml entry and certificate, as 'hwca
-// ca init' publishes a shared CA) and the audit chain line for line, so its hashes stay
-// what they were. The SQLite file is held write-locked meanwhile (a server on the home gets
-// "busy", nothing lands after the copy), and an audit log that grew is refused before the
-// commit. After the commit the copy is read back by the PostgreSQL store and audit trail
-// and checked against the source: the rows of every table counted, the chain verified with
-// the same number of lines and the same head. Only then is a "db.migrated" line appended and
-// config.yaml switched to the database; the SQLite file and the audit log are left as they
-// were, as a backup.
+// ca init' publishes a shared CA) and profiles (as 'hwca profile publish' does) and the
+// audit chain line for line, so its hashes stay what they were. The SQLite file is held
+// write-locked meanwhile (a server on the home gets "busy", nothing lands after the copy), and an
+// audit log that grew is refused before the commit. After the commit the copy is read back by the
+// PostgreSQL store and audit trail and checked against the source: the rows of every table counted,
+// the chain verified with the same number of lines and the same head. Only then is a "db.migrated"
+// line appended and config.yaml switched to the database; the SQLite file and the audit log are
+// left as they were, as a backup.
 #pragma once
 
 #include <cstddef>

@@ -316,6 +316,34 @@ Status Home::adopt_shared(const std::vector<SharedCa>& cas, const std::string& s
   return {};
 }
 
+Status Home::adopt_shared_profiles(const std::string& yaml, const std::string& source) {
+  const std::string where = source + ": the shared profiles";
+  if (auto ok = check_yaml_text(yaml, where); !ok) return ok;
+  Config merged = config_;
+  for (const auto& name : shared_profiles_) merged.profiles.erase(name);
+  std::set<std::string> names;
+  try {
+    auto shared = yaml.empty() ? Result<std::map<std::string, Profile>>{}
+                               : parse_profiles(YAML::Load(yaml), where);
+    if (!shared) return tl::unexpected(shared.error());
+    for (auto& [name, profile] : *shared) {
+      names.insert(name);
+      if (merged.profiles.count(name) != 0) {
+        return fail(ErrorKind::conflict, where + ": profile '" + printable(name) +
+                                             "' is also a profile of " + path(kConfigFile) +
+                                             ": rename or remove one of them");
+      }
+      merged.profiles[name] = std::move(profile);
+    }
+  } catch (const YAML::Exception& e) {
+    return fail(ErrorKind::usage, where + ": " + e.msg);
+  }
+  if (auto ok = check(merged, source); !ok) return ok;
+  config_ = std::move(merged);
+  shared_profiles_ = std::move(names);
+  return {};
+}
+
 const std::string* Home::shared_cert_pem(const std::string& name) const {
   auto it = shared_.find(name);
   return it == shared_.end() ? nullptr : &it->second;

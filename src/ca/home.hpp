@@ -11,6 +11,7 @@
 #pragma once
 
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -74,11 +75,17 @@ class Home {
   Status adopt_shared(const std::vector<SharedCa>& cas, const std::string& source);
   // The PEM certificate of a shared CA, or null for a CA of config.yaml.
   const std::string* shared_cert_pem(const std::string& name) const;
+  // Take in the profiles a shared database keeps (a `profiles:` mapping as YAML text; empty:
+  // none) beside the home's own, in memory, instead of those taken in before. Refused as a
+  // whole (conflict, usage), nothing changed, if one has the name of a profile of
+  // config.yaml or does not parse or check.
+  Status adopt_shared_profiles(const std::string& yaml, const std::string& source);
 
  private:
   std::string dir_;
   Config config_;
   std::map<std::string, std::string> shared_;  // shared CA -> its certificate (PEM)
+  std::set<std::string> shared_profiles_;      // names of the shared profiles taken in
 };
 
 }  // namespace hwca::ca

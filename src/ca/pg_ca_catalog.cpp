@@ -1,6 +1,6 @@
-// PgIssuanceStore as a CaCatalog: table ca_definitions (pg_schema.cpp). The name is the
-// primary key: of two instances making a CA of one name, one publishes it and the other is
-// refused.
+// PgIssuanceStore as a CaCatalog: tables ca_definitions and shared_profiles (pg_schema.cpp).
+// A CA's name is the primary key: of two instances making a CA of one name, one publishes it
+// and the other is refused. The profiles are one row, replaced whole.
 #include "ca/pg_connection.hpp"
 #include "ca/pg_issuance_store.hpp"
 #include "ca/store_rules.hpp"
@@ -62,6 +62,33 @@ Status PgIssuanceStore::withdraw_ca(const std::string& name) {
                   "issuance database " + name_ + " holds no CA named " + rules::quoted(name));
     }
     return {};
+  });
+}
+
+Result<std::string> PgIssuanceStore::shared_profiles() {
+  auto conn = pool_->lease();
+  if (!conn) return tl::unexpected(conn.error());
+  auto rows = (*conn)->exec("SELECT profiles FROM shared_profiles", "read");
+  if (!rows) return tl::unexpected(rows.error());
+  return rows->size() == 0 ? std::string() : rows->text(0, 0);
+}
+
+Status PgIssuanceStore::put_profiles(pg::Connection& c, const std::string& yaml, int64_t when,
+                                     const std::string& by) {
+  auto r = c.exec(
+      "INSERT INTO shared_profiles (id, profiles, published_at, published_by) "
+      "VALUES (1, $1, $2, $3) ON CONFLICT (id) DO UPDATE SET profiles = EXCLUDED.profiles, "
+      "published_at = EXCLUDED.published_at, published_by = EXCLUDED.published_by",
+      Params().text(yaml).int64(when).text(by), "publish profiles in");
+  if (!r) return tl::unexpected(r.error());
+  return {};
+}
+
+Status PgIssuanceStore::publish_profiles(const std::string& yaml, int64_t when,
+                                         const std::string& by) {
+  if (auto w = writable(); !w) return w;
+  return in_transaction("publish profiles in", [&](pg::Connection& c) -> Status {
+    return put_profiles(c, yaml, when, by);
   });
 }
 

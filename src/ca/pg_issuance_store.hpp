@@ -45,9 +45,14 @@ class PgIssuanceStore : public Database, public CaCatalog {
   Result<std::vector<SharedCa>> shared_cas() override;
   Status publish_ca(const SharedCa& ca) override;
   Status withdraw_ca(const std::string& name) override;
+  Result<std::string> shared_profiles() override;
+  Status publish_profiles(const std::string& yaml, int64_t when, const std::string& by) override;
   // publish_ca's row, in the caller's transaction on `conn` (hwca db migrate); `database`
   // names it in errors.
   static Status insert_ca(pg::Connection& conn, const SharedCa& ca, const std::string& database);
+  // publish_profiles' row, likewise.
+  static Status put_profiles(pg::Connection& conn, const std::string& yaml, int64_t when,
+                             const std::string& by);
 
   Status writable() const override;
   Result<bool> serial_exists(const std::string& ca, const std::string& serial) override;

@@ -3,7 +3,8 @@
 // array of "DNS:..." texts), lineage and attestation; CRL numbers; bootstrap tokens (only
 // the SHA-256 of their text); nodes' TPMs and the EK roots; the shared CA definitions
 // (ca_catalog.hpp); the audit chain (one row a line,
-// pg_audit_trail.hpp). Times are Unix seconds. Every text column compares bytewise (COLLATE
+// pg_audit_trail.hpp). Version 2 adds the shared profiles (one row: a `profiles:` mapping's
+// YAML text). Times are Unix seconds. Every text column compares bytewise (COLLATE
 // "C"), as SQLite does: names, serials and ids sort alike in both stores, whatever the
 // server's locale.
 #include <memory>
@@ -14,7 +15,7 @@
 namespace hwca::ca {
 namespace {
 
-constexpr int kSchemaVersion = 1;
+constexpr int kSchemaVersion = 2;
 
 // Every statement of one version, applied in one transaction.
 const char* const kSchemaV1 = R"sql(
@@ -103,8 +104,19 @@ CREATE TABLE ek_roots (
 );
 )sql";
 
+// The profiles every home on the database takes in besides its own ('hwca profile
+// publish'): at most one row, replaced whole.
+const char* const kSchemaV2 = R"sql(
+CREATE TABLE shared_profiles (
+  id integer PRIMARY KEY CHECK (id = 1),
+  profiles text COLLATE "C" NOT NULL,
+  published_at bigint NOT NULL,
+  published_by text COLLATE "C" NOT NULL
+);
+)sql";
+
 // The versions in order: kSchemas[v - 1] takes a database from version v - 1 to v.
-const char* const kSchemas[] = {kSchemaV1};
+const char* const kSchemas[] = {kSchemaV1, kSchemaV2};
 static_assert(std::size(kSchemas) == kSchemaVersion, "one text per version");
 
 // Any number, the same in every instance: the lock that serialises creating the schema. A

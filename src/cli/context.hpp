@@ -43,5 +43,6 @@ void set_serve_command(CLI::App& app, Context& ctx, int& exit_code);
 void set_node_command(CLI::App& app, Context& ctx, int& exit_code);
 void set_ek_roots_command(CLI::App& app, Context& ctx, int& exit_code);
 void set_db_command(CLI::App& app, Context& ctx, int& exit_code);
+void set_profile_command(CLI::App& app, Context& ctx, int& exit_code);
 
 }  // namespace hwca::cli

@@ -59,6 +59,11 @@ Result<Session> Session::open(const Context& ctx, Access access) {
       if (auto ok = session.home_.adopt_shared(*cas, (*store)->describe()); !ok) {
         return tl::unexpected(ok.error());
       }
+      auto profiles = catalog->shared_profiles();
+      if (!profiles) return tl::unexpected(profiles.error());
+      if (auto ok = session.home_.adopt_shared_profiles(*profiles, (*store)->describe()); !ok) {
+        return tl::unexpected(ok.error());
+      }
     }
   }
   return session;

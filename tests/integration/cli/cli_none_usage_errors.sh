@@ -8,7 +8,7 @@ source "$(dirname "$0")/lib.sh"
 failures=0
 check() { (expect_fail "$@") || failures=$((failures + 1)); }
 
-check 2 "a command is needed (one of: token, key, ca, audit, sign, cert, revoke, crl, k8s, bootstrap, node, ek-roots, serve)" hwca
+check 2 "a command is needed (one of: token, key, ca, audit, sign, cert, revoke, crl, k8s, bootstrap, node, ek-roots, db, profile, serve)" hwca
 check 2 "frob" hwca frob
 check 2 "a command is needed (one of: generate, list, show)" hwca key
 check 2 "frob" hwca key frob

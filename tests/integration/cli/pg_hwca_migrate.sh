@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# hwca db migrate: an SQLite home with every kind of record (certificates, one revoked and
-# renewed, a CRL, bootstrap tokens used, revoked and valid, a node TPM, an EK root, two CAs)
+# hwca db migrate: an SQLite home with every kind of record (certificates, one revoked, a
+# CRL, bootstrap tokens used, revoked and valid, a node TPM, an EK root, two CAs, a profile)
 # moves to an empty database on the tests' PostgreSQL server (ctest's fixture 'postgres'):
 # every table's rows are there with all their columns (compared with sqlite3 and psql), the
 # audit chain's lines are the log's byte for byte and 'hwca audit verify' passes from the
@@ -36,6 +36,19 @@ export HWCA_HOME=$WORK/home
 hwca_pin ca init --name root --key "$(key_uri root)" --generate ec-p256 --subject /CN=root >/dev/null
 hwca_pin ca init --name sub --parent root --key "$(key_uri sub)" --generate ec-p256 \
   --subject /CN=sub >/dev/null
+cat >>"$HWCA_HOME/config.yaml" <<'YAML'
+profiles:
+  web30:
+    base: server
+    days: 30
+    maxDays: 30
+YAML
+days_of() {  # PEM: its validity in days
+  local nb na
+  nb=$(date -d "$(openssl x509 -in "$1" -noout -startdate | cut -d= -f2)" +%s)
+  na=$(date -d "$(openssl x509 -in "$1" -noout -enddate | cut -d= -f2)" +%s)
+  echo $(((na - nb) / 86400))
+}
 for i in 1 2 3; do
   openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$WORK/l$i.key" \
     -subj "/CN=leaf$i.example" -addext "subjectAltName=DNS:leaf$i.example,IP:10.0.0.$i" \
@@ -112,6 +125,9 @@ for t in certs serial_reservations crl_numbers bootstrap_tokens node_tpms ek_roo
   [[ $(sql "$target" "SELECT count(*) FROM $t") == "$n" ]] || fail "PostgreSQL's $t rows differ"
 done
 [[ $(jq -r .rows.ca_definitions <<<"$out") == 2 ]] || fail "the report's CAs: $out"
+[[ $(jq -r .rows.shared_profiles <<<"$out") == 1 ]] || fail "the report's profiles: $out"
+sql "$target" "SELECT profiles FROM shared_profiles" | grep -q '^web30:' ||
+  fail "the home's profile is not in the database"
 # Every column as it was (the SANs as the JSON array PostgreSQL keeps).
 same_rows() {  # TABLE SQLITE-SELECT PG-SELECT
   diff <(sqlite3 -separator '|' "$src" "$2") <(sql "$target" "$3") >"$WORK/diff" ||
@@ -138,8 +154,8 @@ last=$(sql "$target" "SELECT line FROM audit_events WHERE seq = $((lines + 1))")
 
 # The home names the database, keeps no CA of its own, and shows what it showed.
 grep -q '^database: postgresql:///' "$HWCA_HOME/config.yaml" || fail "config.yaml does not name the database"
-yaml_to_json <"$HWCA_HOME/config.yaml" | jq -e '(.cas // {}) == {}' >/dev/null ||
-  fail "config.yaml still lists the CAs: $(cat "$HWCA_HOME/config.yaml")"
+yaml_to_json <"$HWCA_HOME/config.yaml" | jq -e '(.cas // {}) == {} and (.profiles // {}) == {}' \
+  >/dev/null || fail "config.yaml still lists the CAs or profiles: $(cat "$HWCA_HOME/config.yaml")"
 after=$(listings)
 [[ $after == "$before" ]] || fail "the home shows other records after the migration: $(diff <(echo "$before") <(echo "$after") | head -20)"
 v=$(hwca audit verify) || fail "audit verify after the migration: $v"
@@ -149,7 +165,8 @@ cmp -s "$WORK/audit.before" "$HWCA_HOME/audit.log" || fail "the audit log was ch
 
 # It carries on: a new certificate verifies with a serial the database did not hold, the
 # next CRL is number 2 and lists the revoked certificate.
-hwca_pin sign --ca sub --profile server --csr "$WORK/l2.csr" --days 2 --out "$WORK/after.pem" >/dev/null
+hwca_pin sign --ca sub --profile web30 --csr "$WORK/l2.csr" --out "$WORK/after.pem" >/dev/null
+[[ $(days_of "$WORK/after.pem") == 30 ]] || fail "the migrated profile web30 gave $(days_of "$WORK/after.pem") days"
 hwca ca show root --pem >"$WORK/root.pem"
 hwca ca show sub --pem >"$WORK/sub.pem"
 openssl verify -CAfile "$WORK/root.pem" -untrusted "$WORK/sub.pem" "$WORK/after.pem" >/dev/null ||

@@ -4,7 +4,8 @@
 # without a file copied; both append to one audit chain that 'hwca audit verify' checks
 # (and cross-checks with the database) from either; a second CA of the same name is refused;
 # a URL with a password in it is refused without echoing the password; a home that already
-# uses another database is not switched by --database.
+# uses another database is not switched by --database. Profiles published from one home
+# ('hwca profile publish') are used by the other.
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
 
@@ -70,3 +71,27 @@ hwca --home "$WORK/home-d" ca list >/dev/null 2>&1 || true  # a home of its own,
 HWCA_HOME=$WORK/home-d hwca_pin ca init --name local --key "$(key_uri local)" --generate ec-p256 \
   --subject /CN=local >/dev/null
 expect_fail 2 "uses database issuance.db" hwca --home "$WORK/home-d" --database "$url" ca list
+
+# Profiles: published from one home, every home takes them in; one that a home also has in
+# its config.yaml makes that home refuse to open (as a CA would); publishing none removes them.
+printf 'profiles:\n  short:\n    base: client\n    days: 3\n    maxDays: 3\n' >"$WORK/profiles.yaml"
+out=$(hwca --home "$a" profile publish "$WORK/profiles.yaml") || fail "profile publish: $LAST_ERR"
+assert_contains "$out" "published 1 profile: short" "profile publish"
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$WORK/short.key" \
+  -subj /CN=short.example -out "$WORK/short.csr" 2>/dev/null
+hwca_pin --home "$b" sign --ca shared --profile short --csr "$WORK/short.csr" \
+  --out "$WORK/short.pem" >/dev/null
+nb=$(date -d "$(openssl x509 -in "$WORK/short.pem" -noout -startdate | cut -d= -f2)" +%s)
+na=$(date -d "$(openssl x509 -in "$WORK/short.pem" -noout -enddate | cut -d= -f2)" +%s)
+(((na - nb) / 86400 == 3)) || fail "the shared profile 'short' gave $(((na - nb) / 86400)) days"
+v=$(hwca --home "$b" audit verify) || fail "audit verify after profile publish"
+assert_contains "$v" "5 events, the hash chain is intact" "audit verify after profile publish"
+cp "$b/config.yaml" "$WORK/b-config.yaml"
+printf 'profiles:\n  short:\n    base: server\n' >>"$b/config.yaml"
+expect_fail 6 "profile 'short' is also a profile of" hwca --home "$b" cert list
+cp "$WORK/b-config.yaml" "$b/config.yaml"
+expect_fail 2 "is not shared" hwca --home "$WORK/home-d" profile publish "$WORK/profiles.yaml"
+printf 'profiles: {}\n' >"$WORK/none.yaml"
+hwca --home "$a" profile publish "$WORK/none.yaml" >/dev/null
+expect_fail 3 "no profile named 'short'" hwca_pin --home "$b" sign --ca shared --profile short --csr "$WORK/short.csr" \
+  --out "$WORK/gone.pem"
