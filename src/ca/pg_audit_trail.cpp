@@ -65,13 +65,19 @@ Result<std::string> PgAuditTrail::append_after(const std::function<Status(pg::Co
         if (auto r = c.exec(kAppendLock, "append to the audit chain of"); !r) {
           return tl::unexpected(r.error());
         }
-        // A line this object wrote or found must still be where it was.
+        // In one round trip: the last line, and the line this object wrote or found last
+        // (seq 0, none, when it knows of none), which must still be where it was.
+        auto ends = c.exec(
+            "SELECT seq, line FROM audit_events WHERE seq = $1 OR seq = (SELECT max(seq) FROM "
+            "audit_events) ORDER BY seq",
+            pg::Params().int64(known_ ? static_cast<int64_t>(known_->seq) : 0),
+            "append to the audit chain of");
+        if (!ends) return tl::unexpected(ends.error());
         if (known_) {
-          auto same = c.exec("SELECT line FROM audit_events WHERE seq = $1",
-                             pg::Params().int64(static_cast<int64_t>(known_->seq)),
-                             "append to the audit chain of");
-          if (!same) return tl::unexpected(same.error());
-          if (same->size() == 0 || sha256_hex(same->text(0, 0)) != known_->hash) {
+          const bool held = ends->size() > 0 &&
+                            ends->int64(0, 0) == static_cast<int64_t>(known_->seq) &&
+                            sha256_hex(ends->text(0, 1)) == known_->hash;
+          if (!held) {
             return chain_fail(ErrorKind::conflict,
                               describe() + " no longer holds line " + std::to_string(known_->seq) +
                                   " that this process wrote or found there: it was cut or "
@@ -82,14 +88,11 @@ Result<std::string> PgAuditTrail::append_after(const std::function<Status(pg::Co
         if (before) {
           if (auto ok = before(c); !ok) return ok;
         }
-        auto last = c.exec("SELECT seq, line FROM audit_events ORDER BY seq DESC LIMIT 1",
-                           "append to the audit chain of");
-        if (!last) return tl::unexpected(last.error());
         size_t seq = 0;
         head = chain_genesis();
-        if (last->size() == 1) {
-          seq = static_cast<size_t>(last->int64(0, 0));
-          head = sha256_hex(last->text(0, 1));
+        if (const int last = ends->size() - 1; last >= 0) {
+          seq = static_cast<size_t>(ends->int64(last, 0));
+          head = sha256_hex(ends->text(last, 1));
         } else if (must_exist_ || known_) {
           return chain_fail(ErrorKind::conflict, describe() +
                                                      " is empty, and a new chain must not start "

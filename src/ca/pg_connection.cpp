@@ -172,6 +172,7 @@ Status Connection::set_up() {
 
 Status Connection::reconnect() {
   pq_.PQreset(conn_);
+  prepared_.clear();  // a new session has none
   if (pq_.PQstatus(conn_) != CONNECTION_OK) {
     return db_fail(ErrorKind::io, "cannot connect to issuance database " + name_ + ": " +
                                       first_line(pq_.PQerrorMessage(conn_)));
@@ -199,8 +200,19 @@ Result<Rows> Connection::exec(const char* sql, const Params& params, const std::
     values[i] = v ? v->data() : nullptr;
     lengths[i] = v ? static_cast<int>(v->size()) : 0;
   }
-  PGresult* raw = pq_.PQexecParams(conn_, sql, static_cast<int>(n), nullptr, values.data(),
-                                   lengths.data(), params.formats_.data(), /*resultFormat=*/0);
+  // Each statement is parsed and planned once per connection, not at every call: that was
+  // half of what the server spent on an EST enrollment (tests/bench/est_db_bench.sh).
+  auto known = prepared_.find(sql);
+  if (known == prepared_.end()) {
+    std::string name = "hwca_" + std::to_string(prepared_.size());
+    PGresult* made = pq_.PQprepare(conn_, name.c_str(), sql, static_cast<int>(n), nullptr);
+    Rows made_rows(pq_, made);
+    if (made == nullptr || pq_.PQresultStatus(made) != PGRES_COMMAND_OK) return error(made, doing);
+    known = prepared_.emplace(sql, std::move(name)).first;
+  }
+  PGresult* raw =
+      pq_.PQexecPrepared(conn_, known->second.c_str(), static_cast<int>(n), values.data(),
+                         lengths.data(), params.formats_.data(), /*resultFormat=*/0);
   Rows rows(pq_, raw);
   const ExecStatusType status = raw ? pq_.PQresultStatus(raw) : PGRES_FATAL_ERROR;
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) return error(raw, doing);

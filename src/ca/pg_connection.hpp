@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "ca/pg_library.hpp"
@@ -117,6 +118,7 @@ class Connection {
   std::string name_;
   bool read_only_;
   std::string sqlstate_;
+  std::unordered_map<std::string, std::string> prepared_;  // SQL -> its prepared statement
 };
 
 // Up to `size` connections shared by the threads of a process: lease() waits for a free one

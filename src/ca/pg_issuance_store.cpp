@@ -3,6 +3,7 @@
 #include "ca/pg_issuance_store.hpp"
 
 #include <ctime>
+#include <set>
 
 #include "ca/address_list.hpp"
 #include "ca/pg_audit_trail.hpp"
@@ -83,18 +84,26 @@ Result<std::vector<std::string>> PgIssuanceStore::reserve_serials(
   if (serials.empty()) return taken;
   if (auto w = writable(); !w) return tl::unexpected(w.error());
   const int64_t now = static_cast<int64_t>(std::time(nullptr));
+  // One statement for the batch (4096 round trips took a request seconds): an array literal
+  // of hex serials (check_reservation), none of which needs quoting.
+  std::string array = "{";
+  for (const auto& s : serials) array += (array.size() > 1 ? "," : "") + s;
+  array += "}";
   auto done = in_transaction("reserve serials in", [&](pg::Connection& c) -> Status {
+    // The primary key makes a serial another instance reserves meanwhile wait for its
+    // commit, then count as taken.
+    auto r = c.exec(
+        "INSERT INTO serial_reservations (ca, serial, reserved_at) "
+        "SELECT $1, s, $3 FROM unnest($2::text[]) AS u(s) "
+        "WHERE NOT EXISTS (SELECT 1 FROM certs WHERE ca = $1 AND serial = s) "
+        "ON CONFLICT DO NOTHING RETURNING serial",
+        Params().text(ca).text(array).int64(now), "reserve serials in");
+    if (!r) return tl::unexpected(r.error());
+    std::set<std::string> got;
+    for (int i = 0; i < r->size(); ++i) got.insert(r->text(i, 0));
     taken.clear();  // a retried transaction starts again
     for (const auto& s : serials) {
-      // The primary key makes a serial another instance reserves meanwhile wait for its
-      // commit, then count as taken.
-      auto r = c.exec(
-          "INSERT INTO serial_reservations (ca, serial, reserved_at) SELECT $1, $2, $3 "
-          "WHERE NOT EXISTS (SELECT 1 FROM certs WHERE ca = $1 AND serial = $2) "
-          "ON CONFLICT DO NOTHING",
-          Params().text(ca).text(s).int64(now), "reserve serials in");
-      if (!r) return tl::unexpected(r.error());
-      if (r->affected() == 1) taken.push_back(s);
+      if (got.erase(s) != 0) taken.push_back(s);  // once, if given twice
     }
     return {};
   });

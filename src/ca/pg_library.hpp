@@ -20,12 +20,14 @@ namespace hwca::ca::pg {
   X(PQerrorMessage) \
   X(PQexec) \
   X(PQexecParams) \
+  X(PQexecPrepared) \
   X(PQfinish) \
   X(PQfreemem) \
   X(PQgetisnull) \
   X(PQgetlength) \
   X(PQgetvalue) \
   X(PQntuples) \
+  X(PQprepare) \
   X(PQreset) \
   X(PQresultErrorField) \
   X(PQresultStatus) \
