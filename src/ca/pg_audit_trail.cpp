@@ -1,5 +1,7 @@
 #include "ca/pg_audit_trail.hpp"
 
+#include <algorithm>
+
 #include "ca/pg_connection.hpp"
 
 namespace hwca::ca {
@@ -99,13 +101,19 @@ Result<std::string> PgAuditTrail::append_after(const std::function<Status(pg::Co
                                                      "where one should continue; restore the "
                                                      "database from a backup");
         }
-        for (const auto& e : events) {
-          std::string line = chain_line(++seq, head, e.event, e.data);
-          auto r = c.exec("INSERT INTO audit_events (seq, line) VALUES ($1, $2)",
-                          pg::Params().int64(static_cast<int64_t>(seq)).text(line),
-                          "append to the audit chain of");
+        // One statement for up to 1000 lines (libpq takes 65535 parameters).
+        for (size_t from = 0; from < events.size(); from += 1000) {
+          const size_t n = std::min<size_t>(1000, events.size() - from);
+          pg::Params lines;
+          for (size_t i = from; i < from + n; ++i) {
+            std::string line = chain_line(++seq, head, events[i].event, events[i].data);
+            head = sha256_hex(line);
+            lines.int64(static_cast<int64_t>(seq)).text(line);
+          }
+          const std::string sql =
+              "INSERT INTO audit_events (seq, line) VALUES " + pg::value_rows(n, 2);
+          auto r = c.exec(sql.c_str(), lines, "append to the audit chain of");
           if (!r) return tl::unexpected(r.error());
-          head = sha256_hex(line);
         }
         after = Known{seq, head};
         return {};

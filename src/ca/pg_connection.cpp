@@ -190,6 +190,17 @@ tl::unexpected<Error> Connection::error(const PGresult* result, const std::strin
                  "cannot " + doing + " issuance database " + name_ + ": " + why);
 }
 
+std::string value_rows(size_t rows, size_t cols) {
+  std::string out;
+  size_t n = 0;
+  for (size_t r = 0; r < rows; ++r) {
+    out += r == 0 ? "(" : ", (";
+    for (size_t c = 0; c < cols; ++c) out += (c == 0 ? "$" : ", $") + std::to_string(++n);
+    out += ")";
+  }
+  return out;
+}
+
 Result<Rows> Connection::exec(const char* sql, const Params& params, const std::string& doing) {
   sqlstate_.clear();
   const size_t n = params.size();

@@ -28,6 +28,9 @@ namespace hwca::ca::pg {
 // passfile= or PGPASSFILE, or ~/.pgpass). The text back is the name for messages.
 Result<std::string> database_name(const std::string& conninfo);
 
+// "($1, $2), ($3, $4)" for rows = 2, cols = 2: the VALUES of a multi-row INSERT.
+std::string value_rows(size_t rows, size_t cols);
+
 // The values of $1, $2...: text, an integer, bytes (sent binary, for bytea) or NULL.
 class Params {
  public:

@@ -2,6 +2,8 @@
 // opening and the schema are in pg_schema.cpp. The checks and messages are store_rules'.
 #include "ca/pg_issuance_store.hpp"
 
+#include <algorithm>
+#include <cstddef>
 #include <ctime>
 #include <set>
 
@@ -112,9 +114,23 @@ Result<std::vector<std::string>> PgIssuanceStore::reserve_serials(
 }
 
 Status PgIssuanceStore::insert_certs(pg::Connection& c, const std::vector<IssuedCert>& batch) {
+  // One statement for a group commit's batch (in chunks within libpq's 65535 parameters): a
+  // serial the CA used already is left out by ON CONFLICT and named from what came back;
+  // the caller's transaction then rolls the rest back.
+  constexpr size_t kChunk = 500;
+  for (size_t from = 0; from < batch.size(); from += kChunk) {
+    const std::vector<IssuedCert> chunk(
+        batch.begin() + static_cast<std::ptrdiff_t>(from),
+        batch.begin() + static_cast<std::ptrdiff_t>(std::min(batch.size(), from + kChunk)));
+    if (auto ok = insert_rows(c, chunk); !ok) return ok;
+  }
+  return {};
+}
+
+Status PgIssuanceStore::insert_rows(pg::Connection& c, const std::vector<IssuedCert>& batch) {
   const int64_t now = static_cast<int64_t>(std::time(nullptr));
+  Params p;
   for (const auto& cert : batch) {
-    Params p;
     p.text(cert.ca).text(cert.serial).text(cert.profile).text(cert.subject);
     p.text(addresses_json(cert.sans)).int64(cert.not_before).int64(cert.not_after);
     p.text(cert.requester).bytes(cert.der);
@@ -126,14 +142,23 @@ Status PgIssuanceStore::insert_certs(pg::Connection& c, const std::vector<Issued
     p.int64(now).text_or_null(cert.renewed_from).text_or_null(rules::spki_of(cert));
     p.text_or_null(cert.attest_ek_sha256).text_or_null(cert.attest_ak_name);
     p.text_or_null(cert.attest_key_name);
-    auto r = c.exec(
-        "INSERT INTO certs (ca, serial, profile, subject, sans, not_before, not_after, "
-        "requester, der, revoked_at, revocation_reason, recorded_at, renewed_from, "
-        "spki_sha256, attest_ek_sha256, attest_ak_name, attest_key_name) VALUES "
-        "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
-        p, "record in");
-    if (!r && c.last_sqlstate() == "23505") return rules::serial_used(cert.ca, cert.serial);
-    if (!r) return tl::unexpected(r.error());
+  }
+  const std::string sql =
+      "INSERT INTO certs (ca, serial, profile, subject, sans, not_before, not_after, requester, "
+      "der, revoked_at, revocation_reason, recorded_at, renewed_from, spki_sha256, "
+      "attest_ek_sha256, attest_ak_name, attest_key_name) VALUES " +
+      pg::value_rows(batch.size(), 17) +
+      " ON CONFLICT (ca, serial) DO NOTHING RETURNING ca, serial";
+  auto r = c.exec(sql.c_str(), p, "record in");
+  if (!r) return tl::unexpected(r.error());
+  if (r->size() != static_cast<int>(batch.size())) {
+    std::set<std::pair<std::string, std::string>> inserted;
+    for (int i = 0; i < r->size(); ++i) inserted.emplace(r->text(i, 0), r->text(i, 1));
+    for (const auto& cert : batch) {
+      if (inserted.count({cert.ca, cert.serial}) == 0) {
+        return rules::serial_used(cert.ca, cert.serial);
+      }
+    }
   }
   return {};
 }

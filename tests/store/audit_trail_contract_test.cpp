@@ -94,6 +94,19 @@ TEST_P(AuditTrailContract, AppendsFormOneChainThatVerifies) {
   EXPECT_EQ(seen, (std::vector<int>{0, 1, 2, 3, 4}));
 }
 
+TEST_P(AuditTrailContract, AnAppendOfManyLinesIsOneChain) {
+  std::vector<AuditTrail::Event> events;
+  for (int n = 0; n < 2500; ++n) events.push_back({"test.many", {{"n", n}}});
+  auto head = open_trail()->append_all(events);
+  ASSERT_TRUE(head) << head.error().message;
+  int expected = 0;
+  auto summary = open_trail()->check_chain(
+      [&](const nlohmann::json& line) { EXPECT_EQ(line["data"]["n"], expected++); });
+  ASSERT_TRUE(summary) << summary.error().message;
+  EXPECT_EQ(summary->lines, 2500u);
+  EXPECT_EQ(summary->head, *head);
+}
+
 TEST_P(AuditTrailContract, SeveralProcessesAppendToOneChain) {
   constexpr int kChildren = 4, kEach = 25;
   std::vector<pid_t> pids;

@@ -88,6 +88,27 @@ TEST_P(IssuanceStoreContract, BatchWithARepeatedSerialRecordsNothing) {
   EXPECT_EQ((*named)->ca, "sub");
 }
 
+// More rows than one statement takes (PostgreSQL's store sends a batch in chunks): all or
+// nothing still, and the serial used already is the one named.
+TEST_P(IssuanceStoreContract, ABatchOfManyChunksIsOneUnit) {
+  using hwca::test::issuance::hex_serial;
+  auto store = open_store();
+  ASSERT_TRUE(store->record({cert("root", hex_serial(1100))}));
+  std::vector<hwca::ca::IssuedCert> batch;
+  for (int n = 0; n < 1200; ++n) batch.push_back(cert("root", hex_serial(n)));
+  auto refused = store->record(batch);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().kind, ErrorKind::conflict);
+  EXPECT_NE(refused.error().message.find(hex_serial(1100)), std::string::npos)
+      << refused.error().message;
+  EXPECT_FALSE(*store->serial_exists("root", hex_serial(0)));  // the first chunk rolled back
+  batch.erase(batch.begin() + 1100);
+  ASSERT_TRUE(store->record(batch));
+  auto all = store->list(std::string("root"), std::nullopt);
+  ASSERT_TRUE(all);
+  EXPECT_EQ(all->size(), 1200u);
+}
+
 TEST_P(IssuanceStoreContract, MalformedCertificatesAreRefused) {
   auto store = open_store();
   IssuedCert no_der = cert("root", "01");
