@@ -3,8 +3,8 @@
 # multi-instance scripts; source it after lib.sh.
 #   pg_shared_db        a fresh database on the tests' shared server (ctest's fixture
 #                       'postgres', HWCA_TEST_PG_DIR), dropped on exit
-#   pg_private_server   a server of the script's own ($HWCA_PG_FIXTURE start $WORK/pg), that
-#                       it may restart or kill; stopped and removed on exit
+#   pg_private_server   a server of the script's own ($HWCA_PG_FIXTURE start $PG_PRIVATE),
+#                       that it may restart or kill; stopped and removed on exit
 #   Both set PG_URL (the --database URL), PG_CONN (psql's conninfo of that database).
 #   pg_sql SQL          psql -tA of SQL on that database (one value a line)
 #   p11kit_start        p11-kit's server serving $TOKEN from the SoftHSM2 module, in a process
@@ -24,7 +24,7 @@ need psql curl p11-kit
 P11KIT_CLIENT=$(find_lib p11-kit-client.so)
 [[ -n $P11KIT_CLIENT ]] || skip "p11-kit-client.so is not installed"
 
-PG_DB="" PG_ADMIN="" PG_PRIVATE="" P11KIT_PID=""
+PG_DB="" PG_ADMIN="" PG_PRIVATE="" PG_PARENT="" P11KIT_PID=""
 declare -a INST_PID=() INST_PORT=() INST_BASE=()
 
 cleanup_hook() {
@@ -40,6 +40,7 @@ cleanup_hook() {
     psql -qX "$PG_ADMIN" -c "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" >/dev/null 2>&1
   fi
   if [[ -n $PG_PRIVATE ]]; then "$HWCA_PG_FIXTURE" stop "$PG_PRIVATE" >/dev/null 2>&1; fi
+  if [[ -n $PG_PARENT ]]; then rm -rf "$PG_PARENT"; fi
   return 0
 }
 
@@ -64,7 +65,11 @@ pg_shared_db() {
 pg_private_server() {
   [[ -n ${HWCA_PG_FIXTURE:-} && -x ${HWCA_PG_FIXTURE:-} ]] ||
     fail "HWCA_PG_FIXTURE must name hwca_pg_fixture (run under ctest)"
-  PG_PRIVATE=$WORK/pg
+  # A folder of its own that others may enter: as root, the fixture runs the server as user
+  # postgres, who must reach it ($WORK is 0700).
+  PG_PARENT=$(mktemp -d "${TMPDIR:-/tmp}/hwca-cli-pg.XXXXXXXX")
+  chmod 755 "$PG_PARENT"
+  PG_PRIVATE=$PG_PARENT/pg
   "$HWCA_PG_FIXTURE" start "$PG_PRIVATE" >"$WORK/pg-start.out" 2>&1 ||
     fail "cannot start a PostgreSQL server: $(cat "$WORK/pg-start.out")"
   local port
