@@ -187,7 +187,8 @@ revoke_list() {
 }
 # SoftHSM2 rewrites its token.object at every login, and another process (p11-kit's server
 # runs a module instance per client) that reads it meanwhile may find the token missing
-# (SoftHSMv2 issue 757): a `hwca crl` refused for the token (exit 3 or 5, a PKCS#11 error)
+# (SoftHSMv2 issue 757; hwca says CKR_SLOT_ID_INVALID, or that it cannot list the slots):
+# a `hwca crl` refused for the token (exit 3 or 5, naming the token or the PKCS#11 module)
 # is tried again, twice at most; it took no CRL number (the numbers are checked below).
 crl_loop() {
   local home=$1 c p try
@@ -195,7 +196,7 @@ crl_loop() {
     p=rev/crl-$home-$c
     for try in 1 2 3; do
       hwca_to "$p" "$home" crl --ca root --days 1 --out "$p.pem"
-      [[ $(cat "$p.rc") == [35] && $(cat "$p.err") == *CKR_* && $try != 3 ]] || break
+      [[ $(cat "$p.rc") == [35] && $(cat "$p.err") == *@(token|PKCS#11)* && $try != 3 ]] || break
       cat "$p.err" >>rev/token-retries
     done
   done
