@@ -321,5 +321,17 @@ for i in 1 2; do
   ((rc == 0)) || fail "instance $i exited $rc after SIGTERM: $(cat "$WORK/serve-$i.err")"
   [[ $(tail -n 1 "$WORK/serve-$i.out") == "hwca serve: stopped" ]] || fail "instance $i's last line"
 done
+# Started again, instance 1 presents the TLS certificate it was given at its first start
+# (kept in its home; the CA's folder is made there for a CA of the shared database): a
+# restart issues nothing.
+before=$(pg_sql "SELECT count(*) FROM certs")
+inst_start 1 --workers 4
+line=$(head -n 1 "$WORK/serve-1.out")
+[[ $line == *"TLS certificate ${tls_serials[0]} "*", kept from the last start)" ]] ||
+  fail "instance 1 started again did not present its kept TLS certificate ${tls_serials[0]}: $line"
+! grep -q "cannot keep the TLS certificate" "$WORK/serve-1.err" ||
+  fail "instance 1: $(grep "cannot keep" "$WORK/serve-1.err")"
+[[ $(pg_sql "SELECT count(*) FROM certs") == "$before" ]] || fail "a restarted instance issued a certificate"
+inst_kill 1
 echo "ok: three instances on one database and one token: $(wc -l <all.serials) certificates handed out, all recorded and audited; $((SECONDS - T_START)) s"
 echo "$AUDIT_VERIFY" | head -n 1
