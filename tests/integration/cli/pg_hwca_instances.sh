@@ -291,8 +291,8 @@ while read -r id i rc code end; do
   elif [[ $rc == 0 && $code == 200 ]]; then
     ok3=$((ok3 + 1))
   else
-    # Refused (7), or cut by the kill (35, 52, 56): never another status.
-    [[ $rc == 7 || $rc == 35 || $rc == 52 || $rc == 56 ]] ||
+    # Refused (7), or cut by the kill (35, 52, 55, 56): never another status.
+    [[ $rc == 7 || $rc == 35 || $rc == 52 || $rc == 55 || $rc == 56 ]] ||
       fail "renewal $id on instance 3 (killed): curl $rc, status $code: $(cat "load4/$id.body.err")"
     failed3=$((failed3 + 1))
   fi
