@@ -1,7 +1,7 @@
 // The issuance database: every certificate the CA signs is recorded here before it is handed
 // out, together with its revocation state; CRL numbers are kept here too. This is the
-// interface; SqliteIssuanceStore (one CA host) implements it, a PostgreSQL store (several CA
-// instances) will sit beside it.
+// interface; SqliteIssuanceStore (one CA host) and PgIssuanceStore (several CA instances on
+// one PostgreSQL database) implement it.
 //
 // Serials are the lower-case hex of the serial's content octets, as in the certificate
 // ("01ab"); lookups also accept upper case. A serial is unique per CA, not across CAs.
@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "ca/audit_trail.hpp"
 #include "common/result.hpp"
 
 namespace hwca::ca {
@@ -69,6 +70,19 @@ class IssuanceStore {
   // serial that CA already used (stored, or twice in the batch) fails the whole batch with
   // ErrorKind::conflict and records nothing.
   virtual Status record(const std::vector<IssuedCert>& batch) = 0;
+  // The commit point of issuing: record `batch` (as record() does) and append its audit
+  // lines `events` to `audit`. Where this database holds that audit chain too (PostgreSQL),
+  // in one transaction: both or neither, whatever happens to the process. Elsewhere the
+  // record first, then the lines (record() and append_all(), which derived stores and tests
+  // may intercept); `recorded` in the error then says the batch stayed recorded without
+  // its lines.
+  struct AuditedRecordError {
+    Error error;
+    bool recorded = false;
+  };
+  virtual tl::expected<void, AuditedRecordError> record_audited(
+      const std::vector<IssuedCert>& batch, AuditTrail& audit,
+      const std::vector<AuditTrail::Event>& events);
 
   // The certificate with this serial, from any CA; ErrorKind::conflict if several CAs used
   // it (then ask for the CA and use the overload below).

@@ -333,17 +333,19 @@ Status Issuer::commit(const std::vector<Signed>& batch, bool audit_outage) {
   if (auto ok = audit_->reserve(events); !ok) {
     return refuse_all(wrap(ok.error(), "nothing issued: no room for its audit line").value());
   }
-  // The record and its audit lines, not cut in two by the call watchdog ending the process
-  // because another thread's token call hangs.
+  // The record and its audit lines (one transaction where the database holds the chain),
+  // not cut in two by the call watchdog ending the process because another thread's token
+  // call hangs.
   ForcedExitHold whole;
-  if (auto ok = store_.record(rows); !ok) {
-    return refuse_all(
-        wrap(ok.error(), "nothing issued: the issuance database did not record it").value());
-  }
-  if (auto ok = audit_->append_all(events); !ok) {
+  if (auto ok = store_.record_audited(rows, *audit_, events); !ok) {
+    if (!ok.error().recorded) {
+      return refuse_all(
+          wrap(ok.error().error, "nothing issued: the issuance database did not record it")
+              .value());
+    }
     // Recorded but not audited: withhold the certificates; the database keeps them, so
     // 'hwca cert list' shows them and they can be revoked.
-    return wrap(ok.error(),
+    return wrap(ok.error().error,
                 "certificates recorded in the database but not audited, so not "
                 "handed out (revoke them: 'hwca cert list')");
   }

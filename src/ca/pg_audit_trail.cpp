@@ -44,7 +44,16 @@ Status PgAuditTrail::anchor(bool must_exist) {
   return {};
 }
 
+bool PgAuditTrail::in_database(const std::string& conninfo) const {
+  return pool_->conninfo() == conninfo;
+}
+
 Result<std::string> PgAuditTrail::write_events(const std::vector<Event>& events) {
+  return append_after({}, events);
+}
+
+Result<std::string> PgAuditTrail::append_after(const std::function<Status(pg::Connection&)>& before,
+                                               const std::vector<Event>& events) {
   std::lock_guard guard(mu_);
   auto conn = pool_->lease();
   if (!conn) return tl::unexpected(conn.error());
@@ -69,6 +78,9 @@ Result<std::string> PgAuditTrail::write_events(const std::vector<Event>& events)
                                   "replaced while hwca ran; run 'hwca audit verify' and restore "
                                   "the database from a backup");
           }
+        }
+        if (before) {
+          if (auto ok = before(c); !ok) return ok;
         }
         auto last = c.exec("SELECT seq, line FROM audit_events ORDER BY seq DESC LIMIT 1",
                            "append to the audit chain of");

@@ -6,6 +6,7 @@
 // returns. Room on disk is the server's: reserve() has nothing to do.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -16,7 +17,8 @@
 namespace hwca::ca {
 namespace pg {
 class Pool;
-}
+class Connection;
+}  // namespace pg
 
 class PgAuditTrail : public AuditTrail {
  public:
@@ -29,6 +31,14 @@ class PgAuditTrail : public AuditTrail {
   Status reserve(const std::vector<Event>&) override { return {}; }
   Result<Summary> check_chain(const Visitor& visit = {}) override;
   std::string describe() const override { return "the audit chain of " + name_; }
+
+  // Whether the chain is in the database libpq's `conninfo` names (the same text).
+  bool in_database(const std::string& conninfo) const;
+  // Append `events` in a transaction that first runs `before` on the same connection, after
+  // the chain's lock is taken (PgIssuanceStore::record_audited: the certificates the lines
+  // are about): both or neither. `before` may run again (a serialization failure retried).
+  Result<std::string> append_after(const std::function<Status(pg::Connection&)>& before,
+                                   const std::vector<Event>& events);
 
  protected:
   Result<std::string> write_events(const std::vector<Event>& events) override;

@@ -24,27 +24,31 @@ Result<std::vector<SharedCa>> PgIssuanceStore::shared_cas() {
   return out;
 }
 
+Status PgIssuanceStore::insert_ca(pg::Connection& c, const SharedCa& ca,
+                                  const std::string& database) {
+  auto r = c.exec(
+      "INSERT INTO ca_definitions (name, entry, cert_pem, created_at, created_by) "
+      "VALUES ($1, $2, $3, $4, $5)",
+      Params()
+          .text(ca.name)
+          .text(ca.entry_yaml)
+          .text(ca.cert_pem)
+          .int64(ca.created_at)
+          .text(ca.created_by),
+      "add a CA to");
+  if (!r && c.last_sqlstate() == "23505") {
+    return fail(ErrorKind::conflict, "issuance database " + database + " holds a CA named " +
+                                         rules::quoted(ca.name) +
+                                         " already (made by another instance?)");
+  }
+  if (!r) return tl::unexpected(r.error());
+  return {};
+}
+
 Status PgIssuanceStore::publish_ca(const SharedCa& ca) {
   if (auto w = writable(); !w) return w;
-  return in_transaction("add a CA to", [&](pg::Connection& c) -> Status {
-    auto r = c.exec(
-        "INSERT INTO ca_definitions (name, entry, cert_pem, created_at, created_by) "
-        "VALUES ($1, $2, $3, $4, $5)",
-        Params()
-            .text(ca.name)
-            .text(ca.entry_yaml)
-            .text(ca.cert_pem)
-            .int64(ca.created_at)
-            .text(ca.created_by),
-        "add a CA to");
-    if (!r && c.last_sqlstate() == "23505") {
-      return fail(ErrorKind::conflict, "issuance database " + name_ + " holds a CA named " +
-                                           rules::quoted(ca.name) +
-                                           " already (made by another instance?)");
-    }
-    if (!r) return tl::unexpected(r.error());
-    return {};
-  });
+  return in_transaction("add a CA to",
+                        [&](pg::Connection& c) -> Status { return insert_ca(c, ca, name_); });
 }
 
 Status PgIssuanceStore::withdraw_ca(const std::string& name) {

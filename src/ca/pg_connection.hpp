@@ -147,6 +147,7 @@ class Pool {
 
   Result<Lease> lease();
   const std::string& name() const { return name_; }
+  const std::string& conninfo() const { return conninfo_; }
 
  private:
   void give_back(std::unique_ptr<Connection> conn);

@@ -5,6 +5,7 @@
 #include <ctime>
 
 #include "ca/address_list.hpp"
+#include "ca/pg_audit_trail.hpp"
 #include "ca/pg_connection.hpp"
 #include "ca/store_rules.hpp"
 
@@ -101,36 +102,57 @@ Result<std::vector<std::string>> PgIssuanceStore::reserve_serials(
   return taken;
 }
 
+Status PgIssuanceStore::insert_certs(pg::Connection& c, const std::vector<IssuedCert>& batch) {
+  const int64_t now = static_cast<int64_t>(std::time(nullptr));
+  for (const auto& cert : batch) {
+    Params p;
+    p.text(cert.ca).text(cert.serial).text(cert.profile).text(cert.subject);
+    p.text(addresses_json(cert.sans)).int64(cert.not_before).int64(cert.not_after);
+    p.text(cert.requester).bytes(cert.der);
+    if (cert.revoked) {
+      p.int64(cert.revoked_at).int64(cert.revocation_reason);
+    } else {
+      p.null().null();
+    }
+    p.int64(now).text_or_null(cert.renewed_from).text_or_null(rules::spki_of(cert));
+    p.text_or_null(cert.attest_ek_sha256).text_or_null(cert.attest_ak_name);
+    p.text_or_null(cert.attest_key_name);
+    auto r = c.exec(
+        "INSERT INTO certs (ca, serial, profile, subject, sans, not_before, not_after, "
+        "requester, der, revoked_at, revocation_reason, recorded_at, renewed_from, "
+        "spki_sha256, attest_ek_sha256, attest_ak_name, attest_key_name) VALUES "
+        "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+        p, "record in");
+    if (!r && c.last_sqlstate() == "23505") return rules::serial_used(cert.ca, cert.serial);
+    if (!r) return tl::unexpected(r.error());
+  }
+  return {};
+}
+
 Status PgIssuanceStore::record(const std::vector<IssuedCert>& batch) {
   if (auto ok = rules::check_batch(batch); !ok) return ok;
   if (batch.empty()) return {};
   if (auto w = writable(); !w) return w;
-  const int64_t now = static_cast<int64_t>(std::time(nullptr));
-  return in_transaction("record in", [&](pg::Connection& c) -> Status {
-    for (const auto& cert : batch) {
-      Params p;
-      p.text(cert.ca).text(cert.serial).text(cert.profile).text(cert.subject);
-      p.text(addresses_json(cert.sans)).int64(cert.not_before).int64(cert.not_after);
-      p.text(cert.requester).bytes(cert.der);
-      if (cert.revoked) {
-        p.int64(cert.revoked_at).int64(cert.revocation_reason);
-      } else {
-        p.null().null();
-      }
-      p.int64(now).text_or_null(cert.renewed_from).text_or_null(rules::spki_of(cert));
-      p.text_or_null(cert.attest_ek_sha256).text_or_null(cert.attest_ak_name);
-      p.text_or_null(cert.attest_key_name);
-      auto r = c.exec(
-          "INSERT INTO certs (ca, serial, profile, subject, sans, not_before, not_after, "
-          "requester, der, revoked_at, revocation_reason, recorded_at, renewed_from, "
-          "spki_sha256, attest_ek_sha256, attest_ak_name, attest_key_name) VALUES "
-          "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
-          p, "record in");
-      if (!r && c.last_sqlstate() == "23505") return rules::serial_used(cert.ca, cert.serial);
-      if (!r) return tl::unexpected(r.error());
-    }
-    return {};
-  });
+  return in_transaction("record in",
+                        [&](pg::Connection& c) -> Status { return insert_certs(c, batch); });
+}
+
+tl::expected<void, IssuanceStore::AuditedRecordError> PgIssuanceStore::record_audited(
+    const std::vector<IssuedCert>& batch, AuditTrail& audit,
+    const std::vector<AuditTrail::Event>& events) {
+  auto* chain = dynamic_cast<PgAuditTrail*>(&audit);
+  if (chain == nullptr || !chain->in_database(pool_->conninfo()) || batch.empty()) {
+    return IssuanceStore::record_audited(batch, audit, events);
+  }
+  auto refused = [](const Error& e) {
+    return tl::unexpected(AuditedRecordError{e, /*recorded=*/false});
+  };
+  if (auto ok = rules::check_batch(batch); !ok) return refused(ok.error());
+  if (auto w = writable(); !w) return refused(w.error());
+  auto head = chain->append_after(
+      [&](pg::Connection& c) -> Status { return insert_certs(c, batch); }, events);
+  if (!head) return refused(head.error());
+  return {};
 }
 
 Result<std::optional<IssuedCert>> PgIssuanceStore::find(const std::string& serial) {

@@ -45,12 +45,19 @@ class PgIssuanceStore : public Database, public CaCatalog {
   Result<std::vector<SharedCa>> shared_cas() override;
   Status publish_ca(const SharedCa& ca) override;
   Status withdraw_ca(const std::string& name) override;
+  // publish_ca's row, in the caller's transaction on `conn` (hwca db migrate); `database`
+  // names it in errors.
+  static Status insert_ca(pg::Connection& conn, const SharedCa& ca, const std::string& database);
 
   Status writable() const override;
   Result<bool> serial_exists(const std::string& ca, const std::string& serial) override;
   Result<std::vector<std::string>> reserve_serials(
       const std::string& ca, const std::vector<std::string>& serials) override;
   Status record(const std::vector<IssuedCert>& batch) override;
+  // One transaction when `audit` is this database's chain (PgAuditTrail).
+  tl::expected<void, AuditedRecordError> record_audited(
+      const std::vector<IssuedCert>& batch, AuditTrail& audit,
+      const std::vector<AuditTrail::Event>& events) override;
   Result<std::optional<IssuedCert>> find(const std::string& serial) override;
   Result<std::optional<IssuedCert>> find(const std::string& ca, const std::string& serial) override;
   Result<std::vector<IssuedCert>> list(const std::optional<std::string>& ca,
@@ -96,6 +103,8 @@ class PgIssuanceStore : public Database, public CaCatalog {
                         const std::function<Status(pg::Connection&)>& body);
   Result<std::vector<IssuedCert>> query(pg::Connection& conn, const char* sql,
                                         const pg::Params& params);
+  // The rows of a checked batch, in the caller's transaction on `conn`.
+  static Status insert_certs(pg::Connection& conn, const std::vector<IssuedCert>& batch);
 
   std::string name_;
   std::unique_ptr<pg::Pool> pool_;

@@ -42,5 +42,6 @@ void set_bootstrap_command(CLI::App& app, Context& ctx, int& exit_code);
 void set_serve_command(CLI::App& app, Context& ctx, int& exit_code);
 void set_node_command(CLI::App& app, Context& ctx, int& exit_code);
 void set_ek_roots_command(CLI::App& app, Context& ctx, int& exit_code);
+void set_db_command(CLI::App& app, Context& ctx, int& exit_code);
 
 }  // namespace hwca::cli

@@ -109,6 +109,7 @@ int main(int argc, char** argv) {
     cli::set_bootstrap_command(app, ctx, exit_code);
     cli::set_node_command(app, ctx, exit_code);
     cli::set_ek_roots_command(app, ctx, exit_code);
+    cli::set_db_command(app, ctx, exit_code);
     cli::set_serve_command(app, ctx, exit_code);
   });
 }

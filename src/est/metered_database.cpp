@@ -3,17 +3,22 @@
 #include <chrono>
 
 namespace hwca::est {
+namespace {
+
+// The database's own failures (it is unreachable, down, read-only, full), not its refusals
+// (an unknown token, a serial already revoked).
+bool failed_for_database(const Error& e) {
+  return e.source == ErrorSource::database || e.kind == ErrorKind::io;
+}
+
+}  // namespace
 
 template <typename Call>
 auto MeteredDatabase::timed(Call&& call) -> decltype(call()) {
   const auto start = std::chrono::steady_clock::now();
   auto result = call();
   const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
-  // The database's own failures (it is unreachable, down, read-only, full), not its
-  // refusals (an unknown token, a serial already revoked).
-  const bool failed = !result && (result.error().source == ErrorSource::database ||
-                                  result.error().kind == ErrorKind::io);
-  metrics_.database_call(took.count(), failed);
+  metrics_.database_call(took.count(), !result && failed_for_database(result.error()));
   return result;
 }
 
@@ -29,6 +34,16 @@ Result<std::vector<std::string>> MeteredDatabase::reserve_serials(
 }
 Status MeteredDatabase::record(const std::vector<ca::IssuedCert>& batch) {
   HWCA_METERED(record(batch));
+}
+// The inner database's own commit point (one transaction on PostgreSQL), timed as one call.
+tl::expected<void, ca::IssuanceStore::AuditedRecordError> MeteredDatabase::record_audited(
+    const std::vector<ca::IssuedCert>& batch, ca::AuditTrail& audit,
+    const std::vector<ca::AuditTrail::Event>& events) {
+  const auto start = std::chrono::steady_clock::now();
+  auto result = inner_.record_audited(batch, audit, events);
+  const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
+  metrics_.database_call(took.count(), !result && failed_for_database(result.error().error));
+  return result;
 }
 Result<std::optional<ca::IssuedCert>> MeteredDatabase::find(const std::string& serial) {
   HWCA_METERED(find(serial));

@@ -22,6 +22,9 @@ class MeteredDatabase : public ca::Database {
   Result<std::vector<std::string>> reserve_serials(
       const std::string& ca, const std::vector<std::string>& serials) override;
   Status record(const std::vector<ca::IssuedCert>& batch) override;
+  tl::expected<void, AuditedRecordError> record_audited(
+      const std::vector<ca::IssuedCert>& batch, ca::AuditTrail& audit,
+      const std::vector<ca::AuditTrail::Event>& events) override;
   Result<std::optional<ca::IssuedCert>> find(const std::string& serial) override;
   Result<std::optional<ca::IssuedCert>> find(const std::string& ca,
                                              const std::string& serial) override;

@@ -2,8 +2,10 @@
 // the home's file (AuditLog) beside SQLite, and the PostgreSQL database's table
 // (PgAuditTrail) that several instances share. Appends form one chain that verifies, also
 // from several processes at once; an altered line is found; a chain cut under a writer is
-// not continued; a trail that must exist refuses an empty chain. What only the file does
-// (torn lines, full disks, modes) is in tests/unit/audit_log_test.cpp.
+// not continued; a trail that must exist refuses an empty chain. Issuing's commit point
+// (IssuanceStore::record_audited) records certificates and appends their lines: both or
+// neither on PostgreSQL (one transaction), the record first beside a file. What only the
+// file does (torn lines, full disks, modes) is in tests/unit/audit_log_test.cpp.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -16,6 +18,7 @@
 #include "ca/pg_audit_trail.hpp"
 #include "store/store_backends.hpp"
 #include "support/child_process.hpp"
+#include "support/store_records.hpp"
 
 namespace {
 
@@ -162,6 +165,61 @@ TEST_P(AuditTrailContract, ATrailThatMustExistRefusesAnEmptyChain) {
   EXPECT_TRUE(trail->anchor(/*must_exist=*/true));
   EXPECT_TRUE(trail->append("test.one", {{"n", 1}}));
   EXPECT_EQ(open_trail()->check_chain()->lines, 2u);
+}
+
+std::vector<AuditTrail::Event> issued_events(const std::vector<hwca::ca::IssuedCert>& batch) {
+  std::vector<AuditTrail::Event> events;
+  for (const auto& c : batch) events.push_back({"cert.issued", {{"serial", c.serial}}});
+  return events;
+}
+
+TEST_P(AuditTrailContract, RecordAuditedRecordsTheBatchAndAppendsItsLines) {
+  using hwca::test::issuance::cert;
+  auto store = open_store();
+  auto trail = open_trail();
+  std::vector<hwca::ca::IssuedCert> batch{cert("root", "0a01"), cert("root", "0a02")};
+  auto ok = store->record_audited(batch, *trail, issued_events(batch));
+  ASSERT_TRUE(ok) << ok.error().error.message;
+  for (const auto& c : batch) EXPECT_TRUE(*store->serial_exists("root", c.serial)) << c.serial;
+  std::vector<std::string> lines;
+  auto summary = open_trail()->check_chain(
+      [&](const nlohmann::json& line) { lines.push_back(line["data"]["serial"]); });
+  ASSERT_TRUE(summary) << summary.error().message;
+  EXPECT_EQ(lines, (std::vector<std::string>{"0a01", "0a02"}));
+}
+
+TEST_P(AuditTrailContract, ARecordRefusedAppendsNoLine) {
+  using hwca::test::issuance::cert;
+  auto store = open_store();
+  auto trail = open_trail();
+  ASSERT_TRUE(store->record({cert("root", "0b01")}));
+  ASSERT_TRUE(trail->append("test.one", {{"n", 0}}));
+  std::vector<hwca::ca::IssuedCert> batch{cert("root", "0b02"), cert("root", "0b01")};
+  auto refused = store->record_audited(batch, *trail, issued_events(batch));
+  ASSERT_FALSE(refused);
+  EXPECT_FALSE(refused.error().recorded);
+  EXPECT_EQ(refused.error().error.kind, ErrorKind::conflict) << refused.error().error.message;
+  EXPECT_FALSE(*store->serial_exists("root", "0b02"));
+  EXPECT_EQ(open_trail()->check_chain()->lines, 1u);
+}
+
+// The process dies, or the chain refuses the lines, between the record and its lines: on
+// PostgreSQL the certificates are not recorded either; beside a file they stay recorded and
+// the error says so (the Issuer then withholds them, 'hwca audit verify' names them).
+TEST_P(AuditTrailContract, LinesRefusedAfterTheRecordLeaveItOnlyBesideAFile) {
+  using hwca::test::issuance::cert;
+  auto store = open_store();
+  auto trail = open_trail();
+  ASSERT_TRUE(trail->append("test.one", {{"n", 0}}));
+  cut_chain();  // the next append is refused: the line it wrote is gone
+  std::vector<hwca::ca::IssuedCert> batch{cert("root", "0c01")};
+  auto refused = store->record_audited(batch, *trail, issued_events(batch));
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().error.kind, ErrorKind::conflict) << refused.error().error.message;
+  const bool one_transaction = GetParam() == StoreBackend::postgresql;
+  EXPECT_EQ(refused.error().recorded, !one_transaction);
+  EXPECT_EQ(*store->serial_exists("root", "0c01"), !one_transaction);
+  EXPECT_EQ(open_trail()->check_chain()->lines, 0u);
 }
 
 INSTANTIATE_STORE_BACKENDS(AuditTrailContract);
