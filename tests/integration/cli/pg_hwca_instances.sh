@@ -31,7 +31,7 @@ for i in 1 2 3; do inst_start "$i" --workers 16; done
 # One TLS key in the token (made by the first), a certificate of each instance's own.
 tls_serials=()
 for i in 1 2 3; do
-  line=$(head -n 1 "$WORK/serve-$i.out")
+  line=${INST_LINE[i]}
   [[ $line =~ TLS\ certificate\ ([0-9a-f]+)\ .*object=root-est-tls-[0-9a-f]{8} ]] ||
     fail "instance $i's line: $line"
   tls_serials+=("${BASH_REMATCH[1]}")
@@ -326,7 +326,7 @@ done
 # restart issues nothing.
 before=$(pg_sql "SELECT count(*) FROM certs")
 inst_start 1 --workers 4
-line=$(head -n 1 "$WORK/serve-1.out")
+line=${INST_LINE[1]}
 [[ $line == *"TLS certificate ${tls_serials[0]} "*", kept from the last start)" ]] ||
   fail "instance 1 started again did not present its kept TLS certificate ${tls_serials[0]}: $line"
 ! grep -q "cannot keep the TLS certificate" "$WORK/serve-1.err" ||

@@ -14,8 +14,8 @@
 #                       CA_PEM its certificate
 #   inst_start I [serve options...]   `hwca serve --ca root` of home I ($WORK/home-I, on
 #                       the database) on a free port; waits for its line: INST_PID[I],
-#                       INST_PORT[I], INST_BASE[I]. Homes other than 1 adopt the CA from
-#                       the database.
+#                       INST_PORT[I], INST_BASE[I], INST_LINE[I] (the line). Homes other
+#                       than 1 adopt the CA from the database.
 #   inst_kill I [SIGNAL]   signal instance I (TERM by default) and reap it
 #   hwca_home I ARGS... hwca --home $WORK/home-I --pin-source file:$PIN_FILE ARGS...
 # Everything started here is stopped on exit, even on failure: lib.sh's _cleanup calls
@@ -25,7 +25,7 @@ P11KIT_CLIENT=$(find_lib p11-kit-client.so)
 [[ -n $P11KIT_CLIENT ]] || skip "p11-kit-client.so is not installed"
 
 PG_DB="" PG_ADMIN="" PG_PRIVATE="" PG_PARENT="" P11KIT_PID=""
-declare -a INST_PID=() INST_PORT=() INST_BASE=()
+declare -a INST_PID=() INST_PORT=() INST_BASE=() INST_LINE=()
 
 cleanup_hook() {
   local i f
@@ -143,7 +143,7 @@ inst_start() {
   [[ -n $line ]] || fail "instance $i printed no line in 15 s; stderr: $(cat "$err")"
   local re="^hwca serve: CA 'root' on https://127\.0\.0\.1:([0-9]+)/\.well-known/est/ "
   [[ $line =~ $re ]] || fail "instance $i's line: $line"
-  INST_PORT[i]=${BASH_REMATCH[1]}
+  INST_PORT[i]=${BASH_REMATCH[1]} INST_LINE[i]=$line
   INST_BASE[i]=https://127.0.0.1:${INST_PORT[i]}
 }
 
