@@ -131,6 +131,9 @@ inst_start() {
   local i=$1 out=$WORK/serve-$1.out err=$WORK/serve-$1.err line=""
   shift
   [[ -f $WORK/home-$i/config.yaml ]] || hwca --home "$WORK/home-$i" --database "$PG_URL" ca list >/dev/null
+  # Emptied here, not only by the shell in the background, which may open it after the reads
+  # below began: a restarted instance's line is never the last run's.
+  : >"$out"
   "$HWCA_BIN" --home "$WORK/home-$i" --pin-source "file:$PIN_FILE" serve --ca root \
     --listen 127.0.0.1:0 "$@" >"$out" 2>"$err" &
   INST_PID[i]=$!
