@@ -31,7 +31,16 @@ cleanup_hook() {
   local i f
   if declare -F pg_cleanup_more >/dev/null; then pg_cleanup_more || true; fi
   for i in "${!INST_PID[@]}"; do inst_kill "$i"; done
-  for f in "$WORK"/serve-*.err; do [[ -f $f ]] && cat "$f" >>"$STDERR_LOG"; done
+  for f in "$WORK"/serve-*.err; do
+    [[ -f $f ]] || continue
+    cat "$f" >>"$STDERR_LOG"
+    # A failed test (lib.sh's _cleanup, which calls this, holds its exit status in rc): what
+    # the instances said, the refusals' causes among it.
+    if [[ ${rc:-0} != 0 && -s $f ]]; then
+      echo "--- the last lines of $(basename "$f"):" >&2
+      tail -n 8 "$f" | cut -c 1-400 >&2
+    fi
+  done
   if [[ -n $P11KIT_PID ]]; then
     kill -KILL -- "-$P11KIT_PID" 2>/dev/null
     { wait "$P11KIT_PID"; } 2>/dev/null
