@@ -1,9 +1,11 @@
 #include "cli/serve_tls.hpp"
 
 #include <openssl/x509v3.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <iostream>
 
 #include "ca/ca_init.hpp"
@@ -22,6 +24,17 @@ constexpr const char* kTlsKeyType = "ec-p256";
 
 std::string kept_cert_path(const ca::Home& home, const std::string& ca_name) {
   return home.path("cas/" + ca_name + "/est-tls.pem");
+}
+
+// Keeps the certificate for the next start. The CA's folder is made first (0700, as `hwca
+// ca init` makes it): a CA of a shared database has none in this home.
+Status keep_certificate(const ca::Home& home, const std::string& ca_name, const X509* cert) {
+  for (const std::string& dir : {home.path("cas"), home.path("cas/" + ca_name)}) {
+    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+      return fail(ErrorKind::io, "cannot create " + dir + ": " + error_text(errno));
+    }
+  }
+  return write_file_atomic(kept_cert_path(home, ca_name), ca::cert_pem(cert), 0644);
 }
 
 // The first 8 hex digits of the SHA-256 of the CA's SubjectPublicKeyInfo.
@@ -195,7 +208,7 @@ Result<est::TlsIdentity> tls_identity(const Context& ctx, const TlsOptions& opti
     auto issued = issue_tls_certificate(crypto, issuer, key->get(), options, sans);
     if (!issued) return tl::unexpected(issued.error());
     cert = std::move(*issued);
-    if (auto kept = write_file_atomic(path, ca::cert_pem(cert.get()), 0644); !kept) {
+    if (auto kept = keep_certificate(home, issuer.ca_name(), cert.get()); !kept) {
       std::cerr << "hwca serve: warning: cannot keep the TLS certificate for the next start: "
                 << kept.error().message << "\n";
     }
