@@ -48,6 +48,9 @@ struct SignRequest {
     std::string key_name;   // the certified key's TPM Name
   };
   std::optional<Attestation> attestation = {};
+  // The caller asked Issuer::key_compromised for this request's key just now and was told
+  // no (the EST service does, to answer that refusal apart): the lookup is not made twice.
+  bool key_checked = false;
 };
 
 struct IssuedCertificate {

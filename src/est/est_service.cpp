@@ -225,8 +225,8 @@ Reply EstService::issue(Node& node, X509_REQ* req, NodeProfile profile, const st
                    "attestation ('hwca-node renew --new-key')",
                    node.name);
   }
-  // Never again a key revoked for keyCompromise (the issuer checks it too; asked here to
-  // answer it apart). A failed lookup is an outage of the store, like the issuer's.
+  // Never again a key revoked for keyCompromise (asked here, not by the issuer, to answer it
+  // apart). A failed lookup is an outage of the store, like the issuer's.
   auto compromised = issuer_.key_compromised(req);
   if (!compromised) {
     give_back();
@@ -256,6 +256,7 @@ Reply EstService::issue(Node& node, X509_REQ* req, NodeProfile profile, const st
   request.requester = "est:" + node.name + " (" + node.via + ")";
   if (renewal) request.renewed_from = ca::serial_hex(X509_get0_serialNumber(caller.peer));
   request.attestation = std::move(attestation);
+  request.key_checked = true;
   const auto started = std::chrono::steady_clock::now();
   auto made = issuer_.sign_unrecorded(request);  // audits its own refusals, not outages
   Status committed;
