@@ -64,6 +64,9 @@ Result<std::string> PgAuditTrail::append_after(const std::function<Status(pg::Co
   std::optional<Known> after;
   auto done = c.transaction(
       [&]() -> Status {
+        if (before) {
+          if (auto ok = before(c); !ok) return ok;
+        }
         if (auto r = c.exec(kAppendLock, "append to the audit chain of"); !r) {
           return tl::unexpected(r.error());
         }
@@ -86,9 +89,6 @@ Result<std::string> PgAuditTrail::append_after(const std::function<Status(pg::Co
                                   "replaced while hwca ran; run 'hwca audit verify' and restore "
                                   "the database from a backup");
           }
-        }
-        if (before) {
-          if (auto ok = before(c); !ok) return ok;
         }
         size_t seq = 0;
         head = chain_genesis();

@@ -34,9 +34,11 @@ class PgAuditTrail : public AuditTrail {
 
   // Whether the chain is in the database libpq's `conninfo` names (the same text).
   bool in_database(const std::string& conninfo) const;
-  // Append `events` in a transaction that first runs `before` on the same connection, after
-  // the chain's lock is taken (PgIssuanceStore::record_audited: the certificates the lines
-  // are about): both or neither. `before` may run again (a serialization failure retried).
+  // Append `events` in a transaction that first runs `before` on the same connection
+  // (PgIssuanceStore::record_audited: the certificates the lines are about): both or
+  // neither. `before` runs before the chain's lock is taken, so that instances insert their
+  // rows at once and hold the lock only to read the head and append. It may run again (a
+  // serialization failure retried).
   Result<std::string> append_after(const std::function<Status(pg::Connection&)>& before,
                                    const std::vector<Event>& events);
 

@@ -37,6 +37,9 @@ ErrorKind kind_of(const std::string& state) {
   return ErrorKind::internal;
 }
 
+// How long a connection keeps the plans of its prepared statements (refresh_plans).
+constexpr auto kPlanLifetime = std::chrono::seconds(10);
+
 }  // namespace
 
 Result<std::string> database_name(const std::string& conninfo) {
@@ -157,7 +160,14 @@ bool Connection::alive() {
   return ::poll(&p, 1, 0) == 0;
 }
 
+void Connection::refresh_plans(std::chrono::steady_clock::time_point now) {
+  if (now < plans_until_) return;
+  plans_until_ = now + kPlanLifetime;
+  if (!prepared_.empty()) (void)exec_script("DISCARD PLANS", "plan statements of");
+}
+
 Status Connection::set_up() {
+  plans_until_ = std::chrono::steady_clock::now() + kPlanLifetime;
   // The server's notices (and the last words of a session it ends) are not printed: errors
   // reach the caller as one line each, through error().
   pq_.PQsetNoticeProcessor(
@@ -267,7 +277,11 @@ Result<Pool::Lease> Pool::lease() {
     idle_.pop_back();
     // One the server dropped while it was idle (a restart) connects again first, instead of
     // failing the caller's first statement.
-    if (conn->alive()) return Lease(this, std::move(conn));
+    if (conn->alive()) {
+      lock.unlock();
+      conn->refresh_plans();
+      return Lease(this, std::move(conn));
+    }
     lock.unlock();
     if (auto ok = conn->reconnect(); !ok) {
       lock.lock();

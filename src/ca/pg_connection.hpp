@@ -7,6 +7,7 @@
 // text is reduced to its first line. Every error here has ErrorSource::database.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -104,6 +105,11 @@ class Connection {
   bool alive();
   // Connect again (after broken()).
   Status reconnect();
+  // The plans of the prepared statements are for the tables as they were when first run: a
+  // connection that planned while they were small (a new database) would scan them whole
+  // for as long as it lives. So, idle, it forgets its plans every 10 s (DISCARD PLANS keeps
+  // the statements parsed); a failure shows at the next statement.
+  void refresh_plans(std::chrono::steady_clock::time_point now = std::chrono::steady_clock::now());
 
  private:
   Connection(const Libpq& pq, PGconn* conn, std::string conninfo, std::string name, bool read_only)
@@ -122,6 +128,7 @@ class Connection {
   bool read_only_;
   std::string sqlstate_;
   std::unordered_map<std::string, std::string> prepared_;  // SQL -> its prepared statement
+  std::chrono::steady_clock::time_point plans_until_;      // refresh_plans() after
 };
 
 // Up to `size` connections shared by the threads of a process: lease() waits for a free one
