@@ -4,6 +4,7 @@
 #                       (PIN from $PIN_FILE) in the background and wait (10 s at most) for
 #                       its one line on stdout; sets SERVE_PID, SERVE_LINE, SERVE_OUT,
 #                       SERVE_ERR and PORT (the port it chose).
+#   serve_await_line PID OUT ERR SECONDS WHO   that wait, for a server started otherwise.
 #   est_serve_stop      stop it (TERM, then KILL after 5 s) and reap it quietly (safe under
 #                       set -e).
 #   est_serve_logs      append every server's stderr to $STDERR_LOG, for lib.sh's check that
@@ -39,19 +40,27 @@ est_serve_start() {
   "$HWCA_BIN" --pin-source "file:$PIN_FILE" serve --ca root --listen 127.0.0.1:0 "$@" \
     >"$SERVE_OUT" 2>"$SERVE_ERR" &
   SERVE_PID=$!
+  serve_await_line "$SERVE_PID" "$SERVE_OUT" "$SERVE_ERR" 10 "hwca serve"
+}
+
+# serve_await_line PID OUT ERR SECONDS WHO: waits for `hwca serve --ca root` (PID) to print
+# its one line on OUT, failing as WHO with its stderr (ERR) if it exits first or prints none
+# in SECONDS; checks the line and sets SERVE_LINE and PORT (the port it chose).
+serve_await_line() {
+  local pid=$1 out=$2 err=$3 seconds=$4 who=$5
   SERVE_LINE=""
-  for _ in $(seq 100); do
+  for _ in $(seq $((seconds * 10))); do
     # A whole line: read succeeds only once its newline is there.
-    IFS= read -r SERVE_LINE <"$SERVE_OUT" && break
+    IFS= read -r SERVE_LINE <"$out" && break
     SERVE_LINE=""
-    kill -0 "$SERVE_PID" 2>/dev/null || fail "hwca serve exited at start: $(cat "$SERVE_ERR")"
+    kill -0 "$pid" 2>/dev/null || fail "$who exited at start: $(cat "$err")"
     sleep 0.1
   done
-  [[ -n $SERVE_LINE ]] || fail "hwca serve printed no line in 10 s; stderr: $(cat "$SERVE_ERR")"
+  [[ -n $SERVE_LINE ]] || fail "$who printed no line in $seconds s; stderr: $(cat "$err")"
   local re="^hwca serve: CA 'root' on https://127\.0\.0\.1:([0-9]+)/\.well-known/est/ "
-  [[ $SERVE_LINE =~ $re ]] || fail "hwca serve's line: $SERVE_LINE"
+  [[ $SERVE_LINE =~ $re ]] || fail "$who's line: $SERVE_LINE"
   PORT=${BASH_REMATCH[1]}
-  ((PORT > 0 && PORT < 65536)) || fail "hwca serve: port $PORT"
+  ((PORT > 0 && PORT < 65536)) || fail "$who: port $PORT"
 }
 
 est_serve_stop() {

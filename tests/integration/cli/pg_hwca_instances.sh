@@ -20,14 +20,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
 # shellcheck source=pg_lib.sh
 source "$here/pg_lib.sh"
-need jq
-T_START=$SECONDS
-pg_cleanup_more() { load_stop_all; }
 
-pg_shared_db
-p11kit_start
-ca_make root
-for i in 1 2 3; do inst_start "$i" --workers 16; done
+three_instances pg_shared_db
 # One TLS key in the token (made by the first), a certificate of each instance's own.
 tls_serials=()
 for i in 1 2 3; do
@@ -312,15 +306,7 @@ accounted all.serials "after the SIGKILL"
 echo "4. SIGKILL: ${#ok_pems[@]} renewals handed out ($ok3 by the killed instance), $after by the others after the kill, $failed3 refused by the dead one; $kill_secs s"
 
 # The two others stop cleanly.
-for i in 1 2; do
-  pid=${INST_PID[i]}
-  kill -TERM "$pid"
-  rc=0
-  wait "$pid" || rc=$?
-  unset "INST_PID[$i]"
-  ((rc == 0)) || fail "instance $i exited $rc after SIGTERM: $(cat "$WORK/serve-$i.err")"
-  [[ $(tail -n 1 "$WORK/serve-$i.out") == "hwca serve: stopped" ]] || fail "instance $i's last line"
-done
+for i in 1 2; do inst_stop "$i"; done
 # Started again, instance 1 presents the TLS certificate it was given at its first start
 # (kept in its home; the CA's folder is made there for a CA of the shared database): a
 # restart issues nothing.

@@ -15,14 +15,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/lib.sh"
 # shellcheck source=pg_lib.sh
 source "$here/pg_lib.sh"
-need jq
-T_START=$SECONDS
-pg_cleanup_more() { load_stop_all; }
 
-pg_private_server
-p11kit_start
-ca_make root
-for i in 1 2 3; do inst_start "$i" --workers 16; done
+three_instances pg_private_server
 declare -A PIDS0=()
 for i in 1 2 3; do PIDS0[$i]=${INST_PID[i]}; done
 
@@ -166,13 +160,6 @@ state=$(hwca_home 1 bootstrap list -o json | jq -r '.[] | select(.node == "late"
 [[ $state == used ]] || fail "late's token is $state after its enrollment"
 
 total=$((${OK[1]:-0} + ${OK[2]:-0} + ${OK[3]:-0})) unavailable=$((${UNAVAILABLE[1]:-0} + ${UNAVAILABLE[2]:-0} + ${UNAVAILABLE[3]:-0}))
-for i in 1 2 3; do
-  pid=${INST_PID[i]}
-  kill -TERM "$pid"
-  rc=0
-  wait "$pid" || rc=$?
-  unset "INST_PID[$i]"
-  ((rc == 0)) || fail "instance $i exited $rc after SIGTERM: $(cat "$WORK/serve-$i.err")"
-done
+for i in 1 2 3; do inst_stop "$i"; done
 echo "ok: the database restarted and crashed under load: $total renewals handed out, all recorded and audited;" \
   "$unavailable answered 503 ($n503_down while it was down); $((SECONDS - T_START)) s"

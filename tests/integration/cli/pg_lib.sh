@@ -17,10 +17,17 @@
 #                       INST_PORT[I], INST_BASE[I], INST_LINE[I] (the line). Homes other
 #                       than 1 adopt the CA from the database.
 #   inst_kill I [SIGNAL]   signal instance I (TERM by default) and reap it
+#   inst_stop I         SIGTERM instance I; fails unless it exits 0 and says "stopped"
+#   three_instances DB  DB (pg_shared_db or pg_private_server), p11kit_start, CA 'root' made
+#                       in home 1 and instances 1 - 3 started (--workers 16)
 #   hwca_home I ARGS... hwca --home $WORK/home-I --pin-source file:$PIN_FILE ARGS...
 # Everything started here is stopped on exit, even on failure: lib.sh's _cleanup calls
-# cleanup_hook, which this file defines (a script that needs more defines pg_cleanup_more).
-need psql curl p11-kit
+# cleanup_hook, which this file defines: it stops the loads, the instances, p11-kit's server
+# and the database (a script that needs more defines pg_cleanup_more).
+# shellcheck source=est_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/est_lib.sh"  # serve_await_line
+need psql curl p11-kit jq
+T_START=$SECONDS  # for the scripts' timings
 P11KIT_CLIENT=$(find_lib p11-kit-client.so)
 [[ -n $P11KIT_CLIENT ]] || skip "p11-kit-client.so is not installed"
 
@@ -29,6 +36,7 @@ declare -a INST_PID=() INST_PORT=() INST_BASE=() INST_LINE=()
 
 cleanup_hook() {
   local i f
+  load_stop_all || true
   if declare -F pg_cleanup_more >/dev/null; then pg_cleanup_more || true; fi
   for i in "${!INST_PID[@]}"; do inst_kill "$i"; done
   for f in "$WORK"/serve-*.err; do
@@ -137,7 +145,7 @@ ca_make() {
 }
 
 inst_start() {
-  local i=$1 out=$WORK/serve-$1.out err=$WORK/serve-$1.err line=""
+  local i=$1 out=$WORK/serve-$1.out err=$WORK/serve-$1.err
   shift
   [[ -f $WORK/home-$i/config.yaml ]] || hwca --home "$WORK/home-$i" --database "$PG_URL" ca list >/dev/null
   # Emptied here, not only by the shell in the background, which may open it after the reads
@@ -146,17 +154,26 @@ inst_start() {
   "$HWCA_BIN" --home "$WORK/home-$i" --pin-source "file:$PIN_FILE" serve --ca root \
     --listen 127.0.0.1:0 "$@" >"$out" 2>"$err" &
   INST_PID[i]=$!
-  for _ in $(seq 150); do
-    IFS= read -r line <"$out" && break
-    line=""
-    kill -0 "${INST_PID[i]}" 2>/dev/null || fail "instance $i exited at start: $(cat "$err")"
-    sleep 0.1
-  done
-  [[ -n $line ]] || fail "instance $i printed no line in 15 s; stderr: $(cat "$err")"
-  local re="^hwca serve: CA 'root' on https://127\.0\.0\.1:([0-9]+)/\.well-known/est/ "
-  [[ $line =~ $re ]] || fail "instance $i's line: $line"
-  INST_PORT[i]=${BASH_REMATCH[1]} INST_LINE[i]=$line
+  serve_await_line "${INST_PID[i]}" "$out" "$err" 15 "instance $i"
+  INST_PORT[i]=$PORT INST_LINE[i]=$SERVE_LINE
   INST_BASE[i]=https://127.0.0.1:${INST_PORT[i]}
+}
+
+inst_stop() {
+  local i=$1 pid=${INST_PID[$1]} rc=0
+  kill -TERM "$pid"
+  wait "$pid" || rc=$?
+  unset "INST_PID[$i]"
+  ((rc == 0)) || fail "instance $i exited $rc after SIGTERM: $(cat "$WORK/serve-$i.err")"
+  [[ $(tail -n 1 "$WORK/serve-$i.out") == "hwca serve: stopped" ]] || fail "instance $i's last line"
+}
+
+three_instances() {
+  "$1"
+  p11kit_start
+  ca_make root
+  local i
+  for i in 1 2 3; do inst_start "$i" --workers 16; done
 }
 
 inst_kill() {
