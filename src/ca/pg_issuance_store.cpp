@@ -3,7 +3,6 @@
 #include "ca/pg_issuance_store.hpp"
 
 #include <algorithm>
-#include <cstddef>
 #include <ctime>
 #include <set>
 
@@ -119,18 +118,18 @@ Status PgIssuanceStore::insert_certs(pg::Connection& c, const std::vector<Issued
   // the caller's transaction then rolls the rest back.
   constexpr size_t kChunk = 500;
   for (size_t from = 0; from < batch.size(); from += kChunk) {
-    const std::vector<IssuedCert> chunk(
-        batch.begin() + static_cast<std::ptrdiff_t>(from),
-        batch.begin() + static_cast<std::ptrdiff_t>(std::min(batch.size(), from + kChunk)));
-    if (auto ok = insert_rows(c, chunk); !ok) return ok;
+    const size_t n = std::min(kChunk, batch.size() - from);
+    if (auto ok = insert_rows(c, batch, from, n); !ok) return ok;
   }
   return {};
 }
 
-Status PgIssuanceStore::insert_rows(pg::Connection& c, const std::vector<IssuedCert>& batch) {
+Status PgIssuanceStore::insert_rows(pg::Connection& c, const std::vector<IssuedCert>& batch,
+                                    size_t from, size_t n) {
   const int64_t now = static_cast<int64_t>(std::time(nullptr));
   Params p;
-  for (const auto& cert : batch) {
+  for (size_t i = from; i < from + n; ++i) {
+    const IssuedCert& cert = batch[i];
     p.text(cert.ca).text(cert.serial).text(cert.profile).text(cert.subject);
     p.text(addresses_json(cert.sans)).int64(cert.not_before).int64(cert.not_after);
     p.text(cert.requester).bytes(cert.der);
@@ -147,16 +146,15 @@ Status PgIssuanceStore::insert_rows(pg::Connection& c, const std::vector<IssuedC
       "INSERT INTO certs (ca, serial, profile, subject, sans, not_before, not_after, requester, "
       "der, revoked_at, revocation_reason, recorded_at, renewed_from, spki_sha256, "
       "attest_ek_sha256, attest_ak_name, attest_key_name) VALUES " +
-      pg::value_rows(batch.size(), 17) +
-      " ON CONFLICT (ca, serial) DO NOTHING RETURNING ca, serial";
+      pg::value_rows(n, 17) + " ON CONFLICT (ca, serial) DO NOTHING RETURNING ca, serial";
   auto r = c.exec(sql.c_str(), p, "record in");
   if (!r) return tl::unexpected(r.error());
-  if (r->size() != static_cast<int>(batch.size())) {
+  if (r->size() != static_cast<int>(n)) {
     std::set<std::pair<std::string, std::string>> inserted;
     for (int i = 0; i < r->size(); ++i) inserted.emplace(r->text(i, 0), r->text(i, 1));
-    for (const auto& cert : batch) {
-      if (inserted.count({cert.ca, cert.serial}) == 0) {
-        return rules::serial_used(cert.ca, cert.serial);
+    for (size_t i = from; i < from + n; ++i) {
+      if (inserted.count({batch[i].ca, batch[i].serial}) == 0) {
+        return rules::serial_used(batch[i].ca, batch[i].serial);
       }
     }
   }
