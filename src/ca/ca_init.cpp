@@ -2,11 +2,9 @@
 
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <ctime>
 
 #include "ca/audit_trail.hpp"
@@ -17,17 +15,6 @@
 #include "common/text.hpp"
 
 namespace hwca::ca {
-namespace {
-
-Status make_dir(const std::string& path) {
-  if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) {
-    return fail(ErrorKind::io, "cannot create " + path + ": " + error_text(errno));
-  }
-  return {};
-}
-
-}  // namespace
-
 namespace {
 
 // A CA of a shared database (InitCaRequest::catalog): published there (the commit point),
@@ -256,8 +243,7 @@ Result<InitCaResult> init_ca(Home& home, const CryptoContext& crypto, const Init
     if (!parents) return tl::unexpected(parents.error());
     chain += *parents;
   }
-  if (auto ok = make_dir(home.path("cas")); !ok) return tl::unexpected(ok.error());
-  if (auto ok = make_dir(home.path(folder)); !ok) return tl::unexpected(ok.error());
+  if (auto made = home.make_ca_folder(req.name); !made) return tl::unexpected(made.error());
   auto cleanup = [&] {
     ::unlink(home.path(folder + "/cert.pem").c_str());
     ::unlink(home.path(folder + "/chain.pem").c_str());

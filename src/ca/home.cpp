@@ -276,6 +276,16 @@ std::string Home::database_target() const {
   return is_postgresql_url(config_.database) ? config_.database : path(config_.database);
 }
 
+Result<std::string> Home::make_ca_folder(const std::string& ca_name) const {
+  const std::string folder = "cas/" + ca_name;
+  for (const std::string& dir : {path("cas"), path(folder)}) {
+    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+      return fail(ErrorKind::io, "cannot create " + dir + ": " + error_text(errno));
+    }
+  }
+  return folder;
+}
+
 Status Home::save(const Config& config) {
   if (auto ok = check(config, path(kConfigFile)); !ok) return ok;
   Config own = config;

@@ -62,6 +62,10 @@ class Home {
   const std::string& dir() const { return dir_; }
   const Config& config() const { return config_; }
   std::string path(const std::string& relative) const { return dir_ + "/" + relative; }
+  // The folder of CA `ca_name`'s files, cas/<ca_name> (and cas/), made 0700 if missing; its
+  // path relative to the home. A CA of a shared database has none until something of its
+  // is kept in this home (serve's TLS certificate).
+  Result<std::string> make_ca_folder(const std::string& ca_name) const;
   // What open_database() opens: the configuration's PostgreSQL URL, or its SQLite file.
   std::string database_target() const;
   // Replace config.yaml atomically (mode 0600) and keep `config` as the current one. The

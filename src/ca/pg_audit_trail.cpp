@@ -1,7 +1,5 @@
 #include "ca/pg_audit_trail.hpp"
 
-#include <algorithm>
-
 #include "ca/pg_connection.hpp"
 
 namespace hwca::ca {
@@ -101,20 +99,18 @@ Result<std::string> PgAuditTrail::append_after(const std::function<Status(pg::Co
                                                      "where one should continue; restore the "
                                                      "database from a backup");
         }
-        // One statement for up to 1000 lines (libpq takes 65535 parameters).
-        for (size_t from = 0; from < events.size(); from += 1000) {
-          const size_t n = std::min<size_t>(1000, events.size() - from);
-          pg::Params lines;
-          for (size_t i = from; i < from + n; ++i) {
-            std::string line = chain_line(++seq, head, events[i].event, events[i].data);
-            head = sha256_hex(line);
-            lines.int64(static_cast<int64_t>(seq)).text(line);
-          }
-          const std::string sql =
-              "INSERT INTO audit_events (seq, line) VALUES " + pg::value_rows(n, 2);
-          auto r = c.exec(sql.c_str(), lines, "append to the audit chain of");
-          if (!r) return tl::unexpected(r.error());
+        // One statement for the lines, however many.
+        pg::ArrayText seqs, lines;
+        for (const auto& e : events) {
+          std::string line = chain_line(++seq, head, e.event, e.data);
+          head = sha256_hex(line);
+          seqs.int64(static_cast<int64_t>(seq));
+          lines.text(line);
         }
+        auto r = c.exec(
+            "INSERT INTO audit_events (seq, line) SELECT * FROM unnest($1::bigint[], $2::text[])",
+            pg::Params().text(seqs.str()).text(lines.str()), "append to the audit chain of");
+        if (!r) return tl::unexpected(r.error());
         after = Known{seq, head};
         return {};
       },

@@ -160,10 +160,10 @@ bool Connection::alive() {
   return ::poll(&p, 1, 0) == 0;
 }
 
-void Connection::refresh_plans(std::chrono::steady_clock::time_point now) {
-  if (now < plans_until_) return;
+Status Connection::refresh_plans(std::chrono::steady_clock::time_point now) {
+  if (now < plans_until_ || prepared_.empty()) return {};
   plans_until_ = now + kPlanLifetime;
-  if (!prepared_.empty()) (void)exec_script("DISCARD PLANS", "plan statements of");
+  return exec_script("DISCARD PLANS", "plan statements of");
 }
 
 Status Connection::set_up() {
@@ -200,15 +200,37 @@ tl::unexpected<Error> Connection::error(const PGresult* result, const std::strin
                  "cannot " + doing + " issuance database " + name_ + ": " + why);
 }
 
-std::string value_rows(size_t rows, size_t cols) {
-  std::string out;
-  size_t n = 0;
-  for (size_t r = 0; r < rows; ++r) {
-    out += r == 0 ? "(" : ", (";
-    for (size_t c = 0; c < cols; ++c) out += (c == 0 ? "$" : ", $") + std::to_string(++n);
-    out += ")";
+void ArrayText::quoted(std::string_view value) {
+  out_ += out_.empty() ? "{\"" : ",\"";
+  for (char ch : value) {
+    if (ch == '\\' || ch == '"') out_ += '\\';
+    out_ += ch;
   }
-  return out;
+  out_ += '"';
+}
+
+ArrayText& ArrayText::text(std::string_view value) {
+  quoted(value);
+  return *this;
+}
+
+ArrayText& ArrayText::int64(int64_t value) {
+  quoted(std::to_string(value));
+  return *this;
+}
+
+ArrayText& ArrayText::bytes(const std::vector<uint8_t>& value) {
+  quoted("\\x" + hex_text(value.data(), value.size()));
+  return *this;
+}
+
+ArrayText& ArrayText::null() {
+  out_ += out_.empty() ? "{NULL" : ",NULL";
+  return *this;
+}
+
+ArrayText& ArrayText::text_or_null(const std::string& value) {
+  return value.empty() ? null() : text(value);
 }
 
 Result<Rows> Connection::exec(const char* sql, const Params& params, const std::string& doing) {
@@ -275,14 +297,10 @@ Result<Pool::Lease> Pool::lease() {
   if (!idle_.empty()) {
     auto conn = std::move(idle_.back());
     idle_.pop_back();
-    // One the server dropped while it was idle (a restart) connects again first, instead of
-    // failing the caller's first statement.
-    if (conn->alive()) {
-      lock.unlock();
-      conn->refresh_plans();
-      return Lease(this, std::move(conn));
-    }
     lock.unlock();
+    // One the server dropped while it was idle (a restart), or that cannot refresh its plans,
+    // connects again first, instead of failing the caller's first statement.
+    if (conn->alive() && conn->refresh_plans()) return Lease(this, std::move(conn));
     if (auto ok = conn->reconnect(); !ok) {
       lock.lock();
       --open_;

@@ -29,8 +29,23 @@ namespace hwca::ca::pg {
 // passfile= or PGPASSFILE, or ~/.pgpass). The text back is the name for messages.
 Result<std::string> database_name(const std::string& conninfo);
 
-// "($1, $2), ($3, $4)" for rows = 2, cols = 2: the VALUES of a multi-row INSERT.
-std::string value_rows(size_t rows, size_t cols);
+// A one-dimensional array in PostgreSQL's text form, for a parameter cast to an array type
+// ($1::text[]): one column of a batch, so that `INSERT ... SELECT * FROM unnest($1::text[],
+// $2::bigint[], ...)` writes any number of rows with one statement of one shape. Every
+// element is quoted (backslash and double quote escaped); a missing one is NULL.
+class ArrayText {
+ public:
+  ArrayText& text(std::string_view value);
+  ArrayText& int64(int64_t value);
+  ArrayText& bytes(const std::vector<uint8_t>& value);  // bytea's hex form, \x...
+  ArrayText& null();
+  ArrayText& text_or_null(const std::string& value);  // NULL when empty
+  std::string str() const { return (out_.empty() ? "{" : out_) + "}"; }
+
+ private:
+  void quoted(std::string_view value);
+  std::string out_;
+};
 
 // The values of $1, $2...: text, an integer, bytes (sent binary, for bytea) or NULL.
 class Params {
@@ -108,8 +123,9 @@ class Connection {
   // The plans of the prepared statements are for the tables as they were when first run: a
   // connection that planned while they were small (a new database) would scan them whole
   // for as long as it lives. So, idle, it forgets its plans every 10 s (DISCARD PLANS keeps
-  // the statements parsed); a failure shows at the next statement.
-  void refresh_plans(std::chrono::steady_clock::time_point now = std::chrono::steady_clock::now());
+  // the statements parsed). The pool connects again when this fails.
+  Status refresh_plans(
+      std::chrono::steady_clock::time_point now = std::chrono::steady_clock::now());
 
  private:
   Connection(const Libpq& pq, PGconn* conn, std::string conninfo, std::string name, bool read_only)

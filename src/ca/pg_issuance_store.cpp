@@ -2,7 +2,6 @@
 // opening and the schema are in pg_schema.cpp. The checks and messages are store_rules'.
 #include "ca/pg_issuance_store.hpp"
 
-#include <algorithm>
 #include <ctime>
 #include <set>
 
@@ -85,11 +84,9 @@ Result<std::vector<std::string>> PgIssuanceStore::reserve_serials(
   if (serials.empty()) return taken;
   if (auto w = writable(); !w) return tl::unexpected(w.error());
   const int64_t now = static_cast<int64_t>(std::time(nullptr));
-  // One statement for the batch (4096 round trips took a request seconds): an array literal
-  // of hex serials (check_reservation), none of which needs quoting.
-  std::string array = "{";
-  for (const auto& s : serials) array += (array.size() > 1 ? "," : "") + s;
-  array += "}";
+  // One statement for the batch (4096 round trips took a request seconds).
+  pg::ArrayText array;
+  for (const auto& s : serials) array.text(s);
   auto done = in_transaction("reserve serials in", [&](pg::Connection& c) -> Status {
     // The primary key makes a serial another instance reserves meanwhile wait for its
     // commit, then count as taken.
@@ -98,7 +95,7 @@ Result<std::vector<std::string>> PgIssuanceStore::reserve_serials(
         "SELECT $1, s, $3 FROM unnest($2::text[]) AS u(s) "
         "WHERE NOT EXISTS (SELECT 1 FROM certs WHERE ca = $1 AND serial = s) "
         "ON CONFLICT DO NOTHING RETURNING serial",
-        Params().text(ca).text(array).int64(now), "reserve serials in");
+        Params().text(ca).text(array.str()).int64(now), "reserve serials in");
     if (!r) return tl::unexpected(r.error());
     std::set<std::string> got;
     for (int i = 0; i < r->size(); ++i) got.insert(r->text(i, 0));
@@ -113,48 +110,56 @@ Result<std::vector<std::string>> PgIssuanceStore::reserve_serials(
 }
 
 Status PgIssuanceStore::insert_certs(pg::Connection& c, const std::vector<IssuedCert>& batch) {
-  // One statement for a group commit's batch (in chunks within libpq's 65535 parameters): a
-  // serial the CA used already is left out by ON CONFLICT and named from what came back;
-  // the caller's transaction then rolls the rest back.
-  constexpr size_t kChunk = 500;
-  for (size_t from = 0; from < batch.size(); from += kChunk) {
-    const size_t n = std::min(kChunk, batch.size() - from);
-    if (auto ok = insert_rows(c, batch, from, n); !ok) return ok;
-  }
-  return {};
-}
-
-Status PgIssuanceStore::insert_rows(pg::Connection& c, const std::vector<IssuedCert>& batch,
-                                    size_t from, size_t n) {
+  // One statement of one shape for a group commit's batch, whatever its size: a column an
+  // array. A serial the CA used already is left out by ON CONFLICT and named from what came
+  // back; the caller's transaction then rolls the rest back.
   const int64_t now = static_cast<int64_t>(std::time(nullptr));
-  Params p;
-  for (size_t i = from; i < from + n; ++i) {
-    const IssuedCert& cert = batch[i];
-    p.text(cert.ca).text(cert.serial).text(cert.profile).text(cert.subject);
-    p.text(addresses_json(cert.sans)).int64(cert.not_before).int64(cert.not_after);
-    p.text(cert.requester).bytes(cert.der);
+  constexpr size_t kColumns = 17;  // as listed in the INSERT below, in that order
+  std::vector<pg::ArrayText> col(kColumns);
+  for (const auto& cert : batch) {
+    size_t k = 0;
+    auto next = [&]() -> pg::ArrayText& { return col[k++]; };
+    next().text(cert.ca);
+    next().text(cert.serial);
+    next().text(cert.profile);
+    next().text(cert.subject);
+    next().text(addresses_json(cert.sans));
+    next().int64(cert.not_before);
+    next().int64(cert.not_after);
+    next().text(cert.requester);
+    next().bytes(cert.der);
     if (cert.revoked) {
-      p.int64(cert.revoked_at).int64(cert.revocation_reason);
+      next().int64(cert.revoked_at);
+      next().int64(cert.revocation_reason);
     } else {
-      p.null().null();
+      next().null();
+      next().null();
     }
-    p.int64(now).text_or_null(cert.renewed_from).text_or_null(rules::spki_of(cert));
-    p.text_or_null(cert.attest_ek_sha256).text_or_null(cert.attest_ak_name);
-    p.text_or_null(cert.attest_key_name);
+    next().int64(now);
+    next().text_or_null(cert.renewed_from);
+    next().text_or_null(rules::spki_of(cert));
+    next().text_or_null(cert.attest_ek_sha256);
+    next().text_or_null(cert.attest_ak_name);
+    next().text_or_null(cert.attest_key_name);
   }
-  const std::string sql =
+  Params p;
+  for (const auto& column : col) p.text(column.str());
+  auto r = c.exec(
       "INSERT INTO certs (ca, serial, profile, subject, sans, not_before, not_after, requester, "
       "der, revoked_at, revocation_reason, recorded_at, renewed_from, spki_sha256, "
-      "attest_ek_sha256, attest_ak_name, attest_key_name) VALUES " +
-      pg::value_rows(n, 17) + " ON CONFLICT (ca, serial) DO NOTHING RETURNING ca, serial";
-  auto r = c.exec(sql.c_str(), p, "record in");
+      "attest_ek_sha256, attest_ak_name, attest_key_name) SELECT * FROM unnest($1::text[], "
+      "$2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::text[], "
+      "$9::bytea[], $10::bigint[], $11::integer[], $12::bigint[], $13::text[], $14::text[], "
+      "$15::text[], $16::text[], $17::text[]) ON CONFLICT (ca, serial) DO NOTHING "
+      "RETURNING ca, serial",
+      p, "record in");
   if (!r) return tl::unexpected(r.error());
-  if (r->size() != static_cast<int>(n)) {
+  if (r->size() != static_cast<int>(batch.size())) {
     std::set<std::pair<std::string, std::string>> inserted;
     for (int i = 0; i < r->size(); ++i) inserted.emplace(r->text(i, 0), r->text(i, 1));
-    for (size_t i = from; i < from + n; ++i) {
-      if (inserted.count({batch[i].ca, batch[i].serial}) == 0) {
-        return rules::serial_used(batch[i].ca, batch[i].serial);
+    for (const auto& cert : batch) {
+      if (inserted.count({cert.ca, cert.serial}) == 0) {
+        return rules::serial_used(cert.ca, cert.serial);
       }
     }
   }

@@ -110,9 +110,6 @@ class PgIssuanceStore : public Database, public CaCatalog {
                                         const pg::Params& params);
   // The rows of a checked batch, in the caller's transaction on `conn`.
   static Status insert_certs(pg::Connection& conn, const std::vector<IssuedCert>& batch);
-  // batch[from, from + n) in one INSERT.
-  static Status insert_rows(pg::Connection& conn, const std::vector<IssuedCert>& batch, size_t from,
-                            size_t n);
 
   std::string name_;
   std::unique_ptr<pg::Pool> pool_;

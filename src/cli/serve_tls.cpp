@@ -1,11 +1,9 @@
 #include "cli/serve_tls.hpp"
 
 #include <openssl/x509v3.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <iostream>
 
 #include "ca/ca_init.hpp"
@@ -26,14 +24,10 @@ std::string kept_cert_path(const ca::Home& home, const std::string& ca_name) {
   return home.path("cas/" + ca_name + "/est-tls.pem");
 }
 
-// Keeps the certificate for the next start. The CA's folder is made first (0700, as `hwca
-// ca init` makes it): a CA of a shared database has none in this home.
+// Keeps the certificate for the next start, in the CA's folder (made if missing: a CA of a
+// shared database has none in this home).
 Status keep_certificate(const ca::Home& home, const std::string& ca_name, const X509* cert) {
-  for (const std::string& dir : {home.path("cas"), home.path("cas/" + ca_name)}) {
-    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
-      return fail(ErrorKind::io, "cannot create " + dir + ": " + error_text(errno));
-    }
-  }
+  if (auto made = home.make_ca_folder(ca_name); !made) return tl::unexpected(made.error());
   return write_file_atomic(kept_cert_path(home, ca_name), ca::cert_pem(cert), 0644);
 }
 

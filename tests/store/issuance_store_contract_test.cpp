@@ -88,6 +88,28 @@ TEST_P(IssuanceStoreContract, BatchWithARepeatedSerialRecordsNothing) {
   EXPECT_EQ((*named)->ca, "sub");
 }
 
+// What the texts of a batch may hold and a store must give back as it was (PostgreSQL's
+// sends each column as one array literal): quotes, backslashes, braces, commas, a text
+// that reads NULL, the empty one.
+TEST_P(IssuanceStoreContract, TextsWithQuotesAndBracesComeBackAsTheyWere) {
+  auto store = open_store();
+  IssuedCert a = cert("root", "0a");
+  a.subject = R"(CN="quoted" \back\slash {brace},O=a\, b)";
+  a.requester = "NULL";
+  a.profile = "";
+  a.sans = {R"(DNS:"}{")"};
+  IssuedCert b = cert("root", "0b");
+  b.requester = R"(\)";
+  b.renewed_from = "0a";
+  ASSERT_TRUE(store->record({a, b}));
+  for (const IssuedCert& want : {a, b}) {
+    auto got = store->find("root", want.serial);
+    ASSERT_TRUE(got) << got.error().message;
+    ASSERT_TRUE(got->has_value());
+    EXPECT_EQ(**got, want);
+  }
+}
+
 // More rows than one statement takes (PostgreSQL's store sends a batch in chunks): all or
 // nothing still, and the serial used already is the one named.
 TEST_P(IssuanceStoreContract, ABatchOfManyChunksIsOneUnit) {

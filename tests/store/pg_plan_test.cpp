@@ -45,9 +45,10 @@ TEST(PgPlans, AStatementPlannedOnASmallTableIsPlannedAgainOnceItGrew) {
   EXPECT_NE(plan(conn).find("Seq Scan"), std::string::npos) << plan(conn);
 
   const auto now = std::chrono::steady_clock::now();
-  conn.refresh_plans(now);  // within 10 s of the connection's start: kept
+  ASSERT_TRUE(conn.refresh_plans(now));  // within 10 s of the connection's start: kept
   EXPECT_NE(plan(conn).find("Seq Scan"), std::string::npos) << plan(conn);
-  conn.refresh_plans(now + std::chrono::seconds(11));
+  auto refreshed = conn.refresh_plans(now + std::chrono::seconds(11));
+  ASSERT_TRUE(refreshed) << refreshed.error().message;
   const std::string after = plan(conn);
   EXPECT_EQ(after.find("Seq Scan"), std::string::npos) << after;
   EXPECT_NE(after.find("t_pkey"), std::string::npos) << after;
